@@ -1,0 +1,345 @@
+"""Reading and writing indicator CSV files.
+
+This is the only place that knows the CSV format. It is pure: bytes in, parsed rows out
+(or a `CsvFormatError` a person can act on); rows in, CSV lines out. No request, no ORM.
+
+Accepted input, as teams export it from spreadsheets:
+- header `valor,decisao,tempo` (the original format) or `value,decision,time`, in any
+  order, case-, accent- and space-insensitive; the `usuario`/`registrado_em` columns that
+  a download adds are recognised and ignored, so a downloaded file uploads back;
+- delimiter comma, semicolon, tab or pipe, given or detected;
+- UTF-8 with or without BOM, or Windows-1252/Latin-1; CRLF or LF line ends;
+- numbers with a decimal point, or a decimal comma when the delimiter is not a comma.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+DETECT = "detect"
+MAX_REPORTED_ERRORS = 20
+
+# Canonical column -> the header spellings that mean it, after normalisation.
+REQUIRED_COLUMNS = {
+    "value": {"valor", "value"},
+    "decision": {"decisao", "decision"},
+    "time": {"tempo", "time", "minutos", "minutes", "timeminutes", "tempominutos"},
+}
+# Written by `write_indicator_csv`; accepted on upload and ignored, because the person
+# who uploads is the one who registers the rows.
+IGNORED_COLUMNS = {
+    "usuario",
+    "user",
+    "author",
+    "autor",
+    "registradoem",
+    "registeredat",
+    "createdat",
+}
+EXPORT_HEADER = ["valor", "decisao", "tempo", "usuario", "registrado_em"]
+
+_BRAZILIAN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return _("Line %(line)s, column “%(column)s”: %(reason)s") % {
+            "line": self.line,
+            "column": self.column,
+            "reason": self.reason,
+        }
+
+
+class CsvFormatError(Exception):
+    """The file cannot be imported. `message` says why; `row_errors` lists bad rows."""
+
+    def __init__(
+        self,
+        message: str,
+        row_errors: list[RowError] | None = None,
+        total_errors: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.row_errors = row_errors or []
+        self.total_errors = total_errors or len(self.row_errors)
+
+
+@dataclass
+class ParsedIndicators:
+    values: list[float] = field(default_factory=list)
+    decisions: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    delimiter: str = ","
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def rows(self) -> Iterator[tuple[float, int, float]]:
+        return zip(self.values, self.decisions, self.times, strict=True)
+
+
+def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicators:
+    """Parse a whole CSV file of indicators, or raise `CsvFormatError`.
+
+    `delimiter` is one of the `DELIMITERS` keys or `DETECT`. All or nothing: any bad row
+    makes the whole file fail, with the first `MAX_REPORTED_ERRORS` errors listed.
+    """
+    text = _decode(data)
+    if not text.strip():
+        raise CsvFormatError(_("The file is empty."))
+
+    lines = text.splitlines()
+    header_index = next(i for i, line in enumerate(lines) if line.strip())
+    header_line = lines[header_index]
+    sep = _choose_delimiter(header_line, delimiter)
+    names = [cell.strip() for cell in next(csv.reader([header_line], delimiter=sep))]
+    columns = _read_header(names)
+
+    parsed = ParsedIndicators(delimiter=sep)
+    errors: list[RowError] = []
+    total_errors = 0
+    reader = csv.reader(lines[header_index + 1 :], delimiter=sep)
+    width = len(columns)
+    value_at, decision_at, time_at = columns.index("value"), columns.index("decision"), columns.index("time")
+    decimal_comma = sep != ","
+
+    for offset, cells in enumerate(reader):
+        line_number = header_index + 2 + offset
+        if not cells or all(not cell.strip() for cell in cells):
+            continue
+        if len(cells) != width:
+            total_errors += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                reason = ngettext(
+                    "expected %(expected)d field, found %(found)d",
+                    "expected %(expected)d fields, found %(found)d",
+                    width,
+                ) % {"expected": width, "found": len(cells)}
+                errors.append(RowError(line_number, _("(whole line)"), reason))
+            continue
+        row_errors: list[RowError] = []
+        value = _parse_number(cells[value_at], decimal_comma)
+        if value is None:
+            row_errors.append(RowError(line_number, names[value_at], _not_a_number(cells[value_at])))
+        decision = _parse_decision(cells[decision_at], decimal_comma)
+        if decision is None:
+            reason = _("expected 0 (rollout) or 1 (rollback), got “%(cell)s”") % {"cell": _shorten(cells[decision_at])}
+            row_errors.append(RowError(line_number, names[decision_at], reason))
+        minutes = _parse_number(cells[time_at], decimal_comma)
+        if minutes is None:
+            row_errors.append(RowError(line_number, names[time_at], _not_a_number(cells[time_at])))
+        elif minutes < 0:
+            reason = _("time must be 0 or more minutes, got “%(cell)s”") % {"cell": _shorten(cells[time_at])}
+            row_errors.append(RowError(line_number, names[time_at], reason))
+            minutes = None
+        if row_errors or value is None or decision is None or minutes is None:
+            total_errors += len(row_errors)
+            errors.extend(row_errors[: max(0, MAX_REPORTED_ERRORS - len(errors))])
+            continue
+        if total_errors:
+            # Once the file has failed, only keep counting errors.
+            continue
+        parsed.values.append(value)
+        parsed.decisions.append(decision)
+        parsed.times.append(minutes)
+
+    if total_errors:
+        message = ngettext(
+            "Nothing was imported: the file has %(count)d error.",
+            "Nothing was imported: the file has %(count)d errors.",
+            total_errors,
+        ) % {"count": total_errors}
+        raise CsvFormatError(message, errors, total_errors)
+    if not parsed.values:
+        raise CsvFormatError(_("The file has a header but no data rows."))
+    return parsed
+
+
+def write_indicator_csv(rows: Iterable[tuple[float, int, float, str, datetime]]) -> Iterator[str]:
+    """Yield CSV lines (header first) for rows of (value, decision, time, author, registered_at).
+
+    A generator, so that a download streams in constant memory.
+    """
+    buffer = _LineBuffer()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    yield writer.writerow(EXPORT_HEADER)
+    for value, decision, minutes, author, registered_at in rows:
+        yield writer.writerow(
+            [
+                format_number(value),
+                str(int(decision)),
+                format_number(minutes),
+                neutralise_formula(author),
+                registered_at.isoformat(timespec="seconds"),
+            ]
+        )
+
+
+def format_number(number: float) -> str:
+    """The shortest text that reads back as the same float ("500" rather than "500.0")."""
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
+
+
+def neutralise_formula(text: str) -> str:
+    """Keep spreadsheets from running a text cell as a formula (CSV injection)."""
+    if text.startswith(_FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+class _LineBuffer:
+    """A file-like object whose write returns the line, for csv.writer in a generator."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise CsvFormatError(_("This file is not a CSV text file (it looks binary)."))
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        # Bytes that Windows-1252 leaves undefined: Latin-1 accepts every byte.
+        return data.decode("latin-1")
+
+
+def _choose_delimiter(header_line: str, choice: str) -> str:
+    counts = {sep: header_line.count(sep) for sep in DELIMITERS.values()}
+    if choice == DETECT:
+        best = max(counts, key=lambda sep: counts[sep])
+        if counts[best] == 0:
+            raise CsvFormatError(
+                _(
+                    "Could not detect the delimiter: the header “%(header)s” has no comma, "
+                    "semicolon, tab or pipe. The header must be valor, decisao, tempo."
+                )
+                % {"header": _shorten(header_line)}
+            )
+        return best
+    if choice not in DELIMITERS:
+        raise CsvFormatError(_("Unknown delimiter “%(choice)s”.") % {"choice": choice})
+    sep = DELIMITERS[choice]
+    if counts[sep] == 0:
+        others = [name for name, other in DELIMITERS.items() if counts[other] > 0]
+        if others:
+            raise CsvFormatError(
+                _(
+                    "Wrong delimiter: the header is not separated by %(chosen)s but seems "
+                    "separated by %(found)s. Choose that delimiter or “detect”."
+                )
+                % {"chosen": _delimiter_label(choice), "found": _delimiter_label(others[0])}
+            )
+    return sep
+
+
+def _delimiter_label(name: str) -> str:
+    labels = {
+        "comma": _("comma (,)"),
+        "semicolon": _("semicolon (;)"),
+        "tab": _("tab"),
+        "pipe": _("pipe (|)"),
+    }
+    return labels[name]
+
+
+def normalise_header(name: str) -> str:
+    """`Decisão ` -> `decisao`: lower case, no accents, no spaces, underscores or brackets."""
+    decomposed = unicodedata.normalize("NFKD", name.strip().lower())
+    without_accents = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[\s_\-()\[\]]+", "", without_accents)
+
+
+def _read_header(cells: list[str]) -> list[str]:
+    columns: list[str] = []
+    unknown: list[str] = []
+    for cell in cells:
+        key = normalise_header(cell)
+        canonical = next((name for name, spellings in REQUIRED_COLUMNS.items() if key in spellings), None)
+        if canonical is not None:
+            if canonical in columns:
+                raise CsvFormatError(
+                    _("The column “%(column)s” appears twice in the header.") % {"column": cell.strip()}
+                )
+            columns.append(canonical)
+        elif key in IGNORED_COLUMNS:
+            columns.append("ignored:" + key)
+        else:
+            unknown.append(cell.strip())
+            columns.append("unknown")
+    if unknown:
+        raise CsvFormatError(
+            _(
+                "Unknown column “%(column)s” in the header. "
+                "The header must be valor, decisao, tempo (or value, decision, time)."
+            )
+            % {"column": _shorten(unknown[0])}
+        )
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        spelled = {"value": "valor", "decision": "decisao", "time": "tempo"}
+        raise CsvFormatError(
+            _("Missing column: %(columns)s. The header must be valor, decisao, tempo (or value, decision, time).")
+            % {"columns": ", ".join(spelled[name] for name in missing)}
+        )
+    return columns
+
+
+def _parse_number(cell: str, decimal_comma: bool) -> float | None:
+    text = cell.strip()
+    if decimal_comma and "," in text:
+        if _BRAZILIAN_THOUSANDS.match(text):
+            text = text.replace(".", "")
+        text = text.replace(",", ".", 1) if text.count(",") == 1 else text
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return number
+
+
+def _parse_decision(cell: str, decimal_comma: bool) -> int | None:
+    number = _parse_number(cell, decimal_comma)
+    if number == 0.0:
+        return 0
+    if number == 1.0:
+        return 1
+    return None
+
+
+def _not_a_number(cell: str) -> str:
+    if not cell.strip():
+        return _("the cell is empty, expected a number")
+    return _("expected a finite number, got “%(cell)s”") % {"cell": _shorten(cell)}
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from predictor.models import TrainedModel
+
+
+@admin.register(TrainedModel)
+class TrainedModelAdmin(admin.ModelAdmin):
+    list_display = ["metric", "version", "accuracy", "n_indicators", "sklearn_version", "trained_by", "trained_at"]
+    list_select_related = ["metric", "trained_by"]
+    search_fields = ["metric__name"]
+    raw_id_fields = ["metric", "trained_by"]
+    # The fitted model is binary and its hash protects it: it is not edited by hand.
+    exclude = ["artifact"]
+    readonly_fields = ["artifact_sha256", "sklearn_version", "accuracy", "n_indicators", "n_rollback", "n_rollout"]

@@ -1,0 +1,110 @@
+"""Figures of a metric's data. Pure: arrays in, PNG bytes or plotly JSON out.
+
+matplotlib runs with the Agg backend (no display needed on a server) and every figure
+is closed, or a long-running worker leaks memory with each chart.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import plotly.graph_objects as go
+import seaborn as sns
+
+ROLLBACK_COLOUR = "#dc3545"
+ROLLOUT_COLOUR = "#198754"
+
+
+@dataclass(frozen=True)
+class ChartLabels:
+    """The words on a chart, translated by the caller."""
+
+    value: str = "Value"
+    time: str = "Time (minutes)"
+    decision: str = "Decision"
+    rollback: str = "Rollback"
+    rollout: str = "Rollout"
+    observation: str = "Your observation"
+
+
+def render_pairplot_png(
+    values: Sequence[float], times: Sequence[float], decisions: Sequence[int], labels: ChartLabels
+) -> bytes:
+    """A seaborn pairplot of value and time, coloured by decision, as PNG bytes."""
+    frame = pd.DataFrame(
+        {
+            labels.value: list(values),
+            labels.time: list(times),
+            labels.decision: [labels.rollback if d == 1 else labels.rollout for d in decisions],
+        }
+    )
+    palette = {labels.rollback: ROLLBACK_COLOUR, labels.rollout: ROLLOUT_COLOUR}
+    grid = sns.pairplot(
+        frame,
+        hue=labels.decision,
+        hue_order=[labels.rollout, labels.rollback],
+        palette=palette,
+        height=2.6,
+        plot_kws={"s": 14, "alpha": 0.6, "linewidth": 0},
+        diag_kws={"common_norm": False, "warn_singular": False},
+    )
+    try:
+        buffer = io.BytesIO()
+        grid.figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+        return buffer.getvalue()
+    finally:
+        plt.close(grid.figure)
+
+
+def scatter_figure_json(
+    values: Sequence[float],
+    times: Sequence[float],
+    decisions: Sequence[int],
+    labels: ChartLabels,
+    observation: tuple[float, float, int] | None = None,
+) -> dict[str, Any]:
+    """A plotly scatter of value against time, with the observation just entered marked."""
+    figure = go.Figure()
+    for decision, name, colour in ((0, labels.rollout, ROLLOUT_COLOUR), (1, labels.rollback, ROLLBACK_COLOUR)):
+        xs = [t for t, d in zip(times, decisions, strict=True) if d == decision]
+        ys = [v for v, d in zip(values, decisions, strict=True) if d == decision]
+        figure.add_trace(
+            go.Scatter(x=xs, y=ys, mode="markers", name=name, marker={"color": colour, "size": 6, "opacity": 0.55})
+        )
+    if observation is not None:
+        value, minutes, decision = observation
+        figure.add_trace(
+            go.Scatter(
+                x=[minutes],
+                y=[value],
+                mode="markers",
+                name=labels.observation,
+                marker={
+                    "symbol": "star",
+                    "size": 20,
+                    "color": ROLLBACK_COLOUR if decision == 1 else ROLLOUT_COLOUR,
+                    "line": {"color": "#000", "width": 2},
+                },
+            )
+        )
+    figure.update_layout(
+        xaxis_title=labels.time,
+        yaxis_title=labels.value,
+        legend_title_text=labels.decision,
+        margin={"l": 60, "r": 20, "t": 20, "b": 50},
+        height=420,
+        template="plotly_white",
+    )
+    # Round-trip through plotly's encoder so numpy values become plain JSON.
+    result: dict[str, Any] = json.loads(figure.to_json())
+    return result

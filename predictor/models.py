@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from metrics.models import Decision, Metric
+from predictor import artifacts, training
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from sklearn.tree import DecisionTreeClassifier
+
+
+@dataclass(frozen=True)
+class Prediction:
+    decision: int
+    probability: float
+    model: TrainedModel
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.decision == Decision.ROLLBACK
+
+
+@dataclass
+class TrainingReport:
+    trained: list[TrainedModel]
+    not_enough_data: list[Metric]
+
+
+class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
+    def latest_for(self, metric: Metric) -> TrainedModel | None:
+        return self.filter(metric=metric).defer("artifact").order_by("-version").first()
+
+    def train(self, metric: Metric, user: User) -> TrainedModel:
+        """Train a new version of `metric`'s model on all its indicators and store it.
+
+        Raises `training.NotEnoughDataError` when there is too little data.
+        """
+        # Read the data version first: rows added while fitting make the metric stale again.
+        data_version = Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
+        values, times, decisions = metric.training_data()
+        result = training.fit_decision_tree(values, times, decisions)
+        artifact = artifacts.dump_model(result.model)
+        with transaction.atomic():
+            # Lock the metric row so that two trainings cannot take the same version.
+            Metric.objects.select_for_update().filter(pk=metric.pk).first()
+            last = self.filter(metric=metric).aggregate(last=Max("version"))["last"] or 0
+            return self.create(
+                metric=metric,
+                version=last + 1,
+                data_version=data_version,
+                artifact=artifact.data,
+                artifact_sha256=artifact.sha256,
+                sklearn_version=artifact.sklearn_version,
+                accuracy=result.accuracy,
+                n_indicators=result.n_indicators,
+                n_rollback=result.n_rollback,
+                n_rollout=result.n_rollout,
+                max_depth=result.max_depth,
+                n_leaves=result.n_leaves,
+                trained_by=user,
+            )
+
+    def train_stale(self, user: User) -> TrainingReport:
+        """Train every metric whose data changed since its newest model (or that has none)."""
+        report = TrainingReport(trained=[], not_enough_data=[])
+        for metric in Metric.objects.needing_training():
+            try:
+                report.trained.append(self.train(metric, user))
+            except training.NotEnoughDataError:
+                report.not_enough_data.append(metric)
+        return report
+
+
+class TrainedModel(models.Model):
+    metric = models.ForeignKey(
+        Metric, on_delete=models.CASCADE, related_name="trained_models", verbose_name=_("metric")
+    )
+    version = models.PositiveIntegerField(_("version"))
+    data_version = models.PositiveIntegerField(editable=False)
+    # Stored in the database rather than on disk so that every app server shares it.
+    artifact = models.BinaryField(_("fitted model (joblib)"))
+    artifact_sha256 = models.CharField(_("sha256 of the fitted model"), max_length=64)
+    sklearn_version = models.CharField(_("scikit-learn version"), max_length=32)
+    accuracy = models.FloatField(_("held-out accuracy"))
+    n_indicators = models.PositiveIntegerField(_("indicators"))
+    n_rollback = models.PositiveIntegerField(_("rollback indicators"))
+    n_rollout = models.PositiveIntegerField(_("rollout indicators"))
+    max_depth = models.PositiveIntegerField(_("tree depth limit"), null=True, blank=True)
+    n_leaves = models.PositiveIntegerField(_("leaves"))
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="trained_models",
+        verbose_name=_("trained by"),
+    )
+    trained_at = models.DateTimeField(_("trained at"), default=timezone.now)
+
+    objects = TrainedModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["metric", "-version"]
+        verbose_name = _("trained model")
+        verbose_name_plural = _("trained models")
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "version"], name="trained_model_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric.name} v{self.version}"
+
+    @property
+    def rollback_share(self) -> float:
+        return self.n_rollback / self.n_indicators if self.n_indicators else 0.0
+
+    @property
+    def rollout_share(self) -> float:
+        return self.n_rollout / self.n_indicators if self.n_indicators else 0.0
+
+    @property
+    def is_current(self) -> bool:
+        return self.data_version == self.metric.data_version
+
+    def load_estimator(self) -> DecisionTreeClassifier:
+        """The fitted tree; raises `artifacts.ArtifactError` if it cannot be trusted."""
+        return artifacts.load_model(bytes(self.artifact), self.artifact_sha256, self.sklearn_version)
+
+    def predict(self, value: float, time: float) -> Prediction:
+        decision, probability = training.predict_decision(self.load_estimator(), value, time)
+        return Prediction(decision=decision, probability=probability, model=self)

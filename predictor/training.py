@@ -1,0 +1,108 @@
+"""Fitting and evaluating the per-metric decision tree.
+
+Pure: arrays in, a fitted model and its evaluation out. No request, no ORM. The web
+views, management commands and (later) the API and background jobs all call
+`fit_decision_tree`.
+
+An unlimited tree memorises noisy labels, so its depth is chosen by cross-validation
+(`GridSearchCV`). The accuracy reported is that of the whole procedure, depth choice
+included, on folds it never saw: nested cross-validation. It is what
+`cross_val_score(build_estimator(...), X, y, cv=outer_folds(y))` gives.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.tree import DecisionTreeClassifier
+
+RANDOM_STATE = 0
+MIN_INDICATORS = 10
+MIN_PER_DECISION = 2
+DEPTH_GRID: list[int | None] = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, None]
+MAX_OUTER_FOLDS = 5
+INNER_FOLDS = 3
+
+
+class NotEnoughDataError(Exception):
+    """Too few indicators, or too few of one decision, to train and evaluate a model."""
+
+    def __init__(self, total: int, rollbacks: int, rollouts: int) -> None:
+        self.total = total
+        self.rollbacks = rollbacks
+        self.rollouts = rollouts
+        super().__init__(f"{total} indicators, {rollbacks} rollbacks, {rollouts} rollouts")
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model: DecisionTreeClassifier
+    accuracy: float
+    n_indicators: int
+    n_rollback: int
+    n_rollout: int
+    max_depth: int | None
+    n_leaves: int
+
+
+def as_features(values: Sequence[float], times: Sequence[float]) -> np.ndarray:
+    return np.column_stack([np.asarray(values, dtype=float), np.asarray(times, dtype=float)])
+
+
+def outer_folds(decisions: np.ndarray) -> StratifiedKFold:
+    """The folds on which accuracy is measured: up to 5, never more than the rarer decision."""
+    rarer = int(np.bincount(decisions, minlength=2).min())
+    return StratifiedKFold(n_splits=max(2, min(MAX_OUTER_FOLDS, rarer)), shuffle=True, random_state=RANDOM_STATE)
+
+
+def build_estimator() -> GridSearchCV:
+    """A tree whose depth is chosen by cross-validation on the data it is fitted to."""
+    return GridSearchCV(
+        DecisionTreeClassifier(random_state=RANDOM_STATE),
+        param_grid={"max_depth": DEPTH_GRID},
+        cv=StratifiedKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=RANDOM_STATE),
+        scoring="accuracy",
+    )
+
+
+def fit_decision_tree(values: Sequence[float], times: Sequence[float], decisions: Sequence[int]) -> TrainingResult:
+    """Fit a DecisionTreeClassifier on (value, time) -> decision and measure its accuracy.
+
+    Raises `NotEnoughDataError` below `MIN_INDICATORS` rows or `MIN_PER_DECISION` of
+    either decision. Same data, same model and same accuracy.
+    """
+    features = as_features(values, times)
+    labels = np.asarray(decisions, dtype=int)
+    counts = np.bincount(labels, minlength=2)
+    rollouts, rollbacks = int(counts[0]), int(counts[1])
+    if len(labels) < MIN_INDICATORS or min(rollouts, rollbacks) < MIN_PER_DECISION:
+        raise NotEnoughDataError(len(labels), rollbacks, rollouts)
+
+    with warnings.catch_warnings():
+        # Small data sets leave a fold with one member of a decision; sklearn warns,
+        # the estimate is merely noisier, which the indicator count shown beside it says.
+        warnings.simplefilter("ignore", UserWarning)
+        scores = cross_val_score(build_estimator(), features, labels, cv=outer_folds(labels), scoring="accuracy")
+        search = build_estimator().fit(features, labels)
+    model: DecisionTreeClassifier = search.best_estimator_
+    return TrainingResult(
+        model=model,
+        accuracy=float(np.mean(scores)),
+        n_indicators=len(labels),
+        n_rollback=rollbacks,
+        n_rollout=rollouts,
+        max_depth=search.best_params_["max_depth"],
+        n_leaves=int(model.get_n_leaves()),
+    )
+
+
+def predict_decision(model: DecisionTreeClassifier, value: float, time: float) -> tuple[int, float]:
+    """The decision (0 rollout, 1 rollback) for one observation, and the model's probability for it."""
+    probabilities = model.predict_proba(as_features([value], [time]))[0]
+    classes = list(model.classes_)
+    best = int(np.argmax(probabilities))
+    return int(classes[best]), float(probabilities[best])
