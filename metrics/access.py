@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from metrics.models import Indicator, Metric
 
@@ -16,12 +17,12 @@ def get_metric(metric_id: int) -> Metric:
 def get_metric_for_deletion(request: HttpRequest, metric_id: int) -> Metric:
     metric = get_metric(metric_id)
     if not metric.can_delete(request.user):
-        raise PermissionDenied("Only the metric's owner may delete it.")
+        raise PermissionDenied(_("Only the metric's owner may delete it."))
     return metric
 
 
 def get_indicator_for_deletion(request: HttpRequest, metric_id: int, indicator_id: int) -> Indicator:
     indicator = get_object_or_404(Indicator.objects.select_related("metric"), pk=indicator_id, metric_id=metric_id)
     if not indicator.can_delete(request.user):
-        raise PermissionDenied("Only the indicator's author or the metric's owner may delete it.")
+        raise PermissionDenied(_("Only the indicator's author or the metric's owner may delete it."))
     return indicator

@@ -55,10 +55,12 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 @dataclass(frozen=True)
 class RowError:
     line: int
-    column: str
+    column: str | None  # None when the whole line is wrong
     reason: str
 
     def __str__(self) -> str:
+        if self.column is None:
+            return _("Line %(line)s: %(reason)s") % {"line": self.line, "reason": self.reason}
         return _("Line %(line)s, column “%(column)s”: %(reason)s") % {
             "line": self.line,
             "column": self.column,
@@ -132,7 +134,7 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicator
                     "expected %(expected)d fields, found %(found)d",
                     width,
                 ) % {"expected": width, "found": len(cells)}
-                errors.append(RowError(line_number, _("(whole line)"), reason))
+                errors.append(RowError(line_number, None, reason))
             continue
         row_errors: list[RowError] = []
         value = _parse_number(cells[value_at], decimal_comma)
@@ -303,10 +305,12 @@ def _read_header(cells: list[str]) -> list[str]:
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
         spelled = {"value": "valor", "decision": "decisao", "time": "tempo"}
-        raise CsvFormatError(
-            _("Missing column: %(columns)s. The header must be valor, decisao, tempo (or value, decision, time).")
-            % {"columns": ", ".join(spelled[name] for name in missing)}
+        message = ngettext(
+            "Missing column: %(columns)s. The header must be valor, decisao, tempo (or value, decision, time).",
+            "Missing columns: %(columns)s. The header must be valor, decisao, tempo (or value, decision, time).",
+            len(missing),
         )
+        raise CsvFormatError(message % {"columns": ", ".join(spelled[name] for name in missing)})
     return columns
 
 

@@ -51,7 +51,12 @@ class IndicatorForm(BootstrapFormMixin, forms.Form):
     value = forms.FloatField(label=_("Value"), widget=forms.NumberInput(attrs={"step": "any"}))
     decision = forms.TypedChoiceField(
         label=_("Decision"),
-        choices=[(Decision.ROLLBACK.value, _("Rollback (1)")), (Decision.ROLLOUT.value, _("Rollout (0)"))],
+        # No default: a decision recorded by mistake would teach the model the wrong thing.
+        choices=[
+            ("", _("Choose…")),
+            (Decision.ROLLBACK.value, _("Rollback (1)")),
+            (Decision.ROLLOUT.value, _("Rollout (0)")),
+        ],
         coerce=int,
     )
     time = forms.FloatField(
@@ -108,5 +113,7 @@ class UploadForm(BootstrapFormMixin, forms.Form):
             self.parsed = csv_io.parse_indicator_csv(upload.read(), delimiter)
         except csv_io.CsvFormatError as error:
             self.csv_error = error
-            self.add_error("file", error.message)
+            # Row errors are listed above the form with the message; a file-level error
+            # (empty, wrong header...) belongs under the file field.
+            self.add_error(None if error.row_errors else "file", error.message)
         return cleaned

@@ -193,7 +193,8 @@ def _copy_rows(metric_id: int, parsed: ParsedIndicators, user_id: int | None, no
     author = "\\N" if user_id is None else str(user_id)
     suffix = f"\t{author}\t{stamp}\n"
     prefix = f"{metric_id}\t"
-    with connection.cursor() as cursor:
+    # The raw psycopg cursor raises psycopg's errors; wrap them into Django's (IntegrityError...).
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} (metric_id, value, decision, time, created_by_id, created_at) FROM STDIN") as copy:
             buffer = io.StringIO()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import plotly.graph_objects as go
 import seaborn as sns
+
+# pyplot keeps global state; seaborn draws through it. Threaded workers (gunicorn
+# --threads) must not draw two figures at once.
+_PYPLOT_LOCK = threading.Lock()
 
 ROLLBACK_COLOUR = "#dc3545"
 ROLLOUT_COLOUR = "#198754"
@@ -49,6 +54,11 @@ def render_pairplot_png(
         }
     )
     palette = {labels.rollback: ROLLBACK_COLOUR, labels.rollout: ROLLOUT_COLOUR}
+    with _PYPLOT_LOCK:
+        return _draw_pairplot(frame, labels, palette)
+
+
+def _draw_pairplot(frame: pd.DataFrame, labels: ChartLabels, palette: dict[str, str]) -> bytes:
     grid = sns.pairplot(
         frame,
         hue=labels.decision,

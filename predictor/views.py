@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric
 from metrics.models import Metric
+from metrics.templatetags.formatting import percent
 from predictor import charts
 from predictor.artifacts import ArtifactError
 from predictor.forms import PredictForm
@@ -33,8 +34,8 @@ def train_metric(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
     else:
         messages.success(
             request,
-            _("Model version %(version)d of “%(name)s” trained: %(accuracy).1f%% accuracy on data it did not see.")
-            % {"version": model.version, "name": metric.name, "accuracy": model.accuracy * 100},
+            _("Model version %(version)d of “%(name)s” trained: %(accuracy)s accuracy on data it did not see.")
+            % {"version": model.version, "name": metric.name, "accuracy": percent(model.accuracy)},
         )
     return _redirect_back(request, metric.get_absolute_url())
 
@@ -118,10 +119,14 @@ def _chart_labels() -> charts.ChartLabels:
 
 
 def _not_enough_data_message(metric: Metric, error: NotEnoughDataError) -> str:
-    return _(
-        "Not enough data to train “%(name)s”: it has %(total)d indicators (%(rollbacks)d rollbacks, "
-        "%(rollouts)d rollouts). Add more data: at least %(minimum)d indicators, with at least "
-        "%(per_decision)d of each decision."
+    return ngettext(
+        "Not enough data to train “%(name)s”: it has %(total)d indicator (%(rollbacks)d rollback, "
+        "%(rollouts)d rollout). Add more data: at least %(minimum)d indicators, with at least "
+        "%(per_decision)d of each decision.",
+        "Not enough data to train “%(name)s”: it has %(total)d indicators (%(rollbacks)d rollback, "
+        "%(rollouts)d rollout). Add more data: at least %(minimum)d indicators, with at least "
+        "%(per_decision)d of each decision.",
+        error.total,
     ) % {
         "name": metric.name,
         "total": error.total,

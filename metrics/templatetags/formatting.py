@@ -14,9 +14,8 @@ def percent(share: float | None, digits: int = 1) -> str:
 
 @register.filter
 def number(value: float | None) -> str:
-    """A measured number without a pointless ".0": 500.0 -> "500", 1.25 -> "1.25"."""
+    """A measured number as typed: 500.0 -> "500", 873.63 -> "873.63" (up to 6 decimals, localised)."""
     if value is None:
         return ""
-    if float(value).is_integer():
-        return floatformat(value, 0)
-    return floatformat(value, -4)
+    fraction = f"{float(value):.6f}".rstrip("0").split(".")[1]
+    return floatformat(value, len(fraction))

@@ -1,0 +1,215 @@
+"""The CSV rules, on bytes, without the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from metrics.csv_io import (
+    MAX_REPORTED_ERRORS,
+    CsvFormatError,
+    neutralise_formula,
+    normalise_header,
+    parse_indicator_csv,
+    write_indicator_csv,
+)
+
+
+def parse(text: str, delimiter: str = "detect", encoding: str = "utf-8"):
+    return parse_indicator_csv(text.encode(encoding), delimiter)
+
+
+def error_of(text: str | bytes, delimiter: str = "detect") -> CsvFormatError:
+    data = text if isinstance(text, bytes) else text.encode()
+    with pytest.raises(CsvFormatError) as caught:
+        parse_indicator_csv(data, delimiter)
+    return caught.value
+
+
+def test_the_original_portuguese_header_is_accepted():
+    parsed = parse("valor,decisao,tempo\n500,1,10\n600,0,60\n")
+    assert list(parsed.rows()) == [(500.0, 1, 10.0), (600.0, 0, 60.0)]
+
+
+def test_the_english_header_is_accepted():
+    parsed = parse("value,decision,time\n1.5,0,2.5\n")
+    assert list(parsed.rows()) == [(1.5, 0, 2.5)]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Valor,Decisão,Tempo", " VALOR , DECISÃO , TEMPO ", "Value,Decision,Time", "valor ,decisao , tempo"],
+)
+def test_header_is_case_accent_and_space_insensitive(header):
+    assert len(parse(f"{header}\n1,1,1\n")) == 1
+
+
+def test_columns_may_come_in_any_order():
+    parsed = parse("tempo,valor,decisao\n30,700,1\n")
+    assert list(parsed.rows()) == [(700.0, 1, 30.0)]
+
+
+def test_normalise_header_drops_accents_case_spaces_and_underscores():
+    assert normalise_header(" Decisão ") == "decisao"
+    assert normalise_header("Registrado_em") == "registradoem"
+
+
+@pytest.mark.parametrize(
+    ("delimiter_name", "separator"),
+    [("comma", ","), ("semicolon", ";"), ("tab", "\t"), ("pipe", "|")],
+)
+def test_each_delimiter_works_when_chosen_and_when_detected(delimiter_name, separator):
+    text = separator.join(["valor", "decisao", "tempo"]) + "\n" + separator.join(["5", "1", "7"]) + "\n"
+    assert list(parse(text, delimiter_name).rows()) == [(5.0, 1, 7.0)]
+    assert list(parse(text, "detect").rows()) == [(5.0, 1, 7.0)]
+
+
+def test_decimal_comma_is_accepted_when_the_delimiter_is_not_a_comma():
+    parsed = parse("valor;decisao;tempo\n1,5;0;2,25\n1.234,5;1;10\n")
+    assert list(parsed.rows()) == [(1.5, 0, 2.25), (1234.5, 1, 10.0)]
+
+
+def test_decimal_comma_in_a_comma_separated_file_is_a_wrong_field_count():
+    error = error_of("valor,decisao,tempo\n1,5,0,2\n")
+    assert error.row_errors[0].line == 2
+    assert "expected 3 fields, found 4" in error.row_errors[0].reason
+
+
+def test_utf8_with_bom_and_crlf_line_ends():
+    data = "\ufeffvalor,decisão,tempo\r\n1,0,2\r\n3,1,4\r\n".encode()
+    assert len(parse_indicator_csv(data)) == 2
+
+
+def test_windows_1252_file_from_brazilian_excel():
+    data = "Valor;Decisão;Tempo\r\n1,5;1;10\r\n".encode("cp1252")
+    assert list(parse_indicator_csv(data).rows()) == [(1.5, 1, 10.0)]
+
+
+def test_latin1_bytes_undefined_in_windows_1252_are_still_read():
+    # 0x81 is undefined in Windows-1252; Latin-1 reads it, and the header still matches.
+    data = b"valor,decis\xe3o,tempo\n1,0,2\n# \x81\n"
+    error = error_of(data)
+    assert error.total_errors == 1  # the comment line is a bad row, but the file was decoded
+
+
+def test_blank_lines_are_ignored():
+    parsed = parse("\nvalor,decisao,tempo\n\n1,0,2\n\n3,1,4\n\n")
+    assert len(parsed) == 2
+
+
+def test_time_zero_and_negative_values_are_accepted():
+    assert list(parse("valor,decisao,tempo\n-5,0,0\n").rows()) == [(-5.0, 0, 0.0)]
+
+
+@pytest.mark.parametrize("decision", ["1.0", "0.0"])
+def test_decision_written_as_a_float_is_accepted(decision):
+    assert len(parse(f"valor,decisao,tempo\n1,{decision},2\n")) == 1
+
+
+def test_empty_file_has_its_own_message():
+    assert error_of(b"").message == "The file is empty."
+    assert error_of(b"  \r\n \n").message == "The file is empty."
+
+
+def test_header_only_file_has_its_own_message():
+    assert error_of("valor,decisao,tempo\n").message == "The file has a header but no data rows."
+
+
+def test_missing_column_is_named():
+    error = error_of("valor,decisao\n1,0\n")
+    assert error.message.startswith("Missing column: tempo.")
+
+
+def test_unknown_column_is_named():
+    error = error_of("valor,decisao,tempo,colour\n1,0,2,red\n")
+    assert "Unknown column “colour”" in error.message
+
+
+def test_duplicate_column_is_refused():
+    error = error_of("valor,value,decisao,tempo\n1,1,0,2\n")
+    assert "appears twice" in error.message
+
+
+def test_wrong_delimiter_says_which_one_the_file_uses():
+    error = error_of("valor;decisao;tempo\n1;0;2\n", "comma")
+    assert "Wrong delimiter" in error.message
+    assert "semicolon (;)" in error.message
+
+
+def test_undetectable_delimiter_has_its_own_message():
+    error = error_of("valor decisao tempo\n1 0 2\n")
+    assert "Could not detect the delimiter" in error.message
+
+
+def test_binary_file_is_refused():
+    error = error_of(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    assert "looks binary" in error.message
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "reason"),
+    [
+        ("abc,0,2", "valor", "expected a finite number, got “abc”"),
+        ("nan,0,2", "valor", "expected a finite number, got “nan”"),
+        ("inf,0,2", "valor", "expected a finite number, got “inf”"),
+        ("1e999,0,2", "valor", "expected a finite number, got “1e999”"),
+        (",0,2", "valor", "the cell is empty, expected a number"),
+        ("1,2,2", "decisao", "expected 0 (rollout) or 1 (rollback), got “2”"),
+        ("1,yes,2", "decisao", "expected 0 (rollout) or 1 (rollback), got “yes”"),
+        ("1,0,-1", "tempo", "time must be 0 or more minutes, got “-1”"),
+        ("1,0,infinity", "tempo", "expected a finite number, got “infinity”"),
+    ],
+)
+def test_bad_cell_is_reported_with_line_column_and_reason(row, column, reason):
+    error = error_of(f"valor,decisao,tempo\n1,0,2\n{row}\n")
+    assert error.total_errors == 1
+    assert (error.row_errors[0].line, error.row_errors[0].column, error.row_errors[0].reason) == (3, column, reason)
+    assert str(error.row_errors[0]) == f"Line 3, column “{column}”: {reason}"
+
+
+def test_one_bad_row_fails_the_whole_file():
+    rows = "\n".join(f"{i},0,1" for i in range(1000))
+    error = error_of(f"valor,decisao,tempo\n{rows}\n5,9,1\n")
+    assert error.message == "Nothing was imported: the file has 1 error."
+    assert error.row_errors[0].line == 1002
+
+
+def test_many_errors_are_counted_but_only_the_first_are_listed():
+    rows = "\n".join("x,0,1" for _ in range(150))
+    error = error_of(f"valor,decisao,tempo\n{rows}\n")
+    assert error.total_errors == 150
+    assert len(error.row_errors) == MAX_REPORTED_ERRORS
+    assert [e.line for e in error.row_errors[:3]] == [2, 3, 4]
+    assert error.message == "Nothing was imported: the file has 150 errors."
+
+
+def test_every_bad_cell_of_a_row_counts():
+    error = error_of("valor,decisao,tempo\nx,7,-1\n")
+    assert error.total_errors == 3
+    assert [e.column for e in error.row_errors] == ["valor", "decisao", "tempo"]
+
+
+def test_export_starts_with_the_original_header_and_neutralises_formulas():
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    lines = list(write_indicator_csv([(500.0, 1, 10.0, "=HYPERLINK()", when), (-1.25, 0, 0.5, "ana", when)]))
+    assert lines[0] == "valor,decisao,tempo,usuario,registrado_em\r\n"
+    assert lines[1] == "500,1,10,'=HYPERLINK(),2026-01-02T03:04:05+00:00\r\n"
+    # A negative number is a number, not a formula: it stays as it is.
+    assert lines[2] == "-1.25,0,0.5,ana,2026-01-02T03:04:05+00:00\r\n"
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_prefixes_are_neutralised(text):
+    assert neutralise_formula(text) == "'" + text
+
+
+def test_plain_text_is_left_alone():
+    assert neutralise_formula("maria.silva") == "maria.silva"
+
+
+def test_exported_file_parses_back_to_the_same_numbers():
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    rows = [(0.1 + 0.2, 1, 1e-7, "a", when), (123456789.123, 0, 59.999, "b", when), (1e20, 1, 3.0, "c", when)]
+    parsed = parse_indicator_csv("".join(write_indicator_csv(rows)).encode())
+    assert list(parsed.rows()) == [(value, decision, minutes) for value, decision, minutes, _, _ in rows]
