@@ -85,6 +85,9 @@ TEMPLATES = [
     },
 ]
 
+if not DEBUG and not os.environ.get("DATABASE_URL"):
+    # Each app server would silently get its own SQLite file.
+    raise RuntimeError("DATABASE_URL must be set when DEBUG is off.")
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",

@@ -18,7 +18,8 @@ import csv
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,9 +86,10 @@ class CsvFormatError(Exception):
 
 @dataclass
 class ParsedIndicators:
-    values: list[float] = field(default_factory=list)
-    decisions: list[int] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
+    # Typed arrays: 1M rows take 17 MB, where lists of Python floats would take ~100 MB.
+    values: MutableSequence[float] = field(default_factory=lambda: array("d"))
+    decisions: MutableSequence[int] = field(default_factory=lambda: array("b"))
+    times: MutableSequence[float] = field(default_factory=lambda: array("d"))
     delimiter: str = ","
 
     def __len__(self) -> int:
@@ -107,9 +109,9 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicator
     if not text.strip():
         raise CsvFormatError(_("The file is empty."))
 
-    lines = text.splitlines()
-    header_index = next(i for i, line in enumerate(lines) if line.strip())
-    header_line = lines[header_index]
+    # Lines are produced one at a time: a list of a million lines would double the memory.
+    lines = _iter_lines(text)
+    header_number, header_line = next((number, line) for number, line in lines if line.strip())
     sep = _choose_delimiter(header_line, delimiter)
     names = [cell.strip() for cell in next(csv.reader([header_line], delimiter=sep))]
     columns = _read_header(names)
@@ -117,13 +119,13 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicator
     parsed = ParsedIndicators(delimiter=sep)
     errors: list[RowError] = []
     total_errors = 0
-    reader = csv.reader(lines[header_index + 1 :], delimiter=sep)
+    reader = csv.reader((line for _, line in lines), delimiter=sep)
     width = len(columns)
     value_at, decision_at, time_at = columns.index("value"), columns.index("decision"), columns.index("time")
     decimal_comma = sep != ","
 
-    for offset, cells in enumerate(reader):
-        line_number = header_index + 2 + offset
+    for cells in reader:
+        line_number = header_number + reader.line_num
         if not cells or all(not cell.strip() for cell in cells):
             continue
         if len(cells) != width:
@@ -229,6 +231,20 @@ def _decode(data: bytes) -> str:
     except UnicodeDecodeError:
         # Bytes that Windows-1252 leaves undefined: Latin-1 accepts every byte.
         return data.decode("latin-1")
+
+
+def _iter_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number from 1, line without its end) for LF, CRLF or old Mac CR files."""
+    newline = "\n" if "\n" in text else "\r"
+    start = 0
+    number = 0
+    while start < len(text):
+        end = text.find(newline, start)
+        if end == -1:
+            end = len(text)
+        number += 1
+        yield number, text[start:end].rstrip("\r")
+        start = end + 1
 
 
 def _choose_delimiter(header_line: str, choice: str) -> str:

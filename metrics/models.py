@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
     from metrics.csv_io import ParsedIndicators
+
+
+INSERT_CHUNK_ROWS = 10_000
 
 
 class Decision(models.IntegerChoices):
@@ -178,12 +182,14 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
                 "VALUES (%s, %s, %s, %s, %s, %s)"
             )
             stamp: Any = connection.ops.adapt_datetimefield_value(now)
+            rows = parsed.rows()
             with connection.cursor() as cursor:
-                # A generator rather than a list: 1M rows stream instead of filling memory.
-                rows = (
-                    (metric.pk, value, decision, minutes, user_id, stamp) for value, decision, minutes in parsed.rows()
-                )
-                cursor.executemany(sql, rows)  # type: ignore[arg-type]
+                # In chunks: Django's executemany keeps every row of its argument alive.
+                while chunk := [
+                    (metric.pk, value, decision, minutes, user_id, stamp)
+                    for value, decision, minutes in itertools.islice(rows, INSERT_CHUNK_ROWS)
+                ]:
+                    cursor.executemany(sql, chunk)
         return len(parsed)
 
 
@@ -207,7 +213,10 @@ def _copy_rows(metric_id: int, parsed: ParsedIndicators, user_id: int | None, no
 
 
 class Indicator(models.Model):
-    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="indicators", verbose_name=_("metric"))
+    # No index of its own: "indicator_metric_newest" starts with the metric.
+    metric = models.ForeignKey(
+        Metric, on_delete=models.CASCADE, related_name="indicators", verbose_name=_("metric"), db_index=False
+    )
     value = models.FloatField(_("value"))
     decision = models.PositiveSmallIntegerField(_("decision"), choices=Decision.choices)
     time = models.FloatField(_("time (minutes)"))

@@ -13,10 +13,10 @@ included, on folds it never saw: nested cross-validation. It is what
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
@@ -49,7 +49,7 @@ class TrainingResult:
     n_leaves: int
 
 
-def as_features(values: Sequence[float], times: Sequence[float]) -> np.ndarray:
+def as_features(values: ArrayLike, times: ArrayLike) -> np.ndarray:
     return np.column_stack([np.asarray(values, dtype=float), np.asarray(times, dtype=float)])
 
 
@@ -69,7 +69,7 @@ def build_estimator() -> GridSearchCV:
     )
 
 
-def fit_decision_tree(values: Sequence[float], times: Sequence[float], decisions: Sequence[int]) -> TrainingResult:
+def fit_decision_tree(values: ArrayLike, times: ArrayLike, decisions: ArrayLike) -> TrainingResult:
     """Fit a DecisionTreeClassifier on (value, time) -> decision and measure its accuracy.
 
     Raises `NotEnoughDataError` below `MIN_INDICATORS` rows or `MIN_PER_DECISION` of

@@ -213,3 +213,13 @@ def test_exported_file_parses_back_to_the_same_numbers():
     rows = [(0.1 + 0.2, 1, 1e-7, "a", when), (123456789.123, 0, 59.999, "b", when), (1e20, 1, 3.0, "c", when)]
     parsed = parse_indicator_csv("".join(write_indicator_csv(rows)).encode())
     assert list(parsed.rows()) == [(value, decision, minutes) for value, decision, minutes, _, _ in rows]
+
+
+def test_old_mac_line_ends_are_read_and_line_numbers_stay_right():
+    error = error_of(b"valor,decisao,tempo\r1,0,2\r\r3,x,4\r")
+    assert (error.row_errors[0].line, error.row_errors[0].column) == (4, "decisao")
+
+
+def test_line_numbers_count_blank_lines_and_lines_before_the_header():
+    error = error_of("\n\nvalor,decisao,tempo\n1,0,2\n\nbad,0,2\n")
+    assert error.row_errors[0].line == 6
