@@ -13,8 +13,9 @@ from metrics.models import Decision, Metric
 
 
 class MetricFilterForm(BootstrapFormMixin, forms.Form):
-    name = forms.CharField(label=_("Name contains"), required=False, max_length=120)
-    category = forms.CharField(label=_("Category contains"), required=False, max_length=120)
+    # No max_length: a search longer than any name simply finds nothing.
+    name = forms.CharField(label=_("Name contains"), required=False)
+    category = forms.CharField(label=_("Category contains"), required=False)
 
 
 class MetricForm(BootstrapFormMixin, forms.ModelForm):
@@ -31,7 +32,7 @@ class MetricForm(BootstrapFormMixin, forms.ModelForm):
         name = (cleaned.get("name") or "").strip()
         category = (cleaned.get("category") or "").strip()
         if name and category:
-            duplicates = Metric.objects.filter(name__iexact=name, category__iexact=category)
+            duplicates = Metric.objects.same_as(name, category)
             if self.instance.pk:
                 duplicates = duplicates.exclude(pk=self.instance.pk)
             if duplicates.exists():

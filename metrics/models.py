@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
-from django.db.models.functions import Lower, Mod
+from django.db.models.functions import Mod
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,10 +34,14 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         """Metrics whose name and category contain the given texts, ignoring case."""
         filters = Q()
         if name.strip():
-            filters &= Q(name__icontains=name.strip())
+            filters &= Q(name_key__contains=search_key(name))
         if category.strip():
-            filters &= Q(category__icontains=category.strip())
+            filters &= Q(category_key__contains=search_key(category))
         return self.filter(filters)
+
+    def same_as(self, name: str, category: str) -> MetricQuerySet:
+        """Metrics that count as duplicates of (name, category): same words, ignoring case."""
+        return self.filter(name_key=search_key(name), category_key=search_key(category))
 
     def with_indicator_counts(self) -> MetricQuerySet:
         # A subquery rather than a JOIN + GROUP BY, so that it combines with the
@@ -72,6 +76,12 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         )
 
 
+def search_key(text: str) -> str:
+    """The form of a name that comparisons use: case-folded in Python, because SQLite's
+    LOWER() and LIKE only fold ASCII ("COMUNICAÇÃO" would not match "Comunicação")."""
+    return " ".join(text.split()).casefold()
+
+
 class Metric(models.Model):
     name = models.CharField(_("name"), max_length=120)
     category = models.CharField(_("category"), max_length=120)
@@ -81,6 +91,8 @@ class Metric(models.Model):
         related_name="metrics",
         verbose_name=_("owner"),
     )
+    name_key = models.CharField(max_length=120, editable=False)
+    category_key = models.CharField(max_length=120, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     # Bumped on every change to the indicators, so that "train the models" knows
     # which metrics have data their newest model has not seen.
@@ -93,11 +105,18 @@ class Metric(models.Model):
         verbose_name = _("metric")
         verbose_name_plural = _("metrics")
         constraints = [
-            models.UniqueConstraint(Lower("name"), Lower("category"), name="metric_unique_name_category"),
+            models.UniqueConstraint(fields=["name_key", "category_key"], name="metric_unique_name_category"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.category})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_key = search_key(self.name)
+        self.category_key = search_key(self.category)
+        if kwargs.get("update_fields") is not None and {"name", "category"} & set(kwargs["update_fields"]):
+            kwargs["update_fields"] = {*kwargs["update_fields"], "name_key", "category_key"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("metrics:detail", args=[self.pk])

@@ -41,7 +41,7 @@ def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         {
             "filters": filters,
             "page": page,
-            "create_form": MetricForm(),
+            "create_form": MetricForm(auto_id="new_metric_%s"),
             "is_filtered": bool(request.GET.get("name") or request.GET.get("category")),
         },
     )

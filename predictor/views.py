@@ -90,8 +90,8 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def pairplot(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse:
     model = get_object_or_404(TrainedModel.objects.defer("artifact").select_related("metric"), pk=model_id)
-    # A model version never changes, so its picture is cached for good (per language).
-    key = f"pairplot:{model.pk}:{model.version}:{get_language()}"
+    # The picture shows the metric's data: it changes with the data, not only with the model.
+    key = f"pairplot:{model.pk}:{model.metric.data_version}:{get_language()}"
     png = cache.get(key)
     if png is None:
         values, times, decisions = model.metric.indicators.sample_columns(settings.MBREAK_CHART_MAX_POINTS)

@@ -9,6 +9,12 @@ from metrics.models import Metric
 from tests.factories import MetricFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    # The real hasher is slow on purpose; tests create many users and log in often.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def owner(db: None) -> User:
     return UserFactory(username="owner")

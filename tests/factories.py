@@ -1,14 +1,31 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import factory
 from django.contrib.auth.models import User
+from django.db import models
 
 from metrics.models import Decision, Indicator, Metric
 
 PASSWORD = "correct-horse-battery-staple"
 
+ModelT = TypeVar("ModelT", bound=models.Model)
 
-class UserFactory(factory.django.DjangoModelFactory):
+
+class ModelFactory(factory.django.DjangoModelFactory[ModelT]):
+    """A factory whose call mypy knows returns the model (factory_boy's metaclass is untyped)."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> ModelT:  # type: ignore[misc]
+            ...
+
+
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -18,12 +35,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def save_password(self, create: bool, extracted: object, **kwargs: object) -> None:
+    def save_password(obj: User, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
         if create:
-            self.save()
+            obj.save()
 
 
-class MetricFactory(factory.django.DjangoModelFactory):
+class MetricFactory(ModelFactory[Metric]):
     class Meta:
         model = Metric
 
@@ -32,7 +49,7 @@ class MetricFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
 
 
-class IndicatorFactory(factory.django.DjangoModelFactory):
+class IndicatorFactory(ModelFactory[Indicator]):
     class Meta:
         model = Indicator
 

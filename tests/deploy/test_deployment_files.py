@@ -1,0 +1,171 @@
+"""The Elastic Beanstalk files say what the deployment needs, checked without deploying.
+
+A typo in these files only shows on the next `eb deploy`, as a failed or, worse, a
+half-working environment; these tests read them as the platform would and check them
+against the application itself (its WSGI callable, its settings, gunicorn's own parser).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.conf import settings
+from gunicorn.config import Config  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parents[2]
+EB_CONFIG = ROOT / ".ebextensions" / "01_django.config"
+PROCFILE = ROOT / "Procfile"
+NGINX_CONF = ROOT / ".platform" / "nginx" / "conf.d" / "upload.conf"
+ACTIVATE_VENV = "source /var/app/venv/*/bin/activate && "
+NGINX_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+NGINX_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+@pytest.fixture(scope="module")
+def eb_config() -> dict[str, Any]:
+    config = yaml.safe_load(EB_CONFIG.read_text(encoding="utf-8"))
+    assert isinstance(config, dict)
+    return config
+
+
+@pytest.fixture(scope="module")
+def environment(eb_config: dict[str, Any]) -> dict[str, str]:
+    return eb_config["option_settings"]["aws:elasticbeanstalk:application:environment"]
+
+
+@pytest.fixture(scope="module")
+def gunicorn_options() -> argparse.Namespace:
+    processes = dict(_procfile_line(line) for line in PROCFILE.read_text(encoding="utf-8").splitlines() if line.strip())
+    argv = shlex.split(processes["web"])
+    assert argv[0] == "gunicorn"
+    # gunicorn's own parser: an option this version does not know fails here, not on the instance.
+    return Config().parser().parse_args(argv[1:])
+
+
+def _procfile_line(line: str) -> tuple[str, str]:
+    name, separator, command = line.partition(":")
+    assert separator, f"Procfile line without 'name: command': {line!r}"
+    return name.strip(), command.strip()
+
+
+def _container_command(eb_config: dict[str, Any], management_command: str) -> dict[str, Any]:
+    matches = [
+        entry
+        for entry in eb_config["container_commands"].values()
+        if re.search(rf"\bmanage\.py {management_command}\b", entry["command"])
+    ]
+    assert len(matches) == 1, f"expected one container command running {management_command}, found {len(matches)}"
+    return matches[0]
+
+
+def _nginx_directive(name: str) -> str:
+    text = NGINX_CONF.read_text(encoding="utf-8")
+    found = re.findall(rf"^\s*{name}\s+(\S+)\s*;", text, flags=re.MULTILINE)
+    assert len(found) == 1, f"expected one {name} directive in {NGINX_CONF.name}, found {found}"
+    return found[0]
+
+
+def _nginx_bytes(size: str) -> int:
+    match = re.fullmatch(r"(\d+)([kKmMgG]?)", size)
+    assert match, f"not an nginx size: {size!r}"
+    return int(match[1]) * NGINX_SIZE_UNITS[match[2].lower()]
+
+
+def _nginx_seconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)([smh]?)", duration)
+    assert match, f"not an nginx duration: {duration!r}"
+    return int(match[1]) * NGINX_TIME_UNITS[match[2]]
+
+
+# WhiteNoise warns that STATIC_ROOT does not exist: collectstatic runs on deployment, not here.
+@pytest.mark.filterwarnings("ignore:No directory at:UserWarning")
+def test_wsgi_path_names_the_callable_wsgi_application(eb_config: dict[str, Any]) -> None:
+    wsgi_path = eb_config["option_settings"]["aws:elasticbeanstalk:container:python"]["WSGIPath"]
+    module_name, _, attribute = wsgi_path.partition(":")
+
+    application = getattr(importlib.import_module(module_name), attribute)
+
+    assert callable(application)
+    # The same object Django's own servers (runserver) use.
+    settings_module, _, settings_attribute = settings.WSGI_APPLICATION.rpartition(".")
+    assert (module_name, attribute) == (settings_module, settings_attribute)
+
+
+def test_environment_runs_the_production_settings_with_debug_off(environment: dict[str, str]) -> None:
+    assert environment["DJANGO_SETTINGS_MODULE"] == "mbreak.settings"
+    assert str(environment["DEBUG"]).strip().lower() in {"0", "false", "no", "off"}
+
+
+@pytest.mark.parametrize("secret", ["SECRET_KEY", "DATABASE_URL"])
+def test_secrets_are_left_to_the_console_not_committed(environment: dict[str, str], secret: str) -> None:
+    assert secret not in environment
+
+
+def test_migrations_run_once_per_deployment_on_the_leader_only(eb_config: dict[str, Any]) -> None:
+    migrate = _container_command(eb_config, "migrate")
+
+    assert migrate["leader_only"] is True
+    assert "--noinput" in migrate["command"].split()
+
+
+def test_static_files_are_collected_on_every_instance(eb_config: dict[str, Any]) -> None:
+    collectstatic = _container_command(eb_config, "collectstatic")
+
+    assert collectstatic.get("leader_only", False) is False
+    assert "--noinput" in collectstatic["command"].split()
+
+
+@pytest.mark.parametrize("management_command", ["migrate", "collectstatic"])
+def test_management_commands_run_inside_the_platform_virtualenv(
+    eb_config: dict[str, Any], management_command: str
+) -> None:
+    # Outside the virtualenv, `python` is the system's, without Django.
+    assert _container_command(eb_config, management_command)["command"].startswith(ACTIVATE_VENV)
+
+
+def test_nginx_serves_static_files_from_where_collectstatic_puts_them(eb_config: dict[str, Any]) -> None:
+    static_files = eb_config["option_settings"]["aws:elasticbeanstalk:environment:proxy:staticfiles"]
+
+    assert static_files == {"/" + settings.STATIC_URL.strip("/"): str(Path(settings.STATIC_ROOT).relative_to(ROOT))}
+
+
+def test_auto_scaling_keeps_one_instance_and_adds_at_most_one_more(eb_config: dict[str, Any]) -> None:
+    asg = eb_config["option_settings"]["aws:autoscaling:asg"]
+
+    assert (int(asg["MinSize"]), int(asg["MaxSize"])) == (1, 2)
+
+
+def test_procfile_runs_gunicorn_on_the_django_application(gunicorn_options: argparse.Namespace) -> None:
+    assert gunicorn_options.args == ["mbreak.wsgi:application"]
+    # Elastic Beanstalk's nginx proxies to port 8000.
+    assert gunicorn_options.bind == ["0.0.0.0:8000"]
+    assert gunicorn_options.workers >= 2
+
+
+def test_gunicorn_gives_model_training_two_minutes(gunicorn_options: argparse.Namespace) -> None:
+    assert gunicorn_options.timeout >= 120
+
+
+def test_gunicorn_access_log_goes_to_stdout_for_the_platform_logs(gunicorn_options: argparse.Namespace) -> None:
+    assert gunicorn_options.accesslog == "-"
+
+
+def test_nginx_accepts_the_largest_upload_the_app_accepts() -> None:
+    limit = _nginx_bytes(_nginx_directive("client_max_body_size"))
+
+    # The file travels inside a multipart body with the form's other fields: nginx must
+    # let a file of exactly the app's limit through, so that the app explains the limit.
+    assert limit >= settings.MBREAK_MAX_UPLOAD_BYTES + 64 * 1024
+
+
+def test_nginx_waits_for_gunicorn_as_long_as_gunicorn_waits_for_the_app(
+    gunicorn_options: argparse.Namespace,
+) -> None:
+    assert _nginx_seconds(_nginx_directive("proxy_read_timeout")) >= gunicorn_options.timeout

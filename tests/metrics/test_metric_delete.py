@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from metrics.models import Indicator, Metric
+from predictor.models import TrainedModel
+from tests.factories import IndicatorFactory, MetricFactory
+
+
+def delete_url(metric_id: int) -> str:
+    return reverse("metrics:delete", args=[metric_id])
+
+
+def database_state() -> dict[str, list]:
+    return {
+        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "name", "owner_id", "data_version")),
+        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value")),
+        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version")),
+    }
+
+
+@pytest.fixture
+def neighbour(other_user: User) -> Metric:
+    """Another metric, whose data must survive the deletion of the first."""
+    metric = MetricFactory(name="Error rate", owner=other_user)
+    IndicatorFactory(metric=metric)
+    return metric
+
+
+def test_owner_sees_a_confirmation_page_with_what_will_be_deleted(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    client.force_login(owner)
+    before = database_state()
+
+    response = client.get(delete_url(trained_metric.pk))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Delete the metric “Requests per minute”?" in html
+    assert "Its 200 indicators will be deleted." in html
+    assert "Its 1 trained model will be deleted." in html
+    assert "This cannot be undone." in html
+    assert f'action="{delete_url(trained_metric.pk)}"' in html
+    assert database_state() == before
+
+
+def test_owner_deletes_the_metric_with_its_indicators_and_models(
+    client: Client, owner: User, trained_metric: Metric, neighbour: Metric
+) -> None:
+    client.force_login(owner)
+    kept_indicators = list(Indicator.objects.filter(metric=neighbour).values_list("pk", flat=True))
+
+    response = client.post(delete_url(trained_metric.pk))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("metrics:list")
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Metric “Requests per minute” and all its data were deleted."
+    ]
+    assert list(Metric.objects.values_list("pk", flat=True)) == [neighbour.pk]
+    assert list(Indicator.objects.values_list("pk", flat=True)) == kept_indicators
+    assert not TrainedModel.objects.exists()
+
+
+def test_stranger_cannot_see_the_delete_confirmation(client: Client, other_user: User, trained_metric: Metric) -> None:
+    client.force_login(other_user)
+    before = database_state()
+
+    response = client.get(delete_url(trained_metric.pk))
+
+    assert response.status_code == 403
+    assert "Yes, delete it" not in response.content.decode()
+    assert database_state() == before
+
+
+def test_stranger_cannot_delete_metric_and_nothing_changes(
+    client: Client, other_user: User, trained_metric: Metric
+) -> None:
+    client.force_login(other_user)
+    before = database_state()
+
+    response = client.post(delete_url(trained_metric.pk))
+
+    assert response.status_code == 403
+    assert "Only the metric&#x27;s owner may delete it." in response.content.decode()
+    assert database_state() == before
+
+
+def test_contributor_who_added_indicators_still_cannot_delete_the_metric(
+    client: Client, other_user: User, metric: Metric
+) -> None:
+    IndicatorFactory(metric=metric, created_by=other_user)
+    client.force_login(other_user)
+    before = database_state()
+
+    response = client.post(delete_url(metric.pk))
+
+    assert response.status_code == 403
+    assert database_state() == before
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_deleting_a_missing_metric_is_404_and_nothing_changes(
+    client: Client, owner: User, metric: Metric, method: str
+) -> None:
+    client.force_login(owner)
+    before = database_state()
+
+    response = getattr(client, method)(delete_url(999_999))
+
+    assert response.status_code == 404
+    assert database_state() == before
+
+
+def test_deleting_a_metric_by_put_is_not_allowed(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.put(delete_url(metric.pk))
+
+    assert response.status_code == 405
+    assert Metric.objects.filter(pk=metric.pk).exists()
+
+
+def test_cross_site_post_without_csrf_token_cannot_delete(owner: User, trained_metric: Metric) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    before = database_state()
+
+    response = client.post(delete_url(trained_metric.pk))
+
+    assert response.status_code == 403
+    assert database_state() == before

@@ -1,0 +1,390 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from html.parser import HTMLParser
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from metrics.models import Decision, Indicator, Metric
+from predictor.models import TrainedModel
+from tests.factories import IndicatorFactory, UserFactory
+
+
+class _TableReader(HTMLParser):
+    """The text of each cell of each row in the page's <tbody>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append([])
+        elif self._in_body and tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "td" and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(response) -> list[list[str]]:
+    reader = _TableReader()
+    reader.feed(response.content.decode())
+    return reader.rows
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def detail_url(metric: Metric) -> str:
+    return reverse("metrics:detail", args=[metric.pk])
+
+
+def add_url(metric: Metric) -> str:
+    return reverse("metrics:add_indicator", args=[metric.pk])
+
+
+def delete_url(indicator: Indicator) -> str:
+    return reverse("metrics:delete_indicator", args=[indicator.metric_id, indicator.pk])
+
+
+def stored_indicators() -> list[tuple]:
+    return list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time"))
+
+
+def data_version(metric: Metric) -> int:
+    return Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
+
+
+@pytest.fixture
+def third_user(db: None) -> User:
+    return UserFactory(username="third")
+
+
+# --- Reading ---------------------------------------------------------------------------
+
+
+def test_metric_page_lists_indicators_newest_first_with_decision_words(
+    client: Client, owner: User, other_user: User, metric: Metric
+) -> None:
+    now = timezone.now()
+    IndicatorFactory(metric=metric, value=500, decision=Decision.ROLLOUT, time=10, created_at=now - timedelta(hours=2))
+    IndicatorFactory(
+        metric=metric,
+        value=612,
+        decision=Decision.ROLLBACK,
+        time=60,
+        created_by=other_user,
+        created_at=now - timedelta(hours=1),
+    )
+    IndicatorFactory(metric=metric, value=-3, decision=Decision.ROLLOUT, time=0, created_at=now)
+    client.force_login(owner)
+
+    response = client.get(detail_url(metric))
+
+    assert response.status_code == 200
+    assert [row[:4] for row in table_rows(response)] == [
+        ["-3", "Rollout", "0", "owner"],
+        ["612", "Rollback", "60", "stranger"],
+        ["500", "Rollout", "10", "owner"],
+    ]
+    assert "3 indicators" in response.content.decode()
+
+
+def test_metric_page_shows_decimal_numbers_as_entered(client: Client, owner: User, metric: Metric) -> None:
+    IndicatorFactory(metric=metric, value=612.5, time=0.25)
+    client.force_login(owner)
+
+    rows = table_rows(client.get(detail_url(metric)))
+
+    assert [row[0] for row in rows] == ["612.5"]
+    assert [row[2] for row in rows] == ["0.25"]
+
+
+def test_metric_page_shows_name_category_and_owner(client: Client, other_user: User, metric: Metric) -> None:
+    client.force_login(other_user)
+
+    html = client.get(detail_url(metric)).content.decode()
+
+    assert "Requests per minute" in html
+    assert "Category Traffic · created by owner" in html
+
+
+def test_metric_page_paginates_indicators(client: Client, owner: User, metric: Metric) -> None:
+    start = timezone.now()
+    for number in range(30):
+        IndicatorFactory(metric=metric, value=1000 + number, created_at=start + timedelta(seconds=number))
+    client.force_login(owner)
+
+    first = client.get(detail_url(metric))
+    second = client.get(detail_url(metric), {"page": 2})
+
+    assert "Page 1 of 2" in first.content.decode()
+    assert [row[0] for row in table_rows(first)] == [str(1000 + number) for number in range(29, 4, -1)]
+    assert "Page 2 of 2" in second.content.decode()
+    assert [row[0] for row in table_rows(second)] == [str(1000 + number) for number in range(4, -1, -1)]
+
+
+def test_metric_page_of_a_missing_metric_is_404(client: Client, owner: User) -> None:
+    client.force_login(owner)
+
+    assert client.get(reverse("metrics:detail", args=[999_999])).status_code == 404
+
+
+def test_metric_page_offers_delete_only_to_the_owner(client: Client, owner: User, other_user: User, metric: Metric):
+    delete_link = f'href="{reverse("metrics:delete", args=[metric.pk])}"'
+
+    client.force_login(owner)
+    assert delete_link in client.get(detail_url(metric)).content.decode()
+    client.force_login(other_user)
+    assert delete_link not in client.get(detail_url(metric)).content.decode()
+
+
+def test_metric_page_offers_indicator_delete_only_to_its_author_or_the_metric_owner(
+    client: Client, owner: User, other_user: User, third_user: User, metric: Metric
+) -> None:
+    by_owner = IndicatorFactory(metric=metric, created_by=owner)
+    by_stranger = IndicatorFactory(metric=metric, created_by=other_user)
+
+    client.force_login(owner)
+    html = client.get(detail_url(metric)).content.decode()
+    assert f'action="{delete_url(by_owner)}"' in html
+    assert f'action="{delete_url(by_stranger)}"' in html
+
+    client.force_login(other_user)
+    html = client.get(detail_url(metric)).content.decode()
+    assert f'action="{delete_url(by_owner)}"' not in html
+    assert f'action="{delete_url(by_stranger)}"' in html
+
+    client.force_login(third_user)
+    html = client.get(detail_url(metric)).content.decode()
+    assert f'action="{delete_url(by_owner)}"' not in html
+    assert f'action="{delete_url(by_stranger)}"' not in html
+
+
+def test_metric_page_runs_the_same_number_of_queries_whatever_the_number_of_indicators(
+    client: Client, owner: User, trained_metric: Metric, django_assert_num_queries
+) -> None:
+    # The trained metric's own 200 rows are by the owner; these are by many authors.
+    Indicator.objects.filter(metric=trained_metric).delete()
+
+    def add(first: int, last: int) -> None:
+        for number in range(first, last):
+            author = User.objects.create(username=f"author{number}")
+            IndicatorFactory(metric=trained_metric, created_by=author)
+
+    client.force_login(owner)
+    add(0, 5)
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(detail_url(trained_metric))
+    assert len(table_rows(response)) == 5
+
+    add(5, 25)
+
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(detail_url(trained_metric))
+    assert len(table_rows(response)) == 25
+
+
+# --- Adding ----------------------------------------------------------------------------
+
+
+def test_add_indicator_stores_it_by_the_user_and_bumps_the_data_version(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    client.force_login(owner)
+    version_before = data_version(metric)
+
+    response = client.post(add_url(metric), {"value": "612.5", "decision": "1", "time": "15"})
+
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(metric)
+    assert messages_of(response) == ["Indicator added."]
+    indicator = Indicator.objects.get()
+    assert (indicator.metric, indicator.value, indicator.decision, indicator.time) == (metric, 612.5, 1, 15.0)
+    assert indicator.created_by == owner
+    assert data_version(metric) == version_before + 1
+
+
+def test_any_logged_in_user_may_add_an_indicator_to_any_metric(
+    client: Client, other_user: User, metric: Metric
+) -> None:
+    client.force_login(other_user)
+
+    response = client.post(add_url(metric), {"value": "-7", "decision": "0", "time": "0"}, follow=True)
+
+    indicator = Indicator.objects.get()
+    assert (indicator.value, indicator.decision, indicator.time) == (-7.0, 0, 0.0)
+    assert indicator.created_by == other_user
+    assert [row[:4] for row in table_rows(response)] == [["-7", "Rollout", "0", "stranger"]]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"value": "lots", "decision": "1", "time": "10"}, "Enter a number."),
+        ({"value": "", "decision": "1", "time": "10"}, "This field is required."),
+        ({"value": "500", "decision": "1", "time": "-1"}, "Ensure this value is greater than or equal to 0."),
+        ({"value": "500", "decision": "", "time": "10"}, "This field is required."),
+        (
+            {"value": "500", "decision": "2", "time": "10"},
+            "Select a valid choice. 2 is not one of the available choices.",
+        ),
+        ({"value": "NaN", "decision": "1", "time": "10"}, "Enter a number."),
+        ({"value": "inf", "decision": "1", "time": "10"}, "Enter a number."),
+        ({"value": "500", "decision": "0", "time": "-inf"}, "Enter a number."),
+        ({"value": "500", "decision": "0", "time": "nan"}, "Enter a number."),
+    ],
+)
+def test_add_indicator_with_bad_input_is_refused_with_a_message_and_stores_nothing(
+    client: Client, owner: User, metric: Metric, data: dict[str, str], message: str
+) -> None:
+    IndicatorFactory(metric=metric)
+    client.force_login(owner)
+    before, version_before = stored_indicators(), data_version(metric)
+
+    response = client.post(add_url(metric), data)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert stored_indicators() == before
+    assert data_version(metric) == version_before
+
+
+def test_add_indicator_to_a_missing_metric_is_404_and_stores_nothing(client: Client, owner: User) -> None:
+    client.force_login(owner)
+
+    response = client.post(reverse("metrics:add_indicator", args=[999_999]), {"value": 1, "decision": 1, "time": 1})
+
+    assert response.status_code == 404
+    assert not Indicator.objects.exists()
+
+
+def test_add_indicator_by_get_is_not_allowed(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.get(add_url(metric), {"value": 1, "decision": 1, "time": 1})
+
+    assert response.status_code == 405
+    assert not Indicator.objects.exists()
+
+
+def test_metric_page_says_the_model_is_out_of_date_after_new_data(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    client.force_login(owner)
+    assert "new data since: train again" not in client.get(detail_url(trained_metric)).content.decode()
+
+    response = client.post(add_url(trained_metric), {"value": "5", "decision": "1", "time": "5"}, follow=True)
+
+    html = response.content.decode()
+    assert "Version 1" in html
+    assert "new data since: train again" in html
+
+
+# --- Deleting --------------------------------------------------------------------------
+
+
+def test_author_can_delete_their_indicator_on_someone_elses_metric(
+    client: Client, other_user: User, metric: Metric
+) -> None:
+    mine = IndicatorFactory(metric=metric, created_by=other_user)
+    kept = IndicatorFactory(metric=metric, created_by=metric.owner)
+    version_before = data_version(metric)
+    client.force_login(other_user)
+
+    response = client.post(delete_url(mine))
+
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(metric)
+    assert messages_of(response) == ["Indicator deleted."]
+    assert list(Indicator.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert data_version(metric) == version_before + 1
+
+
+def test_metric_owner_can_delete_anyones_indicator_on_their_metric(
+    client: Client, owner: User, other_user: User, metric: Metric
+) -> None:
+    theirs = IndicatorFactory(metric=metric, created_by=other_user)
+    client.force_login(owner)
+
+    response = client.post(delete_url(theirs))
+
+    assert response.status_code == 302
+    assert not Indicator.objects.exists()
+
+
+def test_stranger_cannot_delete_an_indicator_and_nothing_changes(
+    client: Client, other_user: User, third_user: User, metric: Metric
+) -> None:
+    theirs = IndicatorFactory(metric=metric, created_by=other_user)
+    before, version_before = stored_indicators(), data_version(metric)
+    client.force_login(third_user)
+
+    response = client.post(delete_url(theirs))
+
+    assert response.status_code == 403
+    assert stored_indicators() == before
+    assert data_version(metric) == version_before
+
+
+def test_deleting_an_indicator_under_another_metric_is_404_and_nothing_changes(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    from tests.factories import MetricFactory
+
+    elsewhere = MetricFactory(owner=owner)
+    indicator = IndicatorFactory(metric=metric)
+    before = stored_indicators()
+    client.force_login(owner)
+
+    response = client.post(reverse("metrics:delete_indicator", args=[elsewhere.pk, indicator.pk]))
+
+    assert response.status_code == 404
+    assert stored_indicators() == before
+
+
+def test_deleting_an_indicator_by_get_is_not_allowed_and_nothing_changes(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    indicator = IndicatorFactory(metric=metric)
+    client.force_login(owner)
+
+    response = client.get(delete_url(indicator))
+
+    assert response.status_code == 405
+    assert Indicator.objects.filter(pk=indicator.pk).exists()
+
+
+def test_indicators_outlive_the_account_that_registered_them(
+    client: Client, owner: User, other_user: User, metric: Metric
+) -> None:
+    IndicatorFactory(metric=metric, created_by=other_user, value=777)
+    other_user.delete()
+    client.force_login(owner)
+
+    rows = table_rows(client.get(detail_url(metric)))
+
+    assert [row[0] for row in rows] == ["777"]
+    assert rows[0][3] == "—"
+    assert TrainedModel.objects.count() == 0

@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+import html as html_lib
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from metrics.models import Metric
+from predictor.models import TrainedModel
+from tests.factories import IndicatorFactory, MetricFactory
+
+LIST_URL = reverse("metrics:list")
+
+
+class _TableReader(HTMLParser):
+    """The text of each cell of each row in the page's <tbody>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append([])
+        elif self._in_body and tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "td" and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(response) -> list[list[str]]:
+    reader = _TableReader()
+    reader.feed(response.content.decode())
+    return reader.rows
+
+
+def listed_names(response) -> list[str]:
+    return [row[0] for row in table_rows(response)]
+
+
+def make_model(metric: Metric, version: int, accuracy: float) -> TrainedModel:
+    """A stored model row; the list only reads its numbers, so the artifact is a stand-in."""
+    return TrainedModel.objects.create(
+        metric=metric,
+        version=version,
+        data_version=metric.data_version,
+        artifact=b"not a real model",
+        artifact_sha256="0" * 64,
+        sklearn_version="0",
+        accuracy=accuracy,
+        n_indicators=10,
+        n_rollback=5,
+        n_rollout=5,
+        n_leaves=2,
+        trained_by=metric.owner,
+    )
+
+
+@pytest.fixture
+def catalogue(owner: User, other_user: User) -> None:
+    MetricFactory(name="Requests per minute", category="Traffic", owner=owner)
+    MetricFactory(name="Error rate", category="Reliability", owner=other_user)
+    MetricFactory(name="Response time", category="Latency", owner=owner)
+    MetricFactory(name="Requests in error", category="Reliability", owner=other_user)
+
+
+def test_list_shows_every_metric_by_name(client: Client, owner: User, catalogue: None) -> None:
+    client.force_login(owner)
+
+    response = client.get(LIST_URL)
+
+    assert response.status_code == 200
+    assert listed_names(response) == ["Error rate", "Requests in error", "Requests per minute", "Response time"]
+
+
+def test_list_filters_by_name_contains_ignoring_case(client: Client, owner: User, catalogue: None) -> None:
+    client.force_login(owner)
+
+    response = client.get(LIST_URL, {"name": "REQUESTS"})
+
+    assert listed_names(response) == ["Requests in error", "Requests per minute"]
+
+
+def test_list_filters_by_category_contains_ignoring_case(client: Client, owner: User, catalogue: None) -> None:
+    client.force_login(owner)
+
+    response = client.get(LIST_URL, {"category": "reliab"})
+
+    assert listed_names(response) == ["Error rate", "Requests in error"]
+
+
+def test_list_combines_name_and_category_filters(client: Client, owner: User, catalogue: None) -> None:
+    client.force_login(owner)
+
+    response = client.get(LIST_URL, {"name": "error", "category": "RELIABILITY"})
+
+    assert listed_names(response) == ["Error rate", "Requests in error"]
+    response = client.get(LIST_URL, {"name": "requests", "category": "reliability"})
+    assert listed_names(response) == ["Requests in error"]
+
+
+def test_list_filters_ignore_the_case_of_accented_letters(client: Client, owner: User) -> None:
+    MetricFactory(name="Latência", category="Comunicação", owner=owner)
+    MetricFactory(name="Erros", category="Infra", owner=owner)
+    client.force_login(owner)
+
+    assert listed_names(client.get(LIST_URL, {"name": "LATÊNCIA"})) == ["Latência"]
+    assert listed_names(client.get(LIST_URL, {"category": "COMUNICAÇÃO"})) == ["Latência"]
+
+
+def test_list_with_an_over_long_filter_does_not_list_everything(client: Client, owner: User, catalogue: None) -> None:
+    client.force_login(owner)
+
+    response = client.get(LIST_URL, {"name": "x" * 121})
+
+    assert table_rows(response) == []
+
+
+def test_list_keeps_the_filters_in_the_form(client: Client, owner: User, catalogue: None) -> None:
+    client.force_login(owner)
+
+    html = client.get(LIST_URL, {"name": "requests", "category": "traffic"}).content.decode()
+
+    assert 'name="name" value="requests"' in html
+    assert 'name="category" value="traffic"' in html
+
+
+def test_list_with_no_match_says_so(client: Client, owner: User, catalogue: None) -> None:
+    client.force_login(owner)
+
+    response = client.get(LIST_URL, {"name": "nothing like this"})
+
+    assert table_rows(response) == []
+    assert "No metric matches these filters." in response.content.decode()
+
+
+def test_list_paginates_and_keeps_the_filters_in_the_page_links(client: Client, owner: User) -> None:
+    for number in range(25):
+        MetricFactory(name=f"Latency {number:02d}", category="Web", owner=owner)
+    MetricFactory(name="Latency hidden", category="Batch", owner=owner)
+    client.force_login(owner)
+
+    first = client.get(LIST_URL, {"name": "latency", "category": "web"})
+
+    html = first.content.decode()
+    assert "Page 1 of 2" in html
+    assert len(table_rows(first)) == 20
+    links = {html_lib.unescape(href) for href in re.findall(r'class="page-link" href="([^"]+)"', html)}
+    assert "?name=latency&category=web&page=2" in links
+
+    second = client.get(LIST_URL, {"name": "latency", "category": "web", "page": "2"})
+
+    assert "Page 2 of 2" in second.content.decode()
+    assert listed_names(second) == [f"Latency {number:02d}" for number in range(20, 25)]
+    links = {
+        html_lib.unescape(href) for href in re.findall(r'class="page-link" href="([^"]+)"', second.content.decode())
+    }
+    assert "?name=latency&category=web&page=1" in links
+
+
+def test_list_shows_owner_indicator_count_and_latest_model_accuracy(
+    client: Client, owner: User, other_user: User
+) -> None:
+    trained = MetricFactory(name="Alpha", category="Traffic", owner=other_user)
+    for _ in range(3):
+        IndicatorFactory(metric=trained)
+    make_model(trained, version=1, accuracy=0.5)
+    make_model(trained, version=2, accuracy=0.8154)
+    MetricFactory(name="Beta", category="Traffic", owner=owner)
+    client.force_login(owner)
+
+    rows = table_rows(client.get(LIST_URL))
+
+    alpha, beta = rows
+    assert alpha[:4] == ["Alpha", "Traffic", "stranger", "3"]
+    assert "81.5%" in alpha[4]
+    assert "v2" in alpha[4]
+    assert "50.0%" not in alpha[4]
+    assert beta[:4] == ["Beta", "Traffic", "owner", "0"]
+    assert beta[4] == "Not trained"
+
+
+def test_delete_action_is_shown_only_on_the_users_own_metrics(client: Client, owner: User, other_user: User) -> None:
+    mine = MetricFactory(name="Mine", owner=owner)
+    theirs = MetricFactory(name="Theirs", owner=other_user)
+    client.force_login(owner)
+
+    html = client.get(LIST_URL).content.decode()
+
+    assert f'href="{reverse("metrics:delete", args=[mine.pk])}"' in html
+    assert f'href="{reverse("metrics:delete", args=[theirs.pk])}"' not in html
+
+
+def test_list_offers_create_bulk_insert_and_train_all(client: Client, owner: User) -> None:
+    client.force_login(owner)
+
+    html = client.get(LIST_URL).content.decode()
+
+    assert "The more information you give the model, the better!" in html
+    assert f'action="{reverse("predictor:train_all")}"' in html
+    assert f'href="{reverse("metrics:create")}"' in html
+    assert f'href="{reverse("metrics:upload")}"' in html
+
+
+def populate(first: int, last: int) -> None:
+    """Metrics numbered first..last-1, each by its own owner, with indicators by other users and two models."""
+    for number in range(first, last):
+        # Users without a password hash: hashing hundreds of passwords only slows the test.
+        metric = MetricFactory(name=f"Metric {number:02d}", owner=User.objects.create(username=f"owner{number}"))
+        for author in range(2):
+            IndicatorFactory(metric=metric, created_by=User.objects.create(username=f"author{number}-{author}"))
+        make_model(metric, version=1, accuracy=0.6)
+        make_model(metric, version=2, accuracy=0.7)
+
+
+def test_list_runs_the_same_number_of_queries_whatever_the_number_of_metrics(
+    client: Client, owner: User, django_assert_num_queries
+) -> None:
+    client.force_login(owner)
+    populate(0, 3)
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(LIST_URL)
+    assert len(table_rows(response)) == 3
+
+    populate(3, 20)
+
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(LIST_URL)
+    assert len(table_rows(response)) == 20

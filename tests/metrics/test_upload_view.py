@@ -1,0 +1,315 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from metrics.models import Indicator, Metric
+from tests.factories import IndicatorFactory
+
+UPLOAD_URL = reverse("metrics:upload")
+
+GOOD_CSV = b"valor,decisao,tempo\n500,0,10\n612.5,1,60\n-3,0,0.25\n"
+
+
+def csv_file(content: bytes, name: str = "indicators.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+def upload(client: Client, metric: Metric | None, content: bytes, delimiter: str = "detect", follow: bool = False):
+    data: dict[str, object] = {"delimiter": delimiter, "file": csv_file(content)}
+    if metric is not None:
+        data["metric"] = metric.pk
+    return client.post(UPLOAD_URL, data, follow=follow)
+
+
+def stored_rows() -> list[tuple]:
+    return list(Indicator.objects.order_by("pk").values_list("metric_id", "value", "decision", "time", "created_by_id"))
+
+
+def data_version(metric: Metric) -> int:
+    return Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
+
+
+@pytest.fixture
+def existing(metric: Metric) -> Indicator:
+    """A row already stored, which a failed upload must leave alone."""
+    return IndicatorFactory(metric=metric, value=42)
+
+
+# --- The page --------------------------------------------------------------------------
+
+
+def test_upload_page_explains_the_format_and_preselects_the_metric(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.get(UPLOAD_URL, {"metric": metric.pk})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<code>valor,decisao,tempo</code>" in html
+    assert f'<option value="{metric.pk}" selected>' in html
+    assert 'enctype="multipart/form-data"' in html
+
+
+# --- Good files ------------------------------------------------------------------------
+
+
+def test_upload_of_a_good_file_imports_every_row_by_the_uploader(
+    client: Client, other_user: User, metric: Metric
+) -> None:
+    client.force_login(other_user)
+    version_before = data_version(metric)
+
+    response = upload(client, metric, GOOD_CSV)
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("metrics:detail", args=[metric.pk])
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Imported 3 indicators into “Requests per minute”."
+    ]
+    assert stored_rows() == [
+        (metric.pk, 500.0, 0, 10.0, other_user.pk),
+        (metric.pk, 612.5, 1, 60.0, other_user.pk),
+        (metric.pk, -3.0, 0, 0.25, other_user.pk),
+    ]
+    assert data_version(metric) == version_before + 1
+
+
+def test_upload_of_one_row_says_indicator_in_the_singular(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+
+    response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n", follow=True)
+
+    assert "Imported 1 indicator into “Requests per minute”." in response.content.decode()
+    assert Indicator.objects.count() == 1
+
+
+def test_upload_of_a_semicolon_file_with_decimal_commas_imports_it(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+    content = "Valor;Decisão;Tempo\r\n1.234,5;1;10\r\n612,25;0;7,5\r\n".encode("cp1252")
+
+    response = upload(client, metric, content, delimiter="semicolon")
+
+    assert response.status_code == 302
+    assert [row[1:4] for row in stored_rows()] == [(1234.5, 1, 10.0), (612.25, 0, 7.5)]
+
+
+def test_upload_adds_to_the_rows_already_there(client: Client, owner: User, metric: Metric, existing) -> None:
+    client.force_login(owner)
+
+    upload(client, metric, GOOD_CSV)
+
+    assert Indicator.objects.filter(metric=metric).count() == 4
+    assert Indicator.objects.filter(pk=existing.pk, value=42).exists()
+
+
+# --- Bad files -------------------------------------------------------------------------
+
+
+def test_upload_with_one_bad_row_imports_nothing_and_lists_line_column_and_reason(
+    client: Client, owner: User, metric: Metric, existing: Indicator
+) -> None:
+    client.force_login(owner)
+    before, version_before = stored_rows(), data_version(metric)
+    content = b"valor,decisao,tempo\n500,0,10\n600,1,20\n700,2,30\n800,0,40\n"
+
+    response = upload(client, metric, content)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was imported: the file has 1 error." in html
+    assert "Line 4, column “decisao”: expected 0 (rollout) or 1 (rollback), got “2”" in html
+    assert stored_rows() == before
+    assert data_version(metric) == version_before
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "reason"),
+    [
+        (b"500,0,-5", "Line 3, column “tempo”: time must be 0 or more minutes, got “-5”"),
+        (b"NaN,0,10", "Line 3, column “valor”: expected a finite number, got “NaN”"),
+        (b"500,0,inf", "Line 3, column “tempo”: expected a finite number, got “inf”"),
+        (b",0,10", "Line 3, column “valor”: the cell is empty, expected a number"),
+        (b"500,yes,10", "Line 3, column “decisao”: expected 0 (rollout) or 1 (rollback), got “yes”"),
+    ],
+)
+def test_upload_with_a_bad_cell_names_it_and_imports_nothing(
+    client: Client, owner: User, metric: Metric, bad_line: bytes, reason: str
+) -> None:
+    client.force_login(owner)
+
+    response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n" + bad_line + b"\n600,1,20\n")
+
+    assert response.status_code == 400
+    assert reason in response.content.decode()
+    assert not Indicator.objects.exists()
+
+
+def test_upload_with_many_bad_rows_shows_the_first_errors_and_the_total(
+    client: Client, owner: User, metric: Metric, existing: Indicator
+) -> None:
+    client.force_login(owner)
+    before = stored_rows()
+    bad_lines = b"".join(b"abc,0,10\n" for _ in range(25))
+
+    response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n" + bad_lines)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was imported: the file has 25 errors." in html
+    assert "Line 3, column “valor”: expected a finite number, got “abc”" in html
+    assert "Line 22, column “valor”" in html
+    assert "Line 23, column “valor”" not in html
+    assert "Showing the first 20 of 25 errors." in html
+    assert stored_rows() == before
+
+
+def test_upload_with_a_short_line_names_the_line_and_the_field_count(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    client.force_login(owner)
+
+    response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n600,1\n")
+
+    assert response.status_code == 400
+    assert "Line 3: expected 3 fields, found 2" in response.content.decode()
+    assert not Indicator.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "delimiter", "message"),
+    [
+        (b"", "detect", "The submitted file is empty."),
+        (b"\r\n  \n", "detect", "The file is empty."),
+        (b"valor,decisao,tempo\n", "detect", "The file has a header but no data rows."),
+        (b"valor,decisao\n500,0\n", "detect", "Missing column: tempo."),
+        (b"valor,usuario\n500,ana\n", "detect", "Missing columns: decisao, tempo."),
+        (b"valor,decisao,tempo,host\n500,0,10,web1\n", "detect", "Unknown column “host” in the header."),
+        (
+            b"valor,decisao,tempo\n500,0,10\n",
+            "semicolon",
+            "Wrong delimiter: the header is not separated by semicolon (;) but seems separated by comma (,).",
+        ),
+        (b"valor decisao tempo\n500 0 10\n", "detect", "Could not detect the delimiter"),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+            "detect",
+            "This file is not a CSV text file (it looks binary).",
+        ),
+        (b"valor,decisao,valor\n1,0,1\n", "detect", "The column “valor” appears twice in the header."),
+    ],
+    ids=[
+        "empty",
+        "blank-lines",
+        "header-only",
+        "missing-column",
+        "missing-columns",
+        "unknown-column",
+        "wrong-delimiter",
+        "no-delimiter",
+        "binary",
+        "duplicate-column",
+    ],
+)
+def test_upload_of_a_file_it_cannot_read_says_why_and_imports_nothing(
+    client: Client,
+    owner: User,
+    metric: Metric,
+    existing: Indicator,
+    content: bytes,
+    delimiter: str,
+    message: str,
+) -> None:
+    client.force_login(owner)
+    before, version_before = stored_rows(), data_version(metric)
+
+    response = upload(client, metric, content, delimiter=delimiter)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert stored_rows() == before
+    assert data_version(metric) == version_before
+
+
+def test_upload_larger_than_the_limit_is_refused_with_the_limit_in_the_message(
+    client: Client, owner: User, metric: Metric, existing: Indicator, settings
+) -> None:
+    settings.MBREAK_MAX_UPLOAD_BYTES = 100
+    client.force_login(owner)
+    before = stored_rows()
+    content = b"valor,decisao,tempo\n" + b"500,0,10\n" * 20
+    assert len(content) > 100
+
+    response = upload(client, metric, content)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"The file is too large ({len(content)}\xa0bytes); the limit is 100\xa0bytes." in html
+    assert stored_rows() == before
+
+
+def test_upload_just_under_the_limit_is_accepted(client: Client, owner: User, metric: Metric, settings) -> None:
+    content = b"valor,decisao,tempo\n" + b"500,0,10\n" * 8
+    settings.MBREAK_MAX_UPLOAD_BYTES = len(content)
+    client.force_login(owner)
+
+    response = upload(client, metric, content)
+
+    assert response.status_code == 302
+    assert Indicator.objects.count() == 8
+
+
+def test_upload_page_states_the_size_limit(client: Client, owner: User, settings) -> None:
+    settings.MBREAK_MAX_UPLOAD_BYTES = 100
+    client.force_login(owner)
+
+    assert "Up to 100\xa0bytes." in client.get(UPLOAD_URL).content.decode()
+
+
+def test_upload_without_a_metric_is_refused_and_imports_nothing(
+    client: Client, owner: User, metric: Metric, existing: Indicator
+) -> None:
+    client.force_login(owner)
+    before = stored_rows()
+
+    response = upload(client, None, GOOD_CSV)
+
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert stored_rows() == before
+
+
+def test_upload_to_a_metric_that_does_not_exist_is_refused_and_imports_nothing(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    client.force_login(owner)
+
+    response = client.post(UPLOAD_URL, {"metric": 999_999, "delimiter": "detect", "file": csv_file(GOOD_CSV)})
+
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
+    assert not Indicator.objects.exists()
+
+
+def test_upload_without_a_file_is_refused(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.post(UPLOAD_URL, {"metric": metric.pk, "delimiter": "detect"})
+
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert not Indicator.objects.exists()
+
+
+def test_upload_with_an_unknown_delimiter_choice_is_refused(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+
+    response = upload(client, metric, GOOD_CSV, delimiter="space")
+
+    assert response.status_code == 400
+    assert "Select a valid choice. space is not one of the available choices." in response.content.decode()
+    assert not Indicator.objects.exists()

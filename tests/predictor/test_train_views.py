@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import sklearn
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from metrics.csv_io import ParsedIndicators
+from metrics.models import Metric
+from predictor.models import TrainedModel
+from tests.conftest import rule_data
+from tests.factories import MetricFactory
+
+TRAIN_ALL_URL = reverse("predictor:train_all")
+
+
+def train_url(metric: Metric) -> str:
+    return reverse("predictor:train", args=[metric.pk])
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def versions_of(metric: Metric) -> list[int]:
+    return list(TrainedModel.objects.filter(metric=metric).order_by("version").values_list("version", flat=True))
+
+
+def rows(decisions: list[int]) -> ParsedIndicators:
+    return ParsedIndicators(
+        values=[100.0 + n for n in range(len(decisions))],
+        decisions=decisions,
+        times=[10.0] * len(decisions),
+    )
+
+
+@pytest.fixture
+def ready(metric: Metric, owner: User) -> Metric:
+    """A metric with enough data to train, and no model yet."""
+    metric.import_indicators(rule_data(60), owner)
+    return metric
+
+
+# --- Training one metric -----------------------------------------------------------------
+
+
+def test_training_creates_version_1_then_2_each_with_hash_library_author_and_accuracy(
+    client: Client, other_user: User, ready: Metric
+) -> None:
+    client.force_login(other_user)
+
+    first = client.post(train_url(ready))
+    client.get(first["Location"])  # shows, and so consumes, the first message
+    second = client.post(train_url(ready))
+
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == ready.get_absolute_url()
+    assert versions_of(ready) == [1, 2]
+    for model in TrainedModel.objects.filter(metric=ready):
+        assert model.artifact_sha256 == hashlib.sha256(bytes(model.artifact)).hexdigest()
+        assert model.sklearn_version == sklearn.__version__
+        assert model.trained_by == other_user
+        assert 0.0 <= model.accuracy <= 1.0
+        assert model.n_indicators == 60
+        assert model.data_version == ready.data_version
+    [message] = messages_of(second)
+    assert message.startswith("Model version 2 of “Requests per minute” trained: ")
+    assert message.endswith("% accuracy on data it did not see.")
+
+
+def test_metric_page_shows_the_new_model_after_training(client: Client, owner: User, ready: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.post(train_url(ready), follow=True)
+
+    html = response.content.decode()
+    assert "Version 1" in html
+    assert "Trained on 60 indicators" in html
+    assert "No model yet." not in html
+
+
+@pytest.mark.parametrize(
+    ("decisions", "expected"),
+    [
+        ([1, 0] * 4 + [1], "it has 9 indicators (5 rollback, 4 rollout)"),
+        ([1] + [0] * 11, "it has 12 indicators (1 rollback, 11 rollout)"),
+        ([1] * 15, "it has 15 indicators (15 rollback, 0 rollout)"),
+    ],
+    ids=["too-few-rows", "one-rollback", "no-rollout"],
+)
+def test_training_with_too_little_data_warns_with_the_counts_and_creates_no_model(
+    client: Client, owner: User, metric: Metric, decisions: list[int], expected: str
+) -> None:
+    metric.import_indicators(rows(decisions), owner)
+    client.force_login(owner)
+
+    response = client.post(train_url(metric))
+
+    assert response.status_code == 302
+    [message] = get_messages(response.wsgi_request)
+    assert message.level_tag == "warning"
+    assert expected in str(message)
+    assert "at least 10 indicators, with at least 2 of each decision" in str(message)
+    assert not TrainedModel.objects.exists()
+
+
+def test_training_a_metric_without_indicators_warns_and_creates_no_model(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    client.force_login(owner)
+
+    response = client.post(train_url(metric), follow=True)
+
+    assert "Not enough data to train “Requests per minute”: it has 0 indicators" in response.content.decode()
+    assert not TrainedModel.objects.exists()
+
+
+def test_training_by_get_is_not_allowed_and_creates_no_model(client: Client, owner: User, ready: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.get(train_url(ready))
+
+    assert response.status_code == 405
+    assert not TrainedModel.objects.exists()
+
+
+def test_training_a_missing_metric_is_404(client: Client, owner: User) -> None:
+    client.force_login(owner)
+
+    assert client.post(reverse("predictor:train", args=[999_999])).status_code == 404
+    assert not TrainedModel.objects.exists()
+
+
+def test_training_goes_back_to_a_same_site_next(client: Client, owner: User, ready: Metric) -> None:
+    client.force_login(owner)
+    next_url = f"{reverse('predictor:predict')}?metric={ready.pk}&value=200&time=30"
+
+    response = client.post(train_url(ready), {"next": next_url})
+
+    assert response["Location"] == next_url
+    assert versions_of(ready) == [1]
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/", "javascript:alert(1)"])
+def test_training_never_redirects_to_another_site(client: Client, owner: User, ready: Metric, next_url: str) -> None:
+    client.force_login(owner)
+
+    response = client.post(train_url(ready), {"next": next_url})
+
+    assert response["Location"] == ready.get_absolute_url()
+    all_response = client.post(TRAIN_ALL_URL, {"next": next_url})
+    assert all_response["Location"] == reverse("metrics:list")
+
+
+# --- Training every stale metric -----------------------------------------------------------
+
+
+def test_train_all_trains_metrics_without_a_model_and_reports_those_with_too_little_data(
+    client: Client, owner: User, other_user: User, ready: Metric
+) -> None:
+    thin = MetricFactory(name="Error rate", owner=other_user)
+    thin.import_indicators(rows([1, 0, 1]), other_user)
+    client.force_login(other_user)
+
+    response = client.post(TRAIN_ALL_URL)
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("metrics:list")
+    assert versions_of(ready) == [1]
+    assert TrainedModel.objects.get(metric=ready).trained_by == other_user
+    assert versions_of(thin) == []
+    assert messages_of(response) == [
+        "Trained 1 model: Requests per minute.",
+        "Not enough data to train: Error rate. Each metric needs at least 10 indicators, "
+        "with at least 2 rollbacks and 2 rollouts.",
+    ]
+
+
+def test_train_all_does_not_retrain_a_metric_untouched_since_its_model(
+    client: Client, owner: User, trained_metric: Metric, ready_other: Metric
+) -> None:
+    client.force_login(owner)
+
+    response = client.post(TRAIN_ALL_URL)
+
+    assert versions_of(trained_metric) == [1]
+    assert versions_of(ready_other) == [1]
+    assert messages_of(response) == ["Trained 1 model: Latency."]
+
+
+@pytest.fixture
+def ready_other(owner: User) -> Metric:
+    metric = MetricFactory(name="Latency", category="Web", owner=owner)
+    metric.import_indicators(rule_data(40, seed=1), owner)
+    return metric
+
+
+def test_train_all_says_up_to_date_when_nothing_changed(client: Client, owner: User, trained_metric: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.post(TRAIN_ALL_URL, follow=True)
+
+    assert versions_of(trained_metric) == [1]
+    assert "Every model is up to date: no metric has new data since its last training." in response.content.decode()
+
+
+def test_adding_an_indicator_makes_the_metric_stale_again(
+    client: Client, owner: User, other_user: User, trained_metric: Metric
+) -> None:
+    client.force_login(other_user)
+    client.post(
+        reverse("metrics:add_indicator", args=[trained_metric.pk]), {"value": 1, "decision": 1, "time": 50}, follow=True
+    )
+
+    response = client.post(TRAIN_ALL_URL)
+
+    assert versions_of(trained_metric) == [1, 2]
+    newest = TrainedModel.objects.get(metric=trained_metric, version=2)
+    assert newest.n_indicators == 201
+    assert newest.trained_by == other_user
+    assert messages_of(response) == ["Trained 1 model: Requests per minute."]
+    client.get(response["Location"])
+    again = client.post(TRAIN_ALL_URL)
+    assert versions_of(trained_metric) == [1, 2]
+    assert messages_of(again) == ["Every model is up to date: no metric has new data since its last training."]
+
+
+def test_deleting_an_indicator_makes_the_metric_stale_again(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    indicator = trained_metric.indicators.order_by("pk").first()
+    assert indicator is not None
+    client.force_login(owner)
+    client.post(reverse("metrics:delete_indicator", args=[trained_metric.pk, indicator.pk]))
+
+    client.post(TRAIN_ALL_URL)
+
+    assert versions_of(trained_metric) == [1, 2]
+    assert TrainedModel.objects.get(metric=trained_metric, version=2).n_indicators == 199
+
+
+def test_train_all_goes_back_to_a_same_site_next(client: Client, owner: User, trained_metric: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.post(TRAIN_ALL_URL, {"next": "/?name=requests&page=1"})
+
+    assert response["Location"] == "/?name=requests&page=1"
+
+
+def test_train_all_by_get_is_not_allowed_and_trains_nothing(client: Client, owner: User, ready: Metric) -> None:
+    client.force_login(owner)
+
+    response = client.get(TRAIN_ALL_URL)
+
+    assert response.status_code == 405
+    assert not TrainedModel.objects.exists()

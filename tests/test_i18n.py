@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from metrics.models import Indicator, Metric
+from metrics.templatetags.formatting import percent
+from predictor.models import TrainedModel
+from tests.factories import PASSWORD, IndicatorFactory
+
+LOGIN_URL = reverse("accounts:login")
+
+
+def choose_portuguese(client: Client, next_url: str = LOGIN_URL):
+    return client.post(reverse("set_language"), {"language": "pt-br", "next": next_url})
+
+
+def test_portuguese_catalogue_is_compiled() -> None:
+    assert (settings.BASE_DIR / "locale" / "pt_BR" / "LC_MESSAGES" / "django.mo").is_file()
+
+
+def test_anonymous_visitor_can_switch_the_login_page_to_portuguese(client: Client, db: None) -> None:
+    english = client.get(LOGIN_URL).content.decode()
+    assert "New here?" in english
+
+    response = choose_portuguese(client)
+
+    assert response.status_code == 302
+    assert response["Location"] == LOGIN_URL
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "pt-br"
+    html = client.get(LOGIN_URL).content.decode()
+    assert '<html lang="pt-br">' in html
+    assert "É novo?" in html
+    assert "Cadastre-se" in html
+    assert "New here?" not in html
+    assert '<option value="pt-br" selected>' in html
+
+
+def test_language_switch_is_offered_on_the_login_page(client: Client, db: None) -> None:
+    html = client.get(LOGIN_URL).content.decode()
+
+    assert f'action="{reverse("set_language")}"' in html
+    assert '<option value="pt-br">Português' in html
+
+
+def test_language_choice_survives_logging_in(client: Client, owner: User) -> None:
+    choose_portuguese(client)
+
+    response = client.post(LOGIN_URL, {"username": "owner", "password": PASSWORD}, follow=True)
+
+    html = response.content.decode()
+    assert "Que bom te ver, owner!" in html
+    assert "Good to see you" not in html
+
+
+def test_wrong_password_is_explained_in_portuguese(client: Client, owner: User) -> None:
+    choose_portuguese(client)
+
+    response = client.post(LOGIN_URL, {"username": "owner", "password": "wrong"})
+
+    html = response.content.decode()
+    assert "Please enter a correct username" not in html
+    assert "Por favor, entre com um usuário" in html
+
+
+def test_signup_page_and_password_errors_are_in_portuguese(client: Client, db: None) -> None:
+    choose_portuguese(client)
+
+    response = client.post(
+        reverse("accounts:signup"), {"username": "ana", "password1": "password", "password2": "password"}
+    )
+
+    html = response.content.decode()
+    assert "Esta senha é muito comum." in html
+    assert "This password is too common." not in html
+    assert not User.objects.filter(username="ana").exists()
+
+
+def test_metric_list_is_in_portuguese(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+    choose_portuguese(client, reverse("metrics:list"))
+
+    html = client.get(reverse("metrics:list")).content.decode()
+
+    for portuguese in [
+        "Que bom te ver, owner!",
+        "Quanto mais informações fornecer ao modelo, melhor!",
+        "Treinar os modelos",
+        "Nome contém",
+        "Categoria contém",
+        "Criar métrica",
+        "Não treinado",
+        "Sair",
+    ]:
+        assert portuguese in html, portuguese
+    for english in ["Good to see you", "The more information", "Train the models", "Name contains", "Not trained"]:
+        assert english not in html, english
+
+
+def test_metric_page_shows_decisions_and_numbers_the_brazilian_way(client: Client, owner: User, metric: Metric) -> None:
+    IndicatorFactory(metric=metric, value=612.5, decision=1, time=7.25)
+    client.force_login(owner)
+    choose_portuguese(client)
+
+    html = client.get(metric.get_absolute_url()).content.decode()
+
+    assert "Baixar arquivo CSV" in html
+    assert "Ainda não há modelo. Insira dados e clique em Treinar." in html
+    assert "612,5" in html
+    assert "7,25" in html
+    assert "Download CSV" not in html
+
+
+def test_flash_messages_are_in_portuguese(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+    choose_portuguese(client)
+
+    response = client.post(
+        reverse("metrics:add_indicator", args=[metric.pk]), {"value": 1, "decision": 1, "time": 1}, follow=True
+    )
+
+    assert "Indicador adicionado." in response.content.decode()
+    assert Indicator.objects.count() == 1
+
+
+def test_form_errors_are_in_portuguese(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+    choose_portuguese(client)
+
+    response = client.post(reverse("metrics:add_indicator", args=[metric.pk]), {"value": "", "decision": 1, "time": 1})
+
+    html = response.content.decode()
+    assert "Este campo é obrigatório." in html
+    assert "This field is required." not in html
+    assert not Indicator.objects.exists()
+
+
+def test_upload_errors_are_in_portuguese(client: Client, owner: User, metric: Metric) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(owner)
+    choose_portuguese(client)
+    content = b"valor,decisao,tempo\n500,0,10\n700,2,30\n"
+
+    response = client.post(
+        reverse("metrics:upload"),
+        {"metric": metric.pk, "delimiter": "detect", "file": SimpleUploadedFile("x.csv", content)},
+    )
+
+    html = response.content.decode()
+    assert "Nada foi importado: o arquivo tem 1 erro." in html
+    assert "Linha 3, coluna “decisao”" in html
+    assert not Indicator.objects.exists()
+
+
+def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner: User, trained_metric: Metric) -> None:
+    client.force_login(owner)
+    choose_portuguese(client)
+    model = TrainedModel.objects.get(metric=trained_metric)
+
+    html = client.get(
+        reverse("predictor:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}
+    ).content.decode()
+
+    assert "Rollback recomendado" in html
+    assert "Rollback recommended" not in html
+    with translation.override("pt-br"):
+        accuracy = percent(model.accuracy)
+    assert "," in accuracy
+    assert f"Acurácia do modelo: {accuracy}" in html
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_error_pages_are_in_portuguese(client: Client, owner: User, other_user: User, metric: Metric, status: int):
+    client.force_login(other_user)
+    choose_portuguese(client)
+
+    if status == 403:
+        response = client.post(reverse("metrics:delete", args=[metric.pk]))
+        english = ["You are not allowed to do that", "Only the metric&#x27;s owner may delete it."]
+    else:
+        response = client.get(reverse("metrics:detail", args=[999_999]))
+        english = ["Page not found", "It may have been deleted"]
+
+    assert response.status_code == status
+    html = response.content.decode()
+    assert '<html lang="pt-br">' in html
+    for text in [*english, "Back to the metrics"]:
+        assert text not in html, text
+    assert Metric.objects.filter(pk=metric.pk).exists()
+
+
+def test_signup_delete_confirmation_and_indicator_form_are_fully_in_portuguese(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    choose_portuguese(client)
+    signup = client.get(reverse("accounts:signup")).content.decode()
+    client.force_login(owner)
+    confirm = client.get(reverse("metrics:delete", args=[trained_metric.pk])).content.decode()
+    detail = client.get(trained_metric.get_absolute_url()).content.decode()
+
+    assert "Create account" not in signup
+    assert "indicators will be deleted" not in confirm
+    assert "trained model will be deleted" not in confirm
+    assert "Choose…" not in detail
+
+
+def test_switching_back_to_english(client: Client, owner: User) -> None:
+    client.force_login(owner)
+    choose_portuguese(client)
+
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+
+    assert "Good to see you, owner!" in client.get(reverse("metrics:list")).content.decode()
