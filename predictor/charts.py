@@ -111,8 +111,10 @@ def scatter_figure_json(
         xaxis_title=labels.time,
         yaxis_title=labels.value,
         legend_title_text=labels.decision,
-        margin={"l": 60, "r": 20, "t": 20, "b": 50},
-        height=420,
+        # Below the plot, so that a phone's narrow screen keeps its width for the data.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0},
+        margin={"l": 60, "r": 20, "t": 20, "b": 20},
+        height=460,
         template="plotly_white",
     )
     # Round-trip through plotly's encoder so numpy values become plain JSON.
