@@ -1,13 +1,26 @@
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import SignupForm
+from accounts.forms import LoginForm, SignupForm
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(self.request, _("Welcome back, %(username)s!") % {"username": form.get_user().get_username()})
+        return response
 
 
 @login_not_required
@@ -23,7 +36,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             request, _("Welcome, %(username)s! Your account is ready.") % {"username": user.get_username()}
         )
         target = request.POST.get("next", "")
-        if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        if url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             return redirect(target)
         return redirect("metrics:list")
     return render(request, "accounts/signup.html", {"form": form, "next": request.GET.get("next", "")})

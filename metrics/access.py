@@ -8,10 +8,15 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from metrics.models import Indicator, Metric
+from predictor.models import TrainedModel
 
 
 def get_metric(metric_id: int) -> Metric:
     return get_object_or_404(Metric.objects.select_related("owner"), pk=metric_id)
+
+
+def get_trained_model(model_id: int) -> TrainedModel:
+    return get_object_or_404(TrainedModel.objects.defer("artifact").select_related("metric"), pk=model_id)
 
 
 def get_metric_for_deletion(request: HttpRequest, metric_id: int) -> Metric:

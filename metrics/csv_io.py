@@ -26,6 +26,8 @@ from datetime import datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+# scikit-learn's trees compute in 32-bit floats: a larger number cannot be learnt from.
+LARGEST_NUMBER = 3.4028234663852886e38
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 DETECT = "detect"
 MAX_REPORTED_ERRORS = 20
@@ -112,50 +114,68 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicator
     # Lines are produced one at a time: a list of a million lines would double the memory.
     lines = _iter_lines(text)
     header_number, header_line = next((number, line) for number, line in lines if line.strip())
+    header_line = header_line.rstrip("\r\n")
     sep = _choose_delimiter(header_line, delimiter)
-    names = [cell.strip() for cell in next(csv.reader([header_line], delimiter=sep))]
+    try:
+        names = [cell.strip() for cell in next(csv.reader([header_line], delimiter=sep))]
+    except csv.Error as error:
+        raise CsvFormatError(_("The header cannot be read: %(reason)s.") % {"reason": error}) from error
     columns = _read_header(names)
 
     parsed = ParsedIndicators(delimiter=sep)
     errors: list[RowError] = []
     total_errors = 0
+
+    def report(row_errors: list[RowError]) -> None:
+        nonlocal total_errors
+        total_errors += len(row_errors)
+        errors.extend(row_errors[: max(0, MAX_REPORTED_ERRORS - len(errors))])
+
+    # Lines keep their endings so that csv sees a quoted line break as one (invalid) cell.
     reader = csv.reader((line for _, line in lines), delimiter=sep)
     width = len(columns)
     value_at, decision_at, time_at = columns.index("value"), columns.index("decision"), columns.index("time")
     decimal_comma = sep != ","
 
-    for cells in reader:
-        line_number = header_number + reader.line_num
+    while True:
+        line_number = header_number + reader.line_num + 1  # where the next record starts
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            # A cell beyond csv's size limit, or a quote left open: the rest cannot be trusted.
+            report([RowError(line_number, None, _("the line cannot be read: %(reason)s") % {"reason": error})])
+            break
         if not cells or all(not cell.strip() for cell in cells):
             continue
         if len(cells) != width:
-            total_errors += 1
-            if len(errors) < MAX_REPORTED_ERRORS:
-                reason = ngettext(
-                    "expected %(expected)d field, found %(found)d",
-                    "expected %(expected)d fields, found %(found)d",
-                    width,
-                ) % {"expected": width, "found": len(cells)}
-                errors.append(RowError(line_number, None, reason))
+            reason = ngettext(
+                "expected %(expected)d field, found %(found)d",
+                "expected %(expected)d fields, found %(found)d",
+                width,
+            ) % {"expected": width, "found": len(cells)}
+            report([RowError(line_number, None, reason)])
             continue
         row_errors: list[RowError] = []
-        value = _parse_number(cells[value_at], decimal_comma)
-        if value is None:
-            row_errors.append(RowError(line_number, names[value_at], _not_a_number(cells[value_at])))
-        decision = _parse_decision(cells[decision_at], decimal_comma)
-        if decision is None:
-            reason = _("expected 0 (rollout) or 1 (rollback), got “%(cell)s”") % {"cell": _shorten(cells[decision_at])}
-            row_errors.append(RowError(line_number, names[decision_at], reason))
-        minutes = _parse_number(cells[time_at], decimal_comma)
-        if minutes is None:
-            row_errors.append(RowError(line_number, names[time_at], _not_a_number(cells[time_at])))
-        elif minutes < 0:
-            reason = _("time must be 0 or more minutes, got “%(cell)s”") % {"cell": _shorten(cells[time_at])}
-            row_errors.append(RowError(line_number, names[time_at], reason))
-            minutes = None
-        if row_errors or value is None or decision is None or minutes is None:
-            total_errors += len(row_errors)
-            errors.extend(row_errors[: max(0, MAX_REPORTED_ERRORS - len(errors))])
+        try:
+            value = _read_number(cells[value_at], decimal_comma)
+        except _BadCellError as bad:
+            row_errors.append(RowError(line_number, names[value_at], bad.reason))
+        try:
+            decision = _read_decision(cells[decision_at], decimal_comma)
+        except _BadCellError as bad:
+            row_errors.append(RowError(line_number, names[decision_at], bad.reason))
+        try:
+            minutes = _read_number(cells[time_at], decimal_comma)
+            if minutes < 0:
+                raise _BadCellError(
+                    _("time must be 0 or more minutes, got “%(cell)s”") % {"cell": _shorten(cells[time_at])}
+                )
+        except _BadCellError as bad:
+            row_errors.append(RowError(line_number, names[time_at], bad.reason))
+        if row_errors:
+            report(row_errors)
             continue
         if total_errors:
             # Once the file has failed, only keep counting errors.
@@ -234,17 +254,16 @@ def _decode(data: bytes) -> str:
 
 
 def _iter_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number from 1, line without its end) for LF, CRLF or old Mac CR files."""
+    """(line number from 1, line with its ending) for LF, CRLF or old Mac CR files."""
     newline = "\n" if "\n" in text else "\r"
     start = 0
     number = 0
     while start < len(text):
         end = text.find(newline, start)
-        if end == -1:
-            end = len(text)
+        end = len(text) if end == -1 else end + 1
         number += 1
-        yield number, text[start:end].rstrip("\r")
-        start = end + 1
+        yield number, text[start:end]
+        start = end
 
 
 def _choose_delimiter(header_line: str, choice: str) -> str:
@@ -330,34 +349,45 @@ def _read_header(cells: list[str]) -> list[str]:
     return columns
 
 
-def _parse_number(cell: str, decimal_comma: bool) -> float | None:
+class _BadCellError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _read_number(cell: str, decimal_comma: bool) -> float:
     text = cell.strip()
+    if not text:
+        raise _BadCellError(_("the cell is empty, expected a number"))
     if decimal_comma and "," in text:
         if _BRAZILIAN_THOUSANDS.match(text):
             text = text.replace(".", "")
         text = text.replace(",", ".", 1) if text.count(",") == 1 else text
     try:
-        number = float(text)
+        # float() also reads "1_000" and non-ASCII digits; a CSV number is plainer than that.
+        number = float(text) if text.isascii() and "_" not in text else math.nan
     except ValueError:
-        return None
+        number = math.nan
     if not math.isfinite(number):
-        return None
+        raise _BadCellError(_("expected a finite number, got “%(cell)s”") % {"cell": _shorten(cell)})
+    if abs(number) > LARGEST_NUMBER:
+        raise _BadCellError(
+            _("the number “%(cell)s” is too large (at most %(largest).1e)")
+            % {"cell": _shorten(cell), "largest": LARGEST_NUMBER}
+        )
     return number
 
 
-def _parse_decision(cell: str, decimal_comma: bool) -> int | None:
-    number = _parse_number(cell, decimal_comma)
+def _read_decision(cell: str, decimal_comma: bool) -> int:
+    try:
+        number = _read_number(cell, decimal_comma)
+    except _BadCellError:
+        number = math.nan
     if number == 0.0:
         return 0
     if number == 1.0:
         return 1
-    return None
-
-
-def _not_a_number(cell: str) -> str:
-    if not cell.strip():
-        return _("the cell is empty, expected a number")
-    return _("expected a finite number, got “%(cell)s”") % {"cell": _shorten(cell)}
+    raise _BadCellError(_("expected 0 (rollout) or 1 (rollback), got “%(cell)s”") % {"cell": _shorten(cell)})
 
 
 def _shorten(text: str, limit: int = 40) -> str:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -10,6 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
 from metrics.models import Decision, Metric
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class MetricFilterForm(BootstrapFormMixin, forms.Form):
@@ -27,29 +30,23 @@ class MetricForm(BootstrapFormMixin, forms.ModelForm):
             "category": forms.TextInput(attrs={"placeholder": _("e.g. Communication")}),
         }
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        name = (cleaned.get("name") or "").strip()
-        category = (cleaned.get("category") or "").strip()
-        if name and category:
-            duplicates = Metric.objects.same_as(name, category)
-            if self.instance.pk:
-                duplicates = duplicates.exclude(pk=self.instance.pk)
-            if duplicates.exists():
-                raise forms.ValidationError(
-                    _("A metric named “%(name)s” already exists in the category “%(category)s”."),
-                    code="duplicate",
-                    params={"name": name, "category": category},
-                )
-        return cleaned
 
-    def validate_constraints(self, exclude: Any = None) -> None:
-        # clean() reports duplicates with a friendlier message than the constraint's.
-        pass
+def number_field(label: StrOrPromise, *, minutes: bool = False) -> forms.FloatField:
+    """A finite number the tree can learn from (it computes in 32-bit floats); minutes are not negative."""
+    error_messages = {"max_value": _("Enter a number no larger than %(limit_value).1e.")}
+    if not minutes:
+        error_messages["min_value"] = _("Enter a number no smaller than %(limit_value).1e.")
+    return forms.FloatField(
+        label=label,
+        min_value=0 if minutes else -csv_io.LARGEST_NUMBER,
+        max_value=csv_io.LARGEST_NUMBER,
+        error_messages=error_messages,
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0"} if minutes else {"step": "any"}),
+    )
 
 
 class IndicatorForm(BootstrapFormMixin, forms.Form):
-    value = forms.FloatField(label=_("Value"), widget=forms.NumberInput(attrs={"step": "any"}))
+    value = number_field(_("Value"))
     decision = forms.TypedChoiceField(
         label=_("Decision"),
         # No default: a decision recorded by mistake would teach the model the wrong thing.
@@ -60,9 +57,7 @@ class IndicatorForm(BootstrapFormMixin, forms.Form):
         ],
         coerce=int,
     )
-    time = forms.FloatField(
-        label=_("Time (minutes)"), min_value=0, widget=forms.NumberInput(attrs={"step": "any", "min": "0"})
-    )
+    time = number_field(_("Time (minutes)"), minutes=True)
 
 
 class UploadForm(BootstrapFormMixin, forms.Form):

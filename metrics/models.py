@@ -8,12 +8,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
-from django.db.models.functions import Mod
+from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models.functions import Mod, RowNumber
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from metrics.csv_io import LARGEST_NUMBER
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -121,6 +124,18 @@ class Metric(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("metrics:detail", args=[self.pk])
 
+    def clean(self) -> None:
+        # The admin and the create form both come through here.
+        duplicates = Metric.objects.same_as(self.name, self.category).exclude(pk=self.pk)
+        if self.name.strip() and self.category.strip() and duplicates.exists():
+            raise ValidationError(self.duplicate_message(), code="duplicate")
+
+    def duplicate_message(self) -> str:
+        return _("A metric named “%(name)s” already exists in the category “%(category)s”.") % {
+            "name": self.name,
+            "category": self.category,
+        }
+
     def can_delete(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
 
@@ -171,7 +186,10 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
         if total <= max_points:
             return self
         stride = math.ceil(total / max_points)
-        return self.annotate(_bucket=Mod(F("pk"), stride)).filter(_bucket=0)
+        # By position among these rows, not by primary key: keys are shared by every
+        # metric, so "pk % stride" could miss one metric's rows entirely.
+        position = Window(RowNumber(), order_by=F("pk").asc())
+        return self.annotate(_bucket=Mod(position, stride)).filter(_bucket=0)
 
     def sample_columns(self, max_points: int) -> tuple[list[float], list[float], list[int]]:
         """(values, times, decisions) of an even sample of at most `max_points` rows, for charts."""
@@ -259,6 +277,10 @@ class Indicator(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(decision__in=[0, 1]), name="indicator_decision_0_or_1"),
             models.CheckConstraint(condition=Q(time__gte=0), name="indicator_time_not_negative"),
+            models.CheckConstraint(
+                condition=Q(value__gte=-LARGEST_NUMBER, value__lte=LARGEST_NUMBER, time__lte=LARGEST_NUMBER),
+                name="indicator_numbers_learnable",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
@@ -53,7 +54,13 @@ def metric_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         metric = form.save(commit=False)
         metric.owner = request.user
-        metric.save()
+        try:
+            with transaction.atomic():
+                metric.save()
+        except IntegrityError:
+            # Someone created the same metric between the check and the insert.
+            form.add_error(None, metric.duplicate_message())
+            return render(request, "metrics/metric_create.html", {"form": form})
         messages.success(request, _("Metric “%(name)s” created. Now add some data to it.") % {"name": metric.name})
         return redirect(metric)
     return render(request, "metrics/metric_create.html", {"form": form})

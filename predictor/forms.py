@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
+from metrics.forms import number_field
 from metrics.models import Metric
 
 
@@ -11,7 +12,5 @@ class PredictForm(BootstrapFormMixin, forms.Form):
         queryset=Metric.objects.order_by("name", "category"),
         empty_label=_("Choose a metric…"),
     )
-    value = forms.FloatField(label=_("Observed value"), widget=forms.NumberInput(attrs={"step": "any"}))
-    time = forms.FloatField(
-        label=_("Time (minutes)"), min_value=0, widget=forms.NumberInput(attrs={"step": "any", "min": "0"})
-    )
+    value = number_field(_("Observed value"))
+    time = number_field(_("Time (minutes)"), minutes=True)

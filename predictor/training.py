@@ -28,7 +28,11 @@ MAX_OUTER_FOLDS = 5
 INNER_FOLDS = 3
 
 
-class NotEnoughDataError(Exception):
+class TrainingDataError(Exception):
+    """The data cannot give a model; the message says what to change."""
+
+
+class NotEnoughDataError(TrainingDataError):
     """Too few indicators, or too few of one decision, to train and evaluate a model."""
 
     def __init__(self, total: int, rollbacks: int, rollouts: int) -> None:
@@ -81,6 +85,11 @@ def fit_decision_tree(values: ArrayLike, times: ArrayLike, decisions: ArrayLike)
     rollouts, rollbacks = int(counts[0]), int(counts[1])
     if len(labels) < MIN_INDICATORS or min(rollouts, rollbacks) < MIN_PER_DECISION:
         raise NotEnoughDataError(len(labels), rollbacks, rollouts)
+    with np.errstate(over="ignore"):
+        learnable = np.isfinite(features.astype(np.float32)).all()
+    if not learnable:
+        # Inputs are checked where they enter; this guards rows written around those checks.
+        raise TrainingDataError("values or times are not finite 32-bit numbers")
 
     with warnings.catch_warnings():
         # Small data sets leave a fold with one member of a decision; sklearn warns,

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, ngettext
@@ -12,14 +12,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from mbreak.http import AuthenticatedHttpRequest
-from metrics.access import get_metric
+from metrics.access import get_metric, get_trained_model
 from metrics.models import Metric
 from metrics.templatetags.formatting import percent
 from predictor import charts
 from predictor.artifacts import ArtifactError
 from predictor.forms import PredictForm
 from predictor.models import TrainedModel
-from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError
+from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 PAIRPLOT_CACHE_SECONDS = 7 * 24 * 3600
 
@@ -31,6 +31,11 @@ def train_metric(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
         model = TrainedModel.objects.train(metric, request.user)
     except NotEnoughDataError as error:
         messages.warning(request, _not_enough_data_message(metric, error))
+    except TrainingDataError:
+        messages.error(
+            request,
+            _("“%(name)s” holds values that cannot be learnt from; check its data.") % {"name": metric.name},
+        )
     else:
         messages.success(
             request,
@@ -42,7 +47,7 @@ def train_metric(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
 
 @require_POST
 def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
-    report = TrainedModel.objects.train_stale(request.user)
+    report = TrainedModel.objects.train_stale(request.user, settings.MBREAK_TRAIN_ALL_BUDGET_SECONDS)
     if report.trained:
         messages.success(
             request,
@@ -62,7 +67,23 @@ def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
                 "per_decision": MIN_PER_DECISION,
             },
         )
-    if not report.trained and not report.not_enough_data:
+    if report.failed:
+        messages.error(
+            request,
+            _("These metrics hold values that cannot be learnt from; check their data: %(names)s.")
+            % {"names": ", ".join(m.name for m in report.failed)},
+        )
+    if report.remaining:
+        messages.info(
+            request,
+            ngettext(
+                "%(count)d metric still needs training (%(names)s): press “Train the models” again.",
+                "%(count)d metrics still need training (%(names)s): press “Train the models” again.",
+                len(report.remaining),
+            )
+            % {"count": len(report.remaining), "names": ", ".join(m.name for m in report.remaining)},
+        )
+    if not (report.trained or report.not_enough_data or report.failed or report.remaining):
         messages.info(request, _("Every model is up to date: no metric has new data since its last training."))
     return _redirect_back(request, reverse("metrics:list"))
 
@@ -89,7 +110,7 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_GET
 def pairplot(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse:
-    model = get_object_or_404(TrainedModel.objects.defer("artifact").select_related("metric"), pk=model_id)
+    model = get_trained_model(model_id)
     # The picture shows the metric's data: it changes with the data, not only with the model.
     key = f"pairplot:{model.pk}:{model.metric.data_version}:{get_language()}"
     png = cache.get(key)

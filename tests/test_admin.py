@@ -83,3 +83,24 @@ def test_a_normal_user_is_kept_out_of_the_admin(client: Client, owner: User) -> 
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_admin_refuses_a_duplicate_metric_with_a_message_and_creates_nothing(
+    client: Client, superuser: User, metric: Metric
+) -> None:
+    client.force_login(superuser)
+
+    response = client.post(
+        admin_url(Metric, "add"),
+        {
+            "name": "REQUESTS PER MINUTE",
+            "category": "traffic",
+            "owner": metric.owner.pk,
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "A metric named “REQUESTS PER MINUTE” already exists in the category “traffic”." in response.content.decode()
+    assert Metric.objects.count() == 1

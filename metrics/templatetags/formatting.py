@@ -1,7 +1,22 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django import template
 from django.template.defaultfilters import floatformat
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from metrics.models import Indicator, Metric
+
 register = template.Library()
+
+
+@register.filter
+def deletable_by(obj: Metric | Indicator, user: User | AnonymousUser) -> bool:
+    """`{% if metric|deletable_by:user %}`: the model's own rule, not a copy in the template."""
+    return obj.can_delete(user)
 
 
 @register.filter

@@ -149,6 +149,12 @@ def test_login_with_right_password_opens_a_session(client: Client, owner: User) 
     assert client.session[SESSION_KEY] == str(owner.pk)
 
 
+def test_login_says_welcome_back(client: Client, owner: User) -> None:
+    response = client.post(LOGIN_URL, {"username": "owner", "password": PASSWORD}, follow=True)
+
+    assert "Welcome back, owner!" in response.content.decode()
+
+
 def test_login_follows_next_to_the_page_asked_for(client: Client, owner: User, metric: Metric) -> None:
     response = client.post(LOGIN_URL, {"username": "owner", "password": PASSWORD, "next": metric.get_absolute_url()})
 

@@ -223,3 +223,44 @@ def test_old_mac_line_ends_are_read_and_line_numbers_stay_right():
 def test_line_numbers_count_blank_lines_and_lines_before_the_header():
     error = error_of("\n\nvalor,decisao,tempo\n1,0,2\n\nbad,0,2\n")
     assert error.row_errors[0].line == 6
+
+
+@pytest.mark.parametrize("cell", ["1e300", "-4e38"])
+def test_numbers_too_large_to_learn_from_are_refused(cell):
+    error = error_of(f"valor,decisao,tempo\n{cell},0,2\n")
+    assert error.row_errors[0].column == "valor"
+    assert error.row_errors[0].reason == f"the number “{cell}” is too large (at most 3.4e+38)"
+
+
+def test_largest_learnable_number_is_accepted():
+    assert list(parse("valor,decisao,tempo\n3.4e38,0,3.4e38\n").rows()) == [(3.4e38, 0, 3.4e38)]
+
+
+@pytest.mark.parametrize("cell", ["1_000", "١٢"])
+def test_python_only_number_spellings_are_refused(cell):
+    error = error_of(f"valor,decisao,tempo\n{cell},0,2\n")
+    assert error.row_errors[0].reason == f"expected a finite number, got “{cell}”"
+
+
+def test_a_quoted_line_break_in_a_number_is_an_error_not_a_different_number():
+    error = error_of('valor,decisao,tempo\n"1\n2",0,1\n5,1,1\n')
+    assert error.total_errors == 1
+    assert (error.row_errors[0].line, error.row_errors[0].column) == (2, "valor")
+
+
+def test_line_numbers_after_a_quoted_line_break_stay_right():
+    error = error_of('valor,decisao,tempo\n"1\n2",0,1\nx,1,1\n')
+    assert [e.line for e in error.row_errors] == [2, 4]
+
+
+def test_a_cell_beyond_the_csv_size_limit_is_a_row_error_not_a_crash():
+    error = error_of("valor,decisao,tempo\n1,0,1\n" + "9" * 200_000 + ",0,1\n")
+    assert error.total_errors == 1
+    assert error.row_errors[0].line == 3
+    assert error.row_errors[0].reason.startswith("the line cannot be read")
+
+
+def test_a_quote_left_open_is_reported():
+    error = error_of('valor,decisao,tempo\n1,0,1\n"2,0,1\n')
+    assert error.total_errors >= 1
+    assert error.row_errors[0].line == 3

@@ -254,6 +254,8 @@ def test_any_logged_in_user_may_add_an_indicator_to_any_metric(
         ({"value": "inf", "decision": "1", "time": "10"}, "Enter a number."),
         ({"value": "500", "decision": "0", "time": "-inf"}, "Enter a number."),
         ({"value": "500", "decision": "0", "time": "nan"}, "Enter a number."),
+        ({"value": "1e39", "decision": "1", "time": "10"}, "Enter a number no larger than 3.4e+38."),
+        ({"value": "500", "decision": "1", "time": "1e308"}, "Enter a number no larger than 3.4e+38."),
     ],
 )
 def test_add_indicator_with_bad_input_is_refused_with_a_message_and_stores_nothing(

@@ -103,3 +103,14 @@ def test_training_creates_a_new_version_each_time(trained_metric, owner):
     assert list(trained_metric.trained_models.values_list("version", flat=True)) == [2, 1]
     assert again.trained_by == owner
     assert again.is_current
+
+
+def test_sample_of_a_metric_whose_rows_interleave_with_another_metric_is_not_empty(metric, owner):
+    other = MetricFactory(owner=owner)
+    for _ in range(400):
+        IndicatorFactory(metric=other)
+        IndicatorFactory(metric=metric)
+    values, _, _ = metric.indicators.sample_columns(200)
+    assert 150 <= len(values) <= 200
+    values, _, _ = other.indicators.sample_columns(200)
+    assert 150 <= len(values) <= 200

@@ -96,7 +96,7 @@ def test_prediction_uses_the_newest_model_version(client: Client, owner: User, m
 
     assert "(version 2, 200 indicators)" in html
     newest = TrainedModel.objects.get(metric=model.metric, version=2)
-    assert f'src="{pairplot_url(newest)}"' in html
+    assert f'src="{pairplot_url(newest)}?data=' in html
 
 
 def test_prediction_page_carries_the_scatter_figure_with_the_observation(
@@ -121,7 +121,7 @@ def test_prediction_page_shows_the_pairplot_image(client: Client, owner: User, m
 
     html = predict(client, model.metric, 200, 30).content.decode()
 
-    assert f'<img class="img-fluid border rounded" src="{pairplot_url(model)}"' in html
+    assert f'<img class="img-fluid border rounded" src="{pairplot_url(model)}?data={model.metric.data_version}"' in html
 
 
 def test_predict_page_preselects_the_metric_given_by_for(client: Client, owner: User, metric: Metric) -> None:
@@ -256,6 +256,8 @@ def test_a_model_that_cannot_be_trusted_is_never_unpickled_and_the_user_is_told_
         (True, "", 30, "This field is required."),
         (True, "nan", 30, "Enter a number."),
         (True, 200, "inf", "Enter a number."),
+        (True, "1e39", 30, "Enter a number no larger than 3.4e+38."),
+        (True, 200, "1e300", "Enter a number no larger than 3.4e+38."),
     ],
 )
 def test_prediction_with_bad_input_shows_the_form_errors_and_no_verdict(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from unittest import mock
 
 import pytest
 import sklearn
@@ -258,3 +259,45 @@ def test_train_all_by_get_is_not_allowed_and_trains_nothing(client: Client, owne
 
     assert response.status_code == 405
     assert not TrainedModel.objects.exists()
+
+
+def test_train_all_stops_starting_trainings_when_its_time_budget_is_spent(
+    client: Client, owner: User, settings
+) -> None:
+    settings.MBREAK_TRAIN_ALL_BUDGET_SECONDS = 0
+    metrics = [MetricFactory(owner=owner, name=f"Metric {n}") for n in range(3)]
+    for metric in metrics:
+        metric.import_indicators(rule_data(40), owner)
+    client.force_login(owner)
+
+    first = client.post(TRAIN_ALL_URL)
+
+    # Each press trains at least one metric, and says how many are left.
+    assert TrainedModel.objects.count() == 1
+    assert "2 metrics still need training (Metric 1, Metric 2): press “Train the models” again." in messages_of(first)
+    client.post(TRAIN_ALL_URL)
+    client.post(TRAIN_ALL_URL)
+    assert TrainedModel.objects.count() == 3
+
+
+def test_train_all_reports_a_metric_whose_data_cannot_be_learnt_and_trains_the_others(
+    client: Client, owner: User, ready: Metric
+) -> None:
+    broken = MetricFactory(owner=owner, name="Broken")
+    broken.import_indicators(rule_data(40), owner)
+    real_training_data = Metric.training_data
+
+    def training_data(metric: Metric) -> tuple[list[float], list[float], list[int]]:
+        # As if a row had been written around the input checks (raw SQL, say).
+        values, times, decisions = real_training_data(metric)
+        if metric.pk == broken.pk:
+            values[0] = 1e300
+        return values, times, decisions
+
+    client.force_login(owner)
+    with mock.patch.object(Metric, "training_data", training_data):
+        response = client.post(TRAIN_ALL_URL)
+
+    assert versions_of(ready) == [1]
+    assert versions_of(broken) == []
+    assert "These metrics hold values that cannot be learnt from; check their data: Broken." in messages_of(response)

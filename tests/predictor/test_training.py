@@ -11,6 +11,7 @@ from predictor.training import (
     DEPTH_GRID,
     MIN_INDICATORS,
     NotEnoughDataError,
+    TrainingDataError,
     fit_decision_tree,
     predict_decision,
 )
@@ -96,6 +97,9 @@ def test_the_smallest_accepted_data_set_trains():
     decisions = [0] * 8 + [1] * 2
     result = fit_decision_tree(values, [5.0] * 10, decisions)
     assert 0.0 <= result.accuracy <= 1.0
+    # The two rollbacks are the largest values: the tree learns that much.
+    assert predict_decision(result.model, 9.0, 5.0)[0] == 1
+    assert predict_decision(result.model, 0.0, 5.0)[0] == 0
 
 
 def test_probability_is_that_of_the_predicted_decision():
@@ -103,4 +107,12 @@ def test_probability_is_that_of_the_predicted_decision():
     result = fit_decision_tree(data.values, data.times, data.decisions)
     decision, probability = predict_decision(result.model, 150, 40)
     assert decision == 1
-    assert 0.5 <= probability <= 1.0
+    assert probability == result.model.predict_proba([[150, 40]])[0][list(result.model.classes_).index(1)]
+
+
+def test_values_too_large_for_the_tree_are_refused_not_crashed_on():
+    data = rule_data(50)
+    values = list(data.values)
+    values[3] = 1e300
+    with pytest.raises(TrainingDataError):
+        fit_decision_tree(values, data.times, data.decisions)
