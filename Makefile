@@ -9,7 +9,10 @@ PORT ?= 8000
 .PHONY: run test lint format check migrations-check bench demo clean install install-dev chromium
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "Make or Break needs Python 3.11 (set PYTHON=/path/to/python3.11)."; exit 1; }
+	$(PYTHON) -m venv $(VENV) || \
+		{ rm -rf $(VENV); echo "Creating the virtualenv failed: on Debian/Ubuntu, install python3-venv."; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python requirements.txt

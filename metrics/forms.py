@@ -63,7 +63,7 @@ class IndicatorForm(BootstrapFormMixin, forms.Form):
 class UploadForm(BootstrapFormMixin, forms.Form):
     metric = forms.ModelChoiceField(
         label=_("Metric to add the data to"),
-        queryset=Metric.objects.order_by("name", "category"),
+        queryset=Metric.objects.all(),  # in the model's case-insensitive order
         empty_label=_("Choose a metric…"),
     )
     delimiter = forms.ChoiceField(

@@ -104,7 +104,7 @@ class Metric(models.Model):
     objects = MetricQuerySet.as_manager()
 
     class Meta:
-        ordering = ["name", "category", "pk"]
+        ordering = ["name_key", "category_key", "pk"]  # case-insensitive, as people read
         verbose_name = _("metric")
         verbose_name_plural = _("metrics")
         constraints = [

@@ -9,7 +9,7 @@ from metrics.models import Metric
 class PredictForm(BootstrapFormMixin, forms.Form):
     metric = forms.ModelChoiceField(
         label=_("Metric"),
-        queryset=Metric.objects.order_by("name", "category"),
+        queryset=Metric.objects.all(),  # in the model's case-insensitive order
         empty_label=_("Choose a metric…"),
     )
     value = number_field(_("Observed value"))
