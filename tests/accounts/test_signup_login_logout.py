@@ -5,19 +5,15 @@ from urllib.parse import parse_qs
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Indicator, Metric
 from predictor.models import TrainedModel
 from tests.factories import PASSWORD, IndicatorFactory
+from tests.pages import messages_of
 
 LOGIN_URL = reverse("accounts:login")
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def database_state() -> dict[str, object]:

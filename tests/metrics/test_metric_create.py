@@ -1,17 +1,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Metric
+from tests.pages import messages_of
 
 CREATE_URL = reverse("metrics:create")
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def test_create_page_asks_for_name_and_category(client: Client, owner: User) -> None:

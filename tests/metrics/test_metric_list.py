@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,43 +13,9 @@ from django.urls import reverse
 from metrics.models import Metric
 from predictor.models import TrainedModel
 from tests.factories import IndicatorFactory, MetricFactory
+from tests.pages import table_rows
 
 LIST_URL = reverse("metrics:list")
-
-
-class _TableReader(HTMLParser):
-    """The text of each cell of each row in the page's <tbody>."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self._in_body = False
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tbody":
-            self._in_body = True
-        elif self._in_body and tag == "tr":
-            self.rows.append([])
-        elif self._in_body and tag == "td":
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "tbody":
-            self._in_body = False
-        elif tag == "td" and self._cell is not None:
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def table_rows(response) -> list[list[str]]:
-    reader = _TableReader()
-    reader.feed(response.content.decode())
-    return reader.rows
 
 
 def listed_names(response) -> list[str]:

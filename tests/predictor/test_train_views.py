@@ -15,16 +15,13 @@ from metrics.models import Metric
 from predictor.models import TrainedModel
 from tests.conftest import rule_data
 from tests.factories import MetricFactory
+from tests.pages import messages_of
 
 TRAIN_ALL_URL = reverse("predictor:train_all")
 
 
 def train_url(metric: Metric) -> str:
     return reverse("predictor:train", args=[metric.pk])
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def versions_of(metric: Metric) -> list[int]:

@@ -1,0 +1,51 @@
+"""Reading what a person sees in a response: flash messages and table cells."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING
+
+from django.contrib.messages import get_messages
+
+if TYPE_CHECKING:
+    # Only in django-stubs: the test client's response, with wsgi_request and the rest.
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+
+
+class _TableReader(HTMLParser):
+    """The text of each cell of each row in the page's <tbody>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append([])
+        elif self._in_body and tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "td" and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(response: Response) -> list[list[str]]:
+    reader = _TableReader()
+    reader.feed(response.content.decode())
+    return reader.rows
+
+
+def messages_of(response: Response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
