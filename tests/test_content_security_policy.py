@@ -1,0 +1,54 @@
+"""Every page runs under a strict Content Security Policy, and needs nothing it forbids."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from metrics.models import Metric
+
+# A <script> that is neither loaded from a file nor JSON data (json_script) would be
+# blocked by "script-src 'self'".
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))[^>]*>", re.IGNORECASE)
+INLINE_HANDLER = re.compile(r"\son[a-z]+=", re.IGNORECASE)
+
+
+def test_login_page_forbids_inline_and_foreign_scripts(client: Client, db: None) -> None:
+    response = client.get(reverse("accounts:login"))
+
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in policy
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["list", "create", "upload", "detail", "delete", "predict", "predict-with-verdict", "signup-redirect"],
+)
+def test_pages_have_no_inline_script_or_event_handler(
+    client: Client, owner: User, trained_metric: Metric, page: str
+) -> None:
+    client.force_login(owner)
+    urls = {
+        "list": reverse("metrics:list"),
+        "create": reverse("metrics:create"),
+        "upload": reverse("metrics:upload"),
+        "detail": trained_metric.get_absolute_url(),
+        "delete": reverse("metrics:delete", args=[trained_metric.pk]),
+        "predict": reverse("predictor:predict"),
+        "predict-with-verdict": reverse("predictor:predict") + f"?metric={trained_metric.pk}&value=200&time=30",
+        "signup-redirect": reverse("accounts:signup"),
+    }
+
+    response = client.get(urls[page], follow=True)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Content-Security-Policy" in response.headers
+    assert INLINE_SCRIPT.findall(html) == []
+    assert INLINE_HANDLER.findall(html) == []
