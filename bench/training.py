@@ -1,6 +1,6 @@
 """Time `fit_decision_tree` and compare it with an unlimited tree on noisy labels.
 
-    .venv/bin/python bench/training.py [--sizes 1000,10000,100000] [--noise 0.1]
+    .venv/bin/python bench/training.py [--sizes 1000,10000,100000,1000000] [--noise 0.1] [--max-rows 50000]
 
 Prints, per size: seconds to train (nested cross-validation + final fit), the reported
 held-out accuracy, the chosen depth and leaves, and an unlimited tree's accuracy and
@@ -36,16 +36,19 @@ def noisy_rule(n: int, noise: float, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--noise", type=float, default=0.1)
+    parser.add_argument(
+        "--max-rows", type=int, default=50_000, help="sample size above which training samples (the app's default)"
+    )
     args = parser.parse_args()
 
-    header = ("rows", "train s", "reported acc", "depth", "leaves", "unlimited acc", "leaves")
-    print("{:>8} {:>8} {:>12} {:>5} {:>6} {:>13} {:>7}".format(*header))
+    header = ("rows", "used", "train s", "reported acc", "depth", "leaves", "unlimited acc", "leaves")
+    print("{:>8} {:>7} {:>8} {:>12} {:>5} {:>6} {:>13} {:>7}".format(*header))
     for size in (int(s) for s in args.sizes.split(",")):
         values, times, decisions = noisy_rule(size, args.noise)
         started = time.perf_counter()
-        result = fit_decision_tree(values, times, decisions)
+        result = fit_decision_tree(values, times, decisions, max_rows=args.max_rows)
         seconds = time.perf_counter() - started
 
         features = np.column_stack([values, times])
@@ -54,7 +57,8 @@ def main() -> None:
         )
         unlimited = DecisionTreeClassifier(random_state=0).fit(x_train, y_train)
         print(
-            f"{size:>8} {seconds:>8.2f} {result.accuracy:>12.3f} {result.max_depth!s:>5} {result.n_leaves:>6} "
+            f"{size:>8} {result.n_trained_on:>7} {seconds:>8.2f} {result.accuracy:>12.3f} "
+            f"{result.max_depth!s:>5} {result.n_leaves:>6} "
             f"{unlimited.score(x_test, y_test):>13.3f} {unlimited.get_n_leaves():>7}"
         )
 

@@ -154,6 +154,8 @@ MBREAK_MAX_UPLOAD_BYTES = env_int("MBREAK_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 MBREAK_CHART_MAX_POINTS = env_int("MBREAK_CHART_MAX_POINTS", 3000)
 # Signs stored models (HMAC). Changing it makes every stored model unusable until retrained.
 MBREAK_MODEL_SIGNING_KEY = (os.environ.get("MBREAK_MODEL_SIGNING_KEY") or f"models:{SECRET_KEY}").encode()
+# Larger metrics train on a stratified sample of this many rows, to bound training time.
+MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
 # "Train the models" starts no new training after this many seconds, to end within the
 # proxy's and gunicorn's timeouts; the rest wait for the next press.
 MBREAK_TRAIN_ALL_BUDGET_SECONDS = env_int("MBREAK_TRAIN_ALL_BUDGET_SECONDS", 45)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import io
 import itertools
 import math
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, MutableSequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -158,12 +159,13 @@ class Metric(models.Model):
             self.mark_data_changed()
         return count
 
-    def training_data(self) -> tuple[list[float], list[float], list[int]]:
+    def training_data(self) -> tuple[MutableSequence[float], MutableSequence[float], MutableSequence[int]]:
         """All (values, times, decisions) of this metric, in insertion order."""
         rows = self.indicators.order_by("pk").values_list("value", "time", "decision")
-        values: list[float] = []
-        times: list[float] = []
-        decisions: list[int] = []
+        # Typed arrays: a million rows take 17 MB rather than ~100 MB of Python objects.
+        values: MutableSequence[float] = array("d")
+        times: MutableSequence[float] = array("d")
+        decisions: MutableSequence[int] = array("b")
         for value, minutes, decision in rows.iterator(chunk_size=10_000):
             values.append(value)
             times.append(minutes)

@@ -18,4 +18,12 @@ class TrainedModelAdmin(admin.ModelAdmin):
         # The list never shows the pickled model; do not load megabytes of it per row.
         return super().get_queryset(request).defer("artifact")
 
-    readonly_fields = ["artifact_sha256", "sklearn_version", "accuracy", "n_indicators", "n_rollback", "n_rollout"]
+    readonly_fields = [
+        "artifact_sha256",
+        "sklearn_version",
+        "accuracy",
+        "n_indicators",
+        "n_trained_on",
+        "n_rollback",
+        "n_rollout",
+    ]

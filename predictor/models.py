@@ -51,7 +51,7 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
         # Read the data version first: rows added while fitting make the metric stale again.
         data_version = Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
         values, times, decisions = metric.training_data()
-        result = training.fit_decision_tree(values, times, decisions)
+        result = training.fit_decision_tree(values, times, decisions, max_rows=settings.MBREAK_MAX_TRAINING_ROWS)
         artifact = artifacts.dump_model(result.model, settings.MBREAK_MODEL_SIGNING_KEY)
         fields = {
             "metric": metric,
@@ -62,6 +62,7 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
             "sklearn_version": artifact.sklearn_version,
             "accuracy": result.accuracy,
             "n_indicators": result.n_indicators,
+            "n_trained_on": result.n_trained_on,
             "n_rollback": result.n_rollback,
             "n_rollout": result.n_rollout,
             "max_depth": result.max_depth,
@@ -120,6 +121,7 @@ class TrainedModel(models.Model):
     sklearn_version = models.CharField(_("scikit-learn version"), max_length=32)
     accuracy = models.FloatField(_("held-out accuracy"))
     n_indicators = models.PositiveIntegerField(_("indicators"))
+    n_trained_on = models.PositiveIntegerField(_("indicators in the training sample"))
     n_rollback = models.PositiveIntegerField(_("rollback indicators"))
     n_rollout = models.PositiveIntegerField(_("rollout indicators"))
     max_depth = models.PositiveIntegerField(_("tree depth limit"), null=True, blank=True)
@@ -154,6 +156,10 @@ class TrainedModel(models.Model):
     @property
     def rollout_share(self) -> float:
         return self.n_rollout / self.n_indicators if self.n_indicators else 0.0
+
+    @property
+    def is_sampled(self) -> bool:
+        return self.n_trained_on < self.n_indicators
 
     @property
     def is_current(self) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score, train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
 RANDOM_STATE = 0
@@ -47,6 +47,7 @@ class TrainingResult:
     model: DecisionTreeClassifier
     accuracy: float
     n_indicators: int
+    n_trained_on: int  # fewer than n_indicators when a sample was used
     n_rollback: int
     n_rollout: int
     max_depth: int | None
@@ -73,11 +74,15 @@ def build_estimator() -> GridSearchCV:
     )
 
 
-def fit_decision_tree(values: ArrayLike, times: ArrayLike, decisions: ArrayLike) -> TrainingResult:
+def fit_decision_tree(
+    values: ArrayLike, times: ArrayLike, decisions: ArrayLike, max_rows: int | None = None
+) -> TrainingResult:
     """Fit a DecisionTreeClassifier on (value, time) -> decision and measure its accuracy.
 
     Raises `NotEnoughDataError` below `MIN_INDICATORS` rows or `MIN_PER_DECISION` of
-    either decision. Same data, same model and same accuracy.
+    either decision. Same data, same model and same accuracy. With more than `max_rows`
+    rows, a stratified sample of `max_rows` (the same each time) is used, which keeps
+    the training time bounded; the counts reported are those of all the data.
     """
     features = as_features(values, times)
     labels = np.asarray(decisions, dtype=int)
@@ -90,6 +95,12 @@ def fit_decision_tree(values: ArrayLike, times: ArrayLike, decisions: ArrayLike)
     if not learnable:
         # Inputs are checked where they enter; this guards rows written around those checks.
         raise TrainingDataError("values or times are not finite 32-bit numbers")
+    if max_rows is not None and len(labels) > max_rows:
+        # A tree on two features learns as much from tens of thousands of rows as from a
+        # million, and the nested cross-validation's cost grows with every row.
+        features, _, labels, _ = train_test_split(
+            features, labels, train_size=max_rows, stratify=labels, random_state=RANDOM_STATE
+        )
 
     with warnings.catch_warnings():
         # Small data sets leave a fold with one member of a decision; sklearn warns,
@@ -101,7 +112,8 @@ def fit_decision_tree(values: ArrayLike, times: ArrayLike, decisions: ArrayLike)
     return TrainingResult(
         model=model,
         accuracy=float(np.mean(scores)),
-        n_indicators=len(labels),
+        n_indicators=rollbacks + rollouts,
+        n_trained_on=len(labels),
         n_rollback=rollbacks,
         n_rollout=rollouts,
         max_depth=search.best_params_["max_depth"],

@@ -33,6 +33,7 @@ def make_model(metric: Metric, version: int, accuracy: float) -> TrainedModel:
         sklearn_version="0",
         accuracy=accuracy,
         n_indicators=10,
+        n_trained_on=10,
         n_rollback=5,
         n_rollout=5,
         n_leaves=2,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import MutableSequence
 from unittest import mock
 
 import pytest
@@ -284,7 +285,7 @@ def test_train_all_reports_a_metric_whose_data_cannot_be_learnt_and_trains_the_o
     broken.import_indicators(rule_data(40), owner)
     real_training_data = Metric.training_data
 
-    def training_data(metric: Metric) -> tuple[list[float], list[float], list[int]]:
+    def training_data(metric: Metric) -> tuple[MutableSequence[float], MutableSequence[float], MutableSequence[int]]:
         # As if a row had been written around the input checks (raw SQL, say).
         values, times, decisions = real_training_data(metric)
         if metric.pk == broken.pk:
@@ -298,3 +299,18 @@ def test_train_all_reports_a_metric_whose_data_cannot_be_learnt_and_trains_the_o
     assert versions_of(ready) == [1]
     assert versions_of(broken) == []
     assert "These metrics hold values that cannot be learnt from; check their data: Broken." in messages_of(response)
+
+
+def test_a_metric_larger_than_the_training_limit_trains_on_a_sample_and_says_so(
+    client: Client, owner: User, metric: Metric, settings
+) -> None:
+    settings.MBREAK_MAX_TRAINING_ROWS = 100
+    metric.import_indicators(rule_data(300), owner)
+    client.force_login(owner)
+
+    client.post(train_url(metric))
+
+    model = TrainedModel.objects.get(metric=metric)
+    assert (model.n_indicators, model.n_trained_on) == (300, 100)
+    html = client.get(metric.get_absolute_url()).content.decode()
+    assert "Trained on 300 indicators (a sample of 100)" in html

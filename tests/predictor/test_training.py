@@ -116,3 +116,19 @@ def test_values_too_large_for_the_tree_are_refused_not_crashed_on():
     values[3] = 1e300
     with pytest.raises(TrainingDataError):
         fit_decision_tree(values, data.times, data.decisions)
+
+
+def test_large_data_trains_on_a_stratified_sample_and_reports_all_the_counts():
+    data = rule_data(3000, noise=0.05, seed=13)
+    result = fit_decision_tree(data.values, data.times, data.decisions, max_rows=600)
+    again = fit_decision_tree(data.values, data.times, data.decisions, max_rows=600)
+    assert (result.n_indicators, result.n_trained_on) == (3000, 600)
+    assert result.n_rollback == sum(data.decisions)
+    assert result.accuracy == again.accuracy
+    assert result.accuracy > 0.85
+    assert predict_decision(result.model, 200, 30)[0] == 1
+
+
+def test_data_within_the_limit_is_used_whole():
+    data = rule_data(300)
+    assert fit_decision_tree(data.values, data.times, data.decisions, max_rows=300).n_trained_on == 300
