@@ -92,7 +92,6 @@ class ParsedIndicators:
     values: MutableSequence[float] = field(default_factory=lambda: array("d"))
     decisions: MutableSequence[int] = field(default_factory=lambda: array("b"))
     times: MutableSequence[float] = field(default_factory=lambda: array("d"))
-    delimiter: str = ","
 
     def __len__(self) -> int:
         return len(self.values)
@@ -122,7 +121,7 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicator
         raise CsvFormatError(_("The header cannot be read: %(reason)s.") % {"reason": error}) from error
     columns = _read_header(names)
 
-    parsed = ParsedIndicators(delimiter=sep)
+    parsed = ParsedIndicators()
     errors: list[RowError] = []
     total_errors = 0
 

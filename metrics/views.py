@@ -17,7 +17,6 @@ from metrics import csv_io
 from metrics.access import get_indicator_for_deletion, get_metric, get_metric_for_deletion
 from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, UploadForm
 from metrics.models import Metric
-from predictor.models import TrainedModel
 
 METRICS_PER_PAGE = 20
 INDICATORS_PER_PAGE = 25
@@ -90,7 +89,7 @@ def _render_detail(
         "metric": metric,
         "page": page,
         "indicator_form": form,
-        "latest_model": TrainedModel.objects.latest_for(metric),
+        "latest_model": metric.trained_models.newest(),
         "can_delete_metric": metric.can_delete(request.user),
     }
     return render(request, "metrics/metric_detail.html", context, status=status)

@@ -39,8 +39,10 @@ class TrainingReport:
 
 
 class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
-    def latest_for(self, metric: Metric) -> TrainedModel | None:
-        return self.filter(metric=metric).defer("artifact").order_by("-version").first()
+    def newest(self, *, with_artifact: bool = False) -> TrainedModel | None:
+        """The newest version; call it on `metric.trained_models`, which also sets `.metric`."""
+        models = self.select_related("trained_by").order_by("-version")
+        return (models if with_artifact else models.defer("artifact")).first()
 
     def train(self, metric: Metric, user: User) -> TrainedModel:
         """Train a new version of `metric`'s model on all its indicators and store it.

@@ -95,7 +95,7 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         metric: Metric = form.cleaned_data["metric"]
         value, minutes = form.cleaned_data["value"], form.cleaned_data["time"]
-        model = TrainedModel.objects.latest_for(metric)
+        model = metric.trained_models.newest(with_artifact=True)
         context.update(metric=metric, model=model)
         if model is not None:
             try:

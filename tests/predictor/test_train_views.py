@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import MutableSequence
 from unittest import mock
 
 import pytest
@@ -12,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.csv_io import ParsedIndicators
-from metrics.models import Metric
+from metrics.models import Columns, Metric
 from predictor.models import TrainedModel
 from tests.conftest import rule_data
 from tests.factories import MetricFactory
@@ -285,7 +284,7 @@ def test_train_all_reports_a_metric_whose_data_cannot_be_learnt_and_trains_the_o
     broken.import_indicators(rule_data(40), owner)
     real_training_data = Metric.training_data
 
-    def training_data(metric: Metric) -> tuple[MutableSequence[float], MutableSequence[float], MutableSequence[int]]:
+    def training_data(metric: Metric) -> Columns:
         # As if a row had been written around the input checks (raw SQL, say).
         values, times, decisions = real_training_data(metric)
         if metric.pk == broken.pk:
