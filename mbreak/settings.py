@@ -37,6 +37,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise RuntimeError("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "local-development-only-not-a-secret"  # noqa: S105
+# Older keys still accepted while a new SECRET_KEY is rolled out (sessions, stored models).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -49,7 +51,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "accounts",
     "metrics",
-    "predictor",
 ]
 
 MIDDLEWARE = [
@@ -99,8 +100,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Writers wait for each other instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Writers wait for each other instead of failing with "database is locked": every
+    # transaction takes the write lock when it begins, and waits up to 20 s for it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -152,8 +154,10 @@ X_FRAME_OPTIONS = "DENY"
 # Make or Break's own settings.
 MBREAK_MAX_UPLOAD_BYTES = env_int("MBREAK_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 MBREAK_CHART_MAX_POINTS = env_int("MBREAK_CHART_MAX_POINTS", 3000)
-# Signs stored models (HMAC). Changing it makes every stored model unusable until retrained.
-MBREAK_MODEL_SIGNING_KEY = (os.environ.get("MBREAK_MODEL_SIGNING_KEY") or f"models:{SECRET_KEY}").encode()
+# Signs stored models (HMAC). Unset, a key derived from SECRET_KEY (and SECRET_KEY_FALLBACKS)
+# is used. To rotate it, move the old key to the fallbacks: models it signed stay usable.
+MBREAK_MODEL_SIGNING_KEY = os.environ.get("MBREAK_MODEL_SIGNING_KEY", "")
+MBREAK_MODEL_SIGNING_KEY_FALLBACKS = env_list("MBREAK_MODEL_SIGNING_KEY_FALLBACKS", "")
 # Larger metrics train on a stratified sample of this many rows, to bound training time.
 MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
 # "Train the models" starts no new training after this many seconds, to end within the

@@ -1,6 +1,12 @@
-from django.contrib import admin
+from __future__ import annotations
 
-from metrics.models import Indicator, Metric
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from metrics.models import Indicator, Metric, TrainedModel
+from metrics.templatetags.formatting import percent
 
 
 @admin.register(Metric)
@@ -13,8 +19,62 @@ class MetricAdmin(admin.ModelAdmin):
 
 @admin.register(Indicator)
 class IndicatorAdmin(admin.ModelAdmin):
+    # Saving and deleting go through Indicator.save/delete and IndicatorQuerySet.delete,
+    # which mark the metric's models as stale.
     list_display = ["metric", "value", "decision", "time", "created_by", "created_at"]
-    list_filter = ["decision"]
+    list_filter = ["decision", ("metric", admin.RelatedOnlyFieldListFilter)]
+    date_hierarchy = "created_at"
     search_fields = ["metric__name"]
     list_select_related = ["metric", "created_by"]
     raw_id_fields = ["metric", "created_by"]
+
+
+@admin.register(TrainedModel)
+class TrainedModelAdmin(admin.ModelAdmin):
+    """Read-only: a model's provenance is what training recorded. Staff may delete a model."""
+
+    list_display = [
+        "metric",
+        "version",
+        "accuracy_percent",
+        "n_indicators",
+        "sklearn_version",
+        "trained_by",
+        "trained_at",
+    ]
+    list_select_related = ["metric", "trained_by"]
+    search_fields = ["metric__name"]
+    # The fitted model's bytes are left out: binary, and protected by their hash and signature.
+    fields = [
+        "metric",
+        "version",
+        "accuracy_percent",
+        "n_indicators",
+        "n_trained_on",
+        "n_rollback",
+        "n_rollout",
+        "max_depth",
+        "n_leaves",
+        "data_version",
+        "sklearn_version",
+        "artifact_sha256",
+        "signing_key_id",
+        "refused_because",
+        "trained_by",
+        "trained_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("held-out accuracy"), ordering="accuracy")
+    def accuracy_percent(self, model: TrainedModel) -> str:
+        return percent(model.accuracy)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TrainedModel]:
+        # No page shows the pickled model; do not load megabytes of it per row.
+        return super().get_queryset(request).defer("artifact")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TrainedModel | None = None) -> bool:
+        return False

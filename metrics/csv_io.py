@@ -18,13 +18,14 @@ import csv
 import math
 import re
 import unicodedata
-from array import array
-from collections.abc import Iterable, Iterator, MutableSequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
 
 # scikit-learn's trees compute in 32-bit floats: a larger number cannot be learnt from.
 LARGEST_NUMBER = 3.4028234663852886e38
@@ -86,21 +87,7 @@ class CsvFormatError(Exception):
         self.total_errors = total_errors or len(self.row_errors)
 
 
-@dataclass
-class ParsedIndicators:
-    # Typed arrays: 1M rows take 17 MB, where lists of Python floats would take ~100 MB.
-    values: MutableSequence[float] = field(default_factory=lambda: array("d"))
-    decisions: MutableSequence[int] = field(default_factory=lambda: array("b"))
-    times: MutableSequence[float] = field(default_factory=lambda: array("d"))
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def rows(self) -> Iterator[tuple[float, int, float]]:
-        return zip(self.values, self.decisions, self.times, strict=True)
-
-
-def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicators:
+def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> IndicatorColumns:
     """Parse a whole CSV file of indicators, or raise `CsvFormatError`.
 
     `delimiter` is one of the `DELIMITERS` keys or `DETECT`. All or nothing: any bad row
@@ -121,7 +108,7 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicator
         raise CsvFormatError(_("The header cannot be read: %(reason)s.") % {"reason": error}) from error
     columns = _read_header(names)
 
-    parsed = ParsedIndicators()
+    parsed = IndicatorColumns()
     errors: list[RowError] = []
     total_errors = 0
 
@@ -179,9 +166,7 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicator
         if total_errors:
             # Once the file has failed, only keep counting errors.
             continue
-        parsed.values.append(value)
-        parsed.decisions.append(decision)
-        parsed.times.append(minutes)
+        parsed.append(value=value, time=minutes, decision=decision)
 
     if total_errors:
         message = ngettext(
@@ -190,7 +175,7 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> ParsedIndicator
             total_errors,
         ) % {"count": total_errors}
         raise CsvFormatError(message, errors, total_errors)
-    if not parsed.values:
+    if not parsed:
         raise CsvFormatError(_("The file has a header but no data rows."))
     return parsed
 
@@ -383,9 +368,9 @@ def _read_decision(cell: str, decimal_comma: bool) -> int:
     except _BadCellError:
         number = math.nan
     if number == 0.0:
-        return 0
+        return ROLLOUT
     if number == 1.0:
-        return 1
+        return ROLLBACK
     raise _BadCellError(_("expected 0 (rollout) or 1 (rollback), got “%(cell)s”") % {"cell": _shorten(cell)})
 
 

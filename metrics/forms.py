@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
@@ -12,7 +12,10 @@ from metrics import csv_io
 from metrics.models import Decision, Metric
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
     from django_stubs_ext import StrOrPromise
+
+    from predictor.columns import IndicatorColumns
 
 
 class MetricFilterForm(BootstrapFormMixin, forms.Form):
@@ -60,10 +63,21 @@ class IndicatorForm(BootstrapFormMixin, forms.Form):
     time = number_field(_("Time (minutes)"), minutes=True)
 
 
-class UploadForm(BootstrapFormMixin, forms.Form):
+class MetricChoiceFormMixin:
+    """A form whose `metric` field offers the metrics its user may see, and no other."""
+
+    fields: dict[str, forms.Field]
+
+    def __init__(self, user: User | AnonymousUser, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast("forms.ModelChoiceField[Metric]", self.fields["metric"])
+        field.queryset = Metric.objects.visible_to(user)  # in the model's case-insensitive order
+
+
+class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
     metric = forms.ModelChoiceField(
         label=_("Metric to add the data to"),
-        queryset=Metric.objects.all(),  # in the model's case-insensitive order
+        queryset=Metric.objects.none(),
         empty_label=_("Choose a metric…"),
     )
     delimiter = forms.ChoiceField(
@@ -82,10 +96,10 @@ class UploadForm(BootstrapFormMixin, forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, user: User | AnonymousUser, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
         self.csv_error: csv_io.CsvFormatError | None = None
-        self.parsed: csv_io.ParsedIndicators | None = None
+        self.parsed: IndicatorColumns | None = None
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -113,3 +127,11 @@ class UploadForm(BootstrapFormMixin, forms.Form):
             # (empty, wrong header...) belongs under the file field.
             self.add_error(None if error.row_errors else "file", error.message)
         return cleaned
+
+
+class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
+    metric = forms.ModelChoiceField(
+        label=_("Metric"), queryset=Metric.objects.none(), empty_label=_("Choose a metric…")
+    )
+    value = number_field(_("Observed value"))
+    time = number_field(_("Time (minutes)"), minutes=True)

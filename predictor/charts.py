@@ -9,18 +9,13 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-import pandas as pd
-import plotly.graph_objects as go
-import seaborn as sns
+if TYPE_CHECKING:
+    import pandas as pd
 
 # pyplot keeps global state; seaborn draws through it. Threaded workers (gunicorn
 # --threads) must not draw two figures at once.
@@ -42,15 +37,15 @@ class ChartLabels:
     observation: str = "Your observation"
 
 
-def render_pairplot_png(
-    values: Sequence[float], times: Sequence[float], decisions: Sequence[int], labels: ChartLabels
-) -> bytes:
+def render_pairplot_png(columns: IndicatorColumns, labels: ChartLabels) -> bytes:
     """A seaborn pairplot of value and time, coloured by decision, as PNG bytes."""
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
-            labels.value: list(values),
-            labels.time: list(times),
-            labels.decision: [labels.rollback if d == 1 else labels.rollout for d in decisions],
+            labels.value: list(columns.values),
+            labels.time: list(columns.times),
+            labels.decision: [labels.rollback if d == ROLLBACK else labels.rollout for d in columns.decisions],
         }
     )
     palette = {labels.rollback: ROLLBACK_COLOUR, labels.rollout: ROLLOUT_COLOUR}
@@ -59,6 +54,12 @@ def render_pairplot_png(
 
 
 def _draw_pairplot(frame: pd.DataFrame, labels: ChartLabels, palette: dict[str, str]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
     grid = sns.pairplot(
         frame,
         hue=labels.decision,
@@ -76,33 +77,42 @@ def _draw_pairplot(frame: pd.DataFrame, labels: ChartLabels, palette: dict[str, 
         plt.close(grid.figure)
 
 
+@dataclass(frozen=True)
+class Observation:
+    """What was entered on the predict page, and the decision the model gave for it."""
+
+    value: float
+    minutes: float
+    decision: int
+
+
 def scatter_figure_json(
-    values: Sequence[float],
-    times: Sequence[float],
-    decisions: Sequence[int],
-    labels: ChartLabels,
-    observation: tuple[float, float, int] | None = None,
+    columns: IndicatorColumns, labels: ChartLabels, observation: Observation | None = None
 ) -> dict[str, Any]:
     """A plotly scatter of value against time, with the observation just entered marked."""
+    import plotly.graph_objects as go
+
     figure = go.Figure()
-    for decision, name, colour in ((0, labels.rollout, ROLLOUT_COLOUR), (1, labels.rollback, ROLLBACK_COLOUR)):
-        xs = [t for t, d in zip(times, decisions, strict=True) if d == decision]
-        ys = [v for v, d in zip(values, decisions, strict=True) if d == decision]
+    for decision, name, colour in (
+        (ROLLOUT, labels.rollout, ROLLOUT_COLOUR),
+        (ROLLBACK, labels.rollback, ROLLBACK_COLOUR),
+    ):
+        xs = [t for _, t, d in columns.rows() if d == decision]
+        ys = [v for v, _, d in columns.rows() if d == decision]
         figure.add_trace(
             go.Scatter(x=xs, y=ys, mode="markers", name=name, marker={"color": colour, "size": 6, "opacity": 0.55})
         )
     if observation is not None:
-        value, minutes, decision = observation
         figure.add_trace(
             go.Scatter(
-                x=[minutes],
-                y=[value],
+                x=[observation.minutes],
+                y=[observation.value],
                 mode="markers",
                 name=labels.observation,
                 marker={
                     "symbol": "star",
                     "size": 20,
-                    "color": ROLLBACK_COLOUR if decision == 1 else ROLLOUT_COLOUR,
+                    "color": ROLLBACK_COLOUR if observation.decision == ROLLBACK else ROLLOUT_COLOUR,
                     "line": {"color": "#000", "width": 2},
                 },
             )

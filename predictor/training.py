@@ -1,8 +1,8 @@
 """Fitting and evaluating the per-metric decision tree.
 
-Pure: arrays in, a fitted model and its evaluation out. No request, no ORM. The web
-views, management commands and (later) the API and background jobs all call
-`fit_decision_tree`.
+Pure: indicator columns in, a fitted model and its evaluation out. No request, no ORM.
+The domain's `TrainedModel.objects.train` is its one caller; views, commands, the API
+and background jobs go through that.
 
 An unlimited tree memorises noisy labels, so its depth is chosen by cross-validation
 (`GridSearchCV`). The accuracy reported is that of the whole procedure, depth choice
@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import ArrayLike
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score, train_test_split
-from sklearn.tree import DecisionTreeClassifier
+from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.tree import DecisionTreeClassifier
 
 RANDOM_STATE = 0
 MIN_INDICATORS = 10
@@ -54,18 +59,27 @@ class TrainingResult:
     n_leaves: int
 
 
-def as_features(values: ArrayLike, times: ArrayLike) -> np.ndarray:
+def as_features(values: Sequence[float], times: Sequence[float]) -> np.ndarray:
+    """The (n, 2) matrix the tree reads: value, then time in minutes."""
+    import numpy as np
+
     return np.column_stack([np.asarray(values, dtype=float), np.asarray(times, dtype=float)])
 
 
 def outer_folds(decisions: np.ndarray) -> StratifiedKFold:
     """The folds on which accuracy is measured: up to 5, never more than the rarer decision."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
     rarer = int(np.bincount(decisions, minlength=2).min())
     return StratifiedKFold(n_splits=max(2, min(MAX_OUTER_FOLDS, rarer)), shuffle=True, random_state=RANDOM_STATE)
 
 
 def build_estimator() -> GridSearchCV:
     """A tree whose depth is chosen by cross-validation on the data it is fitted to."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.tree import DecisionTreeClassifier
+
     return GridSearchCV(
         DecisionTreeClassifier(random_state=RANDOM_STATE),
         param_grid={"max_depth": DEPTH_GRID},
@@ -74,9 +88,7 @@ def build_estimator() -> GridSearchCV:
     )
 
 
-def fit_decision_tree(
-    values: ArrayLike, times: ArrayLike, decisions: ArrayLike, max_rows: int | None = None
-) -> TrainingResult:
+def fit_decision_tree(columns: IndicatorColumns, max_rows: int | None = None) -> TrainingResult:
     """Fit a DecisionTreeClassifier on (value, time) -> decision and measure its accuracy.
 
     Raises `NotEnoughDataError` below `MIN_INDICATORS` rows or `MIN_PER_DECISION` of
@@ -84,10 +96,13 @@ def fit_decision_tree(
     rows, a stratified sample of `max_rows` (the same each time) is used, which keeps
     the training time bounded; the counts reported are those of all the data.
     """
-    features = as_features(values, times)
-    labels = np.asarray(decisions, dtype=int)
+    import numpy as np
+    from sklearn.model_selection import cross_val_score, train_test_split
+
+    features = as_features(columns.values, columns.times)
+    labels = np.asarray(columns.decisions, dtype=int)
     counts = np.bincount(labels, minlength=2)
-    rollouts, rollbacks = int(counts[0]), int(counts[1])
+    rollouts, rollbacks = int(counts[ROLLOUT]), int(counts[ROLLBACK])
     if len(labels) < MIN_INDICATORS or min(rollouts, rollbacks) < MIN_PER_DECISION:
         raise NotEnoughDataError(len(labels), rollbacks, rollouts)
     with np.errstate(over="ignore"):
@@ -120,10 +135,3 @@ def fit_decision_tree(
         n_leaves=int(model.get_n_leaves()),
     )
 
-
-def predict_decision(model: DecisionTreeClassifier, value: float, time: float) -> tuple[int, float]:
-    """The decision (0 rollout, 1 rollback) for one observation, and the model's probability for it."""
-    probabilities = model.predict_proba(as_features([value], [time]))[0]
-    classes = list(model.classes_)
-    best = int(np.argmax(probabilities))
-    return int(classes[best]), float(probabilities[best])

@@ -1,12 +1,21 @@
+"""Fixtures shared by the whole suite.
+
+The roles, as every test of a page or a rule uses them:
+- `owner` created `metric`;
+- `contributor` is another account that registered indicators of it (the catalogue is
+  shared: anyone may add data to any metric);
+- `stranger` is an account with nothing to do with it.
+"""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
 
-from metrics.csv_io import ParsedIndicators
 from metrics.models import Metric
-from tests.factories import MetricFactory, UserFactory
+from predictor.columns import IndicatorColumns
+from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +30,12 @@ def owner(db: None) -> User:
 
 
 @pytest.fixture
-def other_user(db: None) -> User:
+def contributor(db: None) -> User:
+    return UserFactory(username="contributor")
+
+
+@pytest.fixture
+def stranger(db: None) -> User:
     return UserFactory(username="stranger")
 
 
@@ -30,7 +44,14 @@ def metric(owner: User) -> Metric:
     return MetricFactory(owner=owner, name="Requests per minute", category="Traffic")
 
 
-def rule_data(n: int, noise: float = 0.0, seed: int = 0) -> ParsedIndicators:
+@pytest.fixture
+def contributed_metric(metric: Metric, contributor: User) -> Metric:
+    """`metric`, with one indicator registered by `contributor`."""
+    IndicatorFactory(metric=metric, created_by=contributor)
+    return metric
+
+
+def rule_data(n: int, noise: float = 0.0, seed: int = 0) -> IndicatorColumns:
     """Indicators that follow a known rule: rollback when value < 400 and time >= 10."""
     rng = np.random.default_rng(seed)
     values = rng.uniform(100, 1000, n).round(2)
@@ -38,13 +59,16 @@ def rule_data(n: int, noise: float = 0.0, seed: int = 0) -> ParsedIndicators:
     decisions = ((values < 400) & (times >= 10)).astype(int)
     flip = rng.random(n) < noise
     decisions[flip] = 1 - decisions[flip]
-    return ParsedIndicators(values=values.tolist(), decisions=decisions.tolist(), times=times.tolist())
+    return IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=decisions.tolist())
 
 
 @pytest.fixture
 def trained_metric(metric: Metric, owner: User) -> Metric:
-    from predictor.models import TrainedModel
+    """`metric` with 200 indicators following `rule_data`'s rule, and a model of them.
 
+    The model is `TrainedModelFactory`'s tree, fitted once per test session: only the
+    tests about training train.
+    """
     metric.import_indicators(rule_data(200), owner)
-    TrainedModel.objects.train(metric, owner)
+    TrainedModelFactory(metric=metric, trained_by=owner)
     return metric

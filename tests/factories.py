@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import factory
 from django.contrib.auth.models import User
 from django.db import models
+from django.db.models import Max
 
-from metrics.models import Decision, Indicator, Metric
+from metrics.models import Decision, Indicator, Metric, TrainedModel, signing_keys
+from predictor import artifacts
+from predictor.columns import IndicatorColumns
+
+if TYPE_CHECKING:
+    from sklearn.tree import DecisionTreeClassifier
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -58,3 +65,52 @@ class IndicatorFactory(ModelFactory[Indicator]):
     decision = Decision.ROLLOUT
     time = 10.0
     created_by = factory.SelfAttribute("metric.owner")
+
+
+@functools.cache
+def fitted_tree() -> DecisionTreeClassifier:
+    """A tree of `tests.conftest.rule_data`'s rule (rollback when value < 400 and time >= 10), fitted once."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    from predictor.training import as_features
+    from tests.conftest import rule_data
+
+    data: IndicatorColumns = rule_data(200)
+    return DecisionTreeClassifier(max_depth=4, random_state=0).fit(
+        as_features(data.values, data.times), list(data.decisions)
+    )
+
+
+class TrainedModelFactory(ModelFactory[TrainedModel]):
+    """A stored model without training: the session's `fitted_tree`, signed with today's key.
+
+    Counts, data version and next version number are read from the metric, as training would.
+    """
+
+    class Meta:
+        model = TrainedModel
+
+    metric = factory.SubFactory(MetricFactory)
+    version = factory.LazyAttribute(lambda o: (o.metric.trained_models.aggregate(last=Max("version"))["last"] or 0) + 1)
+    data_version = factory.LazyAttribute(lambda o: Metric.objects.get(pk=o.metric.pk).data_version)
+    accuracy = 0.9
+    n_indicators = factory.LazyAttribute(lambda o: o.metric.indicators.count())
+    n_trained_on = factory.SelfAttribute("n_indicators")
+    n_rollback = factory.LazyAttribute(lambda o: o.metric.indicators.filter(decision=Decision.ROLLBACK).count())
+    n_rollout = factory.LazyAttribute(lambda o: o.n_indicators - o.n_rollback)
+    max_depth = 4
+    n_leaves = factory.LazyFunction(lambda: int(fitted_tree().get_n_leaves()))
+    trained_by = factory.SelfAttribute("metric.owner")
+
+    @classmethod
+    def _create(cls, model_class: type[TrainedModel], *args: Any, **kwargs: Any) -> TrainedModel:
+        if "artifact" not in kwargs:
+            artifact = artifacts.dump_model(fitted_tree(), signing_keys()[0])
+            kwargs.update(
+                artifact=artifact.data,
+                artifact_sha256=artifact.sha256,
+                artifact_signature=artifact.signature,
+                signing_key_id=artifact.key_id,
+                sklearn_version=artifact.sklearn_version,
+            )
+        return super()._create(model_class, *args, **kwargs)

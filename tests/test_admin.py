@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Indicator, Metric
-from predictor.models import TrainedModel
+from metrics.models import TrainedModel
 
 MODELS: list[type[models.Model]] = [Metric, Indicator, TrainedModel, User]
 

@@ -40,8 +40,8 @@ def test_pages_have_no_inline_script_or_event_handler(
         "upload": reverse("metrics:upload"),
         "detail": trained_metric.get_absolute_url(),
         "delete": reverse("metrics:delete", args=[trained_metric.pk]),
-        "predict": reverse("predictor:predict"),
-        "predict-with-verdict": reverse("predictor:predict") + f"?metric={trained_metric.pk}&value=200&time=30",
+        "predict": reverse("metrics:predict"),
+        "predict-with-verdict": reverse("metrics:predict") + f"?metric={trained_metric.pk}&value=200&time=30",
         "signup-redirect": reverse("accounts:signup"),
     }
 

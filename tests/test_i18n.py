@@ -9,7 +9,7 @@ from django.utils import translation
 
 from metrics.models import Indicator, Metric
 from metrics.templatetags.formatting import percent
-from predictor.models import TrainedModel
+from metrics.models import TrainedModel
 from tests.factories import PASSWORD, IndicatorFactory
 
 LOGIN_URL = reverse("accounts:login")
@@ -163,7 +163,7 @@ def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner:
     model = TrainedModel.objects.get(metric=trained_metric)
 
     html = client.get(
-        reverse("predictor:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}
+        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}
     ).content.decode()
 
     assert "Rollback recomendado" in html

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Indicator, Metric
-from predictor.models import TrainedModel
+from metrics.models import TrainedModel
 from tests.factories import PASSWORD, IndicatorFactory
 from tests.pages import messages_of
 
@@ -220,8 +220,8 @@ def read_urls(ids: dict[str, int]) -> list[str]:
         reverse("metrics:delete", args=[ids["metric"]]),
         reverse("metrics:upload"),
         reverse("metrics:download", args=[ids["metric"]]),
-        reverse("predictor:predict") + f"?metric={ids['metric']}&value=200&time=30",
-        reverse("predictor:pairplot", args=[ids["model"]]),
+        reverse("metrics:predict") + f"?metric={ids['metric']}&value=200&time=30",
+        reverse("metrics:pairplot", args=[ids["model"]]),
     ]
 
 
@@ -231,8 +231,8 @@ def write_urls(ids: dict[str, int]) -> list[tuple[str, dict[str, object]]]:
         (reverse("metrics:add_indicator", args=[ids["metric"]]), {"value": 1, "decision": 1, "time": 1}),
         (reverse("metrics:delete_indicator", args=[ids["metric"], ids["indicator"]]), {}),
         (reverse("metrics:delete", args=[ids["metric"]]), {}),
-        (reverse("predictor:train", args=[ids["metric"]]), {}),
-        (reverse("predictor:train_all"), {}),
+        (reverse("metrics:train", args=[ids["metric"]]), {}),
+        (reverse("metrics:train_all"), {}),
         (reverse("accounts:logout"), {}),
     ]
 

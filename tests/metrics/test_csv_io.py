@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -191,7 +191,7 @@ def test_every_bad_cell_of_a_row_counts():
 
 
 def test_export_starts_with_the_original_header_and_neutralises_formulas():
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     lines = list(write_indicator_csv([(500.0, 1, 10.0, "=HYPERLINK()", when), (-1.25, 0, 0.5, "ana", when)]))
     assert lines[0] == "valor,decisao,tempo,usuario,registrado_em\r\n"
     assert lines[1] == "500,1,10,'=HYPERLINK(),2026-01-02T03:04:05+00:00\r\n"
@@ -209,7 +209,7 @@ def test_plain_text_is_left_alone():
 
 
 def test_exported_file_parses_back_to_the_same_numbers():
-    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, tzinfo=UTC)
     rows = [(0.1 + 0.2, 1, 1e-7, "a", when), (123456789.123, 0, 59.999, "b", when), (1e20, 1, 3.0, "c", when)]
     parsed = parse_indicator_csv("".join(write_indicator_csv(rows)).encode())
     assert list(parsed.rows()) == [(value, decision, minutes) for value, decision, minutes, _, _ in rows]

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Indicator, Metric
-from predictor.models import TrainedModel
+from metrics.models import TrainedModel
 from tests.factories import IndicatorFactory, MetricFactory
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from metrics.models import Decision, Indicator, Metric
-from predictor.models import TrainedModel
+from metrics.models import TrainedModel
 from tests.factories import IndicatorFactory, UserFactory
 from tests.pages import messages_of, table_rows
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from metrics.models import Metric
-from predictor.models import TrainedModel
+from metrics.models import TrainedModel
 from tests.factories import IndicatorFactory, MetricFactory
 from tests.pages import table_rows
 
@@ -182,7 +182,7 @@ def test_list_offers_create_bulk_insert_and_train_all(client: Client, owner: Use
     html = client.get(LIST_URL).content.decode()
 
     assert "The more information you give the model, the better!" in html
-    assert f'action="{reverse("predictor:train_all")}"' in html
+    assert f'action="{reverse("metrics:train_all")}"' in html
     assert f'href="{reverse("metrics:create")}"' in html
     assert f'href="{reverse("metrics:upload")}"' in html
 

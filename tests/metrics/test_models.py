@@ -6,9 +6,10 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 
-from metrics.csv_io import ParsedIndicators, parse_indicator_csv
+from metrics.csv_io import parse_indicator_csv
+from predictor.columns import IndicatorColumns
 from metrics.models import Indicator, Metric
-from predictor.models import TrainedModel
+from metrics.models import TrainedModel
 from tests.conftest import rule_data
 from tests.factories import IndicatorFactory, MetricFactory, UserFactory
 
@@ -49,13 +50,13 @@ def test_bulk_import_stores_every_row_with_the_uploader(metric, other_user):
 
 
 def test_bulk_import_keeps_full_float_precision(metric, owner):
-    parsed = ParsedIndicators(values=[0.1 + 0.2, 1e-300, -123456.789012345], decisions=[1, 0, 1], times=[1e-7, 0, 1e6])
+    parsed = IndicatorColumns(values=[0.1 + 0.2, 1e-300, -123456.789012345], decisions=[1, 0, 1], times=[1e-7, 0, 1e6])
     metric.import_indicators(parsed, owner)
     assert list(metric.indicators.order_by("pk").values_list("value", "decision", "time")) == list(parsed.rows())
 
 
 def test_a_failing_import_stores_nothing(metric, owner):
-    parsed = ParsedIndicators(values=[1.0, 2.0], decisions=[0, 7], times=[1.0, 1.0])  # 7 violates the check
+    parsed = IndicatorColumns(values=[1.0, 2.0], decisions=[0, 7], times=[1.0, 1.0])  # 7 violates the check
     with pytest.raises(IntegrityError):
         metric.import_indicators(parsed, owner)
     assert metric.indicators.count() == 0

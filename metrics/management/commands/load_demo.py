@@ -12,9 +12,8 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from metrics.csv_io import ParsedIndicators
-from metrics.models import Metric
-from predictor.models import TrainedModel
+from metrics.models import Metric, TrainedModel
+from predictor.columns import IndicatorColumns
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "make-or-break"  # noqa: S105 - printed for newcomers; a local demo only
@@ -52,8 +51,8 @@ class Command(BaseCommand):
             decisions = rule(values, times).astype(int)
             flip = rng.random(INDICATORS_PER_METRIC) < NOISE
             decisions[flip] = 1 - decisions[flip]
-            parsed = ParsedIndicators(values=values.tolist(), decisions=decisions.tolist(), times=times.tolist())
-            metric.import_indicators(parsed, user)
+            data = IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=decisions.tolist())
+            metric.import_indicators(data, user)
             model = TrainedModel.objects.train(metric, user)
             self.stdout.write(f"  {name}: {INDICATORS_PER_METRIC} indicators, model accuracy {model.accuracy:.1%}")
         self.stdout.write(self.style.SUCCESS(f"Demo login: username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r}"))

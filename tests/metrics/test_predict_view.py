@@ -13,11 +13,11 @@ from django.urls import reverse
 from metrics.models import Metric
 from metrics.templatetags.formatting import percent
 from predictor import charts
-from predictor.models import TrainedModel
+from metrics.models import TrainedModel
 from tests.conftest import rule_data
 from tests.factories import MetricFactory
 
-PREDICT_URL = reverse("predictor:predict")
+PREDICT_URL = reverse("metrics:predict")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -41,7 +41,7 @@ def scatter_data(html: str) -> dict:
 
 
 def pairplot_url(model: TrainedModel) -> str:
-    return reverse("predictor:pairplot", args=[model.pk])
+    return reverse("metrics:pairplot", args=[model.pk])
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_pairplot_is_drawn_again_when_the_metric_data_changes(client: Client, ow
 def test_pairplot_of_a_missing_model_is_404(client: Client, owner: User) -> None:
     client.force_login(owner)
 
-    assert client.get(reverse("predictor:pairplot", args=[999_999])).status_code == 404
+    assert client.get(reverse("metrics:pairplot", args=[999_999])).status_code == 404
 
 
 # --- No usable model ---------------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_metric_without_a_model_says_so_and_offers_to_train(client: Client, owne
     assert response.status_code == 200
     html = response.content.decode()
     assert "“Requests per minute” has no trained model yet. Train it, then run the prediction again." in html
-    assert f'action="{reverse("predictor:train", args=[metric.pk])}"' in html
+    assert f'action="{reverse("metrics:train", args=[metric.pk])}"' in html
     assert "recommended" not in html
 
 
@@ -240,7 +240,7 @@ def test_a_model_that_cannot_be_trusted_is_never_unpickled_and_the_user_is_told_
     assert response.status_code == 200
     html = response.content.decode()
     assert "cannot be used (it was changed, or made by another version of scikit-learn). Train it again." in html
-    assert f'action="{reverse("predictor:train", args=[model.metric_id])}"' in html
+    assert f'action="{reverse("metrics:train", args=[model.metric_id])}"' in html
     assert "recommended" not in html
 
 

@@ -10,26 +10,26 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from metrics.csv_io import ParsedIndicators
-from metrics.models import Columns, Metric
-from predictor.models import TrainedModel
+from predictor.columns import IndicatorColumns
+from metrics.models import Metric
+from metrics.models import TrainedModel
 from tests.conftest import rule_data
 from tests.factories import MetricFactory
 from tests.pages import messages_of
 
-TRAIN_ALL_URL = reverse("predictor:train_all")
+TRAIN_ALL_URL = reverse("metrics:train_all")
 
 
 def train_url(metric: Metric) -> str:
-    return reverse("predictor:train", args=[metric.pk])
+    return reverse("metrics:train", args=[metric.pk])
 
 
 def versions_of(metric: Metric) -> list[int]:
     return list(TrainedModel.objects.filter(metric=metric).order_by("version").values_list("version", flat=True))
 
 
-def rows(decisions: list[int]) -> ParsedIndicators:
-    return ParsedIndicators(
+def rows(decisions: list[int]) -> IndicatorColumns:
+    return IndicatorColumns(
         values=[100.0 + n for n in range(len(decisions))],
         decisions=decisions,
         times=[10.0] * len(decisions),
@@ -129,13 +129,13 @@ def test_training_by_get_is_not_allowed_and_creates_no_model(client: Client, own
 def test_training_a_missing_metric_is_404(client: Client, owner: User) -> None:
     client.force_login(owner)
 
-    assert client.post(reverse("predictor:train", args=[999_999])).status_code == 404
+    assert client.post(reverse("metrics:train", args=[999_999])).status_code == 404
     assert not TrainedModel.objects.exists()
 
 
 def test_training_goes_back_to_a_same_site_next(client: Client, owner: User, ready: Metric) -> None:
     client.force_login(owner)
-    next_url = f"{reverse('predictor:predict')}?metric={ready.pk}&value=200&time=30"
+    next_url = f"{reverse('metrics:predict')}?metric={ready.pk}&value=200&time=30"
 
     response = client.post(train_url(ready), {"next": next_url})
 

@@ -1,0 +1,56 @@
+"""Train the models that need it, from the shell or a scheduler: `manage.py train --stale --unusable`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from metrics.models import Metric
+
+
+class Command(BaseCommand):
+    help = (
+        "Train a new model version for each metric whose model is stale (no model yet, or data changed "
+        "since) and/or unusable (signed with a key the server no longer has, made by another "
+        "scikit-learn, or altered). Prints what it did."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--stale", action="store_true", help="metrics with no model, or new data since their model")
+        parser.add_argument("--unusable", action="store_true", help="metrics whose newest model cannot be used here")
+        parser.add_argument("--user", help="username recorded as the trainer (default: none)")
+        parser.add_argument("--budget", type=float, help="start no new training after this many seconds")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not (options["stale"] or options["unusable"]):
+            raise CommandError("Say which models to train: --stale, --unusable, or both.")
+        user = None
+        if options["user"]:
+            try:
+                user = get_user_model().objects.get(username=options["user"])
+            except get_user_model().DoesNotExist as missing:
+                raise CommandError(f"No user named {options['user']!r}.") from missing
+        metrics = Metric.objects.needing_training(stale=options["stale"], unusable=options["unusable"])
+        report = metrics.train_each(user, budget_seconds=options["budget"])
+        for model in report.trained:
+            self.stdout.write(
+                f"Trained {model.metric.name!r} ({model.metric.category}): version {model.version}, "
+                f"{model.accuracy:.1%} held-out accuracy on {model.n_indicators} indicators."
+            )
+        for metric in report.not_enough_data:
+            self.stdout.write(f"Skipped {metric.name!r} ({metric.category}): not enough data to train.")
+        for metric in report.failed:
+            self.stderr.write(f"Failed {metric.name!r} ({metric.category}): its values cannot be learnt from.")
+        for metric in report.remaining:
+            self.stdout.write(f"Left {metric.name!r} ({metric.category}) for the next run: the time budget is spent.")
+        if report.did_nothing:
+            self.stdout.write("Nothing to train: every model is up to date and usable.")
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{len(report.trained)} trained, {len(report.not_enough_data)} without enough data, "
+                    f"{len(report.failed)} failed, {len(report.remaining)} left."
+                )
+            )

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import F, Q, Window
+from django.db.models.functions import Mod, RowNumber
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from metrics.csv_io import LARGEST_NUMBER
+from metrics.models.metric import Decision, Metric
+from predictor.columns import IndicatorColumns
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from django.contrib.auth.models import AnonymousUser, User
+
+INSERT_CHUNK_ROWS = 10_000
+# The fields a model learns from: changing one of them makes the metric's models stale.
+LEARNT_FIELDS = frozenset({"metric", "metric_id", "value", "decision", "time"})
+
+
+class IndicatorQuerySet(models.QuerySet["Indicator"]):
+    """Every write through this QuerySet marks the metrics it touches as changed (their
+    `data_version`), so that no path can leave a model wrongly "up to date"."""
+
+    def newest_first(self) -> IndicatorQuerySet:
+        return self.select_related("created_by").order_by("-created_at", "-pk")
+
+    def for_export(self) -> Iterator[tuple[float, int, float, str, datetime]]:
+        rows = self.order_by("pk").values_list("value", "decision", "time", "created_by__username", "created_at")
+        for value, decision, minutes, author, created_at in rows.iterator(chunk_size=5_000):
+            yield value, decision, minutes, author or "", created_at
+
+    def sample(self, max_points: int) -> IndicatorQuerySet:
+        """At most about `max_points` rows, spread evenly over the data, same rows each time."""
+        total = self.count()
+        if total <= max_points:
+            return self
+        stride = math.ceil(total / max_points)
+        # By position among these rows, not by primary key: keys are shared by every
+        # metric, so "pk % stride" could miss one metric's rows entirely.
+        position = Window(RowNumber(), order_by=F("pk").asc())
+        return self.annotate(_bucket=Mod(position, stride)).filter(_bucket=0)
+
+    def sample_columns(self, max_points: int) -> IndicatorColumns:
+        """The columns of an even sample of at most `max_points` rows, for charts."""
+        return self.sample(max_points).columns()
+
+    def columns(self) -> IndicatorColumns:
+        """Values, times and decisions of these rows in insertion order, as typed arrays."""
+        data = IndicatorColumns()
+        rows = self.order_by("pk").values_list("value", "time", "decision")
+        for value, minutes, decision in rows.iterator(chunk_size=10_000):
+            data.append(value=value, time=minutes, decision=decision)
+        return data
+
+    def update(self, **kwargs: Any) -> int:
+        if LEARNT_FIELDS.isdisjoint(kwargs):
+            return super().update(**kwargs)
+        with transaction.atomic():
+            touched = self._metric_ids()
+            count = super().update(**kwargs)
+            moved_to = kwargs.get("metric", kwargs.get("metric_id"))
+            if moved_to is not None:
+                touched.add(moved_to.pk if isinstance(moved_to, Metric) else moved_to)
+            Metric.objects.filter(pk__in=touched).mark_data_changed()
+        return count
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        with transaction.atomic():
+            touched = self._metric_ids()
+            result = super().delete()
+            Metric.objects.filter(pk__in=touched).mark_data_changed()
+        return result
+
+    def bulk_create(self, objs: Iterable[Indicator], *args: Any, **kwargs: Any) -> list[Indicator]:
+        with transaction.atomic():
+            created = super().bulk_create(objs, *args, **kwargs)
+            Metric.objects.filter(pk__in={indicator.metric_id for indicator in created}).mark_data_changed()
+        return created
+
+    def _metric_ids(self) -> set[int]:
+        return set(self.order_by().values_list("metric_id", flat=True).distinct())
+
+    def bulk_insert(self, metric: Metric, data: IndicatorColumns, user: User) -> int:
+        """Insert rows in bulk: COPY on PostgreSQL, chunked executemany elsewhere.
+
+        Call inside a transaction: either every row is stored or none is. Marks the
+        metric's data as changed, like every other write of indicators.
+        """
+        now = timezone.now()
+        user_id = user.pk
+        if connection.vendor == "postgresql":
+            _copy_rows(metric.pk, data, user_id, now)
+        else:
+            table = Indicator._meta.db_table
+            sql = (
+                f"INSERT INTO {table} (metric_id, value, decision, time, created_by_id, created_at) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s)"
+            )
+            stamp: Any = connection.ops.adapt_datetimefield_value(now)
+            rows = data.rows()
+            with connection.cursor() as cursor:
+                # In chunks: Django's executemany keeps every row of its argument alive.
+                while chunk := [
+                    (metric.pk, value, decision, minutes, user_id, stamp)
+                    for value, minutes, decision in itertools.islice(rows, INSERT_CHUNK_ROWS)
+                ]:
+                    cursor.executemany(sql, chunk)
+        Metric.objects.filter(pk=metric.pk).mark_data_changed()
+        return len(data)
+
+
+def _copy_rows(metric_id: int, data: IndicatorColumns, user_id: int | None, now: datetime) -> None:
+    table = Indicator._meta.db_table
+    stamp = now.isoformat()
+    author = "\\N" if user_id is None else str(user_id)
+    suffix = f"\t{author}\t{stamp}\n"
+    prefix = f"{metric_id}\t"
+    # The raw psycopg cursor raises psycopg's errors; wrap them into Django's (IntegrityError...).
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} (metric_id, value, decision, time, created_by_id, created_at) FROM STDIN") as copy:
+            buffer = io.StringIO()
+            for index, (value, minutes, decision) in enumerate(data.rows(), start=1):
+                buffer.write(f"{prefix}{value!r}\t{decision}\t{minutes!r}{suffix}")
+                if index % 50_000 == 0:
+                    copy.write(buffer.getvalue())
+                    buffer = io.StringIO()
+            copy.write(buffer.getvalue())
+
+
+class Indicator(models.Model):
+    # No index of its own: "indicator_metric_newest" starts with the metric.
+    metric = models.ForeignKey(
+        Metric, on_delete=models.CASCADE, related_name="indicators", verbose_name=_("metric"), db_index=False
+    )
+    value = models.FloatField(_("value"))
+    decision = models.PositiveSmallIntegerField(_("decision"), choices=Decision.choices)
+    time = models.FloatField(_("time (minutes)"))
+    # Indicators outlive the account that registered them: the team's history stays.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="indicators",
+        verbose_name=_("registered by"),
+    )
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now)
+
+    objects = IndicatorQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("indicator")
+        verbose_name_plural = _("indicators")
+        indexes = [models.Index(fields=["metric", "-created_at", "-id"], name="indicator_metric_newest")]
+        constraints = [
+            models.CheckConstraint(condition=Q(decision__in=Decision.values), name="indicator_decision_0_or_1"),
+            models.CheckConstraint(condition=Q(time__gte=0), name="indicator_time_not_negative"),
+            models.CheckConstraint(
+                condition=Q(value__gte=-LARGEST_NUMBER, value__lte=LARGEST_NUMBER, time__lte=LARGEST_NUMBER),
+                name="indicator_numbers_learnable",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} @ {self.time} min -> {self.get_decision_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and LEARNT_FIELDS.isdisjoint(update_fields):
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
+            touched = {self.metric_id}
+            if self.pk is not None:
+                # An indicator moved to another metric changes the data of both.
+                touched.update(Indicator.objects.filter(pk=self.pk).values_list("metric_id", flat=True))
+            super().save(*args, **kwargs)
+            Metric.objects.filter(pk__in=touched).mark_data_changed()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        with transaction.atomic():
+            result = super().delete(*args, **kwargs)
+            Metric.objects.filter(pk=self.metric_id).mark_data_changed()
+        return result
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.decision == Decision.ROLLBACK
+
+    def can_delete(self, user: User | AnonymousUser) -> bool:
+        return user.is_authenticated and user.pk in (self.created_by_id, self.metric.owner_id)

@@ -1,0 +1,288 @@
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from predictor import columns
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from metrics.models.indicator import Indicator
+    from metrics.models.trained_model import Prediction, TrainingReport
+    from predictor.columns import IndicatorColumns
+
+
+class Decision(models.IntegerChoices):
+    ROLLOUT = columns.ROLLOUT, _("Rollout")
+    ROLLBACK = columns.ROLLBACK, _("Rollback")
+
+
+class MetricDeleted(Exception):
+    """The metric was deleted (by its owner, in another request) while data was sent to it."""
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+        super().__init__(
+            gettext("The metric “%(name)s” was deleted while your data was being sent: nothing was stored.")
+            % {"name": metric.name}
+        )
+
+
+# Characters that show nothing: controls (Cc) and format characters (Cf) such as the
+# zero-width space and joiners, the byte-order mark, soft hyphens and direction marks.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf"}
+# A label must contain at least one letter, digit, punctuation mark or symbol.
+_VISIBLE_CATEGORY_PREFIXES = ("L", "N", "P", "S")
+
+
+def normalise_label(text: str) -> str:
+    """A name or category as it is stored and compared: text that looks the same is the same.
+
+    NFKC folds full-width letters and ligatures and composes accents typed apart
+    ("e" + U+0301 -> "é"); invisible characters are dropped; runs of spaces become one.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    visible = "".join(ch for ch in text if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
+    # Dropping an invisible character can bring a letter and its accent together again.
+    return " ".join(unicodedata.normalize("NFKC", visible).split())
+
+
+def has_visible_character(text: str) -> bool:
+    return any(unicodedata.category(ch).startswith(_VISIBLE_CATEGORY_PREFIXES) for ch in text)
+
+
+def search_key(text: str) -> str:
+    """The form of a name that comparisons use: normalised, then case-folded in Python,
+    because SQLite's LOWER() and LIKE only fold ASCII ("COMUNICAÇÃO" would not match "Comunicação")."""
+    return normalise_label(text).casefold()
+
+
+class MetricQuerySet(models.QuerySet["Metric"]):
+    def visible_to(self, user: User | AnonymousUser) -> MetricQuerySet:
+        """The metrics `user` may see and add data to: the whole shared catalogue, for an active account."""
+        if user.is_authenticated and user.is_active:
+            return self.all()
+        return self.none()
+
+    def search(self, name: str = "", category: str = "") -> MetricQuerySet:
+        """Metrics whose name and category contain the given texts, ignoring case."""
+        filters = Q()
+        if search_key(name):
+            filters &= Q(name_key__contains=search_key(name))
+        if search_key(category):
+            filters &= Q(category_key__contains=search_key(category))
+        return self.filter(filters)
+
+    def same_as(self, name: str, category: str) -> MetricQuerySet:
+        """Metrics that count as duplicates of (name, category): same words, ignoring case."""
+        return self.filter(name_key=search_key(name), category_key=search_key(category))
+
+    def mark_data_changed(self) -> int:
+        """Record that these metrics' indicators changed, so that their models count as stale."""
+        return self.update(data_version=F("data_version") + 1)
+
+    def with_indicator_counts(self) -> MetricQuerySet:
+        from metrics.models.indicator import Indicator
+
+        # A subquery rather than a JOIN + GROUP BY, so that it combines with the
+        # latest-model subqueries without multiplying rows.
+        counts = (
+            Indicator.objects.filter(metric=OuterRef("pk"))
+            .order_by()
+            .values("metric")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return self.annotate(indicator_count=Coalesce(Subquery(counts), 0))
+
+    def with_latest_model(self) -> MetricQuerySet:
+        """Annotate the newest trained model's version, accuracy, training time, and whether it can be used."""
+        from metrics.models.trained_model import TrainedModel
+
+        latest = TrainedModel.objects.filter(metric=OuterRef("pk")).order_by("-version")
+        annotated = self.annotate(
+            latest_model_version=Subquery(latest.values("version")[:1]),
+            latest_model_accuracy=Subquery(latest.values("accuracy")[:1]),
+            latest_model_trained_at=Subquery(latest.values("trained_at")[:1]),
+            latest_model_data_version=Subquery(latest.values("data_version")[:1]),
+            latest_model_sklearn_version=Subquery(latest.values("sklearn_version")[:1]),
+            latest_model_signing_key_id=Subquery(latest.values("signing_key_id")[:1]),
+            latest_model_refused_because=Subquery(latest.values("refused_because")[:1]),
+        )
+        return annotated.annotate(
+            latest_model_is_usable=ExpressionWrapper(
+                TrainedModel.usable_condition("latest_model_"), output_field=models.BooleanField()
+            )
+        )
+
+    def needing_training(self, *, stale: bool = True, unusable: bool = True) -> MetricQuerySet:
+        """Metrics whose newest model cannot be trusted to answer, oldest first.
+
+        `stale`: no model yet, or the data changed since the newest one was trained.
+        `unusable`: the newest model cannot be loaded on this server (see `TrainedModel.unusable_cause`).
+        """
+        condition = Q(pk__in=[])
+        if stale:
+            condition |= Q(latest_model_version__isnull=True) | ~Q(latest_model_data_version=F("data_version"))
+        if unusable:
+            condition |= Q(latest_model_version__isnull=False, latest_model_is_usable=False)
+        return self.with_latest_model().filter(condition).order_by("pk")
+
+    def train_stale(self, user: User | None, budget_seconds: float | None = None) -> TrainingReport:
+        """Train every metric whose model is missing, stale or unusable; see `train_each`."""
+        return self.needing_training().train_each(user, budget_seconds)
+
+    def train_each(self, user: User | None, budget_seconds: float | None = None) -> TrainingReport:
+        """Train a new model version for each of these metrics, and report what happened.
+
+        With a budget, no new training starts once `budget_seconds` have passed (so that a
+        request ends in time); the metrics left are reported as remaining.
+        """
+        from metrics.models.trained_model import TrainedModel
+
+        return TrainedModel.objects.train_each(self, user, budget_seconds)
+
+
+class Metric(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    category = models.CharField(_("category"), max_length=120)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="metrics",
+        verbose_name=_("owner"),
+    )
+    name_key = models.CharField(max_length=120, editable=False)
+    category_key = models.CharField(max_length=120, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # Bumped on every change to the indicators, so that "train the models" knows
+    # which metrics have data their newest model has not seen.
+    data_version = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = MetricQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name_key", "category_key", "pk"]  # case-insensitive, as people read
+        verbose_name = _("metric")
+        verbose_name_plural = _("metrics")
+        constraints = [
+            models.UniqueConstraint(fields=["name_key", "category_key"], name="metric_unique_name_category"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.category})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name = normalise_label(self.name)
+        self.category = normalise_label(self.category)
+        self.name_key = search_key(self.name)
+        self.category_key = search_key(self.category)
+        if kwargs.get("update_fields") is not None and {"name", "category"} & set(kwargs["update_fields"]):
+            kwargs["update_fields"] = {*kwargs["update_fields"], "name_key", "category_key"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("metrics:detail", args=[self.pk])
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        with transaction.atomic():
+            # Wait for an upload into this metric to commit, so that its rows go too
+            # (otherwise they would point at a deleted metric when they commit).
+            self._lock()
+            return super().delete(*args, **kwargs)
+
+    def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
+        # The admin and the create form both come through here: what is checked below
+        # (length, duplicates) is what will be stored.
+        self.name = normalise_label(self.name or "")
+        self.category = normalise_label(self.category or "")
+        super().clean_fields(exclude)
+        errors = {}
+        if not has_visible_character(self.name):
+            errors["name"] = _("Enter a name with at least one visible character.")
+        if not has_visible_character(self.category):
+            errors["category"] = _("Enter a category with at least one visible character.")
+        if errors:
+            raise ValidationError(errors, code="invisible")
+
+    def clean(self) -> None:
+        duplicates = Metric.objects.same_as(self.name, self.category).exclude(pk=self.pk)
+        if self.name and self.category and duplicates.exists():
+            raise ValidationError(self.duplicate_message(), code="duplicate")
+
+    def duplicate_message(self) -> str:
+        return gettext("A metric named “%(name)s” already exists in the category “%(category)s”.") % {
+            "name": self.name,
+            "category": self.category,
+        }
+
+    def can_delete(self, user: User | AnonymousUser) -> bool:
+        return user.is_authenticated and user.pk == self.owner_id
+
+    def mark_data_changed(self) -> None:
+        Metric.objects.filter(pk=self.pk).mark_data_changed()
+        self.refresh_from_db(fields=["data_version"])
+
+    def add_indicator(self, value: float, decision: int, time: float, user: User) -> Indicator:
+        """Store one indicator; raises `MetricDeleted` if the metric is gone."""
+        from metrics.models.indicator import Indicator
+
+        with transaction.atomic():
+            self._lock()
+            indicator = Indicator.objects.create(
+                metric=self, value=value, decision=decision, time=time, created_by=user
+            )
+        self.refresh_from_db(fields=["data_version"])
+        return indicator
+
+    def import_indicators(self, data: IndicatorColumns, user: User) -> int:
+        """Store every row in one transaction; return how many were stored.
+
+        Raises `MetricDeleted`, storing nothing, if the metric was deleted meanwhile.
+        """
+        from metrics.models.indicator import Indicator
+
+        with transaction.atomic():
+            self._lock()
+            count = Indicator.objects.bulk_insert(self, data, user)
+        self.refresh_from_db(fields=["data_version"])
+        return count
+
+    def chart_sample(self) -> IndicatorColumns:
+        """An even sample of the indicators, small enough to draw."""
+        return self.indicators.sample_columns(settings.MBREAK_CHART_MAX_POINTS)
+
+    def predict(self, value: float, minutes: float, user: User) -> Prediction:
+        """The newest model's decision for a value observed over `minutes`, asked by `user`.
+
+        Raises `NoTrainedModel` when there is no model yet, and `ModelUnusable` (with
+        its cause) when the stored model cannot be trusted on this server.
+        """
+        from metrics.models.trained_model import NoTrainedModel
+
+        model = self.trained_models.newest(with_artifact=True)
+        if model is None:
+            raise NoTrainedModel(self)
+        return model.predict(value, minutes, user)
+
+    def _lock(self) -> None:
+        """Lock this metric's row until the transaction ends; raise `MetricDeleted` if it is gone.
+
+        On PostgreSQL a row lock; SQLite runs each transaction with the database's
+        write lock (`transaction_mode` IMMEDIATE), which serialises the same way.
+        """
+        if not Metric.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True):
+            raise MetricDeleted(self)

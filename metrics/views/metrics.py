@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from mbreak.http import AuthenticatedHttpRequest
+from metrics.access import get_metric, get_metric_for_deletion
+from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm
+from metrics.models import Metric, MetricDeleted
+
+METRICS_PER_PAGE = 20
+INDICATORS_PER_PAGE = 25
+
+
+@require_GET
+def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    filters = MetricFilterForm(request.GET)
+    filters.is_valid()
+    metrics = (
+        Metric.objects.visible_to(request.user)
+        .search(name=filters.cleaned_data.get("name", ""), category=filters.cleaned_data.get("category", ""))
+        .select_related("owner")
+        .with_indicator_counts()
+        .with_latest_model()
+    )
+    page = Paginator(metrics, METRICS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "metrics/metric_list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "create_form": MetricForm(auto_id="new_metric_%s"),
+            "is_filtered": bool(request.GET.get("name") or request.GET.get("category")),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def metric_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = MetricForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        metric = form.save(commit=False)
+        metric.owner = request.user
+        try:
+            with transaction.atomic():
+                metric.save()
+        except IntegrityError:
+            # Someone created the same metric between the check and the insert.
+            form.add_error(None, metric.duplicate_message())
+            return render(request, "metrics/metric_create.html", {"form": form})
+        messages.success(request, _("Metric “%(name)s” created. Now add some data to it.") % {"name": metric.name})
+        return redirect(metric)
+    return render(request, "metrics/metric_create.html", {"form": form})
+
+
+@require_GET
+def metric_detail(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
+    return render_detail(request, get_metric(request.user, metric_id), IndicatorForm())
+
+
+def render_detail(
+    request: AuthenticatedHttpRequest, metric: Metric, form: IndicatorForm, status: int = 200
+) -> HttpResponse:
+    page = Paginator(metric.indicators.newest_first(), INDICATORS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "metric": metric,
+        "page": page,
+        "indicator_form": form,
+        "latest_model": metric.trained_models.newest(),
+        "can_delete_metric": metric.can_delete(request.user),
+    }
+    return render(request, "metrics/metric_detail.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def metric_delete(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
+    metric = get_metric_for_deletion(request.user, metric_id)
+    if request.method == "POST":
+        try:
+            metric.delete()
+        except MetricDeleted:
+            messages.info(request, _("Metric “%(name)s” had already been deleted.") % {"name": metric.name})
+        else:
+            messages.success(request, _("Metric “%(name)s” and all its data were deleted.") % {"name": metric.name})
+        return redirect("metrics:list")
+    return render(
+        request,
+        "metrics/metric_confirm_delete.html",
+        {
+            "metric": metric,
+            "indicator_count": metric.indicators.count(),
+            "model_count": metric.trained_models.count(),
+        },
+    )
