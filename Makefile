@@ -6,11 +6,11 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format check migrations-check bench demo clean install install-dev chromium
+.PHONY: run test test-fast test-browser lint format check migrations-check bench demo clean install install-dev chromium
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
-		{ echo "Make or Break needs Python 3.11 (set PYTHON=/path/to/python3.11)."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' || \
+		{ echo "Make or Break needs Python 3.10 to 3.13 (set PYTHON=/path/to/python3.x)."; exit 1; }
 	$(PYTHON) -m venv $(VENV) || \
 		{ rm -rf $(VENV); echo "Creating the virtualenv failed: on Debian/Ubuntu, install python3-venv."; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
@@ -42,8 +42,15 @@ run: install
 	@echo ""
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: install-dev chromium
-	$(BIN)/python -m pytest
+# Two pytest processes: the browser tests run Playwright's event loop, and the setting
+# that lets the ORM run beside it (tests/browser/conftest.py) must not reach other tests.
+test: test-fast test-browser
+
+test-fast: install-dev
+	$(BIN)/python -m pytest --ignore=tests/browser -n auto
+
+test-browser: install-dev chromium
+	$(BIN)/python -m pytest tests/browser
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -20,6 +20,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from predictor.columns import IndicatorColumns
 from predictor.training import fit_decision_tree
 
 
@@ -48,7 +49,10 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         values, times, decisions = noisy_rule(size, args.noise)
         started = time.perf_counter()
-        result = fit_decision_tree(values, times, decisions, max_rows=args.max_rows)
+        result = fit_decision_tree(
+            IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=decisions.tolist()),
+            max_rows=args.max_rows,
+        )
         seconds = time.perf_counter() - started
 
         features = np.column_stack([values, times])

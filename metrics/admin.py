@@ -10,7 +10,7 @@ from metrics.templatetags.formatting import percent
 
 
 @admin.register(Metric)
-class MetricAdmin(admin.ModelAdmin):
+class MetricAdmin(admin.ModelAdmin[Metric]):
     list_display = ["name", "category", "owner", "created_at", "data_version"]
     list_filter = ["category"]
     search_fields = ["name", "category", "owner__username"]
@@ -18,7 +18,7 @@ class MetricAdmin(admin.ModelAdmin):
 
 
 @admin.register(Indicator)
-class IndicatorAdmin(admin.ModelAdmin):
+class IndicatorAdmin(admin.ModelAdmin[Indicator]):
     # Saving and deleting go through Indicator.save/delete and IndicatorQuerySet.delete,
     # which mark the metric's models as stale.
     list_display = ["metric", "value", "decision", "time", "created_by", "created_at"]
@@ -30,7 +30,7 @@ class IndicatorAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainedModel)
-class TrainedModelAdmin(admin.ModelAdmin):
+class TrainedModelAdmin(admin.ModelAdmin[TrainedModel]):
     """Read-only: a model's provenance is what training recorded. Staff may delete a model."""
 
     list_display = [
@@ -45,7 +45,7 @@ class TrainedModelAdmin(admin.ModelAdmin):
     list_select_related = ["metric", "trained_by"]
     search_fields = ["metric__name"]
     # The fitted model's bytes are left out: binary, and protected by their hash and signature.
-    fields = [
+    fields = readonly_fields = (
         "metric",
         "version",
         "accuracy_percent",
@@ -62,8 +62,7 @@ class TrainedModelAdmin(admin.ModelAdmin):
         "refused_because",
         "trained_by",
         "trained_at",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description=_("held-out accuracy"), ordering="accuracy")
     def accuracy_percent(self, model: TrainedModel) -> str:

@@ -8,12 +8,16 @@ Accepted input, as teams export it from spreadsheets:
   order, case-, accent- and space-insensitive; the `usuario`/`registrado_em` columns that
   a download adds are recognised and ignored, so a downloaded file uploads back;
 - delimiter comma, semicolon, tab or pipe, given or detected;
-- UTF-8 with or without BOM, or Windows-1252/Latin-1; CRLF or LF line ends;
+- UTF-8 with or without BOM (even repeated), Windows-1252, or UTF-16 with a BOM (Excel's
+  "Unicode Text"); a file that mixes encodings, or is none of these, is refused with the
+  line where it goes wrong;
+- LF, CRLF or old Mac CR line ends, even mixed in one file;
 - numbers with a decimal point, or a decimal comma when the delimiter is not a comma.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 import re
@@ -52,6 +56,10 @@ IGNORED_COLUMNS = {
 }
 EXPORT_HEADER = ["valor", "decisao", "tempo", "usuario", "registrado_em"]
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
+# A multi-byte UTF-8 character: a lead byte and its continuation bytes.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _BRAZILIAN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -222,32 +230,63 @@ class _LineBuffer:
 
 
 def _decode(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise CsvFormatError(_("This file is not a CSV text file (it looks binary)."))
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode Text": UTF-16 with a byte-order mark, tab-separated.
+        text = _decode_utf16(data)
+    else:
+        if b"\x00" in data[:8192]:
+            raise CsvFormatError(_("This file is not a CSV text file (it looks binary)."))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            text = _decode_windows_1252(data, error)
+    # Byte-order marks carry no data: a file saved twice by some tools starts with two.
+    return text.replace("\ufeff", "")
+
+
+def _decode_utf16(data: bytes) -> str:
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+        return data.decode("utf-16")  # the byte-order mark says which byte order
+    except UnicodeDecodeError as error:
+        line = _line_of(data[: error.start].decode("utf-16", errors="replace").encode())
+        raise CsvFormatError(
+            _("The file starts as UTF-16 text, but line %(line)d is not valid UTF-16. Save it again as CSV UTF-8.")
+            % {"line": line}
+        ) from error
+
+
+def _decode_windows_1252(data: bytes, utf8_error: UnicodeDecodeError) -> str:
+    if _UTF8_SEQUENCE.search(data):
+        # Part of the file is UTF-8: reading all of it as Windows-1252 would garble that part
+        # ("Decisão" -> "DecisÃ£o") and the error would blame the wrong thing.
+        raise CsvFormatError(
+            _(
+                "The file mixes text encodings: it is UTF-8, but line %(line)d holds a character that is not "
+                "UTF-8 (pasted from another file, perhaps). Save it again as CSV UTF-8."
+            )
+            % {"line": _line_of(data[: utf8_error.start])}
+        )
     try:
         return data.decode("cp1252")
-    except UnicodeDecodeError:
-        # Bytes that Windows-1252 leaves undefined: Latin-1 accepts every byte.
-        return data.decode("latin-1")
+    except UnicodeDecodeError as error:
+        raise CsvFormatError(
+            _(
+                "The file is neither UTF-8 nor Windows-1252 text: line %(line)d holds bytes that neither can "
+                "read. Save it again as CSV UTF-8."
+            )
+            % {"line": _line_of(data[: error.start])}
+        ) from error
+
+
+def _line_of(before: bytes) -> int:
+    """The number of the line on which the byte after `before` stands."""
+    return len(_LINE_BREAK_BYTES.findall(before)) + 1
 
 
 def _iter_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number from 1, line with its ending) for LF, CRLF or old Mac CR files."""
-    newline = "\n" if "\n" in text else "\r"
-    start = 0
-    number = 0
-    while start < len(text):
-        end = text.find(newline, start)
-        end = len(text) if end == -1 else end + 1
-        number += 1
-        yield number, text[start:end]
-        start = end
+    """(line number from 1, line with its ending), whatever the line ends: LF, CRLF, old Mac CR, or a mix."""
+    for number, match in enumerate(_LINE.finditer(text), start=1):
+        yield number, match.group()
 
 
 def _choose_delimiter(header_line: str, choice: str) -> str:
@@ -292,7 +331,9 @@ def _delimiter_label(name: str) -> str:
 def normalise_header(name: str) -> str:
     """`Decisão ` -> `decisao`: lower case, no accents, no spaces, underscores or brackets."""
     decomposed = unicodedata.normalize("NFKD", name.strip().lower())
-    without_accents = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    without_accents = "".join(
+        ch for ch in decomposed if not unicodedata.combining(ch) and unicodedata.category(ch) not in {"Cf", "Cc"}
+    )
     return re.sub(r"[\s_\-()\[\]]+", "", without_accents)
 
 

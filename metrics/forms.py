@@ -24,7 +24,7 @@ class MetricFilterForm(BootstrapFormMixin, forms.Form):
     category = forms.CharField(label=_("Category contains"), required=False)
 
 
-class MetricForm(BootstrapFormMixin, forms.ModelForm):
+class MetricForm(BootstrapFormMixin, forms.ModelForm[Metric]):
     class Meta:
         model = Metric
         fields = ["name", "category"]

@@ -134,4 +134,3 @@ def fit_decision_tree(columns: IndicatorColumns, max_rows: int | None = None) ->
         max_depth=search.best_params_["max_depth"],
         n_leaves=int(model.get_n_leaves()),
     )
-

@@ -9,9 +9,12 @@ The roles, as every test of a page or a rule uses them:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
+from django.utils import translation
 
 from metrics.models import Metric
 from predictor.columns import IndicatorColumns
@@ -24,30 +27,38 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def english_unless_asked(settings) -> Iterator[None]:
+    # A request in Portuguese leaves Portuguese active in the thread (LocaleMiddleware
+    # activates, nothing deactivates): each test starts in the default language.
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
+
+
 @pytest.fixture
 def owner(db: None) -> User:
-    return UserFactory(username="owner")
+    return UserFactory.create(username="owner")
 
 
 @pytest.fixture
 def contributor(db: None) -> User:
-    return UserFactory(username="contributor")
+    return UserFactory.create(username="contributor")
 
 
 @pytest.fixture
 def stranger(db: None) -> User:
-    return UserFactory(username="stranger")
+    return UserFactory.create(username="stranger")
 
 
 @pytest.fixture
 def metric(owner: User) -> Metric:
-    return MetricFactory(owner=owner, name="Requests per minute", category="Traffic")
+    return MetricFactory.create(owner=owner, name="Requests per minute", category="Traffic")
 
 
 @pytest.fixture
 def contributed_metric(metric: Metric, contributor: User) -> Metric:
     """`metric`, with one indicator registered by `contributor`."""
-    IndicatorFactory(metric=metric, created_by=contributor)
+    IndicatorFactory.create(metric=metric, created_by=contributor)
     return metric
 
 
@@ -70,5 +81,5 @@ def trained_metric(metric: Metric, owner: User) -> Metric:
     tests about training train.
     """
     metric.import_indicators(rule_data(200), owner)
-    TrainedModelFactory(metric=metric, trained_by=owner)
+    TrainedModelFactory.create(metric=metric, trained_by=owner)
     return metric

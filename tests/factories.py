@@ -21,15 +21,19 @@ ModelT = TypeVar("ModelT", bound=models.Model)
 
 
 class ModelFactory(factory.django.DjangoModelFactory[ModelT]):
-    """A factory whose call mypy knows returns the model (factory_boy's metaclass is untyped)."""
+    """A factory whose `create` mypy knows returns the model."""
 
     class Meta:
         abstract = True
 
     if TYPE_CHECKING:
+        # factory_boy is untyped: say what `create` returns, and call it rather than the class.
 
-        def __new__(cls, *args: Any, **kwargs: Any) -> ModelT:  # type: ignore[misc]
-            ...
+        @classmethod
+        def create(cls, **kwargs: Any) -> ModelT: ...
+
+        @classmethod
+        def create_batch(cls, size: int, **kwargs: Any) -> list[ModelT]: ...
 
 
 class UserFactory(ModelFactory[User]):

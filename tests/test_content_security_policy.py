@@ -34,21 +34,28 @@ def test_pages_have_no_inline_script_or_event_handler(
     client: Client, owner: User, trained_metric: Metric, page: str
 ) -> None:
     client.force_login(owner)
-    urls = {
-        "list": reverse("metrics:list"),
-        "create": reverse("metrics:create"),
-        "upload": reverse("metrics:upload"),
-        "detail": trained_metric.get_absolute_url(),
-        "delete": reverse("metrics:delete", args=[trained_metric.pk]),
-        "predict": reverse("metrics:predict"),
-        "predict-with-verdict": reverse("metrics:predict") + f"?metric={trained_metric.pk}&value=200&time=30",
-        "signup-redirect": reverse("accounts:signup"),
+    # Each page, and a text that proves it is that page (and not, say, an error page).
+    pages = {
+        "list": (reverse("metrics:list"), "Train the models"),
+        "create": (reverse("metrics:create"), 'name="category"'),
+        "upload": (reverse("metrics:upload"), 'type="file"'),
+        "detail": (trained_metric.get_absolute_url(), "Add an indicator"),
+        "delete": (reverse("metrics:delete", args=[trained_metric.pk]), "Yes, delete it"),
+        "predict": (reverse("metrics:predict"), "Choose a metric, enter the value you observe"),
+        # The page that loads scripts: plotly and the figure's data.
+        "predict-with-verdict": (
+            reverse("metrics:predict") + f"?metric={trained_metric.pk}&value=200&time=30",
+            'id="scatter-data"',
+        ),
+        "signup-redirect": (reverse("accounts:signup"), "Good to see you, owner!"),
     }
+    url, proof = pages[page]
 
-    response = client.get(urls[page], follow=True)
+    response = client.get(url, follow=True)
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Content-Security-Policy" in response.headers
+    assert proof in html
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert INLINE_SCRIPT.findall(html) == []
     assert INLINE_HANDLER.findall(html) == []

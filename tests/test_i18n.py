@@ -7,9 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from metrics.models import Indicator, Metric
+from metrics.models import Indicator, Metric, TrainedModel
 from metrics.templatetags.formatting import percent
-from metrics.models import TrainedModel
 from tests.factories import PASSWORD, IndicatorFactory
 
 LOGIN_URL = reverse("accounts:login")
@@ -24,15 +23,18 @@ def test_portuguese_catalogue_is_compiled() -> None:
 
 
 def test_anonymous_visitor_can_switch_the_login_page_to_portuguese(client: Client, db: None) -> None:
-    english = client.get(LOGIN_URL).content.decode()
-    assert "New here?" in english
+    english = client.get(LOGIN_URL)
+    assert english.status_code == 200
+    assert "New here?" in english.content.decode()
 
     response = choose_portuguese(client)
 
     assert response.status_code == 302
     assert response["Location"] == LOGIN_URL
     assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "pt-br"
-    html = client.get(LOGIN_URL).content.decode()
+    portuguese = client.get(LOGIN_URL)
+    assert portuguese.status_code == 200
+    html = portuguese.content.decode()
     assert '<html lang="pt-br">' in html
     assert "É novo?" in html
     assert "Cadastre-se" in html
@@ -41,8 +43,10 @@ def test_anonymous_visitor_can_switch_the_login_page_to_portuguese(client: Clien
 
 
 def test_language_switch_is_offered_on_the_login_page(client: Client, db: None) -> None:
-    html = client.get(LOGIN_URL).content.decode()
+    response = client.get(LOGIN_URL)
 
+    assert response.status_code == 200
+    html = response.content.decode()
     assert f'action="{reverse("set_language")}"' in html
     assert '<option value="pt-br">Português' in html
 
@@ -52,6 +56,8 @@ def test_language_choice_survives_logging_in(client: Client, owner: User) -> Non
 
     response = client.post(LOGIN_URL, {"username": "owner", "password": PASSWORD}, follow=True)
 
+    assert response.status_code == 200
+    assert response.redirect_chain == [(reverse("metrics:list"), 302)]
     html = response.content.decode()
     assert "Que bom te ver, owner!" in html
     assert "Good to see you" not in html
@@ -62,6 +68,7 @@ def test_wrong_password_is_explained_in_portuguese(client: Client, owner: User) 
 
     response = client.post(LOGIN_URL, {"username": "owner", "password": "wrong"})
 
+    assert response.status_code == 200
     html = response.content.decode()
     assert "Please enter a correct username" not in html
     assert "Por favor, entre com um usuário" in html
@@ -74,6 +81,7 @@ def test_signup_page_and_password_errors_are_in_portuguese(client: Client, db: N
         reverse("accounts:signup"), {"username": "ana", "password1": "password", "password2": "password"}
     )
 
+    assert response.status_code == 200
     html = response.content.decode()
     assert "Esta senha é muito comum." in html
     assert "This password is too common." not in html
@@ -84,7 +92,10 @@ def test_metric_list_is_in_portuguese(client: Client, owner: User, metric: Metri
     client.force_login(owner)
     choose_portuguese(client, reverse("metrics:list"))
 
-    html = client.get(reverse("metrics:list")).content.decode()
+    response = client.get(reverse("metrics:list"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
 
     for portuguese in [
         "Que bom te ver, owner!",
@@ -102,12 +113,14 @@ def test_metric_list_is_in_portuguese(client: Client, owner: User, metric: Metri
 
 
 def test_metric_page_shows_decisions_and_numbers_the_brazilian_way(client: Client, owner: User, metric: Metric) -> None:
-    IndicatorFactory(metric=metric, value=612.5, decision=1, time=7.25)
+    IndicatorFactory.create(metric=metric, value=612.5, decision=1, time=7.25)
     client.force_login(owner)
     choose_portuguese(client)
 
-    html = client.get(metric.get_absolute_url()).content.decode()
+    response = client.get(metric.get_absolute_url())
 
+    assert response.status_code == 200
+    html = response.content.decode()
     assert "Baixar arquivo CSV" in html
     assert "Ainda não há modelo. Insira dados e clique em Treinar." in html
     assert "612,5" in html
@@ -123,7 +136,11 @@ def test_flash_messages_are_in_portuguese(client: Client, owner: User, metric: M
         reverse("metrics:add_indicator", args=[metric.pk]), {"value": 1, "decision": 1, "time": 1}, follow=True
     )
 
-    assert "Indicador adicionado." in response.content.decode()
+    assert response.status_code == 200
+    assert response.redirect_chain == [(metric.get_absolute_url(), 302)]
+    html = response.content.decode()
+    assert "Indicador adicionado." in html
+    assert "Indicator added." not in html
     assert Indicator.objects.count() == 1
 
 
@@ -133,6 +150,7 @@ def test_form_errors_are_in_portuguese(client: Client, owner: User, metric: Metr
 
     response = client.post(reverse("metrics:add_indicator", args=[metric.pk]), {"value": "", "decision": 1, "time": 1})
 
+    assert response.status_code == 400
     html = response.content.decode()
     assert "Este campo é obrigatório." in html
     assert "This field is required." not in html
@@ -151,6 +169,7 @@ def test_upload_errors_are_in_portuguese(client: Client, owner: User, metric: Me
         {"metric": metric.pk, "delimiter": "detect", "file": SimpleUploadedFile("x.csv", content)},
     )
 
+    assert response.status_code == 400
     html = response.content.decode()
     assert "Nada foi importado: o arquivo tem 1 erro." in html
     assert "Linha 3, coluna “decisao”" in html
@@ -162,10 +181,10 @@ def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner:
     choose_portuguese(client)
     model = TrainedModel.objects.get(metric=trained_metric)
 
-    html = client.get(
-        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}
-    ).content.decode()
+    response = client.get(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30})
 
+    assert response.status_code == 200
+    html = response.content.decode()
     assert "Rollback recomendado" in html
     assert "Rollback recommended" not in html
     with translation.override("pt-br"):
@@ -175,20 +194,24 @@ def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner:
 
 
 @pytest.mark.parametrize("status", [403, 404])
-def test_error_pages_are_in_portuguese(client: Client, owner: User, other_user: User, metric: Metric, status: int):
-    client.force_login(other_user)
+def test_error_pages_are_in_portuguese(client: Client, stranger: User, metric: Metric, status: int) -> None:
+    client.force_login(stranger)
     choose_portuguese(client)
 
     if status == 403:
         response = client.post(reverse("metrics:delete", args=[metric.pk]))
         english = ["You are not allowed to do that", "Only the metric&#x27;s owner may delete it."]
+        portuguese = ["Você não tem permissão para fazer isso", "Só o dono da métrica pode deletá-la."]
     else:
         response = client.get(reverse("metrics:detail", args=[999_999]))
         english = ["Page not found", "It may have been deleted"]
+        portuguese = ["Página não encontrada", "Ela pode ter sido deletada, ou o endereço está errado."]
 
     assert response.status_code == status
     html = response.content.decode()
     assert '<html lang="pt-br">' in html
+    for text in [*portuguese, "Voltar às métricas"]:
+        assert text in html, text
     for text in [*english, "Back to the metrics"]:
         assert text not in html, text
     assert Metric.objects.filter(pk=metric.pk).exists()
@@ -198,21 +221,50 @@ def test_signup_delete_confirmation_and_indicator_form_are_fully_in_portuguese(
     client: Client, owner: User, trained_metric: Metric
 ) -> None:
     choose_portuguese(client)
-    signup = client.get(reverse("accounts:signup")).content.decode()
+    signup = client.get(reverse("accounts:signup"))
     client.force_login(owner)
-    confirm = client.get(reverse("metrics:delete", args=[trained_metric.pk])).content.decode()
-    detail = client.get(trained_metric.get_absolute_url()).content.decode()
+    confirm = client.get(reverse("metrics:delete", args=[trained_metric.pk]))
+    detail = client.get(trained_metric.get_absolute_url())
 
-    assert "Create account" not in signup
-    assert "indicators will be deleted" not in confirm
-    assert "trained model will be deleted" not in confirm
-    assert "Choose…" not in detail
+    assert signup.status_code == confirm.status_code == detail.status_code == 200
+    signup_html, confirm_html, detail_html = (page.content.decode() for page in (signup, confirm, detail))
+    assert "Criar conta" in signup_html
+    assert "Create account" not in signup_html
+    assert "Seus 200 indicadores serão deletados." in confirm_html
+    assert "Seu 1 modelo treinado será deletado." in confirm_html
+    assert "indicators will be deleted" not in confirm_html
+    assert "trained model will be deleted" not in confirm_html
+    assert "Selecione…" in detail_html
+    assert "Choose…" not in detail_html
 
 
 def test_switching_back_to_english(client: Client, owner: User) -> None:
     client.force_login(owner)
     choose_portuguese(client)
 
-    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("metrics:list"))
 
-    assert "Good to see you, owner!" in client.get(reverse("metrics:list")).content.decode()
+    assert response.status_code == 302
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Good to see you, owner!" in html
+    assert "Que bom te ver" not in html
+
+
+def test_unusable_model_message_is_in_portuguese(client: Client, owner: User, trained_metric: Metric) -> None:
+    TrainedModel.objects.filter(metric=trained_metric).update(sklearn_version="0.24.2")
+    client.force_login(owner)
+    choose_portuguese(client)
+
+    response = client.get(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "cannot be used" not in html
+    assert "another version of scikit-learn" not in html
+    assert (
+        "A versão 1 do modelo de “Requests per minute” não pode ser usada: ele foi feito por uma versão do "
+        "scikit-learn diferente da que este servidor roda. Treine de novo."
+    ) in html

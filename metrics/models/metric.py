@@ -205,18 +205,22 @@ class Metric(models.Model):
             return super().delete(*args, **kwargs)
 
     def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
-        # The admin and the create form both come through here: what is checked below
+        # The admin and the create form both come through here: what is checked
         # (length, duplicates) is what will be stored.
         self.name = normalise_label(self.name or "")
         self.category = normalise_label(self.category or "")
-        super().clean_fields(exclude)
-        errors = {}
-        if not has_visible_character(self.name):
-            errors["name"] = _("Enter a name with at least one visible character.")
-        if not has_visible_character(self.category):
-            errors["category"] = _("Enter a category with at least one visible character.")
+        excluded = set(exclude or ())
+        errors: dict[str, Any] = {}
+        if "name" not in excluded and not has_visible_character(self.name):
+            errors["name"] = [_("Enter a name with at least one visible character.")]
+        if "category" not in excluded and not has_visible_character(self.category):
+            errors["category"] = [_("Enter a category with at least one visible character.")]
+        try:
+            super().clean_fields(exclude=excluded | set(errors))
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
         if errors:
-            raise ValidationError(errors, code="invisible")
+            raise ValidationError(errors)
 
     def clean(self) -> None:
         duplicates = Metric.objects.same_as(self.name, self.category).exclude(pk=self.pk)

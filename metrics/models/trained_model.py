@@ -44,9 +44,12 @@ class Unusable(models.TextChoices):
 
     HASH = "hash", _("its stored bytes no longer match their hash: it was altered in the database")
     SIGNATURE = "signature", _("its signature does not match: it was altered in the database")
-    UNKNOWN_KEY = "key", _(
-        "it was signed with a key this server no longer has (the secret key changed without "
-        "the old one kept as a fallback)"
+    UNKNOWN_KEY = (
+        "key",
+        _(
+            "it was signed with a key this server no longer has (the secret key changed without "
+            "the old one kept as a fallback)"
+        ),
     )
     SKLEARN_VERSION = "sklearn", _("it was made by another version of scikit-learn than this server runs")
     NOT_A_TREE = "not_a_tree", _("the stored object is not a decision tree")

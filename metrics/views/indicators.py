@@ -81,5 +81,5 @@ def indicator_download(request: AuthenticatedHttpRequest, metric_id: int) -> Str
     response = StreamingHttpResponse(
         csv_io.write_indicator_csv(metric.indicators.for_export()), content_type="text/csv; charset=utf-8"
     )
-    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
     return response

@@ -8,8 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Indicator, Metric
-from metrics.models import TrainedModel
+from metrics.models import Indicator, Metric, TrainedModel
 from tests.factories import PASSWORD, IndicatorFactory
 from tests.pages import messages_of
 
@@ -275,7 +274,7 @@ def test_anonymous_upload_redirects_to_login_and_imports_nothing(client: Client,
 
 
 def test_anonymous_sees_no_data_in_the_login_redirect(client: Client, metric: Metric) -> None:
-    IndicatorFactory(metric=metric, value=123456.0)
+    IndicatorFactory.create(metric=metric, value=123456.0)
 
     response = client.get(reverse("metrics:detail", args=[metric.pk]), follow=True)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -11,14 +10,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
-
-# Playwright's sync API runs an asyncio event loop in the test's thread, so Django sees a
-# "running event loop" and refuses ORM calls there (SynchronousOnlyOperation): factories
-# and database assertions in the tests would fail. Nothing here is actually async, so the
-# check is a false alarm. It is read at call time, so setting it at import is early enough.
-# It has to hold for the whole run, not just these tests: the session-wide browser keeps its
-# loop alive, so database tests that run after the browser tests would trip the check too.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 # Playwright's own browser download does not work here; Debian's Chromium does (`make test`
 # installs it).
@@ -38,8 +29,24 @@ def _is_expected_failed_load(message: ConsoleMessage, page_url: str) -> bool:
     return message.text.startswith(_FAILED_LOAD) and (url == page_url or url.endswith("/favicon.ico"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def allow_orm_beside_playwrights_event_loop() -> Iterator[None]:
+    """Playwright's sync API runs an asyncio event loop in the test's thread, so Django sees
+    a "running event loop" and refuses ORM calls there (SynchronousOnlyOperation): factories
+    and database assertions in these tests would fail. Nothing here is actually async, so
+    the check is a false alarm. Set from the first browser test (session-scoped, so before
+    pytest-django's database fixtures, whose teardown needs it too) to the end of the run;
+    `make test` runs the browser tests in a pytest process of their own, so no other test
+    runs with it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(django_db_setup: None) -> Iterator[Browser]:
+    # After the test database exists, so that the database is torn down after the browser
+    # (and its event loop) are gone.
     if not CHROMIUM.exists():
         # Fail rather than skip: a skipped browser suite looks green and tests nothing.
         pytest.fail(

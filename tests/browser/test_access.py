@@ -15,12 +15,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
 
 def test_stranger_cannot_delete_someone_elses_metric(page: Page, live_server, fill_login_form) -> None:
-    owner = UserFactory(username="owner")
-    stranger = UserFactory(username="stranger")
-    metric = MetricFactory(owner=owner, name="Error rate", category="Reliability")
+    owner = UserFactory.create(username="owner")
+    stranger = UserFactory.create(username="stranger")
+    metric = MetricFactory.create(owner=owner, name="Error rate", category="Reliability")
     IndicatorFactory.create_batch(3, metric=metric)
     # The stranger's own metric shows what a Delete control looks like to its owner.
-    MetricFactory(owner=stranger, name="Checkout latency", category="Performance")
+    MetricFactory.create(owner=stranger, name="Checkout latency", category="Performance")
 
     page.goto(live_server.url)
     fill_login_form(stranger, PASSWORD)
@@ -95,8 +95,8 @@ def test_stranger_cannot_delete_someone_elses_metric(page: Page, live_server, fi
 def test_anonymous_visitor_returns_to_the_metric_page_after_logging_in(
     page: Page, live_server, fill_login_form
 ) -> None:
-    user = UserFactory(username="returning")
-    metric = MetricFactory(owner=user, name="Queue depth", category="Messaging")
+    user = UserFactory.create(username="returning")
+    metric = MetricFactory.create(owner=user, name="Queue depth", category="Messaging")
     metric_url = f"{live_server.url}/metrics/{metric.pk}/"
 
     page.goto(metric_url)

@@ -9,8 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Locator, Page, expect
 
-from metrics.models import Decision, Indicator, Metric
-from metrics.models import TrainedModel
+from metrics.models import Decision, Indicator, Metric, TrainedModel
 from tests.conftest import rule_data
 from tests.factories import PASSWORD as FACTORY_PASSWORD
 from tests.factories import UserFactory
@@ -180,7 +179,7 @@ def test_newcomer_signs_up_builds_trains_and_queries_a_model_then_deletes_the_me
 
 
 def test_create_metric_modal_labels_its_own_fields(page: Page, live_server, fill_login_form) -> None:
-    labeller = UserFactory(username="labeller")
+    labeller = UserFactory.create(username="labeller")
     page.goto(live_server.url)
     fill_login_form(labeller, FACTORY_PASSWORD)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -20,6 +20,11 @@ def parse(text: str, delimiter: str = "detect", encoding: str = "utf-8"):
     return parse_indicator_csv(text.encode(encoding), delimiter)
 
 
+def rows_of(parsed) -> list[tuple[float, int, float]]:
+    """(value, decision, time) of each parsed row: the order of the CSV's columns."""
+    return list(zip(parsed.values, parsed.decisions, parsed.times, strict=True))
+
+
 def error_of(text: str | bytes, delimiter: str = "detect") -> CsvFormatError:
     data = text if isinstance(text, bytes) else text.encode()
     with pytest.raises(CsvFormatError) as caught:
@@ -29,12 +34,12 @@ def error_of(text: str | bytes, delimiter: str = "detect") -> CsvFormatError:
 
 def test_the_original_portuguese_header_is_accepted():
     parsed = parse("valor,decisao,tempo\n500,1,10\n600,0,60\n")
-    assert list(parsed.rows()) == [(500.0, 1, 10.0), (600.0, 0, 60.0)]
+    assert rows_of(parsed) == [(500.0, 1, 10.0), (600.0, 0, 60.0)]
 
 
 def test_the_english_header_is_accepted():
     parsed = parse("value,decision,time\n1.5,0,2.5\n")
-    assert list(parsed.rows()) == [(1.5, 0, 2.5)]
+    assert rows_of(parsed) == [(1.5, 0, 2.5)]
 
 
 @pytest.mark.parametrize(
@@ -47,7 +52,7 @@ def test_header_is_case_accent_and_space_insensitive(header):
 
 def test_columns_may_come_in_any_order():
     parsed = parse("tempo,valor,decisao\n30,700,1\n")
-    assert list(parsed.rows()) == [(700.0, 1, 30.0)]
+    assert rows_of(parsed) == [(700.0, 1, 30.0)]
 
 
 def test_normalise_header_drops_accents_case_spaces_and_underscores():
@@ -61,13 +66,13 @@ def test_normalise_header_drops_accents_case_spaces_and_underscores():
 )
 def test_each_delimiter_works_when_chosen_and_when_detected(delimiter_name, separator):
     text = separator.join(["valor", "decisao", "tempo"]) + "\n" + separator.join(["5", "1", "7"]) + "\n"
-    assert list(parse(text, delimiter_name).rows()) == [(5.0, 1, 7.0)]
-    assert list(parse(text, "detect").rows()) == [(5.0, 1, 7.0)]
+    assert rows_of(parse(text, delimiter_name)) == [(5.0, 1, 7.0)]
+    assert rows_of(parse(text, "detect")) == [(5.0, 1, 7.0)]
 
 
 def test_decimal_comma_is_accepted_when_the_delimiter_is_not_a_comma():
     parsed = parse("valor;decisao;tempo\n1,5;0;2,25\n1.234,5;1;10\n")
-    assert list(parsed.rows()) == [(1.5, 0, 2.25), (1234.5, 1, 10.0)]
+    assert rows_of(parsed) == [(1.5, 0, 2.25), (1234.5, 1, 10.0)]
 
 
 def test_decimal_comma_in_a_comma_separated_file_is_a_wrong_field_count():
@@ -83,14 +88,53 @@ def test_utf8_with_bom_and_crlf_line_ends():
 
 def test_windows_1252_file_from_brazilian_excel():
     data = "Valor;Decisão;Tempo\r\n1,5;1;10\r\n".encode("cp1252")
-    assert list(parse_indicator_csv(data).rows()) == [(1.5, 1, 10.0)]
+    assert rows_of(parse_indicator_csv(data)) == [(1.5, 1, 10.0)]
 
 
-def test_latin1_bytes_undefined_in_windows_1252_are_still_read():
-    # 0x81 is undefined in Windows-1252; Latin-1 reads it, and the header still matches.
-    data = b"valor,decis\xe3o,tempo\n1,0,2\n# \x81\n"
+def test_a_file_neither_utf8_nor_windows_1252_is_refused_naming_the_first_bad_line():
+    # 0xE3 is "ã" in Windows-1252, not UTF-8; 0x81 is undefined in Windows-1252.
+    error = error_of(b"valor,decis\xe3o,tempo\r\n1,0,2\r\n3,1,\x81\r\n")
+    assert error.message == (
+        "The file is neither UTF-8 nor Windows-1252 text: line 3 holds bytes that neither can read. "
+        "Save it again as CSV UTF-8."
+    )
+    assert error.row_errors == []
+
+
+def test_a_utf8_file_with_one_windows_1252_byte_is_refused_as_mixed_not_as_a_garbled_header():
+    data = "valor,decisão,tempo\n1,0,2\n".encode() + b"3,1,4 \xe9\n"
     error = error_of(data)
-    assert error.total_errors == 1  # the comment line is a bad row, but the file was decoded
+    assert "mixes text encodings" in error.message
+    assert "line 3" in error.message
+    assert "Ã" not in error.message
+
+
+def test_excel_unicode_text_utf16_with_a_bom_and_tabs_is_read():
+    text = "Valor\tDecisão\tTempo\r\n1,5\t1\t10\r\n700\t0\t3\r\n"
+    for encoding in ("utf-16-le", "utf-16-be"):
+        bom = "\ufeff".encode(encoding)
+        assert rows_of(parse_indicator_csv(bom + text.encode(encoding))) == [(1.5, 1, 10.0), (700.0, 0, 3.0)]
+
+
+def test_utf16_without_its_bom_is_still_refused_as_binary():
+    error = error_of("valor,decisao,tempo\n1,0,2\n".encode("utf-16-le"))
+    assert "looks binary" in error.message
+
+
+def test_repeated_byte_order_marks_are_ignored():
+    data = b"\xef\xbb\xbf\xef\xbb\xbfvalor,decisao,tempo\n1,0,2\n"
+    assert rows_of(parse_indicator_csv(data)) == [(1.0, 0, 2.0)]
+
+
+def test_mixed_line_endings_are_read_with_the_right_line_numbers():
+    parsed = parse("valor,decisao,tempo\r\n1,0,2\n3,1,4\r5,0,6\r\n")
+    assert rows_of(parsed) == [(1.0, 0, 2.0), (3.0, 1, 4.0), (5.0, 0, 6.0)]
+    error = error_of(b"valor,decisao,tempo\r\n1,0,2\n3,1,4\rx,0,6\r\n")
+    assert (error.row_errors[0].line, error.row_errors[0].column) == (4, "valor")
+
+
+def test_invisible_characters_in_the_header_are_ignored():
+    assert rows_of(parse("valor,deci\u200bsao,\u2060tempo\n1,0,2\n")) == [(1.0, 0, 2.0)]
 
 
 def test_blank_lines_are_ignored():
@@ -99,7 +143,7 @@ def test_blank_lines_are_ignored():
 
 
 def test_time_zero_and_negative_values_are_accepted():
-    assert list(parse("valor,decisao,tempo\n-5,0,0\n").rows()) == [(-5.0, 0, 0.0)]
+    assert rows_of(parse("valor,decisao,tempo\n-5,0,0\n")) == [(-5.0, 0, 0.0)]
 
 
 @pytest.mark.parametrize("decision", ["1.0", "0.0"])
@@ -191,7 +235,7 @@ def test_every_bad_cell_of_a_row_counts():
 
 
 def test_export_starts_with_the_original_header_and_neutralises_formulas():
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     lines = list(write_indicator_csv([(500.0, 1, 10.0, "=HYPERLINK()", when), (-1.25, 0, 0.5, "ana", when)]))
     assert lines[0] == "valor,decisao,tempo,usuario,registrado_em\r\n"
     assert lines[1] == "500,1,10,'=HYPERLINK(),2026-01-02T03:04:05+00:00\r\n"
@@ -209,10 +253,10 @@ def test_plain_text_is_left_alone():
 
 
 def test_exported_file_parses_back_to_the_same_numbers():
-    when = datetime(2026, 1, 2, tzinfo=UTC)
+    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
     rows = [(0.1 + 0.2, 1, 1e-7, "a", when), (123456789.123, 0, 59.999, "b", when), (1e20, 1, 3.0, "c", when)]
     parsed = parse_indicator_csv("".join(write_indicator_csv(rows)).encode())
-    assert list(parsed.rows()) == [(value, decision, minutes) for value, decision, minutes, _, _ in rows]
+    assert rows_of(parsed) == [(value, decision, minutes) for value, decision, minutes, _, _ in rows]
 
 
 def test_old_mac_line_ends_are_read_and_line_numbers_stay_right():
@@ -233,7 +277,7 @@ def test_numbers_too_large_to_learn_from_are_refused(cell):
 
 
 def test_largest_learnable_number_is_accepted():
-    assert list(parse("valor,decisao,tempo\n3.4e38,0,3.4e38\n").rows()) == [(3.4e38, 0, 3.4e38)]
+    assert rows_of(parse("valor,decisao,tempo\n3.4e38,0,3.4e38\n")) == [(3.4e38, 0, 3.4e38)]
 
 
 @pytest.mark.parametrize("cell", ["1_000", "١٢"])

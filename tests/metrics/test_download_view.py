@@ -36,7 +36,7 @@ def attachment_filename(response) -> str:
 
 
 def test_download_streams_a_csv_with_the_header_first(client: Client, owner: User, metric: Metric) -> None:
-    IndicatorFactory(metric=metric, value=500, decision=0, time=10)
+    IndicatorFactory.create(metric=metric, value=500, decision=0, time=10)
     client.force_login(owner)
 
     response = download(client, metric)
@@ -49,28 +49,28 @@ def test_download_streams_a_csv_with_the_header_first(client: Client, owner: Use
 
 
 def test_download_lists_rows_in_insertion_order_with_author_and_time(
-    client: Client, owner: User, other_user: User, metric: Metric
+    client: Client, owner: User, contributor: User, metric: Metric
 ) -> None:
-    first = IndicatorFactory(metric=metric, value=900, decision=0, time=30, created_by=other_user)
-    IndicatorFactory(metric=metric, value=612.5, decision=1, time=0.25, created_by=owner)
-    IndicatorFactory(metric=metric, value=100, decision=0, time=5, created_by=owner)
-    IndicatorFactory(metric=MetricFactory(owner=owner), value=7, decision=1, time=7)
+    first = IndicatorFactory.create(metric=metric, value=900, decision=0, time=30, created_by=contributor)
+    IndicatorFactory.create(metric=metric, value=612.5, decision=1, time=0.25, created_by=owner)
+    IndicatorFactory.create(metric=metric, value=100, decision=0, time=5, created_by=owner)
+    IndicatorFactory.create(metric=MetricFactory.create(owner=owner), value=7, decision=1, time=7)
     client.force_login(owner)
 
     rows = csv_rows(download(client, metric))
 
     assert rows[0] == ["valor", "decisao", "tempo", "usuario", "registrado_em"]
     assert [row[:4] for row in rows[1:]] == [
-        ["900", "0", "30", "stranger"],
+        ["900", "0", "30", "contributor"],
         ["612.5", "1", "0.25", "owner"],
         ["100", "0", "5", "owner"],
     ]
     assert datetime.fromisoformat(rows[1][4]) == first.created_at.replace(microsecond=0)
 
 
-def test_any_logged_in_user_may_download_any_metric(client: Client, other_user: User, metric: Metric) -> None:
-    IndicatorFactory(metric=metric, value=500)
-    client.force_login(other_user)
+def test_any_logged_in_user_may_download_any_metric(client: Client, stranger: User, metric: Metric) -> None:
+    IndicatorFactory.create(metric=metric, value=500)
+    client.force_login(stranger)
 
     response = download(client, metric)
 
@@ -97,7 +97,7 @@ def test_download_neutralises_usernames_a_spreadsheet_would_run_as_formulas(
     client: Client, owner: User, metric: Metric, username: str
 ) -> None:
     author = User.objects.create(username=username)
-    IndicatorFactory(metric=metric, value=-12.5, decision=1, time=3, created_by=author)
+    IndicatorFactory.create(metric=metric, value=-12.5, decision=1, time=3, created_by=author)
     client.force_login(owner)
 
     rows = csv_rows(download(client, metric))
@@ -106,8 +106,8 @@ def test_download_neutralises_usernames_a_spreadsheet_would_run_as_formulas(
 
 
 def test_download_keeps_negative_numbers_as_numbers(client: Client, owner: User, metric: Metric) -> None:
-    IndicatorFactory(metric=metric, value=-3, decision=0, time=0)
-    IndicatorFactory(metric=metric, value=-0.001, decision=1, time=2)
+    IndicatorFactory.create(metric=metric, value=-3, decision=0, time=0)
+    IndicatorFactory.create(metric=metric, value=-0.001, decision=1, time=2)
     client.force_login(owner)
 
     rows = csv_rows(download(client, metric))
@@ -116,10 +116,10 @@ def test_download_keeps_negative_numbers_as_numbers(client: Client, owner: User,
 
 
 def test_download_of_an_indicator_whose_author_was_deleted_leaves_the_user_blank(
-    client: Client, owner: User, other_user: User, metric: Metric
+    client: Client, owner: User, contributor: User, metric: Metric
 ) -> None:
-    IndicatorFactory(metric=metric, value=1, created_by=other_user)
-    other_user.delete()
+    IndicatorFactory.create(metric=metric, value=1, created_by=contributor)
+    contributor.delete()
     client.force_login(owner)
 
     rows = csv_rows(download(client, metric))
@@ -132,7 +132,7 @@ def test_download_of_an_indicator_whose_author_was_deleted_leaves_the_user_blank
     ['../../etc/passwd "quoted";', "a/b\\c", "\r\nSet-Cookie: x=1", "///", "Requisições por minuto"],
 )
 def test_download_file_name_is_safe_whatever_the_metric_name(client: Client, owner: User, name: str) -> None:
-    metric = MetricFactory(name=name, owner=owner)
+    metric = MetricFactory.create(name=name, owner=owner)
     client.force_login(owner)
 
     response = download(client, metric)
@@ -151,15 +151,15 @@ def test_download_file_name_says_which_metric(client: Client, owner: User, metri
 
 
 def test_downloaded_csv_uploads_back_into_another_metric_with_the_same_rows(
-    client: Client, owner: User, other_user: User, metric: Metric
+    client: Client, owner: User, contributor: User, metric: Metric
 ) -> None:
     # Awkward numbers too: the shortest text must read back as the very same float.
     metric.import_indicators(rule_data(150, noise=0.1), owner)
     for value, time in [(0.1 + 0.2, 1 / 3), (-1e-7, 0.0), (1e20, 123456.789), (-987654321.125, 2.5e-5)]:
-        IndicatorFactory(metric=metric, value=value, decision=1, time=time, created_by=other_user)
-    IndicatorFactory(metric=metric, value=5, decision=0, time=1, created_by=User.objects.create(username="=cmd"))
-    copy = MetricFactory(name="Copy", owner=other_user)
-    client.force_login(other_user)
+        IndicatorFactory.create(metric=metric, value=value, decision=1, time=time, created_by=contributor)
+    IndicatorFactory.create(metric=metric, value=5, decision=0, time=1, created_by=User.objects.create(username="=cmd"))
+    copy = MetricFactory.create(name="Copy", owner=contributor)
+    client.force_login(contributor)
 
     downloaded = b"".join(download(client, metric).streaming_content)
     response = client.post(
@@ -178,4 +178,4 @@ def test_downloaded_csv_uploads_back_into_another_metric_with_the_same_rows(
 
     assert len(rows_of(metric)) == 155
     assert rows_of(copy) == rows_of(metric)
-    assert set(Indicator.objects.filter(metric=copy).values_list("created_by", flat=True)) == {other_user.pk}
+    assert set(Indicator.objects.filter(metric=copy).values_list("created_by", flat=True)) == {contributor.pk}

@@ -73,9 +73,9 @@ def test_create_with_empty_category_is_refused_and_creates_nothing(client: Clien
 
 
 def test_create_duplicate_name_and_category_ignoring_case_is_refused_and_creates_nothing(
-    client: Client, owner: User, other_user: User, metric: Metric
+    client: Client, owner: User, stranger: User, metric: Metric
 ) -> None:
-    client.force_login(other_user)
+    client.force_login(stranger)
 
     response = client.post(CREATE_URL, {"name": "REQUESTS PER MINUTE", "category": "traffic"})
 
@@ -96,17 +96,19 @@ def test_create_same_name_in_another_category_is_allowed(client: Client, owner: 
 
 
 def test_create_duplicate_with_accented_capitals_is_refused_and_creates_nothing(
-    client: Client, owner: User, other_user: User
+    client: Client, owner: User, stranger: User
 ) -> None:
     client.force_login(owner)
     client.post(CREATE_URL, {"name": "Taxa de conversão", "category": "Comunicação"})
-    client.force_login(other_user)
+    client.force_login(stranger)
 
     response = client.post(CREATE_URL, {"name": "TAXA DE CONVERSÃO", "category": "COMUNICAÇÃO"})
 
     assert response.status_code == 200
     assert "already exists in the category" in response.content.decode()
-    assert list(Metric.objects.values_list("name", "category")) == [("Taxa de conversão", "Comunicação")]
+    assert list(Metric.objects.values_list("name", "category", "owner_id")) == [
+        ("Taxa de conversão", "Comunicação", owner.pk)
+    ]
 
 
 def test_metric_name_with_markup_is_shown_as_text_everywhere(client: Client, owner: User) -> None:

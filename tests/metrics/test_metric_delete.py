@@ -6,9 +6,8 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Indicator, Metric
-from metrics.models import TrainedModel
-from tests.factories import IndicatorFactory, MetricFactory
+from metrics.models import Indicator, Metric, TrainedModel
+from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 
 
 def delete_url(metric_id: int) -> str:
@@ -17,17 +16,23 @@ def delete_url(metric_id: int) -> str:
 
 def database_state() -> dict[str, list]:
     return {
-        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "name", "owner_id", "data_version")),
-        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value")),
-        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version")),
+        "metrics": list(
+            Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner_id", "data_version")
+        ),
+        "indicators": list(
+            Indicator.objects.order_by("pk").values_list(
+                "pk", "metric_id", "value", "decision", "time", "created_by_id"
+            )
+        ),
+        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version", "data_version")),
     }
 
 
 @pytest.fixture
-def neighbour(other_user: User) -> Metric:
+def neighbour(stranger: User) -> Metric:
     """Another metric, whose data must survive the deletion of the first."""
-    metric = MetricFactory(name="Error rate", owner=other_user)
-    IndicatorFactory(metric=metric)
+    metric = MetricFactory.create(name="Error rate", owner=stranger)
+    IndicatorFactory.create(metric=metric)
     return metric
 
 
@@ -67,8 +72,8 @@ def test_owner_deletes_the_metric_with_its_indicators_and_models(
     assert not TrainedModel.objects.exists()
 
 
-def test_stranger_cannot_see_the_delete_confirmation(client: Client, other_user: User, trained_metric: Metric) -> None:
-    client.force_login(other_user)
+def test_stranger_cannot_see_the_delete_confirmation(client: Client, stranger: User, trained_metric: Metric) -> None:
+    client.force_login(stranger)
     before = database_state()
 
     response = client.get(delete_url(trained_metric.pk))
@@ -79,9 +84,9 @@ def test_stranger_cannot_see_the_delete_confirmation(client: Client, other_user:
 
 
 def test_stranger_cannot_delete_metric_and_nothing_changes(
-    client: Client, other_user: User, trained_metric: Metric
+    client: Client, stranger: User, trained_metric: Metric
 ) -> None:
-    client.force_login(other_user)
+    client.force_login(stranger)
     before = database_state()
 
     response = client.post(delete_url(trained_metric.pk))
@@ -92,15 +97,16 @@ def test_stranger_cannot_delete_metric_and_nothing_changes(
 
 
 def test_contributor_who_added_indicators_still_cannot_delete_the_metric(
-    client: Client, other_user: User, metric: Metric
+    client: Client, contributor: User, contributed_metric: Metric
 ) -> None:
-    IndicatorFactory(metric=metric, created_by=other_user)
-    client.force_login(other_user)
+    TrainedModelFactory.create(metric=contributed_metric)
+    client.force_login(contributor)
     before = database_state()
 
-    response = client.post(delete_url(metric.pk))
+    response = client.post(delete_url(contributed_metric.pk))
 
     assert response.status_code == 403
+    assert "Only the metric&#x27;s owner may delete it." in response.content.decode()
     assert database_state() == before
 
 
@@ -117,13 +123,14 @@ def test_deleting_a_missing_metric_is_404_and_nothing_changes(
     assert database_state() == before
 
 
-def test_deleting_a_metric_by_put_is_not_allowed(client: Client, owner: User, metric: Metric) -> None:
+def test_deleting_a_metric_by_put_is_not_allowed(client: Client, owner: User, trained_metric: Metric) -> None:
     client.force_login(owner)
+    before = database_state()
 
-    response = client.put(delete_url(metric.pk))
+    response = client.put(delete_url(trained_metric.pk))
 
     assert response.status_code == 405
-    assert Metric.objects.filter(pk=metric.pk).exists()
+    assert database_state() == before
 
 
 def test_cross_site_post_without_csrf_token_cannot_delete(owner: User, trained_metric: Metric) -> None:

@@ -10,9 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics.models import Decision, Indicator, Metric
-from metrics.models import TrainedModel
-from tests.factories import IndicatorFactory, UserFactory
+from metrics.models import Decision, Indicator, Metric, TrainedModel
+from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 from tests.pages import messages_of, table_rows
 
 
@@ -29,35 +28,45 @@ def delete_url(indicator: Indicator) -> str:
 
 
 def stored_indicators() -> list[tuple]:
-    return list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time"))
+    return list(
+        Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time", "created_by_id")
+    )
 
 
 def data_version(metric: Metric) -> int:
     return Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
 
 
-@pytest.fixture
-def third_user(db: None) -> User:
-    return UserFactory(username="third")
+def database_state() -> dict[str, list]:
+    """Every row a refused request must leave alone, with the data version that marks models stale."""
+    return {
+        "metrics": list(
+            Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner_id", "data_version")
+        ),
+        "indicators": stored_indicators(),
+        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version", "data_version")),
+    }
 
 
 # --- Reading ---------------------------------------------------------------------------
 
 
 def test_metric_page_lists_indicators_newest_first_with_decision_words(
-    client: Client, owner: User, other_user: User, metric: Metric
+    client: Client, owner: User, contributor: User, metric: Metric
 ) -> None:
     now = timezone.now()
-    IndicatorFactory(metric=metric, value=500, decision=Decision.ROLLOUT, time=10, created_at=now - timedelta(hours=2))
-    IndicatorFactory(
+    IndicatorFactory.create(
+        metric=metric, value=500, decision=Decision.ROLLOUT, time=10, created_at=now - timedelta(hours=2)
+    )
+    IndicatorFactory.create(
         metric=metric,
         value=612,
         decision=Decision.ROLLBACK,
         time=60,
-        created_by=other_user,
+        created_by=contributor,
         created_at=now - timedelta(hours=1),
     )
-    IndicatorFactory(metric=metric, value=-3, decision=Decision.ROLLOUT, time=0, created_at=now)
+    IndicatorFactory.create(metric=metric, value=-3, decision=Decision.ROLLOUT, time=0, created_at=now)
     client.force_login(owner)
 
     response = client.get(detail_url(metric))
@@ -65,14 +74,14 @@ def test_metric_page_lists_indicators_newest_first_with_decision_words(
     assert response.status_code == 200
     assert [row[:4] for row in table_rows(response)] == [
         ["-3", "Rollout", "0", "owner"],
-        ["612", "Rollback", "60", "stranger"],
+        ["612", "Rollback", "60", "contributor"],
         ["500", "Rollout", "10", "owner"],
     ]
     assert "3 indicators" in response.content.decode()
 
 
 def test_metric_page_shows_decimal_numbers_as_entered(client: Client, owner: User, metric: Metric) -> None:
-    IndicatorFactory(metric=metric, value=612.5, time=0.25)
+    IndicatorFactory.create(metric=metric, value=612.5, time=0.25)
     client.force_login(owner)
 
     rows = table_rows(client.get(detail_url(metric)))
@@ -81,8 +90,8 @@ def test_metric_page_shows_decimal_numbers_as_entered(client: Client, owner: Use
     assert [row[2] for row in rows] == ["0.25"]
 
 
-def test_metric_page_shows_name_category_and_owner(client: Client, other_user: User, metric: Metric) -> None:
-    client.force_login(other_user)
+def test_metric_page_shows_name_category_and_owner(client: Client, stranger: User, metric: Metric) -> None:
+    client.force_login(stranger)
 
     html = client.get(detail_url(metric)).content.decode()
 
@@ -93,7 +102,7 @@ def test_metric_page_shows_name_category_and_owner(client: Client, other_user: U
 def test_metric_page_paginates_indicators(client: Client, owner: User, metric: Metric) -> None:
     start = timezone.now()
     for number in range(30):
-        IndicatorFactory(metric=metric, value=1000 + number, created_at=start + timedelta(seconds=number))
+        IndicatorFactory.create(metric=metric, value=1000 + number, created_at=start + timedelta(seconds=number))
     client.force_login(owner)
 
     first = client.get(detail_url(metric))
@@ -111,35 +120,38 @@ def test_metric_page_of_a_missing_metric_is_404(client: Client, owner: User) -> 
     assert client.get(reverse("metrics:detail", args=[999_999])).status_code == 404
 
 
-def test_metric_page_offers_delete_only_to_the_owner(client: Client, owner: User, other_user: User, metric: Metric):
-    delete_link = f'href="{reverse("metrics:delete", args=[metric.pk])}"'
+def test_metric_page_offers_delete_only_to_the_owner(
+    client: Client, owner: User, contributor: User, stranger: User, contributed_metric: Metric
+) -> None:
+    delete_link = f'href="{reverse("metrics:delete", args=[contributed_metric.pk])}"'
 
     client.force_login(owner)
-    assert delete_link in client.get(detail_url(metric)).content.decode()
-    client.force_login(other_user)
-    assert delete_link not in client.get(detail_url(metric)).content.decode()
+    assert delete_link in client.get(detail_url(contributed_metric)).content.decode()
+    for someone_else in (contributor, stranger):
+        client.force_login(someone_else)
+        assert delete_link not in client.get(detail_url(contributed_metric)).content.decode(), someone_else
 
 
 def test_metric_page_offers_indicator_delete_only_to_its_author_or_the_metric_owner(
-    client: Client, owner: User, other_user: User, third_user: User, metric: Metric
+    client: Client, owner: User, contributor: User, stranger: User, metric: Metric
 ) -> None:
-    by_owner = IndicatorFactory(metric=metric, created_by=owner)
-    by_stranger = IndicatorFactory(metric=metric, created_by=other_user)
+    by_owner = IndicatorFactory.create(metric=metric, created_by=owner)
+    by_contributor = IndicatorFactory.create(metric=metric, created_by=contributor)
 
     client.force_login(owner)
     html = client.get(detail_url(metric)).content.decode()
     assert f'action="{delete_url(by_owner)}"' in html
-    assert f'action="{delete_url(by_stranger)}"' in html
+    assert f'action="{delete_url(by_contributor)}"' in html
 
-    client.force_login(other_user)
+    client.force_login(contributor)
     html = client.get(detail_url(metric)).content.decode()
     assert f'action="{delete_url(by_owner)}"' not in html
-    assert f'action="{delete_url(by_stranger)}"' in html
+    assert f'action="{delete_url(by_contributor)}"' in html
 
-    client.force_login(third_user)
+    client.force_login(stranger)
     html = client.get(detail_url(metric)).content.decode()
     assert f'action="{delete_url(by_owner)}"' not in html
-    assert f'action="{delete_url(by_stranger)}"' not in html
+    assert f'action="{delete_url(by_contributor)}"' not in html
 
 
 def test_metric_page_runs_the_same_number_of_queries_whatever_the_number_of_indicators(
@@ -151,7 +163,7 @@ def test_metric_page_runs_the_same_number_of_queries_whatever_the_number_of_indi
     def add(first: int, last: int) -> None:
         for number in range(first, last):
             author = User.objects.create(username=f"author{number}")
-            IndicatorFactory(metric=trained_metric, created_by=author)
+            IndicatorFactory.create(metric=trained_metric, created_by=author)
 
     client.force_login(owner)
     add(0, 5)
@@ -187,16 +199,16 @@ def test_add_indicator_stores_it_by_the_user_and_bumps_the_data_version(
 
 
 def test_any_logged_in_user_may_add_an_indicator_to_any_metric(
-    client: Client, other_user: User, metric: Metric
+    client: Client, contributor: User, metric: Metric
 ) -> None:
-    client.force_login(other_user)
+    client.force_login(contributor)
 
     response = client.post(add_url(metric), {"value": "-7", "decision": "0", "time": "0"}, follow=True)
 
     indicator = Indicator.objects.get()
     assert (indicator.value, indicator.decision, indicator.time) == (-7.0, 0, 0.0)
-    assert indicator.created_by == other_user
-    assert [row[:4] for row in table_rows(response)] == [["-7", "Rollout", "0", "stranger"]]
+    assert indicator.created_by == contributor
+    assert [row[:4] for row in table_rows(response)] == [["-7", "Rollout", "0", "contributor"]]
 
 
 @pytest.mark.parametrize(
@@ -221,34 +233,37 @@ def test_any_logged_in_user_may_add_an_indicator_to_any_metric(
 def test_add_indicator_with_bad_input_is_refused_with_a_message_and_stores_nothing(
     client: Client, owner: User, metric: Metric, data: dict[str, str], message: str
 ) -> None:
-    IndicatorFactory(metric=metric)
+    IndicatorFactory.create(metric=metric)
     client.force_login(owner)
-    before, version_before = stored_indicators(), data_version(metric)
+    before = database_state()
 
     response = client.post(add_url(metric), data)
 
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert stored_indicators() == before
-    assert data_version(metric) == version_before
+    assert database_state() == before
 
 
-def test_add_indicator_to_a_missing_metric_is_404_and_stores_nothing(client: Client, owner: User) -> None:
+def test_add_indicator_to_a_missing_metric_is_404_and_stores_nothing(
+    client: Client, owner: User, metric: Metric
+) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = client.post(reverse("metrics:add_indicator", args=[999_999]), {"value": 1, "decision": 1, "time": 1})
 
     assert response.status_code == 404
-    assert not Indicator.objects.exists()
+    assert database_state() == before
 
 
 def test_add_indicator_by_get_is_not_allowed(client: Client, owner: User, metric: Metric) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = client.get(add_url(metric), {"value": 1, "decision": 1, "time": 1})
 
     assert response.status_code == 405
-    assert not Indicator.objects.exists()
+    assert database_state() == before
 
 
 def test_metric_page_says_the_model_is_out_of_date_after_new_data(
@@ -268,12 +283,12 @@ def test_metric_page_says_the_model_is_out_of_date_after_new_data(
 
 
 def test_author_can_delete_their_indicator_on_someone_elses_metric(
-    client: Client, other_user: User, metric: Metric
+    client: Client, contributor: User, metric: Metric
 ) -> None:
-    mine = IndicatorFactory(metric=metric, created_by=other_user)
-    kept = IndicatorFactory(metric=metric, created_by=metric.owner)
+    mine = IndicatorFactory.create(metric=metric, created_by=contributor)
+    kept = IndicatorFactory.create(metric=metric, created_by=metric.owner)
     version_before = data_version(metric)
-    client.force_login(other_user)
+    client.force_login(contributor)
 
     response = client.post(delete_url(mine))
 
@@ -285,9 +300,9 @@ def test_author_can_delete_their_indicator_on_someone_elses_metric(
 
 
 def test_metric_owner_can_delete_anyones_indicator_on_their_metric(
-    client: Client, owner: User, other_user: User, metric: Metric
+    client: Client, owner: User, contributor: User, metric: Metric
 ) -> None:
-    theirs = IndicatorFactory(metric=metric, created_by=other_user)
+    theirs = IndicatorFactory.create(metric=metric, created_by=contributor)
     client.force_login(owner)
 
     response = client.post(delete_url(theirs))
@@ -297,52 +312,51 @@ def test_metric_owner_can_delete_anyones_indicator_on_their_metric(
 
 
 def test_stranger_cannot_delete_an_indicator_and_nothing_changes(
-    client: Client, other_user: User, third_user: User, metric: Metric
+    client: Client, contributor: User, stranger: User, metric: Metric
 ) -> None:
-    theirs = IndicatorFactory(metric=metric, created_by=other_user)
-    before, version_before = stored_indicators(), data_version(metric)
-    client.force_login(third_user)
+    theirs = IndicatorFactory.create(metric=metric, created_by=contributor)
+    TrainedModelFactory.create(metric=metric)
+    before = database_state()
+    client.force_login(stranger)
 
     response = client.post(delete_url(theirs))
 
     assert response.status_code == 403
-    assert stored_indicators() == before
-    assert data_version(metric) == version_before
+    assert database_state() == before
 
 
 def test_deleting_an_indicator_under_another_metric_is_404_and_nothing_changes(
     client: Client, owner: User, metric: Metric
 ) -> None:
-    from tests.factories import MetricFactory
-
-    elsewhere = MetricFactory(owner=owner)
-    indicator = IndicatorFactory(metric=metric)
-    before = stored_indicators()
+    elsewhere = MetricFactory.create(owner=owner)
+    indicator = IndicatorFactory.create(metric=metric)
+    before = database_state()
     client.force_login(owner)
 
     response = client.post(reverse("metrics:delete_indicator", args=[elsewhere.pk, indicator.pk]))
 
     assert response.status_code == 404
-    assert stored_indicators() == before
+    assert database_state() == before
 
 
 def test_deleting_an_indicator_by_get_is_not_allowed_and_nothing_changes(
     client: Client, owner: User, metric: Metric
 ) -> None:
-    indicator = IndicatorFactory(metric=metric)
+    indicator = IndicatorFactory.create(metric=metric)
     client.force_login(owner)
+    before = database_state()
 
     response = client.get(delete_url(indicator))
 
     assert response.status_code == 405
-    assert Indicator.objects.filter(pk=indicator.pk).exists()
+    assert database_state() == before
 
 
 def test_indicators_outlive_the_account_that_registered_them(
-    client: Client, owner: User, other_user: User, metric: Metric
+    client: Client, owner: User, contributor: User, metric: Metric
 ) -> None:
-    IndicatorFactory(metric=metric, created_by=other_user, value=777)
-    other_user.delete()
+    IndicatorFactory.create(metric=metric, created_by=contributor, value=777)
+    contributor.delete()
     client.force_login(owner)
 
     rows = table_rows(client.get(detail_url(metric)))

@@ -10,9 +10,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from metrics.models import Metric
-from metrics.models import TrainedModel
-from tests.factories import IndicatorFactory, MetricFactory
+from metrics.models import Metric, TrainedModel
+from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 from tests.pages import table_rows
 
 LIST_URL = reverse("metrics:list")
@@ -23,30 +22,16 @@ def listed_names(response) -> list[str]:
 
 
 def make_model(metric: Metric, version: int, accuracy: float) -> TrainedModel:
-    """A stored model row; the list only reads its numbers, so the artifact is a stand-in."""
-    return TrainedModel.objects.create(
-        metric=metric,
-        version=version,
-        data_version=metric.data_version,
-        artifact=b"not a real model",
-        artifact_sha256="0" * 64,
-        sklearn_version="0",
-        accuracy=accuracy,
-        n_indicators=10,
-        n_trained_on=10,
-        n_rollback=5,
-        n_rollout=5,
-        n_leaves=2,
-        trained_by=metric.owner,
-    )
+    """A stored, usable model version (the list shows an unusable one as such, not its accuracy)."""
+    return TrainedModelFactory.create(metric=metric, version=version, accuracy=accuracy)
 
 
 @pytest.fixture
-def catalogue(owner: User, other_user: User) -> None:
-    MetricFactory(name="Requests per minute", category="Traffic", owner=owner)
-    MetricFactory(name="Error rate", category="Reliability", owner=other_user)
-    MetricFactory(name="Response time", category="Latency", owner=owner)
-    MetricFactory(name="Requests in error", category="Reliability", owner=other_user)
+def catalogue(owner: User, stranger: User) -> None:
+    MetricFactory.create(name="Requests per minute", category="Traffic", owner=owner)
+    MetricFactory.create(name="Error rate", category="Reliability", owner=stranger)
+    MetricFactory.create(name="Response time", category="Latency", owner=owner)
+    MetricFactory.create(name="Requests in error", category="Reliability", owner=stranger)
 
 
 def test_list_shows_every_metric_by_name(client: Client, owner: User, catalogue: None) -> None:
@@ -85,8 +70,8 @@ def test_list_combines_name_and_category_filters(client: Client, owner: User, ca
 
 
 def test_list_filters_ignore_the_case_of_accented_letters(client: Client, owner: User) -> None:
-    MetricFactory(name="Latência", category="Comunicação", owner=owner)
-    MetricFactory(name="Erros", category="Infra", owner=owner)
+    MetricFactory.create(name="Latência", category="Comunicação", owner=owner)
+    MetricFactory.create(name="Erros", category="Infra", owner=owner)
     client.force_login(owner)
 
     assert listed_names(client.get(LIST_URL, {"name": "LATÊNCIA"})) == ["Latência"]
@@ -121,8 +106,8 @@ def test_list_with_no_match_says_so(client: Client, owner: User, catalogue: None
 
 def test_list_paginates_and_keeps_the_filters_in_the_page_links(client: Client, owner: User) -> None:
     for number in range(25):
-        MetricFactory(name=f"Latency {number:02d}", category="Web", owner=owner)
-    MetricFactory(name="Latency hidden", category="Batch", owner=owner)
+        MetricFactory.create(name=f"Latency {number:02d}", category="Web", owner=owner)
+    MetricFactory.create(name="Latency hidden", category="Batch", owner=owner)
     client.force_login(owner)
 
     first = client.get(LIST_URL, {"name": "latency", "category": "web"})
@@ -144,14 +129,14 @@ def test_list_paginates_and_keeps_the_filters_in_the_page_links(client: Client, 
 
 
 def test_list_shows_owner_indicator_count_and_latest_model_accuracy(
-    client: Client, owner: User, other_user: User
+    client: Client, owner: User, stranger: User
 ) -> None:
-    trained = MetricFactory(name="Alpha", category="Traffic", owner=other_user)
+    trained = MetricFactory.create(name="Alpha", category="Traffic", owner=stranger)
     for _ in range(3):
-        IndicatorFactory(metric=trained)
+        IndicatorFactory.create(metric=trained)
     make_model(trained, version=1, accuracy=0.5)
     make_model(trained, version=2, accuracy=0.8154)
-    MetricFactory(name="Beta", category="Traffic", owner=owner)
+    MetricFactory.create(name="Beta", category="Traffic", owner=owner)
     client.force_login(owner)
 
     rows = table_rows(client.get(LIST_URL))
@@ -165,9 +150,9 @@ def test_list_shows_owner_indicator_count_and_latest_model_accuracy(
     assert beta[4] == "Not trained"
 
 
-def test_delete_action_is_shown_only_on_the_users_own_metrics(client: Client, owner: User, other_user: User) -> None:
-    mine = MetricFactory(name="Mine", owner=owner)
-    theirs = MetricFactory(name="Theirs", owner=other_user)
+def test_delete_action_is_shown_only_on_the_users_own_metrics(client: Client, owner: User, stranger: User) -> None:
+    mine = MetricFactory.create(name="Mine", owner=owner)
+    theirs = MetricFactory.create(name="Theirs", owner=stranger)
     client.force_login(owner)
 
     html = client.get(LIST_URL).content.decode()
@@ -191,9 +176,9 @@ def populate(first: int, last: int) -> None:
     """Metrics numbered first..last-1, each by its own owner, with indicators by other users and two models."""
     for number in range(first, last):
         # Users without a password hash: hashing hundreds of passwords only slows the test.
-        metric = MetricFactory(name=f"Metric {number:02d}", owner=User.objects.create(username=f"owner{number}"))
+        metric = MetricFactory.create(name=f"Metric {number:02d}", owner=User.objects.create(username=f"owner{number}"))
         for author in range(2):
-            IndicatorFactory(metric=metric, created_by=User.objects.create(username=f"author{number}-{author}"))
+            IndicatorFactory.create(metric=metric, created_by=User.objects.create(username=f"author{number}-{author}"))
         make_model(metric, version=1, accuracy=0.6)
         make_model(metric, version=2, accuracy=0.7)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from unittest import mock
@@ -10,12 +11,12 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Metric
+from metrics.models import Indicator, Metric, TrainedModel, Unusable
 from metrics.templatetags.formatting import percent
 from predictor import charts
-from metrics.models import TrainedModel
+from predictor.columns import IndicatorColumns
 from tests.conftest import rule_data
-from tests.factories import MetricFactory
+from tests.factories import MetricFactory, TrainedModelFactory
 
 PREDICT_URL = reverse("metrics:predict")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -53,9 +54,10 @@ def model(trained_metric: Metric) -> TrainedModel:
 
 
 def test_prediction_recommends_rollback_for_a_low_value_over_a_long_time(
-    client: Client, other_user: User, trained_metric: Metric
+    client: Client, stranger: User, trained_metric: Metric
 ) -> None:
-    client.force_login(other_user)
+    # The catalogue is shared: an account with nothing to do with the metric gets verdicts too.
+    client.force_login(stranger)
 
     response = predict(client, trained_metric, 200, 30)
 
@@ -89,14 +91,15 @@ def test_prediction_shows_probability_accuracy_version_and_indicator_count(
 
 
 def test_prediction_uses_the_newest_model_version(client: Client, owner: User, model: TrainedModel) -> None:
-    TrainedModel.objects.train(model.metric, owner)
+    newest = TrainedModelFactory.create(metric=model.metric, accuracy=0.75)
     client.force_login(owner)
 
     html = predict(client, model.metric, 200, 30).content.decode()
 
-    assert "(version 2, 200 indicators)" in html
-    newest = TrainedModel.objects.get(metric=model.metric, version=2)
+    assert newest.version == 2
+    assert f"Model accuracy: {percent(0.75)} on data it did not see (version 2, 200 indicators)." in html
     assert f'src="{pairplot_url(newest)}?data=' in html
+    assert pairplot_url(model) + "?" not in html
 
 
 def test_prediction_page_carries_the_scatter_figure_with_the_observation(
@@ -150,13 +153,14 @@ def test_pairplot_is_a_png(client: Client, owner: User, model: TrainedModel) -> 
 
 
 def test_pairplot_is_drawn_once_and_then_served_from_the_cache(
-    client: Client, owner: User, other_user: User, model: TrainedModel
+    client: Client, owner: User, stranger: User, model: TrainedModel
 ) -> None:
     client.force_login(owner)
 
     with mock.patch.object(charts, "render_pairplot_png", wraps=charts.render_pairplot_png) as render:
         first = client.get(pairplot_url(model))
-        client.force_login(other_user)
+        # The picture is the same for everyone who may see the metric.
+        client.force_login(stranger)
         second = client.get(pairplot_url(model))
 
     assert render.call_count == 1
@@ -168,8 +172,8 @@ def test_pairplot_is_drawn_again_when_the_metric_data_changes(client: Client, ow
     client.force_login(owner)
     drawn: list[int] = []
 
-    def record(values, times, decisions, labels):
-        drawn.append(len(values))
+    def record(columns: IndicatorColumns, labels: charts.ChartLabels) -> bytes:
+        drawn.append(len(columns))
         return PNG_SIGNATURE
 
     with mock.patch.object(charts, "render_pairplot_png", side_effect=record):
@@ -203,14 +207,40 @@ def test_metric_without_a_model_says_so_and_offers_to_train(client: Client, owne
     assert "recommended" not in html
 
 
-def tamper_artifact(model: TrainedModel) -> None:
+def tamper_artifact(model: TrainedModel, settings) -> None:
     data = bytearray(bytes(TrainedModel.objects.get(pk=model.pk).artifact))
     data[len(data) // 2] ^= 0x01
     TrainedModel.objects.filter(pk=model.pk).update(artifact=bytes(data))
 
 
-def change_sklearn_version(model: TrainedModel) -> None:
+def swap_artifact_with_its_hash(model: TrainedModel, settings) -> None:
+    # Whoever can write to the database can recompute the hash, but not the signature.
+    data = bytearray(bytes(TrainedModel.objects.get(pk=model.pk).artifact))
+    data[len(data) // 2] ^= 0x01
+    TrainedModel.objects.filter(pk=model.pk).update(
+        artifact=bytes(data), artifact_sha256=hashlib.sha256(data).hexdigest()
+    )
+
+
+def change_sklearn_version(model: TrainedModel, settings) -> None:
     TrainedModel.objects.filter(pk=model.pk).update(sklearn_version="0.24.2")
+
+
+def change_the_signing_key(model: TrainedModel, settings) -> None:
+    settings.MBREAK_MODEL_SIGNING_KEY = "a key the model was not signed with"
+
+
+def record_an_earlier_refusal(model: TrainedModel, settings) -> None:
+    TrainedModel.objects.filter(pk=model.pk).update(refused_because=Unusable.NOT_A_TREE)
+
+
+def models_state() -> list[tuple[object, ...]]:
+    """Every stored model as it is, but for `refused_because`, which a refusal may record."""
+    fields = [field.attname for field in TrainedModel._meta.concrete_fields if field.name != "refused_because"]
+    return [
+        tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+        for row in TrainedModel.objects.order_by("pk").values_list(*fields)
+    ]
 
 
 def test_a_sound_model_is_loaded_through_joblib(client: Client, owner: User, model: TrainedModel) -> None:
@@ -219,29 +249,47 @@ def test_a_sound_model_is_loaded_through_joblib(client: Client, owner: User, mod
 
     client.force_login(owner)
 
-    with mock.patch("predictor.artifacts.joblib.load", wraps=joblib.load) as load:
+    with mock.patch("joblib.load", wraps=joblib.load) as load:
         response = predict(client, model.metric, 200, 30)
 
     assert load.call_count == 1
     assert "Rollback recommended" in response.content.decode()
+    assert TrainedModel.objects.get(pk=model.pk).refused_because == ""
 
 
-@pytest.mark.parametrize("spoil", [tamper_artifact, change_sklearn_version], ids=["changed-byte", "other-sklearn"])
-def test_a_model_that_cannot_be_trusted_is_never_unpickled_and_the_user_is_told_to_train_again(
-    client: Client, owner: User, model: TrainedModel, spoil
+@pytest.mark.parametrize(
+    ("spoil", "cause", "recorded"),
+    [
+        (tamper_artifact, Unusable.HASH, True),
+        (swap_artifact_with_its_hash, Unusable.SIGNATURE, True),
+        (change_sklearn_version, Unusable.SKLEARN_VERSION, False),
+        (change_the_signing_key, Unusable.UNKNOWN_KEY, False),
+        (record_an_earlier_refusal, Unusable.NOT_A_TREE, True),
+    ],
+    ids=["changed-byte", "changed-byte-and-hash", "other-sklearn", "unknown-key", "refused-before"],
+)
+def test_a_model_that_cannot_be_trusted_is_never_unpickled_and_the_user_is_told_why_and_to_train_again(
+    client: Client, owner: User, model: TrainedModel, settings, spoil, cause: Unusable, recorded: bool
 ) -> None:
-    spoil(model)
+    spoil(model, settings)
     client.force_login(owner)
+    before = models_state()
 
-    with mock.patch("predictor.artifacts.joblib.load", side_effect=AssertionError("unpickled")) as load:
+    with mock.patch("joblib.load", side_effect=AssertionError("unpickled")) as load:
         response = predict(client, model.metric, 200, 30)
 
     assert load.call_count == 0
     assert response.status_code == 200
     html = response.content.decode()
-    assert "cannot be used (it was changed, or made by another version of scikit-learn). Train it again." in html
+    # The message names the real cause (it used to say "changed, or made by another version").
+    assert f"Version 1 of the model of “Requests per minute” cannot be used: {cause.label}. Train it again." in html
     assert f'action="{reverse("metrics:train", args=[model.metric_id])}"' in html
     assert "recommended" not in html
+    assert 'id="scatter-data"' not in html
+    # Nothing stored changes, but for the refusal recorded when the bytes themselves are bad:
+    # a key or version mismatch is the server's, and another server may use the model.
+    assert models_state() == before
+    assert TrainedModel.objects.get(pk=model.pk).refused_because == (cause if recorded else "")
 
 
 # --- Bad input -------------------------------------------------------------------------
@@ -285,14 +333,29 @@ def test_prediction_for_a_metric_that_does_not_exist_shows_a_form_error(client: 
 
     response = client.get(PREDICT_URL, {"metric": 999_999, "value": 200, "time": 30})
 
-    assert "Select a valid choice." in response.content.decode()
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Select a valid choice. That choice is not one of the available choices." in html
+    assert "recommended" not in html
+
+
+def database_state() -> dict[str, object]:
+    return {
+        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "name", "category", "data_version")),
+        "indicators": list(
+            Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time")
+        ),
+        "models": models_state(),
+        "refusals": list(TrainedModel.objects.order_by("pk").values_list("pk", "refused_because")),
+    }
 
 
 def test_prediction_does_not_change_anything(client: Client, owner: User, model: TrainedModel) -> None:
-    MetricFactory(owner=owner)
+    MetricFactory.create(owner=owner)
     client.force_login(owner)
-    before = list(TrainedModel.objects.values_list("pk", "version", "artifact_sha256"))
+    before = database_state()
 
-    predict(client, model.metric, 200, 30)
+    response = predict(client, model.metric, 200, 30)
 
-    assert list(TrainedModel.objects.values_list("pk", "version", "artifact_sha256")) == before
+    assert "Rollback recommended" in response.content.decode()
+    assert database_state() == before

@@ -1,7 +1,12 @@
+"""Training from the pages: one metric, or every metric whose model is missing, stale or unusable.
+
+Training is the subject here, so these tests train for real, on as few indicators as each allows.
+"""
+
 from __future__ import annotations
 
 import hashlib
-from unittest import mock
+from collections.abc import Callable
 
 import pytest
 import sklearn
@@ -10,14 +15,15 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from predictor.columns import IndicatorColumns
-from metrics.models import Metric
-from metrics.models import TrainedModel
+from metrics.models import Indicator, IndicatorQuerySet, Metric, TrainedModel
+from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
 from tests.conftest import rule_data
-from tests.factories import MetricFactory
+from tests.factories import MetricFactory, TrainedModelFactory
 from tests.pages import messages_of
 
 TRAIN_ALL_URL = reverse("metrics:train_all")
+# rule_data(20) holds 6 rollbacks and 14 rollouts: enough to train, and quick to.
+SMALL = 20
 
 
 def train_url(metric: Metric) -> str:
@@ -36,20 +42,44 @@ def rows(decisions: list[int]) -> IndicatorColumns:
     )
 
 
+def database_state() -> dict[str, object]:
+    """Everything a training could change, to compare before and after a refusal."""
+    return {
+        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "name", "owner_id", "data_version")),
+        "indicators": list(
+            Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time")
+        ),
+        "models": list(
+            TrainedModel.objects.order_by("pk").values_list(
+                "pk", "metric_id", "version", "data_version", "artifact_sha256", "refused_because"
+            )
+        ),
+    }
+
+
 @pytest.fixture
 def ready(metric: Metric, owner: User) -> Metric:
     """A metric with enough data to train, and no model yet."""
-    metric.import_indicators(rule_data(60), owner)
+    metric.import_indicators(rule_data(SMALL), owner)
+    return metric
+
+
+@pytest.fixture
+def small_trained_metric(metric: Metric, owner: User) -> Metric:
+    """`metric` with a few indicators and a stored model of exactly them (no training)."""
+    metric.import_indicators(rule_data(SMALL), owner)
+    TrainedModelFactory.create(metric=metric, trained_by=owner)
     return metric
 
 
 # --- Training one metric -----------------------------------------------------------------
 
 
-def test_training_creates_version_1_then_2_each_with_hash_library_author_and_accuracy(
-    client: Client, other_user: User, ready: Metric
+def test_anyone_may_train_a_metric_creating_version_1_then_2_each_with_hash_library_author_and_accuracy(
+    client: Client, stranger: User, ready: Metric
 ) -> None:
-    client.force_login(other_user)
+    # The catalogue is shared: an account with nothing to do with the metric may train it.
+    client.force_login(stranger)
 
     first = client.post(train_url(ready))
     client.get(first["Location"])  # shows, and so consumes, the first message
@@ -58,13 +88,15 @@ def test_training_creates_version_1_then_2_each_with_hash_library_author_and_acc
     assert first.status_code == second.status_code == 302
     assert first["Location"] == ready.get_absolute_url()
     assert versions_of(ready) == [1, 2]
+    ready.refresh_from_db()
     for model in TrainedModel.objects.filter(metric=ready):
         assert model.artifact_sha256 == hashlib.sha256(bytes(model.artifact)).hexdigest()
         assert model.sklearn_version == sklearn.__version__
-        assert model.trained_by == other_user
+        assert model.trained_by == stranger
         assert 0.0 <= model.accuracy <= 1.0
-        assert model.n_indicators == 60
+        assert (model.n_indicators, model.n_rollback, model.n_rollout) == (SMALL, 6, 14)
         assert model.data_version == ready.data_version
+        assert model.is_usable
     [message] = messages_of(second)
     assert message.startswith("Model version 2 of “Requests per minute” trained: ")
     assert message.endswith("% accuracy on data it did not see.")
@@ -77,24 +109,25 @@ def test_metric_page_shows_the_new_model_after_training(client: Client, owner: U
 
     html = response.content.decode()
     assert "Version 1" in html
-    assert "Trained on 60 indicators" in html
+    assert f"Trained on {SMALL} indicators" in html
     assert "No model yet." not in html
 
 
 @pytest.mark.parametrize(
     ("decisions", "expected"),
     [
-        ([1, 0] * 4 + [1], "it has 9 indicators (5 rollback, 4 rollout)"),
-        ([1] + [0] * 11, "it has 12 indicators (1 rollback, 11 rollout)"),
-        ([1] * 15, "it has 15 indicators (15 rollback, 0 rollout)"),
+        ([ROLLBACK, ROLLOUT] * 4 + [ROLLBACK], "it has 9 indicators (5 rollback, 4 rollout)"),
+        ([ROLLBACK] + [ROLLOUT] * 11, "it has 12 indicators (1 rollback, 11 rollout)"),
+        ([ROLLBACK] * 15, "it has 15 indicators (15 rollback, 0 rollout)"),
     ],
     ids=["too-few-rows", "one-rollback", "no-rollout"],
 )
-def test_training_with_too_little_data_warns_with_the_counts_and_creates_no_model(
+def test_training_with_too_little_data_warns_with_the_counts_and_changes_nothing(
     client: Client, owner: User, metric: Metric, decisions: list[int], expected: str
 ) -> None:
     metric.import_indicators(rows(decisions), owner)
     client.force_login(owner)
+    before = database_state()
 
     response = client.post(train_url(metric))
 
@@ -103,34 +136,71 @@ def test_training_with_too_little_data_warns_with_the_counts_and_creates_no_mode
     assert message.level_tag == "warning"
     assert expected in str(message)
     assert "at least 10 indicators, with at least 2 of each decision" in str(message)
+    assert database_state() == before
     assert not TrainedModel.objects.exists()
 
 
-def test_training_a_metric_without_indicators_warns_and_creates_no_model(
+def test_training_a_metric_without_indicators_warns_and_changes_nothing(
     client: Client, owner: User, metric: Metric
 ) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = client.post(train_url(metric), follow=True)
 
     assert "Not enough data to train “Requests per minute”: it has 0 indicators" in response.content.decode()
-    assert not TrainedModel.objects.exists()
+    assert database_state() == before
 
 
-def test_training_by_get_is_not_allowed_and_creates_no_model(client: Client, owner: User, ready: Metric) -> None:
+def poison_columns_of(metric: Metric) -> Callable[[IndicatorQuerySet], IndicatorColumns]:
+    """`IndicatorQuerySet.columns`, but `metric`'s first value is 1e300, which no tree can learn from.
+
+    As if a row had been written around every input check: the database's own check
+    constraint refuses such a value, so it cannot be stored for real.
+    """
+    real_columns = IndicatorQuerySet.columns
+
+    def columns(queryset: IndicatorQuerySet) -> IndicatorColumns:
+        data = real_columns(queryset)
+        if set(queryset.values_list("metric_id", flat=True)) == {metric.pk}:
+            data.values[0] = 1e300
+        return data
+
+    return columns
+
+
+def test_training_a_metric_whose_data_cannot_be_learnt_says_so_and_changes_nothing(
+    client: Client, owner: User, ready: Metric, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(IndicatorQuerySet, "columns", poison_columns_of(ready))
     client.force_login(owner)
+    before = database_state()
+
+    response = client.post(train_url(ready))
+
+    assert response.status_code == 302
+    assert messages_of(response) == ["“Requests per minute” holds values that cannot be learnt from; check its data."]
+    assert database_state() == before
+
+
+def test_training_by_get_is_not_allowed_and_changes_nothing(client: Client, owner: User, ready: Metric) -> None:
+    client.force_login(owner)
+    before = database_state()
 
     response = client.get(train_url(ready))
 
     assert response.status_code == 405
-    assert not TrainedModel.objects.exists()
+    assert database_state() == before
 
 
-def test_training_a_missing_metric_is_404(client: Client, owner: User) -> None:
+def test_training_a_missing_metric_is_404_and_changes_nothing(client: Client, owner: User, ready: Metric) -> None:
     client.force_login(owner)
+    before = database_state()
 
-    assert client.post(reverse("metrics:train", args=[999_999])).status_code == 404
-    assert not TrainedModel.objects.exists()
+    response = client.post(reverse("metrics:train", args=[999_999]))
+
+    assert response.status_code == 404
+    assert database_state() == before
 
 
 def test_training_goes_back_to_a_same_site_next(client: Client, owner: User, ready: Metric) -> None:
@@ -144,32 +214,49 @@ def test_training_goes_back_to_a_same_site_next(client: Client, owner: User, rea
 
 
 @pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/", "javascript:alert(1)"])
-def test_training_never_redirects_to_another_site(client: Client, owner: User, ready: Metric, next_url: str) -> None:
+def test_training_never_redirects_to_another_site(client: Client, owner: User, metric: Metric, next_url: str) -> None:
+    # Without data nothing trains: the redirect is the same, and quicker to reach.
     client.force_login(owner)
 
-    response = client.post(train_url(ready), {"next": next_url})
+    response = client.post(train_url(metric), {"next": next_url})
 
-    assert response["Location"] == ready.get_absolute_url()
+    assert response["Location"] == metric.get_absolute_url()
     all_response = client.post(TRAIN_ALL_URL, {"next": next_url})
     assert all_response["Location"] == reverse("metrics:list")
 
 
-# --- Training every stale metric -----------------------------------------------------------
-
-
-def test_train_all_trains_metrics_without_a_model_and_reports_those_with_too_little_data(
-    client: Client, owner: User, other_user: User, ready: Metric
+def test_a_metric_larger_than_the_training_limit_trains_on_a_sample_and_says_so(
+    client: Client, owner: User, metric: Metric, settings
 ) -> None:
-    thin = MetricFactory(name="Error rate", owner=other_user)
-    thin.import_indicators(rows([1, 0, 1]), other_user)
-    client.force_login(other_user)
+    settings.MBREAK_MAX_TRAINING_ROWS = 20
+    metric.import_indicators(rule_data(40), owner)
+    client.force_login(owner)
+
+    client.post(train_url(metric))
+
+    model = TrainedModel.objects.get(metric=metric)
+    assert (model.n_indicators, model.n_trained_on) == (40, 20)
+    html = client.get(metric.get_absolute_url()).content.decode()
+    assert "Trained on 40 indicators (a sample of 20)" in html
+
+
+# --- Training every metric that needs it -----------------------------------------------------
+
+
+def test_train_all_trains_every_metric_without_a_model_and_reports_those_with_too_little_data(
+    client: Client, stranger: User, ready: Metric
+) -> None:
+    # The stranger owns another metric, and the button trains the whole shared catalogue.
+    thin = MetricFactory.create(name="Error rate", owner=stranger)
+    thin.import_indicators(rows([ROLLBACK, ROLLOUT, ROLLBACK]), stranger)
+    client.force_login(stranger)
 
     response = client.post(TRAIN_ALL_URL)
 
     assert response.status_code == 302
     assert response["Location"] == reverse("metrics:list")
     assert versions_of(ready) == [1]
-    assert TrainedModel.objects.get(metric=ready).trained_by == other_user
+    assert TrainedModel.objects.get(metric=ready).trained_by == stranger
     assert versions_of(thin) == []
     assert messages_of(response) == [
         "Trained 1 model: Requests per minute.",
@@ -178,67 +265,83 @@ def test_train_all_trains_metrics_without_a_model_and_reports_those_with_too_lit
     ]
 
 
+@pytest.fixture
+def ready_other(owner: User) -> Metric:
+    metric = MetricFactory.create(name="Latency", category="Web", owner=owner)
+    metric.import_indicators(rule_data(SMALL, seed=1), owner)
+    return metric
+
+
 def test_train_all_does_not_retrain_a_metric_untouched_since_its_model(
-    client: Client, owner: User, trained_metric: Metric, ready_other: Metric
+    client: Client, owner: User, small_trained_metric: Metric, ready_other: Metric
 ) -> None:
     client.force_login(owner)
 
     response = client.post(TRAIN_ALL_URL)
 
-    assert versions_of(trained_metric) == [1]
+    assert versions_of(small_trained_metric) == [1]
     assert versions_of(ready_other) == [1]
     assert messages_of(response) == ["Trained 1 model: Latency."]
 
 
-@pytest.fixture
-def ready_other(owner: User) -> Metric:
-    metric = MetricFactory(name="Latency", category="Web", owner=owner)
-    metric.import_indicators(rule_data(40, seed=1), owner)
-    return metric
-
-
 def test_train_all_says_up_to_date_when_nothing_changed(client: Client, owner: User, trained_metric: Metric) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = client.post(TRAIN_ALL_URL, follow=True)
 
-    assert versions_of(trained_metric) == [1]
     assert "Every model is up to date: no metric has new data since its last training." in response.content.decode()
+    assert database_state() == before
 
 
-def test_adding_an_indicator_makes_the_metric_stale_again(
-    client: Client, owner: User, other_user: User, trained_metric: Metric
+def test_a_contributor_adding_an_indicator_makes_the_metric_stale_again(
+    client: Client, contributor: User, small_trained_metric: Metric
 ) -> None:
-    client.force_login(other_user)
+    client.force_login(contributor)
     client.post(
-        reverse("metrics:add_indicator", args=[trained_metric.pk]), {"value": 1, "decision": 1, "time": 50}, follow=True
+        reverse("metrics:add_indicator", args=[small_trained_metric.pk]),
+        {"value": 1, "decision": ROLLBACK, "time": 50},
+        follow=True,
     )
 
     response = client.post(TRAIN_ALL_URL)
 
-    assert versions_of(trained_metric) == [1, 2]
-    newest = TrainedModel.objects.get(metric=trained_metric, version=2)
-    assert newest.n_indicators == 201
-    assert newest.trained_by == other_user
+    assert versions_of(small_trained_metric) == [1, 2]
+    newest = TrainedModel.objects.get(metric=small_trained_metric, version=2)
+    assert newest.n_indicators == SMALL + 1
+    assert newest.trained_by == contributor
     assert messages_of(response) == ["Trained 1 model: Requests per minute."]
     client.get(response["Location"])
     again = client.post(TRAIN_ALL_URL)
-    assert versions_of(trained_metric) == [1, 2]
+    assert versions_of(small_trained_metric) == [1, 2]
     assert messages_of(again) == ["Every model is up to date: no metric has new data since its last training."]
 
 
 def test_deleting_an_indicator_makes_the_metric_stale_again(
-    client: Client, owner: User, trained_metric: Metric
+    client: Client, owner: User, small_trained_metric: Metric
 ) -> None:
-    indicator = trained_metric.indicators.order_by("pk").first()
+    indicator = small_trained_metric.indicators.order_by("pk").first()
     assert indicator is not None
     client.force_login(owner)
-    client.post(reverse("metrics:delete_indicator", args=[trained_metric.pk, indicator.pk]))
+    client.post(reverse("metrics:delete_indicator", args=[small_trained_metric.pk, indicator.pk]))
 
     client.post(TRAIN_ALL_URL)
 
-    assert versions_of(trained_metric) == [1, 2]
-    assert TrainedModel.objects.get(metric=trained_metric, version=2).n_indicators == 199
+    assert versions_of(small_trained_metric) == [1, 2]
+    assert TrainedModel.objects.get(metric=small_trained_metric, version=2).n_indicators == SMALL - 1
+
+
+def test_train_all_retrains_a_metric_whose_model_this_server_cannot_use(
+    client: Client, owner: User, small_trained_metric: Metric
+) -> None:
+    TrainedModel.objects.filter(metric=small_trained_metric).update(sklearn_version="0.24.2")
+    client.force_login(owner)
+
+    response = client.post(TRAIN_ALL_URL)
+
+    assert versions_of(small_trained_metric) == [1, 2]
+    assert TrainedModel.objects.get(metric=small_trained_metric, version=2).is_usable
+    assert messages_of(response) == ["Trained 1 model: Requests per minute."]
 
 
 def test_train_all_goes_back_to_a_same_site_next(client: Client, owner: User, trained_metric: Metric) -> None:
@@ -249,67 +352,45 @@ def test_train_all_goes_back_to_a_same_site_next(client: Client, owner: User, tr
     assert response["Location"] == "/?name=requests&page=1"
 
 
-def test_train_all_by_get_is_not_allowed_and_trains_nothing(client: Client, owner: User, ready: Metric) -> None:
+def test_train_all_by_get_is_not_allowed_and_changes_nothing(client: Client, owner: User, ready: Metric) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = client.get(TRAIN_ALL_URL)
 
     assert response.status_code == 405
-    assert not TrainedModel.objects.exists()
+    assert database_state() == before
 
 
 def test_train_all_stops_starting_trainings_when_its_time_budget_is_spent(
     client: Client, owner: User, settings
 ) -> None:
     settings.MBREAK_TRAIN_ALL_BUDGET_SECONDS = 0
-    metrics = [MetricFactory(owner=owner, name=f"Metric {n}") for n in range(3)]
+    metrics = [MetricFactory.create(owner=owner, name=f"Metric {n}") for n in range(3)]
     for metric in metrics:
-        metric.import_indicators(rule_data(40), owner)
+        metric.import_indicators(rule_data(SMALL), owner)
     client.force_login(owner)
 
     first = client.post(TRAIN_ALL_URL)
 
     # Each press trains at least one metric, and says how many are left.
-    assert TrainedModel.objects.count() == 1
+    assert [versions_of(metric) for metric in metrics] == [[1], [], []]
     assert "2 metrics still need training (Metric 1, Metric 2): press “Train the models” again." in messages_of(first)
     client.post(TRAIN_ALL_URL)
     client.post(TRAIN_ALL_URL)
-    assert TrainedModel.objects.count() == 3
+    assert [versions_of(metric) for metric in metrics] == [[1], [1], [1]]
 
 
 def test_train_all_reports_a_metric_whose_data_cannot_be_learnt_and_trains_the_others(
-    client: Client, owner: User, ready: Metric
+    client: Client, owner: User, ready: Metric, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken = MetricFactory(owner=owner, name="Broken")
-    broken.import_indicators(rule_data(40), owner)
-    real_training_data = Metric.training_data
-
-    def training_data(metric: Metric) -> Columns:
-        # As if a row had been written around the input checks (raw SQL, say).
-        values, times, decisions = real_training_data(metric)
-        if metric.pk == broken.pk:
-            values[0] = 1e300
-        return values, times, decisions
-
+    broken = MetricFactory.create(owner=owner, name="Broken")
+    broken.import_indicators(rule_data(SMALL), owner)
+    monkeypatch.setattr(IndicatorQuerySet, "columns", poison_columns_of(broken))
     client.force_login(owner)
-    with mock.patch.object(Metric, "training_data", training_data):
-        response = client.post(TRAIN_ALL_URL)
+
+    response = client.post(TRAIN_ALL_URL)
 
     assert versions_of(ready) == [1]
     assert versions_of(broken) == []
     assert "These metrics hold values that cannot be learnt from; check their data: Broken." in messages_of(response)
-
-
-def test_a_metric_larger_than_the_training_limit_trains_on_a_sample_and_says_so(
-    client: Client, owner: User, metric: Metric, settings
-) -> None:
-    settings.MBREAK_MAX_TRAINING_ROWS = 100
-    metric.import_indicators(rule_data(300), owner)
-    client.force_login(owner)
-
-    client.post(train_url(metric))
-
-    model = TrainedModel.objects.get(metric=metric)
-    assert (model.n_indicators, model.n_trained_on) == (300, 100)
-    html = client.get(metric.get_absolute_url()).content.decode()
-    assert "Trained on 300 indicators (a sample of 100)" in html

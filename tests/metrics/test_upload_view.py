@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Indicator, Metric
+from metrics.models import Indicator, Metric, TrainedModel
 from tests.factories import IndicatorFactory
 
 UPLOAD_URL = reverse("metrics:upload")
@@ -26,18 +26,32 @@ def upload(client: Client, metric: Metric | None, content: bytes, delimiter: str
     return client.post(UPLOAD_URL, data, follow=follow)
 
 
+STORED_FIELDS = ("metric_id", "value", "decision", "time", "created_by_id")
+
+
 def stored_rows() -> list[tuple]:
-    return list(Indicator.objects.order_by("pk").values_list("metric_id", "value", "decision", "time", "created_by_id"))
+    return list(Indicator.objects.order_by("pk").values_list(*STORED_FIELDS))
 
 
 def data_version(metric: Metric) -> int:
     return Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
 
 
+def database_state() -> dict[str, list]:
+    """Every row a refused upload must leave alone, with the data version that marks models stale."""
+    return {
+        "metrics": list(
+            Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner_id", "data_version")
+        ),
+        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", *STORED_FIELDS)),
+        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version", "data_version")),
+    }
+
+
 @pytest.fixture
 def existing(metric: Metric) -> Indicator:
     """A row already stored, which a failed upload must leave alone."""
-    return IndicatorFactory(metric=metric, value=42)
+    return IndicatorFactory.create(metric=metric, value=42)
 
 
 # --- The page --------------------------------------------------------------------------
@@ -59,9 +73,9 @@ def test_upload_page_explains_the_format_and_preselects_the_metric(client: Clien
 
 
 def test_upload_of_a_good_file_imports_every_row_by_the_uploader(
-    client: Client, other_user: User, metric: Metric
+    client: Client, contributor: User, metric: Metric
 ) -> None:
-    client.force_login(other_user)
+    client.force_login(contributor)
     version_before = data_version(metric)
 
     response = upload(client, metric, GOOD_CSV)
@@ -72,9 +86,9 @@ def test_upload_of_a_good_file_imports_every_row_by_the_uploader(
         "Imported 3 indicators into “Requests per minute”."
     ]
     assert stored_rows() == [
-        (metric.pk, 500.0, 0, 10.0, other_user.pk),
-        (metric.pk, 612.5, 1, 60.0, other_user.pk),
-        (metric.pk, -3.0, 0, 0.25, other_user.pk),
+        (metric.pk, 500.0, 0, 10.0, contributor.pk),
+        (metric.pk, 612.5, 1, 60.0, contributor.pk),
+        (metric.pk, -3.0, 0, 0.25, contributor.pk),
     ]
     assert data_version(metric) == version_before + 1
 
@@ -114,7 +128,7 @@ def test_upload_with_one_bad_row_imports_nothing_and_lists_line_column_and_reaso
     client: Client, owner: User, metric: Metric, existing: Indicator
 ) -> None:
     client.force_login(owner)
-    before, version_before = stored_rows(), data_version(metric)
+    before = database_state()
     content = b"valor,decisao,tempo\n500,0,10\n600,1,20\n700,2,30\n800,0,40\n"
 
     response = upload(client, metric, content)
@@ -123,8 +137,7 @@ def test_upload_with_one_bad_row_imports_nothing_and_lists_line_column_and_reaso
     html = response.content.decode()
     assert "Nothing was imported: the file has 1 error." in html
     assert "Line 4, column “decisao”: expected 0 (rollout) or 1 (rollback), got “2”" in html
-    assert stored_rows() == before
-    assert data_version(metric) == version_before
+    assert database_state() == before
 
 
 @pytest.mark.parametrize(
@@ -141,19 +154,20 @@ def test_upload_with_a_bad_cell_names_it_and_imports_nothing(
     client: Client, owner: User, metric: Metric, bad_line: bytes, reason: str
 ) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n" + bad_line + b"\n600,1,20\n")
 
     assert response.status_code == 400
     assert reason in response.content.decode()
-    assert not Indicator.objects.exists()
+    assert database_state() == before
 
 
 def test_upload_with_many_bad_rows_shows_the_first_errors_and_the_total(
     client: Client, owner: User, metric: Metric, existing: Indicator
 ) -> None:
     client.force_login(owner)
-    before = stored_rows()
+    before = database_state()
     bad_lines = b"".join(b"abc,0,10\n" for _ in range(25))
 
     response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n" + bad_lines)
@@ -165,19 +179,20 @@ def test_upload_with_many_bad_rows_shows_the_first_errors_and_the_total(
     assert "Line 22, column “valor”" in html
     assert "Line 23, column “valor”" not in html
     assert "Showing the first 20 of 25 errors." in html
-    assert stored_rows() == before
+    assert database_state() == before
 
 
 def test_upload_with_a_short_line_names_the_line_and_the_field_count(
     client: Client, owner: User, metric: Metric
 ) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n600,1\n")
 
     assert response.status_code == 400
     assert "Line 3: expected 3 fields, found 2" in response.content.decode()
-    assert not Indicator.objects.exists()
+    assert database_state() == before
 
 
 @pytest.mark.parametrize(
@@ -225,14 +240,13 @@ def test_upload_of_a_file_it_cannot_read_says_why_and_imports_nothing(
     message: str,
 ) -> None:
     client.force_login(owner)
-    before, version_before = stored_rows(), data_version(metric)
+    before = database_state()
 
     response = upload(client, metric, content, delimiter=delimiter)
 
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert stored_rows() == before
-    assert data_version(metric) == version_before
+    assert database_state() == before
 
 
 def test_upload_larger_than_the_limit_is_refused_with_the_limit_in_the_message(
@@ -240,7 +254,7 @@ def test_upload_larger_than_the_limit_is_refused_with_the_limit_in_the_message(
 ) -> None:
     settings.MBREAK_MAX_UPLOAD_BYTES = 100
     client.force_login(owner)
-    before = stored_rows()
+    before = database_state()
     content = b"valor,decisao,tempo\n" + b"500,0,10\n" * 20
     assert len(content) > 100
 
@@ -249,7 +263,7 @@ def test_upload_larger_than_the_limit_is_refused_with_the_limit_in_the_message(
     assert response.status_code == 400
     html = response.content.decode()
     assert f"The file is too large ({len(content)}\xa0bytes); the limit is 100\xa0bytes." in html
-    assert stored_rows() == before
+    assert database_state() == before
 
 
 def test_upload_just_under_the_limit_is_accepted(client: Client, owner: User, metric: Metric, settings) -> None:
@@ -274,42 +288,45 @@ def test_upload_without_a_metric_is_refused_and_imports_nothing(
     client: Client, owner: User, metric: Metric, existing: Indicator
 ) -> None:
     client.force_login(owner)
-    before = stored_rows()
+    before = database_state()
 
     response = upload(client, None, GOOD_CSV)
 
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
-    assert stored_rows() == before
+    assert database_state() == before
 
 
 def test_upload_to_a_metric_that_does_not_exist_is_refused_and_imports_nothing(
     client: Client, owner: User, metric: Metric
 ) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = client.post(UPLOAD_URL, {"metric": 999_999, "delimiter": "detect", "file": csv_file(GOOD_CSV)})
 
     assert response.status_code == 400
     assert "Select a valid choice." in response.content.decode()
-    assert not Indicator.objects.exists()
+    assert database_state() == before
 
 
 def test_upload_without_a_file_is_refused(client: Client, owner: User, metric: Metric) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = client.post(UPLOAD_URL, {"metric": metric.pk, "delimiter": "detect"})
 
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
-    assert not Indicator.objects.exists()
+    assert database_state() == before
 
 
 def test_upload_with_an_unknown_delimiter_choice_is_refused(client: Client, owner: User, metric: Metric) -> None:
     client.force_login(owner)
+    before = database_state()
 
     response = upload(client, metric, GOOD_CSV, delimiter="space")
 
     assert response.status_code == 400
     assert "Select a valid choice. space is not one of the available choices." in response.content.decode()
-    assert not Indicator.objects.exists()
+    assert database_state() == before

@@ -9,6 +9,8 @@ import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
+from predictor.columns import IndicatorColumns
+from predictor.inference import predict_decision
 from predictor.training import (
     DEPTH_GRID,
     MIN_INDICATORS,
@@ -16,8 +18,6 @@ from predictor.training import (
     TrainingDataError,
     fit_decision_tree,
 )
-from predictor.columns import IndicatorColumns
-from predictor.inference import predict_decision
 from tests.conftest import rule_data
 
 

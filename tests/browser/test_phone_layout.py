@@ -1,0 +1,83 @@
+"""On a 390 px phone no page scrolls sideways, and the metric list shows what matters."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import Page, ViewportSize, expect
+
+from metrics.models import Metric
+from tests.conftest import rule_data
+from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+def page_width_overflow(page: Page) -> int:
+    """How many pixels the page is wider than the screen (0 when nothing scrolls sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def demo_metric() -> Metric:
+    owner = UserFactory.create(username="owner")
+    metric = MetricFactory.create(owner=owner, name="Requests per minute of the checkout service", category="Traffic")
+    metric.import_indicators(rule_data(60), owner)
+    TrainedModelFactory.create(metric=metric)
+    MetricFactory.create(owner=owner, name="Error rate (%)", category="Reliability")
+    return metric
+
+
+@pytest.mark.parametrize("language", ["en", "pt-br"])
+def test_no_page_scrolls_sideways_on_a_phone(page: Page, live_server, fill_login_form, language: str) -> None:
+    metric = demo_metric()
+    page.set_viewport_size(PHONE)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    for path in (reverse("accounts:login"), reverse("accounts:signup")):
+        page.goto(live_server.url + path)
+        assert page_width_overflow(page) == 0, path
+    page.goto(live_server.url + reverse("accounts:login"))
+    page.locator("#id_username").fill("owner")
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("#id_password").press("Enter")
+    page.wait_for_url(live_server.url + "/")
+
+    pages = [
+        reverse("metrics:list"),
+        reverse("metrics:create"),
+        reverse("metrics:upload"),
+        metric.get_absolute_url(),
+        reverse("metrics:delete", args=[metric.pk]),
+        f"{reverse('metrics:predict')}?metric={metric.pk}&value=200&time=30",
+        reverse("metrics:predict"),
+    ]
+    for path in pages:
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.clientWidth") == PHONE["width"]
+        assert page_width_overflow(page) == 0, path
+
+
+def test_the_metric_list_shows_name_model_quality_and_actions_on_a_phone(
+    page: Page, live_server, fill_login_form
+) -> None:
+    metric = demo_metric()
+    page.goto(live_server.url)
+    fill_login_form(metric.owner, PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.reload()
+
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=metric.name, exact=True))
+    for element in (
+        row.get_by_role("link", name=metric.name, exact=True),
+        row.get_by_text("90.0%"),
+        row.get_by_role("link", name="Open"),
+        row.get_by_role("link", name="Add data"),
+        row.get_by_role("link", name="Delete", exact=True),
+    ):
+        expect(element).to_be_visible()
+        box = element.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"]
