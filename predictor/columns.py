@@ -47,6 +47,3 @@ class IndicatorColumns:
     def rows(self) -> Iterator[tuple[float, float, int]]:
         """(value, time, decision) of each row, in order."""
         return zip(self.values, self.times, self.decisions, strict=True)
-
-    def count(self, decision: int) -> int:
-        return sum(1 for each in self.decisions if each == decision)

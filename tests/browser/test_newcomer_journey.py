@@ -31,7 +31,7 @@ def indicator_csv(rows: int) -> bytes:
     """
     parsed = rule_data(rows)
     lines = ["valor,decisao,tempo"] + [
-        f"{value!r},{decision},{minutes!r}" for value, decision, minutes in parsed.rows()
+        f"{value!r},{decision},{minutes!r}" for value, minutes, decision in parsed.rows()
     ]
     assert 0 < sum(parsed.decisions) < rows, "the data must hold both decisions to be trainable"
     return ("\n".join(lines) + "\n").encode()
