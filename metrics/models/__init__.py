@@ -23,8 +23,12 @@ from metrics.models.trained_model import (
     Unusable,
     signing_keys,
 )
+from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
+# What training may raise, and the data it needs, for the callers of `TrainedModel.objects.train`.
 __all__ = [
+    "MIN_INDICATORS",
+    "MIN_PER_DECISION",
     "Decision",
     "Indicator",
     "IndicatorQuerySet",
@@ -33,9 +37,11 @@ __all__ = [
     "MetricQuerySet",
     "ModelUnusable",
     "NoTrainedModel",
+    "NotEnoughDataError",
     "Prediction",
     "TrainedModel",
     "TrainedModelQuerySet",
+    "TrainingDataError",
     "TrainingReport",
     "Unusable",
     "has_visible_character",

@@ -10,9 +10,15 @@ from django.views.decorators.http import require_POST
 
 from mbreak.http import AuthenticatedHttpRequest, redirect_back
 from metrics.access import get_metric
-from metrics.models import Metric, TrainedModel
+from metrics.models import (
+    MIN_INDICATORS,
+    MIN_PER_DECISION,
+    Metric,
+    NotEnoughDataError,
+    TrainedModel,
+    TrainingDataError,
+)
 from metrics.templatetags.formatting import percent
-from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 
 @require_POST
