@@ -236,10 +236,6 @@ class Metric(models.Model):
     def can_delete(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
 
-    def mark_data_changed(self) -> None:
-        Metric.objects.filter(pk=self.pk).mark_data_changed()
-        self.refresh_from_db(fields=["data_version"])
-
     def add_indicator(self, value: float, decision: int, time: float, user: User) -> Indicator:
         """Store one indicator; raises `MetricDeleted` if the metric is gone."""
         from metrics.models.indicator import Indicator
@@ -249,7 +245,8 @@ class Metric(models.Model):
             indicator = Indicator.objects.create(
                 metric=self, value=value, decision=decision, time=time, created_by=user
             )
-        self.refresh_from_db(fields=["data_version"])
+            # Inside the transaction: once it commits, the owner may delete the metric.
+            self.refresh_from_db(fields=["data_version"])
         return indicator
 
     def import_indicators(self, data: IndicatorColumns, user: User) -> int:
@@ -262,7 +259,8 @@ class Metric(models.Model):
         with transaction.atomic():
             self._lock()
             count = Indicator.objects.bulk_insert(self, data, user)
-        self.refresh_from_db(fields=["data_version"])
+            # Inside the transaction: once it commits, the owner may delete the metric.
+            self.refresh_from_db(fields=["data_version"])
         return count
 
     def chart_sample(self) -> IndicatorColumns:

@@ -87,9 +87,18 @@ def test_a_delete_waits_for_an_upload_in_progress_then_removes_every_row(owner: 
         time.sleep(0.5)  # the upload is still running when the owner presses Delete
         return count
 
+    refresh = Metric.refresh_from_db
+
+    def slow_refresh(self, *args, **kwargs):
+        time.sleep(0.3)  # gives a delete that did not wait the time to commit
+        return refresh(self, *args, **kwargs)
+
     def upload() -> None:
         try:
-            with mock.patch.object(Indicator.objects, "bulk_insert", slow_insert):
+            with (
+                mock.patch.object(Indicator.objects, "bulk_insert", slow_insert),
+                mock.patch.object(Metric, "refresh_from_db", slow_refresh),
+            ):
                 metric.import_indicators(rule_data(500), contributor)
         except BaseException as error:
             errors.append(error)
