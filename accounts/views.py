@@ -5,11 +5,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import LoginForm, SignupForm
+from mbreak.http import redirect_back
 
 
 class LoginView(auth_views.LoginView):
@@ -35,12 +36,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         messages.success(
             request, _("Welcome, %(username)s! Your account is ready.") % {"username": user.get_username()}
         )
-        target = request.POST.get("next", "")
-        if url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            return redirect(target)
-        return redirect("metrics:list")
+        return redirect_back(request, reverse("metrics:list"))
     return render(request, "accounts/signup.html", {"form": form, "next": request.GET.get("next", "")})
 
 
