@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from metrics.models import Indicator, Metric, TrainedModel
+from metrics.models import Indicator, Metric, TrainedModel, Verdict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -43,3 +43,29 @@ def get_indicator_for_deletion(user: User | AnonymousUser, metric_id: int, indic
     if not indicator.can_delete(user):
         raise PermissionDenied(_("Only the indicator's author or the metric's owner may delete it."))
     return indicator
+
+
+def get_verdict(user: User | AnonymousUser, verdict_id: int) -> Verdict:
+    verdicts = Verdict.objects.select_related("metric", "model", "asked_by", "feedback_by")
+    return get_object_or_404(verdicts, pk=verdict_id, metric__in=Metric.objects.visible_to(user))
+
+
+def get_verdict_for_feedback(user: User | AnonymousUser, verdict_id: int) -> Verdict:
+    verdict = get_verdict(user, verdict_id)
+    if not verdict.can_give_feedback(user):
+        raise PermissionDenied(_("Only who asked for this verdict, or the metric's owner, may say what was decided."))
+    return verdict
+
+
+def get_metric_for_settings(user: User | AnonymousUser, metric_id: int) -> Metric:
+    metric = get_metric(user, metric_id)
+    if not metric.can_change_settings(user):
+        raise PermissionDenied(_("Only the metric's owner may change its settings and its active version."))
+    return metric
+
+
+def get_trained_model_for_activation(user: User | AnonymousUser, model_id: int) -> TrainedModel:
+    model = get_trained_model(user, model_id)
+    if not model.metric.can_change_settings(user):
+        raise PermissionDenied(_("Only the metric's owner may change its settings and its active version."))
+    return model

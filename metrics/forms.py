@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
-from metrics.models import Decision, Metric
+from metrics.models import Decision, Metric, VerdictState
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -135,3 +135,39 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
     )
     value = number_field(_("Observed value"))
     time = number_field(_("Time (minutes)"), minutes=True)
+
+
+class MetricSettingsForm(BootstrapFormMixin, forms.ModelForm[Metric]):
+    class Meta:
+        model = Metric
+        fields = ["rollback_threshold", "rollout_threshold", "min_leaf_cases", "range_margin", "refuse_stale"]
+        widgets = {
+            "rollback_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0.5", "max": "1"}),
+            "rollout_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0.5", "max": "1"}),
+            "range_margin": forms.NumberInput(attrs={"step": "0.05", "min": "0"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["refuse_stale"].widget.attrs["class"] = "form-check-input"
+
+
+class FeedbackForm(BootstrapFormMixin, forms.Form):
+    decided = forms.TypedChoiceField(
+        label=_("What was actually decided?"),
+        choices=[
+            ("", _("Choose…")),
+            (Decision.ROLLBACK.value, _("Rolled back")),
+            (Decision.ROLLOUT.value, _("Rolled out")),
+        ],
+        coerce=int,
+    )
+    note = forms.CharField(
+        label=_("Note (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class VerdictFilterForm(forms.Form):
+    state = forms.ChoiceField(
+        label=_("Verdict"), required=False, choices=[("", _("All verdicts")), *VerdictState.choices]
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics.views import indicators, metrics, training, verdicts
+from metrics.views import indicators, metrics, training, verdicts, versions
 
 app_name = "metrics"
 
@@ -19,6 +19,13 @@ urlpatterns = [
     path("metrics/<int:metric_id>/indicators.csv", indicators.indicator_download, name="download"),
     path("metrics/<int:metric_id>/train/", training.train_metric, name="train"),
     path("train/", training.train_all, name="train_all"),
+    path("metrics/<int:metric_id>/settings/", metrics.metric_settings, name="settings"),
+    path("metrics/<int:metric_id>/verdicts/", verdicts.verdict_list, name="verdicts"),
+    path("metrics/<int:metric_id>/unpin/", versions.unpin, name="unpin"),
     path("predict/", verdicts.predict, name="predict"),
+    path("verdicts/<int:verdict_id>/", verdicts.verdict_detail, name="verdict"),
+    path("verdicts/<int:verdict_id>/feedback/", verdicts.verdict_feedback, name="feedback"),
+    path("models/<int:model_id>/", versions.model_card, name="model_card"),
+    path("models/<int:model_id>/activate/", versions.activate, name="activate"),
     path("models/<int:model_id>/pairplot.png", verdicts.pairplot, name="pairplot"),
 ]

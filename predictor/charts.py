@@ -15,14 +15,20 @@ from typing import TYPE_CHECKING, Any
 from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
+
+    from predictor.explain import Leaf
 
 # pyplot keeps global state; seaborn draws through it. Threaded workers (gunicorn
 # --threads) must not draw two figures at once.
 _PYPLOT_LOCK = threading.Lock()
 
-ROLLBACK_COLOUR = "#dc3545"
-ROLLOUT_COLOUR = "#198754"
+# Okabe and Ito's palette, which readers with any common colour-vision deficiency tell apart.
+ROLLBACK_COLOUR = "#D55E00"  # vermillion
+ROLLOUT_COLOUR = "#0072B2"  # blue
+INCONCLUSIVE_COLOUR = "#999999"
 
 
 @dataclass(frozen=True)
@@ -79,42 +85,76 @@ def _draw_pairplot(frame: pd.DataFrame, labels: ChartLabels, palette: dict[str, 
 
 @dataclass(frozen=True)
 class Observation:
-    """What was entered on the predict page, and the decision the model gave for it."""
+    """What was entered for a verdict, and the state it got (ROLLOUT, ROLLBACK or None: inconclusive)."""
 
     value: float
     minutes: float
-    decision: int
+    decision: int | None
 
 
-def scatter_figure_json(
-    columns: IndicatorColumns, labels: ChartLabels, observation: Observation | None = None
+@dataclass(frozen=True)
+class Box:
+    """The part of the plane drawn: what the model has seen, with a margin."""
+
+    value_low: float
+    value_high: float
+    minutes_low: float
+    minutes_high: float
+
+    @classmethod
+    def around(cls, value_range: tuple[float, float], minutes_range: tuple[float, float]) -> Box:
+        value_pad = 0.05 * ((value_range[1] - value_range[0]) or 1.0)
+        minutes_pad = 0.05 * ((minutes_range[1] - minutes_range[0]) or 1.0)
+        return cls(
+            value_range[0] - value_pad,
+            value_range[1] + value_pad,
+            minutes_range[0] - minutes_pad,
+            minutes_range[1] + minutes_pad,
+        )
+
+
+def decision_regions_figure(
+    leaves: Sequence[Leaf], sample: IndicatorColumns, box: Box, labels: ChartLabels
 ) -> dict[str, Any]:
-    """A plotly scatter of value against time, with the observation just entered marked."""
+    """A plotly chart of value against minutes: each leaf's region of the plane shaded by its
+    decision (the stronger its majority, the darker), and the sample of past cases on top,
+    rollouts as circles and rollbacks as crosses, in colours that colour-blind readers tell apart."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    for decision, name, colour in (
-        (ROLLOUT, labels.rollout, ROLLOUT_COLOUR),
-        (ROLLBACK, labels.rollback, ROLLBACK_COLOUR),
-    ):
-        xs = [t for _, t, d in columns.rows() if d == decision]
-        ys = [v for v, _, d in columns.rows() if d == decision]
-        figure.add_trace(
-            go.Scatter(x=xs, y=ys, mode="markers", name=name, marker={"color": colour, "size": 6, "opacity": 0.55})
+    for leaf in leaves:
+        bounds = {"value": [box.value_low, box.value_high], "minutes": [box.minutes_low, box.minutes_high]}
+        for condition in leaf.conditions:
+            low, high = bounds[condition.feature]
+            bounds[condition.feature] = [
+                low if condition.lower is None else max(low, condition.lower),
+                high if condition.upper is None else min(high, condition.upper),
+            ]
+        (value_low, value_high), (minutes_low, minutes_high) = bounds["value"], bounds["minutes"]
+        if value_low >= value_high or minutes_low >= minutes_high:
+            continue  # the leaf lies outside the drawn part of the plane
+        figure.add_shape(
+            type="rect",
+            x0=minutes_low,
+            x1=minutes_high,
+            y0=value_low,
+            y1=value_high,
+            fillcolor=ROLLBACK_COLOUR if leaf.decision == ROLLBACK else ROLLOUT_COLOUR,
+            opacity=round(0.08 + 0.3 * (leaf.share - 0.5) * 2, 3),
+            line={"width": 0},
+            layer="below",
         )
-    if observation is not None:
+    for decision, name, colour, symbol in (
+        (ROLLOUT, labels.rollout, ROLLOUT_COLOUR, "circle"),
+        (ROLLBACK, labels.rollback, ROLLBACK_COLOUR, "x"),
+    ):
         figure.add_trace(
             go.Scatter(
-                x=[observation.minutes],
-                y=[observation.value],
+                x=[t for _, t, d in sample.rows() if d == decision],
+                y=[v for v, _, d in sample.rows() if d == decision],
                 mode="markers",
-                name=labels.observation,
-                marker={
-                    "symbol": "star",
-                    "size": 20,
-                    "color": ROLLBACK_COLOUR if observation.decision == ROLLBACK else ROLLOUT_COLOUR,
-                    "line": {"color": "#000", "width": 2},
-                },
+                name=name,
+                marker={"color": colour, "size": 6, "opacity": 0.6, "symbol": symbol},
             )
         )
     figure.update_layout(
@@ -130,3 +170,17 @@ def scatter_figure_json(
     # Round-trip through plotly's encoder so numpy values become plain JSON.
     result: dict[str, Any] = json.loads(figure.to_json())
     return result
+
+
+def with_observation(figure: dict[str, Any], observation: Observation, labels: ChartLabels) -> dict[str, Any]:
+    """`figure` with the observation marked as a star, coloured by its verdict (grey: inconclusive)."""
+    colour = {ROLLBACK: ROLLBACK_COLOUR, ROLLOUT: ROLLOUT_COLOUR}.get(observation.decision, INCONCLUSIVE_COLOUR)
+    star = {
+        "type": "scatter",
+        "x": [observation.minutes],
+        "y": [observation.value],
+        "mode": "markers",
+        "name": labels.observation,
+        "marker": {"symbol": "star", "size": 20, "color": colour, "line": {"color": "#000", "width": 2}},
+    }
+    return {**figure, "data": [*figure["data"], star]}

@@ -12,6 +12,8 @@ included, on folds it never saw: nested cross-validation. It is what
 
 from __future__ import annotations
 
+import hashlib
+import time
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,15 +50,34 @@ class NotEnoughDataError(TrainingDataError):
 
 
 @dataclass(frozen=True)
+class Confusion:
+    """Held-out predictions against what was decided, pooled over the outer folds."""
+
+    rollout_as_rollout: int
+    rollout_as_rollback: int
+    rollback_as_rollout: int  # a missed rollback: the costly mistake
+    rollback_as_rollback: int
+
+
+@dataclass(frozen=True)
 class TrainingResult:
     model: DecisionTreeClassifier
-    accuracy: float
+    accuracy: float  # nested cross-validation: the mean of the outer folds' accuracies
+    baseline_accuracy: float  # always answering the training folds' majority decision, same folds
+    balanced_accuracy: float
+    rollback_precision: float
+    rollback_recall: float
+    confusion: Confusion
     n_indicators: int
     n_trained_on: int  # fewer than n_indicators when a sample was used
     n_rollback: int
     n_rollout: int
     max_depth: int | None
     n_leaves: int
+    value_range: tuple[float, float]  # of all the data, sample or not
+    minutes_range: tuple[float, float]
+    data_sha256: str  # of all the data: values, times (float64) and decisions (int8), in order
+    training_seconds: float
 
 
 def as_features(values: Sequence[float], times: Sequence[float]) -> np.ndarray:
@@ -97,8 +118,9 @@ def fit_decision_tree(columns: IndicatorColumns, max_rows: int | None = None) ->
     the training time bounded; the counts reported are those of all the data.
     """
     import numpy as np
-    from sklearn.model_selection import cross_val_score, train_test_split
+    from sklearn.model_selection import train_test_split
 
+    started = time.perf_counter()
     features = as_features(columns.values, columns.times)
     labels = np.asarray(columns.decisions, dtype=int)
     counts = np.bincount(labels, minlength=2)
@@ -110,6 +132,11 @@ def fit_decision_tree(columns: IndicatorColumns, max_rows: int | None = None) ->
     if not learnable:
         # Inputs are checked where they enter; this guards rows written around those checks.
         raise TrainingDataError("values or times are not finite 32-bit numbers")
+    data_sha256 = hashlib.sha256(
+        features[:, 0].tobytes() + features[:, 1].tobytes() + labels.astype(np.int8).tobytes()
+    ).hexdigest()
+    value_range = (float(features[:, 0].min()), float(features[:, 0].max()))
+    minutes_range = (float(features[:, 1].min()), float(features[:, 1].max()))
     if max_rows is not None and len(labels) > max_rows:
         # A tree on two features learns as much from tens of thousands of rows as from a
         # million, and the nested cross-validation's cost grows with every row.
@@ -121,16 +148,66 @@ def fit_decision_tree(columns: IndicatorColumns, max_rows: int | None = None) ->
         # Small data sets leave a fold with one member of a decision; sklearn warns,
         # the estimate is merely noisier, which the indicator count shown beside it says.
         warnings.simplefilter("ignore", UserWarning)
-        scores = cross_val_score(build_estimator(), features, labels, cv=outer_folds(labels), scoring="accuracy")
+        held_out = _evaluate(features, labels)
         search = build_estimator().fit(features, labels)
     model: DecisionTreeClassifier = search.best_estimator_
     return TrainingResult(
         model=model,
-        accuracy=float(np.mean(scores)),
+        accuracy=held_out.accuracy,
+        baseline_accuracy=held_out.baseline_accuracy,
+        balanced_accuracy=held_out.balanced_accuracy,
+        rollback_precision=held_out.rollback_precision,
+        rollback_recall=held_out.rollback_recall,
+        confusion=held_out.confusion,
         n_indicators=rollbacks + rollouts,
         n_trained_on=len(labels),
         n_rollback=rollbacks,
         n_rollout=rollouts,
         max_depth=search.best_params_["max_depth"],
         n_leaves=int(model.get_n_leaves()),
+        value_range=value_range,
+        minutes_range=minutes_range,
+        data_sha256=data_sha256,
+        training_seconds=time.perf_counter() - started,
+    )
+
+
+@dataclass(frozen=True)
+class _HeldOut:
+    accuracy: float
+    baseline_accuracy: float
+    balanced_accuracy: float
+    rollback_precision: float
+    rollback_recall: float
+    confusion: Confusion
+
+
+def _evaluate(features: np.ndarray, labels: np.ndarray) -> _HeldOut:
+    """Nested cross-validation, once: each outer fold fits the whole procedure (depth search
+    included) on the other folds and predicts its own. Scored per fold, as `cross_val_score`
+    does, and pooled, as `cross_val_predict` does, for the figures that need every prediction."""
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_score, recall_score
+
+    predictions = np.empty_like(labels)
+    accuracies, baselines = [], []
+    for train, test in outer_folds(labels).split(features, labels):
+        predictions[test] = build_estimator().fit(features[train], labels[train]).predict(features[test])
+        accuracies.append(float(np.mean(predictions[test] == labels[test])))
+        # The majority of the training folds (rollout on a tie), as DummyClassifier("most_frequent").
+        majority = int(np.bincount(labels[train], minlength=2).argmax())
+        baselines.append(float(np.mean(labels[test] == majority)))
+    matrix = confusion_matrix(labels, predictions, labels=[ROLLOUT, ROLLBACK])
+    return _HeldOut(
+        accuracy=float(np.mean(accuracies)),
+        baseline_accuracy=float(np.mean(baselines)),
+        balanced_accuracy=float(balanced_accuracy_score(labels, predictions)),
+        rollback_precision=float(precision_score(labels, predictions, pos_label=ROLLBACK, zero_division=0)),
+        rollback_recall=float(recall_score(labels, predictions, pos_label=ROLLBACK, zero_division=0)),
+        confusion=Confusion(
+            rollout_as_rollout=int(matrix[0, 0]),
+            rollout_as_rollback=int(matrix[0, 1]),
+            rollback_as_rollout=int(matrix[1, 0]),
+            rollback_as_rollback=int(matrix[1, 1]),
+        ),
     )

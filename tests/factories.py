@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Max
 
 from metrics.models import Decision, Indicator, Metric, TrainedModel, signing_keys
+from metrics.models.trained_model import chart_sample
 from predictor import artifacts
 from predictor.columns import IndicatorColumns
 
@@ -104,10 +105,31 @@ class TrainedModelFactory(ModelFactory[TrainedModel]):
     n_rollout = factory.LazyAttribute(lambda o: o.n_indicators - o.n_rollback)
     max_depth = 4
     n_leaves = factory.LazyFunction(lambda: int(fitted_tree().get_n_leaves()))
+    baseline_accuracy = 0.6
+    balanced_accuracy = 0.88
+    rollback_precision = 0.85
+    rollback_recall = 0.8
+    confusion_rollout_as_rollout = 110
+    confusion_rollout_as_rollback = 10
+    confusion_rollback_as_rollout = 12
+    confusion_rollback_as_rollback = 68
+    data_sha256 = "0" * 64
+    training_seconds = 0.5
     trained_by = factory.SelfAttribute("metric.owner")
 
     @classmethod
     def _create(cls, model_class: type[TrainedModel], *args: Any, **kwargs: Any) -> TrainedModel:
+        """Like a training: range and sample of the metric's data, and the new version answers
+        (unless `active=False`)."""
+        active = kwargs.pop("active", True)
+        metric: Metric = kwargs["metric"]
+        data, ids = metric.indicators.columns_and_ids()
+        if len(data):
+            kwargs.setdefault("value_min", min(data.values))
+            kwargs.setdefault("value_max", max(data.values))
+            kwargs.setdefault("minutes_min", min(data.times))
+            kwargs.setdefault("minutes_max", max(data.times))
+        kwargs.setdefault("chart_sample", chart_sample(data, ids, 3000))
         if "artifact" not in kwargs:
             artifact = artifacts.dump_model(fitted_tree(), signing_keys()[0])
             kwargs.update(
@@ -117,4 +139,8 @@ class TrainedModelFactory(ModelFactory[TrainedModel]):
                 signing_key_id=artifact.key_id,
                 sklearn_version=artifact.sklearn_version,
             )
-        return super()._create(model_class, *args, **kwargs)
+        model: TrainedModel = super()._create(model_class, *args, **kwargs)
+        if active:
+            Metric.objects.filter(pk=metric.pk).update(active_model=model)
+            metric.active_model_id = model.pk
+        return model

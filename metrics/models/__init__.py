@@ -1,4 +1,4 @@
-"""The rollout domain: metrics, their indicators and their trained models.
+"""The rollout domain: metrics, their indicators, their trained models and the verdicts given.
 
 One module per aggregate; everything is importable from `metrics.models`.
 """
@@ -14,22 +14,27 @@ from metrics.models.metric import (
     search_key,
 )
 from metrics.models.trained_model import (
+    PROMOTION_TOLERANCE,
+    CandidateReason,
     ModelUnusable,
     NoTrainedModel,
-    Prediction,
     TrainedModel,
     TrainedModelQuerySet,
     TrainingReport,
     Unusable,
     signing_keys,
 )
+from metrics.models.verdict import FeedbackAlreadyGiven, Reason, Source, Verdict, VerdictQuerySet, VerdictState
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 # What training may raise, and the data it needs, for the callers of `TrainedModel.objects.train`.
 __all__ = [
     "MIN_INDICATORS",
     "MIN_PER_DECISION",
+    "PROMOTION_TOLERANCE",
+    "CandidateReason",
     "Decision",
+    "FeedbackAlreadyGiven",
     "Indicator",
     "IndicatorQuerySet",
     "Metric",
@@ -38,12 +43,16 @@ __all__ = [
     "ModelUnusable",
     "NoTrainedModel",
     "NotEnoughDataError",
-    "Prediction",
+    "Reason",
+    "Source",
     "TrainedModel",
     "TrainedModelQuerySet",
     "TrainingDataError",
     "TrainingReport",
     "Unusable",
+    "Verdict",
+    "VerdictQuerySet",
+    "VerdictState",
     "has_visible_character",
     "normalise_label",
     "search_key",

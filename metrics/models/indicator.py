@@ -3,7 +3,8 @@ from __future__ import annotations
 import io
 import itertools
 import math
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, MutableSequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -57,11 +58,17 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
 
     def columns(self) -> IndicatorColumns:
         """Values, times and decisions of these rows in insertion order, as typed arrays."""
+        return self.columns_and_ids()[0]
+
+    def columns_and_ids(self) -> tuple[IndicatorColumns, MutableSequence[int]]:
+        """`columns()`, and the id of each row (8 bytes a row more, read in the same pass)."""
         data = IndicatorColumns()
-        rows = self.order_by("pk").values_list("value", "time", "decision")
-        for value, minutes, decision in rows.iterator(chunk_size=10_000):
+        ids: MutableSequence[int] = array("q")
+        rows = self.order_by("pk").values_list("pk", "value", "time", "decision")
+        for pk, value, minutes, decision in rows.iterator(chunk_size=10_000):
+            ids.append(pk)
             data.append(value=value, time=minutes, decision=decision)
-        return data
+        return data, ids
 
     def update(self, **kwargs: Any) -> int:
         if LEARNT_FIELDS.isdisjoint(kwargs):

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
     from metrics.models.indicator import Indicator
-    from metrics.models.trained_model import Prediction, TrainingReport
+    from metrics.models.trained_model import TrainedModel, TrainingReport
+    from metrics.models.verdict import Verdict
     from predictor.columns import IndicatorColumns
 
 
@@ -109,18 +111,25 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         return self.annotate(indicator_count=Coalesce(Subquery(counts), 0))
 
     def with_latest_model(self) -> MetricQuerySet:
-        """Annotate the newest trained model's version, accuracy, training time, and whether it can be used."""
+        """Annotate the answering model (the active version, else the newest): its version, accuracy,
+        training time and whether it can be used; and the data version the newest was trained on."""
         from metrics.models.trained_model import TrainedModel
 
-        latest = TrainedModel.objects.filter(metric=OuterRef("pk")).order_by("-version")
+        newest = TrainedModel.objects.filter(metric=OuterRef("pk")).order_by("-version")
+
+        def answering(field: str) -> Coalesce:
+            # The active version's field; the newest version's when none is active (staff deleted it).
+            return Coalesce(F(f"active_model__{field}"), Subquery(newest.values(field)[:1]))
+
         annotated = self.annotate(
-            latest_model_version=Subquery(latest.values("version")[:1]),
-            latest_model_accuracy=Subquery(latest.values("accuracy")[:1]),
-            latest_model_trained_at=Subquery(latest.values("trained_at")[:1]),
-            latest_model_data_version=Subquery(latest.values("data_version")[:1]),
-            latest_model_sklearn_version=Subquery(latest.values("sklearn_version")[:1]),
-            latest_model_signing_key_id=Subquery(latest.values("signing_key_id")[:1]),
-            latest_model_refused_because=Subquery(latest.values("refused_because")[:1]),
+            latest_model_version=answering("version"),
+            latest_model_accuracy=answering("accuracy"),
+            latest_model_baseline_accuracy=answering("baseline_accuracy"),
+            latest_model_trained_at=answering("trained_at"),
+            latest_model_sklearn_version=answering("sklearn_version"),
+            latest_model_signing_key_id=answering("signing_key_id"),
+            latest_model_refused_because=answering("refused_because"),
+            newest_model_data_version=Subquery(newest.values("data_version")[:1]),
         )
         return annotated.annotate(
             latest_model_is_usable=ExpressionWrapper(
@@ -131,12 +140,12 @@ class MetricQuerySet(models.QuerySet["Metric"]):
     def needing_training(self, *, stale: bool = True, unusable: bool = True) -> MetricQuerySet:
         """Metrics whose newest model cannot be trusted to answer, oldest first.
 
-        `stale`: no model yet, or the data changed since the newest one was trained.
-        `unusable`: the newest model cannot be loaded on this server (see `TrainedModel.unusable_cause`).
+        `stale`: no model yet, or the data changed since the newest version was trained.
+        `unusable`: the answering version cannot be loaded on this server (see `TrainedModel.unusable_cause`).
         """
         condition = Q(pk__in=[])
         if stale:
-            condition |= Q(latest_model_version__isnull=True) | ~Q(latest_model_data_version=F("data_version"))
+            condition |= Q(latest_model_version__isnull=True) | ~Q(newest_model_data_version=F("data_version"))
         if unusable:
             condition |= Q(latest_model_version__isnull=False, latest_model_is_usable=False)
         return self.with_latest_model().filter(condition).order_by("pk")
@@ -171,6 +180,51 @@ class Metric(models.Model):
     # Bumped on every change to the indicators, so that "train the models" knows
     # which metrics have data their newest model has not seen.
     data_version = models.PositiveIntegerField(default=0, editable=False)
+
+    # When a verdict is inconclusive: the owner's settings, defaults explained in the README.
+    rollback_threshold = models.FloatField(
+        _("rollback threshold"),
+        default=0.6,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text=_("Share of similar past cases that must have been rolled back to recommend a rollback."),
+    )
+    rollout_threshold = models.FloatField(
+        _("rollout threshold"),
+        default=0.8,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text=_("Share of similar past cases that must have been rolled out to recommend a rollout."),
+    )
+    min_leaf_cases = models.PositiveIntegerField(
+        _("minimum similar cases"),
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text=_("Fewer similar past cases than this make the verdict inconclusive."),
+    )
+    range_margin = models.FloatField(
+        _("out-of-range margin"),
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(10.0)],
+        help_text=_(
+            "How far beyond the values and times the model has seen an observation may lie, as a share of "
+            "their range (0.1 = 10%), before the verdict is inconclusive."
+        ),
+    )
+    refuse_stale = models.BooleanField(
+        _("refuse a stale model"),
+        default=False,
+        help_text=_("When the data changed since the model was trained: inconclusive, rather than a warning."),
+    )
+    # The version that answers. A new training replaces it unless it is pinned, or the
+    # new one is worse on held-out data (see TrainedModelQuerySet.train).
+    active_model = models.ForeignKey(
+        "metrics.TrainedModel",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("active version"),
+    )
+    is_active_model_pinned = models.BooleanField(_("active version pinned"), default=False)
 
     objects = MetricQuerySet.as_manager()
 
@@ -267,18 +321,59 @@ class Metric(models.Model):
         """An even sample of the indicators, small enough to draw."""
         return self.indicators.sample_columns(settings.MBREAK_CHART_MAX_POINTS)
 
-    def predict(self, value: float, minutes: float, user: User) -> Prediction:
-        """The newest model's decision for a value observed over `minutes`, asked by `user`.
+    def answering_model(self) -> TrainedModel | None:
+        """The version that gives this metric's verdicts: the active one (the newest if none is)."""
+        models = self.trained_models.defer("artifact", "chart_sample").select_related("trained_by")
+        if self.active_model_id is not None:
+            active = models.filter(pk=self.active_model_id).first()
+            if active is not None:
+                return active
+        return models.order_by("-version").first()
+
+    def predict(self, value: float, minutes: float, user: User | None, source: str = "web") -> Verdict:
+        """Judge a value observed over `minutes`, asked by `user`, and log the verdict.
 
         Raises `NoTrainedModel` when there is no model yet, and `ModelUnusable` (with
         its cause) when the stored model cannot be trusted on this server.
         """
         from metrics.models.trained_model import NoTrainedModel
+        from metrics.models.verdict import Verdict
 
-        model = self.trained_models.newest(with_artifact=True)
+        model = self.answering_model()
         if model is None:
             raise NoTrainedModel(self)
-        return model.predict(value, minutes, user)
+        return Verdict.objects.give(self, model, value, minutes, user, source)
+
+    def can_change_settings(self, user: User | AnonymousUser) -> bool:
+        """Thresholds, the active version and its pin are the owner's to set."""
+        return self.can_delete(user)
+
+    def activate(self, model: TrainedModel, *, pin: bool) -> None:
+        """Make `model` the version that answers; pinned, it stays so through later trainings.
+
+        Raises `ModelUnusable` for a version that cannot answer on this server.
+        """
+        from metrics.models.trained_model import ModelUnusable
+
+        if model.metric_id != self.pk:
+            raise ValueError("a version of another metric")
+        cause = model.unusable_cause
+        if cause is not None:
+            raise ModelUnusable(model, cause)
+        Metric.objects.filter(pk=self.pk).update(active_model=model, is_active_model_pinned=pin)
+        self.active_model_id, self.is_active_model_pinned = model.pk, pin
+
+    def unpin(self) -> None:
+        """Let the next training that is not worse replace the active version again."""
+        Metric.objects.filter(pk=self.pk).update(is_active_model_pinned=False)
+        self.is_active_model_pinned = False
+
+    def feedback_summary(self) -> dict[str, int]:
+        """How the verdicts given were borne out: counts of those confirmed, overridden, or
+        decided after an inconclusive verdict, among those with feedback."""
+        from metrics.models.verdict import Verdict
+
+        return Verdict.objects.filter(metric=self).feedback_summary()
 
     def _lock(self) -> None:
         """Lock this metric's row until the transaction ends; raise `MetricDeleted` if it is gone.

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,12 +17,15 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.models.metric import Decision, Metric, MetricQuerySet
-from predictor import artifacts, charts, inference, training
+from metrics.models.metric import Metric, MetricQuerySet
+from predictor import artifacts, charts, explain, training
+from predictor.columns import IndicatorColumns
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from sklearn.tree import DecisionTreeClassifier
+
+    from predictor.explain import CompiledTree
 
 logger = logging.getLogger(__name__)
 
@@ -84,24 +91,6 @@ class ModelUnusable(Exception):
         )
 
 
-@dataclass(frozen=True)
-class Prediction:
-    value: float
-    minutes: float
-    decision: int
-    probability: float
-    model: TrainedModel
-
-    @property
-    def is_rollback(self) -> bool:
-        return self.decision == Decision.ROLLBACK
-
-    def scatter_figure(self, labels: charts.ChartLabels) -> dict[str, Any]:
-        """The metric's data (a sample) as a plotly figure, with this observation marked."""
-        observation = charts.Observation(value=self.value, minutes=self.minutes, decision=self.decision)
-        return charts.scatter_figure_json(self.model.metric.chart_sample(), labels, observation)
-
-
 @dataclass
 class TrainingReport:
     trained: list[TrainedModel] = field(default_factory=list)
@@ -115,6 +104,77 @@ class TrainingReport:
         return not (self.trained or self.not_enough_data or self.failed or self.remaining)
 
 
+KeyT = TypeVar("KeyT")
+ValueT = TypeVar("ValueT")
+
+
+class _LruCache(Generic[KeyT, ValueT]):
+    """A small thread-safe least-recently-used cache, for what a process reads once per version."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[KeyT, ValueT] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: KeyT) -> ValueT | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: KeyT, value: ValueT) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_COMPILED_TREES: _LruCache[tuple[int, str, str], CompiledTree] = _LruCache(256)
+
+
+@dataclass(frozen=True)
+class ChartSample:
+    """Indicators sampled at training: their ids (for who registered them and when) and columns."""
+
+    ids: list[int]
+    columns: IndicatorColumns
+
+    @classmethod
+    def from_json(cls, stored: dict[str, list[Any]] | None) -> ChartSample:
+        stored = stored or {"ids": [], "values": [], "times": [], "decisions": []}
+        columns = IndicatorColumns(values=stored["values"], times=stored["times"], decisions=stored["decisions"])
+        return cls(ids=stored["ids"], columns=columns)
+
+
+_SAMPLES: _LruCache[int, ChartSample] = _LruCache(256)
+
+
+class CandidateReason(models.TextChoices):
+    """Why a new training did not become the active version."""
+
+    PINNED = "pinned", _("the active version is pinned")
+    WORSE = "worse", _("its held-out accuracy is worse than the active version's")
+
+
+# A new version must not be worse than the active one by more than this (2 points of
+# held-out accuracy): the noise between two trainings on nearly the same data.
+PROMOTION_TOLERANCE = 0.02
+
+
+def chart_sample(data: IndicatorColumns, ids: Sequence[int], max_points: int) -> dict[str, list[Any]]:
+    """An even sample of the training data with the indicators' ids: drawn on the charts, and
+    searched for the past cases nearest to an observation, without reading all the data again."""
+    stride = max(1, math.ceil(len(data) / max_points))
+    return {
+        "ids": list(ids[::stride]),
+        "values": list(data.values[::stride]),
+        "times": list(data.times[::stride]),
+        "decisions": list(data.decisions[::stride]),
+    }
+
+
 class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
     def newest(self, *, with_artifact: bool = False) -> TrainedModel | None:
         """The newest version; call it on `metric.trained_models`, which also sets `.metric`."""
@@ -124,12 +184,17 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
     def train(self, metric: Metric, user: User | None) -> TrainedModel:
         """Train a new version of `metric`'s model on all its indicators and store it.
 
+        The new version becomes the active one (the one that answers) unless the active
+        version is pinned, or the new one's held-out accuracy is worse than the active
+        one's by more than `PROMOTION_TOLERANCE`: then it is kept as a candidate, with why.
+
         Raises `training.NotEnoughDataError` (or another `TrainingDataError`) when the
         data cannot give a model.
         """
         # Read the data version first: rows added while fitting make the metric stale again.
         data_version = Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
-        result = training.fit_decision_tree(metric.indicators.columns(), max_rows=settings.MBREAK_MAX_TRAINING_ROWS)
+        data, ids = metric.indicators.columns_and_ids()
+        result = training.fit_decision_tree(data, max_rows=settings.MBREAK_MAX_TRAINING_ROWS)
         artifact = artifacts.dump_model(result.model, signing_keys()[0])
         fields = {
             "metric": metric,
@@ -146,6 +211,21 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
             "n_rollout": result.n_rollout,
             "max_depth": result.max_depth,
             "n_leaves": result.n_leaves,
+            "baseline_accuracy": result.baseline_accuracy,
+            "balanced_accuracy": result.balanced_accuracy,
+            "rollback_precision": result.rollback_precision,
+            "rollback_recall": result.rollback_recall,
+            "confusion_rollout_as_rollout": result.confusion.rollout_as_rollout,
+            "confusion_rollout_as_rollback": result.confusion.rollout_as_rollback,
+            "confusion_rollback_as_rollout": result.confusion.rollback_as_rollout,
+            "confusion_rollback_as_rollback": result.confusion.rollback_as_rollback,
+            "value_min": result.value_range[0],
+            "value_max": result.value_range[1],
+            "minutes_min": result.minutes_range[0],
+            "minutes_max": result.minutes_range[1],
+            "data_sha256": result.data_sha256,
+            "training_seconds": result.training_seconds,
+            "chart_sample": chart_sample(data, ids, settings.MBREAK_CHART_MAX_POINTS),
             "trained_by": user,
         }
         try:
@@ -157,10 +237,31 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
 
     def _create_next_version(self, metric: Metric, fields: dict[str, Any]) -> TrainedModel:
         with transaction.atomic():
-            # Lock the metric row so that two trainings cannot take the same version.
-            Metric.objects.select_for_update().filter(pk=metric.pk).first()
+            # Lock the metric row so that two trainings cannot take the same version, nor
+            # both think they replace the same active version.
+            locked = Metric.objects.select_for_update().get(pk=metric.pk)
             last = self.filter(metric=metric).aggregate(last=Max("version"))["last"] or 0
-            return self.create(version=last + 1, **fields)
+            model = self.create(version=last + 1, **fields)
+            active = self.filter(pk=locked.active_model_id).defer("artifact", "chart_sample").first()
+            model.candidate_reason = self._candidate_reason(model, active, locked.is_active_model_pinned)
+            if active is not None and model.candidate_reason:
+                model.compared_version, model.compared_accuracy = active.version, active.accuracy
+                model.save(update_fields=["candidate_reason", "compared_version", "compared_accuracy"])
+            else:
+                Metric.objects.filter(pk=metric.pk).update(active_model=model, is_active_model_pinned=False)
+            metric.active_model_id = locked.active_model_id if model.candidate_reason else model.pk
+            metric.is_active_model_pinned = locked.is_active_model_pinned and bool(model.candidate_reason)
+            return model
+
+    @staticmethod
+    def _candidate_reason(new: TrainedModel, active: TrainedModel | None, pinned: bool) -> str:
+        if active is None or not active.is_usable:
+            return ""  # a version that cannot answer is replaced whatever the new one's score
+        if pinned:
+            return CandidateReason.PINNED
+        if new.accuracy < active.accuracy - PROMOTION_TOLERANCE:
+            return CandidateReason.WORSE
+        return ""
 
     def train_each(self, metrics: MetricQuerySet, user: User | None, budget_seconds: float | None) -> TrainingReport:
         """Train each of `metrics` in turn; see `MetricQuerySet.train_each`."""
@@ -208,6 +309,32 @@ class TrainedModel(models.Model):
     n_rollout = models.PositiveIntegerField(_("rollout indicators"))
     max_depth = models.PositiveIntegerField(_("tree depth limit"), null=True, blank=True)
     n_leaves = models.PositiveIntegerField(_("leaves"))
+    # The model card: held-out figures from the same outer folds as `accuracy`. Empty for
+    # versions trained before they were kept.
+    baseline_accuracy = models.FloatField(_("majority baseline accuracy"), null=True, blank=True)
+    balanced_accuracy = models.FloatField(_("balanced accuracy"), null=True, blank=True)
+    rollback_precision = models.FloatField(_("rollback precision"), null=True, blank=True)
+    rollback_recall = models.FloatField(_("rollback recall"), null=True, blank=True)
+    confusion_rollout_as_rollout = models.PositiveIntegerField(null=True, blank=True)
+    confusion_rollout_as_rollback = models.PositiveIntegerField(null=True, blank=True)
+    confusion_rollback_as_rollout = models.PositiveIntegerField(null=True, blank=True)
+    confusion_rollback_as_rollback = models.PositiveIntegerField(null=True, blank=True)
+    # What the model has seen: an observation far outside it gets an inconclusive verdict.
+    value_min = models.FloatField(null=True, blank=True)
+    value_max = models.FloatField(null=True, blank=True)
+    minutes_min = models.FloatField(null=True, blank=True)
+    minutes_max = models.FloatField(null=True, blank=True)
+    data_sha256 = models.CharField(_("sha256 of the training data"), max_length=64, blank=True, default="")
+    training_seconds = models.FloatField(_("training time (s)"), null=True, blank=True)
+    # See `chart_sample()`: {"ids": [...], "values": [...], "times": [...], "decisions": [...]}.
+    chart_sample = models.JSONField(null=True, blank=True, editable=False)
+    # Empty when this version became the active one as it was trained; else why not, and
+    # the active version it was compared with.
+    candidate_reason = models.CharField(
+        _("kept as a candidate because"), max_length=16, blank=True, default="", choices=CandidateReason.choices
+    )
+    compared_version = models.PositiveIntegerField(null=True, blank=True)
+    compared_accuracy = models.FloatField(null=True, blank=True)
     trained_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -295,11 +422,65 @@ class TrainedModel(models.Model):
                 self.refused_because = cause
             raise ModelUnusable(self, cause) from refused
 
-    def predict(self, value: float, minutes: float, user: User | None) -> Prediction:
-        answer = inference.predict_decision(self.load_estimator(requested_by=user), value, minutes)
-        return Prediction(
-            value=value, minutes=minutes, decision=answer.decision, probability=answer.probability, model=self
-        )
+    def compiled_tree(self, requested_by: User | None = None) -> CompiledTree:
+        """The fitted tree in the form verdicts walk; raises `ModelUnusable` if it cannot be trusted here.
+
+        Read, verified and compiled once per process and version: a verdict costs the same
+        on a metric of a million indicators as on one of four hundred.
+        """
+        cause = self.unusable_cause  # checked every time: the server's keys may have changed
+        if cause is not None:
+            self._log_refusal(cause, requested_by, detail=f"sklearn {self.sklearn_version}, key {self.signing_key_id}")
+            raise ModelUnusable(self, cause)
+        key = (self.pk, self.artifact_sha256, self.artifact_signature)
+        tree = _COMPILED_TREES.get(key)
+        if tree is None:
+            tree = explain.compile_tree(self.load_estimator(requested_by))
+            _COMPILED_TREES.put(key, tree)
+        return tree
+
+    def sample(self) -> ChartSample:
+        """The even sample of its training data kept with this version (read once per process)."""
+        sample = _SAMPLES.get(self.pk)
+        if sample is None:
+            stored = TrainedModel.objects.values_list("chart_sample", flat=True).get(pk=self.pk)
+            sample = ChartSample.from_json(stored)
+            _SAMPLES.put(self.pk, sample)
+        return sample
+
+    def regions_figure(self, labels: charts.ChartLabels) -> dict[str, Any] | None:
+        """The plotly chart of this version's decision regions and its sample, drawn once per
+        version and language; None for a version that cannot be read here, or kept no range."""
+        if self.value_min is None or self.value_max is None or self.minutes_min is None or self.minutes_max is None:
+            return None
+        key = f"regions:{self.pk}:{self.artifact_sha256}:{get_language()}"
+        figure: dict[str, Any] | None = cache.get(key)
+        if figure is None:
+            try:
+                leaves = self.compiled_tree().leaves()
+            except ModelUnusable:
+                return None
+            box = charts.Box.around((self.value_min, self.value_max), (self.minutes_min, self.minutes_max))
+            figure = charts.decision_regions_figure(leaves, self.sample().columns, box, labels)
+            cache.set(key, figure, PAIRPLOT_CACHE_SECONDS)
+        return figure
+
+    def tree_rules(self) -> list[explain.Leaf]:
+        """Every leaf of the tree with the conditions that lead to it: the whole model, readable."""
+        return self.compiled_tree().leaves()
+
+    @property
+    def has_card(self) -> bool:
+        """Whether it was trained with its held-out figures (versions trained before they were kept have none)."""
+        return self.baseline_accuracy is not None
+
+    @property
+    def is_better_than_baseline(self) -> bool:
+        return self.baseline_accuracy is not None and self.accuracy > self.baseline_accuracy
+
+    @property
+    def is_active(self) -> bool:
+        return self.metric.active_model_id == self.pk
 
     def pairplot_png(self, labels: charts.ChartLabels) -> bytes:
         """The pairplot of the metric's data, drawn once per data version and language, then cached."""

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils.translation import gettext as _
+
+from predictor.explain import Condition
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -34,3 +40,44 @@ def number(value: float | None) -> str:
         return ""
     fraction = f"{float(value):.6f}".rstrip("0").split(".")[1]
     return floatformat(value, len(fraction))
+
+
+def threshold(value: float) -> str:
+    """A split point as people write it: four significant digits (449.59998 -> "449.6")."""
+    if value == 0 or not math.isfinite(value):
+        return number(value)
+    digits = min(6, max(0, 3 - math.floor(math.log10(abs(value)))))
+    return number(round(value, digits))
+
+
+def _condition_text(condition: Condition) -> str:
+    low = None if condition.lower is None else threshold(condition.lower)
+    high = None if condition.upper is None else threshold(condition.upper)
+    if condition.feature == "value":
+        if low is not None and high is not None:
+            return _("value above %(low)s and at most %(high)s") % {"low": low, "high": high}
+        if low is not None:
+            return _("value above %(low)s") % {"low": low}
+        return _("value at most %(high)s") % {"high": high}
+    if low is not None and high is not None:
+        return _("time above %(low)s and at most %(high)s minutes") % {"low": low, "high": high}
+    if low is not None:
+        return _("time above %(low)s minutes") % {"low": low}
+    return _("time at most %(high)s minutes") % {"high": high}
+
+
+@register.filter
+def rule_text(conditions: Sequence[Condition]) -> str:
+    """The path to a leaf in words: "value above 449.6 and time at most 9.5 minutes"."""
+    parts = [_condition_text(condition) for condition in conditions]
+    if not parts:
+        return _("any value at any time")
+    if len(parts) == 1:
+        return parts[0]
+    return _("%(first)s and %(second)s") % {"first": parts[0], "second": parts[1]}
+
+
+@register.filter
+def iso_datetime(text: str) -> datetime:
+    """A datetime stored as ISO text (in a JSON field) back as a datetime, for the `date` filter."""
+    return datetime.fromisoformat(text)

@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mbreak.http import AuthenticatedHttpRequest
-from metrics.access import get_metric, get_metric_for_deletion
-from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm
+from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
+from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
 from metrics.models import Metric, MetricDeleted
 
 METRICS_PER_PAGE = 20
@@ -72,8 +72,11 @@ def render_detail(
         "metric": metric,
         "page": page,
         "indicator_form": form,
-        "latest_model": metric.trained_models.newest(),
+        "latest_model": metric.answering_model(),
+        "versions": metric.trained_models.defer("artifact", "chart_sample").order_by("-version"),
+        "feedback": metric.feedback_summary(),
         "can_delete_metric": metric.can_delete(request.user),
+        "can_change_settings": metric.can_change_settings(request.user),
     }
     return render(request, "metrics/metric_detail.html", context, status=status)
 
@@ -97,4 +100,17 @@ def metric_delete(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResp
             "indicator_count": metric.indicators.count(),
             "model_count": metric.trained_models.count(),
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def metric_settings(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
+    metric = get_metric_for_settings(request.user, metric_id)
+    form = MetricSettingsForm(request.POST or None, instance=metric)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Verdict settings of “%(name)s” saved.") % {"name": metric.name})
+        return redirect(metric)
+    return render(
+        request, "metrics/metric_settings.html", {"metric": metric, "form": form}, status=400 if form.errors else 200
     )

@@ -1,37 +1,101 @@
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mbreak.http import AuthenticatedHttpRequest
-from metrics.access import get_trained_model
-from metrics.forms import PredictForm
-from metrics.models import Metric, ModelUnusable, NoTrainedModel
-from predictor.charts import ChartLabels
+from metrics.access import get_metric, get_trained_model, get_verdict, get_verdict_for_feedback
+from metrics.forms import FeedbackForm, PredictForm, VerdictFilterForm
+from metrics.models import Decision, FeedbackAlreadyGiven, Metric, ModelUnusable, NoTrainedModel, Verdict
+from predictor import charts
+
+VERDICTS_PER_PAGE = 25
+
+
+@require_http_methods(["GET", "POST"])
+def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
+    # GET shows the form (filled from a link's query); POST gives a verdict, logged, and shows it at its own URL.
+    if request.method == "POST":
+        form = PredictForm(request.user, request.POST)
+    else:
+        initial = {key: request.GET[key] for key in ("value", "time") if key in request.GET}
+        form = PredictForm(
+            request.user, initial={"metric": request.GET.get("for") or request.GET.get("metric"), **initial}
+        )
+    context: dict[str, object] = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        metric: Metric = form.cleaned_data["metric"]
+        try:
+            verdict = metric.predict(form.cleaned_data["value"], form.cleaned_data["time"], request.user)
+        except (NoTrainedModel, ModelUnusable) as refused:
+            context.update(metric=metric, refused=refused, unusable=isinstance(refused, ModelUnusable))
+        else:
+            return redirect(verdict)
+    return render(request, "metrics/predict.html", context, status=400 if form.errors else 200)
 
 
 @require_GET
-def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = PredictForm(
-        request.user, request.GET if "metric" in request.GET else None, initial={"metric": request.GET.get("for")}
+def verdict_detail(request: AuthenticatedHttpRequest, verdict_id: int) -> HttpResponse:
+    verdict = get_verdict(request.user, verdict_id)
+    return render_verdict(request, verdict, FeedbackForm())
+
+
+def render_verdict(
+    request: AuthenticatedHttpRequest, verdict: Verdict, feedback_form: FeedbackForm, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "metrics/verdict_detail.html",
+        {
+            "verdict": verdict,
+            "metric": verdict.metric,
+            "figure": verdict.figure(chart_labels()),
+            "feedback_form": feedback_form,
+            "can_give_feedback": verdict.can_give_feedback(request.user) and verdict.decided is None,
+            "predict_form": PredictForm(
+                request.user, initial={"metric": verdict.metric_id, "value": verdict.value, "time": verdict.minutes}
+            ),
+        },
+        status=status,
     )
-    context: dict[str, object] = {"form": form}
-    if form.is_bound and form.is_valid():
-        metric: Metric = form.cleaned_data["metric"]
-        context["metric"] = metric
-        try:
-            prediction = metric.predict(form.cleaned_data["value"], form.cleaned_data["time"], request.user)
-        except NoTrainedModel as missing:
-            context["no_model"] = missing
-        except ModelUnusable as unusable:
-            context["unusable"] = unusable
-        else:
-            context.update(
-                prediction=prediction, model=prediction.model, scatter=prediction.scatter_figure(chart_labels())
-            )
-    return render(request, "metrics/predict.html", context)
+
+
+@require_POST
+def verdict_feedback(request: AuthenticatedHttpRequest, verdict_id: int) -> HttpResponse:
+    verdict = get_verdict_for_feedback(request.user, verdict_id)
+    form = FeedbackForm(request.POST)
+    if not form.is_valid():
+        return render_verdict(request, verdict, form, status=400)
+    try:
+        verdict.add_feedback(form.cleaned_data["decided"], form.cleaned_data["note"], request.user)
+    except FeedbackAlreadyGiven as given:
+        messages.info(request, str(given))
+    else:
+        messages.success(
+            request,
+            _("Thank you: “%(decision)s” is now an indicator of “%(name)s”, for the next training to learn from.")
+            % {"decision": Decision(verdict.decided).label, "name": verdict.metric.name},
+        )
+    return redirect(verdict)
+
+
+@require_GET
+def verdict_list(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
+    metric = get_metric(request.user, metric_id)
+    filters = VerdictFilterForm(request.GET)
+    verdicts = metric.verdicts.newest_first()
+    if filters.is_valid() and filters.cleaned_data["state"]:
+        verdicts = verdicts.filter(state=filters.cleaned_data["state"])
+    page = Paginator(verdicts, VERDICTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "metrics/verdict_list.html",
+        {"metric": metric, "page": page, "filters": filters, "summary": metric.feedback_summary()},
+    )
 
 
 @require_GET
@@ -42,8 +106,8 @@ def pairplot(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse:
     return response
 
 
-def chart_labels() -> ChartLabels:
-    return ChartLabels(
+def chart_labels() -> charts.ChartLabels:
+    return charts.ChartLabels(
         value=_("Value"),
         time=_("Time (minutes)"),
         decision=_("Decision"),

@@ -1,7 +1,7 @@
-// Draws the interactive scatter; the figure comes from the server through json_script.
+// Draws the decision-regions chart; the figure comes from the server through json_script.
 $(function () {
-  var source = document.getElementById("scatter-data");
-  var target = document.getElementById("scatter");
+  var source = document.getElementById("regions-data");
+  var target = document.getElementById("regions");
   if (!source || !target || !window.Plotly) {
     return;
   }

@@ -150,3 +150,53 @@ def test_large_data_trains_on_a_stratified_sample_and_reports_all_the_counts():
 def test_data_within_the_limit_is_used_whole():
     data = rule_data(300)
     assert fit_decision_tree(data, max_rows=300).n_trained_on == 300
+
+
+def test_model_card_figures_are_what_scikit_learn_computes_on_the_same_folds():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_score, recall_score
+    from sklearn.model_selection import cross_val_predict
+
+    data = rule_data(300, noise=0.15, seed=21)
+    result = fit_decision_tree(data)
+
+    features, labels = np.column_stack([data.values, data.times]), np.array(data.decisions)
+    outer = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    search = GridSearchCV(
+        DecisionTreeClassifier(random_state=0),
+        {"max_depth": DEPTH_GRID},
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
+    )
+    predicted = cross_val_predict(search, features, labels, cv=outer)
+    (tn, fp), (fn, tp) = confusion_matrix(labels, predicted, labels=[0, 1])
+    baseline = cross_val_score(DummyClassifier(strategy="most_frequent"), features, labels, cv=outer).mean()
+
+    confusion = result.confusion
+    assert (confusion.rollout_as_rollout, confusion.rollout_as_rollback) == (tn, fp)
+    assert (confusion.rollback_as_rollout, confusion.rollback_as_rollback) == (fn, tp)
+    assert result.balanced_accuracy == pytest.approx(balanced_accuracy_score(labels, predicted))
+    assert result.rollback_precision == pytest.approx(precision_score(labels, predicted))
+    assert result.rollback_recall == pytest.approx(recall_score(labels, predicted))
+    assert result.baseline_accuracy == pytest.approx(baseline)
+    assert result.baseline_accuracy < result.accuracy
+
+
+def test_training_records_the_data_range_and_a_hash_of_all_the_data():
+    import hashlib
+
+    data = rule_data(3000, noise=0.05, seed=13)
+    result = fit_decision_tree(data, max_rows=600)
+    again = fit_decision_tree(data, max_rows=600)
+    changed = rule_data(3000, noise=0.05, seed=13)
+    changed.decisions[0] = 1 - changed.decisions[0]
+
+    assert result.value_range == (min(data.values), max(data.values))
+    assert result.minutes_range == (min(data.times), max(data.times))
+    expected = hashlib.sha256(
+        np.asarray(data.values, dtype=float).tobytes()
+        + np.asarray(data.times, dtype=float).tobytes()
+        + np.asarray(data.decisions, dtype=np.int8).tobytes()
+    ).hexdigest()
+    assert result.data_sha256 == again.data_sha256 == expected
+    assert fit_decision_tree(changed, max_rows=600).data_sha256 != expected
+    assert result.training_seconds > 0

@@ -1,0 +1,334 @@
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from metrics.models.indicator import Indicator
+from metrics.models.metric import Decision, Metric
+from metrics.templatetags.formatting import number, percent
+from predictor.charts import ChartLabels, Observation, with_observation
+from predictor.columns import ROLLBACK, ROLLOUT
+from predictor.explain import Condition
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from metrics.models.trained_model import TrainedModel
+    from predictor.explain import Leaf
+
+NEAREST_CASES = 5
+
+
+class VerdictState(models.TextChoices):
+    ROLLBACK = "rollback", _("Rollback")
+    ROLLOUT = "rollout", _("Rollout")
+    INCONCLUSIVE = "inconclusive", _("Inconclusive")
+
+
+class Reason(models.TextChoices):
+    """Why a verdict is inconclusive. Stored with their figures, worded when shown (in the reader's language)."""
+
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    MINUTES_OUT_OF_RANGE = "minutes_out_of_range"
+    FEW_CASES = "few_cases"
+    WEAK_MAJORITY = "weak_majority"
+    NOT_BETTER_THAN_BASELINE = "no_better_than_baseline"
+    STALE = "stale"
+
+
+class Source(models.TextChoices):
+    WEB = "web", _("web")
+    API = "api", _("API")
+
+
+class VerdictQuerySet(models.QuerySet["Verdict"]):
+    def give(
+        self, metric: Metric, model: TrainedModel, value: float, minutes: float, user: User | None, source: str
+    ) -> Verdict:
+        """Judge an observation with `model` under `metric`'s settings, and log the verdict.
+
+        Raises `ModelUnusable` when the model cannot be trusted on this server.
+        """
+        tree = model.compiled_tree(requested_by=user)
+        leaf = tree.leaf_for(value, minutes)
+        is_stale = model.data_version != metric.data_version
+        reasons = judge(metric, model, leaf, value, minutes, is_stale)
+        decision = VerdictState.ROLLBACK if leaf.decision == ROLLBACK else VerdictState.ROLLOUT
+        return self.create(
+            metric=metric,
+            model=model,
+            model_version=model.version,
+            model_accuracy=model.accuracy,
+            value=value,
+            minutes=minutes,
+            state=VerdictState.INCONCLUSIVE if reasons else decision,
+            leaning=decision,
+            reasons=reasons,
+            leaf_rollbacks=leaf.rollbacks,
+            leaf_rollouts=leaf.rollouts,
+            conditions=[[c.feature, c.lower, c.upper] for c in leaf.conditions],
+            nearest=nearest_cases(model, value, minutes),
+            is_stale=is_stale,
+            thresholds={
+                "rollback_threshold": metric.rollback_threshold,
+                "rollout_threshold": metric.rollout_threshold,
+                "min_leaf_cases": metric.min_leaf_cases,
+                "range_margin": metric.range_margin,
+                "refuse_stale": metric.refuse_stale,
+            },
+            asked_by=user,
+            source=source,
+        )
+
+    def newest_first(self) -> VerdictQuerySet:
+        return self.select_related("asked_by", "feedback_by").order_by("-asked_at", "-pk")
+
+    def feedback_summary(self) -> dict[str, int]:
+        """Among verdicts with feedback: how many were confirmed, overridden, or were inconclusive."""
+        decided = self.filter(decided__isnull=False)
+        rolled_back = Q(decided=Decision.ROLLBACK)
+        return decided.aggregate(
+            with_feedback=Count("pk"),
+            confirmed=Count(
+                "pk",
+                filter=(Q(state=VerdictState.ROLLBACK) & rolled_back) | (Q(state=VerdictState.ROLLOUT) & ~rolled_back),
+            ),
+            overridden=Count(
+                "pk",
+                filter=(Q(state=VerdictState.ROLLBACK) & ~rolled_back) | (Q(state=VerdictState.ROLLOUT) & rolled_back),
+            ),
+            after_inconclusive=Count("pk", filter=Q(state=VerdictState.INCONCLUSIVE)),
+        )
+
+
+def judge(
+    metric: Metric, model: TrainedModel, leaf: Leaf, value: float, minutes: float, is_stale: bool
+) -> list[dict[str, Any]]:
+    """Every reason to withhold the leaf's decision, with the figures that show it."""
+    reasons: list[dict[str, Any]] = []
+    for code, observed, low, high in (
+        (Reason.VALUE_OUT_OF_RANGE, value, model.value_min, model.value_max),
+        (Reason.MINUTES_OUT_OF_RANGE, minutes, model.minutes_min, model.minutes_max),
+    ):
+        if low is None or high is None:
+            continue  # a version trained before its range was kept
+        margin = metric.range_margin * ((high - low) or abs(high) or 1.0)
+        if not low - margin <= observed <= high + margin:
+            reasons.append({"code": code, "observed": observed, "low": low, "high": high})
+    if leaf.cases < metric.min_leaf_cases:
+        reasons.append({"code": Reason.FEW_CASES, "cases": leaf.cases, "minimum": metric.min_leaf_cases})
+    threshold = metric.rollback_threshold if leaf.decision == ROLLBACK else metric.rollout_threshold
+    if leaf.share < threshold:
+        reasons.append(
+            {"code": Reason.WEAK_MAJORITY, "share": leaf.share, "threshold": threshold, "decision": leaf.decision}
+        )
+    if model.baseline_accuracy is not None and model.accuracy <= model.baseline_accuracy:
+        reasons.append(
+            {"code": Reason.NOT_BETTER_THAN_BASELINE, "accuracy": model.accuracy, "baseline": model.baseline_accuracy}
+        )
+    if is_stale and metric.refuse_stale:
+        reasons.append({"code": Reason.STALE})
+    return reasons
+
+
+def nearest_cases(model: TrainedModel, value: float, minutes: float) -> list[dict[str, Any]]:
+    """The past indicators nearest to the observation (among the version's sample: all of the
+    data up to `MBREAK_CHART_MAX_POINTS` rows), with who registered them and when."""
+    sample = model.sample()
+    value_scale = ((model.value_max or 0) - (model.value_min or 0)) or 1.0
+    minutes_scale = ((model.minutes_max or 0) - (model.minutes_min or 0)) or 1.0
+    distances = sorted(
+        (math.hypot((v - value) / value_scale, (t - minutes) / minutes_scale), position)
+        for position, (v, t, _) in enumerate(sample.columns.rows())
+    )[:NEAREST_CASES]
+    chosen = [position for _, position in distances]
+    registered = {
+        row["pk"]: row
+        for row in Indicator.objects.filter(pk__in=[sample.ids[p] for p in chosen]).values(
+            "pk", "created_by__username", "created_at"
+        )
+    }
+    cases = []
+    for position in chosen:
+        row = registered.get(sample.ids[position])  # None if deleted since
+        cases.append(
+            {
+                "value": sample.columns.values[position],
+                "minutes": sample.columns.times[position],
+                "decision": sample.columns.decisions[position],
+                "registered_by": (row["created_by__username"] or "") if row else "",
+                "registered_at": row["created_at"].isoformat() if row else None,
+            }
+        )
+    return cases
+
+
+class Verdict(models.Model):
+    """A verdict as it was given: kept unchanged (but for the feedback) whatever happens to the model."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="verdicts", verbose_name=_("metric"))
+    # The version may be deleted by staff; what the verdict needs of it is copied below.
+    model = models.ForeignKey(
+        "metrics.TrainedModel", on_delete=models.SET_NULL, null=True, related_name="verdicts", verbose_name=_("model")
+    )
+    model_version = models.PositiveIntegerField(_("model version"))
+    model_accuracy = models.FloatField(_("held-out accuracy"))
+    value = models.FloatField(_("value"))
+    minutes = models.FloatField(_("time (minutes)"))
+    state = models.CharField(_("verdict"), max_length=12, choices=VerdictState.choices)
+    # The leaf's decision, also when the verdict is inconclusive.
+    leaning = models.CharField(max_length=12, choices=VerdictState.choices)
+    reasons = models.JSONField(default=list)
+    leaf_rollbacks = models.PositiveIntegerField()
+    leaf_rollouts = models.PositiveIntegerField()
+    conditions = models.JSONField(default=list)  # [[feature, lower, upper], ...]: the path as ranges
+    nearest = models.JSONField(default=list)
+    is_stale = models.BooleanField(default=False)
+    thresholds = models.JSONField(default=dict)  # the metric's settings when it was given
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="verdicts",
+        verbose_name=_("asked by"),
+    )
+    asked_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    source = models.CharField(_("from"), max_length=8, choices=Source.choices, default=Source.WEB)
+    # Feedback: what was actually decided, recorded once, as an indicator of the metric.
+    decided = models.PositiveSmallIntegerField(_("actually decided"), null=True, choices=Decision.choices)
+    feedback_note = models.TextField(_("note"), blank=True, default="")
+    feedback_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("feedback by")
+    )
+    feedback_at = models.DateTimeField(_("feedback at"), null=True)
+    feedback_indicator = models.OneToOneField(
+        Indicator, on_delete=models.SET_NULL, null=True, related_name="verdict", verbose_name=_("indicator")
+    )
+
+    objects = VerdictQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("verdict")
+        verbose_name_plural = _("verdicts")
+        indexes = [models.Index(fields=["metric", "-asked_at"], name="verdict_metric_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.metric.name}: {self.get_state_display()} ({self.asked_at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("A verdict is kept as it was given; only add_feedback changes it.")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("metrics:verdict", args=[self.pk])
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.state == VerdictState.ROLLBACK
+
+    @property
+    def is_inconclusive(self) -> bool:
+        return self.state == VerdictState.INCONCLUSIVE
+
+    @property
+    def leaf_cases(self) -> int:
+        return self.leaf_rollbacks + self.leaf_rollouts
+
+    @property
+    def leaning_cases(self) -> int:
+        """How many of the similar past cases took the decision the leaf leans to."""
+        return self.leaf_rollbacks if self.leaning == VerdictState.ROLLBACK else self.leaf_rollouts
+
+    @property
+    def path(self) -> list[Condition]:
+        return [Condition(feature, lower, upper) for feature, lower, upper in self.conditions]
+
+    def figure(self, labels: ChartLabels) -> dict[str, Any] | None:
+        """Its model version's decision regions with this observation marked (None if that version is gone)."""
+        figure = self.model.regions_figure(labels) if self.model is not None else None
+        if figure is None:
+            return None
+        decision = {VerdictState.ROLLBACK: ROLLBACK, VerdictState.ROLLOUT: ROLLOUT}.get(VerdictState(self.state))
+        return with_observation(figure, Observation(value=self.value, minutes=self.minutes, decision=decision), labels)
+
+    def reason_texts(self) -> list[str]:
+        """The reasons, in words, in the active language."""
+        return [reason_text(reason) for reason in self.reasons]
+
+    @property
+    def agreement(self) -> str:
+        """ "confirmed", "overridden", "after_inconclusive", or "" without feedback."""
+        if self.decided is None:
+            return ""
+        if self.is_inconclusive:
+            return "after_inconclusive"
+        confirmed = (self.decided == Decision.ROLLBACK) == (self.state == VerdictState.ROLLBACK)
+        return "confirmed" if confirmed else "overridden"
+
+    def can_give_feedback(self, user: User | AnonymousUser) -> bool:
+        """Who asked, and the metric's owner, know what was decided."""
+        return user.is_authenticated and user.pk in (self.asked_by_id, self.metric.owner_id)
+
+    def add_feedback(self, decided: int, note: str, user: User) -> Indicator:
+        """Record what was actually decided: one labelled indicator of the metric, which the next
+        training learns from. Raises `PermissionDenied` for another user, `FeedbackAlreadyGiven` once given."""
+        if not self.can_give_feedback(user):
+            raise PermissionDenied(
+                gettext("Only who asked for this verdict, or the metric's owner, may say what was decided.")
+            )
+        with transaction.atomic():
+            locked = Verdict.objects.select_for_update().get(pk=self.pk)
+            if locked.decided is not None:
+                raise FeedbackAlreadyGiven(locked)
+            indicator = self.metric.add_indicator(value=self.value, decision=decided, time=self.minutes, user=user)
+            self.decided, self.feedback_note, self.feedback_by = decided, note, user
+            self.feedback_at, self.feedback_indicator = timezone.now(), indicator
+            super().save(update_fields=["decided", "feedback_note", "feedback_by", "feedback_at", "feedback_indicator"])
+        return indicator
+
+
+class FeedbackAlreadyGiven(Exception):
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        super().__init__(gettext("What was decided for this verdict has already been recorded."))
+
+
+def reason_text(reason: dict[str, Any]) -> str:
+    code = reason["code"]
+    if code == Reason.VALUE_OUT_OF_RANGE:
+        return gettext("The value %(observed)s lies outside what the model has seen (%(low)s to %(high)s).") % {
+            "observed": number(reason["observed"]),
+            "low": number(reason["low"]),
+            "high": number(reason["high"]),
+        }
+    if code == Reason.MINUTES_OUT_OF_RANGE:
+        return gettext(
+            "The time, %(observed)s minutes, lies outside what the model has seen (%(low)s to %(high)s minutes)."
+        ) % {"observed": number(reason["observed"]), "low": number(reason["low"]), "high": number(reason["high"])}
+    if code == Reason.FEW_CASES:
+        return gettext("Only %(cases)d similar past cases decide it; at least %(minimum)d are needed.") % reason
+    if code == Reason.WEAK_MAJORITY:
+        words = (
+            gettext("Only %(share)s of similar past cases were rolled back; a rollback needs %(threshold)s.")
+            if reason["decision"] == ROLLBACK
+            else gettext("Only %(share)s of similar past cases were rolled out; a rollout needs %(threshold)s.")
+        )
+        return words % {"share": percent(reason["share"]), "threshold": percent(reason["threshold"])}
+    if code == Reason.NOT_BETTER_THAN_BASELINE:
+        return gettext(
+            "The model is no better on data it did not see (%(accuracy)s) than always answering the most "
+            "common decision (%(baseline)s)."
+        ) % {"accuracy": percent(reason["accuracy"]), "baseline": percent(reason["baseline"])}
+    if code == Reason.STALE:
+        return gettext("The data changed since this model was trained, and this metric refuses stale models.")
+    return str(code)

@@ -1,0 +1,150 @@
+"""What a fitted tree says and why: its leaves as rules, and the path an observation takes.
+
+Pure: a fitted `DecisionTreeClassifier` is read once into a `CompiledTree` (plain lists,
+cheap to keep in memory and to walk), which answers without scikit-learn. Its answers
+agree with `predict_proba`: like scikit-learn, it compares 32-bit floats.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from predictor.columns import ROLLBACK, ROLLOUT
+
+if TYPE_CHECKING:
+    from sklearn.tree import DecisionTreeClassifier
+
+Feature = Literal["value", "minutes"]
+FEATURES: tuple[Feature, Feature] = ("value", "minutes")  # the columns of `training.as_features`
+_LEAF = -1
+
+
+def as_float32(number: float) -> float:
+    """`number` rounded as scikit-learn's trees see it (they compare 32-bit floats)."""
+    return array("f", [number])[0]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`lower < feature <= upper`; a missing bound is open."""
+
+    feature: Feature
+    lower: float | None = None
+    upper: float | None = None
+
+    def holds(self, value: float, minutes: float) -> bool:
+        x = as_float32(value if self.feature == "value" else minutes)
+        return (self.lower is None or x > self.lower) and (self.upper is None or x <= self.upper)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One leaf: the cases of the training data that reached it, and how to reach it."""
+
+    node: int
+    rollbacks: int
+    rollouts: int
+    conditions: tuple[Condition, ...]
+
+    @property
+    def cases(self) -> int:
+        return self.rollbacks + self.rollouts
+
+    @property
+    def decision(self) -> int:
+        # As scikit-learn breaks ties: the first class, rollout.
+        return ROLLBACK if self.rollbacks > self.rollouts else ROLLOUT
+
+    @property
+    def share(self) -> float:
+        """The share of the leaf's cases that took its decision."""
+        return max(self.rollbacks, self.rollouts) / self.cases if self.cases else 0.0
+
+
+@dataclass(frozen=True)
+class CompiledTree:
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    rollbacks: tuple[int, ...]
+    rollouts: tuple[int, ...]
+
+    def leaf_node(self, value: float, minutes: float) -> int:
+        point = (as_float32(value), as_float32(minutes))
+        node = 0
+        while self.left[node] != _LEAF:
+            node = self.left[node] if point[self.feature[node]] <= self.threshold[node] else self.right[node]
+        return node
+
+    def leaf_for(self, value: float, minutes: float) -> Leaf:
+        """The leaf that decides for this observation, with the path to it as merged conditions."""
+        return self.leaf(self.leaf_node(value, minutes))
+
+    def probabilities(self, value: float, minutes: float) -> tuple[float, float]:
+        """(rollout, rollback) shares of the deciding leaf: what `predict_proba` gives."""
+        leaf = self.leaf_for(value, minutes)
+        return leaf.rollouts / leaf.cases, leaf.rollbacks / leaf.cases
+
+    def leaf(self, node: int) -> Leaf:
+        return Leaf(node, self.rollbacks[node], self.rollouts[node], self._conditions(self._path_to(node)))
+
+    def leaves(self) -> list[Leaf]:
+        """Every leaf, left to right."""
+        return [self.leaf(node) for node in range(len(self.left)) if self.left[node] == _LEAF]
+
+    def _path_to(self, target: int) -> list[tuple[int, bool]]:
+        """(node, went left) for each split from the root to `target`."""
+        parent: dict[int, tuple[int, bool]] = {}
+        for node in range(len(self.left)):
+            if self.left[node] != _LEAF:
+                parent[self.left[node]] = (node, True)
+                parent[self.right[node]] = (node, False)
+        path = []
+        while target in parent:
+            node, went_left = parent[target]
+            path.append((node, went_left))
+            target = node
+        return path[::-1]
+
+    def _conditions(self, path: list[tuple[int, bool]]) -> tuple[Condition, ...]:
+        bounds: dict[int, list[float]] = {}
+        for node, went_left in path:
+            lower, upper = bounds.setdefault(self.feature[node], [-math.inf, math.inf])
+            if went_left:
+                bounds[self.feature[node]][1] = min(upper, self.threshold[node])
+            else:
+                bounds[self.feature[node]][0] = max(lower, self.threshold[node])
+        return tuple(
+            Condition(
+                FEATURES[feature],
+                None if bounds[feature][0] == -math.inf else bounds[feature][0],
+                None if bounds[feature][1] == math.inf else bounds[feature][1],
+            )
+            for feature in sorted(bounds)
+        )
+
+
+def compile_tree(model: DecisionTreeClassifier) -> CompiledTree:
+    """Read a fitted tree's arrays once; counts are those of the data it was fitted on."""
+    tree = model.tree_
+    classes = [int(each) for each in model.classes_]
+    rollbacks, rollouts = [], []
+    for node in range(tree.node_count):
+        shares = tree.value[node][0]
+        # scikit-learn >= 1.4 stores each node's class shares; older versions stored counts.
+        total = tree.weighted_n_node_samples[node] if abs(float(shares.sum()) - 1.0) < 1e-9 else 1.0
+        counts = {cls: round(float(share) * float(total)) for cls, share in zip(classes, shares, strict=True)}
+        rollbacks.append(counts.get(ROLLBACK, 0))
+        rollouts.append(counts.get(ROLLOUT, 0))
+    return CompiledTree(
+        left=tuple(int(each) for each in tree.children_left),
+        right=tuple(int(each) for each in tree.children_right),
+        feature=tuple(int(each) for each in tree.feature),
+        threshold=tuple(float(each) for each in tree.threshold),
+        rollbacks=tuple(rollbacks),
+        rollouts=tuple(rollouts),
+    )
