@@ -68,6 +68,7 @@ check: lint migrations-check test
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/verdict.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

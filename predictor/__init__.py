@@ -1,4 +1,4 @@
-"""Pure machine learning for Make or Break: training, inference, artifacts and charts.
+"""Pure machine learning for Make or Break: training, explanation, artifacts and charts.
 
 No ORM, no request, no Django model: arrays in, fitted trees, numbers and pictures out.
 `metrics` (the domain) imports this package; this package never imports `metrics`.

@@ -174,7 +174,8 @@ def decision_regions_figure(
 
 def with_observation(figure: dict[str, Any], observation: Observation, labels: ChartLabels) -> dict[str, Any]:
     """`figure` with the observation marked as a star, coloured by its verdict (grey: inconclusive)."""
-    colour = {ROLLBACK: ROLLBACK_COLOUR, ROLLOUT: ROLLOUT_COLOUR}.get(observation.decision, INCONCLUSIVE_COLOUR)
+    colours = {ROLLBACK: ROLLBACK_COLOUR, ROLLOUT: ROLLOUT_COLOUR}
+    colour = INCONCLUSIVE_COLOUR if observation.decision is None else colours[observation.decision]
     star = {
         "type": "scatter",
         "x": [observation.minutes],

@@ -242,7 +242,11 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
             locked = Metric.objects.select_for_update().get(pk=metric.pk)
             last = self.filter(metric=metric).aggregate(last=Max("version"))["last"] or 0
             model = self.create(version=last + 1, **fields)
-            active = self.filter(pk=locked.active_model_id).defer("artifact", "chart_sample").first()
+            active = (
+                None
+                if locked.active_model_id is None
+                else self.filter(pk=locked.active_model_id).defer("artifact", "chart_sample").first()
+            )
             model.candidate_reason = self._candidate_reason(model, active, locked.is_active_model_pinned)
             if active is not None and model.candidate_reason:
                 model.compared_version, model.compared_accuracy = active.version, active.accuracy

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_trained_model, get_verdict, get_verdict_for_feedback
+from metrics.csv_io import format_number
 from metrics.forms import FeedbackForm, PredictForm, VerdictFilterForm
 from metrics.models import Decision, FeedbackAlreadyGiven, Metric, ModelUnusable, NoTrainedModel, Verdict
 from predictor import charts
@@ -57,7 +58,12 @@ def render_verdict(
             "feedback_form": feedback_form,
             "can_give_feedback": verdict.can_give_feedback(request.user) and verdict.decided is None,
             "predict_form": PredictForm(
-                request.user, initial={"metric": verdict.metric_id, "value": verdict.value, "time": verdict.minutes}
+                request.user,
+                initial={
+                    "metric": verdict.metric_id,
+                    "value": format_number(verdict.value),
+                    "time": format_number(verdict.minutes),
+                },
             ),
         },
         status=status,
@@ -70,15 +76,16 @@ def verdict_feedback(request: AuthenticatedHttpRequest, verdict_id: int) -> Http
     form = FeedbackForm(request.POST)
     if not form.is_valid():
         return render_verdict(request, verdict, form, status=400)
+    decided: int = form.cleaned_data["decided"]
     try:
-        verdict.add_feedback(form.cleaned_data["decided"], form.cleaned_data["note"], request.user)
+        verdict.add_feedback(decided, form.cleaned_data["note"], request.user)
     except FeedbackAlreadyGiven as given:
         messages.info(request, str(given))
     else:
         messages.success(
             request,
             _("Thank you: “%(decision)s” is now an indicator of “%(name)s”, for the next training to learn from.")
-            % {"decision": Decision(verdict.decided).label, "name": verdict.metric.name},
+            % {"decision": Decision(decided).label, "name": verdict.metric.name},
         )
     return redirect(verdict)
 

@@ -9,17 +9,18 @@ from django.views.decorators.http import require_GET, require_POST
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric_for_settings, get_trained_model, get_trained_model_for_activation
 from metrics.models import ModelUnusable
+from predictor.explain import Leaf
 
 
 @require_GET
 def model_card(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse:
     model = get_trained_model(request.user, model_id)
+    rules: list[Leaf] = []
+    refused: ModelUnusable | None = None
     try:
         rules = model.tree_rules()
     except ModelUnusable as unusable:
-        rules, refused = [], unusable
-    else:
-        refused = None
+        refused = unusable
     return render(
         request,
         "metrics/model_card.html",

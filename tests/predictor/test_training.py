@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from sklearn.tree import DecisionTreeClassifier
 
 from predictor.columns import IndicatorColumns
-from predictor.inference import predict_decision
+from predictor.explain import compile_tree
 from predictor.training import (
     DEPTH_GRID,
     MIN_INDICATORS,
@@ -48,9 +48,9 @@ def test_the_tree_recovers_a_known_rule_with_high_held_out_accuracy():
     data = rule_data(600)
     result = fit_decision_tree(data)
     assert result.accuracy > 0.9
-    assert predict_decision(result.model, 200, 30).decision == 1
-    assert predict_decision(result.model, 900, 30).decision == 0
-    assert predict_decision(result.model, 200, 2).decision == 0
+    assert compile_tree(result.model).leaf_for(200, 30).decision == 1
+    assert compile_tree(result.model).leaf_for(900, 30).decision == 0
+    assert compile_tree(result.model).leaf_for(200, 2).decision == 0
 
 
 def test_reported_accuracy_is_nested_cross_validation_as_scikit_learn_computes_it():
@@ -116,16 +116,16 @@ def test_the_smallest_accepted_data_set_trains():
     # Two rollbacks allow two outer folds, no more.
     assert result.accuracy == pytest.approx(nested_cv_accuracy(values, [5.0] * 10, decisions, outer_folds=2))
     # The two rollbacks are the largest values: the tree learns that much.
-    assert predict_decision(result.model, 9.0, 5.0).decision == 1
-    assert predict_decision(result.model, 0.0, 5.0).decision == 0
+    assert compile_tree(result.model).leaf_for(9.0, 5.0).decision == 1
+    assert compile_tree(result.model).leaf_for(0.0, 5.0).decision == 0
 
 
-def test_probability_is_that_of_the_predicted_decision():
+def test_the_leaf_share_is_the_probability_scikit_learn_gives():
     data = rule_data(400, noise=0.1)
     result = fit_decision_tree(data)
-    answer = predict_decision(result.model, 150, 40)
-    assert answer.decision == 1
-    assert answer.probability == result.model.predict_proba([[150, 40]])[0][list(result.model.classes_).index(1)]
+    leaf = compile_tree(result.model).leaf_for(150, 40)
+    assert leaf.decision == 1
+    assert leaf.share == result.model.predict_proba([[150, 40]])[0][list(result.model.classes_).index(1)]
 
 
 def test_values_too_large_for_the_tree_are_refused_not_crashed_on():
@@ -144,7 +144,7 @@ def test_large_data_trains_on_a_stratified_sample_and_reports_all_the_counts():
     assert result.n_rollback == sum(data.decisions)
     assert result.accuracy == again.accuracy
     assert result.accuracy > 0.85
-    assert predict_decision(result.model, 200, 30).decision == 1
+    assert compile_tree(result.model).leaf_for(200, 30).decision == 1
 
 
 def test_data_within_the_limit_is_used_whole():

@@ -1,4 +1,4 @@
-"""Create the demo account with realistic metrics, indicators and trained models.
+"""Create the demo account with realistic metrics, indicators, trained models and logged verdicts.
 
 Safe to run again: existing demo metrics are left as they are.
 """
@@ -12,7 +12,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from metrics.models import Metric, TrainedModel
+from metrics.models import Decision, Metric, TrainedModel
 from predictor.columns import IndicatorColumns
 
 DEMO_USERNAME = "demo"
@@ -21,6 +21,14 @@ INDICATORS_PER_METRIC = 400
 NOISE = 0.08
 
 Rule = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+# Verdicts the demo team asked for after past deployments, and what they then decided
+# (None: no feedback yet): (value, minutes, decided) per metric, in DEMO_METRICS' order.
+DEMO_VERDICTS: list[list[tuple[float, float, int | None]]] = [
+    [(260, 45, Decision.ROLLBACK), (900, 30, Decision.ROLLOUT), (5_000, 30, None)],
+    [(9.5, 60, Decision.ROLLBACK), (0.4, 10, Decision.ROLLBACK), (3.1, 8, None)],
+    [(1_400, 20, Decision.ROLLBACK), (300, 15, Decision.ROLLOUT), (760, 30, None)],
+]
 
 # (name, category, value range, time range, rule deciding rollback)
 DEMO_METRICS: list[tuple[str, str, tuple[float, float], tuple[float, float], Rule]] = [
@@ -33,7 +41,7 @@ DEMO_METRICS: list[tuple[str, str, tuple[float, float], tuple[float, float], Rul
 
 
 class Command(BaseCommand):
-    help = "Create the demo account with demo metrics, indicators and trained models."
+    help = "Create the demo account with demo metrics, indicators, trained models and verdicts with feedback."
 
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
@@ -42,7 +50,7 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save()
         rng = np.random.default_rng(2024)
-        for name, category, value_range, time_range, rule in DEMO_METRICS:
+        for (name, category, value_range, time_range, rule), verdicts in zip(DEMO_METRICS, DEMO_VERDICTS, strict=True):
             metric, created = Metric.objects.get_or_create(name=name, category=category, defaults={"owner": user})
             if not created:
                 continue
@@ -55,4 +63,10 @@ class Command(BaseCommand):
             metric.import_indicators(data, user)
             model = TrainedModel.objects.train(metric, user)
             self.stdout.write(f"  {name}: {INDICATORS_PER_METRIC} indicators, model accuracy {model.accuracy:.1%}")
+            given = [(metric.predict(value, minutes, user), decided) for value, minutes, decided in verdicts]
+            for verdict, decided in given:
+                if decided is not None:
+                    verdict.add_feedback(decided, "", user)
+            # The feedback is new data: a second version learns from it.
+            TrainedModel.objects.train(metric, user)
         self.stdout.write(self.style.SUCCESS(f"Demo login: username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r}"))
