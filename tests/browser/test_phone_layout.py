@@ -43,7 +43,13 @@ def test_no_page_scrolls_sideways_on_a_phone(page: Page, live_server, fill_login
     page.locator("#id_password").press("Enter")
     page.wait_for_url(live_server.url + "/")
 
+    verdict = metric.predict(200, 30, metric.owner)
+    model = metric.trained_models.get()
     pages = [
+        verdict.get_absolute_url(),
+        reverse("metrics:verdicts", args=[metric.pk]),
+        reverse("metrics:model_card", args=[model.pk]),
+        reverse("metrics:settings", args=[metric.pk]),
         reverse("metrics:list"),
         reverse("metrics:create"),
         reverse("metrics:upload"),
