@@ -14,9 +14,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.utils import translation
 
 from metrics.models import Metric
+from metrics.models.trained_model import forget_read_versions
 from predictor.columns import IndicatorColumns
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory, UserFactory
 
@@ -33,6 +35,14 @@ def english_unless_asked(settings) -> Iterator[None]:
     # activates, nothing deactivates): each test starts in the default language.
     with translation.override(settings.LANGUAGE_CODE):
         yield
+
+
+@pytest.fixture(autouse=True)
+def nothing_read_before() -> None:
+    # Model versions are read once per process and kept by id, charts cached by id, and
+    # test databases hand the same ids out again from one test to the next.
+    forget_read_versions()
+    cache.clear()
 
 
 @pytest.fixture

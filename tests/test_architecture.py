@@ -51,7 +51,9 @@ def test_the_trained_metric_fixture_trains_nothing(request: pytest.FixtureReques
     metric: Metric = request.getfixturevalue("trained_metric")
     model = metric.trained_models.get()
     assert model.is_usable
-    assert model.predict(200, 30, metric.owner).is_rollback
+    verdict = metric.predict(200, 30, metric.owner)
+    assert verdict.is_rollback
+    assert verdict.model == model
 
 
 def test_factories_give_models_of_their_model_class(db: None) -> None:

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Metric
+from tests.factories import MetricFactory
 
 # A <script> that is neither loaded from a file nor JSON data (json_script) would be
 # blocked by "script-src 'self'".
@@ -28,12 +29,27 @@ def test_login_page_forbids_inline_and_foreign_scripts(client: Client, db: None)
 
 @pytest.mark.parametrize(
     "page",
-    ["list", "create", "upload", "detail", "delete", "predict", "predict-with-verdict", "signup-redirect"],
+    [
+        "list",
+        "create",
+        "upload",
+        "detail",
+        "delete",
+        "predict",
+        "predict-refused",
+        "verdict",
+        "verdict-list",
+        "model-card",
+        "settings",
+        "signup-redirect",
+    ],
 )
 def test_pages_have_no_inline_script_or_event_handler(
     client: Client, owner: User, trained_metric: Metric, page: str
 ) -> None:
     client.force_login(owner)
+    verdict = trained_metric.predict(200, 30, owner)
+    untrained = MetricFactory.create(owner=owner, name="Error rate")
     # Each page, and a text that proves it is that page (and not, say, an error page).
     pages = {
         "list": (reverse("metrics:list"), "Train the models"),
@@ -42,16 +58,21 @@ def test_pages_have_no_inline_script_or_event_handler(
         "detail": (trained_metric.get_absolute_url(), "Add an indicator"),
         "delete": (reverse("metrics:delete", args=[trained_metric.pk]), "Yes, delete it"),
         "predict": (reverse("metrics:predict"), "Choose a metric, enter the value you observe"),
+        # What a POST of the form renders in place when the metric has no model.
+        "predict-refused": (reverse("metrics:predict"), "has no trained model yet"),
         # The page that loads scripts: plotly and the figure's data.
-        "predict-with-verdict": (
-            reverse("metrics:predict") + f"?metric={trained_metric.pk}&value=200&time=30",
-            'id="scatter-data"',
-        ),
+        "verdict": (verdict.get_absolute_url(), 'id="regions-data"'),
+        "verdict-list": (reverse("metrics:verdicts", args=[trained_metric.pk]), "Verdicts given for"),
+        "model-card": (reverse("metrics:model_card", args=[verdict.model_id]), 'data-testid="card-figures"'),
+        "settings": (reverse("metrics:settings", args=[trained_metric.pk]), 'name="rollback_threshold"'),
         "signup-redirect": (reverse("accounts:signup"), "Good to see you, owner!"),
     }
     url, proof = pages[page]
 
-    response = client.get(url, follow=True)
+    if page == "predict-refused":
+        response = client.post(url, {"metric": untrained.pk, "value": 200, "time": 30})
+    else:
+        response = client.get(url, follow=True)
 
     html = response.content.decode()
     assert response.status_code == 200

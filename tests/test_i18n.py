@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from metrics.models import Indicator, Metric, TrainedModel
-from metrics.templatetags.formatting import percent
+from metrics.models import Indicator, Metric, TrainedModel, Verdict
+from metrics.templatetags.formatting import number, percent
 from tests.factories import PASSWORD, IndicatorFactory
 
 LOGIN_URL = reverse("accounts:login")
@@ -181,16 +181,44 @@ def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner:
     choose_portuguese(client)
     model = TrainedModel.objects.get(metric=trained_metric)
 
-    response = client.get(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30})
+    response = client.post(
+        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}, follow=True
+    )
 
     assert response.status_code == 200
+    assert response.redirect_chain == [(Verdict.objects.get().get_absolute_url(), 302)]
     html = response.content.decode()
     assert "Rollback recomendado" in html
     assert "Rollback recommended" not in html
+    assert "casos passados semelhantes tiveram rollback." in html
+    assert "similar past cases" not in html
     with translation.override("pt-br"):
         accuracy = percent(model.accuracy)
     assert "," in accuracy
-    assert f"Acurácia do modelo: {accuracy}" in html
+    assert f"Versão 1 do modelo, {accuracy} de acurácia em dados que não viu." in html
+
+
+def test_an_inconclusive_verdict_gives_its_reasons_in_portuguese(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    client.force_login(owner)
+    choose_portuguese(client)
+    model = TrainedModel.objects.get(metric=trained_metric)
+
+    response = client.post(
+        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 5000, "time": 30}, follow=True
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Inconclusivo" in html
+    assert "Inconclusive" not in html
+    # Reasons are stored as codes and figures, and worded in the reader's language when shown.
+    with translation.override("pt-br"):
+        low, high = number(model.value_min), number(model.value_max)
+    assert "," in low + high
+    assert f"O valor 5000 está fora do que o modelo já viu ({low} a {high})." in html
+    assert "lies outside what the model has seen" not in html
 
 
 @pytest.mark.parametrize("status", [403, 404])
@@ -258,9 +286,10 @@ def test_unusable_model_message_is_in_portuguese(client: Client, owner: User, tr
     client.force_login(owner)
     choose_portuguese(client)
 
-    response = client.get(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30})
+    response = client.post(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30})
 
     assert response.status_code == 200
+    assert not Verdict.objects.exists()
     html = response.content.decode()
     assert "cannot be used" not in html
     assert "another version of scikit-learn" not in html

@@ -123,6 +123,10 @@ class _LruCache(Generic[KeyT, ValueT]):
             self._items.move_to_end(key)
             return self._items[key]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def put(self, key: KeyT, value: ValueT) -> None:
         with self._lock:
             self._items[key] = value
@@ -149,6 +153,13 @@ class ChartSample:
 
 
 _SAMPLES: _LruCache[int, ChartSample] = _LruCache(256)
+
+
+def forget_read_versions() -> None:
+    """Drop every version this process has read, verified and compiled. Ids are never reused
+    in one database, so a server needs no such call; tests do, as ids repeat between them."""
+    _COMPILED_TREES.clear()
+    _SAMPLES.clear()
 
 
 class CandidateReason(models.TextChoices):

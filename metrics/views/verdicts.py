@@ -4,6 +4,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -33,7 +35,14 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             verdict = metric.predict(form.cleaned_data["value"], form.cleaned_data["time"], request.user)
         except (NoTrainedModel, ModelUnusable) as refused:
-            context.update(metric=metric, refused=refused, unusable=isinstance(refused, ModelUnusable))
+            # After training, come back to this form filled in as it was.
+            query = urlencode({"metric": metric.pk, "value": request.POST["value"], "time": request.POST["time"]})
+            context.update(
+                metric=metric,
+                refused=refused,
+                unusable=isinstance(refused, ModelUnusable),
+                back_after_training=f"{reverse('metrics:predict')}?{query}",
+            )
         else:
             return redirect(verdict)
     return render(request, "metrics/predict.html", context, status=400 if form.errors else 200)

@@ -154,6 +154,15 @@ def test_metric_page_offers_indicator_delete_only_to_its_author_or_the_metric_ow
     assert f'action="{delete_url(by_contributor)}"' not in html
 
 
+def indicator_rows(response) -> list[list[str]]:
+    """The rows of the indicators table: a trained metric's page also has a table of its model versions."""
+    return [row for row in table_rows(response) if not row[0].startswith("Version ")]
+
+
+def version_rows(response) -> list[list[str]]:
+    return [row for row in table_rows(response) if row[0].startswith("Version ")]
+
+
 def test_metric_page_runs_the_same_number_of_queries_whatever_the_number_of_indicators(
     client: Client, owner: User, trained_metric: Metric, django_assert_num_queries
 ) -> None:
@@ -169,13 +178,42 @@ def test_metric_page_runs_the_same_number_of_queries_whatever_the_number_of_indi
     add(0, 5)
     with CaptureQueriesContext(connection) as few:
         response = client.get(detail_url(trained_metric))
-    assert len(table_rows(response)) == 5
+    assert len(indicator_rows(response)) == 5
 
     add(5, 25)
 
     with django_assert_num_queries(len(few.captured_queries)):
         response = client.get(detail_url(trained_metric))
-    assert len(table_rows(response)) == 25
+    assert len(indicator_rows(response)) == 25
+    assert len(version_rows(response)) == 1
+
+
+def test_metric_page_runs_the_same_number_of_queries_whatever_the_number_of_versions(
+    client: Client, owner: User, trained_metric: Metric, contributor: User, django_assert_num_queries
+) -> None:
+    def train(count: int) -> None:
+        # Trained by different people, and some kept as candidates, as on a busy metric.
+        for number in range(count):
+            TrainedModelFactory.create(
+                metric=trained_metric,
+                trained_by=contributor if number % 2 else owner,
+                active=number % 3 == 0,
+                candidate_reason="" if number % 3 == 0 else "worse",
+                compared_version=1,
+                compared_accuracy=0.9,
+            )
+
+    client.force_login(owner)
+    train(2)
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(detail_url(trained_metric))
+    assert len(version_rows(response)) == 3
+
+    train(17)
+
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(detail_url(trained_metric))
+    assert len(version_rows(response)) == 20
 
 
 # --- Adding ----------------------------------------------------------------------------

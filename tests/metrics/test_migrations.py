@@ -30,7 +30,15 @@ def test_a_database_from_before_the_move_keeps_its_models_content_type_and_permi
     assert "predictor_trainedmodel" in connection.introspection.table_names()
     assert "metrics_trainedmodel" not in connection.introspection.table_names()
     owner = User.objects.create(username="owner")
-    metric_id = Metric.objects.create(name="Requests per minute", category="Traffic", owner=owner).pk
+    # The metrics table as it was then: today's model has columns that did not exist yet.
+    old_metric = executor.loader.project_state(BEFORE_THE_MOVE).apps.get_model("metrics", "Metric")
+    metric_id = old_metric.objects.create(
+        name="Requests per minute",
+        category="Traffic",
+        name_key="requests per minute",
+        category_key="traffic",
+        owner_id=owner.pk,
+    ).pk
     artifact = b"pretend joblib bytes"
     signature = hmac.new(signing_keys()[0], artifact, hashlib.sha256).hexdigest()
     with connection.cursor() as cursor:
@@ -67,6 +75,12 @@ def test_a_database_from_before_the_move_keeps_its_models_content_type_and_permi
     # The key that signed it is named, so the pages can tell it apart from a lost key's.
     assert model.signing_key_id == key_id(signing_keys()[0])
     assert ContentType.objects.get(pk=old_type.pk).app_label == "metrics"
+    # It answers as it did before versions could be chosen, under the default verdict settings.
+    metric = Metric.objects.get(pk=metric_id)
+    assert (metric.active_model, metric.is_active_model_pinned) == (model, False)
+    assert (metric.rollback_threshold, metric.rollout_threshold, metric.min_leaf_cases) == (0.6, 0.8, 5)
+    # Trained before the model card was kept: it says so rather than showing made-up figures.
+    assert (model.has_card, model.value_min, model.chart_sample) == (False, None, None)
 
 
 @pytest.mark.django_db(transaction=True)

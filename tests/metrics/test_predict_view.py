@@ -7,37 +7,48 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Indicator, Metric, TrainedModel, Unusable
-from metrics.templatetags.formatting import percent
+from metrics.models import Indicator, Metric, TrainedModel, Unusable, Verdict
+from metrics.templatetags.formatting import percent, threshold
 from predictor import charts
-from predictor.columns import IndicatorColumns
+from predictor.columns import ROLLBACK, IndicatorColumns
+from predictor.training import as_features
 from tests.conftest import rule_data
-from tests.factories import MetricFactory, TrainedModelFactory
+from tests.factories import MetricFactory, TrainedModelFactory, fitted_tree
 
 PREDICT_URL = reverse("metrics:predict")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def empty_cache() -> None:
-    # Pairplots are cached by model id, and ids repeat from one test to the next.
-    cache.clear()
+def ask(client: Client, metric: Metric | None, value: str | int, time: str | int):
+    """POST the predict form, without following: a verdict redirects, a refusal or an error renders."""
+    data: dict[str, str | int] = {"metric": "" if metric is None else metric.pk, "value": value, "time": time}
+    return client.post(PREDICT_URL, data)
 
 
-def predict(client: Client, metric: Metric | None, value: str | int, time: str | int):
-    params: dict[str, str | int] = {"metric": "" if metric is None else metric.pk, "value": value, "time": time}
-    return client.get(PREDICT_URL, params)
+def verdict_page(client: Client, metric: Metric, value: str | int, time: str | int) -> str:
+    """Ask for a verdict and read the page it redirects to: the verdict's own, permanent one."""
+    response = client.post(PREDICT_URL, {"metric": metric.pk, "value": value, "time": time}, follow=True)
+    newest = Verdict.objects.latest("pk")
+    assert response.redirect_chain == [(reverse("metrics:verdict", args=[newest.pk]), 302)]
+    assert response.status_code == 200
+    return response.content.decode()
 
 
-def scatter_data(html: str) -> dict:
+def text_of(html: str, testid: str) -> str:
+    """The words of the element marked `data-testid`, as a person reads them."""
+    match = re.search(rf'data-testid="{testid}">(.*?)</(?:p|h1|ul)>', html, re.S)
+    assert match is not None, f"no {testid}"
+    return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
+
+
+def regions_data(html: str) -> dict:
     match = re.search(
-        r'<script(?=[^>]*\bid="scatter-data")(?=[^>]*\btype="application/json")[^>]*>(.*?)</script>', html, re.S
+        r'<script(?=[^>]*\bid="regions-data")(?=[^>]*\btype="application/json")[^>]*>(.*?)</script>', html, re.S
     )
-    assert match is not None, "no scatter-data script"
+    assert match is not None, "no regions-data script"
     return json.loads(match.group(1))
 
 
@@ -50,6 +61,15 @@ def model(trained_metric: Metric) -> TrainedModel:
     return TrainedModel.objects.get(metric=trained_metric)
 
 
+def same_leaf_counts(value: float, minutes: float) -> tuple[int, int]:
+    """(rollbacks, cases) of the fixture's training data in the leaf of (value, minutes), read from scikit-learn."""
+    tree, data = fitted_tree(), rule_data(200)
+    leaf = tree.apply(as_features([value], [minutes]))[0]
+    in_leaf = tree.apply(as_features(data.values, data.times)) == leaf
+    decisions = [d for d, inside in zip(data.decisions, in_leaf, strict=True) if inside]
+    return sum(d == ROLLBACK for d in decisions), len(decisions)
+
+
 # --- The verdict -----------------------------------------------------------------------
 
 
@@ -59,70 +79,142 @@ def test_prediction_recommends_rollback_for_a_low_value_over_a_long_time(
     # The catalogue is shared: an account with nothing to do with the metric gets verdicts too.
     client.force_login(stranger)
 
-    response = predict(client, trained_metric, 200, 30)
+    html = verdict_page(client, trained_metric, 200, 30)
 
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert '<p class="display-5 fw-bold mb-2" data-testid="verdict">Rollback recommended</p>' in html
+    assert '<h1 class="display-5 fw-bold mb-2" data-testid="verdict">Rollback recommended</h1>' in html
     assert "Rollout recommended" not in html
+    verdict = Verdict.objects.get()
+    assert (verdict.metric, verdict.state, verdict.value, verdict.minutes, verdict.asked_by, verdict.source) == (
+        trained_metric,
+        "rollback",
+        200.0,
+        30.0,
+        stranger,
+        "web",
+    )
 
 
 def test_prediction_recommends_rollout_for_a_high_value(client: Client, owner: User, trained_metric: Metric) -> None:
     client.force_login(owner)
 
-    html = predict(client, trained_metric, 900, 30).content.decode()
+    html = verdict_page(client, trained_metric, 900, 30)
 
-    assert '<p class="display-5 fw-bold mb-2" data-testid="verdict">Rollout recommended</p>' in html
+    assert '<h1 class="display-5 fw-bold mb-2" data-testid="verdict">Rollout recommended</h1>' in html
     assert "Rollback recommended" not in html
+    assert Verdict.objects.get().state == "rollout"
 
 
-def test_prediction_shows_probability_accuracy_version_and_indicator_count(
-    client: Client, owner: User, model: TrainedModel
-) -> None:
-    client.force_login(owner)
-
-    html = predict(client, model.metric, 200, 30).content.decode()
-
-    probability = re.search(r"a probability of (\d+(?:\.\d)?)% for “Requests per minute”", html)
-    assert probability is not None
-    assert 50.0 <= float(probability.group(1)) <= 100.0
-    assert f"Model accuracy: {percent(model.accuracy)} on data it did not see (version 1, 200 indicators)." in html
-    assert "To improve the model's accuracy, provide more information." in html
-
-
-def test_prediction_uses_the_newest_model_version(client: Client, owner: User, model: TrainedModel) -> None:
-    newest = TrainedModelFactory.create(metric=model.metric, accuracy=0.75)
-    client.force_login(owner)
-
-    html = predict(client, model.metric, 200, 30).content.decode()
-
-    assert newest.version == 2
-    assert f"Model accuracy: {percent(0.75)} on data it did not see (version 2, 200 indicators)." in html
-    assert f'src="{pairplot_url(newest)}?data=' in html
-    assert pairplot_url(model) + "?" not in html
-
-
-def test_prediction_page_carries_the_scatter_figure_with_the_observation(
+def test_an_observation_far_outside_the_data_is_inconclusive_and_says_why(
     client: Client, owner: User, trained_metric: Metric
 ) -> None:
     client.force_login(owner)
 
-    html = predict(client, trained_metric, 200, 30).content.decode()
+    html = verdict_page(client, trained_metric, 5000, 30)
 
-    figure = scatter_data(html)
+    assert text_of(html, "verdict") == "Inconclusive"
+    assert "recommended" not in html
+    data = rule_data(200)
+    assert text_of(html, "reasons") == (
+        f"The value 5000 lies outside what the model has seen ({min(data.values)} to {max(data.values)})."
+    )
+    verdict = Verdict.objects.get()
+    assert (verdict.state, verdict.leaning) == ("inconclusive", "rollout")
+    assert [reason["code"] for reason in verdict.reasons] == ["value_out_of_range"]
+
+
+def test_prediction_shows_similar_cases_rule_accuracy_and_version(
+    client: Client, owner: User, model: TrainedModel
+) -> None:
+    client.force_login(owner)
+
+    html = verdict_page(client, model.metric, 200, 30)
+
+    # The counts and the splits, read from scikit-learn's own tree rather than the app's reading of it.
+    rollbacks, cases = same_leaf_counts(200, 30)
+    assert cases >= model.metric.min_leaf_cases
+    assert text_of(html, "similar-cases") == f"{rollbacks} of {cases} similar past cases were rolled back."
+    splits = {
+        int(feature): float(split)
+        for feature, split in zip(fitted_tree().tree_.feature, fitted_tree().tree_.threshold, strict=True)
+        if feature >= 0
+    }
+    assert text_of(html, "rule") == (
+        f"Similar means: value at most {threshold(splits[0])} and time above {threshold(splits[1])} minutes."
+    )
+    assert f"Model version 1, {percent(model.accuracy)} accurate on data it did not see." in html
+    assert f'href="{reverse("metrics:model_card", args=[model.pk])}"' in html
+    assert "probability" not in html
+    verdict = Verdict.objects.get()
+    assert (verdict.leaf_rollbacks, verdict.leaf_cases, verdict.model, verdict.model_version) == (
+        rollbacks,
+        cases,
+        model,
+        1,
+    )
+
+
+def test_prediction_uses_the_active_model_version(client: Client, owner: User, model: TrainedModel) -> None:
+    newest = TrainedModelFactory.create(metric=model.metric, accuracy=0.75)
+    client.force_login(owner)
+
+    html = verdict_page(client, model.metric, 200, 30)
+
+    assert newest.version == 2
+    assert f"Model version 2, {percent(0.75)} accurate on data it did not see." in html
+    assert f'src="{pairplot_url(newest)}?data=' in html
+    assert pairplot_url(model) + "?" not in html
+    assert Verdict.objects.get().model == newest
+
+
+def test_a_newer_version_that_is_not_active_does_not_answer(client: Client, owner: User, model: TrainedModel) -> None:
+    candidate = TrainedModelFactory.create(metric=model.metric, accuracy=0.75, active=False)
+    client.force_login(owner)
+
+    html = verdict_page(client, model.metric, 200, 30)
+
+    assert candidate.version == 2
+    assert f"Model version 1, {percent(model.accuracy)} accurate on data it did not see." in html
+    assert f'src="{pairplot_url(model)}?data=' in html
+    assert Verdict.objects.get().model == model
+
+
+def test_verdict_page_carries_the_decision_regions_with_the_observation(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    client.force_login(owner)
+
+    html = verdict_page(client, trained_metric, 200, 30)
+
+    figure = regions_data(html)
     traces = {trace["name"]: trace for trace in figure["data"]}
     assert set(traces) == {"Rollout", "Rollback", "Your observation"}
     assert traces["Your observation"]["x"] == [30.0]
     assert traces["Your observation"]["y"] == [200.0]
+    assert traces["Your observation"]["marker"]["color"] == charts.ROLLBACK_COLOUR
     assert len(traces["Rollout"]["x"]) + len(traces["Rollback"]["x"]) == 200
+    # One region per leaf of the tree.
+    assert len(figure["layout"]["shapes"]) == fitted_tree().get_n_leaves()
+    assert 'id="regions"' in html
+    assert 'id="scatter-data"' not in html
     # Handed over as data, not as code: no inline script body to run.
     assert "<script>" not in html
+
+
+def test_an_inconclusive_verdict_marks_the_observation_in_grey(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    client.force_login(owner)
+
+    html = verdict_page(client, trained_metric, 5000, 30)
+
+    [star] = [trace for trace in regions_data(html)["data"] if trace["name"] == "Your observation"]
+    assert star["marker"]["color"] == charts.INCONCLUSIVE_COLOUR
 
 
 def test_prediction_page_shows_the_pairplot_image(client: Client, owner: User, model: TrainedModel) -> None:
     client.force_login(owner)
 
-    html = predict(client, model.metric, 200, 30).content.decode()
+    html = verdict_page(client, model.metric, 200, 30)
 
     assert f'<img class="img-fluid border rounded" src="{pairplot_url(model)}?data={model.metric.data_version}"' in html
 
@@ -137,6 +229,24 @@ def test_predict_page_preselects_the_metric_given_by_for(client: Client, owner: 
     assert f'<option value="{metric.pk}" selected>' in html
     assert "This field is required." not in html
     assert "Choose a metric, enter the value you observe" in html
+
+
+def test_predict_page_by_get_fills_the_form_from_the_link_and_gives_no_verdict(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    # A link (say, back from training) may carry the inputs; only pressing Run gives a verdict.
+    client.force_login(owner)
+
+    response = client.get(PREDICT_URL, {"metric": trained_metric.pk, "value": 200, "time": 30})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'<option value="{trained_metric.pk}" selected>' in html
+    assert 'name="value" value="200"' in html
+    assert 'name="time" value="30"' in html
+    assert 'method="post"' in html
+    assert "recommended" not in html
+    assert not Verdict.objects.exists()
 
 
 # --- The pairplot ----------------------------------------------------------------------
@@ -182,7 +292,7 @@ def test_pairplot_is_drawn_again_when_the_metric_data_changes(client: Client, ow
         model.metric.import_indicators(rule_data(50, seed=7), owner)
         client.get(pairplot_url(model))
 
-    # The picture shows the metric's data as it is now, like the scatter beside it.
+    # The picture shows the metric's data as it is now.
     assert drawn == [200, 250]
 
 
@@ -195,16 +305,37 @@ def test_pairplot_of_a_missing_model_is_404(client: Client, owner: User) -> None
 # --- No usable model ---------------------------------------------------------------------
 
 
-def test_metric_without_a_model_says_so_and_offers_to_train(client: Client, owner: User, metric: Metric) -> None:
+def test_metric_without_a_model_says_so_offers_to_train_and_logs_no_verdict(
+    client: Client, owner: User, metric: Metric
+) -> None:
     client.force_login(owner)
 
-    response = predict(client, metric, 200, 30)
+    response = ask(client, metric, 200, 30)
 
     assert response.status_code == 200
     html = response.content.decode()
     assert "“Requests per minute” has no trained model yet. Train it, then run the prediction again." in html
     assert f'action="{reverse("metrics:train", args=[metric.pk])}"' in html
     assert "recommended" not in html
+    assert "Inconclusive" not in html
+    assert not Verdict.objects.exists()
+
+
+def test_training_from_the_refusal_comes_back_to_the_form_filled_in_as_it_was(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    client.force_login(owner)
+    html = ask(client, metric, 200, 30).content.decode()
+    back = f"{PREDICT_URL}?metric={metric.pk}&amp;value=200&amp;time=30"
+    assert f'name="next" value="{back}"' in html
+
+    metric.import_indicators(rule_data(40), owner)
+    trained = client.post(reverse("metrics:train", args=[metric.pk]), {"next": back.replace("&amp;", "&")})
+    form = client.get(trained["Location"]).content.decode()
+
+    assert 'name="value" value="200"' in form
+    assert 'name="time" value="30"' in form
+    assert f'<option value="{metric.pk}" selected>' in form
 
 
 def tamper_artifact(model: TrainedModel, settings) -> None:
@@ -243,17 +374,22 @@ def models_state() -> list[tuple[object, ...]]:
     ]
 
 
-def test_a_sound_model_is_loaded_through_joblib(client: Client, owner: User, model: TrainedModel) -> None:
+def test_a_sound_model_is_loaded_through_joblib_once_per_process(
+    client: Client, owner: User, model: TrainedModel
+) -> None:
     # The counterpart of the test below: it proves that patching joblib.load is where loading happens.
     import joblib
 
     client.force_login(owner)
 
     with mock.patch("joblib.load", wraps=joblib.load) as load:
-        response = predict(client, model.metric, 200, 30)
+        first = verdict_page(client, model.metric, 200, 30)
+        second = verdict_page(client, model.metric, 900, 30)
 
+    # The tree is read, verified and compiled once; the next verdict walks the compiled tree.
     assert load.call_count == 1
-    assert "Rollback recommended" in response.content.decode()
+    assert "Rollback recommended" in first
+    assert "Rollout recommended" in second
     assert TrainedModel.objects.get(pk=model.pk).refused_because == ""
 
 
@@ -276,7 +412,7 @@ def test_a_model_that_cannot_be_trusted_is_never_unpickled_and_the_user_is_told_
     before = models_state()
 
     with mock.patch("joblib.load", side_effect=AssertionError("unpickled")) as load:
-        response = predict(client, model.metric, 200, 30)
+        response = ask(client, model.metric, 200, 30)
 
     assert load.call_count == 0
     assert response.status_code == 200
@@ -285,11 +421,13 @@ def test_a_model_that_cannot_be_trusted_is_never_unpickled_and_the_user_is_told_
     assert f"Version 1 of the model of “Requests per minute” cannot be used: {cause.label}. Train it again." in html
     assert f'action="{reverse("metrics:train", args=[model.metric_id])}"' in html
     assert "recommended" not in html
-    assert 'id="scatter-data"' not in html
+    assert "Inconclusive" not in html
+    assert 'id="regions-data"' not in html
     # Nothing stored changes, but for the refusal recorded when the bytes themselves are bad:
     # a key or version mismatch is the server's, and another server may use the model.
     assert models_state() == before
     assert TrainedModel.objects.get(pk=model.pk).refused_because == (cause if recorded else "")
+    assert not Verdict.objects.exists()
 
 
 # --- Bad input -------------------------------------------------------------------------
@@ -319,29 +457,35 @@ def test_prediction_with_bad_input_shows_the_form_errors_and_no_verdict(
 ) -> None:
     client.force_login(owner)
 
-    response = predict(client, trained_metric if use_metric else None, value, time)
+    response = ask(client, trained_metric if use_metric else None, value, time)
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     assert f'<div class="invalid-feedback d-block">{message}</div>' in html
     assert "recommended" not in html
-    assert 'id="scatter-data"' not in html
+    assert 'id="regions-data"' not in html
+    assert not Verdict.objects.exists()
 
 
 def test_prediction_for_a_metric_that_does_not_exist_shows_a_form_error(client: Client, owner: User) -> None:
     client.force_login(owner)
 
-    response = client.get(PREDICT_URL, {"metric": 999_999, "value": 200, "time": 30})
+    response = client.post(PREDICT_URL, {"metric": 999_999, "value": 200, "time": 30})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     assert "Select a valid choice. That choice is not one of the available choices." in html
     assert "recommended" not in html
+    assert not Verdict.objects.exists()
 
 
 def database_state() -> dict[str, object]:
     return {
-        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "name", "category", "data_version")),
+        "metrics": list(
+            Metric.objects.order_by("pk").values_list(
+                "pk", "name", "category", "data_version", "active_model_id", "is_active_model_pinned"
+            )
+        ),
         "indicators": list(
             Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time")
         ),
@@ -350,12 +494,15 @@ def database_state() -> dict[str, object]:
     }
 
 
-def test_prediction_does_not_change_anything(client: Client, owner: User, model: TrainedModel) -> None:
+def test_prediction_logs_one_verdict_and_changes_nothing_else(client: Client, owner: User, model: TrainedModel) -> None:
     MetricFactory.create(owner=owner)
     client.force_login(owner)
     before = database_state()
 
-    response = predict(client, model.metric, 200, 30)
+    html = verdict_page(client, model.metric, 200, 30)
 
-    assert "Rollback recommended" in response.content.decode()
+    assert "Rollback recommended" in html
     assert database_state() == before
+    assert list(Verdict.objects.values_list("metric", "model", "state", "decided")) == [
+        (model.metric_id, model.pk, "rollback", None)
+    ]

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Metric, ModelUnusable, TrainedModel, Unusable
+from metrics.models import Metric, ModelUnusable, TrainedModel, Unusable, Verdict
 from tests.factories import MetricFactory, TrainedModelFactory
 from tests.pages import messages_of, table_rows
 
@@ -34,7 +34,9 @@ def signed_with_old_key(settings, trained_metric: Metric) -> TrainedModel:
 
 
 def ask(client: Client, metric: Metric) -> str:
-    return client.get(reverse("metrics:predict"), {"metric": metric.pk, "value": 200, "time": 30}).content.decode()
+    """Run the model from the predict page: the verdict page it leads to, or the refusal."""
+    data = {"metric": metric.pk, "value": 200, "time": 30}
+    return client.post(reverse("metrics:predict"), data, follow=True).content.decode()
 
 
 def test_rotating_secret_key_with_the_old_one_as_fallback_keeps_models_usable(
@@ -44,6 +46,7 @@ def test_rotating_secret_key_with_the_old_one_as_fallback_keeps_models_usable(
     client.force_login(owner)
 
     assert "Rollback recommended" in ask(client, signed_with_old_key.metric)
+    assert Verdict.objects.get().model == signed_with_old_key
     assert signed_with_old_key.is_usable
     assert signed_with_old_key.metric not in Metric.objects.needing_training()
 
@@ -73,6 +76,7 @@ def test_a_model_signed_with_a_key_the_server_lost_says_why_and_is_logged(
         f"Version 1 of the model of “Requests per minute” cannot be used: {UNKNOWN_KEY_CAUSE}. Train it again." in html
     )
     assert "Rollback recommended" not in html
+    assert not Verdict.objects.exists()
     assert [record.getMessage() for record in caplog.records] == [
         f"Refused model Requests per minute v1 (id {signed_with_old_key.pk}, metric {signed_with_old_key.metric_id}) "
         f"for user owner: key (sklearn {signed_with_old_key.sklearn_version}, key {signed_with_old_key.signing_key_id})"
@@ -103,6 +107,7 @@ def test_train_the_models_retrains_an_unusable_model(
     newest = signed_with_old_key.metric.trained_models.latest("version")
     assert (newest.version, newest.is_usable) == (2, True)
     assert "Rollback recommended" in ask(client, signed_with_old_key.metric)
+    assert Verdict.objects.get().model == newest
 
 
 def test_the_train_command_retrains_unusable_models_and_says_what_it_did(
@@ -156,6 +161,7 @@ def test_altered_model_bytes_are_refused_logged_and_marked_for_good(
 
     assert "cannot be used: its stored bytes no longer match their hash: it was altered in the database" in html
     assert ": hash (The stored model does not match its recorded hash.)" in caplog.records[0].getMessage()
+    assert not Verdict.objects.exists()
     model.refresh_from_db()
     assert model.refused_because == Unusable.HASH
     assert trained_metric in Metric.objects.needing_training(stale=False, unusable=True)
@@ -172,5 +178,6 @@ def test_a_model_made_by_another_scikit_learn_is_refused_with_that_cause(
 
     assert "it was made by another version of scikit-learn than this server runs" in html
     assert "sklearn 0.24.2" in caplog.records[0].getMessage()
+    assert not Verdict.objects.exists()
     # Another server (or this one after an upgrade) can still use it: nothing is recorded.
     assert trained_metric.trained_models.get().refused_because == ""

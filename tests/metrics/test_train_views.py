@@ -6,7 +6,7 @@ Training is the subject here, so these tests train for real, on as few indicator
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, MutableSequence
 
 import pytest
 import sklearn
@@ -45,7 +45,11 @@ def rows(decisions: list[int]) -> IndicatorColumns:
 def database_state() -> dict[str, object]:
     """Everything a training could change, to compare before and after a refusal."""
     return {
-        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "name", "owner_id", "data_version")),
+        "metrics": list(
+            Metric.objects.order_by("pk").values_list(
+                "pk", "name", "owner_id", "data_version", "active_model_id", "is_active_model_pinned"
+            )
+        ),
         "indicators": list(
             Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time")
         ),
@@ -152,27 +156,30 @@ def test_training_a_metric_without_indicators_warns_and_changes_nothing(
     assert database_state() == before
 
 
-def poison_columns_of(metric: Metric) -> Callable[[IndicatorQuerySet], IndicatorColumns]:
-    """`IndicatorQuerySet.columns`, but `metric`'s first value is 1e300, which no tree can learn from.
+def poison_columns_of(
+    metric: Metric,
+) -> Callable[[IndicatorQuerySet], tuple[IndicatorColumns, MutableSequence[int]]]:
+    """`IndicatorQuerySet.columns_and_ids` (what training reads), but `metric`'s first value
+    is 1e300, which no tree can learn from.
 
     As if a row had been written around every input check: the database's own check
     constraint refuses such a value, so it cannot be stored for real.
     """
-    real_columns = IndicatorQuerySet.columns
+    real_columns_and_ids = IndicatorQuerySet.columns_and_ids
 
-    def columns(queryset: IndicatorQuerySet) -> IndicatorColumns:
-        data = real_columns(queryset)
+    def columns_and_ids(queryset: IndicatorQuerySet) -> tuple[IndicatorColumns, MutableSequence[int]]:
+        data, ids = real_columns_and_ids(queryset)
         if set(queryset.values_list("metric_id", flat=True)) == {metric.pk}:
             data.values[0] = 1e300
-        return data
+        return data, ids
 
-    return columns
+    return columns_and_ids
 
 
 def test_training_a_metric_whose_data_cannot_be_learnt_says_so_and_changes_nothing(
     client: Client, owner: User, ready: Metric, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(IndicatorQuerySet, "columns", poison_columns_of(ready))
+    monkeypatch.setattr(IndicatorQuerySet, "columns_and_ids", poison_columns_of(ready))
     client.force_login(owner)
     before = database_state()
 
@@ -386,7 +393,7 @@ def test_train_all_reports_a_metric_whose_data_cannot_be_learnt_and_trains_the_o
 ) -> None:
     broken = MetricFactory.create(owner=owner, name="Broken")
     broken.import_indicators(rule_data(SMALL), owner)
-    monkeypatch.setattr(IndicatorQuerySet, "columns", poison_columns_of(broken))
+    monkeypatch.setattr(IndicatorQuerySet, "columns_and_ids", poison_columns_of(broken))
     client.force_login(owner)
 
     response = client.post(TRAIN_ALL_URL)
