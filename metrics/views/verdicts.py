@@ -36,7 +36,7 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
             verdict = metric.predict(form.cleaned_data["value"], form.cleaned_data["time"], request.user)
         except (NoTrainedModel, ModelUnusable) as refused:
             # After training, come back to this form filled in as it was.
-            query = urlencode({"metric": metric.pk, "value": request.POST["value"], "time": request.POST["time"]})
+            query = urlencode({"metric": str(metric.pk), "value": request.POST["value"], "time": request.POST["time"]})
             context.update(
                 metric=metric,
                 refused=refused,
