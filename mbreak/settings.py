@@ -57,6 +57,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the load balancer's health check asks by the instance's address, which is no
+    # allowed host, and needs no session.
+    "mbreak.middleware.HealthCheckMiddleware",
+    "mbreak.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -72,7 +76,10 @@ MIDDLEWARE = [
 if not DEBUG:
     # In production gunicorn serves the collected static files itself; in development
     # runserver (and the test live server) serve them from the apps and static/.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 ROOT_URLCONF = "mbreak.urls"
 WSGI_APPLICATION = "mbreak.wsgi.application"
@@ -99,7 +106,9 @@ if not DEBUG and not os.environ.get("DATABASE_URL"):
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Persistent connections: opening one per request cost a logged-in page 10x its time.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -154,6 +163,22 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Behind Elastic Beanstalk's load balancer, which ends TLS and says so in X-Forwarded-Proto.
+# Only trust that header where a proxy sets it: a client could send it too.
+if env_bool("BEHIND_TLS_PROXY", not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# /healthz is asked over plain HTTP by the load balancer, from inside the VPC.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 24 * 365)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Submitting a domain to the browsers' preload list is a lasting commitment for the whole
+# domain, the owner's call, not a default: without it `check --deploy` would warn.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Failed logins allowed per username and per address before they are refused for a while.
+MBREAK_LOGIN_ATTEMPTS = env_int("MBREAK_LOGIN_ATTEMPTS", 5)
+MBREAK_LOGIN_LOCKOUT_SECONDS = env_int("MBREAK_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
 # Make or Break's own settings.
 MBREAK_MAX_UPLOAD_BYTES = env_int("MBREAK_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
@@ -168,9 +193,18 @@ MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
 # proxy's and gunicorn's timeouts; the rest wait for the next press.
 MBREAK_TRAIN_ALL_BUDGET_SECONDS = env_int("MBREAK_TRAIN_ALL_BUDGET_SECONDS", 45)
 
+# One JSON object a line (LOG_FORMAT=json, the default in production) for the platform's
+# log collection; plain text for a developer's terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "mbreak.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Each request is logged once, with its duration, by mbreak.middleware.RequestLogMiddleware.
+    "loggers": {"django.server": {"level": "WARNING"}},
 }

@@ -169,3 +169,21 @@ def test_nginx_waits_for_gunicorn_as_long_as_gunicorn_waits_for_the_app(
     gunicorn_options: argparse.Namespace,
 ) -> None:
     assert _nginx_seconds(_nginx_directive("proxy_read_timeout")) >= gunicorn_options.timeout
+
+
+def test_the_load_balancer_waits_longer_than_gunicorn(
+    eb_config: dict[str, Any], gunicorn_options: argparse.Namespace
+) -> None:
+    options = eb_config["option_settings"]
+    assert options["aws:elasticbeanstalk:environment"]["LoadBalancerType"] == "application"
+    assert int(options["aws:elbv2:loadbalancer"]["IdleTimeout"]) > gunicorn_options.timeout
+
+
+def test_the_load_balancer_health_check_asks_the_apps_health_endpoint(
+    eb_config: dict[str, Any], client, db: None
+) -> None:
+    process = eb_config["option_settings"]["aws:elasticbeanstalk:environment:process:default"]
+    # As the balancer asks: by the instance's private address, which is no allowed host, without a cookie.
+    response = client.get(process["HealthCheckPath"], HTTP_HOST="172.31.5.17")
+    assert response.status_code == int(process["MatcherHTTPCode"])
+    assert response.json() == {"database": True, "cache": True}

@@ -1,0 +1,48 @@
+"""Failed logins per account, counted in the shared cache: after `MBREAK_LOGIN_ATTEMPTS`
+failures an account refuses logins, even with the right password, until
+`MBREAK_LOGIN_LOCKOUT_SECONDS` after the first of them.
+
+Counted per username rather than per address: behind the load balancer and nginx every
+request comes from a proxy's address. Should the cache be unreachable, logins are let
+through (and that is logged) rather than everyone being locked out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+
+def _key(username: str) -> str:
+    return "login-failures:" + hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+
+
+def is_locked_out(username: str) -> bool:
+    try:
+        return int(cache.get(_key(username), 0)) >= settings.MBREAK_LOGIN_ATTEMPTS
+    except Exception:
+        logger.exception("login throttle: cache unreachable, login allowed")
+        return False
+
+
+def record_failure(username: str) -> None:
+    key = _key(username)
+    try:
+        cache.add(key, 0, settings.MBREAK_LOGIN_LOCKOUT_SECONDS)
+        cache.incr(key)
+    except ValueError:
+        pass  # expired between add and incr: the window starts again with the next failure
+    except Exception:
+        logger.exception("login throttle: cache unreachable, failure not counted")
+
+
+def forget_failures(username: str) -> None:
+    try:
+        cache.delete(_key(username))
+    except Exception:
+        logger.exception("login throttle: cache unreachable")

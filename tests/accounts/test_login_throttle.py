@@ -1,0 +1,81 @@
+"""Repeated failed logins lock the account out for a while, with a message that says so."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import PASSWORD
+
+LOCKED = "Too many failed log-in attempts for this account. Try again in 15 minutes."
+LOGIN_URL = reverse("accounts:login")
+
+
+def log_in(client: Client, username: str, password: str):
+    return client.post(LOGIN_URL, {"username": username, "password": password})
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(client: Client, owner: User) -> None:
+    for _ in range(5):
+        response = log_in(client, "owner", "wrong password")
+        assert LOCKED not in response.content.decode()
+
+    response = log_in(client, "owner", PASSWORD)
+
+    assert response.status_code == 200
+    assert LOCKED in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
+def test_the_lock_counts_the_username_whatever_its_case_or_spaces(client: Client, owner: User) -> None:
+    for typed in ("owner", "OWNER", " Owner", "owner ", "oWnEr"):
+        log_in(client, typed, "wrong password")
+    assert LOCKED in log_in(client, "owner", PASSWORD).content.decode()
+
+
+def test_a_success_before_the_limit_forgets_the_failures(client: Client, owner: User) -> None:
+    for _ in range(4):
+        log_in(client, "owner", "wrong password")
+    assert log_in(client, "owner", PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(4):
+        log_in(client, "owner", "wrong password")
+
+    assert log_in(client, "owner", PASSWORD).status_code == 302
+
+
+def test_other_accounts_are_not_locked(client: Client, owner: User, stranger: User) -> None:
+    for _ in range(6):
+        log_in(client, "owner", "wrong password")
+    assert log_in(client, "stranger", PASSWORD).status_code == 302
+
+
+def test_the_lock_ends_when_its_time_is_up(client: Client, owner: User, settings) -> None:
+    settings.MBREAK_LOGIN_LOCKOUT_SECONDS = 60
+    for _ in range(5):
+        log_in(client, "owner", "wrong password")
+    assert "Try again in 1 minute." in log_in(client, "owner", PASSWORD).content.decode()
+
+    cache.clear()  # what the cache does when the window's 60 s have passed
+
+    assert log_in(client, "owner", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("language", ["pt-br"])
+def test_the_lock_message_is_translated(client: Client, owner: User, language: str) -> None:
+    for _ in range(5):
+        log_in(client, "owner", "wrong password")
+    client.cookies["django_language"] = language
+    html = log_in(client, "owner", PASSWORD).content.decode()
+    assert "Muitas tentativas de login com falha para esta conta. Tente de novo em 15 minutos." in html
+
+
+def test_an_unreachable_cache_lets_people_log_in(client: Client, owner: User) -> None:
+    with mock.patch("accounts.throttle.cache.get", side_effect=ConnectionError("redis down")):
+        assert log_in(client, "owner", PASSWORD).status_code == 302

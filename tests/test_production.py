@@ -1,0 +1,90 @@
+"""Production settings: what `check --deploy` says, what boots, what /healthz answers, what is logged."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.test import Client
+
+from mbreak.logs import JsonFormatter
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-production-like-key-" + "k" * 50,
+    "DATABASE_URL": "sqlite:////tmp/mbreak-production-check.sqlite3",
+    "ALLOWED_HOSTS": "mbreak.example.com",
+    "DJANGO_SETTINGS_MODULE": "mbreak.settings",
+}
+
+
+def run(code: list[str], **extra: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "DEBUG"}}
+    return subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, *code],
+        cwd=ROOT,
+        env={**environment, **PRODUCTION, **extra},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_documented_production_settings_pass_check_deploy_without_a_warning() -> None:
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (1 silenced)." in result.stdout
+
+
+def test_production_start_up_without_collectstatic_fails_at_boot_saying_what_to_run(tmp_path: Path) -> None:
+    # STATIC_ROOT is the project's staticfiles/; point the check at an empty one.
+    code = (
+        "import django.conf, pathlib; import mbreak.settings as s; s.STATIC_ROOT = pathlib.Path(%r); import mbreak.wsgi"
+    )
+    result = run(["-c", code % str(tmp_path)])
+    assert result.returncode != 0
+    assert "staticfiles.json is missing: run `python manage.py collectstatic --noinput`" in result.stderr
+
+
+def test_healthz_answers_without_login_and_for_any_host(client: Client, db: None) -> None:
+    response = client.get("/healthz", HTTP_HOST="10.0.3.4")
+    assert response.status_code == 200
+    assert response.json() == {"database": True, "cache": True}
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("failing", ["database", "cache"])
+def test_healthz_answers_503_naming_what_failed(client: Client, db: None, failing: str) -> None:
+    with mock.patch(f"mbreak.health.check_{failing}", return_value=False):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()[failing] is False
+
+
+def test_the_cache_check_fails_when_the_cache_raises(db: None) -> None:
+    from mbreak import health
+
+    with mock.patch("mbreak.health.cache.set", side_effect=ConnectionError("redis down")):
+        assert health.check_cache() is False
+
+
+def test_each_request_is_logged_once_as_json_with_its_duration(
+    client: Client, owner, caplog: pytest.LogCaptureFixture
+) -> None:
+    client.force_login(owner)
+    with caplog.at_level(logging.INFO, logger="mbreak.requests"):
+        client.get("/")
+    (record,) = [record for record in caplog.records if record.name == "mbreak.requests"]
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "GET / 200"
+    assert (entry["method"], entry["path"], entry["status"], entry["user_id"]) == ("GET", "/", 200, owner.pk)
+    assert entry["duration_ms"] >= 0
+    assert entry["level"] == "INFO"
