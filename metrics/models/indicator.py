@@ -4,13 +4,14 @@ import io
 import itertools
 import math
 from array import array
+from collections import Counter
 from collections.abc import Iterator, MutableSequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import F, Q, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import Mod, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -74,29 +75,33 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
         if LEARNT_FIELDS.isdisjoint(kwargs):
             return super().update(**kwargs)
         with transaction.atomic():
-            touched = self._metric_ids()
-            count = super().update(**kwargs)
             moved_to = kwargs.get("metric", kwargs.get("metric_id"))
-            if moved_to is not None:
-                touched.add(moved_to.pk if isinstance(moved_to, Metric) else moved_to)
-            Metric.objects.filter(pk__in=touched).mark_data_changed()
+            if moved_to is None:
+                changes = dict.fromkeys(self._rows_per_metric(), 0)
+            else:
+                changes = {metric_id: -rows for metric_id, rows in self._rows_per_metric().items()}
+                target = moved_to.pk if isinstance(moved_to, Metric) else moved_to
+                changes[target] = changes.get(target, 0) - sum(changes.values())
+            count = super().update(**kwargs)
+            Metric.objects.record_indicator_changes(changes)
         return count
 
     def delete(self) -> tuple[int, dict[str, int]]:
         with transaction.atomic():
-            touched = self._metric_ids()
+            removed = self._rows_per_metric()
             result = super().delete()
-            Metric.objects.filter(pk__in=touched).mark_data_changed()
+            Metric.objects.record_indicator_changes({metric_id: -rows for metric_id, rows in removed.items()})
         return result
 
     def bulk_create(self, objs: Iterable[Indicator], *args: Any, **kwargs: Any) -> list[Indicator]:
         with transaction.atomic():
             created = super().bulk_create(objs, *args, **kwargs)
-            Metric.objects.filter(pk__in={indicator.metric_id for indicator in created}).mark_data_changed()
+            Metric.objects.record_indicator_changes(Counter(indicator.metric_id for indicator in created))
         return created
 
-    def _metric_ids(self) -> set[int]:
-        return set(self.order_by().values_list("metric_id", flat=True).distinct())
+    def _rows_per_metric(self) -> dict[int, int]:
+        rows = self.order_by().values("metric_id").annotate(rows=Count("pk")).values_list("metric_id", "rows")
+        return dict(rows)
 
     def bulk_insert(self, metric: Metric, data: IndicatorColumns, user: User) -> int:
         """Insert rows in bulk: COPY on PostgreSQL, chunked executemany elsewhere.
@@ -123,7 +128,7 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
                     for value, minutes, decision in itertools.islice(rows, INSERT_CHUNK_ROWS)
                 ]:
                     cursor.executemany(sql, chunk)
-        Metric.objects.filter(pk=metric.pk).mark_data_changed()
+        Metric.objects.record_indicator_changes({metric.pk: len(data)})
         return len(data)
 
 
@@ -189,17 +194,24 @@ class Indicator(models.Model):
             super().save(*args, **kwargs)
             return
         with transaction.atomic():
-            touched = {self.metric_id}
-            if self.pk is not None:
-                # An indicator moved to another metric changes the data of both.
-                touched.update(Indicator.objects.filter(pk=self.pk).values_list("metric_id", flat=True))
+            stored_in = (
+                None
+                if self._state.adding
+                else Indicator.objects.filter(pk=self.pk).values_list("metric_id", flat=True).first()
+            )
+            if stored_in is None:
+                changes = {self.metric_id: 1}  # a new row
+            elif stored_in == self.metric_id:
+                changes = {self.metric_id: 0}
+            else:  # moved to another metric: the data of both changed
+                changes = {stored_in: -1, self.metric_id: 1}
             super().save(*args, **kwargs)
-            Metric.objects.filter(pk__in=touched).mark_data_changed()
+            Metric.objects.record_indicator_changes(changes)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         with transaction.atomic():
             result = super().delete(*args, **kwargs)
-            Metric.objects.filter(pk=self.metric_id).mark_data_changed()
+            Metric.objects.record_indicator_changes({self.metric_id: -1})
         return result
 
     @property

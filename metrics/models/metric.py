@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from predictor import columns
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from django.contrib.auth.models import AnonymousUser, User
 
@@ -92,23 +92,14 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         """Metrics that count as duplicates of (name, category): same words, ignoring case."""
         return self.filter(name_key=search_key(name), category_key=search_key(category))
 
-    def mark_data_changed(self) -> int:
-        """Record that these metrics' indicators changed, so that their models count as stale."""
-        return self.update(data_version=F("data_version") + 1)
-
-    def with_indicator_counts(self) -> MetricQuerySet:
-        from metrics.models.indicator import Indicator
-
-        # A subquery rather than a JOIN + GROUP BY, so that it combines with the
-        # latest-model subqueries without multiplying rows.
-        counts = (
-            Indicator.objects.filter(metric=OuterRef("pk"))
-            .order_by()
-            .values("metric")
-            .annotate(count=Count("pk"))
-            .values("count")
-        )
-        return self.annotate(indicator_count=Coalesce(Subquery(counts), 0))
+    def record_indicator_changes(self, added: Mapping[int, int]) -> None:
+        """Mark the metrics whose indicators changed (the keys) as changed, so that their models
+        count as stale, and keep their indicator counts right: `added[metric_id]` rows were
+        added (negative: removed). Every write of indicators calls this in its transaction."""
+        for metric_id, count in added.items():
+            self.filter(pk=metric_id).update(
+                data_version=F("data_version") + 1, indicator_count=F("indicator_count") + count
+            )
 
     def with_latest_model(self) -> MetricQuerySet:
         """Annotate the answering model (the active version, else the newest): its version, accuracy,
@@ -180,6 +171,9 @@ class Metric(models.Model):
     # Bumped on every change to the indicators, so that "train the models" knows
     # which metrics have data their newest model has not seen.
     data_version = models.PositiveIntegerField(default=0, editable=False)
+    # Kept by every write of indicators (see MetricQuerySet.record_indicator_changes): the
+    # list shows it for metrics of millions of rows without counting them.
+    indicator_count = models.PositiveIntegerField(_("indicators"), default=0, editable=False)
 
     # When a verdict is inconclusive: the owner's settings, defaults explained in the README.
     rollback_threshold = models.FloatField(

@@ -25,7 +25,6 @@ def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         Metric.objects.visible_to(request.user)
         .search(name=filters.cleaned_data.get("name", ""), category=filters.cleaned_data.get("category", ""))
         .select_related("owner")
-        .with_indicator_counts()
         .with_latest_model()
     )
     page = Paginator(metrics, METRICS_PER_PAGE).get_page(request.GET.get("page"))
@@ -97,7 +96,7 @@ def metric_delete(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResp
         "metrics/metric_confirm_delete.html",
         {
             "metric": metric,
-            "indicator_count": metric.indicators.count(),
+            "indicator_count": metric.indicator_count,
             "model_count": metric.trained_models.count(),
         },
     )

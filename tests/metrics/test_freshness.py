@@ -7,7 +7,9 @@ import io
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from metrics.models import Decision, Indicator, Metric, TrainedModel
@@ -34,6 +36,7 @@ def staff(db: None) -> User:
 def assert_stale(metric: Metric, client: Client) -> None:
     """What the user sees: the metric page says so, and "Train the models" trains it."""
     metric.refresh_from_db()
+    assert metric.indicator_count == metric.indicators.count()  # the count shown, kept by the same write
     assert metric in Metric.objects.needing_training()
     assert not metric.trained_models.latest("version").is_current
     client.force_login(metric.owner)
@@ -136,6 +139,8 @@ def test_moving_an_indicator_to_another_metric_makes_both_stale(model: TrainedMo
 
     assert model.metric in Metric.objects.needing_training()
     assert Metric.objects.get(pk=other.pk).data_version == other_version + 1
+    for moved in (model.metric, other):
+        assert Metric.objects.get(pk=moved.pk).indicator_count == moved.indicators.count()
 
 
 def test_train_all_trains_a_metric_changed_in_the_admin_instead_of_saying_all_is_up_to_date(
@@ -151,3 +156,21 @@ def test_train_all_trains_a_metric_changed_in_the_admin_instead_of_saying_all_is
 
     assert messages_of(response)[-1] == f"Trained 1 model: {model.metric.name}."
     assert model.metric.trained_models.latest("version").version == 2
+
+
+def test_a_queryset_update_moving_rows_between_metrics_keeps_both_counts(model: TrainedModel, owner: User) -> None:
+    other = MetricFactory.create(owner=owner)
+    IndicatorFactory.create_batch(3, metric=other)
+
+    model.metric.indicators.filter(value__lt=500).update(metric=other)
+
+    for metric in (model.metric, other):
+        assert Metric.objects.get(pk=metric.pk).indicator_count == metric.indicators.count()
+
+
+def test_the_metric_list_counts_no_indicator_rows(client: Client, model: TrainedModel) -> None:
+    client.force_login(model.metric.owner)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("metrics:list"))
+    assert "metrics_indicator" not in " ".join(query["sql"] for query in queries.captured_queries)
+    assert '<td data-label="Indicators" class="text-md-end">200</td>' in response.content.decode()
