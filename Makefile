@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast test-browser lint format check migrations-check bench demo clean install install-dev chromium
+.PHONY: run test test-fast test-browser redis lint format check migrations-check bench demo clean install install-dev chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' || \
@@ -26,6 +26,16 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The tests that run a real worker need a Redis. Without one answering on 127.0.0.1:6379,
+# start a throw-away one (no persistence) for the run, installing Debian's package if missing.
+redis: install-dev
+	@$(BIN)/python -c 'import redis; redis.Redis(port=6379, socket_connect_timeout=1).ping()' 2>/dev/null || { \
+		command -v redis-server >/dev/null || { \
+			echo "Installing Debian's redis-server for the worker tests..."; \
+			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }; \
+		redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --daemonize yes && sleep 0.5; }
+
 # Debian's Chromium drives the browser tests (Playwright's own download does not work here).
 chromium:
 	@test -x $(CHROMIUM) || { \
@@ -38,15 +48,16 @@ run: install
 	$(BIN)/python manage.py load_demo
 	@echo ""
 	@echo "  Make or Break is running on http://$(HOST):$(PORT)/"
-	@echo "  Log in as demo / make-or-break (or sign up)."
+	@echo "  Log in as demo / make-or-break (or sign up). A background worker runs trainings;"
+	@echo "  Ctrl+C stops both."
 	@echo ""
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	HOST=$(HOST) $(BIN)/honcho -f Procfile.dev start --port $(PORT)
 
 # Two pytest processes: the browser tests run Playwright's event loop, and the setting
 # that lets the ORM run beside it (tests/browser/conftest.py) must not reach other tests.
 test: test-fast test-browser
 
-test-fast: install-dev
+test-fast: install-dev redis
 	$(BIN)/python -m pytest --ignore=tests/browser -n auto
 
 test-browser: install-dev chromium

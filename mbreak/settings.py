@@ -189,9 +189,30 @@ MBREAK_MODEL_SIGNING_KEY = os.environ.get("MBREAK_MODEL_SIGNING_KEY", "")
 MBREAK_MODEL_SIGNING_KEY_FALLBACKS = env_list("MBREAK_MODEL_SIGNING_KEY_FALLBACKS", "")
 # Larger metrics train on a stratified sample of this many rows, to bound training time.
 MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
-# "Train the models" starts no new training after this many seconds, to end within the
-# proxy's and gunicorn's timeouts; the rest wait for the next press.
-MBREAK_TRAIN_ALL_BUDGET_SECONDS = env_int("MBREAK_TRAIN_ALL_BUDGET_SECONDS", 45)
+
+# Background jobs (Celery). The broker is Redis in production (REDIS_URL, ElastiCache on
+# AWS); without it, a folder on this machine, so that `make run` needs no server and still
+# runs every job in a worker process.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    _BROKER_FOLDER = BASE_DIR / ".broker"
+    _BROKER_FOLDER.mkdir(exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(_BROKER_FOLDER), "data_folder_out": str(_BROKER_FOLDER)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A job is acknowledged when it ends, not when it starts: a worker killed in the middle
+# leaves it to be run again (jobs are idempotent) or swept as failed.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("MBREAK_JOB_QUEUE", "mbreak")
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("MBREAK_JOB_SOFT_TIME_LIMIT", 30 * 60)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+# A running job whose worker has said nothing for this long was abandoned (the worker was
+# killed or lost its machine): it is marked failed, with a message, rather than left running.
+MBREAK_JOB_HEARTBEAT_TIMEOUT = env_int("MBREAK_JOB_HEARTBEAT_TIMEOUT", 10 * 60)
 
 # One JSON object a line (LOG_FORMAT=json, the default in production) for the platform's
 # log collection; plain text for a developer's terminal.

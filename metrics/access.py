@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from metrics.models import Indicator, Metric, TrainedModel, Verdict
+from metrics.models import Indicator, Job, Metric, TrainedModel, Verdict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -69,3 +69,9 @@ def get_trained_model_for_activation(user: User | AnonymousUser, model_id: int) 
     if not model.metric.can_change_settings(user):
         raise PermissionDenied(_("Only the metric's owner may change its settings and its active version."))
     return model
+
+
+def get_job(user: User | AnonymousUser, job_id: int) -> Job:
+    """A job's progress is as visible as its metric: the shared catalogue."""
+    jobs = Job.objects.select_related("metric", "result")
+    return get_object_or_404(jobs, pk=job_id, metric__in=Metric.objects.visible_to(user))

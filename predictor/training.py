@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -109,7 +110,17 @@ def build_estimator() -> GridSearchCV:
     )
 
 
-def fit_decision_tree(columns: IndicatorColumns, max_rows: int | None = None) -> TrainingResult:
+# progress(stage, done, total): "folds" (done of total outer folds), then "final_fit".
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    """The default `Progress`: nobody is told."""
+
+
+def fit_decision_tree(
+    columns: IndicatorColumns, max_rows: int | None = None, progress: Progress = _no_progress
+) -> TrainingResult:
     """Fit a DecisionTreeClassifier on (value, time) -> decision and measure its accuracy.
 
     Raises `NotEnoughDataError` below `MIN_INDICATORS` rows or `MIN_PER_DECISION` of
@@ -148,7 +159,8 @@ def fit_decision_tree(columns: IndicatorColumns, max_rows: int | None = None) ->
         # Small data sets leave a fold with one member of a decision; sklearn warns,
         # the estimate is merely noisier, which the indicator count shown beside it says.
         warnings.simplefilter("ignore", UserWarning)
-        held_out = _evaluate(features, labels)
+        held_out = _evaluate(features, labels, progress)
+        progress("final_fit", 0, 1)
         search = build_estimator().fit(features, labels)
     model: DecisionTreeClassifier = search.best_estimator_
     return TrainingResult(
@@ -182,7 +194,7 @@ class _HeldOut:
     confusion: Confusion
 
 
-def _evaluate(features: np.ndarray, labels: np.ndarray) -> _HeldOut:
+def _evaluate(features: np.ndarray, labels: np.ndarray, progress: Progress) -> _HeldOut:
     """Nested cross-validation, once: each outer fold fits the whole procedure (depth search
     included) on the other folds and predicts its own. Scored per fold, as `cross_val_score`
     does, and pooled, as `cross_val_predict` does, for the figures that need every prediction."""
@@ -191,7 +203,9 @@ def _evaluate(features: np.ndarray, labels: np.ndarray) -> _HeldOut:
 
     predictions = np.empty_like(labels)
     accuracies, baselines = [], []
-    for train, test in outer_folds(labels).split(features, labels):
+    folds = outer_folds(labels)
+    for fold, (train, test) in enumerate(folds.split(features, labels)):
+        progress("folds", fold, folds.get_n_splits())
         predictions[test] = build_estimator().fit(features[train], labels[train]).predict(features[test])
         accuracies.append(float(np.mean(predictions[test] == labels[test])))
         # The majority of the training folds (rollout on a tie), as DummyClassifier("most_frequent").

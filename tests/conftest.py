@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import translation
 
+from mbreak.celery import app as celery_app
 from metrics.models import Metric
 from metrics.models.trained_model import forget_read_versions
 from predictor.columns import IndicatorColumns
@@ -35,6 +37,17 @@ def english_unless_asked(settings) -> Iterator[None]:
     # activates, nothing deactivates): each test starts in the default language.
     with translation.override(settings.LANGUAGE_CODE):
         yield
+
+
+@pytest.fixture(autouse=True)
+def jobs_run_at_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Jobs run in the test's own process as they are queued (Celery's eager mode), and
+    `on_commit` work runs at once: a test's transaction never commits. The tests that run
+    a real worker process are in tests/jobs/test_worker.py."""
+    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
 
 
 @pytest.fixture(autouse=True)

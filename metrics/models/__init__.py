@@ -4,6 +4,7 @@ One module per aggregate; everything is importable from `metrics.models`.
 """
 
 from metrics.models.indicator import Indicator, IndicatorQuerySet
+from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
 from metrics.models.metric import (
     Decision,
     Metric,
@@ -34,9 +35,14 @@ __all__ = [
     "PROMOTION_TOLERANCE",
     "CandidateReason",
     "Decision",
+    "Failure",
     "FeedbackAlreadyGiven",
     "Indicator",
     "IndicatorQuerySet",
+    "Job",
+    "JobKind",
+    "JobQuerySet",
+    "JobStatus",
     "Metric",
     "MetricDeleted",
     "MetricQuerySet",

@@ -192,7 +192,9 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
         models = self.select_related("trained_by").order_by("-version")
         return (models if with_artifact else models.defer("artifact")).first()
 
-    def train(self, metric: Metric, user: User | None) -> TrainedModel:
+    def train(
+        self, metric: Metric, user: User | None, progress: training.Progress = training._no_progress
+    ) -> TrainedModel:
         """Train a new version of `metric`'s model on all its indicators and store it.
 
         The new version becomes the active one (the one that answers) unless the active
@@ -203,9 +205,11 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
         data cannot give a model.
         """
         # Read the data version first: rows added while fitting make the metric stale again.
+        progress("reading", 0, 1)
         data_version = Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
         data, ids = metric.indicators.columns_and_ids()
-        result = training.fit_decision_tree(data, max_rows=settings.MBREAK_MAX_TRAINING_ROWS)
+        result = training.fit_decision_tree(data, max_rows=settings.MBREAK_MAX_TRAINING_ROWS, progress=progress)
+        progress("storing", 0, 1)
         artifact = artifacts.dump_model(result.model, signing_keys()[0])
         fields = {
             "metric": metric,

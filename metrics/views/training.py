@@ -1,106 +1,100 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from mbreak.http import AuthenticatedHttpRequest, redirect_back
-from metrics.access import get_metric
-from metrics.models import (
-    MIN_INDICATORS,
-    MIN_PER_DECISION,
-    Metric,
-    NotEnoughDataError,
-    TrainedModel,
-    TrainingDataError,
-)
+from metrics.access import get_job, get_metric
+from metrics.models import MIN_INDICATORS, MIN_PER_DECISION, Failure, Job, JobStatus, Metric
 from metrics.templatetags.formatting import percent
 
 
 @require_POST
 def train_metric(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     metric = get_metric(request.user, metric_id)
-    try:
-        model = TrainedModel.objects.train(metric, request.user)
-    except NotEnoughDataError as error:
-        messages.warning(request, not_enough_data_message(metric, error))
-    except TrainingDataError:
-        messages.error(
-            request,
-            _("“%(name)s” holds values that cannot be learnt from; check its data.") % {"name": metric.name},
-        )
-    else:
+    job, created = Job.objects.enqueue_training(metric, request.user)
+    job.refresh_from_db()  # a worker may have done it already (at once, in development and tests)
+    if job.status == JobStatus.DONE and job.result is not None:
         messages.success(
             request,
             _("Model version %(version)d of “%(name)s” trained: %(accuracy)s accuracy on data it did not see.")
-            % {"version": model.version, "name": metric.name, "accuracy": percent(model.accuracy)},
+            % {"version": job.result.version, "name": metric.name, "accuracy": percent(job.result.accuracy)},
+        )
+    elif job.status == JobStatus.FAILED:
+        level = messages.warning if job.failure == Failure.NOT_ENOUGH_DATA else messages.error
+        level(request, job.outcome())
+    elif created:
+        messages.info(
+            request, _("Training of “%(name)s” queued: its progress shows on its page.") % {"name": metric.name}
+        )
+    else:
+        messages.info(
+            request, _("“%(name)s” is already being trained: its progress shows on its page.") % {"name": metric.name}
         )
     return redirect_back(request, metric.get_absolute_url())
 
 
 @require_POST
 def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
-    report = Metric.objects.visible_to(request.user).train_stale(
-        request.user, budget_seconds=settings.MBREAK_TRAIN_ALL_BUDGET_SECONDS
-    )
-    if report.trained:
+    metrics = list(Metric.objects.visible_to(request.user).needing_training())
+    jobs = [Job.objects.enqueue_training(metric, request.user)[0] for metric in metrics]
+    for job in jobs:
+        job.refresh_from_db()
+    done = [job for job in jobs if job.status == JobStatus.DONE]
+    failed = [job for job in jobs if job.status == JobStatus.FAILED]
+    waiting = [job for job in jobs if job.is_active]
+    if done:
         messages.success(
             request,
-            ngettext("Trained %(count)d model: %(names)s.", "Trained %(count)d models: %(names)s.", len(report.trained))
-            % {"count": len(report.trained), "names": ", ".join(m.metric.name for m in report.trained)},
+            ngettext("Trained %(count)d model: %(names)s.", "Trained %(count)d models: %(names)s.", len(done))
+            % {"count": len(done), "names": ", ".join(job.metric.name for job in done)},
         )
-    if report.not_enough_data:
+    too_little = [job.metric.name for job in failed if job.failure == Failure.NOT_ENOUGH_DATA]
+    if too_little:
         messages.warning(
             request,
             _(
                 "Not enough data to train: %(names)s. Each metric needs at least %(minimum)d indicators, "
                 "with at least %(per_decision)d rollbacks and %(per_decision)d rollouts."
             )
-            % {
-                "names": ", ".join(m.name for m in report.not_enough_data),
-                "minimum": MIN_INDICATORS,
-                "per_decision": MIN_PER_DECISION,
-            },
+            % {"names": ", ".join(too_little), "minimum": MIN_INDICATORS, "per_decision": MIN_PER_DECISION},
         )
-    if report.failed:
+    unlearnable = [job.metric.name for job in failed if job.failure == Failure.BAD_DATA]
+    if unlearnable:
         messages.error(
             request,
             _("These metrics hold values that cannot be learnt from; check their data: %(names)s.")
-            % {"names": ", ".join(m.name for m in report.failed)},
+            % {"names": ", ".join(unlearnable)},
         )
-    if report.remaining:
+    for job in failed:
+        if job.failure not in (Failure.NOT_ENOUGH_DATA, Failure.BAD_DATA):
+            messages.error(request, job.outcome())
+    if waiting:
         messages.info(
             request,
             ngettext(
-                "%(count)d metric still needs training (%(names)s): press “Train the models” again.",
-                "%(count)d metrics still need training (%(names)s): press “Train the models” again.",
-                len(report.remaining),
+                "%(count)d training queued (%(names)s): follow it under Jobs.",
+                "%(count)d trainings queued (%(names)s): follow them under Jobs.",
+                len(waiting),
             )
-            % {"count": len(report.remaining), "names": ", ".join(m.name for m in report.remaining)},
+            % {"count": len(waiting), "names": ", ".join(job.metric.name for job in waiting)},
         )
-    if report.did_nothing:
+    if not jobs:
         messages.info(request, _("Every model is up to date: no metric has new data since its last training."))
     return redirect_back(request, reverse("metrics:list"))
 
 
-def not_enough_data_message(metric: Metric, error: NotEnoughDataError) -> str:
-    return ngettext(
-        "Not enough data to train “%(name)s”: it has %(total)d indicator (%(rollbacks)d rollback, "
-        "%(rollouts)d rollout). Add more data: at least %(minimum)d indicators, with at least "
-        "%(per_decision)d of each decision.",
-        "Not enough data to train “%(name)s”: it has %(total)d indicators (%(rollbacks)d rollback, "
-        "%(rollouts)d rollout). Add more data: at least %(minimum)d indicators, with at least "
-        "%(per_decision)d of each decision.",
-        error.total,
-    ) % {
-        "name": metric.name,
-        "total": error.total,
-        "rollbacks": error.rollbacks,
-        "rollouts": error.rollouts,
-        "minimum": MIN_INDICATORS,
-        "per_decision": MIN_PER_DECISION,
-    }
+@require_GET
+def job_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    Job.objects.sweep_abandoned()
+    return render(request, "metrics/job_list.html", {"jobs": Job.objects.for_user(request.user)[:100]})
+
+
+@require_GET
+def job_progress(request: AuthenticatedHttpRequest, job_id: int) -> JsonResponse:
+    return JsonResponse(get_job(request.user, job_id).as_progress())

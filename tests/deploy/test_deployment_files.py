@@ -187,3 +187,14 @@ def test_the_load_balancer_health_check_asks_the_apps_health_endpoint(
     response = client.get(process["HealthCheckPath"], HTTP_HOST="172.31.5.17")
     assert response.status_code == int(process["MatcherHTTPCode"])
     assert response.json() == {"database": True, "cache": True}
+
+
+def test_the_procfile_runs_a_celery_worker_of_the_application_on_the_default_queue() -> None:
+    processes = dict(_procfile_line(line) for line in PROCFILE.read_text(encoding="utf-8").splitlines() if line.strip())
+    argv = shlex.split(processes["worker"])
+    assert argv[:4] == ["celery", "-A", "mbreak", "worker"]
+    assert "-Q" not in argv  # the queue the web enqueues to: CELERY_TASK_DEFAULT_QUEUE
+    from mbreak.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start: finds the apps' tasks
+    assert "metrics.tasks.run_job" in app.tasks

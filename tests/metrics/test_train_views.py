@@ -369,25 +369,6 @@ def test_train_all_by_get_is_not_allowed_and_changes_nothing(client: Client, own
     assert database_state() == before
 
 
-def test_train_all_stops_starting_trainings_when_its_time_budget_is_spent(
-    client: Client, owner: User, settings
-) -> None:
-    settings.MBREAK_TRAIN_ALL_BUDGET_SECONDS = 0
-    metrics = [MetricFactory.create(owner=owner, name=f"Metric {n}") for n in range(3)]
-    for metric in metrics:
-        metric.import_indicators(rule_data(SMALL), owner)
-    client.force_login(owner)
-
-    first = client.post(TRAIN_ALL_URL)
-
-    # Each press trains at least one metric, and says how many are left.
-    assert [versions_of(metric) for metric in metrics] == [[1], [], []]
-    assert "2 metrics still need training (Metric 1, Metric 2): press “Train the models” again." in messages_of(first)
-    client.post(TRAIN_ALL_URL)
-    client.post(TRAIN_ALL_URL)
-    assert [versions_of(metric) for metric in metrics] == [[1], [1], [1]]
-
-
 def test_train_all_reports_a_metric_whose_data_cannot_be_learnt_and_trains_the_others(
     client: Client, owner: User, ready: Metric, monkeypatch: pytest.MonkeyPatch
 ) -> None:

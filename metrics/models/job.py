@@ -1,0 +1,280 @@
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from metrics.models.metric import Metric
+from metrics.templatetags.formatting import percent
+from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from metrics.models.trained_model import TrainedModel
+
+logger = logging.getLogger("mbreak.jobs")
+
+# Progress is written at most this often (but every change of stage at once).
+REPORT_EVERY_SECONDS = 0.5
+
+
+class JobKind(models.TextChoices):
+    TRAINING = "training", _("Training")
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+ACTIVE = [JobStatus.QUEUED, JobStatus.RUNNING]
+
+
+class Failure(models.TextChoices):
+    NOT_ENOUGH_DATA = "not_enough_data", _("not enough data")
+    BAD_DATA = "bad_data", _("values that cannot be learnt from")
+    TOO_LONG = "too_long", _("took too long")
+    ABANDONED = "abandoned", _("its worker stopped")
+    ERROR = "error", _("an unexpected error")
+
+
+# Stages, as stored (English, untranslated) and shown (translated when shown).
+STAGES = {
+    "queued": gettext_noop("Waiting for a worker"),
+    "reading": gettext_noop("Reading the indicators"),
+    "folds": gettext_noop("Cross-validation"),
+    "final_fit": gettext_noop("Fitting the final tree"),
+    "storing": gettext_noop("Storing the new version"),
+    "finished": gettext_noop("Finished"),
+}
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    def enqueue_training(self, metric: Metric, user: User | None) -> tuple[Job, bool]:
+        """A training job for `metric`, queued for a worker once this transaction commits; or the
+        one already queued or running for it (then False): pressing Train twice trains once."""
+        from metrics.tasks import run_job
+
+        try:
+            with transaction.atomic():
+                job = self.create(kind=JobKind.TRAINING, metric=metric, requested_by=user)
+        except IntegrityError:
+            active = self.filter(kind=JobKind.TRAINING, metric=metric, status__in=ACTIVE).first()
+            if active is None:  # it ended between the insert and this read: queue another
+                return self.enqueue_training(metric, user)
+            return active, False
+        transaction.on_commit(lambda: run_job.delay(job.pk))
+        return job, True
+
+    def run(self, job_id: int) -> None:
+        """What a worker does with a queued job. Safe to run again (the broker redelivers a job
+        whose worker died): a job that ended is left as it is."""
+        job = self.select_related("metric", "requested_by").filter(pk=job_id).first()
+        if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
+            return  # deleted with its metric, or already ended
+        job.run()
+
+    def for_user(self, user: User | AnonymousUser) -> JobQuerySet:
+        return self.filter(requested_by=user.pk).select_related("metric", "result").order_by("-created_at", "-pk")
+
+    def active(self) -> JobQuerySet:
+        return self.filter(status__in=ACTIVE)
+
+    def sweep_abandoned(self) -> int:
+        """Mark failed the running jobs whose worker has said nothing for too long; return how many."""
+        silent_since = timezone.now() - timedelta(seconds=settings.MBREAK_JOB_HEARTBEAT_TIMEOUT)
+        abandoned = self.filter(status=JobStatus.RUNNING, heartbeat_at__lt=silent_since)
+        return abandoned.update(
+            status=JobStatus.FAILED, failure=Failure.ABANDONED, stage="finished", finished_at=timezone.now()
+        )
+
+
+class Job(models.Model):
+    """Long work done by a worker, as every web instance sees it: what, for whom, how far."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=JobKind.choices)
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("metric"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="jobs", verbose_name=_("by")
+    )
+    status = models.CharField(_("status"), max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    stage = models.CharField(_("stage"), max_length=16, default="queued")
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    failure = models.CharField(max_length=16, choices=Failure.choices, blank=True, default="")
+    detail = models.TextField(blank=True, default="")  # for failures: what went wrong, for the logs and staff
+    # For a training refused for too little data: {"total": n, "rollbacks": n, "rollouts": n}.
+    counts = models.JSONField(null=True, blank=True)
+    result = models.ForeignKey(
+        "metrics.TrainedModel", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("result")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(_("queued at"), default=timezone.now)
+    started_at = models.DateTimeField(null=True)
+    heartbeat_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        constraints = [
+            # One training at a time per metric: a second press finds the first.
+            models.UniqueConstraint(
+                fields=["metric", "kind"], condition=Q(status__in=ACTIVE), name="job_one_active_per_metric_and_kind"
+            ),
+        ]
+        indexes = [models.Index(fields=["requested_by", "-created_at"], name="job_requester_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.metric.name} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def stage_label(self) -> str:
+        label = gettext(STAGES.get(self.stage, self.stage))
+        if self.stage == "folds" and self.total:
+            return gettext("%(stage)s: fold %(fold)d of %(folds)d") % {
+                "stage": label,
+                "fold": self.done + 1,
+                "folds": self.total,
+            }
+        return label
+
+    @property
+    def percent_done(self) -> int:
+        """A rough share of the work done, for a progress bar."""
+        if self.status in (JobStatus.DONE, JobStatus.FAILED):
+            return 100
+        steps = {"queued": 0, "reading": 5, "final_fit": 85, "storing": 95}
+        if self.stage == "folds" and self.total:
+            return 10 + int(75 * self.done / self.total)
+        return steps.get(self.stage, 0)
+
+    def outcome(self) -> str:
+        """What happened, in words, in the reader's language."""
+        if self.status == JobStatus.DONE and self.result is not None:
+            return gettext("Version %(version)d trained: %(accuracy)s accuracy on data it did not see.") % {
+                "version": self.result.version,
+                "accuracy": percent(self.result.accuracy),
+            }
+        if self.status != JobStatus.FAILED:
+            return self.stage_label
+        if self.failure == Failure.NOT_ENOUGH_DATA and self.counts:
+            return not_enough_data_message(self.metric.name, **self.counts)
+        messages = {
+            Failure.NOT_ENOUGH_DATA: gettext("Not enough data to train “%(name)s”."),
+            Failure.BAD_DATA: gettext("“%(name)s” holds values that cannot be learnt from; check its data."),
+            Failure.TOO_LONG: gettext(
+                "The training of “%(name)s” took too long and was stopped. The previous version still answers."
+            ),
+            Failure.ABANDONED: gettext(
+                "The worker training “%(name)s” stopped (restarted or killed). Nothing was stored; the previous "
+                "version still answers. Train again."
+            ),
+            Failure.ERROR: gettext(
+                "The training of “%(name)s” failed unexpectedly; nothing was stored. Try again, or tell staff."
+            ),
+        }
+        return messages[Failure(self.failure)] % {"name": self.metric.name} if self.failure else ""
+
+    def as_progress(self) -> dict[str, Any]:
+        """What a page polls to draw the progress bar."""
+        return {
+            "status": self.status,
+            "stage": self.stage_label,
+            "percent": self.percent_done,
+            "outcome": self.outcome(),
+            "is_active": self.is_active,
+        }
+
+    def run(self) -> None:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        from metrics.models.trained_model import TrainedModel
+
+        started = time.perf_counter()
+        now = timezone.now()
+        Job.objects.filter(pk=self.pk).update(
+            status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1
+        )
+        self.status, self._last_report = JobStatus.RUNNING, 0.0
+        try:
+            model = TrainedModel.objects.train(self.metric, self.requested_by, progress=self.report)
+        except NotEnoughDataError as error:
+            self.counts = {"total": error.total, "rollbacks": error.rollbacks, "rollouts": error.rollouts}
+            Job.objects.filter(pk=self.pk).update(counts=self.counts)
+            self._finish(JobStatus.FAILED, failure=Failure.NOT_ENOUGH_DATA, detail=str(error))
+        except TrainingDataError as error:
+            self._finish(JobStatus.FAILED, failure=Failure.BAD_DATA, detail=str(error))
+        except SoftTimeLimitExceeded:
+            self._finish(JobStatus.FAILED, failure=Failure.TOO_LONG)
+        except Exception as error:
+            logger.exception("job %s failed", self.pk)
+            self._finish(JobStatus.FAILED, failure=Failure.ERROR, detail=repr(error))
+        else:
+            self._finish(JobStatus.DONE, result=model)
+        logger.info(
+            "job %s %s: %s",
+            self.pk,
+            self.kind,
+            self.status,
+            extra={
+                "job_id": self.pk,
+                "kind": self.kind,
+                "metric_id": self.metric_id,
+                "status": self.status,
+                "failure": self.failure,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+
+    def report(self, stage: str, done: int = 0, total: int = 0) -> None:
+        """Progress from the work in hand; also tells the sweep this job is alive."""
+        moment = time.monotonic()
+        if stage == self.stage and moment - getattr(self, "_last_report", 0.0) < REPORT_EVERY_SECONDS:
+            return
+        self._last_report = moment
+        self.stage, self.done, self.total = stage, done, total
+        Job.objects.filter(pk=self.pk).update(stage=stage, done=done, total=total, heartbeat_at=timezone.now())
+
+    def _finish(self, status: str, *, failure: str = "", detail: str = "", result: TrainedModel | None = None) -> None:
+        self.status, self.failure, self.detail, self.result = status, failure, detail, result
+        self.stage, self.finished_at = "finished", timezone.now()
+        Job.objects.filter(pk=self.pk).update(
+            status=status, failure=failure, detail=detail, result=result, stage="finished", finished_at=self.finished_at
+        )
+
+
+def not_enough_data_message(name: str, total: int, rollbacks: int, rollouts: int) -> str:
+    return ngettext(
+        "Not enough data to train “%(name)s”: it has %(total)d indicator (%(rollbacks)d rollback, "
+        "%(rollouts)d rollout). Add more data: at least %(minimum)d indicators, with at least "
+        "%(per_decision)d of each decision.",
+        "Not enough data to train “%(name)s”: it has %(total)d indicators (%(rollbacks)d rollback, "
+        "%(rollouts)d rollout). Add more data: at least %(minimum)d indicators, with at least "
+        "%(per_decision)d of each decision.",
+        total,
+    ) % {
+        "name": name,
+        "total": total,
+        "rollbacks": rollbacks,
+        "rollouts": rollouts,
+        "minimum": MIN_INDICATORS,
+        "per_decision": MIN_PER_DECISION,
+    }

@@ -1,0 +1,17 @@
+"""Celery tasks: thin wrappers around the domain's methods, run by the workers."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from metrics.models import Job
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_job(job_id: int) -> None:
+    Job.objects.run(job_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_abandoned_jobs() -> int:
+    return Job.objects.sweep_abandoned()
