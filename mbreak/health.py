@@ -1,4 +1,4 @@
-"""What /healthz checks: can this instance reach what a page needs?"""
+"""What /healthz checks: can this instance reach what its pages and jobs need?"""
 
 from __future__ import annotations
 
@@ -31,5 +31,18 @@ def check_cache() -> bool:
         return False
 
 
+def check_broker() -> bool:
+    """Can jobs be queued? (Redis in production; always, for the local folder of `make run`.)"""
+    from mbreak.celery import app
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        logger.exception("health check: job broker unreachable")
+        return False
+
+
 def report() -> dict[str, bool]:
-    return {"database": check_database(), "cache": check_cache()}
+    return {"database": check_database(), "cache": check_cache(), "broker": check_broker()}

@@ -37,8 +37,8 @@ class ContentSecurityPolicyMiddleware:
 
 class HealthCheckMiddleware:
     """Answer GET /healthz before host validation, sessions or login: the load balancer asks
-    by the instance's private address, with no cookie. 200 when the database and the cache
-    answer, 503 otherwise, with what failed."""
+    by the instance's private address, with no cookie. 200 when the database, the cache and
+    the job broker answer, 503 otherwise, with what failed."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

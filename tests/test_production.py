@@ -57,7 +57,7 @@ def test_production_start_up_without_collectstatic_fails_at_boot_saying_what_to_
 def test_healthz_answers_without_login_and_for_any_host(client: Client, db: None) -> None:
     response = client.get("/healthz", HTTP_HOST="10.0.3.4")
     assert response.status_code == 200
-    assert response.json() == {"database": True, "cache": True}
+    assert response.json() == {"database": True, "cache": True, "broker": True}
     assert response["Cache-Control"] == "no-store"
 
 

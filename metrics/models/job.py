@@ -46,6 +46,7 @@ class Failure(models.TextChoices):
     BAD_DATA = "bad_data", _("values that cannot be learnt from")
     TOO_LONG = "too_long", _("took too long")
     ABANDONED = "abandoned", _("its worker stopped")
+    UNQUEUED = "unqueued", _("the job queue was unreachable")
     ERROR = "error", _("an unexpected error")
 
 
@@ -64,8 +65,6 @@ class JobQuerySet(models.QuerySet["Job"]):
     def enqueue_training(self, metric: Metric, user: User | None) -> tuple[Job, bool]:
         """A training job for `metric`, queued for a worker once this transaction commits; or the
         one already queued or running for it (then False): pressing Train twice trains once."""
-        from metrics.tasks import run_job
-
         try:
             with transaction.atomic():
                 job = self.create(kind=JobKind.TRAINING, metric=metric, requested_by=user)
@@ -74,7 +73,7 @@ class JobQuerySet(models.QuerySet["Job"]):
             if active is None:  # it ended between the insert and this read: queue another
                 return self.enqueue_training(metric, user)
             return active, False
-        transaction.on_commit(lambda: run_job.delay(job.pk))
+        transaction.on_commit(lambda: _send(job))
         return job, True
 
     def run(self, job_id: int) -> None:
@@ -187,6 +186,10 @@ class Job(models.Model):
                 "The worker training “%(name)s” stopped (restarted or killed). Nothing was stored; the previous "
                 "version still answers. Train again."
             ),
+            Failure.UNQUEUED: gettext(
+                "The training of “%(name)s” could not be queued: the job queue is unreachable. Try again in a "
+                "moment; the version that answers still does."
+            ),
             Failure.ERROR: gettext(
                 "The training of “%(name)s” failed unexpectedly; nothing was stored. Try again, or tell staff."
             ),
@@ -258,6 +261,20 @@ class Job(models.Model):
         self.stage, self.finished_at = "finished", timezone.now()
         Job.objects.filter(pk=self.pk).update(
             status=status, failure=failure, detail=detail, result=result, stage="finished", finished_at=self.finished_at
+        )
+
+
+def _send(job: Job) -> None:
+    """Hand the job to the broker; if it is unreachable, the job fails at once, saying so, rather
+    than waiting "queued" for ever (and the request still answers)."""
+    from metrics.tasks import run_job
+
+    try:
+        run_job.delay(job.pk)
+    except Exception:
+        logger.exception("job %s could not be queued", job.pk)
+        Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.FAILED, failure=Failure.UNQUEUED, stage="finished", finished_at=timezone.now()
         )
 
 

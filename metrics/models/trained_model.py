@@ -5,7 +5,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -160,6 +160,23 @@ def forget_read_versions() -> None:
     in one database, so a server needs no such call; tests do, as ids repeat between them."""
     _COMPILED_TREES.clear()
     _SAMPLES.clear()
+
+
+def cached(key: str, compute: Callable[[], Any], seconds: int = PAIRPLOT_CACHE_SECONDS) -> Any:
+    """`compute()`, kept in the shared cache under `key`. A cache that cannot be reached (Redis
+    down) makes pages slower, not broken: the value is computed each time, and that is logged."""
+    try:
+        value = cache.get(key)
+    except Exception:
+        logger.warning("cache unreachable: %s computed without it", key, exc_info=True)
+        return compute()
+    if value is None:
+        value = compute()
+        try:
+            cache.set(key, value, seconds)
+        except Exception:
+            logger.warning("cache unreachable: %s not kept", key, exc_info=True)
+    return value
 
 
 class CandidateReason(models.TextChoices):
@@ -473,15 +490,18 @@ class TrainedModel(models.Model):
         if self.value_min is None or self.value_max is None or self.minutes_min is None or self.minutes_max is None:
             return None
         key = f"regions:{self.pk}:{self.artifact_sha256}:{get_language()}"
-        figure: dict[str, Any] | None = cache.get(key)
-        if figure is None:
+
+        def draw() -> dict[str, Any] | None:
             try:
                 leaves = self.compiled_tree().leaves()
             except ModelUnusable:
                 return None
-            box = charts.Box.around((self.value_min, self.value_max), (self.minutes_min, self.minutes_max))
-            figure = charts.decision_regions_figure(leaves, self.sample().columns, box, labels)
-            cache.set(key, figure, PAIRPLOT_CACHE_SECONDS)
+            box = charts.Box.around(
+                (self.value_min or 0, self.value_max or 0), (self.minutes_min or 0, self.minutes_max or 0)
+            )
+            return charts.decision_regions_figure(leaves, self.sample().columns, box, labels)
+
+        figure: dict[str, Any] | None = cached(key, draw)
         return figure
 
     def tree_rules(self) -> list[explain.Leaf]:
@@ -505,10 +525,7 @@ class TrainedModel(models.Model):
         """The pairplot of the metric's data, drawn once per data version and language, then cached."""
         # The picture shows the metric's data: it changes with the data, not only with the model.
         key = f"pairplot:{self.pk}:{self.metric.data_version}:{get_language()}"
-        png: bytes | None = cache.get(key)
-        if png is None:
-            png = charts.render_pairplot_png(self.metric.chart_sample(), labels)
-            cache.set(key, png, PAIRPLOT_CACHE_SECONDS)
+        png: bytes = cached(key, lambda: charts.render_pairplot_png(self.metric.chart_sample(), labels))
         return png
 
     def _log_refusal(self, cause: Unusable, requested_by: User | None, detail: str) -> None:

@@ -186,7 +186,7 @@ def test_the_load_balancer_health_check_asks_the_apps_health_endpoint(
     # As the balancer asks: by the instance's private address, which is no allowed host, without a cookie.
     response = client.get(process["HealthCheckPath"], HTTP_HOST="172.31.5.17")
     assert response.status_code == int(process["MatcherHTTPCode"])
-    assert response.json() == {"database": True, "cache": True}
+    assert response.json() == {"database": True, "cache": True, "broker": True}
 
 
 def test_the_procfile_runs_a_celery_worker_of_the_application_on_the_default_queue() -> None:

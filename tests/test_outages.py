@@ -1,0 +1,76 @@
+"""With the cache or the job broker unreachable, pages still render, jobs fail with a
+message, and /healthz says 503."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from metrics.models import Failure, Job, JobStatus, Metric
+from tests.conftest import rule_data
+from tests.pages import messages_of
+
+CACHE_DOWN = ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+
+@pytest.fixture
+def cache_down():
+    with (
+        mock.patch("metrics.models.trained_model.cache.get", side_effect=CACHE_DOWN),
+        mock.patch("metrics.models.trained_model.cache.set", side_effect=CACHE_DOWN),
+    ):
+        yield
+
+
+def test_a_verdict_and_its_charts_render_without_the_cache(
+    client: Client, trained_metric: Metric, owner: User, cache_down: None
+) -> None:
+    client.force_login(owner)
+
+    page = client.post(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}, follow=True)
+    model = trained_metric.trained_models.get()
+    pairplot = client.get(reverse("metrics:pairplot", args=[model.pk]))
+
+    assert page.status_code == 200
+    assert 'id="regions-data"' in page.content.decode()
+    assert pairplot.status_code == 200
+    assert pairplot["Content-Type"] == "image/png"
+
+
+def test_a_training_with_the_broker_down_fails_at_once_saying_so(client: Client, owner: User, metric: Metric) -> None:
+    metric.import_indicators(rule_data(40), owner)
+    client.force_login(owner)
+
+    with mock.patch("metrics.tasks.run_job.delay", side_effect=ConnectionError("broker down")):
+        response = client.post(reverse("metrics:train", args=[metric.pk]))
+
+    job = Job.objects.get()
+    assert (job.status, job.failure) == (JobStatus.FAILED, Failure.UNQUEUED)
+    assert messages_of(response) == [
+        "The training of “Requests per minute” could not be queued: the job queue is unreachable. "
+        "Try again in a moment; the version that answers still does."
+    ]
+    assert not metric.trained_models.exists()
+    # Once the broker is back, Train queues again: the failed job blocks nothing.
+    client.post(reverse("metrics:train", args=[metric.pk]))
+    assert metric.trained_models.count() == 1
+
+
+def test_healthz_says_503_when_the_broker_is_unreachable(client: Client, db: None) -> None:
+    with mock.patch("mbreak.health.check_broker", return_value=False):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"database": True, "cache": True, "broker": False}
+
+
+def test_the_broker_check_fails_when_no_broker_answers(settings, db: None) -> None:
+    from mbreak import health
+    from mbreak.celery import app
+
+    with mock.patch.object(app, "connection_for_write", side_effect=ConnectionError("refused")):
+        assert health.check_broker() is False
+    assert health.check_broker() is True  # the test settings' broker: the local folder
