@@ -522,10 +522,15 @@ class TrainedModel(models.Model):
         return self.metric.active_model_id == self.pk
 
     def pairplot_png(self, labels: charts.ChartLabels) -> bytes:
-        """The pairplot of the metric's data, drawn once per data version and language, then cached."""
-        # The picture shows the metric's data: it changes with the data, not only with the model.
-        key = f"pairplot:{self.pk}:{self.metric.data_version}:{get_language()}"
-        png: bytes = cached(key, lambda: charts.render_pairplot_png(self.metric.chart_sample(), labels))
+        """The pairplot of the data this version learnt from (its stored sample), drawn once per
+        version and language, then cached: no page reads a big metric's rows to draw it."""
+
+        def draw() -> bytes:
+            sample = self.sample().columns
+            # A version trained before samples were kept: the metric's data as it is now.
+            return charts.render_pairplot_png(sample if len(sample) else self.metric.chart_sample(), labels)
+
+        png: bytes = cached(f"pairplot:{self.pk}:{self.artifact_sha256}:{get_language()}", draw)
         return png
 
     def _log_refusal(self, cause: Unusable, requested_by: User | None, detail: str) -> None:

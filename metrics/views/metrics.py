@@ -1,19 +1,37 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Metric, MetricDeleted
+from metrics.models import Indicator, Metric, MetricDeleted
 
 METRICS_PER_PAGE = 20
+
+
+class CountedPaginator(Paginator[Indicator]):
+    """A paginator told its count (the metric's maintained one): a page of a metric of millions
+    of indicators reads one page of rows and counts none."""
+
+    def __init__(self, object_list: Any, per_page: int, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
+
+
 INDICATORS_PER_PAGE = 25
 
 
@@ -66,7 +84,9 @@ def metric_detail(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResp
 def render_detail(
     request: AuthenticatedHttpRequest, metric: Metric, form: IndicatorForm, status: int = 200
 ) -> HttpResponse:
-    page = Paginator(metric.indicators.newest_first(), INDICATORS_PER_PAGE).get_page(request.GET.get("page"))
+    page = CountedPaginator(
+        metric.indicators.newest_first(), INDICATORS_PER_PAGE, count=metric.indicator_count
+    ).get_page(request.GET.get("page"))
     context = {
         "metric": metric,
         "page": page,

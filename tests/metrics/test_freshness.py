@@ -174,3 +174,13 @@ def test_the_metric_list_counts_no_indicator_rows(client: Client, model: Trained
         response = client.get(reverse("metrics:list"))
     assert "metrics_indicator" not in " ".join(query["sql"] for query in queries.captured_queries)
     assert '<td data-label="Indicators" class="text-md-end">200</td>' in response.content.decode()
+
+
+def test_the_metric_page_reads_one_page_of_indicators_and_counts_none(client: Client, model: TrainedModel) -> None:
+    client.force_login(model.metric.owner)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(model.metric.get_absolute_url())
+    counting = [q["sql"] for q in queries.captured_queries if "metrics_indicator" in q["sql"] and "COUNT(" in q["sql"]]
+    assert counting == []
+    assert "200 indicators" in response.content.decode()
+    assert "Page 1 of 8" in response.content.decode()
