@@ -213,6 +213,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # A running job whose worker has said nothing for this long was abandoned (the worker was
 # killed or lost its machine): it is marked failed, with a message, rather than left running.
 MBREAK_JOB_HEARTBEAT_TIMEOUT = env_int("MBREAK_JOB_HEARTBEAT_TIMEOUT", 10 * 60)
+# Every worker started with --beat sweeps abandoned jobs each minute (running it on several
+# instances at once is harmless: the sweep is one idempotent UPDATE).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-abandoned-jobs": {"task": "metrics.tasks.sweep_abandoned_jobs", "schedule": 60.0},
+}
 
 # One JSON object a line (LOG_FORMAT=json, the default in production) for the platform's
 # log collection; plain text for a developer's terminal.

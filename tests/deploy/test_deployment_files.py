@@ -198,3 +198,13 @@ def test_the_procfile_runs_a_celery_worker_of_the_application_on_the_default_que
 
     app.loader.import_default_modules()  # what a worker does at start: finds the apps' tasks
     assert "metrics.tasks.run_job" in app.tasks
+
+
+def test_the_worker_also_sweeps_abandoned_jobs_every_minute() -> None:
+    from django.conf import settings as django_settings
+
+    for procfile in (PROCFILE, ROOT / "Procfile.dev"):
+        lines = dict(_procfile_line(line) for line in procfile.read_text(encoding="utf-8").splitlines() if line.strip())
+        assert "--beat" in shlex.split(lines["worker"]), procfile
+    (entry,) = django_settings.CELERY_BEAT_SCHEDULE.values()
+    assert (entry["task"], entry["schedule"]) == ("metrics.tasks.sweep_abandoned_jobs", 60.0)
