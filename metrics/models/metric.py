@@ -141,10 +141,6 @@ class MetricQuerySet(models.QuerySet["Metric"]):
             condition |= Q(latest_model_version__isnull=False, latest_model_is_usable=False)
         return self.with_latest_model().filter(condition).order_by("pk")
 
-    def train_stale(self, user: User | None, budget_seconds: float | None = None) -> TrainingReport:
-        """Train every metric whose model is missing, stale or unusable; see `train_each`."""
-        return self.needing_training().train_each(user, budget_seconds)
-
     def train_each(self, user: User | None, budget_seconds: float | None = None) -> TrainingReport:
         """Train a new model version for each of these metrics, and report what happened.
 
