@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from metrics.models import Indicator, Job, Metric, TrainedModel, Verdict
+from metrics.models import ImportBatch, Indicator, Job, Metric, TrainedModel, Verdict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -75,3 +75,11 @@ def get_job(user: User | AnonymousUser, job_id: int) -> Job:
     """A job's progress is as visible as its metric: the shared catalogue."""
     jobs = Job.objects.select_related("metric", "result")
     return get_object_or_404(jobs, pk=job_id, metric__in=Metric.objects.visible_to(user))
+
+
+def get_batch_for_undo(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
+    batches = ImportBatch.objects.select_related("metric").filter(undone_at__isnull=True)
+    batch = get_object_or_404(batches, pk=batch_id, metric__in=Metric.objects.visible_to(user))
+    if not batch.can_undo(user):
+        raise PermissionDenied(_("Only who uploaded the file, or the metric's owner, may undo its import."))
+    return batch

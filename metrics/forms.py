@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
@@ -14,8 +16,6 @@ from metrics.models import Decision, Metric, VerdictState
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
     from django_stubs_ext import StrOrPromise
-
-    from predictor.columns import IndicatorColumns
 
 
 class MetricFilterForm(BootstrapFormMixin, forms.Form):
@@ -96,10 +96,18 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
     )
 
+    import_again = forms.BooleanField(
+        label=_("Import it again (the same file was already imported into this metric)"), required=False
+    )
+
     def __init__(self, user: User | AnonymousUser, *args: Any, **kwargs: Any) -> None:
         super().__init__(user, *args, **kwargs)
+        self.fields["import_again"].widget.attrs["class"] = "form-check-input"
+        # Set by the view when the file's import job refused it.
         self.csv_error: csv_io.CsvFormatError | None = None
-        self.parsed: IndicatorColumns | None = None
+        self.data_bytes = b""
+        self.sha256 = ""
+        self.show_import_again = False
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -110,23 +118,41 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
                 code="too_large",
                 params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
             )
+        upload.seek(0)
+        self.data_bytes = upload.read()
+        self.sha256 = hashlib.sha256(self.data_bytes).hexdigest()
         return upload
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        upload = cleaned.get("file")
-        delimiter = cleaned.get("delimiter")
-        if upload is None or delimiter is None:
+        metric = cleaned.get("metric")
+        if metric is None or not self.sha256 or cleaned.get("import_again"):
             return cleaned
-        upload.seek(0)
-        try:
-            self.parsed = csv_io.parse_indicator_csv(upload.read(), delimiter)
-        except csv_io.CsvFormatError as error:
-            self.csv_error = error
-            # Row errors are listed above the form with the message; a file-level error
-            # (empty, wrong header...) belongs under the file field.
-            self.add_error(None if error.row_errors else "file", error.message)
+        earlier = metric.batches.imported_file(self.sha256)
+        if earlier is not None:
+            self.show_import_again = True
+            self.add_error(
+                "file",
+                forms.ValidationError(
+                    _(
+                        "This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)d rows). "
+                        "Tick “Import it again” to import it twice."
+                    ),
+                    code="duplicate_file",
+                    params={
+                        "name": metric.name,
+                        "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
+                        "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
+                        "rows": earlier.rows,
+                    },
+                ),
+            )
         return cleaned
+
+    def refused(self, error: csv_io.CsvFormatError) -> None:
+        """Show why the import refused the file: rows errors above the form, a file error under the file."""
+        self.csv_error = error
+        self.add_error(None if error.row_errors else "file", error.message)
 
 
 class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):

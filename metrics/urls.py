@@ -17,6 +17,7 @@ urlpatterns = [
         name="delete_indicator",
     ),
     path("metrics/<int:metric_id>/indicators.csv", indicators.indicator_download, name="download"),
+    path("imports/<int:batch_id>/undo/", indicators.batch_undo, name="undo_import"),
     path("metrics/<int:metric_id>/train/", training.train_metric, name="train"),
     path("train/", training.train_all, name="train_all"),
     path("jobs/", training.job_list, name="jobs"),

@@ -3,7 +3,7 @@
 One module per aggregate; everything is importable from `metrics.models`.
 """
 
-from metrics.models.indicator import Indicator, IndicatorQuerySet
+from metrics.models.indicator import ImportBatch, ImportBatchQuerySet, Indicator, IndicatorQuerySet
 from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
 from metrics.models.metric import (
     Decision,
@@ -37,6 +37,8 @@ __all__ = [
     "Decision",
     "Failure",
     "FeedbackAlreadyGiven",
+    "ImportBatch",
+    "ImportBatchQuerySet",
     "Indicator",
     "IndicatorQuerySet",
     "Job",

@@ -103,28 +103,31 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
         rows = self.order_by().values("metric_id").annotate(rows=Count("pk")).values_list("metric_id", "rows")
         return dict(rows)
 
-    def bulk_insert(self, metric: Metric, data: IndicatorColumns, user: User) -> int:
+    def bulk_insert(
+        self, metric: Metric, data: IndicatorColumns, user: User | None, batch: ImportBatch | None = None
+    ) -> int:
         """Insert rows in bulk: COPY on PostgreSQL, chunked executemany elsewhere.
 
         Call inside a transaction: either every row is stored or none is. Marks the
         metric's data as changed, like every other write of indicators.
         """
         now = timezone.now()
-        user_id = user.pk
+        user_id = user.pk if user is not None else None  # None: the uploader's account was deleted since
+        batch_id = batch.pk if batch is not None else None
         if connection.vendor == "postgresql":
-            _copy_rows(metric.pk, data, user_id, now)
+            _copy_rows(metric.pk, data, user_id, now, batch_id)
         else:
             table = Indicator._meta.db_table
             sql = (
-                f"INSERT INTO {table} (metric_id, value, decision, time, created_by_id, created_at) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, %s, %s)"
+                f"INSERT INTO {table} (metric_id, value, decision, time, created_by_id, created_at, batch_id) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)"
             )
             stamp: Any = connection.ops.adapt_datetimefield_value(now)
             rows = data.rows()
             with connection.cursor() as cursor:
                 # In chunks: Django's executemany keeps every row of its argument alive.
                 while chunk := [
-                    (metric.pk, value, decision, minutes, user_id, stamp)
+                    (metric.pk, value, decision, minutes, user_id, stamp, batch_id)
                     for value, minutes, decision in itertools.islice(rows, INSERT_CHUNK_ROWS)
                 ]:
                     cursor.executemany(sql, chunk)
@@ -132,16 +135,20 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
         return len(data)
 
 
-def _copy_rows(metric_id: int, data: IndicatorColumns, user_id: int | None, now: datetime) -> None:
+def _copy_rows(
+    metric_id: int, data: IndicatorColumns, user_id: int | None, now: datetime, batch_id: int | None
+) -> None:
     table = Indicator._meta.db_table
     stamp = now.isoformat()
     author = "\\N" if user_id is None else str(user_id)
-    suffix = f"\t{author}\t{stamp}\n"
+    batch = "\\N" if batch_id is None else str(batch_id)
+    suffix = f"\t{author}\t{stamp}\t{batch}\n"
     prefix = f"{metric_id}\t"
     # The raw psycopg cursor raises psycopg's errors; wrap them into Django's (IntegrityError...).
     with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {table} (metric_id, value, decision, time, created_by_id, created_at) FROM STDIN") as copy:
+        columns = "metric_id, value, decision, time, created_by_id, created_at, batch_id"
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             buffer = io.StringIO()
             for index, (value, minutes, decision) in enumerate(data.rows(), start=1):
                 buffer.write(f"{prefix}{value!r}\t{decision}\t{minutes!r}{suffix}")
@@ -149,6 +156,61 @@ def _copy_rows(metric_id: int, data: IndicatorColumns, user_id: int | None, now:
                     copy.write(buffer.getvalue())
                     buffer = io.StringIO()
             copy.write(buffer.getvalue())
+
+
+class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
+    def imported_file(self, sha256: str) -> ImportBatch | None:
+        """The latest import of the same file (same bytes) that stored rows and was not undone."""
+        return (
+            self.filter(sha256=sha256, undone_at__isnull=True, rows__gt=0)
+            .select_related("uploaded_by")
+            .order_by("-created_at")
+            .first()
+        )
+
+    def newest_first(self) -> ImportBatchQuerySet:
+        return self.select_related("uploaded_by").order_by("-created_at", "-pk")
+
+
+class ImportBatch(models.Model):
+    """One uploaded file: who sent what, when, and the rows it stored; undoable as a whole.
+
+    The file itself is kept here (where any worker on any instance can read it) only until
+    its import job ends.
+    """
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="batches", verbose_name=_("metric"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("uploaded by")
+    )
+    file_name = models.CharField(_("file"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(_("size"))
+    delimiter = models.CharField(max_length=16)
+    data = models.BinaryField(default=b"", editable=False)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+
+    objects = ImportBatchQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("import batch")
+        verbose_name_plural = _("import batches")
+        indexes = [models.Index(fields=["metric", "sha256"], name="batch_metric_file")]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.rows} rows)"
+
+    def can_undo(self, user: User | AnonymousUser) -> bool:
+        return user.is_authenticated and user.pk in (self.uploaded_by_id, self.metric.owner_id)
+
+    def undo(self) -> int:
+        """Delete every indicator this file stored (the metric's models become stale); return how many."""
+        with transaction.atomic():
+            deleted, _by_model = Indicator.objects.filter(batch=self).delete()
+            ImportBatch.objects.filter(pk=self.pk).update(undone_at=timezone.now())
+        return deleted
 
 
 class Indicator(models.Model):
@@ -169,6 +231,10 @@ class Indicator(models.Model):
         verbose_name=_("registered by"),
     )
     created_at = models.DateTimeField(_("registered at"), default=timezone.now)
+    # The uploaded file it came from (none when added by hand or by feedback).
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="indicators", editable=False
+    )
 
     objects = IndicatorQuerySet.as_manager()
 

@@ -19,6 +19,8 @@ from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataEr
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
+    from metrics.csv_io import CsvFormatError
+    from metrics.models.indicator import ImportBatch
     from metrics.models.trained_model import TrainedModel
 
 logger = logging.getLogger("mbreak.jobs")
@@ -29,6 +31,7 @@ REPORT_EVERY_SECONDS = 0.5
 
 class JobKind(models.TextChoices):
     TRAINING = "training", _("Training")
+    IMPORT = "import", _("Import")
 
 
 class JobStatus(models.TextChoices):
@@ -47,6 +50,8 @@ class Failure(models.TextChoices):
     TOO_LONG = "too_long", _("took too long")
     ABANDONED = "abandoned", _("its worker stopped")
     UNQUEUED = "unqueued", _("the job queue was unreachable")
+    CSV_ERRORS = "csv_errors", _("errors in the file")
+    METRIC_DELETED = "metric_deleted", _("the metric was deleted")
     ERROR = "error", _("an unexpected error")
 
 
@@ -54,6 +59,8 @@ class Failure(models.TextChoices):
 STAGES = {
     "queued": gettext_noop("Waiting for a worker"),
     "reading": gettext_noop("Reading the indicators"),
+    "parsing": gettext_noop("Reading the file"),
+    "importing": gettext_noop("Storing the rows"),
     "folds": gettext_noop("Cross-validation"),
     "final_fit": gettext_noop("Fitting the final tree"),
     "storing": gettext_noop("Storing the new version"),
@@ -75,6 +82,12 @@ class JobQuerySet(models.QuerySet["Job"]):
             return active, False
         transaction.on_commit(lambda: _send(job))
         return job, True
+
+    def enqueue_import(self, batch: ImportBatch, user: User) -> Job:
+        """An import job for an uploaded file, queued for a worker once this transaction commits."""
+        job = self.create(kind=JobKind.IMPORT, metric=batch.metric, requested_by=user, batch=batch)
+        transaction.on_commit(lambda: _send(job))
+        return job
 
     def run(self, job_id: int) -> None:
         """What a worker does with a queued job. Safe to run again (the broker redelivers a job
@@ -115,6 +128,11 @@ class Job(models.Model):
     detail = models.TextField(blank=True, default="")  # for failures: what went wrong, for the logs and staff
     # For a training refused for too little data: {"total": n, "rollbacks": n, "rollouts": n}.
     counts = models.JSONField(null=True, blank=True)
+    # For an import: the file, and the errors that refused it ({"message", "rows", "total"}).
+    batch = models.ForeignKey(
+        "metrics.ImportBatch", on_delete=models.CASCADE, null=True, related_name="jobs", verbose_name=_("file")
+    )
+    errors = models.JSONField(null=True, blank=True)
     result = models.ForeignKey(
         "metrics.TrainedModel", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("result")
     )
@@ -160,13 +178,15 @@ class Job(models.Model):
         """A rough share of the work done, for a progress bar."""
         if self.status in (JobStatus.DONE, JobStatus.FAILED):
             return 100
-        steps = {"queued": 0, "reading": 5, "final_fit": 85, "storing": 95}
+        steps = {"queued": 0, "reading": 5, "parsing": 20, "importing": 60, "final_fit": 85, "storing": 95}
         if self.stage == "folds" and self.total:
             return 10 + int(75 * self.done / self.total)
         return steps.get(self.stage, 0)
 
     def outcome(self) -> str:
         """What happened, in words, in the reader's language."""
+        if self.kind == JobKind.IMPORT:
+            return self._import_outcome()
         if self.status == JobStatus.DONE and self.result is not None:
             return gettext("Version %(version)d trained: %(accuracy)s accuracy on data it did not see.") % {
                 "version": self.result.version,
@@ -196,6 +216,23 @@ class Job(models.Model):
         }
         return messages[Failure(self.failure)] % {"name": self.metric.name} if self.failure else ""
 
+    def _import_outcome(self) -> str:
+        if self.status == JobStatus.DONE:
+            return ngettext(
+                "Imported %(count)d indicator into “%(name)s”.",
+                "Imported %(count)d indicators into “%(name)s”.",
+                self.done,
+            ) % {"count": self.done, "name": self.metric.name}
+        if self.status != JobStatus.FAILED:
+            return self.stage_label
+        if self.failure == Failure.CSV_ERRORS and self.errors:
+            return str(self.errors["message"])
+        if self.failure == Failure.METRIC_DELETED:
+            return gettext("The metric “%(name)s” was deleted while your data was being sent: nothing was stored.") % {
+                "name": self.metric.name
+            }
+        return gettext("The import into “%(name)s” failed; nothing was stored. Try again.") % {"name": self.metric.name}
+
     def as_progress(self) -> dict[str, Any]:
         """What a page polls to draw the progress bar."""
         return {
@@ -207,16 +244,36 @@ class Job(models.Model):
         }
 
     def run(self) -> None:
-        from celery.exceptions import SoftTimeLimitExceeded
-
-        from metrics.models.trained_model import TrainedModel
-
         started = time.perf_counter()
         now = timezone.now()
         Job.objects.filter(pk=self.pk).update(
             status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1
         )
         self.status, self._last_report = JobStatus.RUNNING, 0.0
+        if self.kind == JobKind.IMPORT:
+            self._import()
+        else:
+            self._train()
+        logger.info(
+            "job %s %s: %s",
+            self.pk,
+            self.kind,
+            self.status,
+            extra={
+                "job_id": self.pk,
+                "kind": self.kind,
+                "metric_id": self.metric_id,
+                "status": self.status,
+                "failure": self.failure,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+
+    def _train(self) -> None:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        from metrics.models.trained_model import TrainedModel
+
         try:
             model = TrainedModel.objects.train(self.metric, self.requested_by, progress=self.report)
         except NotEnoughDataError as error:
@@ -232,20 +289,56 @@ class Job(models.Model):
             self._finish(JobStatus.FAILED, failure=Failure.ERROR, detail=repr(error))
         else:
             self._finish(JobStatus.DONE, result=model)
-        logger.info(
-            "job %s %s: %s",
-            self.pk,
-            self.kind,
-            self.status,
-            extra={
-                "job_id": self.pk,
-                "kind": self.kind,
-                "metric_id": self.metric_id,
-                "status": self.status,
-                "failure": self.failure,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
+
+    def _import(self) -> None:
+        """Parse the uploaded file and store all its rows, or none; the file is dropped after."""
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        from metrics import csv_io
+        from metrics.models.indicator import ImportBatch
+        from metrics.models.metric import MetricDeleted
+
+        batch = ImportBatch.objects.filter(pk=self.batch_id).first() if self.batch_id else None
+        if batch is None:  # deleted with its metric
+            self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED)
+            return
+        try:
+            self.report("parsing")
+            data = csv_io.parse_indicator_csv(bytes(batch.data), batch.delimiter)
+            self.report("importing", 0, len(data))
+            stored = self.metric.import_indicators(data, self.requested_by, batch)
+        except csv_io.CsvFormatError as error:
+            self.errors = {
+                "message": error.message,
+                "rows": [[e.line, e.column, e.reason] for e in error.row_errors],
+                "total": error.total_errors,
+            }
+            Job.objects.filter(pk=self.pk).update(errors=self.errors)
+            self._finish(JobStatus.FAILED, failure=Failure.CSV_ERRORS, detail=error.message)
+        except MetricDeleted as error:
+            self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED, detail=str(error))
+        except SoftTimeLimitExceeded:
+            self._finish(JobStatus.FAILED, failure=Failure.TOO_LONG)
+        except Exception as error:
+            logger.exception("job %s failed", self.pk)
+            self._finish(JobStatus.FAILED, failure=Failure.ERROR, detail=repr(error))
+        else:
+            ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
+            self.done = self.total = stored
+            Job.objects.filter(pk=self.pk).update(done=stored, total=stored)
+            self._finish(JobStatus.DONE)
+        finally:
+            # The file was only kept for this job.
+            ImportBatch.objects.filter(pk=batch.pk).update(data=b"")
+
+    def csv_error(self) -> CsvFormatError | None:
+        """The errors that refused an uploaded file, as the parser reported them."""
+        from metrics.csv_io import CsvFormatError, RowError
+
+        if not self.errors:
+            return None
+        rows = [RowError(line, column, reason) for line, column, reason in self.errors["rows"]]
+        return CsvFormatError(self.errors["message"], rows, self.errors["total"])
 
     def report(self, stage: str, done: int = 0, total: int = 0) -> None:
         """Progress from the work in hand; also tells the sweep this job is alive."""

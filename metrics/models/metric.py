@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from django.contrib.auth.models import AnonymousUser, User
 
-    from metrics.models.indicator import Indicator
+    from metrics.models.indicator import ImportBatch, Indicator
     from metrics.models.trained_model import TrainedModel, TrainingReport
     from metrics.models.verdict import Verdict
     from predictor.columns import IndicatorColumns
@@ -293,7 +293,7 @@ class Metric(models.Model):
             self.refresh_from_db(fields=["data_version"])
         return indicator
 
-    def import_indicators(self, data: IndicatorColumns, user: User) -> int:
+    def import_indicators(self, data: IndicatorColumns, user: User | None, batch: ImportBatch | None = None) -> int:
         """Store every row in one transaction; return how many were stored.
 
         Raises `MetricDeleted`, storing nothing, if the metric was deleted meanwhile.
@@ -302,7 +302,7 @@ class Metric(models.Model):
 
         with transaction.atomic():
             self._lock()
-            count = Indicator.objects.bulk_insert(self, data, user)
+            count = Indicator.objects.bulk_insert(self, data, user, batch)
             # Inside the transaction: once it commits, the owner may delete the metric.
             self.refresh_from_db(fields=["data_version"])
         return count

@@ -14,7 +14,7 @@ from predictor.explain import Condition
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
-    from metrics.models import Indicator, Metric
+    from metrics.models import ImportBatch, Indicator, Metric
 
 register = template.Library()
 
@@ -23,6 +23,11 @@ register = template.Library()
 def deletable_by(obj: Metric | Indicator, user: User | AnonymousUser) -> bool:
     """`{% if metric|deletable_by:user %}`: the model's own rule, not a copy in the template."""
     return obj.can_delete(user)
+
+
+@register.filter
+def undoable_by(batch: ImportBatch, user: User | AnonymousUser) -> bool:
+    return batch.can_undo(user)
 
 
 @register.filter

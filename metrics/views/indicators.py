@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics import csv_io
-from metrics.access import get_indicator_for_deletion, get_metric
+from metrics.access import get_batch_for_undo, get_indicator_for_deletion, get_metric
 from metrics.forms import IndicatorForm, UploadForm
-from metrics.models import MetricDeleted
+from metrics.models import Failure, ImportBatch, Job, JobStatus, MetricDeleted
 from metrics.views.metrics import render_detail
 
 
@@ -45,23 +45,42 @@ def indicator_delete(request: AuthenticatedHttpRequest, metric_id: int, indicato
 def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = UploadForm(request.user, request.POST, request.FILES)
-        if form.is_valid() and form.parsed is not None:
+        if form.is_valid():
             metric = form.cleaned_data["metric"]
-            try:
-                count = metric.import_indicators(form.parsed, request.user)
-            except MetricDeleted as deleted:
-                messages.error(request, str(deleted))
-                return redirect("metrics:list")
-            messages.success(
-                request,
-                ngettext(
-                    "Imported %(count)d indicator into “%(name)s”.",
-                    "Imported %(count)d indicators into “%(name)s”.",
-                    count,
-                )
-                % {"count": count, "name": metric.name},
+            batch = ImportBatch.objects.create(
+                metric=metric,
+                uploaded_by=request.user,
+                file_name=form.cleaned_data["file"].name[:255],
+                sha256=form.sha256,
+                size=len(form.data_bytes),
+                delimiter=form.cleaned_data["delimiter"],
+                data=form.data_bytes,
             )
-            return redirect(metric)
+            queued = Job.objects.enqueue_import(batch, request.user)
+            # A worker may have done it already (at once, in development and tests); the job is
+            # gone if the metric was deleted meanwhile (with its jobs).
+            job = Job.objects.filter(pk=queued.pk).select_related("metric").first()
+            if job is None:
+                messages.error(request, str(MetricDeleted(metric)))
+                return redirect("metrics:list")
+            if job.status == JobStatus.DONE:
+                messages.success(request, job.outcome())
+                return redirect(metric)
+            if job.status == JobStatus.FAILED and job.failure == Failure.METRIC_DELETED:
+                messages.error(request, job.outcome())
+                return redirect("metrics:list")
+            if job.status == JobStatus.FAILED and (refusal := job.csv_error()) is not None:
+                form.refused(refusal)
+            elif job.status == JobStatus.FAILED:
+                messages.error(request, job.outcome())
+                return redirect(metric)
+            else:
+                messages.info(
+                    request,
+                    _("“%(file)s” is being imported into “%(name)s”: its progress shows on its page.")
+                    % {"file": batch.file_name, "name": metric.name},
+                )
+                return redirect(metric)
         status = 400
     else:
         form = UploadForm(request.user, initial={"metric": request.GET.get("metric")})
@@ -72,6 +91,22 @@ def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         {"form": form, "max_upload_bytes": settings.MBREAK_MAX_UPLOAD_BYTES},
         status=status,
     )
+
+
+@require_POST
+def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    batch = get_batch_for_undo(request.user, batch_id)
+    deleted = batch.undo()
+    messages.success(
+        request,
+        ngettext(
+            "Undone: the %(count)d indicator of “%(file)s” was deleted.",
+            "Undone: the %(count)d indicators of “%(file)s” were deleted.",
+            deleted,
+        )
+        % {"count": deleted, "file": batch.file_name},
+    )
+    return redirect(batch.metric)
 
 
 @require_GET

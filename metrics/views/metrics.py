@@ -94,6 +94,7 @@ def render_detail(
         "latest_model": metric.answering_model(),
         "versions": metric.trained_models.defer("artifact", "chart_sample").order_by("-version"),
         "feedback": metric.feedback_summary(),
+        "batches": metric.batches.newest_first().filter(rows__gt=0)[:10],
         "jobs": metric.jobs.active().select_related("requested_by", "metric").order_by("created_at"),
         "can_delete_metric": metric.can_delete(request.user),
         "can_change_settings": metric.can_change_settings(request.user),

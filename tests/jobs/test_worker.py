@@ -157,3 +157,37 @@ def test_a_worker_killed_mid_training_leaves_the_previous_version_answering_and_
         "print(m.trained_models.count(), m.predict(1500, 20, m.owner).state)",
     )
     assert answer == "2 rollback"  # no third version; the second still answers
+
+
+def test_a_worker_killed_mid_import_stores_no_row_of_the_file(
+    deployment: dict[str, str], worker: subprocess.Popen[str]
+) -> None:
+    job_id = int(
+        shell(
+            deployment,
+            "import hashlib; from metrics.models import ImportBatch, Job, Metric; "
+            "m = Metric.objects.get(name='Error rate (%)'); "
+            "rows = ''.join(f'{i % 97},{i % 2},{i % 60}\\n' for i in range(400000)); "
+            "data = ('valor,decisao,tempo\\n' + rows).encode(); "
+            "b = ImportBatch.objects.create(metric=m, uploaded_by=m.owner, file_name='big.csv', "
+            "sha256=hashlib.sha256(data).hexdigest(), size=len(data), delimiter='detect', data=data); "
+            "print(Job.objects.enqueue_import(b, m.owner).pk)",
+        )
+    )
+    deadline = time.monotonic() + 60
+    while job_row(deployment, job_id)[1] != "importing":  # the rows are being stored, in one transaction
+        assert time.monotonic() < deadline, job_row(deployment, job_id)
+        time.sleep(0.02)
+
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    time.sleep(2.5)
+    shell(deployment, "from metrics.models import Job; print(Job.objects.sweep_abandoned())")
+
+    assert job_row(deployment, job_id) == ("failed", "finished", "abandoned")
+    counts = shell(
+        deployment,
+        "from metrics.models import Indicator, Metric; m = Metric.objects.get(name='Error rate (%)'); "
+        "print(Indicator.objects.filter(batch__file_name='big.csv').count(), m.indicators.count(), m.indicator_count)",
+    )
+    assert counts == "0 402 402"  # the demo's 400 and its 2 feedback rows; none of the file

@@ -1,0 +1,143 @@
+"""Every upload is an import batch: recorded, run as a job, listed, and undoable."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from metrics.models import ImportBatch, Indicator, Job, JobStatus, Metric
+from tests.pages import messages_of
+
+CSV = b"valor,decisao,tempo\n500,1,10\n600,0,60\n700,0,5\n"
+UPLOAD_URL = reverse("metrics:upload")
+
+
+def upload(client: Client, metric: Metric, data: bytes = CSV, name: str = "deploy-42.csv", **extra: str):
+    file = io.BytesIO(data)
+    file.name = name
+    return client.post(UPLOAD_URL, {"metric": metric.pk, "delimiter": "detect", "file": file, **extra})
+
+
+def state() -> dict[str, list]:
+    return {
+        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "data_version", "indicator_count")),
+        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "batch_id")),
+        "batches": list(ImportBatch.objects.order_by("pk").values_list("pk", "rows", "undone_at")),
+    }
+
+
+def test_an_upload_is_recorded_as_a_batch_run_as_a_job_and_its_file_dropped_after(
+    client: Client, metric: Metric, contributor: User
+) -> None:
+    client.force_login(contributor)
+
+    response = upload(client, metric)
+
+    batch = ImportBatch.objects.get()
+    assert (batch.metric, batch.uploaded_by, batch.file_name, batch.rows, batch.size) == (
+        metric,
+        contributor,
+        "deploy-42.csv",
+        3,
+        len(CSV),
+    )
+    assert batch.sha256 == hashlib.sha256(CSV).hexdigest()
+    assert bytes(batch.data) == b""  # kept only for the job
+    assert set(Indicator.objects.values_list("batch_id", flat=True)) == {batch.pk}
+    job = Job.objects.get()
+    assert (job.kind, job.status, job.batch, job.done) == ("import", JobStatus.DONE, batch, 3)
+    assert messages_of(response) == ["Imported 3 indicators into “Requests per minute”."]
+    page = client.get(metric.get_absolute_url()).content.decode()
+    assert "deploy-42.csv" in page
+    assert "3 rows, by contributor on" in page
+
+
+def test_the_same_file_again_into_the_same_metric_asks_first_and_imports_nothing(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    client.force_login(owner)
+    upload(client, metric)
+    before = state()
+
+    response = upload(client, metric, name="renamed.csv")
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This file was already imported into “Requests per minute” on" in html
+    assert "by owner (3 rows). Tick “Import it again” to import it twice." in html
+    assert 'name="import_again"' in html
+    assert state() == before
+
+    upload(client, metric, name="renamed.csv", import_again="on")
+    assert metric.indicators.count() == 6
+
+
+def test_the_same_file_into_another_metric_is_not_questioned(client: Client, metric: Metric, owner: User) -> None:
+    other = Metric.objects.create(name="Error rate", category="Reliability", owner=owner)
+    client.force_login(owner)
+    upload(client, metric)
+
+    assert upload(client, other).status_code == 302
+    assert other.indicators.count() == 3
+
+
+@pytest.mark.parametrize("undoer", ["uploader", "owner"])
+def test_undo_deletes_exactly_the_rows_of_the_file_and_the_model_goes_stale(
+    client: Client, metric: Metric, owner: User, contributor: User, undoer: str
+) -> None:
+    metric.add_indicator(value=1, decision=1, time=20, user=owner)
+    client.force_login(contributor)
+    upload(client, metric)
+    batch = ImportBatch.objects.get()
+    version = Metric.objects.get(pk=metric.pk).data_version
+    client.force_login(contributor if undoer == "uploader" else owner)
+
+    response = client.post(reverse("metrics:undo_import", args=[batch.pk]))
+
+    assert messages_of(response)[-1] == "Undone: the 3 indicators of “deploy-42.csv” were deleted."
+    metric.refresh_from_db()
+    assert list(metric.indicators.values_list("value", flat=True)) == [1.0]
+    assert (metric.indicator_count, metric.data_version) == (1, version + 1)
+    batch.refresh_from_db()
+    assert batch.undone_at is not None
+    assert "undone" in client.get(metric.get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize("who", ["stranger", "contributor"])
+def test_undo_by_anyone_else_is_refused_and_changes_nothing(
+    client: Client, metric: Metric, owner: User, contributor: User, stranger: User, who: str
+) -> None:
+    client.force_login(owner)
+    upload(client, metric)
+    batch = ImportBatch.objects.get()
+    before = state()
+    client.force_login(stranger if who == "stranger" else contributor)
+
+    response = client.post(reverse("metrics:undo_import", args=[batch.pk]))
+
+    assert response.status_code == 403
+    assert state() == before
+
+
+def test_a_file_with_a_bad_line_shows_its_errors_and_stores_nothing(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    client.force_login(owner)
+
+    response = upload(client, metric, data=b"valor,decisao,tempo\n500,1,10\n600,2,60\n")
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was imported: the file has 1 error." in html
+    assert "Line 3, column “decisao”: expected 0 (rollout) or 1 (rollback), got “2”" in html
+    assert not Indicator.objects.exists()
+    batch = ImportBatch.objects.get()
+    assert (batch.rows, bytes(batch.data)) == (0, b"")
+    job = Job.objects.get()
+    assert (job.status, job.failure) == (JobStatus.FAILED, "csv_errors")
+    assert "Nothing was imported: the file has 1 error." in client.get(reverse("metrics:jobs")).content.decode()
