@@ -250,10 +250,19 @@ class Job(models.Model):
             status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1
         )
         self.status, self._last_report = JobStatus.RUNNING, 0.0
-        if self.kind == JobKind.IMPORT:
-            self._import()
-        else:
-            self._train()
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        try:
+            if self.kind == JobKind.IMPORT:
+                self._import()
+            else:
+                self._train()
+        except SoftTimeLimitExceeded:
+            self._finish(JobStatus.FAILED, failure=Failure.TOO_LONG)
+        except Exception as error:
+            # Whatever the kind: nothing half-done was stored (each stores in one transaction).
+            logger.exception("job %s failed", self.pk)
+            self._finish(JobStatus.FAILED, failure=Failure.ERROR, detail=repr(error))
         logger.info(
             "job %s %s: %s",
             self.pk,
@@ -270,30 +279,20 @@ class Job(models.Model):
         )
 
     def _train(self) -> None:
-        from celery.exceptions import SoftTimeLimitExceeded
-
         from metrics.models.trained_model import TrainedModel
 
         try:
             model = TrainedModel.objects.train(self.metric, self.requested_by, progress=self.report)
         except NotEnoughDataError as error:
-            self.counts = {"total": error.total, "rollbacks": error.rollbacks, "rollouts": error.rollouts}
-            Job.objects.filter(pk=self.pk).update(counts=self.counts)
-            self._finish(JobStatus.FAILED, failure=Failure.NOT_ENOUGH_DATA, detail=str(error))
+            counts = {"total": error.total, "rollbacks": error.rollbacks, "rollouts": error.rollouts}
+            self._finish(JobStatus.FAILED, failure=Failure.NOT_ENOUGH_DATA, detail=str(error), counts=counts)
         except TrainingDataError as error:
             self._finish(JobStatus.FAILED, failure=Failure.BAD_DATA, detail=str(error))
-        except SoftTimeLimitExceeded:
-            self._finish(JobStatus.FAILED, failure=Failure.TOO_LONG)
-        except Exception as error:
-            logger.exception("job %s failed", self.pk)
-            self._finish(JobStatus.FAILED, failure=Failure.ERROR, detail=repr(error))
         else:
             self._finish(JobStatus.DONE, result=model)
 
     def _import(self) -> None:
         """Parse the uploaded file and store all its rows, or none; the file is dropped after."""
-        from celery.exceptions import SoftTimeLimitExceeded
-
         from metrics import csv_io
         from metrics.models.indicator import ImportBatch
         from metrics.models.metric import MetricDeleted
@@ -308,25 +307,17 @@ class Job(models.Model):
             self.report("importing", 0, len(data))
             stored = self.metric.import_indicators(data, self.requested_by, batch)
         except csv_io.CsvFormatError as error:
-            self.errors = {
+            errors = {
                 "message": error.message,
                 "rows": [[e.line, e.column, e.reason] for e in error.row_errors],
                 "total": error.total_errors,
             }
-            Job.objects.filter(pk=self.pk).update(errors=self.errors)
-            self._finish(JobStatus.FAILED, failure=Failure.CSV_ERRORS, detail=error.message)
+            self._finish(JobStatus.FAILED, failure=Failure.CSV_ERRORS, detail=error.message, errors=errors)
         except MetricDeleted as error:
             self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED, detail=str(error))
-        except SoftTimeLimitExceeded:
-            self._finish(JobStatus.FAILED, failure=Failure.TOO_LONG)
-        except Exception as error:
-            logger.exception("job %s failed", self.pk)
-            self._finish(JobStatus.FAILED, failure=Failure.ERROR, detail=repr(error))
         else:
             ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
-            self.done = self.total = stored
-            Job.objects.filter(pk=self.pk).update(done=stored, total=stored)
-            self._finish(JobStatus.DONE)
+            self._finish(JobStatus.DONE, done=stored, total=stored)
         finally:
             # The file was only kept for this job.
             ImportBatch.objects.filter(pk=batch.pk).update(data=b"")
@@ -349,12 +340,28 @@ class Job(models.Model):
         self.stage, self.done, self.total = stage, done, total
         Job.objects.filter(pk=self.pk).update(stage=stage, done=done, total=total, heartbeat_at=timezone.now())
 
-    def _finish(self, status: str, *, failure: str = "", detail: str = "", result: TrainedModel | None = None) -> None:
-        self.status, self.failure, self.detail, self.result = status, failure, detail, result
-        self.stage, self.finished_at = "finished", timezone.now()
-        Job.objects.filter(pk=self.pk).update(
-            status=status, failure=failure, detail=detail, result=result, stage="finished", finished_at=self.finished_at
-        )
+    def _finish(
+        self,
+        status: str,
+        *,
+        failure: str = "",
+        detail: str = "",
+        result: TrainedModel | None = None,
+        **outcome: Any,
+    ) -> None:
+        """End the job in one write; `outcome` are its other fields to set (counts, errors, done...)."""
+        fields = {
+            "status": status,
+            "failure": failure,
+            "detail": detail,
+            "result": result,
+            "stage": "finished",
+            "finished_at": timezone.now(),
+            **outcome,
+        }
+        for name, value in fields.items():
+            setattr(self, name, value)
+        Job.objects.filter(pk=self.pk).update(**fields)
 
 
 def _send(job: Job) -> None:
