@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -36,6 +39,11 @@ LARGEST_NUMBER = 3.4028234663852886e38
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 DETECT = "detect"
 MAX_REPORTED_ERRORS = 20
+PROGRESS_EVERY_ROWS = 100_000
+# Unquoted files are read in blocks of about this many bytes (about 1.4M lines of 6 bytes...).
+PLAIN_BLOCK_BYTES = 8 * 1024 * 1024
+# A line with more fields than that is left to the line-by-line reader (it is an error anyway).
+MAX_EXTRA_FIELDS = 64
 
 # Canonical column -> the header spellings that mean it, after normalisation.
 REQUIRED_COLUMNS = {
@@ -61,7 +69,7 @@ _LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 # A multi-byte UTF-8 character: a lead byte and its continuation bytes.
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _BRAZILIAN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -95,42 +103,128 @@ class CsvFormatError(Exception):
         self.total_errors = total_errors or len(self.row_errors)
 
 
-def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> IndicatorColumns:
+def parse_indicator_csv(
+    data: bytes, delimiter: str = DETECT, progress: Callable[[int], None] | None = None
+) -> IndicatorColumns:
     """Parse a whole CSV file of indicators, or raise `CsvFormatError`.
 
     `delimiter` is one of the `DELIMITERS` keys or `DETECT`. All or nothing: any bad row
     makes the whole file fail, with the first `MAX_REPORTED_ERRORS` errors listed.
+    `progress`, if given, is called with the number of rows read so far.
+
+    Files without quotes are read by pandas' C parser, a block of lines at a time; only
+    the lines it cannot read plainly (blank, wrong number of fields, a bad or unusual
+    cell) are then read one by one, by the same rules as every line of a quoted file.
     """
     text = _decode(data)
     if not text.strip():
         raise CsvFormatError(_("The file is empty."))
 
-    # Lines are produced one at a time: a list of a million lines would double the memory.
-    lines = _iter_lines(text)
-    header_number, header_line = next((number, line) for number, line in lines if line.strip())
-    header_line = header_line.rstrip("\r\n")
+    header_number, header_line, body_start = _find_header(text)
     sep = _choose_delimiter(header_line, delimiter)
     try:
         names = [cell.strip() for cell in next(csv.reader([header_line], delimiter=sep))]
     except csv.Error as error:
         raise CsvFormatError(_("The header cannot be read: %(reason)s.") % {"reason": error}) from error
-    columns = _read_header(names)
+    layout = _Layout(names, _read_header(names), sep)
+    report = progress or (lambda rows: None)
 
-    parsed = IndicatorColumns()
-    errors: list[RowError] = []
-    total_errors = 0
+    body = text[body_start:].encode("utf-8")
+    if _is_plain(body):
+        parsed = _parse_plain(body, header_number, layout, report)
+        if parsed is not None:
+            return parsed
+    del body
+    return _parse_line_by_line(text, header_number, layout, report)
 
-    def report(row_errors: list[RowError]) -> None:
-        nonlocal total_errors
-        total_errors += len(row_errors)
-        errors.extend(row_errors[: max(0, MAX_REPORTED_ERRORS - len(errors))])
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where the columns stand in the file's lines."""
+
+    names: list[str]
+    columns: list[str]
+    sep: str
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    @property
+    def decimal_comma(self) -> bool:
+        return self.sep != ","
+
+    def at(self, column: str) -> int:
+        return self.columns.index(column)
+
+
+class _Errors:
+    """The errors of a file: all counted, the first `MAX_REPORTED_ERRORS` kept."""
+
+    def __init__(self) -> None:
+        self.kept: list[RowError] = []
+        self.total = 0
+
+    def add(self, row_errors: list[RowError]) -> None:
+        self.total += len(row_errors)
+        self.kept.extend(row_errors[: max(0, MAX_REPORTED_ERRORS - len(self.kept))])
+
+    def raise_if_any(self) -> None:
+        if self.total:
+            message = ngettext(
+                "Nothing was imported: the file has %(count)d error.",
+                "Nothing was imported: the file has %(count)d errors.",
+                self.total,
+            ) % {"count": self.total}
+            raise CsvFormatError(message, self.kept, self.total)
+
+
+def _read_cells(
+    cells: list[str], line_number: int, layout: _Layout
+) -> tuple[float, float, int] | list[RowError] | None:
+    """One line's cells as (value, minutes, decision), its errors, or None for a blank line (skipped)."""
+    if not cells or all(not cell.strip() for cell in cells):
+        return None
+    if len(cells) != layout.width:
+        reason = ngettext(
+            "expected %(expected)d field, found %(found)d",
+            "expected %(expected)d fields, found %(found)d",
+            layout.width,
+        ) % {"expected": layout.width, "found": len(cells)}
+        return [RowError(line_number, None, reason)]
+    row_errors: list[RowError] = []
+    value = minutes = 0.0
+    decision = ROLLOUT
+    value_at, decision_at, time_at = layout.at("value"), layout.at("decision"), layout.at("time")
+    try:
+        value = _read_number(cells[value_at], layout.decimal_comma)
+    except _BadCellError as bad:
+        row_errors.append(RowError(line_number, layout.names[value_at], bad.reason))
+    try:
+        decision = _read_decision(cells[decision_at], layout.decimal_comma)
+    except _BadCellError as bad:
+        row_errors.append(RowError(line_number, layout.names[decision_at], bad.reason))
+    try:
+        minutes = _read_number(cells[time_at], layout.decimal_comma)
+        if minutes < 0:
+            raise _BadCellError(
+                _("time must be 0 or more minutes, got “%(cell)s”") % {"cell": _shorten(cells[time_at])}
+            )
+    except _BadCellError as bad:
+        row_errors.append(RowError(line_number, layout.names[time_at], bad.reason))
+    return row_errors or (value, minutes, decision)
+
+
+def _parse_line_by_line(
+    text: str, header_number: int, layout: _Layout, report: Callable[[int], None]
+) -> IndicatorColumns:
+    """Every line through Python's csv module: quoted cells, line breaks inside quotes, any line end."""
+    # Lines are produced one at a time: a list of a million lines would double the memory.
+    lines = itertools.islice(_iter_lines(text), header_number, None)
     # Lines keep their endings so that csv sees a quoted line break as one (invalid) cell.
-    reader = csv.reader((line for _, line in lines), delimiter=sep)
-    width = len(columns)
-    value_at, decision_at, time_at = columns.index("value"), columns.index("decision"), columns.index("time")
-    decimal_comma = sep != ","
-
+    reader = csv.reader((line for _, line in lines), delimiter=layout.sep)
+    parsed = IndicatorColumns()
+    errors = _Errors()
     while True:
         line_number = header_number + reader.line_num + 1  # where the next record starts
         try:
@@ -139,53 +233,155 @@ def parse_indicator_csv(data: bytes, delimiter: str = DETECT) -> IndicatorColumn
             break
         except csv.Error as error:
             # A cell beyond csv's size limit, or a quote left open: the rest cannot be trusted.
-            report([RowError(line_number, None, _("the line cannot be read: %(reason)s") % {"reason": error})])
+            errors.add([RowError(line_number, None, _("the line cannot be read: %(reason)s") % {"reason": error})])
             break
-        if not cells or all(not cell.strip() for cell in cells):
-            continue
-        if len(cells) != width:
-            reason = ngettext(
-                "expected %(expected)d field, found %(found)d",
-                "expected %(expected)d fields, found %(found)d",
-                width,
-            ) % {"expected": width, "found": len(cells)}
-            report([RowError(line_number, None, reason)])
-            continue
-        row_errors: list[RowError] = []
-        try:
-            value = _read_number(cells[value_at], decimal_comma)
-        except _BadCellError as bad:
-            row_errors.append(RowError(line_number, names[value_at], bad.reason))
-        try:
-            decision = _read_decision(cells[decision_at], decimal_comma)
-        except _BadCellError as bad:
-            row_errors.append(RowError(line_number, names[decision_at], bad.reason))
-        try:
-            minutes = _read_number(cells[time_at], decimal_comma)
-            if minutes < 0:
-                raise _BadCellError(
-                    _("time must be 0 or more minutes, got “%(cell)s”") % {"cell": _shorten(cells[time_at])}
-                )
-        except _BadCellError as bad:
-            row_errors.append(RowError(line_number, names[time_at], bad.reason))
-        if row_errors:
-            report(row_errors)
-            continue
-        if total_errors:
-            # Once the file has failed, only keep counting errors.
-            continue
-        parsed.append(value=value, time=minutes, decision=decision)
-
-    if total_errors:
-        message = ngettext(
-            "Nothing was imported: the file has %(count)d error.",
-            "Nothing was imported: the file has %(count)d errors.",
-            total_errors,
-        ) % {"count": total_errors}
-        raise CsvFormatError(message, errors, total_errors)
+        row = _read_cells(cells, line_number, layout)
+        if isinstance(row, list):
+            errors.add(row)
+        elif row is not None and not errors.total:  # once the file has failed, only count errors
+            value, minutes, decision = row
+            parsed.append(value=value, time=minutes, decision=decision)
+            if len(parsed) % PROGRESS_EVERY_ROWS == 0:
+                report(len(parsed))
+    errors.raise_if_any()
     if not parsed:
         raise CsvFormatError(_("The file has a header but no data rows."))
     return parsed
+
+
+def _is_plain(body: bytes) -> bool:
+    """No quotes, no NUL, and no line that ends with a lone CR: pandas reads it as csv would."""
+    return b'"' not in body and b"\x00" not in body and body.count(b"\r") == body.count(b"\r\n")
+
+
+def _parse_plain(
+    body: bytes, header_number: int, layout: _Layout, report: Callable[[int], None]
+) -> IndicatorColumns | None:
+    """The data lines of an unquoted file, read in blocks; None if a line is too odd for pandas."""
+    import numpy as np
+
+    blocks: list[tuple[Any, Any, Any]] = []
+    errors = _Errors()
+    rows = 0
+    first_line = header_number + 1
+    start = 0
+    while start < len(body):
+        end = body.find(b"\n", start + PLAIN_BLOCK_BYTES)
+        end = len(body) if end < 0 else end + 1
+        block = _parse_block(body[start:end], first_line, layout, errors)
+        if block is None:
+            return None
+        if not errors.total:  # once the file has failed, only count errors
+            blocks.append(block)
+            rows += len(block[0])
+            report(rows)
+        first_line += body.count(b"\n", start, end)
+        start = end
+    errors.raise_if_any()
+    if not rows:
+        raise CsvFormatError(_("The file has a header but no data rows."))
+    values, minutes, decisions = (np.concatenate([block[i] for block in blocks]) for i in range(3))
+    parsed = IndicatorColumns()
+    parsed.values.frombytes(values.astype(np.float64).tobytes())  # type: ignore[attr-defined]
+    parsed.times.frombytes(minutes.astype(np.float64).tobytes())  # type: ignore[attr-defined]
+    parsed.decisions.frombytes(decisions.astype(np.int8).tobytes())  # type: ignore[attr-defined]
+    return parsed
+
+
+def _parse_block(block: bytes, first_line: int, layout: _Layout, errors: _Errors) -> tuple[Any, Any, Any] | None:
+    """(values, minutes, decisions) of a block of whole lines, its errors added to `errors`."""
+    import numpy as np
+    import pandas as pd
+
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(block))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    fields: Any = layout.width
+    if not _every_line_has_width_fields(data, starts, ends, layout):
+        # Some line has too few or too many fields (a blank line has one): count them line by line.
+        fields = np.add.reduceat(data == ord(layout.sep), starts, dtype=np.int64) + 1
+        if int(fields.max()) > layout.width + MAX_EXTRA_FIELDS:
+            return None
+    wanted = [layout.at("value"), layout.at("time"), layout.at("decision")]
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(block),
+            sep=layout.sep,
+            header=None,
+            index_col=False,
+            names=list(range(max(int(np.max(fields)), layout.width))),
+            usecols=wanted,
+            skip_blank_lines=False,
+            quoting=csv.QUOTE_NONE,
+            skipinitialspace=True,
+            keep_default_na=False,
+            na_values=[""],
+            decimal="," if layout.decimal_comma and b"," in block else ".",
+            low_memory=False,
+            engine="c",
+        )
+    except (ValueError, pd.errors.ParserError):
+        # A line with more fields than the others and as many fewer elsewhere: let the lines speak.
+        return None
+    if len(frame) != len(ends):
+        return None
+    values, minutes, decisions = (_as_numbers(frame[at]) for at in wanted)
+    with np.errstate(invalid="ignore"):
+        plain = (
+            (fields == layout.width)
+            & (np.abs(values) <= LARGEST_NUMBER)
+            & (minutes >= 0)
+            & (minutes <= LARGEST_NUMBER)
+            & ((decisions == ROLLOUT) | (decisions == ROLLBACK))
+        )
+    keep = np.ones(len(ends), dtype=bool)
+    # Whatever pandas could not read plainly is read again, one line at a time, by the rules of `_read_cells`.
+    for index in np.flatnonzero(~plain).tolist():
+        line_number = first_line + index
+        line = block[starts[index] : ends[index]].decode("utf-8").rstrip("\r")
+        try:
+            cells = next(csv.reader([line], delimiter=layout.sep), [])
+        except csv.Error as error:
+            errors.add([RowError(line_number, None, _("the line cannot be read: %(reason)s") % {"reason": error})])
+            continue
+        row = _read_cells(cells, line_number, layout)
+        if isinstance(row, list):
+            errors.add(row)
+        elif row is None:
+            keep[index] = False
+        else:
+            values[index], minutes[index], decisions[index] = row
+    return values[keep], minutes[keep], decisions[keep]
+
+
+def _every_line_has_width_fields(data: Any, starts: Any, ends: Any, layout: _Layout) -> bool:
+    """True if each line holds exactly `width - 1` separators; cheaper than counting line by line.
+
+    With as many separators as that in all, give the k-th group of `width - 1` of them to
+    line k: if each group lies within its line, no line can hold more or fewer.
+    """
+    import numpy as np
+
+    per_line = layout.width - 1
+    positions = np.flatnonzero(data == ord(layout.sep))
+    if len(positions) != per_line * len(starts):
+        return False
+    groups = positions.reshape(len(starts), per_line)
+    return bool((groups[:, 0] >= starts).all() and (groups[:, -1] < ends).all())
+
+
+def _as_numbers(column: Any) -> Any:
+    """A column as float64; NaN where a cell is not a plain number (read again one by one)."""
+    import numpy as np
+    import pandas as pd
+
+    if column.dtype.kind in "iuf":
+        return column.to_numpy(dtype=np.float64, copy=True)
+    if column.dtype.kind == "b":  # "True"/"False": never a number here
+        return np.full(len(column), np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
 
 
 def write_indicator_csv(rows: Iterable[tuple[float, int, float, str, datetime]]) -> Iterator[str]:
@@ -217,7 +413,7 @@ def format_number(number: float) -> str:
 
 def neutralise_formula(text: str) -> str:
     """Keep spreadsheets from running a text cell as a formula (CSV injection)."""
-    if text.startswith(_FORMULA_PREFIXES):
+    if text.startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
 
@@ -281,6 +477,14 @@ def _decode_windows_1252(data: bytes, utf8_error: UnicodeDecodeError) -> str:
 def _line_of(before: bytes) -> int:
     """The number of the line on which the byte after `before` stands."""
     return len(_LINE_BREAK_BYTES.findall(before)) + 1
+
+
+def _find_header(text: str) -> tuple[int, str, int]:
+    """The header: its line number, its text without the line end, and where the data starts."""
+    for number, match in enumerate(_LINE.finditer(text), start=1):
+        if match.group().strip():
+            return number, match.group().rstrip("\r\n"), match.end()
+    raise CsvFormatError(_("The file is empty."))
 
 
 def _iter_lines(text: str) -> Iterator[tuple[int, str]]:

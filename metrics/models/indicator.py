@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import re
 from array import array
 from collections import Counter
 from collections.abc import Iterator, MutableSequence
@@ -11,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Count, F, Q, Window
-from django.db.models.functions import Mod, RowNumber
+from django.db.models import Case, Count, F, Func, Q, Value, When, Window
+from django.db.models.functions import Concat, Mod, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from metrics import csv_io
 from metrics.csv_io import LARGEST_NUMBER
 from metrics.models.metric import Decision, Metric
 from predictor.columns import IndicatorColumns
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 INSERT_CHUNK_ROWS = 10_000
+# A download is sent in pieces of about this size.
+EXPORT_PIECE_BYTES = 256 * 1024
+EXPORT_PIECE_LINES = 4_000
 # The fields a model learns from: changing one of them makes the metric's models stale.
 LEARNT_FIELDS = frozenset({"metric", "metric_id", "value", "decision", "time"})
 
@@ -37,10 +42,58 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
     def newest_first(self) -> IndicatorQuerySet:
         return self.select_related("created_by").order_by("-created_at", "-pk")
 
-    def for_export(self) -> Iterator[tuple[float, int, float, str, datetime]]:
+    def csv_file(self) -> Iterator[bytes]:
+        """These rows as the CSV file a download gives (header first, insertion order), in
+        pieces of about `EXPORT_PIECE_BYTES`, in constant memory.
+
+        On PostgreSQL the database writes the file itself (`COPY ... TO STDOUT`), at the
+        speed of a raw COPY; elsewhere `csv_io` writes it row by row. Both write the same rows.
+        """
+        if connection.vendor == "postgresql":
+            return self._copied_csv()
+        lines = csv_io.write_indicator_csv(self._export_rows())
+        return iter(lambda: "".join(itertools.islice(lines, EXPORT_PIECE_LINES)).encode("utf-8"), b"")
+
+    def _export_rows(self) -> Iterator[tuple[float, int, float, str, datetime]]:
         rows = self.order_by("pk").values_list("value", "decision", "time", "created_by__username", "created_at")
         for value, decision, minutes, author, created_at in rows.iterator(chunk_size=5_000):
             yield value, decision, minutes, author or "", created_at
+
+    def _copied_csv(self) -> Iterator[bytes]:
+        author = F("created_by__username")
+        formula = r"^[" + re.escape("".join(csv_io.FORMULA_PREFIXES)) + "]"
+        columns = dict(
+            zip(
+                csv_io.EXPORT_HEADER,
+                [
+                    F("value"),
+                    F("decision"),
+                    F("time"),
+                    Case(When(created_by__username__regex=formula, then=Concat(Value("'"), author)), default=author),
+                    Func(
+                        F("created_at"),
+                        template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')",
+                        output_field=models.CharField(),
+                    ),
+                ],
+                strict=True,
+            )
+        )
+        query = self.order_by("pk").annotate(**columns).values_list(*columns).query
+        sql, params = query.sql_with_params()
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            # Floats in their shortest exact form whatever the server's setting (PostgreSQL 12+).
+            raw.execute("SET extra_float_digits = 1")
+            with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)", params) as copy:
+                piece = bytearray()
+                for block in copy:
+                    piece += block
+                    if len(piece) >= EXPORT_PIECE_BYTES:
+                        # The same line ends as csv_io writes (no cell here can hold a line break).
+                        yield bytes(piece).replace(b"\n", b"\r\n")
+                        piece.clear()
+                yield bytes(piece).replace(b"\n", b"\r\n")
 
     def sample(self, max_points: int) -> IndicatorQuerySet:
         """At most about `max_points` rows, spread evenly over the data, same rows each time."""

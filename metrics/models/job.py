@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -171,6 +172,15 @@ class Job(models.Model):
                 "fold": self.done + 1,
                 "folds": self.total,
             }
+        if self.stage == "parsing" and self.done:
+            return ngettext("%(stage)s: %(rows)s row read", "%(stage)s: %(rows)s rows read", self.done) % {
+                "stage": label,
+                "rows": number_format(self.done, force_grouping=True),
+            }
+        if self.stage == "importing" and self.total:
+            return ngettext(
+                "%(stage)s: %(rows)s row, all or none", "%(stage)s: %(rows)s rows, all or none", self.total
+            ) % {"stage": label, "rows": number_format(self.total, force_grouping=True)}
         return label
 
     @property
@@ -303,7 +313,10 @@ class Job(models.Model):
             return
         try:
             self.report("parsing")
-            data = csv_io.parse_indicator_csv(bytes(batch.data), batch.delimiter)
+            data = csv_io.parse_indicator_csv(
+                bytes(batch.data), batch.delimiter, progress=lambda rows: self.report("parsing", rows)
+            )
+            # One transaction stores them all: other connections see none of them until it commits.
             self.report("importing", 0, len(data))
             stored = self.metric.import_indicators(data, self.requested_by, batch)
         except csv_io.CsvFormatError as error:

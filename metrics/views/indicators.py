@@ -11,7 +11,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mbreak.http import AuthenticatedHttpRequest
-from metrics import csv_io
 from metrics.access import get_batch_for_undo, get_indicator_for_deletion, get_metric
 from metrics.forms import IndicatorForm, UploadForm
 from metrics.models import Failure, ImportBatch, Job, JobStatus, MetricDeleted
@@ -113,8 +112,6 @@ def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse
 def indicator_download(request: AuthenticatedHttpRequest, metric_id: int) -> StreamingHttpResponse:
     metric = get_metric(request.user, metric_id)
     filename = f"{slugify(metric.name)[:60] or 'metric'}-{metric.pk}-indicators.csv"
-    response = StreamingHttpResponse(
-        csv_io.write_indicator_csv(metric.indicators.for_export()), content_type="text/csv; charset=utf-8"
-    )
+    response = StreamingHttpResponse(metric.indicators.csv_file(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
     return response

@@ -33,9 +33,9 @@ def test_an_upload_into_a_metric_deleted_while_the_file_was_read_stores_nothing_
 ) -> None:
     parse = csv_io.parse_indicator_csv
 
-    def owner_deletes_meanwhile(data: bytes, delimiter: str):  # the owner presses Delete during the upload
+    def owner_deletes_meanwhile(data: bytes, delimiter: str, **options):  # the owner presses Delete meanwhile
         Metric.objects.filter(pk=metric.pk).delete()
-        return parse(data, delimiter)
+        return parse(data, delimiter, **options)
 
     client.force_login(contributor)
     with mock.patch.object(csv_io, "parse_indicator_csv", owner_deletes_meanwhile):

@@ -141,3 +141,29 @@ def test_a_file_with_a_bad_line_shows_its_errors_and_stores_nothing(
     job = Job.objects.get()
     assert (job.status, job.failure) == (JobStatus.FAILED, "csv_errors")
     assert "Nothing was imported: the file has 1 error." in client.get(reverse("metrics:jobs")).content.decode()
+
+
+def test_an_import_reports_the_rows_it_has_read_then_how_many_it_stores(
+    client: Client, metric: Metric, contributor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metrics import csv_io
+
+    monkeypatch.setattr(csv_io, "PLAIN_BLOCK_BYTES", 1000)
+    monkeypatch.setattr("metrics.models.job.REPORT_EVERY_SECONDS", 0)
+    labels: list[str] = []
+    report = Job.report
+
+    def record(job: Job, stage: str, done: int = 0, total: int = 0) -> None:
+        report(job, stage, done, total)
+        labels.append(job.stage_label)
+
+    client.force_login(contributor)
+    data = b"valor,decisao,tempo\n" + b"".join(b"%d,1,10\n" % n for n in range(2500))
+    monkeypatch.setattr(Job, "report", record)
+
+    upload(client, metric, data)
+
+    assert labels[0] == "Reading the file"
+    assert "Reading the file: 2,500 rows read" in labels
+    assert labels[-1] == "Storing the rows: 2,500 rows, all or none"
+    assert Job.objects.get().status == JobStatus.DONE
