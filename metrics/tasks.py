@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from metrics.models import Job
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def run_job(job_id: int) -> None:
-    Job.objects.run(job_id)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_job(self: Task, job_id: int) -> None:
+    Job.objects.run(job_id, worker=self.request.hostname or "")
 
 
 @shared_task(ignore_result=True)

@@ -90,13 +90,13 @@ class JobQuerySet(models.QuerySet["Job"]):
         transaction.on_commit(lambda: _send(job))
         return job
 
-    def run(self, job_id: int) -> None:
-        """What a worker does with a queued job. Safe to run again (the broker redelivers a job
-        whose worker died): a job that ended is left as it is."""
+    def run(self, job_id: int, worker: str = "") -> None:
+        """What a worker (named `worker`) does with a queued job. Safe to run again (the broker
+        redelivers a job whose worker died): a job that ended is left as it is."""
         job = self.select_related("metric", "requested_by").filter(pk=job_id).first()
         if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
             return  # deleted with its metric, or already ended
-        job.run()
+        job.run(worker)
 
     def for_user(self, user: User | AnonymousUser) -> JobQuerySet:
         return self.filter(requested_by=user.pk).select_related("metric", "result").order_by("-created_at", "-pk")
@@ -138,6 +138,8 @@ class Job(models.Model):
         "metrics.TrainedModel", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("result")
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery node that ran it last ("celery@host"): which instance to look at.
+    worker = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(_("queued at"), default=timezone.now)
     started_at = models.DateTimeField(null=True)
     heartbeat_at = models.DateTimeField(null=True)
@@ -253,13 +255,17 @@ class Job(models.Model):
             "is_active": self.is_active,
         }
 
-    def run(self) -> None:
+    def run(self, worker: str = "") -> None:
         started = time.perf_counter()
         now = timezone.now()
         Job.objects.filter(pk=self.pk).update(
-            status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=models.F("attempts") + 1
+            status=JobStatus.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=models.F("attempts") + 1,
+            worker=worker[: Job._meta.get_field("worker").max_length],
         )
-        self.status, self._last_report = JobStatus.RUNNING, 0.0
+        self.status, self.worker, self._last_report = JobStatus.RUNNING, worker, 0.0
         from celery.exceptions import SoftTimeLimitExceeded
 
         try:
@@ -284,6 +290,7 @@ class Job(models.Model):
                 "metric_id": self.metric_id,
                 "status": self.status,
                 "failure": self.failure,
+                "worker": self.worker,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )

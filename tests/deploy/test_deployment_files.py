@@ -153,8 +153,18 @@ def test_gunicorn_gives_model_training_two_minutes(gunicorn_options: argparse.Na
     assert gunicorn_options.timeout >= 120
 
 
-def test_gunicorn_access_log_goes_to_stdout_for_the_platform_logs(gunicorn_options: argparse.Namespace) -> None:
-    assert gunicorn_options.accesslog == "-"
+def test_each_request_is_logged_once_as_json_by_the_app_not_again_by_gunicorn(
+    gunicorn_options: argparse.Namespace,
+) -> None:
+    assert "mbreak.middleware.RequestLogMiddleware" in settings.MIDDLEWARE
+    assert gunicorn_options.accesslog is None
+    assert gunicorn_options.errorlog == "-"  # gunicorn's own messages still reach the platform's logs
+
+
+def test_two_gunicorn_servers_on_one_host_do_not_share_a_control_socket(
+    gunicorn_options: argparse.Namespace,
+) -> None:
+    assert gunicorn_options.control_socket_disable
 
 
 def test_nginx_accepts_the_largest_upload_the_app_accepts() -> None:

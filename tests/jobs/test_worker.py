@@ -127,6 +127,8 @@ def test_a_worker_process_trains_a_queued_job_to_a_new_version(
         "print(m.trained_models.count(), m.active_model.version)",
     )
     assert versions == "3 3"  # the demo's two versions, and this one, now answering
+    worker_name = shell(deployment, f"from metrics.models import Job; print(Job.objects.get(pk={job_id}).worker)")
+    assert worker_name.startswith("celery@")  # which instance ran it, for every web process to show
 
 
 def test_a_worker_killed_mid_training_leaves_the_previous_version_answering_and_the_job_failed(
