@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import io
 import itertools
 import math
 import re
 from array import array
 from collections import Counter
 from collections.abc import Iterator, MutableSequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 INSERT_CHUNK_ROWS = 10_000
+COPY_CHUNK_ROWS = 100_000
+POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
 # A download is sent in pieces of about this size.
 EXPORT_PIECE_BYTES = 256 * 1024
 EXPORT_PIECE_LINES = 4_000
@@ -191,24 +193,49 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
 def _copy_rows(
     metric_id: int, data: IndicatorColumns, user_id: int | None, now: datetime, batch_id: int | None
 ) -> None:
+    """COPY in PostgreSQL's binary format, built by numpy: no number is turned into text and back.
+
+    Each tuple is a field count, then each field as its length and its big-endian bytes;
+    the columns left out (a deleted author, no batch) take their default, NULL.
+    """
+    import numpy as np
+
+    microseconds = (now - POSTGRES_EPOCH) // timedelta(microseconds=1)
+    # (column, binary type, the value shared by every row or None for the row's own).
+    columns: list[tuple[str, str, int | None]] = [
+        ("metric_id", ">i8", metric_id),
+        ("value", ">f8", None),
+        ("decision", ">i2", None),
+        ("time", ">f8", None),
+        ("created_at", ">i8", microseconds),
+    ]
+    if user_id is not None:
+        columns.append(("created_by_id", ">i4", user_id))  # auth_user's id is an integer
+    if batch_id is not None:
+        columns.append(("batch_id", ">i8", batch_id))
+    layout = [("fields", ">i2")]
+    for name, kind, _shared in columns:
+        layout += [(name + "_length", ">i4"), (name, kind)]
+    own: dict[str, Any] = {
+        "value": np.asarray(data.values, dtype=np.float64),
+        "decision": np.asarray(data.decisions, dtype=np.int16),
+        "time": np.asarray(data.times, dtype=np.float64),
+    }
     table = Indicator._meta.db_table
-    stamp = now.isoformat()
-    author = "\\N" if user_id is None else str(user_id)
-    batch = "\\N" if batch_id is None else str(batch_id)
-    suffix = f"\t{author}\t{stamp}\t{batch}\n"
-    prefix = f"{metric_id}\t"
+    names = ", ".join(name for name, _kind, _shared in columns)
     # The raw psycopg cursor raises psycopg's errors; wrap them into Django's (IntegrityError...).
     with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        columns = "metric_id, value, decision, time, created_by_id, created_at, batch_id"
-        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            buffer = io.StringIO()
-            for index, (value, minutes, decision) in enumerate(data.rows(), start=1):
-                buffer.write(f"{prefix}{value!r}\t{decision}\t{minutes!r}{suffix}")
-                if index % 50_000 == 0:
-                    copy.write(buffer.getvalue())
-                    buffer = io.StringIO()
-            copy.write(buffer.getvalue())
+        with raw.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT binary)") as copy:
+            copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))  # signature, flags, no header extension
+            for start in range(0, len(data), COPY_CHUNK_ROWS):
+                rows = np.empty(min(COPY_CHUNK_ROWS, len(data) - start), dtype=layout)
+                rows["fields"] = len(columns)
+                for name, kind, shared in columns:
+                    rows[name + "_length"] = np.dtype(kind).itemsize
+                    rows[name] = own[name][start : start + len(rows)] if shared is None else shared
+                copy.write(rows.tobytes())
+            copy.write(b"\xff\xff")  # the end: a field count of -1
 
 
 class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):

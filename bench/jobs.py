@@ -1,0 +1,458 @@
+"""Does long work cost more as a background job than in the request? Seconds, and ratios.
+
+    .venv/bin/python bench/jobs.py        # 100k and 1M rows, SQLite and PostgreSQL
+    .venv/bin/python bench/jobs.py --sizes 8700000 --backends postgres --skip-training   # a 50 MB file
+
+Each (database, size) pair runs in its own Python process, on its own throw-away database
+(as bench/ingest.py does), with its own Celery worker process (`--pool solo`, so that
+the worker's peak memory is one process's) on Redis when one answers at --redis-url,
+else on the filesystem broker that `make run` uses. The bench process plays the web
+server: it posts the real forms through Django's test client, logged in.
+
+For each size it prints, measured in the same run on the same bytes and rows:
+- parse: `csv_io.parse_indicator_csv` against `pandas.read_csv` (best of 3). Target ≤ 3x.
+- import: from posting the upload form to the job's rows committed (a worker parses and
+  stores them), against parsing and storing in this process (`Metric.import_indicators`),
+  and against a raw COPY (PostgreSQL) or executemany (SQLite) of the same rows, already
+  formatted, into the same table. Targets: background ≤ 1.2x in-process; on PostgreSQL
+  raw COPY ÷ background ≥ 0.8.
+- training: from pressing Train to the new version stored, against
+  `TrainedModel.objects.train` in this process. Target ≤ 1.2x.
+- download: the whole CSV download through the view, against a raw `COPY (SELECT ...) TO
+  STDOUT` of the same rows (PostgreSQL), or a raw cursor reading them (SQLite). Target ≤ 2x.
+- the worker's peak resident memory (VmHWM) after the import, and its memory at rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import (  # the sibling benchmark's helpers
+    generate_csv,
+    postgres_database,
+    postgres_unreachable_reason,
+    sqlite_database,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SIZES = "100000,1000000"
+DEFAULT_BACKENDS = "sqlite,postgres"
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
+RESULT_PREFIX = "BENCH-RESULT "
+TARGETS = {"parse": 3.0, "import": 1.2, "copy": 0.8, "training": 1.2, "download": 2.0}
+
+
+@dataclass
+class JobRun:
+    database: str
+    rows: int
+    csv_mib: float
+    broker: str
+    pandas_s: float
+    parse_s: float
+    in_process_import_s: float
+    background_import_s: float
+    raw_insert_s: float
+    in_process_training_s: float | None
+    background_training_s: float | None
+    download_s: float
+    raw_download_s: float
+    worker_rest_mib: float
+    worker_peak_mib: float
+
+    def ratios(self) -> dict[str, float | None]:
+        training = None
+        if self.background_training_s is not None and self.in_process_training_s:
+            training = self.background_training_s / self.in_process_training_s
+        return {
+            "parse": self.parse_s / self.pandas_s,
+            "import": self.background_import_s / self.in_process_import_s,
+            "copy": self.raw_insert_s / self.background_import_s,
+            "training": training,
+            "download": self.download_s / self.raw_download_s,
+        }
+
+
+def best_of(times: int, work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(times):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@contextmanager
+def worker_process(environment: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A Celery worker on the bench's database and queue, ready when this yields."""
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, our own code
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mbreak",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            environment["MBREAK_JOB_QUEUE"],
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    ready = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout or ():
+            lines.append(line)
+            if " ready." in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        if not ready.wait(60):
+            raise RuntimeError("the worker did not start:\n" + "".join(lines[-20:]))
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def memory_mib(pid: int, field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_for_job(job_id: int, timeout: float = 3600) -> None:
+    from metrics.models import Job, JobStatus
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=job_id)
+        if job.status == JobStatus.DONE:
+            return
+        if job.status == JobStatus.FAILED:
+            raise RuntimeError(f"job {job_id} failed: {job.failure} {job.detail}")
+        time.sleep(0.02)
+    raise RuntimeError(f"job {job_id} did not end in {timeout} s")
+
+
+def run_one(backend: str, rows: int, train: bool) -> JobRun:
+    """Measure one size in this process; DATABASE_URL already names a throw-away database."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mbreak.settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    import pandas as pd
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+    from django.urls import reverse
+
+    from metrics import csv_io
+    from metrics.models import ImportBatch, Job, JobKind, Metric, TrainedModel
+
+    call_command("migrate", verbosity=0)
+    setup_test_environment()
+    user = User.objects.create_user("bench", password="unused-password-1")  # noqa: S106
+    data = generate_csv(rows)
+    client = Client()
+    client.force_login(user)
+
+    pandas_s = best_of(3, lambda: pd.read_csv(io.BytesIO(data)))
+    parse_s = best_of(3, lambda: csv_io.parse_indicator_csv(data))
+
+    in_process = Metric.objects.create(name="In process", owner=user)
+    started = time.perf_counter()
+    in_process.import_indicators(csv_io.parse_indicator_csv(data), user)
+    in_process_import_s = time.perf_counter() - started
+
+    raw = Metric.objects.create(name="Raw", owner=user)
+    # The same columns an upload stores, its batch included.
+    raw_batch = ImportBatch.objects.create(
+        metric=raw, uploaded_by=user, file_name="raw.csv", sha256="", size=len(data), delimiter="comma"
+    )
+    raw_insert_s = raw_insert(connection, transaction, raw, user, raw_batch.pk, data)
+    with connection.cursor() as cursor:  # raw rows out the raw way: the metric's count never knew them
+        cursor.execute("DELETE FROM metrics_indicator WHERE metric_id = %s", [raw.pk])
+
+    environment = dict(os.environ)
+    with worker_process(environment) as worker:
+        # A worker that has run a job (its imports done), as in a deployment that has been up a while.
+        warm_up = Metric.objects.create(name="Warm-up", owner=user)
+        upload = io.BytesIO(b"valor,decisao,tempo\n1,0,1\n")
+        upload.name = "warm-up.csv"
+        client.post(reverse("metrics:upload"), {"metric": warm_up.pk, "delimiter": "detect", "file": upload})
+        wait_for_job(Job.objects.get(metric=warm_up).pk)
+        rest_mib = memory_mib(worker.pid, "VmRSS")
+        background = Metric.objects.create(name="Background", owner=user)
+        upload = io.BytesIO(data)
+        upload.name = "bench.csv"
+        started = time.perf_counter()
+        form = {"metric": background.pk, "delimiter": "detect", "file": upload}
+        response = client.post(reverse("metrics:upload"), form)
+        if response.status_code not in (200, 302):
+            raise RuntimeError(f"the upload answered {response.status_code}")
+        wait_for_job(Job.objects.get(metric=background, kind=JobKind.IMPORT).pk)
+        background_import_s = time.perf_counter() - started
+        peak_mib = memory_mib(worker.pid, "VmHWM")
+        background.refresh_from_db()
+        if background.indicator_count != rows:
+            raise RuntimeError(f"{background.indicator_count} rows stored of {rows}")
+
+        in_process_training_s = background_training_s = None
+        if train:
+            started = time.perf_counter()
+            TrainedModel.objects.train(in_process, user)
+            in_process_training_s = time.perf_counter() - started
+            started = time.perf_counter()
+            client.post(reverse("metrics:train", args=[background.pk]))
+            wait_for_job(Job.objects.get(metric=background, kind=JobKind.TRAINING).pk)
+            background_training_s = time.perf_counter() - started
+
+    def download() -> int:
+        response = client.get(reverse("metrics:download", args=[in_process.pk]))
+        return sum(len(piece) for piece in response.streaming_content)  # type: ignore[attr-defined,misc]
+
+    size = download()
+    if size <= len(data):  # every row, with its author and time, is longer than the file
+        raise RuntimeError(f"the download is {size} bytes, the file {len(data)}")
+    download_s = best_of(2, download)
+    raw_download_s = best_of(2, lambda: raw_read(connection, in_process.pk))
+    return JobRun(
+        database=backend,
+        rows=rows,
+        csv_mib=len(data) / 2**20,
+        broker=environment["CELERY_BROKER_URL"].split(":")[0],
+        pandas_s=pandas_s,
+        parse_s=parse_s,
+        in_process_import_s=in_process_import_s,
+        background_import_s=background_import_s,
+        raw_insert_s=raw_insert_s,
+        in_process_training_s=in_process_training_s,
+        background_training_s=background_training_s,
+        download_s=download_s,
+        raw_download_s=raw_download_s,
+        worker_rest_mib=rest_mib,
+        worker_peak_mib=peak_mib,
+    )
+
+
+def raw_insert(connection, transaction, metric, user, batch_id: int, data: bytes) -> float:  # type: ignore[no-untyped-def]
+    """The same rows, formatted beforehand, stored by the database's fastest plain path."""
+    from django.utils import timezone
+
+    frame = __import__("pandas").read_csv(io.BytesIO(data))
+    stamp = timezone.now()
+    columns = "metric_id, value, decision, time, created_by_id, created_at, batch_id"
+    if connection.vendor == "postgresql":
+        text = "".join(
+            f"{metric.pk}\t{value!r}\t{decision}\t{minutes!r}\t{user.pk}\t{stamp.isoformat()}\t{batch_id}\n"
+            for value, decision, minutes in frame.itertuples(index=False)
+        ).encode()
+        started = time.perf_counter()
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY metrics_indicator ({columns}) FROM STDIN") as copy,
+        ):
+            copy.write(text)
+        return time.perf_counter() - started
+    stamp_text = connection.ops.adapt_datetimefield_value(stamp)
+    values = [
+        (metric.pk, float(value), int(decision), float(minutes), user.pk, stamp_text, batch_id)
+        for value, decision, minutes in frame.itertuples(index=False)
+    ]
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO metrics_indicator ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)", values)  # noqa: S608
+    return time.perf_counter() - started
+
+
+def raw_read(connection, metric_id: int) -> int:  # type: ignore[no-untyped-def]
+    """The download's rows read raw: COPY ... TO STDOUT, or a plain cursor on SQLite."""
+    select = (
+        "SELECT value, decision, time, created_by_id, created_at FROM metrics_indicator "  # noqa: S608
+        f"WHERE metric_id = {int(metric_id)} ORDER BY id"
+    )
+    size = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+                for block in copy:
+                    size += len(block)
+        else:
+            cursor.execute(select)
+            while chunk := cursor.fetchmany(10_000):
+                size += len(chunk)
+    return size
+
+
+def run_in_child(backend: str, rows: int, database_url: str, broker_url: str, train: bool) -> JobRun:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("CELERY_", "REDIS_"))}
+    environment.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="mbreak.settings",
+        CELERY_BROKER_URL=broker_url,
+        MBREAK_JOB_QUEUE=f"bench-jobs-{uuid.uuid4().hex[:12]}",
+        LOG_FORMAT="text",
+        LOG_LEVEL="WARNING",
+    )
+    arguments = [sys.executable, __file__, "--child", backend, str(rows)] + ([] if train else ["--skip-training"])
+    completed = subprocess.run(  # noqa: S603 - this interpreter, this script
+        arguments, cwd=ROOT, env=environment, capture_output=True, text=True, check=False
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(f"exit {completed.returncode}:\n{completed.stdout[-2000:]}\n{completed.stderr[-4000:]}")
+    return JobRun(**json.loads(lines[-1].removeprefix(RESULT_PREFIX)))
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def verdict(value: float | None, target: float, at_least: bool = False) -> str:
+    if value is None:
+        return "—"
+    holds = value >= target if at_least else value <= target
+    return f"{value:.2f} {'ok' if holds else 'MISSED'}"
+
+
+def print_table(results: list[JobRun]) -> list[str]:
+    """Print the figures; return the targets missed."""
+    missed: list[str] = []
+    header = (
+        f"{'database':<9} {'rows':>9} {'MiB':>5} {'pandas s':>8} {'parse s':>7} {'in-proc s':>9} {'job s':>7} "
+        f"{'raw ins s':>9} {'train s':>7} {'job s':>7} {'download s':>10} {'raw s':>6} {'worker MiB':>14}"
+    )
+    print(header)
+    print("-" * len(header))
+    for run in results:
+        training = (
+            f"{run.in_process_training_s:>7.2f} {run.background_training_s:>7.2f}"
+            if run.in_process_training_s is not None and run.background_training_s is not None
+            else f"{'—':>7} {'—':>7}"
+        )
+        print(
+            f"{run.database:<9} {run.rows:>9,} {run.csv_mib:>5.1f} {run.pandas_s:>8.3f} {run.parse_s:>7.3f} "
+            f"{run.in_process_import_s:>9.2f} {run.background_import_s:>7.2f} {run.raw_insert_s:>9.2f} {training} "
+            f"{run.download_s:>10.2f} {run.raw_download_s:>6.2f} "
+            f"{run.worker_rest_mib:>6.0f} → {run.worker_peak_mib:>5.0f}"
+        )
+    print()
+    print("Ratios (target): parse ÷ pandas (≤ 3), job ÷ in-process import (≤ 1.2), raw insert ÷ job (≥ 0.8 on")
+    print("PostgreSQL), training job ÷ in-process (≤ 1.2), download ÷ raw COPY TO STDOUT (≤ 2 on PostgreSQL;")
+    print("on SQLite, against a raw cursor that formats nothing, shown only)")
+    for run in results:
+        ratios = run.ratios()
+        postgres = run.database == "postgres"
+        copy = verdict(ratios["copy"], TARGETS["copy"], at_least=True) if postgres else "—"
+        download = verdict(ratios["download"], TARGETS["download"]) if postgres else f"{ratios['download']:.2f}"
+        print(
+            f"{run.database:<9} {run.rows:>9,}  parse {verdict(ratios['parse'], TARGETS['parse'])}   "
+            f"import {verdict(ratios['import'], TARGETS['import'])}   raw insert {copy}   "
+            f"training {verdict(ratios['training'], TARGETS['training'])}   "
+            f"download {download}   (broker: {run.broker})"
+        )
+        for name, value in ratios.items():
+            if value is None or (name in ("copy", "download") and not postgres):
+                continue  # SQLite has no COPY: its figures are shown, not judged
+            holds = value >= TARGETS[name] if name == "copy" else value <= TARGETS[name]
+            if not holds:
+                missed.append(f"{run.database} {run.rows:,} rows: {name} {value:.2f} (target {TARGETS[name]})")
+    return missed
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated row counts (default {DEFAULT_SIZES})")
+    parser.add_argument("--backends", default=DEFAULT_BACKENDS, help="comma-separated, of sqlite, postgres")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="where a throw-away database may be made")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the broker, if it answers")
+    parser.add_argument("--skip-training", action="store_true", help="measure imports and downloads only")
+    parser.add_argument("--child", nargs=2, metavar=("BACKEND", "ROWS"), help=argparse.SUPPRESS)
+    arguments = parser.parse_args(argv)
+    try:
+        arguments.sizes = [int(size.replace("_", "")) for size in arguments.sizes.split(",") if size.strip()]
+    except ValueError:
+        parser.error("--sizes takes whole numbers separated by commas, e.g. 100000,1000000")
+    if not arguments.sizes or any(size <= 0 for size in arguments.sizes):
+        parser.error("--sizes takes positive numbers of rows")
+    arguments.backends = [name.strip() for name in arguments.backends.split(",") if name.strip()]
+    if unknown := sorted(set(arguments.backends) - {"sqlite", "postgres"}):
+        parser.error(f"unknown backend {', '.join(unknown)}; choose from sqlite, postgres")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    if arguments.child:
+        backend, rows = arguments.child
+        result = run_one(backend, int(rows), train=not arguments.skip_training)
+        print(RESULT_PREFIX + json.dumps(asdict(result)))
+        return 0
+
+    broker = arguments.redis_url if redis_answers(arguments.redis_url) else "filesystem://"
+    results: list[JobRun] = []
+    problems: list[str] = []
+    for backend in arguments.backends:
+        if backend == "postgres" and (reason := postgres_unreachable_reason(arguments.postgres_url)):
+            problems.append(f"postgres: not measured, PostgreSQL is unreachable ({reason})")
+            continue
+        for rows in arguments.sizes:
+            print(f"running {backend}, {rows:,} rows…", file=sys.stderr, flush=True)
+            database = sqlite_database() if backend == "sqlite" else postgres_database(arguments.postgres_url)
+            try:
+                with database as url:
+                    results.append(run_in_child(backend, rows, url, broker, not arguments.skip_training))
+            except Exception as error:
+                problems.append(f"{backend}, {rows:,} rows: failed: {error}")
+
+    print(f"Python {sys.version.split()[0]}; {os.cpu_count()} cores; broker {broker.split(':')[0]}")
+    missed = print_table(results)
+    for line in problems + missed:
+        print(line)
+    return 1 if problems or missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
