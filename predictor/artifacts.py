@@ -114,3 +114,11 @@ def load_model(
     if not isinstance(model, DecisionTreeClassifier):
         raise ArtifactError(RefusalCause.NOT_A_TREE, "The stored object is not a decision tree.")
     return model
+
+
+def warm_up() -> None:
+    """Import what reading a model needs (scikit-learn's trees, joblib: about 1 s), so that a
+    server process that calls this before it forks its workers answers the first verdict of
+    each worker at once. Commands and tests keep importing them only when they need them."""
+    import joblib  # noqa: F401
+    import sklearn.tree  # noqa: F401

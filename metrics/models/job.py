@@ -65,6 +65,7 @@ STAGES = {
     "folds": gettext_noop("Cross-validation"),
     "final_fit": gettext_noop("Fitting the final tree"),
     "storing": gettext_noop("Storing the new version"),
+    "drawing": gettext_noop("Drawing the charts"),
     "finished": gettext_noop("Finished"),
 }
 
@@ -190,7 +191,15 @@ class Job(models.Model):
         """A rough share of the work done, for a progress bar."""
         if self.status in (JobStatus.DONE, JobStatus.FAILED):
             return 100
-        steps = {"queued": 0, "reading": 5, "parsing": 20, "importing": 60, "final_fit": 85, "storing": 95}
+        steps = {
+            "queued": 0,
+            "reading": 5,
+            "parsing": 20,
+            "importing": 60,
+            "final_fit": 85,
+            "storing": 92,
+            "drawing": 96,
+        }
         if self.stage == "folds" and self.total:
             return 10 + int(75 * self.done / self.total)
         return steps.get(self.stage, 0)
@@ -306,6 +315,8 @@ class Job(models.Model):
         except TrainingDataError as error:
             self._finish(JobStatus.FAILED, failure=Failure.BAD_DATA, detail=str(error))
         else:
+            self.report("drawing")
+            model.draw_charts()
             self._finish(JobStatus.DONE, result=model)
 
     def _import(self) -> None:

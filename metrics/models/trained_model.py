@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
 from django.db.models import Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -160,6 +160,18 @@ def forget_read_versions() -> None:
     in one database, so a server needs no such call; tests do, as ids repeat between them."""
     _COMPILED_TREES.clear()
     _SAMPLES.clear()
+
+
+def chart_labels() -> charts.ChartLabels:
+    """The words on the charts, in the active language."""
+    return charts.ChartLabels(
+        value=gettext("Value"),
+        time=gettext("Time (minutes)"),
+        decision=gettext("Decision"),
+        rollback=gettext("Rollback"),
+        rollout=gettext("Rollout"),
+        observation=gettext("Your observation"),
+    )
 
 
 def cached(key: str, compute: Callable[[], Any], seconds: int = PAIRPLOT_CACHE_SECONDS) -> Any:
@@ -521,17 +533,29 @@ class TrainedModel(models.Model):
     def is_active(self) -> bool:
         return self.metric.active_model_id == self.pk
 
-    def pairplot_png(self, labels: charts.ChartLabels) -> bytes:
-        """The pairplot of the data this version learnt from (its stored sample), drawn once per
-        version and language, then cached: no page reads a big metric's rows to draw it."""
+    def pairplot_png(self) -> bytes:
+        """The pairplot of the data this version learnt from (its stored sample), in the active
+        language: drawn once per version and language (by the training job, see `draw_charts`),
+        then cached; no page reads a big metric's rows to draw it."""
 
         def draw() -> bytes:
             sample = self.sample().columns
             # A version trained before samples were kept: the metric's data as it is now.
-            return charts.render_pairplot_png(sample if len(sample) else self.metric.chart_sample(), labels)
+            return charts.render_pairplot_png(sample if len(sample) else self.metric.chart_sample(), chart_labels())
 
         png: bytes = cached(f"pairplot:{self.pk}:{self.artifact_sha256}:{get_language()}", draw)
         return png
+
+    def draw_charts(self) -> None:
+        """Draw this version's pairplot in every language into the shared cache, so that the
+        first person to open it does not wait for the drawing. A failure is logged, not raised:
+        the page would draw it again."""
+        for language, _name in settings.LANGUAGES:
+            try:
+                with translation.override(language):
+                    self.pairplot_png()
+            except Exception:
+                logger.exception("pairplot of model %s (%s) not drawn", self.pk, language)
 
     def _log_refusal(self, cause: Unusable, requested_by: User | None, detail: str) -> None:
         logger.warning(

@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.functional import cached_property
@@ -23,13 +24,26 @@ class CountedPaginator(Paginator[Indicator]):
     """A paginator told its count (the metric's maintained one): a page of a metric of millions
     of indicators reads one page of rows and counts none."""
 
-    def __init__(self, object_list: Any, per_page: int, count: int) -> None:
-        super().__init__(object_list, per_page)
+    def __init__(self, rows: QuerySet[Indicator], per_page: int, count: int) -> None:
+        super().__init__(rows, per_page)
+        self.rows = rows
         self.known_count = count
 
     @cached_property
     def count(self) -> int:
         return self.known_count
+
+    def page(self, number: Any) -> Page[Indicator]:
+        """A page in the second half is read from the other end: an OFFSET steps over every row
+        it skips (the last page of 8.7 million took 2.5 s; read backwards, under 1 ms)."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        if bottom <= self.count // 2:
+            return super().page(number)
+        rows = list(self.rows.reverse()[self.count - top : self.count - bottom])
+        rows.reverse()
+        return Page(rows, number, self)
 
 
 INDICATORS_PER_PAGE = 25

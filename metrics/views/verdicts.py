@@ -14,7 +14,7 @@ from metrics.access import get_metric, get_trained_model, get_verdict, get_verdi
 from metrics.csv_io import format_number
 from metrics.forms import FeedbackForm, PredictForm, VerdictFilterForm
 from metrics.models import Decision, FeedbackAlreadyGiven, Metric, ModelUnusable, NoTrainedModel, Verdict
-from predictor import charts
+from metrics.models.trained_model import chart_labels
 
 VERDICTS_PER_PAGE = 25
 
@@ -117,17 +117,6 @@ def verdict_list(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
 @require_GET
 def pairplot(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse:
     model = get_trained_model(request.user, model_id)
-    response = HttpResponse(model.pairplot_png(chart_labels()), content_type="image/png")
+    response = HttpResponse(model.pairplot_png(), content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"
     return response
-
-
-def chart_labels() -> charts.ChartLabels:
-    return charts.ChartLabels(
-        value=_("Value"),
-        time=_("Time (minutes)"),
-        decision=_("Decision"),
-        rollback=_("Rollback"),
-        rollout=_("Rollout"),
-        observation=_("Your observation"),
-    )

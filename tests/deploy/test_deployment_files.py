@@ -11,6 +11,8 @@ import argparse
 import importlib
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +220,26 @@ def test_the_worker_also_sweeps_abandoned_jobs_every_minute() -> None:
         assert "--beat" in shlex.split(lines["worker"]), procfile
     (entry,) = django_settings.CELERY_BEAT_SCHEDULE.values()
     assert (entry["task"], entry["schedule"]) == ("metrics.tasks.sweep_abandoned_jobs", 60.0)
+
+
+def test_gunicorn_reads_the_projects_config_file_from_the_working_directory(monkeypatch) -> None:
+    from gunicorn.config import get_default_config_file
+
+    monkeypatch.chdir(ROOT)
+
+    assert get_default_config_file() == str(ROOT / "gunicorn.conf.py")
+
+
+def test_gunicorn_workers_start_with_the_verdict_libraries_already_imported() -> None:
+    # In a fresh interpreter: the test process has imported scikit-learn long ago.
+    check = (
+        "import runpy, sys; config = runpy.run_path('gunicorn.conf.py'); "
+        "before = 'sklearn.tree' in sys.modules; config['on_starting'](None); "
+        "print(config['preload_app'], before, 'sklearn.tree' in sys.modules, 'joblib' in sys.modules)"
+    )
+    result = subprocess.run(  # noqa: S603 - this interpreter, our own file
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+
+    # Loaded once in the master, before the fork: every worker, recycled or not, starts warm.
+    assert result.stdout.split() == ["True", "False", "True", "True"]

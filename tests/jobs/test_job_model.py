@@ -50,7 +50,7 @@ def test_a_job_reports_each_stage_of_a_training(data_metric: Metric, owner: User
         Job.objects.enqueue_training(data_metric, owner)
 
     folds = [(stage, done, total) for stage, done, total in stages if stage == "folds"]
-    assert [stage for stage, _, _ in stages] == ["reading", *["folds"] * len(folds), "final_fit", "storing"]
+    assert [stage for stage, _, _ in stages] == ["reading", *["folds"] * len(folds), "final_fit", "storing", "drawing"]
     assert folds == [("folds", fold, len(folds)) for fold in range(len(folds))]
 
 
@@ -168,3 +168,22 @@ def test_an_anonymous_visitor_sees_no_job(client: Client, data_metric: Metric, o
     job, _ = Job.objects.enqueue_training(data_metric, owner)
     assert client.get(reverse("metrics:job_progress", args=[job.pk])).status_code == 302
     assert client.get(reverse("metrics:jobs")).status_code == 302
+
+
+def test_a_training_job_draws_the_new_versions_pairplot_in_each_language_so_no_page_waits_for_it(
+    client: Client, data_metric: Metric, owner: User
+) -> None:
+    from predictor import charts
+
+    Job.objects.enqueue_training(data_metric, owner)
+    model = data_metric.trained_models.get()
+    client.force_login(owner)
+
+    with mock.patch.object(charts, "render_pairplot_png") as render:
+        english = client.get(reverse("metrics:pairplot", args=[model.pk]))
+        portuguese = client.get(reverse("metrics:pairplot", args=[model.pk]), headers={"accept-language": "pt-br"})
+
+    render.assert_not_called()
+    assert english.content.startswith(b"\x89PNG")
+    assert portuguese.content.startswith(b"\x89PNG")
+    assert english.content != portuguese.content  # the labels are in each reader's language

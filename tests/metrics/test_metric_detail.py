@@ -114,6 +114,22 @@ def test_metric_page_paginates_indicators(client: Client, owner: User, metric: M
     assert [row[0] for row in table_rows(second)] == [str(1000 + number) for number in range(4, -1, -1)]
 
 
+def test_every_page_lists_its_own_indicators_whichever_end_it_is_read_from(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    start = timezone.now()
+    # Many rows share a time (one upload): the newest first, then by id, on every page.
+    for number in range(130):
+        IndicatorFactory.create(metric=metric, value=number, created_at=start + timedelta(seconds=number // 40))
+    newest_first = [str(number) for number in sorted(range(130), key=lambda n: (-(n // 40), -n))]
+    client.force_login(owner)
+
+    pages = [[row[0] for row in table_rows(client.get(detail_url(metric), {"page": n}))] for n in range(1, 7)]
+
+    assert [len(page) for page in pages] == [25, 25, 25, 25, 25, 5]
+    assert [value for page in pages for value in page] == newest_first
+
+
 def test_metric_page_of_a_missing_metric_is_404(client: Client, owner: User) -> None:
     client.force_login(owner)
 

@@ -1,0 +1,916 @@
+"""Scale-out: two web processes and two workers share one PostgreSQL and one Redis.
+
+    .venv/bin/python bench/scaleout.py
+    .venv/bin/python bench/scaleout.py --rows 50000 --metric-rows 5000 \\
+        --database-url postgres://postgres@127.0.0.1:5432/postgres --redis-url redis://127.0.0.1:6379/8
+
+What it proves, as a deployment of two instances would see it:
+
+1. An upload posted to web A, imported and trained by whichever worker takes it, is
+   visible on web B (same indicator count, same new model version), and the same
+   observations asked on A and on B get the same verdicts (state, reasons, similar cases,
+   rule, model version, nearest past cases), as the verdict pages render them.
+2. Ten trainings queued at once ("Train the models" on web B) are spread over both
+   workers: each runs at least one. The spread and the wall time are printed.
+
+It creates a throw-away PostgreSQL database (`mbreak_scaleout_<pid>`) on the server of
+--database-url and drops it at the end, whatever happens. The four processes run with
+production settings (DEBUG=0, a long random SECRET_KEY, ALLOWED_HOSTS; `manage.py check
+--deploy` must find no issue with them):
+
+- web A and web B: gunicorn, as the Procfile runs it, on two free ports of 127.0.0.1. The
+  settings fix STATIC_ROOT to the checkout's `staticfiles/`, which this script must not
+  write (another checkout user may serve it), so the web processes use a settings module
+  written to this run's temporary folder that imports `mbreak.settings` and only moves
+  STATIC_ROOT there; `collectstatic` fills it first (the wsgi module refuses to boot
+  without its manifest). Requests come as from the TLS-ending load balancer
+  (`X-Forwarded-Proto: https`), so the HTTPS redirect, secure cookies and the HTTPS CSRF
+  checks (Origin) are those of production.
+- worker A and worker B: `celery -A mbreak worker`, one process each (`--concurrency 1`),
+  distinct node names, on their own queue (MBREAK_JOB_QUEUE=bench-scaleout-<pid>), on the
+  Redis database of --redis-url (broker and cache). Which worker ran which job is read from
+  each worker's own log: the `job <id> <kind>: <status>` line that `Job.run` logs (the Job
+  row does not record its worker). `--keep-logs FOLDER` keeps the four logs.
+
+The ten metrics of part 2 are stored by this process through `Metric.import_indicators`
+(fast, and the same code an import job runs); everything else goes through the pages.
+
+Exits 0 only when every check holds; the report lists each one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+# A Redis database number nobody else on the machine uses (the tests use 15).
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
+DEFAULT_ROWS = 20_000
+DEFAULT_METRIC_ROWS = 5_000
+TRAININGS = 10
+# (value, minutes) asked on both web processes: clear rollbacks and rollouts, the edge of
+# the rule, and observations beyond what the model has seen (inconclusive).
+VERDICT_PAIRS = [
+    (250.0, 30.0),
+    (900.0, 30.0),
+    (300.0, 4.0),
+    (395.0, 11.0),
+    (650.0, 45.0),
+    (5000.0, 30.0),
+    (600.0, 500.0),
+]
+# Settings the processes read from the environment; the caller's own are not passed on.
+SETTING_PREFIXES = (
+    "DATABASE_",
+    "CELERY_",
+    "MBREAK_",
+    "REDIS_",
+    "DJANGO_",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CSRF_",
+    "SECURE_",
+    "BEHIND_TLS_PROXY",
+    "LOG_",
+    "TIME_ZONE",
+)
+WRAPPER_SETTINGS = '''"""Production settings; static files collected into this run's temporary folder."""
+
+from pathlib import Path
+
+from mbreak.settings import *  # noqa: F403
+
+STATIC_ROOT = Path({static_root!r})
+'''
+# How an error shows in the logs: the app's JSON lines, celery's and gunicorn's text lines.
+ERROR_MARKS = ('"level": "ERROR"', '"level": "CRITICAL"', " ERROR/", " CRITICAL/", "[ERROR]", "[CRITICAL]", "Traceback")
+JOB_LINE = re.compile(r"job (\d+) (training|import): (\w+)")
+
+
+# --- The report --------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append((name, ok, detail))
+        print(f"  [{'ok' if ok else 'FAIL'}] {name}{': ' + detail if detail else ''}", flush=True)
+        return ok
+
+    def fact(self, text: str) -> None:
+        self.facts.append(text)
+        print(f"  {text}", flush=True)
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, ok, _ in self.checks if not ok]
+
+
+class CheckFailed(Exception):
+    """A check that the rest of the run depends on did not hold."""
+
+
+def require(report: Report, name: str, ok: bool, detail: str = "") -> None:
+    if not report.check(name, ok, detail):
+        raise CheckFailed(name)
+
+
+# --- A browser behind the load balancer ---------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    text: str
+    path: str
+    redirects: list[str] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class Browser:
+    """Requests to one web process as the TLS-ending load balancer forwards them
+    (`X-Forwarded-Proto: https`), with its own cookies: one login session per browser.
+    Cookies are kept whatever their Secure flag: the browser spoke HTTPS to the balancer."""
+
+    def __init__(self, name: str, port: int) -> None:
+        self.name = name
+        self.port = port
+        self.origin = f"https://127.0.0.1:{port}"
+        self.cookies: dict[str, str] = {}
+        self.page = Response(0, {}, "", "/")  # the last HTML page shown, whose forms are posted
+
+    def _send(self, method: str, path: str, body: bytes | None, content_type: str | None) -> Response:
+        headers = {
+            "Host": f"127.0.0.1:{self.port}",
+            "X-Forwarded-Proto": "https",
+            "Accept-Language": "en",
+        }
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if method == "POST":
+            headers["Origin"] = self.origin
+            headers["Referer"] = self.origin + self.page.path
+            headers["Content-Type"] = content_type or "application/x-www-form-urlencoded"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=180)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            answer = connection.getresponse()
+            data = answer.read()
+            for header in answer.msg.get_all("Set-Cookie") or []:
+                self._keep_cookie(header)
+            return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data.decode(), path)
+        finally:
+            connection.close()
+
+    def _keep_cookie(self, header: str) -> None:
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(header)
+        for name, morsel in cookie.items():
+            if morsel["max-age"] == "0" or not morsel.value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = morsel.value
+
+    def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Response:
+        """Send, then follow redirects as a browser does (with GET)."""
+        redirects: list[str] = []
+        response = self._send(method, path, body, content_type)
+        while response.status in (301, 302, 303) and len(redirects) < 10:
+            location = urlsplit(response.headers["location"])
+            target = urlunsplit(("", "", location.path or "/", location.query, ""))
+            redirects.append(target)
+            response = self._send("GET", target, None, None)
+        response.redirects = redirects
+        if response.headers.get("content-type", "").startswith("text/html"):
+            self.page = response
+        return response
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    def submit(
+        self, action: str, fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]] | None = None
+    ) -> Response:
+        """Post a form of the page last shown, with its CSRF token, as its submit button would."""
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.page.text)
+        if token is None:
+            raise RuntimeError(f"web {self.name}: no CSRF token on {self.page.path}")
+        fields = [("csrfmiddlewaretoken", token.group(1)), *fields]
+        if files is None:
+            return self.request("POST", action, urlencode(fields).encode())
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields
+        ]
+        for name, file_name, data in files:
+            head = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
+                "Content-Type: text/csv\r\n\r\n"
+            )
+            parts.append(head.encode() + data + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        return self.request("POST", action, b"".join(parts), f"multipart/form-data; boundary={boundary}")
+
+    def login(self, username: str, password: str) -> Response:
+        self.get("/accounts/login/")
+        return self.submit("/accounts/login/", [("username", username), ("password", password), ("next", "")])
+
+
+# --- What the pages say --------------------------------------------------------------------
+
+VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class TestIdText(HTMLParser):
+    """The text of every element marked `data-testid` (the first of each), whitespace folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.open: list[tuple[str, int]] = []
+        self.parts: dict[str, list[str]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in VOID_ELEMENTS:
+            return
+        self.depth += 1
+        testid = dict(attrs).get("data-testid")
+        if testid and testid not in self.parts:
+            self.parts[testid] = []
+            self.open.append((testid, self.depth))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID_ELEMENTS:
+            return
+        while self.open and self.open[-1][1] >= self.depth:
+            self.open.pop()
+        self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        for testid, _ in self.open:
+            self.parts[testid].append(data)
+
+    @classmethod
+    def of(cls, html: str) -> dict[str, str]:
+        parser = cls()
+        parser.feed(html)
+        return {testid: " ".join("".join(parts).split()) for testid, parts in parser.parts.items()}
+
+
+def strip_tags(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def metric_page_summary(html: str) -> dict[str, str]:
+    """What web B must show as web A does: indicator count, answering version, its accuracy."""
+    texts = TestIdText.of(html)
+    count = re.search(r'<h2 class="h5">(\d+) indicators?</h2>', html)
+    version = re.search(r"Version (\d+)", texts.get("versions", ""))
+    return {
+        "indicators": count.group(1) if count else "?",
+        "newest version": version.group(1) if version else "none",
+        "accuracy": texts.get("accuracy", "none"),
+        "versions table": texts.get("versions", ""),
+    }
+
+
+def verdict_page_answer(html: str) -> dict[str, str]:
+    """A verdict as its page renders it, less who asked it when."""
+    texts = TestIdText.of(html)
+    model = re.search(r"Model version (\d+), ([^<]*?) accurate on data it did not see", html)
+    nearest = re.search(r"The nearest past cases</h2>(.*?)</table>", html, re.DOTALL)
+    return {
+        "state": texts.get("verdict", "?"),
+        "reasons": texts.get("reasons", ""),
+        "similar cases": texts.get("similar-cases", ""),
+        "rule": texts.get("rule", ""),
+        "model": f"version {model.group(1)}, {model.group(2)}" if model else "?",
+        "model version": model.group(1) if model else "?",
+        "stale warning": texts.get("stale-warning", ""),
+        "nearest cases": strip_tags(nearest.group(1)) if nearest else "?",
+    }
+
+
+# --- The four processes --------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM to its own process group (gunicorn's and celery's children too), then SIGKILL."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log_file.close()
+
+
+def start(name: str, command: list[str], environment: dict[str, str], folder: Path) -> Service:
+    log_path = folder / f"{name.replace(' ', '-')}.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, our own code
+        command,
+        cwd=ROOT,
+        env=environment,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stopped whole, children included
+    )
+    return Service(name, process, log_path, log_file)
+
+
+def start_web(name: str, port: int, environment: dict[str, str], folder: Path) -> Service:
+    # As the Procfile runs it, with fewer processes: the machine has two cores for everything.
+    command = [sys.executable, "-m", "gunicorn", "mbreak.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", "2", "--threads", "2", "--timeout", "120", "--graceful-timeout", "30"]
+    command += ["--access-logfile", "-", "--error-logfile", "-"]
+    # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl by default, unlinking
+    # whatever is there: two servers on one machine (web A, web B, anyone else's) would take
+    # it from each other. Each gets its own, in the run's folder.
+    command += ["--control-socket", str(folder / f"{name.replace(' ', '-')}.ctl")]
+    return start(name, command, environment, folder)
+
+
+def start_worker(name: str, node: str, queue: str, environment: dict[str, str], folder: Path) -> Service:
+    command = [sys.executable, "-m", "celery", "-A", "mbreak", "worker", "-n", node, "--concurrency", "1"]
+    command += ["-Q", queue, "--loglevel", "INFO", "--without-heartbeat", "--without-mingle", "--without-gossip"]
+    return start(name, command, environment, folder)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_healthy(service: Service, port: int, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited with {service.process.returncode}:\n{tail(service)}")
+        with contextlib.suppress(OSError):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                connection.request("GET", "/healthz")
+                answer = connection.getresponse()
+                answer.read()
+                if answer.status == 200:
+                    return
+            finally:
+                connection.close()
+        time.sleep(0.3)
+    raise RuntimeError(f"{service.name} did not answer /healthz with 200 in {seconds:.0f} s:\n{tail(service)}")
+
+
+def wait_until_ready(service: Service, node: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited with {service.process.returncode}:\n{tail(service)}")
+        if f"{node} ready." in service.log():
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{service.name} was not ready in {seconds:.0f} s:\n{tail(service)}")
+
+
+def tail(service: Service, lines: int = 25) -> str:
+    return "\n".join(f"    {line}" for line in service.log().splitlines()[-lines:])
+
+
+def jobs_run_by(workers: dict[str, Service]) -> dict[int, list[tuple[str, str]]]:
+    """Job id -> [(worker, status)] from the `job <id> <kind>: <status>` lines of each worker's log."""
+    seen: dict[int, list[tuple[str, str]]] = {}
+    for name, service in workers.items():
+        for match in JOB_LINE.finditer(service.log()):
+            seen.setdefault(int(match.group(1)), []).append((name, match.group(3)))
+    return seen
+
+
+def worker_of(job_id: int, workers: dict[str, Service], seconds: float = 15) -> str:
+    """The worker that logged the end of `job_id` (the line follows the job's last write)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        runs = jobs_run_by(workers).get(job_id, [])
+        if runs or time.monotonic() > deadline:
+            return ", ".join(f"{name} ({status})" for name, status in runs) or "no worker logged it"
+        time.sleep(0.2)
+
+
+# --- Data ----------------------------------------------------------------------------------
+
+
+def indicator_rows(rows: int, seed: int) -> Iterator[tuple[float, int, float]]:
+    """Requests per minute, decision, minutes: rollback when traffic stays low for 10 minutes
+    or more, with 5% of decisions the other way (as bench/ingest.py generates them)."""
+    rng = random.Random(seed)
+    for _ in range(rows):
+        value = round(max(0.0, rng.gauss(600, 180)), 2)
+        minutes = round(rng.uniform(0.5, 60), 1)
+        decision = int(value < 400 and minutes >= 10)
+        if rng.random() < 0.05:
+            decision = 1 - decision
+        yield value, decision, minutes
+
+
+def generate_csv(rows: int, seed: int = 2024) -> bytes:
+    lines = ["valor,decisao,tempo"] + [f"{v},{d},{m}" for v, d, m in indicator_rows(rows, seed)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+# --- Throw-away database -------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh, empty database on the server of `admin_url`, dropped on the way out."""
+    import psycopg
+    from psycopg import sql
+
+    # Our process id in the name: we only ever drop a database this run created.
+    name = f"mbreak_scaleout_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        print(f"dropped database {name}", file=sys.stderr)
+
+
+def unreachable(database_url: str, redis_url: str) -> str | None:
+    import psycopg
+    import redis
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=5) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as error:
+        return f"PostgreSQL is unreachable: {str(error).strip().splitlines()[0]}"
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=5).ping()
+    except redis.RedisError as error:
+        return f"Redis is unreachable: {error}"
+    return None
+
+
+def redis_keys(redis_url: str) -> set[str]:
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5, decode_responses=True)
+    return {str(key) for key in client.keys("*")}
+
+
+def forget_run(redis_url: str, queue: str, keys_before: set[str]) -> None:
+    """Remove what the run left in Redis: its queue, kombu's bindings of it, and the cache
+    entries it made (the charts of models in a database that is gone)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+    with contextlib.suppress(redis.RedisError):
+        cached = [key for key in redis_keys(redis_url) - keys_before if key.startswith(":1:")]
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", *cached)
+
+
+def manage(environment: dict[str, str], *arguments: str) -> str:
+    completed = subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(arguments)} failed:\n{completed.stdout}{completed.stderr}")
+    return completed.stdout + completed.stderr
+
+
+# --- The run -------------------------------------------------------------------------------
+
+
+def wait_for_job(browser: Browser, job_id: int, seconds: float) -> tuple[dict[str, Any], list[str]]:
+    """Poll the job's progress JSON on `browser`'s web process until it ends; the stages seen."""
+    stages: list[str] = []
+    deadline = time.monotonic() + seconds
+    while True:
+        progress = browser.get(f"/jobs/{job_id}/progress.json").json()
+        if not stages or stages[-1] != progress["stage"]:
+            stages.append(progress["stage"])
+        if not progress["is_active"]:
+            return progress, stages
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"job {job_id} still {progress['status']} ({progress['stage']}) after {seconds:g} s")
+        time.sleep(0.3)
+
+
+def one_upload_two_webs(
+    report: Report,
+    web: dict[str, Browser],
+    workers: dict[str, Service],
+    username: str,
+    password: str,
+    rows: int,
+    timeout: float,
+) -> None:
+    from metrics.models import Job, JobKind
+
+    a, b = web["web A"], web["web B"]
+    for browser in (a, b):
+        answer = browser.login(username, password)
+        require(
+            report,
+            f"web {browser.name}: logs in through the login form (CSRF)",
+            answer.status == 200 and answer.path == "/" and "sessionid" in browser.cookies,
+            f"{answer.status} at {answer.path}",
+        )
+    require(
+        report,
+        "two separate login sessions",
+        a.cookies["sessionid"] != b.cookies["sessionid"],
+    )
+
+    a.get("/metrics/new/")
+    created = a.submit("/metrics/new/", [("name", "Scale-out requests per minute"), ("category", "Scale-out")])
+    found = re.fullmatch(r"/metrics/(\d+)/", created.path)
+    if created.status != 200 or found is None:
+        raise CheckFailed(f"web A: creating the metric answered {created.status} at {created.path}")
+    metric_id = int(found.group(1))
+    report.check("web A: metric created through the form", True, f"metric {metric_id}")
+
+    data = generate_csv(rows)
+    a.get(f"/metrics/upload/?metric={metric_id}")
+    started = time.perf_counter()
+    uploaded = a.submit(
+        "/metrics/upload/",
+        [("metric", str(metric_id)), ("delimiter", "detect")],
+        files=[("file", "scaleout.csv", data)],
+    )
+    require(
+        report,
+        f"web A: upload of {rows:,} rows ({len(data) / 2**20:.1f} MiB) answered with the metric page",
+        uploaded.status == 200 and uploaded.path == f"/metrics/{metric_id}/",
+        f"{uploaded.status} at {uploaded.path}",
+    )
+    import_job = Job.objects.filter(metric_id=metric_id, kind=JobKind.IMPORT).latest("pk")
+    shown = f'data-job-progress="/jobs/{import_job.pk}/progress.json"' in uploaded.text
+    progress, stages = wait_for_job(a, import_job.pk, timeout)
+    import_seconds = time.perf_counter() - started
+    require(
+        report,
+        f"import job {import_job.pk} done",
+        progress["status"] == "done",
+        f"{progress['outcome']} in {import_seconds:.1f} s; stages polled on web A: {' → '.join(stages)}"
+        + ("" if shown else " (already over when the metric page was drawn)"),
+    )
+    import_worker = worker_of(import_job.pk, workers)
+    report.fact(f"import job {import_job.pk} ran on {import_worker}")
+
+    a.get(f"/metrics/{metric_id}/")
+    started = time.perf_counter()
+    trained = a.submit(f"/metrics/{metric_id}/train/", [])
+    require(report, "web A: Train answered with the metric page", trained.path == f"/metrics/{metric_id}/")
+    training_job = Job.objects.filter(metric_id=metric_id, kind=JobKind.TRAINING).latest("pk")
+    progress, stages = wait_for_job(a, training_job.pk, timeout)
+    training_seconds = time.perf_counter() - started
+    require(
+        report,
+        f"training job {training_job.pk} done",
+        progress["status"] == "done",
+        f"{progress['outcome']} in {training_seconds:.1f} s; stages polled on web A: {' → '.join(stages)}",
+    )
+    training_worker = worker_of(training_job.pk, workers)
+    report.fact(f"training job {training_job.pk} ran on {training_worker}")
+    training_job.refresh_from_db()
+    if training_job.result is None:
+        raise CheckFailed(f"training job {training_job.pk} is done but names no trained model")
+    version = str(training_job.result.version)
+
+    progress_b = b.get(f"/jobs/{training_job.pk}/progress.json").json()
+    report.check("web B: the training job's progress reads as on web A", progress_b == progress, str(progress_b))
+
+    pages = {name: metric_page_summary(browser.get(f"/metrics/{metric_id}/").text) for name, browser in web.items()}
+    for name, summary in pages.items():
+        report.check(
+            f"{name}: metric page shows {rows} indicators and version {version}",
+            summary["indicators"] == str(rows) and summary["newest version"] == version,
+            f"{summary['indicators']} indicators, newest version {summary['newest version']}, "
+            f"accuracy {summary['accuracy']}",
+        )
+    report.check("metric pages identical on web A and web B", pages["web A"] == pages["web B"])
+
+    for value, minutes in VERDICT_PAIRS:
+        answers = {}
+        for name, browser in web.items():
+            browser.get(f"/predict/?for={metric_id}")
+            asked = browser.submit(
+                "/predict/", [("metric", str(metric_id)), ("value", str(value)), ("time", str(minutes))]
+            )
+            if asked.status != 200 or not re.fullmatch(r"/verdicts/\d+/", asked.path):
+                answers[name] = {"error": f"{asked.status} at {asked.path}"}
+            else:
+                answers[name] = {"page": asked.path, **verdict_page_answer(asked.text)}
+        on_a, on_b = ({k: v for k, v in answers[n].items() if k != "page"} for n in web)
+        differences = [key for key in on_a if on_a.get(key) != on_b.get(key)]
+        report.check(
+            f"verdict for {value:g} over {minutes:g} min identical on web A and web B",
+            not differences and on_a.get("model version") == version and "error" not in on_a,
+            f"{on_a.get('state')} · {on_a.get('similar cases')} · {on_a.get('rule')}"
+            + (f" · reasons: {on_a['reasons']}" if on_a.get("reasons") else "")
+            + f" · model {on_a.get('model')} · pages {answers['web A'].get('page')} and {answers['web B'].get('page')}"
+            + (f" · DIFFERENT: {', '.join(differences)}: A {on_a} B {on_b}" if differences else ""),
+        )
+
+
+def ten_trainings_two_workers(
+    report: Report,
+    web: dict[str, Browser],
+    workers: dict[str, Service],
+    username: str,
+    metric_rows: int,
+    timeout: float,
+) -> None:
+    from django.contrib.auth.models import User
+
+    from metrics.models import Job, JobKind, JobStatus, Metric
+    from predictor.columns import IndicatorColumns
+
+    user = User.objects.get(username=username)
+    started = time.perf_counter()
+    metrics = []
+    for number in range(1, TRAININGS + 1):
+        metric = Metric.objects.create(name=f"Scale-out metric {number}", category="Scale-out", owner=user)
+        columns = IndicatorColumns()
+        for value, decision, minutes in indicator_rows(metric_rows, seed=number):
+            columns.values.append(value)
+            columns.decisions.append(decision)
+            columns.times.append(minutes)
+        metric.import_indicators(columns, user)
+        metrics.append(metric)
+    report.fact(
+        f"{TRAININGS} metrics of {metric_rows:,} indicators stored through Metric.import_indicators "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+    b = web["web B"]
+    b.get("/")
+    started = time.perf_counter()
+    queued = b.submit("/train/", [("next", "/")])
+    queued_seconds = time.perf_counter() - started
+    message = re.search(r"(\d+) trainings queued", queued.text)
+    report.check(
+        "web B: “Train the models” queued the ten trainings",
+        queued.status == 200 and message is not None and message.group(1) == str(TRAININGS),
+        f"answered in {queued_seconds:.2f} s: {message.group(0) if message else strip_tags(queued.text)[:200]}",
+    )
+    jobs = Job.objects.filter(kind=JobKind.TRAINING, metric__in=metrics)
+    require(report, f"{TRAININGS} training jobs in the database", jobs.count() == TRAININGS, str(jobs.count()))
+    deadline = time.monotonic() + timeout
+    while jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"the ten trainings did not end in {timeout:g} s")
+        time.sleep(0.3)
+    wall = time.perf_counter() - started
+    ended = list(jobs.select_related("result").order_by("pk"))
+    done = [job for job in ended if job.status == JobStatus.DONE and job.result is not None]
+    report.check(f"all {TRAININGS} trainings done", len(done) == TRAININGS, f"{len(done)} done")
+
+    runs = {job.pk: worker_of(job.pk, workers) for job in ended}
+    spread = Counter(runs.values())
+    for job in ended:
+        busy = (job.finished_at - job.started_at).total_seconds() if job.finished_at and job.started_at else 0.0
+        report.fact(
+            f"job {job.pk} ({job.metric.name}): {job.status}, version {job.result.version if job.result else '-'}, "
+            f"attempt {job.attempts}, {busy:.1f} s on {runs[job.pk]}"
+        )
+    # How many ran at the same moment, from the jobs' own start and end times.
+    moments = sorted(
+        [(job.started_at, 1) for job in ended if job.started_at]
+        + [(job.finished_at, -1) for job in ended if job.finished_at]
+    )
+    running = most = 0
+    for _, step in moments:
+        running += step
+        most = max(most, running)
+    report.fact(f"at most {most} trainings ran at the same time")
+    per_worker = {name: sum(1 for run in runs.values() if run == f"{name} (done)") for name in workers}
+    report.fact(
+        "spread: "
+        + ", ".join(f"{name} ran {count}" for name, count in per_worker.items())
+        + f"; wall time from “Train the models” to the last training done: {wall:.1f} s"
+    )
+    report.check(
+        "every training logged by exactly one worker",
+        sum(per_worker.values()) == TRAININGS and len(spread) == len(workers),
+        ", ".join(f"{run}: {count}" for run, count in sorted(spread.items())),
+    )
+    report.check(
+        "both workers ran at least one of the ten trainings",
+        all(count >= 1 for count in per_worker.values()),
+        " / ".join(f"{name} {count}" for name, count in per_worker.items()),
+    )
+
+
+def run(arguments: argparse.Namespace, report: Report) -> None:
+    pid = os.getpid()
+    queue = f"bench-scaleout-{pid}"
+    username, password = "scaleout", secrets.token_urlsafe(16)
+    services: list[Service] = []
+    keys_before = redis_keys(arguments.redis_url)
+    with (
+        tempfile.TemporaryDirectory(prefix="mbreak-scaleout-") as scratch,
+        postgres_database(arguments.database_url) as database_url,
+    ):
+        folder = Path(scratch)
+        static_root = folder / "static"
+        (folder / "scaleout_settings.py").write_text(WRAPPER_SETTINGS.format(static_root=str(static_root)))
+        environment = {key: value for key, value in os.environ.items() if not key.startswith(SETTING_PREFIXES)}
+        environment.update(
+            DJANGO_SETTINGS_MODULE="mbreak.settings",
+            DATABASE_URL=database_url,
+            REDIS_URL=arguments.redis_url,  # the cache, and the broker (no CELERY_BROKER_URL)
+            MBREAK_JOB_QUEUE=queue,
+            DEBUG="0",
+            SECRET_KEY=secrets.token_urlsafe(50),  # a long random key, as check --deploy asks
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            PYTHONPATH=str(ROOT),
+            PYTHONUNBUFFERED="1",
+        )
+        web_environment = dict(
+            environment, DJANGO_SETTINGS_MODULE="scaleout_settings", PYTHONPATH=f"{folder}{os.pathsep}{ROOT}"
+        )
+        try:
+            print(f"database {urlsplit(database_url).path[1:]}, queue {queue}, Redis {arguments.redis_url}")
+            manage(environment, "migrate", "--noinput", "-v", "0")
+            manage(web_environment, "collectstatic", "--noinput", "-v", "0")
+            deploy = manage(web_environment, "check", "--deploy", "--fail-level", "WARNING")
+            report.check("manage.py check --deploy with the web processes' settings", True, deploy.strip())
+
+            # The bench process reads and writes the same database through the app's own models.
+            os.environ.update({key: environment[key] for key in environment if key.startswith(SETTING_PREFIXES)})
+            os.environ["LOG_LEVEL"] = "WARNING"
+            sys.path.insert(0, str(ROOT))
+            import django
+
+            django.setup()
+            from django.contrib.auth.models import User
+
+            User.objects.create_user(username, password=password)
+
+            ports = {"web A": free_port(), "web B": free_port()}
+            nodes = {"worker A": f"scaleout-a-{pid}@%h", "worker B": f"scaleout-b-{pid}@%h"}
+            workers = {name: start_worker(name, node, queue, environment, folder) for name, node in nodes.items()}
+            services += workers.values()
+            webs = {name: start_web(name, port, web_environment, folder) for name, port in ports.items()}
+            services += webs.values()
+            started = time.perf_counter()
+            host = socket.gethostname()
+            for name, service in workers.items():
+                wait_until_ready(service, nodes[name].replace("%h", host))
+            for name, service in webs.items():
+                wait_until_healthy(service, ports[name])
+            report.fact(
+                f"up in {time.perf_counter() - started:.1f} s: "
+                + ", ".join(f"{name} gunicorn on 127.0.0.1:{port}" for name, port in ports.items())
+                + ", "
+                + ", ".join(f"{name} celery node {node.replace('%h', host)}" for name, node in nodes.items())
+            )
+            web = {name: Browser(name.removeprefix("web "), port) for name, port in ports.items()}
+
+            print("\n1. An upload on web A, trained by a worker, seen and answered alike on web B")
+            one_upload_two_webs(report, web, workers, username, password, arguments.rows, arguments.timeout)
+            print(f"\n2. {TRAININGS} trainings queued at once, spread over the two workers")
+            ten_trainings_two_workers(report, web, workers, username, arguments.metric_rows, arguments.timeout)
+
+            for service in services:
+                report.check(f"{service.name} still running at the end", service.process.poll() is None)
+            errors = [
+                (service.name, line)
+                for service in services
+                for line in service.log().splitlines()
+                if any(mark in line for mark in ERROR_MARKS)
+            ]
+            report.check(
+                "no error or traceback in the four logs",
+                not errors,
+                "; ".join(f"{name}: {line[:200]}" for name, line in errors[:5]),
+            )
+        except CheckFailed as failed:
+            report.check("the run went through", False, f"stopped at: {failed}")
+        except Exception as error:  # whatever it was, the report says so and the cleanup runs
+            traceback.print_exc()
+            report.check("the run went through", False, f"{type(error).__name__}: {error}")
+        finally:
+            if report.failed:
+                for service in services:
+                    print(f"\n--- last lines of {service.name} ({service.log_path.name}) ---\n{tail(service)}")
+            for service in services:
+                service.stop()
+            if services:
+                print(f"stopped {', '.join(s.name for s in services)}", file=sys.stderr)
+            if "django" in sys.modules:
+                from django.db import connections
+
+                connections.close_all()
+            forget_run(arguments.redis_url, queue, keys_before)
+            if arguments.keep_logs:
+                arguments.keep_logs.mkdir(parents=True, exist_ok=True)
+                for service in services:
+                    shutil.copy(service.log_path, arguments.keep_logs / service.log_path.name)
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Two web processes and two workers on one PostgreSQL and one Redis.")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        help="a PostgreSQL server where a throw-away database may be created and dropped "
+        f"(default {DEFAULT_DATABASE_URL}; only its server and credentials are used)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help=f"the Redis database for the broker and the cache (default {DEFAULT_REDIS_URL})",
+    )
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help=f"rows of the upload (default {DEFAULT_ROWS})")
+    parser.add_argument(
+        "--metric-rows",
+        type=int,
+        default=DEFAULT_METRIC_ROWS,
+        help=f"indicators of each of the ten metrics trained at once (default {DEFAULT_METRIC_ROWS})",
+    )
+    parser.add_argument("--keep-logs", type=Path, metavar="FOLDER", help="copy the four processes' logs there")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for jobs (default 600)")
+    arguments = parser.parse_args(argv)
+    if arguments.rows < 10 or arguments.metric_rows < 10:
+        parser.error("--rows and --metric-rows take at least 10 (the least a metric trains on)")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    reason = unreachable(arguments.database_url, arguments.redis_url)
+    if reason is not None:
+        print(f"cannot run: {reason}", file=sys.stderr)
+        return 2
+    report = Report()
+    started = time.perf_counter()
+    run(arguments, report)
+    passed = len(report.checks) - len(report.failed)
+    print(f"\nPython {sys.version.split()[0]}; {time.perf_counter() - started:.0f} s in all")
+    print(f"{passed} of {len(report.checks)} checks hold" + ("" if not report.failed else ": FAILED"))
+    for name in report.failed:
+        print(f"  failed: {name}")
+    return 0 if report.checks and not report.failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
