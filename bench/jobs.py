@@ -53,6 +53,7 @@ DEFAULT_BACKENDS = "sqlite,postgres"
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
 RESULT_PREFIX = "BENCH-RESULT "
+AT_LIMIT = 0  # as a size: the largest file an upload accepts (--at-limit)
 TARGETS = {"parse": 3.0, "import": 1.2, "copy": 0.8, "training": 1.2, "download": 2.0}
 
 
@@ -85,6 +86,14 @@ class JobRun:
             "training": training,
             "download": self.download_s / self.raw_download_s,
         }
+
+
+def limit_csv(limit: int) -> bytes:
+    """The largest file an upload accepts, of the shortest rows ("7,1,4"): 8.7M rows in 50 MiB."""
+    header = b"valor,decisao,tempo\n"
+    rows = (limit - len(header)) // 6
+    digits = [f"{value},{value % 2},{(value * 7) % 10}\n".encode() for value in range(10)]
+    return header + b"".join(digits) * (rows // 10) + b"".join(digits[: rows % 10])
 
 
 def best_of(times: int, work: Callable[[], object]) -> float:
@@ -175,6 +184,7 @@ def run_one(backend: str, rows: int, train: bool) -> JobRun:
 
     django.setup()
     import pandas as pd
+    from django.conf import settings
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -188,7 +198,11 @@ def run_one(backend: str, rows: int, train: bool) -> JobRun:
     call_command("migrate", verbosity=0)
     setup_test_environment()
     user = User.objects.create_user("bench", password="unused-password-1")  # noqa: S106
-    data = generate_csv(rows)
+    if rows == AT_LIMIT:
+        data = limit_csv(settings.MBREAK_MAX_UPLOAD_BYTES)
+        rows = data.count(b"\n") - 1
+    else:
+        data = generate_csv(rows)
     client = Client()
     client.force_login(user)
 
@@ -413,6 +427,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="where a throw-away database may be made")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the broker, if it answers")
     parser.add_argument("--skip-training", action="store_true", help="measure imports and downloads only")
+    parser.add_argument(
+        "--at-limit",
+        action="store_true",
+        help="one size: a file at the upload limit (MBREAK_MAX_UPLOAD_BYTES) of the shortest rows",
+    )
     parser.add_argument("--child", nargs=2, metavar=("BACKEND", "ROWS"), help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     try:
@@ -421,6 +440,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--sizes takes whole numbers separated by commas, e.g. 100000,1000000")
     if not arguments.sizes or any(size <= 0 for size in arguments.sizes):
         parser.error("--sizes takes positive numbers of rows")
+    if arguments.at_limit:
+        arguments.sizes = [AT_LIMIT]
     arguments.backends = [name.strip() for name in arguments.backends.split(",") if name.strip()]
     if unknown := sorted(set(arguments.backends) - {"sqlite", "postgres"}):
         parser.error(f"unknown backend {', '.join(unknown)}; choose from sqlite, postgres")
@@ -443,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"postgres: not measured, PostgreSQL is unreachable ({reason})")
             continue
         for rows in arguments.sizes:
-            print(f"running {backend}, {rows:,} rows…", file=sys.stderr, flush=True)
+            print(f"running {backend}, {rows or 'a file at the upload limit'} rows…", file=sys.stderr, flush=True)
             database = sqlite_database() if backend == "sqlite" else postgres_database(arguments.postgres_url)
             try:
                 with database as url:

@@ -79,7 +79,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.cookies import SimpleCookie
@@ -422,6 +422,68 @@ def free_port(preferred: int) -> int:
                 continue
             return int(probe.getsockname()[1])
     raise RuntimeError("no free port")
+
+
+def worker_command(folder: Path) -> list[str]:
+    """The Procfile's `worker` line, its beat schedule file in `folder`."""
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("worker:"))
+    words = shlex.split(line.removeprefix("worker:"))
+    words[0] = str(Path(sys.executable).parent / words[0])
+    if "--schedule" in words:
+        words[words.index("--schedule") + 1] = str(folder / "beat-schedule")
+    return words
+
+
+@contextmanager
+def running_worker(env: dict[str, str], folder: Path) -> Iterator[None]:
+    """The production worker process (Celery, the Procfile's concurrency), stopped whatever happens."""
+    with (folder / "worker.log").open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603
+            worker_command(folder), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def manage_shell(env: dict[str, str], code: str) -> str:
+    result = subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def queue_trainings(env: dict[str, str], count: int) -> list[int]:
+    """Trainings of the `count` largest metrics, asked by the owner, as "Train" queues them."""
+    code = (
+        "from django.contrib.auth.models import User; from metrics.models import Job, Metric; "
+        f"owner = User.objects.get(username={OWNER!r}); "
+        f"metrics = Metric.objects.filter(category={CATEGORY!r}).order_by('-indicator_count')[:{count}]; "
+        "print(','.join(str(Job.objects.enqueue_training(m, owner)[0].pk) for m in metrics))"
+    )
+    return [int(pk) for pk in manage_shell(env, code).split(",")]
+
+
+def trainings_report(env: dict[str, str], job_ids: list[int]) -> str:
+    code = (
+        "from metrics.models import Job; "
+        f"jobs = Job.objects.filter(pk__in={job_ids!r}).select_related('metric').order_by('pk'); "
+        "print(' | '.join(f'{j.metric.name} ({j.metric.indicator_count:,} rows): {j.status}, {j.stage}' for j in jobs))"
+    )
+    return manage_shell(env, code)
 
 
 @contextmanager
@@ -1007,7 +1069,13 @@ def run(arguments: argparse.Namespace) -> int:
                     status = 1
                 if not arguments.pages_only:
                     print()
-                    result = run_load(server, plan, user_names(arguments.users), arguments.seconds, arguments.timeout)
+                    with running_worker(env, folder) if arguments.trainings else nullcontext():
+                        trainings = queue_trainings(env, arguments.trainings) if arguments.trainings else []
+                        result = run_load(
+                            server, plan, user_names(arguments.users), arguments.seconds, arguments.timeout
+                        )
+                        if trainings:
+                            print(f"Trainings queued as the load started: {trainings_report(env, trainings)}")
                     if not print_load(result, arguments.users, arguments.seconds, arguments.think):
                         status = 1
         finally:
@@ -1035,6 +1103,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--reuse", action="store_true", help="use the database of an earlier run, loading only what is missing; kept"
     )
     parser.add_argument("--pages-only", action="store_true", help="only the single-request server times, no load")
+    parser.add_argument(
+        "--trainings",
+        type=int,
+        default=0,
+        help="also run the Procfile's worker, and queue trainings of this many of the largest metrics "
+        "(the big one first) as the load starts: do the pages stay fast while workers train?",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="requests per page for the single-request times (5)")
     parser.add_argument("--think", type=float, default=0, help="mean pause between a user's pages, s (default 0)")
     parser.add_argument(
