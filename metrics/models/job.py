@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -53,6 +53,7 @@ class Failure(models.TextChoices):
     UNQUEUED = "unqueued", _("the job queue was unreachable")
     CSV_ERRORS = "csv_errors", _("errors in the file")
     METRIC_DELETED = "metric_deleted", _("the metric was deleted")
+    DATABASE = "database", _("the database was unreachable or the connection to it was lost")
     ERROR = "error", _("an unexpected error")
 
 
@@ -231,6 +232,10 @@ class Job(models.Model):
                 "The training of “%(name)s” could not be queued: the job queue is unreachable. Try again in a "
                 "moment; the version that answers still does."
             ),
+            Failure.DATABASE: gettext(
+                "The training of “%(name)s” lost its connection to the database; nothing was stored and the "
+                "previous version still answers. Train again."
+            ),
             Failure.ERROR: gettext(
                 "The training of “%(name)s” failed unexpectedly; nothing was stored. Try again, or tell staff."
             ),
@@ -252,6 +257,11 @@ class Job(models.Model):
             return gettext("The metric “%(name)s” was deleted while your data was being sent: nothing was stored.") % {
                 "name": self.metric.name
             }
+        if self.failure == Failure.DATABASE:
+            return gettext(
+                "The import into “%(name)s” lost its connection to the database; nothing was stored. Upload the "
+                "file again."
+            ) % {"name": self.metric.name}
         return gettext("The import into “%(name)s” failed; nothing was stored. Try again.") % {"name": self.metric.name}
 
     def as_progress(self) -> dict[str, Any]:
@@ -287,7 +297,14 @@ class Job(models.Model):
         except Exception as error:
             # Whatever the kind: nothing half-done was stored (each stores in one transaction).
             logger.exception("job %s failed", self.pk)
-            self._finish(JobStatus.FAILED, failure=Failure.ERROR, detail=repr(error))
+            lost = _connection_lost(error)
+            self._finish(JobStatus.FAILED, failure=Failure.DATABASE if lost else Failure.ERROR, detail=repr(error))
+        finally:
+            if self.kind == JobKind.IMPORT and self.batch_id:
+                # The file was only kept for this job, whatever its outcome.
+                from metrics.models.indicator import ImportBatch
+
+                ImportBatch.objects.filter(pk=self.batch_id).update(data=b"")
         logger.info(
             "job %s %s: %s",
             self.pk,
@@ -349,9 +366,6 @@ class Job(models.Model):
         else:
             ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
             self._finish(JobStatus.DONE, done=stored, total=stored)
-        finally:
-            # The file was only kept for this job.
-            ImportBatch.objects.filter(pk=batch.pk).update(data=b"")
 
     def csv_error(self) -> CsvFormatError | None:
         """The errors that refused an uploaded file, as the parser reported them."""
@@ -393,6 +407,17 @@ class Job(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
         Job.objects.filter(pk=self.pk).update(**fields)
+
+
+def _connection_lost(error: Exception) -> bool:
+    """Whether `error` says the database was lost (the server went away, the network failed, it
+    stayed locked). The connection is then closed, so that the next query (the job's own
+    failure) opens a new one instead of failing again on the broken one."""
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    if not connection.in_atomic_block:
+        connection.close()
+    return True
 
 
 def _send(job: Job) -> None:

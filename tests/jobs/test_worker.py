@@ -58,9 +58,8 @@ def shell(environment: dict[str, str], code: str) -> str:
     return manage(environment, "shell", "-c", code).strip().splitlines()[-1]
 
 
-@pytest.fixture
-def worker(deployment: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(  # noqa: S603
+def start_worker(environment: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603
         [
             sys.executable,
             "-m",
@@ -71,7 +70,7 @@ def worker(deployment: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
             "--concurrency",
             "1",
             "-Q",
-            deployment["MBREAK_JOB_QUEUE"],
+            environment["MBREAK_JOB_QUEUE"],
             "--loglevel",
             "INFO",
             "--without-heartbeat",
@@ -79,12 +78,17 @@ def worker(deployment: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
             "--without-gossip",
         ],
         cwd=ROOT,
-        env=deployment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,  # its own process group: killed whole, children included
     )
+
+
+@pytest.fixture
+def worker(deployment: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    process = start_worker(deployment)
     yield process
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -193,3 +197,94 @@ def test_a_worker_killed_mid_import_stores_no_row_of_the_file(
         "print(Indicator.objects.filter(batch__file_name='big.csv').count(), m.indicators.count(), m.indicator_count)",
     )
     assert counts == "0 402 402"  # the demo's 400 and its 2 feedback rows; none of the file
+
+
+@pytest.fixture
+def postgres_deployment(deployment: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The same small deployment on a PostgreSQL database of its own (dropped afterwards)."""
+    psycopg = pytest.importorskip("psycopg")
+    server = os.environ.get("DATABASE_URL", "")
+    if not server.startswith(("postgres://", "postgresql://")):
+        server = "postgres://postgres@127.0.0.1:5432/postgres"
+    name = f"mbreak_worker_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"a lost database connection is only simulated on PostgreSQL, and none answers: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    environment = {**deployment, "DATABASE_URL": server.rsplit("/", 1)[0] + f"/{name}"}
+    try:
+        manage(environment, "migrate", "--noinput", "-v", "0")
+        manage(environment, "load_demo")
+        yield environment
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_job_row(environment: dict[str, str], job_id: int) -> tuple[str, str, str]:
+    import psycopg
+
+    with psycopg.connect(environment["DATABASE_URL"]) as connection:
+        row = connection.execute("SELECT status, stage, failure FROM metrics_job WHERE id = %s", (job_id,)).fetchone()
+    assert row is not None
+    return row
+
+
+def test_a_database_connection_lost_mid_import_fails_the_job_saying_so_and_stores_nothing(
+    postgres_deployment: dict[str, str],
+) -> None:
+    import psycopg
+
+    environment = postgres_deployment
+    job_id = int(
+        shell(
+            environment,
+            "import hashlib; from metrics.models import ImportBatch, Job, Metric; "
+            "m = Metric.objects.get(name='Error rate (%)'); "
+            "rows = ''.join(f'{i % 97},{i % 2},{i % 60}\\n' for i in range(1000000)); "
+            "data = ('valor,decisao,tempo\\n' + rows).encode(); "
+            "b = ImportBatch.objects.create(metric=m, uploaded_by=m.owner, file_name='big.csv', "
+            "sha256=hashlib.sha256(data).hexdigest(), size=len(data), delimiter='detect', data=data); "
+            "print(Job.objects.enqueue_import(b, m.owner).pk)",
+        )
+    )
+    worker = start_worker(environment)
+    try:
+        deadline = time.monotonic() + 60
+        while postgres_job_row(environment, job_id)[1] != "importing":  # storing, in one transaction
+            assert time.monotonic() < deadline, postgres_job_row(environment, job_id)
+            time.sleep(0.02)
+        # The database restarts, or a network partition: the server ends the worker's session.
+        with psycopg.connect(environment["DATABASE_URL"], autocommit=True) as connection:
+            connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        deadline = time.monotonic() + 60
+        while postgres_job_row(environment, job_id)[0] == "running":
+            assert time.monotonic() < deadline, "the job was left running"
+            time.sleep(0.1)
+
+        # The worker itself says what happened (no sweep needed), and nothing of the file is stored.
+        assert postgres_job_row(environment, job_id) == ("failed", "finished", "database"), shell(
+            environment, f"from metrics.models import Job; print(repr(Job.objects.get(pk={job_id}).detail))"
+        )
+        counts = shell(
+            environment,
+            "from metrics.models import ImportBatch, Indicator, Metric; m = Metric.objects.get(name='Error rate (%)'); "
+            "b = ImportBatch.objects.get(file_name='big.csv'); "
+            "print(Indicator.objects.filter(batch=b).count(), m.indicators.count(), m.indicator_count, len(b.data))",
+        )
+        assert counts == "0 402 402 0"  # none of the file, and the file itself dropped
+        # The worker opened a new connection: the next job runs.
+        next_job = int(shell(environment, ENQUEUE.format(name="Requests per minute")))
+        deadline = time.monotonic() + 90
+        while postgres_job_row(environment, next_job)[0] not in ("done", "failed"):
+            assert time.monotonic() < deadline, postgres_job_row(environment, next_job)
+            time.sleep(0.2)
+        assert postgres_job_row(environment, next_job) == ("done", "finished", "")
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
