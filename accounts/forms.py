@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import throttle
+from accounts.models import ApiToken, TokenScope
 from mbreak.forms import BootstrapFormMixin
 
 
@@ -38,3 +42,40 @@ class LoginForm(BootstrapFormMixin, AuthenticationForm):
             raise
         throttle.forget_failures(username)
         return cleaned
+
+
+class ApiTokenForm(BootstrapFormMixin, forms.Form):
+    EXPIRY_CHOICES = [
+        ("30", _("In 30 days")),
+        ("90", _("In 90 days")),
+        ("365", _("In a year")),
+        ("", _("Never")),
+    ]
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What uses it, e.g. “GitHub Actions deploy gate”."),
+    )
+    scope = forms.ChoiceField(label=_("Access"), choices=TokenScope.choices, initial=TokenScope.READ)
+    expires_in = forms.ChoiceField(label=_("Expires"), choices=EXPIRY_CHOICES, initial="90", required=False)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError(_("Give the token a name."), code="blank")
+        if ApiToken.objects.of(self.user).filter(name=name, revoked_at__isnull=True).exists():
+            raise forms.ValidationError(
+                _("You already have a token named “%(name)s”. Revoke it first, or choose another name."),
+                code="duplicate",
+                params={"name": name},
+            )
+        return name
+
+    def expires_at(self) -> datetime | None:
+        days = self.cleaned_data.get("expires_in")
+        return timezone.now() + timedelta(days=int(days)) if days else None

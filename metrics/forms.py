@@ -197,3 +197,20 @@ class VerdictFilterForm(forms.Form):
     state = forms.ChoiceField(
         label=_("Verdict"), required=False, choices=[("", _("All verdicts")), *VerdictState.choices]
     )
+
+
+class ObservationForm(forms.Form):
+    """An observation asked about through the API: the same numbers the predict page accepts."""
+
+    value = number_field(_("Observed value"))
+    minutes = number_field(_("Time (minutes)"), minutes=True)
+
+
+class ApiFeedbackForm(forms.Form):
+    """What was decided, as the API says it (the words, not the stored numbers)."""
+
+    decided = forms.TypedChoiceField(
+        choices=[("rollback", "rollback"), ("rollout", "rollout")],
+        coerce=lambda word: Decision.ROLLBACK.value if word == "rollback" else Decision.ROLLOUT.value,
+    )
+    note = forms.CharField(required=False, max_length=2000)

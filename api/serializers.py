@@ -1,0 +1,166 @@
+"""What the API answers: read-only shapes of the domain's objects. Input is validated by the
+same forms as the web pages', and every change is made by the same model methods."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from metrics.models import Decision, Metric, Verdict, VerdictState
+from metrics.templatetags.formatting import rule_text
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in UTC, whatever the server's TIME_ZONE."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+
+class AnsweringModelSerializer(serializers.Serializer[Metric]):
+    version = serializers.IntegerField(source="latest_model_version")
+    accuracy = serializers.FloatField(source="latest_model_accuracy", help_text="Held-out accuracy, 0 to 1.")
+    trained_at = UtcDateTimeField(source="latest_model_trained_at")
+    is_stale = serializers.SerializerMethodField(help_text="The data changed since this version was trained.")
+    is_usable = serializers.BooleanField(source="latest_model_is_usable")
+
+    def get_is_stale(self, metric: Metric) -> bool:
+        return bool(metric.newest_model_data_version != metric.data_version)  # type: ignore[attr-defined]
+
+
+class MetricSerializer(serializers.ModelSerializer[Metric]):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    created_at = UtcDateTimeField(read_only=True)
+    answering_model = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Metric
+        fields = [
+            "id",
+            "name",
+            "category",
+            "owner",
+            "indicator_count",
+            "created_at",
+            "answering_model",
+            "url",
+            "web_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(AnsweringModelSerializer(allow_null=True))
+    def get_answering_model(self, metric: Metric) -> dict[str, Any] | None:
+        if getattr(metric, "latest_model_version", None) is None:
+            return None
+        return dict(AnsweringModelSerializer(metric).data)
+
+    def get_url(self, metric: Metric) -> str:
+        return str(self.context["request"].build_absolute_uri(reverse("api:metric", args=[metric.pk])))
+
+    def get_web_url(self, metric: Metric) -> str:
+        return str(self.context["request"].build_absolute_uri(metric.get_absolute_url()))
+
+
+class MetricInputSerializer(serializers.Serializer[Metric]):
+    """For the schema only: the body a metric is created from (checked by the web page's form)."""
+
+    name = serializers.CharField(max_length=100)
+    category = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
+    code = serializers.CharField(help_text="value_out_of_range, minutes_out_of_range, few_cases, weak_majority, ...")
+    message = serializers.CharField(help_text="The reason in words, in the request's language (Accept-Language).")
+
+
+class VerdictSerializer(serializers.ModelSerializer[Verdict]):
+    verdict = serializers.ChoiceField(source="state", choices=VerdictState.values, read_only=True)
+    leaning = serializers.ChoiceField(choices=[VerdictState.ROLLBACK.value, VerdictState.ROLLOUT.value], read_only=True)
+    metric = serializers.IntegerField(source="metric_id", read_only=True)
+    metric_name = serializers.CharField(source="metric.name", read_only=True)
+    reasons = serializers.SerializerMethodField()
+    rule = serializers.SerializerMethodField()
+    similar_cases = serializers.SerializerMethodField()
+    asked_by = serializers.CharField(source="asked_by.username", default=None, read_only=True)
+    asked_at = UtcDateTimeField(read_only=True)
+    decided = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Verdict
+        fields = [
+            "id",
+            "verdict",
+            "leaning",
+            "metric",
+            "metric_name",
+            "value",
+            "minutes",
+            "reasons",
+            "rule",
+            "similar_cases",
+            "model_version",
+            "model_accuracy",
+            "is_stale",
+            "asked_by",
+            "asked_at",
+            "source",
+            "decided",
+            "url",
+            "web_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_reasons(self, verdict: Verdict) -> list[dict[str, str]]:
+        """Why it is inconclusive (empty for a clear verdict)."""
+        return [
+            {"code": str(reason["code"]), "message": text}
+            for reason, text in zip(verdict.reasons, verdict.reason_texts(), strict=True)
+        ]
+
+    def get_rule(self, verdict: Verdict) -> str:
+        """What "similar" means for this verdict: the tree's path, in words."""
+        return rule_text(verdict.path)
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"rollbacks": {"type": "integer"}, "rollouts": {"type": "integer"}},
+            "required": ["rollbacks", "rollouts"],
+        }
+    )
+    def get_similar_cases(self, verdict: Verdict) -> dict[str, int]:
+        return {"rollbacks": verdict.leaf_rollbacks, "rollouts": verdict.leaf_rollouts}
+
+    @extend_schema_field(serializers.ChoiceField(choices=["rollback", "rollout"], allow_null=True))
+    def get_decided(self, verdict: Verdict) -> str | None:
+        """What was actually decided, once someone said so."""
+        if verdict.decided is None:
+            return None
+        return "rollback" if verdict.decided == Decision.ROLLBACK else "rollout"
+
+    def get_url(self, verdict: Verdict) -> str:
+        return str(self.context["request"].build_absolute_uri(reverse("api:verdict", args=[verdict.pk])))
+
+    def get_web_url(self, verdict: Verdict) -> str:
+        return str(self.context["request"].build_absolute_uri(verdict.get_absolute_url()))
+
+
+class AskSerializer(serializers.Serializer[dict[str, Any]]):
+    """An observation: a value seen `minutes` after the deployment."""
+
+    value = serializers.FloatField()
+    minutes = serializers.FloatField(min_value=0)
+
+
+class FeedbackSerializer(serializers.Serializer[dict[str, Any]]):
+    decided = serializers.ChoiceField(choices=["rollback", "rollout"], help_text="What was actually decided.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")

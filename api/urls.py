@@ -1,0 +1,29 @@
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from api import views
+
+app_name = "api"
+
+
+def open_to_tokens(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The API answers 401 itself (a pipeline has no login page to follow)."""
+    return login_not_required(view)
+
+
+urlpatterns = [
+    path("schema/", open_to_tokens(SpectacularAPIView.as_view()), name="schema"),
+    path("docs/", open_to_tokens(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
+    path("v1/", open_to_tokens(views.Root.as_view()), name="root"),
+    path("v1/metrics/", open_to_tokens(views.MetricList.as_view()), name="metrics"),
+    path("v1/metrics/<int:metric_id>/", open_to_tokens(views.MetricDetail.as_view()), name="metric"),
+    path(
+        "v1/metrics/<int:metric_id>/verdicts/", open_to_tokens(views.MetricVerdicts.as_view()), name="metric_verdicts"
+    ),
+    path("v1/verdicts/<int:verdict_id>/", open_to_tokens(views.VerdictDetail.as_view()), name="verdict"),
+    path("v1/verdicts/<int:verdict_id>/feedback/", open_to_tokens(views.VerdictFeedback.as_view()), name="feedback"),
+]

@@ -1,0 +1,330 @@
+"""The JSON API, v1: tokens, the same permission rules as the pages, problem-details errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import ApiToken, TokenScope
+from api.throttling import PerTokenThrottle
+from metrics.models import Indicator, Metric, Verdict
+from tests.factories import MetricFactory
+
+METRICS_URL = reverse("api:metrics")
+
+
+def bearer(user: User, scope: str = TokenScope.WRITE, **options) -> dict[str, str]:
+    _token, secret = ApiToken.objects.issue(user, f"token {ApiToken.objects.count()}", scope, **options)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def ask_url(metric: Metric) -> str:
+    return reverse("api:metric_verdicts", args=[metric.pk])
+
+
+def state() -> dict[str, list]:
+    return {
+        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "name", "owner_id")),
+        "verdicts": list(Verdict.objects.order_by("pk").values_list("pk", "decided")),
+        "indicators": list(Indicator.objects.order_by("pk").values_list("pk")),
+    }
+
+
+def test_without_credentials_the_api_answers_401_as_problem_details(client: Client, metric: Metric) -> None:
+    response = client.get(METRICS_URL)
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "code": "not_authenticated",
+        "detail": "Authentication credentials were not provided.",
+    }
+
+
+@pytest.mark.parametrize("how", ["revoked", "expired", "unknown", "inactive user"])
+def test_a_revoked_expired_or_unknown_token_is_refused(client: Client, owner: User, how: str) -> None:
+    headers = bearer(owner, expires_at=timezone.now() - timedelta(seconds=1) if how == "expired" else None)
+    if how == "revoked":
+        ApiToken.objects.get().revoke()
+    if how == "unknown":
+        headers = {"Authorization": "Bearer mb_not-a-token"}
+    if how == "inactive user":
+        User.objects.filter(pk=owner.pk).update(is_active=False)
+
+    response = client.get(METRICS_URL, headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+    assert response.json()["detail"] == "This token is unknown, expired or revoked."
+
+
+def test_a_token_lists_the_shared_catalogue_and_records_its_use(
+    client: Client, stranger: User, trained_metric: Metric
+) -> None:
+    headers = bearer(stranger, TokenScope.READ)
+
+    response = client.get(METRICS_URL, headers=headers)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 1
+    listed = body["results"][0]
+    assert listed["name"] == "Requests per minute"
+    assert listed["owner"] == "owner"
+    assert listed["indicator_count"] == 200
+    assert listed["answering_model"]["version"] == 1
+    assert listed["answering_model"]["is_stale"] is False
+    assert listed["created_at"].endswith("Z") or listed["created_at"].endswith("+00:00")
+    assert listed["url"] == "http://testserver" + reverse("api:metric", args=[trained_metric.pk])
+    assert ApiToken.objects.get().last_used_at is not None
+
+
+def test_the_metric_list_filters_and_paginates_with_next_links(client: Client, owner: User) -> None:
+    for number in range(55):
+        MetricFactory.create(owner=owner, name=f"Latência {number}", category="Latency")
+    MetricFactory.create(owner=owner, name="Error rate", category="Errors")
+    headers = bearer(owner)
+
+    first = client.get(METRICS_URL, {"name": "LATÊNCIA"}, headers=headers).json()
+    second = client.get(first["next"], headers=headers).json()
+
+    assert first["count"] == 55
+    assert len(first["results"]) == 50
+    assert len(second["results"]) == 5
+    assert second["next"] is None
+    assert client.get(METRICS_URL, {"category": "error"}, headers=headers).json()["count"] == 1
+
+
+def test_a_metric_is_created_owned_by_the_caller(client: Client, contributor: User) -> None:
+    response = client.post(
+        METRICS_URL,
+        {"name": " p95  latency ", "category": "Latency"},
+        content_type="application/json",
+        headers=bearer(contributor),
+    )
+
+    assert response.status_code == 201
+    metric = Metric.objects.get()
+    assert (metric.name, metric.category, metric.owner) == ("p95 latency", "Latency", contributor)
+    assert response["Location"] == response.json()["url"]
+    assert response.json()["answering_model"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"category": "Latency"}, "name", "required"),
+        ({"name": "Requests per minute", "category": "traffic"}, "__all__", "duplicate"),
+    ],
+)
+def test_a_bad_metric_is_refused_with_field_errors_and_nothing_stored(
+    client: Client, metric: Metric, contributor: User, body: dict, field: str, code: str
+) -> None:
+    before = state()
+
+    response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
+
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["code"] == "invalid"
+    assert [(error["field"], error["code"]) for error in problem["errors"]] == [
+        ("" if field == "__all__" else field, code)
+    ]
+    assert state() == before
+
+
+def test_only_the_owner_deletes_a_metric(client: Client, metric: Metric, stranger: User, owner: User) -> None:
+    before = state()
+
+    refused = client.delete(reverse("api:metric", args=[metric.pk]), headers=bearer(stranger))
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+    assert refused.json()["detail"] == "Only the metric's owner may delete it."
+    assert state() == before
+    assert client.delete(reverse("api:metric", args=[metric.pk]), headers=bearer(owner)).status_code == 204
+    assert not Metric.objects.exists()
+
+
+def test_an_unknown_metric_is_404(client: Client, owner: User) -> None:
+    response = client.get(reverse("api:metric", args=[999_999]), headers=bearer(owner))
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_asking_gives_the_three_state_verdict_with_its_reasons_and_logs_it(
+    client: Client, trained_metric: Metric, contributor: User
+) -> None:
+    response = client.post(
+        ask_url(trained_metric),
+        {"value": 250, "minutes": 30},
+        content_type="application/json",
+        headers=bearer(contributor),
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    verdict = Verdict.objects.get()
+    assert body["verdict"] == verdict.state == "rollback"
+    assert body["id"] == verdict.pk
+    assert body["reasons"] == []
+    assert body["rule"]
+    assert body["similar_cases"]["rollbacks"] > body["similar_cases"]["rollouts"]
+    assert (body["model_version"], body["is_stale"], body["source"]) == (1, False, "api")
+    assert (verdict.asked_by, verdict.source) == (contributor, "api")
+    assert response["Location"] == body["url"] == "http://testserver" + reverse("api:verdict", args=[verdict.pk])
+    assert client.get(body["url"], headers=bearer(contributor)).json() == body
+
+
+def test_an_observation_outside_what_the_model_has_seen_is_inconclusive_and_says_why(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    response = client.post(
+        ask_url(trained_metric),
+        {"value": 50_000, "minutes": 30},
+        content_type="application/json",
+        headers=bearer(owner),
+    )
+
+    body = response.json()
+    assert body["verdict"] == "inconclusive"
+    assert body["leaning"] in ("rollback", "rollout")
+    assert [reason["code"] for reason in body["reasons"]] == ["value_out_of_range"]
+    assert body["reasons"][0]["message"].startswith("The value 50000 lies outside what the model has seen")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"value": 250}, "minutes"),
+        ({"value": 250, "minutes": -1}, "minutes"),
+        ({"value": "many", "minutes": 3}, "value"),
+    ],
+)
+def test_a_bad_observation_is_refused_and_no_verdict_logged(
+    client: Client, trained_metric: Metric, owner: User, body: dict, field: str
+) -> None:
+    response = client.post(ask_url(trained_metric), body, content_type="application/json", headers=bearer(owner))
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert not Verdict.objects.exists()
+
+
+def test_a_metric_without_a_model_answers_409_no_model(client: Client, metric: Metric, owner: User) -> None:
+    response = client.post(
+        ask_url(metric), {"value": 1, "minutes": 1}, content_type="application/json", headers=bearer(owner)
+    )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "no_model"
+    assert not Verdict.objects.exists()
+
+
+def test_a_read_only_token_reads_but_cannot_ask_or_change_anything(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    headers = bearer(owner, TokenScope.READ)
+    before = state()
+
+    asked = client.post(
+        ask_url(trained_metric), {"value": 1, "minutes": 1}, content_type="application/json", headers=headers
+    )
+    deleted = client.delete(reverse("api:metric", args=[trained_metric.pk]), headers=headers)
+
+    assert (asked.status_code, deleted.status_code) == (403, 403)
+    assert asked.json()["code"] == "read_only_token"
+    assert state() == before
+    assert client.get(ask_url(trained_metric), headers=headers).status_code == 200
+
+
+def test_the_verdict_log_lists_newest_first_and_filters_by_state(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    headers = bearer(owner)
+    for value in (250, 900, 50_000):
+        client.post(
+            ask_url(trained_metric), {"value": value, "minutes": 30}, content_type="application/json", headers=headers
+        )
+
+    log = client.get(ask_url(trained_metric), headers=headers).json()
+    rollouts = client.get(ask_url(trained_metric), {"verdict": "rollout"}, headers=headers).json()
+    bad = client.get(ask_url(trained_metric), {"verdict": "maybe"}, headers=headers)
+
+    assert [verdict["value"] for verdict in log["results"]] == [50_000, 900, 250]
+    assert [verdict["value"] for verdict in rollouts["results"]] == [900]
+    assert bad.status_code == 400
+
+
+def test_feedback_is_recorded_once_by_who_asked_and_makes_one_indicator(
+    client: Client, trained_metric: Metric, contributor: User, stranger: User
+) -> None:
+    asked = client.post(
+        ask_url(trained_metric),
+        {"value": 250, "minutes": 30},
+        content_type="application/json",
+        headers=bearer(contributor),
+    ).json()
+    feedback_url = reverse("api:feedback", args=[asked["id"]])
+    indicators = Indicator.objects.count()
+
+    refused = client.post(
+        feedback_url, {"decided": "rollout"}, content_type="application/json", headers=bearer(stranger)
+    )
+    invalid = client.post(
+        feedback_url, {"decided": "maybe"}, content_type="application/json", headers=bearer(contributor)
+    )
+    given = client.post(
+        feedback_url,
+        {"decided": "rollout", "note": "false alarm"},
+        content_type="application/json",
+        headers=bearer(contributor),
+    )
+    again = client.post(
+        feedback_url, {"decided": "rollback"}, content_type="application/json", headers=bearer(contributor)
+    )
+
+    assert (refused.status_code, invalid.status_code, given.status_code, again.status_code) == (403, 400, 200, 409)
+    assert given.json()["decided"] == "rollout"
+    assert again.json()["code"] == "feedback_already_given"
+    assert Indicator.objects.count() == indicators + 1
+    assert Verdict.objects.get().feedback_note == "false alarm"
+
+
+def test_over_the_rate_a_token_gets_429_with_retry_after(
+    client: Client, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "2/minute"})
+    headers = bearer(owner)
+    other = bearer(owner)
+
+    answers = [client.get(METRICS_URL, headers=headers) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[2].json()["code"] == "throttled"
+    assert 0 < int(answers[2]["Retry-After"]) <= 60
+    assert client.get(METRICS_URL, headers=other).status_code == 200  # counted per token
+
+
+def test_the_schema_and_its_docs_are_served_without_any_cdn(client: Client, owner: User) -> None:
+    schema = client.get(reverse("api:schema"), headers={"Accept": "application/vnd.oai.openapi+json"})
+    client.force_login(owner)
+    docs = client.get(reverse("api:docs"))
+
+    assert schema.status_code == 200
+    assert schema.json()["openapi"].startswith("3.")
+    assert "/api/v1/metrics/{metric_id}/verdicts/" in schema.json()["paths"]
+    assert docs.status_code == 200
+    page = docs.content.decode()
+    assert "swagger-ui" in page
+    assert "https://" not in page.split("<body", 1)[0]  # every asset from this server
