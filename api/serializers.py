@@ -10,7 +10,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from metrics.models import Decision, Metric, Verdict, VerdictState
+from metrics.models import Decision, Indicator, Job, Metric, Verdict, VerdictState
 from metrics.templatetags.formatting import rule_text
 
 
@@ -164,3 +164,73 @@ class AskSerializer(serializers.Serializer[dict[str, Any]]):
 class FeedbackSerializer(serializers.Serializer[dict[str, Any]]):
     decided = serializers.ChoiceField(choices=["rollback", "rollout"], help_text="What was actually decided.")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class JobSerializer(serializers.ModelSerializer[Job]):
+    metric = serializers.IntegerField(source="metric_id", read_only=True)
+    stage = serializers.CharField(source="stage_label", read_only=True, help_text="In the request's language.")
+    percent = serializers.IntegerField(source="percent_done", read_only=True)
+    outcome = serializers.SerializerMethodField()
+    version = serializers.IntegerField(source="result.version", default=None, read_only=True)
+    created_at = UtcDateTimeField(read_only=True)
+    started_at = UtcDateTimeField(read_only=True)
+    finished_at = UtcDateTimeField(read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "metric",
+            "status",
+            "stage",
+            "percent",
+            "failure",
+            "outcome",
+            "version",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_outcome(self, job: Job) -> str:
+        return job.outcome()
+
+    def get_url(self, job: Job) -> str:
+        return str(self.context["request"].build_absolute_uri(reverse("api:job", args=[job.pk])))
+
+
+class IndicatorSerializer(serializers.ModelSerializer[Indicator]):
+    decision = serializers.SerializerMethodField()
+    minutes = serializers.FloatField(source="time", read_only=True)
+    registered_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    registered_at = UtcDateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Indicator
+        fields = ["id", "value", "decision", "minutes", "registered_by", "registered_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["rollback", "rollout"]))
+    def get_decision(self, indicator: Indicator) -> str:
+        return "rollback" if indicator.decision == Decision.ROLLBACK else "rollout"
+
+
+class IndicatorInputSerializer(serializers.Serializer[dict[str, Any]]):
+    """For the schema only: one indicator (checked by the same rules as the page's form)."""
+
+    value = serializers.FloatField()
+    decision = serializers.ChoiceField(choices=["rollback", "rollout"])
+    minutes = serializers.FloatField(min_value=0)
+
+
+class IndicatorsInputSerializer(serializers.Serializer[dict[str, Any]]):
+    indicators = IndicatorInputSerializer(many=True)
+
+
+class StoredSerializer(serializers.Serializer[dict[str, Any]]):
+    stored = serializers.IntegerField()
+    indicator_count = serializers.IntegerField()

@@ -24,6 +24,20 @@ urlpatterns = [
     path(
         "v1/metrics/<int:metric_id>/verdicts/", open_to_tokens(views.MetricVerdicts.as_view()), name="metric_verdicts"
     ),
+    path("v1/metrics/<int:metric_id>/train/", open_to_tokens(views.TrainMetric.as_view()), name="train"),
+    path("v1/metrics/<int:metric_id>/indicators/", open_to_tokens(views.MetricIndicators.as_view()), name="indicators"),
+    path(
+        "v1/metrics/<int:metric_id>/indicators/bulk/",
+        open_to_tokens(views.MetricIndicatorsBulk.as_view()),
+        name="indicators_bulk",
+    ),
+    path(
+        "v1/metrics/<int:metric_id>/indicators.csv",
+        open_to_tokens(views.MetricIndicatorsCsv.as_view()),
+        name="indicators_csv",
+    ),
+    path("v1/jobs/", open_to_tokens(views.JobList.as_view()), name="jobs"),
+    path("v1/jobs/<int:job_id>/", open_to_tokens(views.JobDetail.as_view()), name="job"),
     path("v1/verdicts/<int:verdict_id>/", open_to_tokens(views.VerdictDetail.as_view()), name="verdict"),
     path("v1/verdicts/<int:verdict_id>/feedback/", open_to_tokens(views.VerdictFeedback.as_view()), name="feedback"),
 ]

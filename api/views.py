@@ -3,15 +3,20 @@ web pages (`metrics.access`, `Metric.predict`, `Verdict.add_feedback`...)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,14 +24,21 @@ from rest_framework.views import APIView
 from api.serializers import (
     AskSerializer,
     FeedbackSerializer,
+    IndicatorInputSerializer,
+    IndicatorSerializer,
+    IndicatorsInputSerializer,
+    JobSerializer,
     MetricInputSerializer,
     MetricSerializer,
+    StoredSerializer,
     VerdictSerializer,
 )
-from metrics.access import get_metric, get_metric_for_deletion, get_verdict, get_verdict_for_feedback
-from metrics.forms import ApiFeedbackForm, MetricFilterForm, MetricForm, ObservationForm
+from metrics.access import get_job, get_metric, get_metric_for_deletion, get_verdict, get_verdict_for_feedback
+from metrics.forms import ApiFeedbackForm, ApiIndicatorForm, MetricFilterForm, MetricForm, ObservationForm
 from metrics.models import (
     FeedbackAlreadyGiven,
+    Indicator,
+    Job,
     Metric,
     MetricDeleted,
     ModelUnusable,
@@ -35,6 +47,9 @@ from metrics.models import (
     Verdict,
     VerdictState,
 )
+from predictor.columns import IndicatorColumns
+
+MAX_BULK_INDICATORS = 10_000
 
 
 class Conflict(exceptions.APIException):
@@ -210,3 +225,125 @@ class Root(APIView):
                 "docs": request.build_absolute_uri(reverse("api:docs")),
             }
         )
+
+
+class TrainMetric(APIView):
+    @extend_schema(request=None, responses={202: JobSerializer})
+    def post(self, request: Request, metric_id: int) -> Response:
+        """Queue a training of the metric (or find the one already queued or running): 202 with its job."""
+        metric = get_metric(request.user, metric_id)
+        job, _created = Job.objects.enqueue_training(metric, caller(request))
+        job = get_job(request.user, job.pk)
+        body = JobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class JobList(generics.ListAPIView[Job]):
+    """The caller's jobs, newest first."""
+
+    serializer_class = JobSerializer
+
+    def get_queryset(self) -> Any:
+        return Job.objects.for_user(self.request.user)
+
+
+class JobDetail(APIView):
+    @extend_schema(responses=JobSerializer)
+    def get(self, request: Request, job_id: int) -> Response:
+        """A job's status and progress (poll it until `status` is done or failed)."""
+        return Response(JobSerializer(get_job(request.user, job_id), context={"request": request}).data)
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 100
+
+
+class MetricIndicators(generics.ListAPIView[Indicator]):
+    """A metric's indicators, newest first (cursor pages: no row is counted or skipped one by one)."""
+
+    serializer_class = IndicatorSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self) -> Any:
+        metric = get_metric(self.request.user, self.kwargs["metric_id"])
+        return metric.indicators.select_related("created_by")
+
+    @extend_schema(
+        request=IndicatorInputSerializer,
+        responses={201: IndicatorSerializer, 400: OpenApiResponse(description="Invalid indicator")},
+    )
+    def post(self, request: Request, metric_id: int) -> Response:
+        """Add one indicator (a past deployment: the value seen, after how many minutes, what was decided)."""
+        metric = get_metric(request.user, metric_id)
+        row = checked(ApiIndicatorForm(request_body(request)))
+        try:
+            indicator = metric.add_indicator(row["value"], row["decision"], row["minutes"], caller(request))
+        except MetricDeleted:
+            raise exceptions.NotFound() from None
+        return Response(IndicatorSerializer(indicator).data, status=status.HTTP_201_CREATED)
+
+
+class MetricIndicatorsBulk(APIView):
+    @extend_schema(
+        request=IndicatorsInputSerializer,
+        responses={201: StoredSerializer, 400: OpenApiResponse(description="Some row is invalid: none stored")},
+    )
+    def post(self, request: Request, metric_id: int) -> Response:
+        """Add many indicators in one request, all or nothing; an error names the row (from 0)."""
+        metric = get_metric(request.user, metric_id)
+        rows = request_body(request).get("indicators")
+        if not isinstance(rows, list) or not rows:
+            message = _("Send a non-empty list of indicators as “indicators”.")
+            raise exceptions.ValidationError({"indicators": [exceptions.ErrorDetail(message, "invalid")]})
+        if len(rows) > MAX_BULK_INDICATORS:
+            message = _("At most %(count)d indicators a request; upload a CSV file for more.") % {
+                "count": MAX_BULK_INDICATORS
+            }
+            raise exceptions.ValidationError({"indicators": [exceptions.ErrorDetail(message, "too_many")]})
+        data = IndicatorColumns()
+        errors: dict[str, Any] = {}
+        for index, row in enumerate(rows):
+            form = ApiIndicatorForm(row if isinstance(row, dict) else {})
+            if form.is_valid():
+                data.append(
+                    value=form.cleaned_data["value"],
+                    time=form.cleaned_data["minutes"],
+                    decision=form.cleaned_data["decision"],
+                )
+            else:
+                errors[f"indicators.{index}"] = {
+                    field: [exceptions.ErrorDetail(e["message"], e["code"] or "invalid") for e in field_errors]
+                    for field, field_errors in form.errors.get_json_data().items()
+                }
+        if errors:
+            raise exceptions.ValidationError(errors)
+        try:
+            stored = metric.import_indicators(data, caller(request))
+        except MetricDeleted:
+            raise exceptions.NotFound() from None
+        metric.refresh_from_db(fields=["indicator_count"])
+        return Response({"stored": stored, "indicator_count": metric.indicator_count}, status=status.HTTP_201_CREATED)
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets a client that asks for `text/csv` reach the download (its errors stay JSON)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()
+
+
+class MetricIndicatorsCsv(APIView):
+    renderer_classes = [JSONRenderer, CsvRenderer]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request, metric_id: int) -> StreamingHttpResponse:
+        """Every indicator as CSV (the web page's download), streamed."""
+        metric = get_metric(request.user, metric_id)
+        response = StreamingHttpResponse(metric.indicators.csv_file(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="metric-{metric.pk}-indicators.csv"'
+        return response

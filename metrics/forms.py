@@ -214,3 +214,14 @@ class ApiFeedbackForm(forms.Form):
         coerce=lambda word: Decision.ROLLBACK.value if word == "rollback" else Decision.ROLLOUT.value,
     )
     note = forms.CharField(required=False, max_length=2000)
+
+
+class ApiIndicatorForm(forms.Form):
+    """One indicator as the API says it: the page's numbers, the decision as a word."""
+
+    value = number_field(_("Value"))
+    decision = forms.TypedChoiceField(
+        choices=[("rollback", "rollback"), ("rollout", "rollout")],
+        coerce=lambda word: Decision.ROLLBACK.value if word == "rollback" else Decision.ROLLOUT.value,
+    )
+    minutes = number_field(_("Time (minutes)"), minutes=True)

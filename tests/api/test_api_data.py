@@ -1,0 +1,129 @@
+"""The API's data and training endpoints: indicators (one, many, CSV), training jobs."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import ApiToken, TokenScope
+from metrics.models import Indicator, Job, Metric
+from tests.conftest import rule_data
+
+
+def bearer(user: User, scope: str = TokenScope.WRITE) -> dict[str, str]:
+    _token, secret = ApiToken.objects.issue(user, f"token {ApiToken.objects.count()}", scope)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def rows_of(metric: Metric) -> list[tuple]:
+    return list(metric.indicators.order_by("pk").values_list("value", "decision", "time", "created_by_id"))
+
+
+def test_one_indicator_is_added_by_its_author(client: Client, metric: Metric, contributor: User) -> None:
+    response = client.post(
+        reverse("api:indicators", args=[metric.pk]),
+        {"value": 480.5, "decision": "rollback", "minutes": 12},
+        content_type="application/json",
+        headers=bearer(contributor),
+    )
+
+    assert response.status_code == 201
+    assert response.json()["decision"] == "rollback"
+    assert response.json()["registered_by"] == "contributor"
+    assert rows_of(metric) == [(480.5, 1, 12.0, contributor.pk)]
+    metric.refresh_from_db()
+    assert metric.indicator_count == 1
+
+
+def test_a_bad_indicator_is_refused_and_nothing_stored(client: Client, metric: Metric, owner: User) -> None:
+    response = client.post(
+        reverse("api:indicators", args=[metric.pk]),
+        {"value": 1, "decision": "maybe", "minutes": -3},
+        content_type="application/json",
+        headers=bearer(owner),
+    )
+
+    assert response.status_code == 400
+    assert sorted(error["field"] for error in response.json()["errors"]) == ["decision", "minutes"]
+    assert not Indicator.objects.exists()
+
+
+def test_many_indicators_are_stored_all_or_nothing(client: Client, metric: Metric, owner: User) -> None:
+    url = reverse("api:indicators_bulk", args=[metric.pk])
+    good = [{"value": n, "decision": "rollout", "minutes": n % 60} for n in range(300)]
+    bad = [*good[:10], {"value": "x", "decision": "rollout", "minutes": 1}, *good[10:]]
+
+    refused = client.post(url, {"indicators": bad}, content_type="application/json", headers=bearer(owner))
+    stored = client.post(url, {"indicators": good}, content_type="application/json", headers=bearer(owner))
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [
+        {"field": "indicators.10.value", "code": "invalid", "message": "Enter a number."}
+    ]
+    assert stored.status_code == 201
+    assert stored.json() == {"stored": 300, "indicator_count": 300}
+    assert len(rows_of(metric)) == 300
+
+
+def test_indicators_are_listed_newest_first_in_cursor_pages(client: Client, metric: Metric, owner: User) -> None:
+    metric.import_indicators(rule_data(150), owner)
+    url = reverse("api:indicators", args=[metric.pk])
+
+    first = client.get(url, headers=bearer(owner)).json()
+    second = client.get(first["next"], headers=bearer(owner)).json()
+
+    ids = [row["id"] for row in first["results"] + second["results"]]
+    assert len(first["results"]) == 100
+    assert second["next"] is None
+    assert ids == sorted(metric.indicators.values_list("pk", flat=True), reverse=True)
+
+
+def test_the_csv_download_is_the_pages_download(client: Client, metric: Metric, owner: User, stranger: User) -> None:
+    metric.import_indicators(rule_data(20), owner)
+    url = reverse("api:indicators_csv", args=[metric.pk])
+
+    response = client.get(url, headers=bearer(stranger))
+    asked_as_csv = client.get(url, headers={**bearer(stranger), "Accept": "text/csv"})
+
+    assert response.status_code == asked_as_csv.status_code == 200
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == ["valor", "decisao", "tempo", "usuario", "registrado_em"]
+    assert len(rows) == 21
+
+
+def test_train_answers_202_with_the_job_to_poll(client: Client, metric: Metric, owner: User, contributor: User) -> None:
+    metric.import_indicators(rule_data(60), owner)
+
+    response = client.post(reverse("api:train", args=[metric.pk]), headers=bearer(contributor))
+
+    assert response.status_code == 202
+    job = Job.objects.get()
+    body = response.json()
+    assert response["Location"] == body["url"]
+    assert (body["id"], body["kind"], body["metric"]) == (job.pk, "training", metric.pk)
+    polled = client.get(body["url"], headers=bearer(contributor)).json()
+    assert (polled["status"], polled["version"], polled["percent"]) == ("done", 1, 100)
+    assert polled["outcome"].startswith("Version 1 trained:")
+    listed = client.get(reverse("api:jobs"), headers=bearer(contributor)).json()["results"]
+    assert [job["id"] for job in listed] == [job.pk]
+
+
+def test_a_read_only_token_cannot_add_data_or_train(client: Client, metric: Metric, owner: User) -> None:
+    headers = bearer(owner, TokenScope.READ)
+
+    added = client.post(
+        reverse("api:indicators", args=[metric.pk]),
+        {"value": 1, "decision": "rollout", "minutes": 1},
+        content_type="application/json",
+        headers=headers,
+    )
+    trained = client.post(reverse("api:train", args=[metric.pk]), headers=headers)
+
+    assert (added.status_code, trained.status_code) == (403, 403)
+    assert not Indicator.objects.exists()
+    assert not Job.objects.exists()
