@@ -24,6 +24,7 @@ import itertools
 import math
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,9 +132,11 @@ def parse_indicator_csv(
 
     body = text[body_start:].encode("utf-8")
     if _is_plain(body):
+        del text  # the file is held once more as bytes: do not hold it a third time as text
         parsed = _parse_plain(body, header_number, layout, report)
         if parsed is not None:
             return parsed
+        text = _decode(data)
     del body
     return _parse_line_by_line(text, header_number, layout, report)
 
@@ -260,9 +263,8 @@ def _parse_plain(
     """The data lines of an unquoted file, read in blocks; None if a line is too odd for pandas."""
     import numpy as np
 
-    blocks: list[tuple[Any, Any, Any]] = []
+    parsed = IndicatorColumns()
     errors = _Errors()
-    rows = 0
     first_line = header_number + 1
     start = 0
     while start < len(body):
@@ -272,61 +274,72 @@ def _parse_plain(
         if block is None:
             return None
         if not errors.total:  # once the file has failed, only count errors
-            blocks.append(block)
-            rows += len(block[0])
-            report(rows)
+            # Straight into the typed arrays: memory holds the rows once, and one block's worth more.
+            values, minutes, decisions = block
+            parsed.values.frombytes(values.astype(np.float64, copy=False).tobytes())  # type: ignore[attr-defined]
+            parsed.times.frombytes(minutes.astype(np.float64, copy=False).tobytes())  # type: ignore[attr-defined]
+            parsed.decisions.frombytes(decisions.astype(np.int8).tobytes())  # type: ignore[attr-defined]
+            report(len(parsed))
         first_line += body.count(b"\n", start, end)
         start = end
     errors.raise_if_any()
-    if not rows:
+    if not parsed:
         raise CsvFormatError(_("The file has a header but no data rows."))
-    values, minutes, decisions = (np.concatenate([block[i] for block in blocks]) for i in range(3))
-    parsed = IndicatorColumns()
-    parsed.values.frombytes(values.astype(np.float64).tobytes())  # type: ignore[attr-defined]
-    parsed.times.frombytes(minutes.astype(np.float64).tobytes())  # type: ignore[attr-defined]
-    parsed.decisions.frombytes(decisions.astype(np.int8).tobytes())  # type: ignore[attr-defined]
     return parsed
 
 
-def _parse_block(block: bytes, first_line: int, layout: _Layout, errors: _Errors) -> tuple[Any, Any, Any] | None:
-    """(values, minutes, decisions) of a block of whole lines, its errors added to `errors`."""
+def _parse_block(
+    block: bytes, first_line: int, layout: _Layout, errors: _Errors, *, quick: bool = True
+) -> tuple[Any, Any, Any] | None:
+    """(values, minutes, decisions) of a block of whole lines, its errors added to `errors`.
+
+    Every line must have `width` fields. `quick`: when the last column is one the rows need
+    and the block holds exactly `width - 1` separators a line, that is so unless some line
+    lacks a field, which leaves its last cell empty (NaN): only then are fields counted line
+    by line. Otherwise they are counted at once.
+    """
     import numpy as np
     import pandas as pd
 
     data = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(data == ord("\n"))
-    if not block.endswith(b"\n"):
-        ends = np.append(ends, len(block))
-    starts = np.concatenate(([0], ends[:-1] + 1))
+    lines = block.count(b"\n") + (not block.endswith(b"\n"))
+    last = layout.width - 1
+    quick = (
+        quick and not layout.columns[last].startswith("ignored:") and block.count(layout.sep.encode()) == last * lines
+    )
+    bounds = None if quick else _line_bounds(data, block)
     fields: Any = layout.width
-    if not _every_line_has_width_fields(data, starts, ends, layout):
+    if bounds is not None and not _every_line_has_width_fields(data, *bounds, layout):
         # Some line has too few or too many fields (a blank line has one): count them line by line.
-        fields = np.add.reduceat(data == ord(layout.sep), starts, dtype=np.int64) + 1
+        fields = np.add.reduceat(data == ord(layout.sep), bounds[0], dtype=np.int64) + 1
         if int(fields.max()) > layout.width + MAX_EXTRA_FIELDS:
             return None
     wanted = [layout.at("value"), layout.at("time"), layout.at("decision")]
     try:
-        frame = pd.read_csv(
-            io.BytesIO(block),
-            sep=layout.sep,
-            header=None,
-            index_col=False,
-            names=list(range(max(int(np.max(fields)), layout.width))),
-            usecols=wanted,
-            skip_blank_lines=False,
-            quoting=csv.QUOTE_NONE,
-            skipinitialspace=True,
-            keep_default_na=False,
-            na_values=[""],
-            decimal="," if layout.decimal_comma and b"," in block else ".",
-            low_memory=False,
-            engine="c",
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.BytesIO(block),
+                sep=layout.sep,
+                header=None,
+                index_col=False,
+                names=list(range(max(int(np.max(fields)), layout.width))),
+                usecols=sorted({*wanted, last}),
+                skip_blank_lines=False,
+                quoting=csv.QUOTE_NONE,
+                skipinitialspace=True,
+                keep_default_na=False,
+                na_values=[""],
+                decimal="," if layout.decimal_comma and b"," in block else ".",
+                low_memory=False,
+                engine="c",
+            )
     except (ValueError, pd.errors.ParserError):
-        # A line with more fields than the others and as many fewer elsewhere: let the lines speak.
         return None
-    if len(frame) != len(ends):
+    if len(frame) != lines:
         return None
+    if quick and frame[last].isna().any():
+        return _parse_block(block, first_line, layout, errors, quick=False)
     values, minutes, decisions = (_as_numbers(frame[at]) for at in wanted)
     with np.errstate(invalid="ignore"):
         plain = (
@@ -336,9 +349,11 @@ def _parse_block(block: bytes, first_line: int, layout: _Layout, errors: _Errors
             & (minutes <= LARGEST_NUMBER)
             & ((decisions == ROLLOUT) | (decisions == ROLLBACK))
         )
-    keep = np.ones(len(ends), dtype=bool)
+    odd = np.flatnonzero(~plain).tolist()
+    keep = np.ones(lines, dtype=bool)
+    starts, ends = bounds if bounds is not None else _line_bounds(data, block) if odd else ((), ())
     # Whatever pandas could not read plainly is read again, one line at a time, by the rules of `_read_cells`.
-    for index in np.flatnonzero(~plain).tolist():
+    for index in odd:
         line_number = first_line + index
         line = block[starts[index] : ends[index]].decode("utf-8").rstrip("\r")
         try:
@@ -353,7 +368,19 @@ def _parse_block(block: bytes, first_line: int, layout: _Layout, errors: _Errors
             keep[index] = False
         else:
             values[index], minutes[index], decisions[index] = row
+    if keep.all():
+        return values, minutes, decisions
     return values[keep], minutes[keep], decisions[keep]
+
+
+def _line_bounds(data: Any, block: bytes) -> tuple[Any, Any]:
+    """Where each line of the block starts, and where it ends (its line feed, or the block's end)."""
+    import numpy as np
+
+    ends = np.flatnonzero(data == ord("\n"))
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(block))
+    return np.concatenate(([0], ends[:-1] + 1)), ends
 
 
 def _every_line_has_width_fields(data: Any, starts: Any, ends: Any, layout: _Layout) -> bool:

@@ -346,11 +346,11 @@ class Job(models.Model):
         if batch is None:  # deleted with its metric
             self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED)
             return
+        file, batch.data = bytes(batch.data), b""  # held once, not twice
         try:
             self.report("parsing")
-            data = csv_io.parse_indicator_csv(
-                bytes(batch.data), batch.delimiter, progress=lambda rows: self.report("parsing", rows)
-            )
+            data = csv_io.parse_indicator_csv(file, batch.delimiter, progress=lambda rows: self.report("parsing", rows))
+            del file
             # One transaction stores them all: other connections see none of them until it commits.
             self.report("importing", 0, len(data))
             stored = self.metric.import_indicators(data, self.requested_by, batch)
