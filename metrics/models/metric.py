@@ -88,6 +88,15 @@ class MetricQuerySet(models.QuerySet["Metric"]):
             filters &= Q(category_key__contains=search_key(category))
         return self.filter(filters)
 
+    def named(self, reference: str) -> MetricQuerySet:
+        """The metric a person names on a command line: its id, or its name (any case), with
+        "/category" when two categories hold the same name ("p95 latency/Checkout")."""
+        if reference.strip().isdigit():
+            return self.filter(pk=int(reference))
+        name, _slash, category = reference.partition("/")
+        found = self.filter(name_key=search_key(name))
+        return found.filter(category_key=search_key(category)) if category else found
+
     def same_as(self, name: str, category: str) -> MetricQuerySet:
         """Metrics that count as duplicates of (name, category): same words, ignoring case."""
         return self.filter(name_key=search_key(name), category_key=search_key(category))

@@ -141,7 +141,7 @@ def test_the_train_command_with_stale_trains_metrics_without_a_model_or_with_new
 
 
 def test_the_train_command_needs_to_be_told_what_to_train(db: None) -> None:
-    with pytest.raises(CommandError, match="--stale, --unusable, or both"):
+    with pytest.raises(CommandError, match="--metric NAME, --stale, --unusable, or several"):
         call_command("train")
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         call_command("train", "--stale", "--user", "nobody")

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from metrics.management.commands._arguments import metric_named
 from metrics.models import Metric
 
 
@@ -18,21 +19,28 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--metric", action="append", default=[], help="this metric (id or name), whatever its state; repeatable"
+        )
         parser.add_argument("--stale", action="store_true", help="metrics with no model, or new data since their model")
         parser.add_argument("--unusable", action="store_true", help="metrics whose newest model cannot be used here")
         parser.add_argument("--user", help="username recorded as the trainer (default: none)")
         parser.add_argument("--budget", type=float, help="start no new training after this many seconds")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not (options["stale"] or options["unusable"]):
-            raise CommandError("Say which models to train: --stale, --unusable, or both.")
+        if not (options["stale"] or options["unusable"] or options["metric"]):
+            raise CommandError("Say which models to train: --metric NAME, --stale, --unusable, or several.")
         user = None
         if options["user"]:
             try:
                 user = get_user_model().objects.get(username=options["user"])
             except get_user_model().DoesNotExist as missing:
                 raise CommandError(f"No user named {options['user']!r}.") from missing
-        metrics = Metric.objects.needing_training(stale=options["stale"], unusable=options["unusable"])
+        chosen = {metric_named(reference).pk for reference in options["metric"]}
+        if options["stale"] or options["unusable"]:
+            needing = Metric.objects.needing_training(stale=options["stale"], unusable=options["unusable"])
+            chosen |= set(needing.values_list("pk", flat=True))
+        metrics = Metric.objects.filter(pk__in=chosen).with_latest_model().order_by("pk")
         report = metrics.train_each(user, budget_seconds=options["budget"])
         for model in report.trained:
             self.stdout.write(

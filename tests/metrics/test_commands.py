@@ -1,0 +1,143 @@
+"""The command line a pipeline or an operator uses: the same rules and messages as the pages."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from accounts.models import ApiToken, TokenScope, token_digest
+from metrics.models import ImportBatch, Indicator, Metric, Source, Verdict
+from tests.factories import MetricFactory
+
+
+def run(*arguments: str) -> str:
+    output = io.StringIO()
+    call_command(*arguments, stdout=output)
+    return output.getvalue()
+
+
+def verdict_exit(*arguments: str) -> tuple[int, str]:
+    output = io.StringIO()
+    with pytest.raises(SystemExit) as ended:
+        call_command("verdict", *arguments, stdout=output)
+    return int(ended.value.code or 0), output.getvalue()
+
+
+def test_verdict_prints_the_verdict_logs_it_and_exits_by_its_state(trained_metric: Metric, owner: User) -> None:
+    rollback = verdict_exit(str(trained_metric.pk), "250", "30", "--user", "owner")
+    rollout = verdict_exit("requests per minute", "900", "30")
+    inconclusive = verdict_exit("Requests per minute/Traffic", "50000", "30", "--json")
+
+    assert rollback[0] == 3
+    assert rollback[1].startswith("Rollback: Requests per minute = 250 after 30 minutes (model version 1;")
+    assert rollout[0] == 0
+    assert inconclusive[0] == 4
+    body = json.loads(inconclusive[1])
+    assert (body["verdict"], body["reasons"][0]["code"], body["model_version"]) == (
+        "inconclusive",
+        "value_out_of_range",
+        1,
+    )
+    assert list(Verdict.objects.order_by("pk").values_list("source", "asked_by")) == [
+        (Source.API, owner.pk),
+        (Source.API, None),
+        (Source.API, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["nothing like it", "1", "1"], "No metric 'nothing like it'"),
+        (["Requests per minute", "1", "-1"], "MINUTES must be a number of minutes, 0 or more."),
+        (["Requests per minute", "inf", "1"], "VALUE must be a finite number"),
+        (["Requests per minute", "1", "1", "--user", "ghost"], "No user named 'ghost'."),
+    ],
+)
+def test_verdict_refuses_bad_arguments_and_logs_nothing(trained_metric: Metric, arguments: list, message: str) -> None:
+    with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        call_command("verdict", *arguments)
+
+    assert not Verdict.objects.exists()
+
+
+def test_verdict_of_a_metric_without_a_model_says_so(metric: Metric) -> None:
+    with pytest.raises(CommandError, match="has no trained model yet"):
+        call_command("verdict", str(metric.pk), "1", "1")
+
+
+def test_a_name_two_categories_share_must_say_which(owner: User) -> None:
+    MetricFactory.create(owner=owner, name="p95 latency", category="Checkout")
+    MetricFactory.create(owner=owner, name="p95 latency", category="Search")
+
+    with pytest.raises(CommandError, match="names several metrics"):
+        call_command("verdict", "p95 latency", "1", "1")
+
+
+def test_import_indicators_follows_the_upload_rules_and_records_a_batch(
+    tmp_path: Path, metric: Metric, contributor: User
+) -> None:
+    good = tmp_path / "deploy-42.csv"
+    good.write_bytes(b"valor,decisao,tempo\n500,1,10\n600,0,60\n")
+    bad = tmp_path / "broken.csv"
+    bad.write_bytes(b"valor,decisao,tempo\n500,1,10\n600,maybe,60\n")
+
+    printed = run("import_indicators", str(metric.pk), str(good), "--user", "contributor")
+    with pytest.raises(CommandError) as refused:
+        call_command("import_indicators", str(metric.pk), str(bad), "--user", "contributor")
+    with pytest.raises(CommandError, match="already imported"):
+        call_command("import_indicators", str(metric.pk), str(good), "--user", "contributor")
+
+    assert printed.strip() == "Imported 2 indicators into 'Requests per minute'."
+    assert str(refused.value).splitlines() == [
+        "Nothing was imported: the file has 1 error.",
+        "  Line 3, column “decisao”: expected 0 (rollout) or 1 (rollback), got “maybe”",
+    ]
+    assert list(ImportBatch.objects.values_list("file_name", "rows", "uploaded_by")) == [
+        ("deploy-42.csv", 2, contributor.pk)
+    ]
+    assert Indicator.objects.count() == 2
+
+
+def test_export_indicators_writes_the_download_which_imports_back(tmp_path: Path, metric: Metric, owner: User) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"value,decision,time\n1.5,1,10\n2,0,20\n")
+    run("import_indicators", "Requests per minute", str(source), "--user", "owner")
+    copy = MetricFactory.create(owner=owner, name="Copy")
+
+    printed = run("export_indicators", str(metric.pk))
+    run("export_indicators", str(metric.pk), "--output", str(tmp_path / "out.csv"))
+    run("import_indicators", str(copy.pk), str(tmp_path / "out.csv"), "--user", "owner")
+
+    assert printed.startswith("valor,decisao,tempo,usuario,registrado_em\r\n1.5,1,10,owner,")
+    assert (tmp_path / "out.csv").read_bytes() == printed.encode()
+    assert list(copy.indicators.order_by("pk").values_list("value", "decision", "time")) == [
+        (1.5, 1, 10.0),
+        (2.0, 0, 20.0),
+    ]
+
+
+def test_create_token_prints_a_secret_that_only_its_hash_keeps(owner: User) -> None:
+    secret = run("create_token", "owner", "Jenkins gate", "--write", "--days", "30").strip()
+
+    token = ApiToken.objects.get()
+    assert token.digest == token_digest(secret)
+    assert (token.user, token.name, token.scope) == (owner, "Jenkins gate", TokenScope.WRITE)
+    assert token.expires_at is not None
+    with pytest.raises(CommandError, match="already has a token named 'Jenkins gate'"):
+        call_command("create_token", "owner", "Jenkins gate")
+    assert ApiToken.objects.count() == 1
+
+
+def test_train_a_named_metric_whatever_its_state(trained_metric: Metric) -> None:
+    printed = run("train", "--metric", "Requests per minute")
+
+    assert "Trained 'Requests per minute' (Traffic): version 2" in printed
+    with pytest.raises(CommandError, match="No metric 'ghost'"):
+        call_command("train", "--metric", "ghost")
