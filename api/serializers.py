@@ -10,6 +10,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from metrics.csv_io import LARGEST_NUMBER
 from metrics.models import Decision, Indicator, Job, Metric, Verdict, VerdictState
 from metrics.templatetags.formatting import rule_text
 
@@ -24,7 +25,7 @@ class UtcDateTimeField(serializers.DateTimeField):
 class AnsweringModelSerializer(serializers.Serializer[Metric]):
     version = serializers.IntegerField(source="latest_model_version")
     accuracy = serializers.FloatField(source="latest_model_accuracy", help_text="Held-out accuracy, 0 to 1.")
-    trained_at = UtcDateTimeField(source="latest_model_trained_at")
+    trained_at = UtcDateTimeField(source="latest_model_trained_at", allow_null=True)
     is_stale = serializers.SerializerMethodField(help_text="The data changed since this version was trained.")
     is_usable = serializers.BooleanField(source="latest_model_is_usable")
 
@@ -87,7 +88,7 @@ class VerdictSerializer(serializers.ModelSerializer[Verdict]):
     reasons = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
     similar_cases = serializers.SerializerMethodField()
-    asked_by = serializers.CharField(source="asked_by.username", default=None, read_only=True)
+    asked_by = serializers.CharField(source="asked_by.username", default=None, read_only=True, allow_null=True)
     asked_at = UtcDateTimeField(read_only=True)
     decided = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -157,8 +158,8 @@ class VerdictSerializer(serializers.ModelSerializer[Verdict]):
 class AskSerializer(serializers.Serializer[dict[str, Any]]):
     """An observation: a value seen `minutes` after the deployment."""
 
-    value = serializers.FloatField()
-    minutes = serializers.FloatField(min_value=0)
+    value = serializers.FloatField(min_value=-LARGEST_NUMBER, max_value=LARGEST_NUMBER)
+    minutes = serializers.FloatField(min_value=0, max_value=LARGEST_NUMBER)
 
 
 class FeedbackSerializer(serializers.Serializer[dict[str, Any]]):
@@ -171,10 +172,10 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     stage = serializers.CharField(source="stage_label", read_only=True, help_text="In the request's language.")
     percent = serializers.IntegerField(source="percent_done", read_only=True)
     outcome = serializers.SerializerMethodField()
-    version = serializers.IntegerField(source="result.version", default=None, read_only=True)
+    version = serializers.IntegerField(source="result.version", default=None, read_only=True, allow_null=True)
     created_at = UtcDateTimeField(read_only=True)
-    started_at = UtcDateTimeField(read_only=True)
-    finished_at = UtcDateTimeField(read_only=True)
+    started_at = UtcDateTimeField(read_only=True, allow_null=True)
+    finished_at = UtcDateTimeField(read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -206,7 +207,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 class IndicatorSerializer(serializers.ModelSerializer[Indicator]):
     decision = serializers.SerializerMethodField()
     minutes = serializers.FloatField(source="time", read_only=True)
-    registered_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    registered_by = serializers.CharField(source="created_by.username", default=None, read_only=True, allow_null=True)
     registered_at = UtcDateTimeField(source="created_at", read_only=True)
 
     class Meta:
@@ -222,9 +223,9 @@ class IndicatorSerializer(serializers.ModelSerializer[Indicator]):
 class IndicatorInputSerializer(serializers.Serializer[dict[str, Any]]):
     """For the schema only: one indicator (checked by the same rules as the page's form)."""
 
-    value = serializers.FloatField()
+    value = serializers.FloatField(min_value=-LARGEST_NUMBER, max_value=LARGEST_NUMBER)
     decision = serializers.ChoiceField(choices=["rollback", "rollout"])
-    minutes = serializers.FloatField(min_value=0)
+    minutes = serializers.FloatField(min_value=0, max_value=LARGEST_NUMBER)
 
 
 class IndicatorsInputSerializer(serializers.Serializer[dict[str, Any]]):

@@ -328,3 +328,14 @@ def test_the_schema_and_its_docs_are_served_without_any_cdn(client: Client, owne
     page = docs.content.decode()
     assert "swagger-ui" in page
     assert "https://" not in page.split("<body", 1)[0]  # every asset from this server
+
+
+def test_every_operation_documents_its_failures_as_problem_details(client: Client, db: None) -> None:
+    schema = client.get(reverse("api:schema"), headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status in ("401", "403", "404", "429"):
+                content = operation["responses"][status]["content"]["application/problem+json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Problem"}, (method, path, status)
+    assert "format" not in str(schema["paths"]["/api/v1/metrics/{metric_id}/indicators.csv"])
