@@ -7,11 +7,12 @@ from datetime import UTC
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metrics.csv_io import LARGEST_NUMBER
-from metrics.models import Decision, Indicator, Job, Metric, Verdict, VerdictState
+from metrics.models import Decision, Gate, GateMetric, Indicator, Job, Metric, Release, Verdict, VerdictState
 from metrics.templatetags.formatting import rule_text
 
 
@@ -235,3 +236,98 @@ class IndicatorsInputSerializer(serializers.Serializer[dict[str, Any]]):
 class StoredSerializer(serializers.Serializer[dict[str, Any]]):
     stored = serializers.IntegerField()
     indicator_count = serializers.IntegerField()
+
+
+class GateMetricSerializer(serializers.ModelSerializer[GateMetric]):
+    metric = serializers.PrimaryKeyRelatedField(queryset=Metric.objects.all())
+    metric_name = serializers.CharField(source="metric.name", read_only=True)
+    weight = serializers.FloatField(min_value=0, max_value=1_000_000, default=1.0)
+
+    class Meta:
+        model = GateMetric
+        fields = ["metric", "metric_name", "weight", "critical", "observe_only"]
+
+
+class GateSerializer(serializers.ModelSerializer[Gate]):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    metrics = GateMetricSerializer(source="gate_metrics", many=True)
+    pass_score = serializers.FloatField(min_value=0, max_value=100, default=80.0)
+    marginal_score = serializers.FloatField(min_value=0, max_value=100, default=50.0)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Gate
+        fields = ["id", "name", "owner", "pass_score", "marginal_score", "metrics", "url"]
+        read_only_fields = ["id", "owner", "url"]
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["marginal_score"] > data["pass_score"]:
+            raise serializers.ValidationError(
+                {"marginal_score": _("The marginal score cannot be above the pass score.")}, code="order"
+            )
+        metrics = [item["metric"].pk for item in data["gate_metrics"]]
+        if not metrics:
+            raise serializers.ValidationError({"metrics": _("A gate needs at least one metric.")}, code="empty")
+        if len(set(metrics)) != len(metrics):
+            raise serializers.ValidationError({"metrics": _("Each metric may appear once.")}, code="duplicate")
+        return data
+
+    def get_url(self, gate: Gate) -> str:
+        return str(self.context["request"].build_absolute_uri(reverse("api:gate", args=[gate.pk])))
+
+
+class ReleaseSerializer(serializers.ModelSerializer[Release]):
+    gate = serializers.IntegerField(source="gate_id", read_only=True)
+    started_at = UtcDateTimeField(required=False)
+    url = serializers.SerializerMethodField()
+    verdict_url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Release
+        fields = ["id", "gate", "name", "version", "started_at", "url", "verdict_url", "web_url"]
+        read_only_fields = ["id", "gate", "url", "verdict_url", "web_url"]
+
+    def get_url(self, release: Release) -> str:
+        return str(self.context["request"].build_absolute_uri(reverse("api:release", args=[release.pk])))
+
+    def get_verdict_url(self, release: Release) -> str:
+        return str(self.context["request"].build_absolute_uri(reverse("api:release_verdict", args=[release.pk])))
+
+    def get_web_url(self, release: Release) -> str:
+        return str(self.context["request"].build_absolute_uri(release.get_absolute_url()))
+
+
+class ObservationInputSerializer(serializers.Serializer[dict[str, Any]]):
+    metric = serializers.IntegerField(help_text="The metric's id; one of the gate's metrics.")
+    value = serializers.FloatField(min_value=-LARGEST_NUMBER, max_value=LARGEST_NUMBER)
+    minutes = serializers.FloatField(
+        min_value=0,
+        max_value=LARGEST_NUMBER,
+        required=False,
+        help_text="Minutes since the release started; by default, computed by the server from its start.",
+    )
+
+
+class MetricJudgementSerializer(serializers.Serializer[Any]):
+    metric = serializers.IntegerField(source="metric.pk")
+    metric_name = serializers.CharField(source="metric.name")
+    weight = serializers.FloatField()
+    critical = serializers.BooleanField()
+    observe_only = serializers.BooleanField()
+    counted = serializers.BooleanField(source="counts")
+    verdict = serializers.SerializerMethodField()
+
+    @extend_schema_field(VerdictSerializer(allow_null=True))
+    def get_verdict(self, judgement: Any) -> dict[str, Any] | None:
+        if judgement.verdict is None:
+            return None
+        return dict(VerdictSerializer(judgement.verdict, context=self.context).data)
+
+
+class ReleaseVerdictSerializer(serializers.Serializer[Any]):
+    verdict = serializers.ChoiceField(source="state", choices=VerdictState.values)
+    score = serializers.FloatField(allow_null=True, help_text="The weighted score, 0 to 100, of the counted metrics.")
+    rule = serializers.ChoiceField(choices=["veto", "threshold", "waiting"], help_text="Which rule decided.")
+    summary = serializers.CharField(help_text="One line, in the request's language.")
+    metrics = MetricJudgementSerializer(many=True)

@@ -36,6 +36,21 @@ urlpatterns = [
         open_to_tokens(views.MetricIndicatorsCsv.as_view()),
         name="indicators_csv",
     ),
+    path("v1/gates/", open_to_tokens(views.GateList.as_view()), name="gates"),
+    path("v1/gates/<int:gate_id>/", open_to_tokens(views.GateDetail.as_view()), name="gate"),
+    path("v1/gates/<int:gate_id>/releases/", open_to_tokens(views.GateReleases.as_view()), name="gate_releases"),
+    path("v1/releases/<int:release_id>/", open_to_tokens(views.ReleaseDetail.as_view()), name="release"),
+    path(
+        "v1/releases/<int:release_id>/observations/",
+        open_to_tokens(views.ReleaseObservations.as_view()),
+        name="release_observations",
+    ),
+    # Argo Rollouts' web provider asks this URL as is (no trailing slash).
+    path(
+        "v1/releases/<int:release_id>/verdict",
+        open_to_tokens(views.ReleaseVerdictView.as_view()),
+        name="release_verdict",
+    ),
     path("v1/jobs/", open_to_tokens(views.JobList.as_view()), name="jobs"),
     path("v1/jobs/<int:job_id>/", open_to_tokens(views.JobDetail.as_view()), name="job"),
     path("v1/verdicts/<int:verdict_id>/", open_to_tokens(views.VerdictDetail.as_view()), name="verdict"),

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -24,12 +25,16 @@ from rest_framework.views import APIView
 from api.serializers import (
     AskSerializer,
     FeedbackSerializer,
+    GateSerializer,
     IndicatorInputSerializer,
     IndicatorSerializer,
     IndicatorsInputSerializer,
     JobSerializer,
     MetricInputSerializer,
     MetricSerializer,
+    ObservationInputSerializer,
+    ReleaseSerializer,
+    ReleaseVerdictSerializer,
     StoredSerializer,
     VerdictSerializer,
 )
@@ -37,12 +42,16 @@ from metrics.access import get_job, get_metric, get_metric_for_deletion, get_ver
 from metrics.forms import ApiFeedbackForm, ApiIndicatorForm, MetricFilterForm, MetricForm, ObservationForm
 from metrics.models import (
     FeedbackAlreadyGiven,
+    Gate,
+    GateMetric,
     Indicator,
     Job,
     Metric,
     MetricDeleted,
     ModelUnusable,
+    NotInGate,
     NoTrainedModel,
+    Release,
     Source,
     Verdict,
     VerdictState,
@@ -347,3 +356,86 @@ class MetricIndicatorsCsv(APIView):
         response = StreamingHttpResponse(metric.indicators.csv_file(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="metric-{metric.pk}-indicators.csv"'
         return response
+
+
+class GateList(generics.ListCreateAPIView[Gate]):
+    """Gates: named sets of metrics that judge a release together."""
+
+    serializer_class = GateSerializer
+
+    def get_queryset(self) -> Any:
+        if not self.request.user.is_authenticated:
+            return Gate.objects.none()
+        return Gate.objects.select_related("owner").prefetch_related("gate_metrics__metric")
+
+    def perform_create(self, serializer: Any) -> None:
+        items = serializer.validated_data.pop("gate_metrics")
+        with transaction.atomic():
+            gate = Gate.objects.create(owner=caller(self.request), **serializer.validated_data)
+            GateMetric.objects.bulk_create(GateMetric(gate=gate, **item) for item in items)
+        serializer.instance = gate
+
+
+class GateDetail(APIView):
+    @extend_schema(responses=GateSerializer)
+    def get(self, request: Request, gate_id: int) -> Response:
+        gates = Gate.objects.select_related("owner").prefetch_related("gate_metrics__metric")
+        gate = get_object_or_404(gates if request.user.is_authenticated else gates.none(), pk=gate_id)
+        return Response(GateSerializer(gate, context={"request": request}).data)
+
+
+class GateReleases(generics.ListCreateAPIView[Release]):
+    """A gate's releases, newest first; start one for a deployment."""
+
+    serializer_class = ReleaseSerializer
+
+    def gate(self) -> Gate:
+        gates = Gate.objects.all() if self.request.user.is_authenticated else Gate.objects.none()
+        return get_object_or_404(gates, pk=self.kwargs["gate_id"])
+
+    def get_queryset(self) -> Any:
+        return Release.objects.visible_to(self.request.user).filter(gate=self.gate())
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.save(gate=self.gate(), created_by=caller(self.request))
+
+
+def get_release(request: Request, release_id: int) -> Release:
+    return get_object_or_404(Release.objects.visible_to(request.user).select_related("gate"), pk=release_id)
+
+
+class ReleaseDetail(APIView):
+    @extend_schema(responses=ReleaseSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        return Response(ReleaseSerializer(get_release(request, release_id), context={"request": request}).data)
+
+
+class ReleaseObservations(APIView):
+    @extend_schema(
+        request=ObservationInputSerializer,
+        responses={201: ReleaseVerdictSerializer, 409: OpenApiResponse(description="The metric has no usable model")},
+    )
+    def post(self, request: Request, release_id: int) -> Response:
+        """Push an observation of one of the gate's metrics; answers the release verdict after it."""
+        release = get_release(request, release_id)
+        data = ObservationInputSerializer(data=request_body(request))
+        data.is_valid(raise_exception=True)
+        metric = get_metric(request.user, data.validated_data["metric"])
+        try:
+            release.observe(metric, data.validated_data["value"], caller(request), data.validated_data.get("minutes"))
+        except NotInGate as error:
+            raise exceptions.ValidationError({"metric": [exceptions.ErrorDetail(str(error), "not_in_gate")]}) from None
+        except NoTrainedModel as error:
+            raise Conflict(str(error), code="no_model") from None
+        except ModelUnusable as error:
+            raise Conflict(str(error), code="model_unusable") from None
+        body = ReleaseVerdictSerializer(release.verdict(), context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ReleaseVerdictView(APIView):
+    @extend_schema(responses=ReleaseVerdictSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        """The release verdict (for Argo Rollouts' web provider: always 200 once the release exists)."""
+        release = get_release(request, release_id)
+        return Response(ReleaseVerdictSerializer(release.verdict(), context={"request": request}).data)

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from metrics.models import Indicator, Metric, TrainedModel
+from metrics.models import Gate, GateMetric, Indicator, Metric, Release, TrainedModel
 from metrics.templatetags.formatting import percent
 
 
@@ -77,3 +77,23 @@ class TrainedModelAdmin(admin.ModelAdmin[TrainedModel]):
 
     def has_change_permission(self, request: HttpRequest, obj: TrainedModel | None = None) -> bool:
         return False
+
+
+class GateMetricInline(admin.TabularInline[GateMetric, Gate]):
+    model = GateMetric
+    extra = 3
+    raw_id_fields = ["metric"]
+
+
+@admin.register(Gate)
+class GateAdmin(admin.ModelAdmin[Gate]):
+    list_display = ["name", "owner", "pass_score", "marginal_score", "created_at"]
+    raw_id_fields = ["owner"]
+    inlines = [GateMetricInline]
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin[Release]):
+    list_display = ["name", "version", "gate", "started_at", "created_by"]
+    list_select_related = ["gate", "created_by"]
+    raw_id_fields = ["gate", "created_by"]

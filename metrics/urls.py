@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics.views import indicators, metrics, training, verdicts, versions
+from metrics.views import indicators, metrics, releases, training, verdicts, versions
 
 app_name = "metrics"
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path("metrics/<int:metric_id>/unpin/", versions.unpin, name="unpin"),
     path("predict/", verdicts.predict, name="predict"),
     path("verdicts/<int:verdict_id>/", verdicts.verdict_detail, name="verdict"),
+    path("releases/<int:release_id>/", releases.release_detail, name="release"),
     path("verdicts/<int:verdict_id>/feedback/", verdicts.verdict_feedback, name="feedback"),
     path("models/<int:model_id>/", versions.model_card, name="model_card"),
     path("models/<int:model_id>/activate/", versions.activate, name="activate"),

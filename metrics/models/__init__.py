@@ -3,6 +3,7 @@
 One module per aggregate; everything is importable from `metrics.models`.
 """
 
+from metrics.models.gate import Gate, GateMetric, NotInGate, Observation, Release, ReleaseVerdict
 from metrics.models.indicator import ImportBatch, ImportBatchQuerySet, Indicator, IndicatorQuerySet
 from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
 from metrics.models.metric import (
@@ -37,6 +38,8 @@ __all__ = [
     "Decision",
     "Failure",
     "FeedbackAlreadyGiven",
+    "Gate",
+    "GateMetric",
     "ImportBatch",
     "ImportBatchQuerySet",
     "Indicator",
@@ -51,7 +54,11 @@ __all__ = [
     "ModelUnusable",
     "NoTrainedModel",
     "NotEnoughDataError",
+    "NotInGate",
+    "Observation",
     "Reason",
+    "Release",
+    "ReleaseVerdict",
     "Source",
     "TrainedModel",
     "TrainedModelQuerySet",

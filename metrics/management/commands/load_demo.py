@@ -6,13 +6,15 @@ Safe to run again: existing demo metrics are left as they are.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
-from metrics.models import Decision, Metric, TrainedModel
+from metrics.models import Decision, Gate, GateMetric, Metric, Release, TrainedModel
 from predictor.columns import IndicatorColumns
 
 DEMO_USERNAME = "demo"
@@ -37,6 +39,23 @@ DEMO_METRICS: list[tuple[str, str, tuple[float, float], tuple[float, float], Rul
     # A short spike of errors is tolerated; a sustained one is not.
     ("Error rate (%)", "Reliability", (0, 12), (1, 90), lambda v, t: v > 2 + 20 / (t + 4)),
     ("p95 latency (ms)", "Performance", (80, 2000), (1, 60), lambda v, t: v > 750),
+]
+
+
+DEMO_GATE = "Checkout deploys"
+# (metric, weight, critical, observe only)
+DEMO_GATE_METRICS = [
+    ("Error rate (%)", 2.0, True, False),
+    ("Requests per minute", 1.0, False, False),
+    ("p95 latency (ms)", 1.0, False, True),
+]
+# The release's observations so far: (metric, value, minutes since it started).
+DEMO_OBSERVATIONS = [
+    ("Error rate (%)", 0.8, 10),
+    ("Requests per minute", 820, 10),
+    ("p95 latency (ms)", 640, 10),
+    ("Error rate (%)", 1.1, 25),
+    ("Requests per minute", 760, 25),
 ]
 
 
@@ -69,4 +88,27 @@ class Command(BaseCommand):
                     verdict.add_feedback(decided, "", user)
             # The feedback is new data: a second version learns from it.
             TrainedModel.objects.train(metric, user)
+        self.load_gate(user)
         self.stdout.write(self.style.SUCCESS(f"Demo login: username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r}"))
+
+    def load_gate(self, user: Any) -> None:
+        """A gate over the three metrics, and a release of half an hour ago with its observations."""
+        if Gate.objects.filter(name=DEMO_GATE, owner=user).exists():
+            return
+        metrics = {metric.name: metric for metric in Metric.objects.filter(name__in=[m[0] for m in DEMO_METRICS])}
+        gate = Gate.objects.create(name=DEMO_GATE, owner=user, pass_score=80, marginal_score=50)
+        for name, weight, critical, observe_only in DEMO_GATE_METRICS:
+            GateMetric.objects.create(
+                gate=gate, metric=metrics[name], weight=weight, critical=critical, observe_only=observe_only
+            )
+        release = Release.objects.create(
+            gate=gate,
+            name="checkout-web",
+            version="v42",
+            started_at=timezone.now() - timedelta(minutes=30),
+            created_by=user,
+        )
+        for name, value, minutes in DEMO_OBSERVATIONS:
+            release.observe(metrics[name], value, user, minutes)
+        verdict = release.verdict()
+        self.stdout.write(f"  Gate {DEMO_GATE!r}, release {release.pk} (checkout-web v42): {verdict.summary}")

@@ -1,0 +1,271 @@
+"""Gates and releases: the verdict on a deployment, over several metrics at once.
+
+A *gate* is a named set of metrics, each with a weight, a `critical` flag (its rollback
+vetoes the release) and an `observe_only` flag (its verdict is logged and shown, never
+counted), and two score thresholds on 0 to 100, as Kayenta's canary judge has them: a
+score at or above `pass_score` rolls out, one below `marginal_score` rolls back, and one in
+between is inconclusive (a person decides).
+
+A *release* is one deployment judged by a gate: the pipeline pushes observations (a
+metric's value, some minutes after the release started), each judged by the metric's own
+model as a logged `Verdict`, and asks for the release verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from metrics.models.metric import Metric
+from metrics.models.verdict import Source, Verdict, VerdictState
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+# How an inconclusive metric verdict counts in the score: half-way, as Keptn counts a warning.
+SCORES = {VerdictState.ROLLOUT: 1.0, VerdictState.INCONCLUSIVE: 0.5, VerdictState.ROLLBACK: 0.0}
+
+
+class Gate(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gates", verbose_name=_("owner")
+    )
+    pass_score = models.FloatField(
+        _("pass score"),
+        default=80.0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("A release scoring at least this (0 to 100) rolls out."),
+    )
+    marginal_score = models.FloatField(
+        _("marginal score"),
+        default=50.0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("A release scoring below this rolls back; in between, a person decides."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("gate")
+        verbose_name_plural = _("gates")
+        ordering = ["name", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(marginal_score__gte=0, pass_score__lte=100, marginal_score__lte=F("pass_score")),
+                name="gate_scores_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.marginal_score is not None and self.pass_score is not None and self.marginal_score > self.pass_score:
+            raise ValidationError(
+                {"marginal_score": gettext("The marginal score cannot be above the pass score.")}, code="order"
+            )
+
+    def can_change(self, user: User | AnonymousUser) -> bool:
+        return user.is_authenticated and user.pk == self.owner_id
+
+
+class GateMetric(models.Model):
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="gate_metrics", verbose_name=_("gate"))
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+", verbose_name=_("metric"))
+    weight = models.FloatField(_("weight"), default=1.0, validators=[MinValueValidator(0.0)])
+    critical = models.BooleanField(
+        _("critical"), default=False, help_text=_("A rollback verdict on this metric rolls the release back.")
+    )
+    observe_only = models.BooleanField(
+        _("observe only"), default=False, help_text=_("Its verdict is logged and shown, but never counts.")
+    )
+
+    class Meta:
+        verbose_name = _("metric of a gate")
+        verbose_name_plural = _("metrics of a gate")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["gate", "metric"], name="gate_metric_once"),
+            models.CheckConstraint(condition=Q(weight__gte=0), name="gate_metric_weight_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gate.name}: {self.metric.name}"
+
+
+class ReleaseQuerySet(models.QuerySet["Release"]):
+    def visible_to(self, user: User | AnonymousUser) -> ReleaseQuerySet:
+        """Releases are as visible as the catalogue: to every active account."""
+        if user.is_authenticated and user.is_active:
+            return self.all()
+        return self.none()
+
+
+class Release(models.Model):
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="releases", verbose_name=_("gate"))
+    name = models.CharField(_("name"), max_length=100)
+    version = models.CharField(_("version"), max_length=100, blank=True)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("created by")
+    )
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("release")
+        verbose_name_plural = _("releases")
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("metrics:release", args=[self.pk])
+
+    def observe(self, metric: Metric, value: float, user: User | None, minutes: float | None = None) -> Observation:
+        """Judge `value` of one of the gate's metrics, `minutes` after the release started (by
+        default, the minutes since `started_at`), and keep it. Raises `NotInGate` for another
+        metric, and what `Metric.predict` raises when it has no usable model."""
+        if not self.gate.gate_metrics.filter(metric=metric).exists():
+            raise NotInGate(self.gate, metric)
+        now = timezone.now()
+        if minutes is None:
+            minutes = max(0.0, (now - self.started_at).total_seconds() / 60)
+        verdict = metric.predict(value, minutes, user, source=Source.API)
+        # Observed when the release was that old, if that is not in the future (a replayed history).
+        observed_at = min(now, self.started_at + timedelta(minutes=minutes))
+        return Observation.objects.create(release=self, metric=metric, verdict=verdict, observed_at=observed_at)
+
+    def verdict(self, at: datetime | None = None) -> ReleaseVerdict:
+        """The release's verdict from the newest observation of each metric (up to `at`)."""
+        observations = self.observations.select_related("verdict").order_by("observed_at", "pk")
+        if at is not None:
+            observations = observations.filter(observed_at__lte=at)
+        latest: dict[int, Verdict] = {}
+        for observation in observations:
+            latest[observation.metric_id] = observation.verdict
+        return judge_release(self.gate, list(self.gate.gate_metrics.select_related("metric")), latest)
+
+    def history(self) -> list[tuple[datetime, ReleaseVerdict]]:
+        """The release verdict after each observation: its verdict over time."""
+        moments = list(self.observations.order_by("observed_at", "pk").values_list("observed_at", flat=True))
+        return [(moment, self.verdict(at=moment)) for moment in moments]
+
+
+class Observation(models.Model):
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="observations", verbose_name=_("release")
+    )
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+", verbose_name=_("metric"))
+    verdict = models.OneToOneField(Verdict, on_delete=models.CASCADE, related_name="observation")
+    observed_at = models.DateTimeField(_("observed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("observation")
+        verbose_name_plural = _("observations")
+        indexes = [models.Index(fields=["release", "observed_at"], name="observation_release_time")]
+
+    def __str__(self) -> str:
+        return f"{self.release}: {self.metric.name} = {self.verdict.value:g}"
+
+
+class NotInGate(Exception):
+    def __init__(self, gate: Gate, metric: Metric) -> None:
+        super().__init__(
+            gettext("“%(metric)s” is not one of the metrics of the gate “%(gate)s”.")
+            % {"metric": metric.name, "gate": gate.name}
+        )
+
+
+@dataclass(frozen=True)
+class MetricJudgement:
+    metric: Metric
+    weight: float
+    critical: bool
+    observe_only: bool
+    verdict: Verdict | None  # None: not observed yet
+
+    @property
+    def counts(self) -> bool:
+        return not self.observe_only and self.verdict is not None
+
+
+@dataclass(frozen=True)
+class ReleaseVerdict:
+    state: str  # a VerdictState value
+    score: float | None  # 0 to 100; None when no metric counts yet
+    rule: str  # "veto", "threshold" or "waiting"
+    metrics: list[MetricJudgement] = field(default_factory=list)
+    summary: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"verdict": self.state, "score": self.score, "rule": self.rule, "summary": self.summary}
+
+
+def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, Verdict]) -> ReleaseVerdict:
+    """Kayenta's rule, with Keptn's half point for a warning: a critical rollback vetoes;
+    otherwise the weighted score of the counted metrics against the two thresholds."""
+    judgements = [
+        MetricJudgement(
+            metric=item.metric,
+            weight=item.weight,
+            critical=item.critical,
+            observe_only=item.observe_only,
+            verdict=latest.get(item.metric_id),
+        )
+        for item in gate_metrics
+    ]
+    vetoes = [j for j in judgements if j.critical and not j.observe_only and _state(j) == VerdictState.ROLLBACK]
+    counted = [j for j in judgements if j.counts]
+    waiting = [j for j in judgements if not j.observe_only and j.verdict is None]
+    weights = sum(j.weight for j in counted)
+    points = sum(j.weight * SCORES[VerdictState(j.verdict.state)] for j in counted if j.verdict is not None)
+    score = round(100 * points / weights, 1) if weights else None
+    if vetoes:
+        names = ", ".join(f"“{j.metric.name}”" for j in vetoes)
+        summary = ngettext(
+            "Roll back: the critical metric %(names)s says rollback.",
+            "Roll back: the critical metrics %(names)s say rollback.",
+            len(vetoes),
+        ) % {"names": names}
+        return ReleaseVerdict(VerdictState.ROLLBACK, score, "veto", judgements, summary)
+    if waiting or score is None:
+        names = ", ".join(f"“{j.metric.name}”" for j in waiting)
+        summary = gettext("Waiting: no observation yet of %(names)s.") % {"names": names or "—"}
+        return ReleaseVerdict(VerdictState.INCONCLUSIVE, score, "waiting", judgements, summary)
+    words = {
+        "score": _score_text(score),
+        "pass": _score_text(gate.pass_score),
+        "marginal": _score_text(gate.marginal_score),
+    }
+    if score >= gate.pass_score:
+        summary = gettext("Roll out: the score %(score)s reaches the pass score %(pass)s.") % words
+        return ReleaseVerdict(VerdictState.ROLLOUT, score, "threshold", judgements, summary)
+    if score < gate.marginal_score:
+        summary = gettext("Roll back: the score %(score)s is below the marginal score %(marginal)s.") % words
+        return ReleaseVerdict(VerdictState.ROLLBACK, score, "threshold", judgements, summary)
+    summary = (
+        gettext("A person decides: the score %(score)s is between the marginal %(marginal)s and the pass %(pass)s.")
+        % words
+    )
+    return ReleaseVerdict(VerdictState.INCONCLUSIVE, score, "threshold", judgements, summary)
+
+
+def _state(judgement: MetricJudgement) -> VerdictState | None:
+    return VerdictState(judgement.verdict.state) if judgement.verdict is not None else None
+
+
+def _score_text(score: float) -> str:
+    return f"{score:g}"

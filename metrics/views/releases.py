@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from mbreak.http import AuthenticatedHttpRequest
+from metrics.models import Release
+
+
+@require_GET
+def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpResponse:
+    """A release's verdict now, per metric, over time (one point per observation), and its observations."""
+    releases = Release.objects.visible_to(request.user).select_related("gate", "gate__owner", "created_by")
+    release = get_object_or_404(releases, pk=release_id)
+    observations = release.observations.select_related("metric", "verdict", "verdict__asked_by").order_by(
+        "-observed_at", "-pk"
+    )
+    context = {
+        "release": release,
+        "verdict": release.verdict(),
+        "history": release.history(),
+        "observations": observations,
+    }
+    return render(request, "metrics/release_detail.html", context)

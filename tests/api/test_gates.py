@@ -1,0 +1,238 @@
+"""Gates and releases: the release-level verdict over several metrics, as a pipeline asks it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import ApiToken, TokenScope
+from metrics.models import Gate, Metric, Observation, Release, Verdict
+from tests.conftest import rule_data
+from tests.factories import MetricFactory, TrainedModelFactory
+
+ROLLBACK = {"value": 250, "minutes": 30}  # rule_data's rule: low value for long -> rollback
+ROLLOUT = {"value": 900, "minutes": 30}
+INCONCLUSIVE = {"value": 50_000, "minutes": 30}  # outside what the models have seen
+
+
+def bearer(user: User, scope: str = TokenScope.WRITE) -> dict[str, str]:
+    _token, secret = ApiToken.objects.issue(user, f"token {ApiToken.objects.count()}", scope)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def trained(owner: User, name: str) -> Metric:
+    metric = MetricFactory.create(owner=owner, name=name)
+    metric.import_indicators(rule_data(200), owner)
+    TrainedModelFactory.create(metric=metric, trained_by=owner)
+    return metric
+
+
+@pytest.fixture
+def checkout(owner: User) -> dict[str, Metric]:
+    return {name: trained(owner, name) for name in ("error rate", "p95 latency", "cpu")}
+
+
+def make_gate(client: Client, headers: dict, metrics: dict[str, Metric], **options) -> dict:
+    body = {
+        "name": "Checkout",
+        "pass_score": 80,
+        "marginal_score": 50,
+        "metrics": [
+            {"metric": metrics["error rate"].pk, "weight": 2, "critical": True},
+            {"metric": metrics["p95 latency"].pk, "weight": 1},
+            {"metric": metrics["cpu"].pk, "weight": 1, "observe_only": True},
+        ],
+        **options,
+    }
+    response = client.post(reverse("api:gates"), body, content_type="application/json", headers=headers)
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def start_release(client: Client, headers: dict, gate: dict, **fields) -> dict:
+    url = reverse("api:gate_releases", args=[gate["id"]])
+    body = {"name": "checkout-web", "version": "v42", **fields}
+    response = client.post(url, body, content_type="application/json", headers=headers)
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def observe(client: Client, headers: dict, release: dict, metric: Metric, observation: dict):
+    url = reverse("api:release_observations", args=[release["id"]])
+    return client.post(url, {"metric": metric.pk, **observation}, content_type="application/json", headers=headers)
+
+
+class Argo:
+    """What Argo Rollouts' web metric provider does with the JSON it gets back."""
+
+    def __init__(self, client: Client, headers: dict) -> None:
+        self.client, self.headers = client, headers
+
+    def measure(self, release: dict) -> str:
+        response = self.client.get(release["verdict_url"], headers=self.headers)
+        if response.status_code >= 300:  # Argo: an error, which aborts the rollout after its limit
+            return "error"
+        result = response.json()
+        if result["verdict"] == "rollout":  # successCondition: result.verdict == 'rollout'
+            return "successful"
+        if result["verdict"] == "rollback":  # failureCondition: result.verdict == 'rollback'
+            return "failed"
+        return "inconclusive"  # neither: the rollout pauses for a person
+
+
+def test_a_gate_is_made_with_its_metrics_weights_and_flags(client: Client, owner: User, checkout) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+
+    stored = Gate.objects.get()
+    assert (stored.owner, stored.pass_score, stored.marginal_score) == (owner, 80, 50)
+    assert [(m["metric_name"], m["weight"], m["critical"], m["observe_only"]) for m in gate["metrics"]] == [
+        ("error rate", 2.0, True, False),
+        ("p95 latency", 1.0, False, False),
+        ("cpu", 1.0, False, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"marginal_score": 90}, "marginal_score"),
+        ({"metrics": []}, "metrics"),
+        ({"pass_score": 120}, "pass_score"),
+    ],
+)
+def test_a_bad_gate_is_refused_and_nothing_stored(client: Client, owner: User, checkout, options, field) -> None:
+    body = {"name": "Checkout", "pass_score": 80, "marginal_score": 50}
+    body["metrics"] = [{"metric": checkout["cpu"].pk}]
+    body.update(options)
+
+    response = client.post(reverse("api:gates"), body, content_type="application/json", headers=bearer(owner))
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert not Gate.objects.exists()
+
+
+def test_argo_rolls_out_rolls_back_or_pauses_as_the_release_verdict_says(
+    client: Client, owner: User, contributor: User, checkout
+) -> None:
+    headers = bearer(contributor)
+    gate = make_gate(client, bearer(owner), checkout)
+    argo = Argo(client, bearer(contributor, TokenScope.READ))
+
+    waiting = start_release(client, headers, gate)
+    assert argo.measure(waiting) == "inconclusive"  # nothing observed yet: 200, and a pause
+
+    healthy = start_release(client, headers, gate, version="v43")
+    observe(client, headers, healthy, checkout["error rate"], ROLLOUT)
+    observe(client, headers, healthy, checkout["p95 latency"], ROLLOUT)
+    assert argo.measure(healthy) == "successful"
+
+    vetoed = start_release(client, headers, gate, version="v44")
+    observe(client, headers, vetoed, checkout["error rate"], ROLLBACK)  # critical
+    observe(client, headers, vetoed, checkout["p95 latency"], ROLLOUT)
+    verdict = client.get(vetoed["verdict_url"], headers=headers).json()
+    assert argo.measure(vetoed) == "failed"
+    assert (verdict["rule"], verdict["summary"]) == (
+        "veto",
+        "Roll back: the critical metric “error rate” says rollback.",
+    )
+
+    marginal = start_release(client, headers, gate, version="v45")
+    observe(client, headers, marginal, checkout["error rate"], INCONCLUSIVE)  # counts half
+    observe(client, headers, marginal, checkout["p95 latency"], ROLLOUT)
+    verdict = client.get(marginal["verdict_url"], headers=headers).json()
+    assert (verdict["verdict"], verdict["score"], verdict["rule"]) == ("inconclusive", 66.7, "threshold")
+    assert argo.measure(marginal) == "inconclusive"
+
+    low = start_release(client, headers, gate, version="v46")
+    observe(client, headers, low, checkout["error rate"], INCONCLUSIVE)
+    observe(client, headers, low, checkout["p95 latency"], ROLLBACK)  # not critical: by the score
+    verdict = client.get(low["verdict_url"], headers=headers).json()
+    assert (verdict["verdict"], verdict["score"], verdict["rule"]) == ("rollback", 33.3, "threshold")
+    assert argo.measure(low) == "failed"
+
+
+def test_an_observe_only_metric_is_logged_and_shown_but_never_counts(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+    observe(client, headers, release, checkout["error rate"], ROLLOUT)
+    observe(client, headers, release, checkout["p95 latency"], ROLLOUT)
+
+    response = observe(client, headers, release, checkout["cpu"], ROLLBACK)
+
+    body = response.json()
+    assert response.status_code == 201
+    assert (body["verdict"], body["score"]) == ("rollout", 100.0)
+    cpu = next(item for item in body["metrics"] if item["metric_name"] == "cpu")
+    assert (cpu["counted"], cpu["verdict"]["verdict"]) == (False, "rollback")
+    assert Verdict.objects.filter(metric=checkout["cpu"], source="api").count() == 1
+
+
+def test_minutes_are_counted_from_the_release_start_unless_given(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    gate = make_gate(client, headers, checkout)
+    started = (timezone.now() - timedelta(minutes=45)).isoformat()
+    release = start_release(client, headers, gate, started_at=started)
+
+    observe(client, headers, release, checkout["error rate"], {"value": 900})
+    observe(client, headers, release, checkout["p95 latency"], {"value": 900, "minutes": 3})
+
+    minutes = dict(Observation.objects.values_list("metric__name", "verdict__minutes"))
+    assert 44.9 < minutes["error rate"] < 46
+    assert minutes["p95 latency"] == 3
+
+
+def test_an_observation_of_a_metric_outside_the_gate_is_refused(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+    other = trained(owner, "queue depth")
+
+    response = observe(client, headers, release, other, ROLLOUT)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "not_in_gate"
+    assert not Observation.objects.exists()
+    assert not Verdict.objects.exists()
+
+
+def test_an_unknown_release_is_404_and_anonymous_is_401(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+
+    assert client.get(reverse("api:release_verdict", args=[999_999]), headers=headers).status_code == 404
+    assert client.get(release["verdict_url"]).status_code == 401
+
+
+def test_a_read_only_token_cannot_start_a_release_or_observe(client: Client, owner: User, checkout) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+    read_only = bearer(owner, TokenScope.READ)
+
+    started = client.post(
+        reverse("api:gate_releases", args=[gate["id"]]),
+        {"name": "x"},
+        content_type="application/json",
+        headers=read_only,
+    )
+
+    assert started.status_code == 403
+    assert not Release.objects.exists()
+
+
+def test_the_release_page_shows_the_verdict_per_metric_and_over_time(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+    observe(client, headers, release, checkout["error rate"], ROLLOUT)
+    observe(client, headers, release, checkout["p95 latency"], ROLLOUT)
+    client.force_login(owner)
+
+    page = client.get(release["web_url"]).content.decode()
+
+    assert "Rollout recommended" in page
+    assert "Roll out: the score 100 reaches the pass score 80." in page
+    assert "observe only" in page
+    assert page.count("<tr>") >= 3 + 2 + 2  # metrics, history points, observations

@@ -1,0 +1,43 @@
+"""A release's verdict, as a person sees it after the pipeline pushed its observations."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from metrics.models import Gate, GateMetric, Release
+from tests.conftest import rule_data
+from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+
+def test_the_release_page_shows_the_verdict_per_metric_and_over_time(page: Page, live_server, fill_login_form) -> None:
+    owner = UserFactory.create(username="owner")
+    gate = Gate.objects.create(name="Checkout deploys", owner=owner)
+    metrics = []
+    for name, critical in (("Error rate", True), ("Requests per minute", False)):
+        metric = MetricFactory.create(owner=owner, name=name)
+        metric.import_indicators(rule_data(200), owner)
+        TrainedModelFactory.create(metric=metric, trained_by=owner)
+        GateMetric.objects.create(gate=gate, metric=metric, critical=critical)
+        metrics.append(metric)
+    release = Release.objects.create(gate=gate, name="checkout-web", version="v42", created_by=owner)
+    release.observe(metrics[1], 900, owner, minutes=5)
+    release.observe(metrics[0], 250, owner, minutes=30)  # the critical one says rollback
+
+    page.goto(live_server.url)
+    fill_login_form(owner, PASSWORD)
+    page.goto(live_server.url + release.get_absolute_url())
+
+    expect(page.get_by_test_id("release-verdict")).to_have_text("Rollback recommended")
+    expect(page.get_by_test_id("release-summary")).to_have_text(
+        "Roll back: the critical metric “Error rate” says rollback."
+    )
+    expect(page.get_by_test_id("release-metrics").get_by_role("row").filter(has_text="Error rate")).to_contain_text(
+        "critical"
+    )
+    history = page.get_by_test_id("release-history").get_by_role("row")
+    expect(history).to_have_count(3)  # the header, then one point per observation
+    expect(history.nth(1)).to_contain_text("Inconclusive")  # waiting for the error rate
+    expect(history.nth(2)).to_contain_text("Rollback")
