@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from metrics.models import ImportBatch, Indicator, Job, Metric, TrainedModel, Verdict
+from metrics.models import Gate, ImportBatch, Indicator, Job, Metric, TrainedModel, Verdict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -83,3 +83,16 @@ def get_batch_for_undo(user: User | AnonymousUser, batch_id: int) -> ImportBatch
     if not batch.can_undo(user):
         raise PermissionDenied(_("Only who uploaded the file, or the metric's owner, may undo its import."))
     return batch
+
+
+def get_gate(user: User | AnonymousUser, gate_id: int) -> Gate:
+    """Gates are shared like the catalogue: any active account sees them."""
+    gates = Gate.objects.select_related("owner") if user.is_authenticated and user.is_active else Gate.objects.none()
+    return get_object_or_404(gates, pk=gate_id)
+
+
+def get_gate_for_change(user: User | AnonymousUser, gate_id: int) -> Gate:
+    gate = get_gate(user, gate_id)
+    if not gate.can_change(user):
+        raise PermissionDenied(_("Only the gate's owner may change it."))
+    return gate

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
-from metrics.models import Decision, Metric, VerdictState
+from metrics.models import Decision, Gate, GateMetric, Metric, VerdictState
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -225,3 +225,53 @@ class ApiIndicatorForm(forms.Form):
         coerce=lambda word: Decision.ROLLBACK.value if word == "rollback" else Decision.ROLLOUT.value,
     )
     minutes = number_field(_("Time (minutes)"), minutes=True)
+
+
+class GateForm(BootstrapFormMixin, forms.ModelForm[Gate]):
+    class Meta:
+        model = Gate
+        fields = ["name", "pass_score", "marginal_score"]
+        widgets = {
+            "pass_score": forms.NumberInput(attrs={"step": "any", "min": "0", "max": "100"}),
+            "marginal_score": forms.NumberInput(attrs={"step": "any", "min": "0", "max": "100"}),
+        }
+
+
+class GateMetricForm(BootstrapFormMixin, forms.ModelForm[GateMetric]):
+    class Meta:
+        model = GateMetric
+        fields = ["metric", "weight", "critical", "observe_only"]
+        widgets = {"weight": forms.NumberInput(attrs={"step": "any", "min": "0"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["metric"].queryset = Metric.objects.order_by("name_key", "category_key")  # type: ignore[attr-defined]
+        for name in ("critical", "observe_only"):
+            self.fields[name].widget.attrs["class"] = "form-check-input"
+
+
+class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetricForm]):
+    def add_fields(self, form: GateMetricForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
+
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form
+            for form in self.forms
+            if form.has_changed() and form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        kept += [
+            form
+            for form in self.initial_forms
+            if not form.has_changed() and not (form.cleaned_data or {}).get("DELETE")
+        ]
+        if not kept:
+            raise forms.ValidationError(_("A gate needs at least one metric."), code="empty")
+
+
+GateMetricFormSet = forms.inlineformset_factory(
+    Gate, GateMetric, form=GateMetricForm, formset=BaseGateMetricFormSet, extra=3, can_delete=True
+)

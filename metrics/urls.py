@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics.views import indicators, metrics, releases, training, verdicts, versions
+from metrics.views import gates, indicators, metrics, releases, training, verdicts, versions
 
 app_name = "metrics"
 
@@ -28,6 +28,10 @@ urlpatterns = [
     path("predict/", verdicts.predict, name="predict"),
     path("verdicts/<int:verdict_id>/", verdicts.verdict_detail, name="verdict"),
     path("releases/<int:release_id>/", releases.release_detail, name="release"),
+    path("gates/", gates.gate_list, name="gates"),
+    path("gates/new/", gates.gate_create, name="gate_create"),
+    path("gates/<int:gate_id>/", gates.gate_detail, name="gate"),
+    path("gates/<int:gate_id>/edit/", gates.gate_edit, name="gate_edit"),
     path("verdicts/<int:verdict_id>/feedback/", verdicts.verdict_feedback, name="feedback"),
     path("models/<int:model_id>/", versions.model_card, name="model_card"),
     path("models/<int:model_id>/activate/", versions.activate, name="activate"),

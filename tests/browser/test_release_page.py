@@ -41,3 +41,31 @@ def test_the_release_page_shows_the_verdict_per_metric_and_over_time(page: Page,
     expect(history).to_have_count(3)  # the header, then one point per observation
     expect(history.nth(1)).to_contain_text("Inconclusive")  # waiting for the error rate
     expect(history.nth(2)).to_contain_text("Rollback")
+
+
+def test_a_gate_is_made_in_the_editor(page: Page, live_server, fill_login_form) -> None:
+    owner = UserFactory.create(username="owner")
+    for name in ("Error rate", "Requests per minute"):
+        MetricFactory.create(owner=owner, name=name, category="Checkout")
+    page.goto(live_server.url)
+    fill_login_form(owner, PASSWORD)
+
+    page.get_by_role("link", name="Gates").click()
+    page.get_by_role("link", name="New gate").click()
+    page.get_by_label("Name").fill("Checkout deploys")
+    rows = page.get_by_test_id("gate-metric-row")
+    rows.nth(0).get_by_label("Metric").select_option(label="Error rate (Checkout)")
+    rows.nth(0).get_by_label("Weight").fill("2")
+    rows.nth(0).get_by_label("Critical").check()
+    rows.nth(1).get_by_label("Metric").select_option(label="Requests per minute (Checkout)")
+    page.get_by_role("button", name="Save gate").click()
+
+    expect(page.get_by_text("Gate “Checkout deploys” created.")).to_be_visible()
+    metrics = page.get_by_test_id("gate-metrics")
+    expect(metrics.get_by_role("row").filter(has_text="Error rate")).to_contain_text("critical")
+    expect(metrics.get_by_role("row").filter(has_text="Requests per minute")).to_contain_text("counts")
+    gate = Gate.objects.get()
+    assert list(gate.gate_metrics.values_list("metric__name", "weight", "critical")) == [
+        ("Error rate", 2.0, True),
+        ("Requests per minute", 1.0, False),
+    ]
