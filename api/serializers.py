@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metrics.csv_io import LARGEST_NUMBER
-from metrics.models import Decision, Gate, GateMetric, Indicator, Job, Metric, Release, Verdict, VerdictState
+from metrics.models import Decision, Failure, Gate, GateMetric, Indicator, Job, Metric, Release, Verdict, VerdictState
 from metrics.templatetags.formatting import rule_text
 
 
@@ -72,8 +72,8 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
 class MetricInputSerializer(serializers.Serializer[Metric]):
     """For the schema only: the body a metric is created from (checked by the web page's form)."""
 
-    name = serializers.CharField(max_length=100)
-    category = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=120)
+    category = serializers.CharField(max_length=120, required=False, allow_blank=True)
 
 
 class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
@@ -172,6 +172,9 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     metric = serializers.IntegerField(source="metric_id", read_only=True)
     stage = serializers.CharField(source="stage_label", read_only=True, help_text="In the request's language.")
     percent = serializers.IntegerField(source="percent_done", read_only=True)
+    failure = serializers.ChoiceField(
+        choices=Failure.choices, allow_blank=True, read_only=True, help_text="Why it failed; empty unless it did."
+    )
     outcome = serializers.SerializerMethodField()
     version = serializers.IntegerField(source="result.version", default=None, read_only=True, allow_null=True)
     created_at = UtcDateTimeField(read_only=True)
@@ -230,7 +233,7 @@ class IndicatorInputSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class IndicatorsInputSerializer(serializers.Serializer[dict[str, Any]]):
-    indicators = IndicatorInputSerializer(many=True)
+    indicators = IndicatorInputSerializer(many=True, allow_empty=False, max_length=10_000)  # type: ignore[call-arg]
 
 
 class StoredSerializer(serializers.Serializer[dict[str, Any]]):

@@ -2,7 +2,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import views
@@ -55,4 +55,6 @@ urlpatterns = [
     path("v1/jobs/<int:job_id>/", open_to_tokens(views.JobDetail.as_view()), name="job"),
     path("v1/verdicts/<int:verdict_id>/", open_to_tokens(views.VerdictDetail.as_view()), name="verdict"),
     path("v1/verdicts/<int:verdict_id>/feedback/", open_to_tokens(views.VerdictFeedback.as_view()), name="feedback"),
+    # Last: a path that matches nothing above is a 404 in problem details too.
+    re_path(r"^.*$", open_to_tokens(views.NotFound.as_view()), name="not_found"),
 ]

@@ -439,3 +439,16 @@ class ReleaseVerdictView(APIView):
         """The release verdict (for Argo Rollouts' web provider: always 200 once the release exists)."""
         release = get_release(request, release_id)
         return Response(ReleaseVerdictSerializer(release.verdict(), context={"request": request}).data)
+
+
+@extend_schema(exclude=True)
+class NotFound(APIView):
+    """Any other path under /api/: a problem-details 404, not the HTML page."""
+
+    permission_classes: list[Any] = []
+    throttle_classes: list[Any] = []
+
+    def dispatch_not_found(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise exceptions.NotFound()
+
+    get = post = put = patch = delete = dispatch_not_found

@@ -339,3 +339,12 @@ def test_every_operation_documents_its_failures_as_problem_details(client: Clien
                 content = operation["responses"][status]["content"]["application/problem+json"]
                 assert content["schema"] == {"$ref": "#/components/schemas/Problem"}, (method, path, status)
     assert "format" not in str(schema["paths"]["/api/v1/metrics/{metric_id}/indicators.csv"])
+
+
+def test_a_path_the_api_does_not_have_is_a_problem_details_404(client: Client, owner: User) -> None:
+    for path in ("/api/v1/metrics/null,null/", "/api/v1/nothing-here"):
+        response = client.get(path, headers=bearer(owner))
+
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not_found"
