@@ -12,7 +12,19 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metrics.csv_io import LARGEST_NUMBER
-from metrics.models import Decision, Failure, Gate, GateMetric, Indicator, Job, Metric, Release, Verdict, VerdictState
+from metrics.models import (
+    Decision,
+    Failure,
+    Gate,
+    GateMetric,
+    Indicator,
+    Job,
+    Metric,
+    Release,
+    TrainedModel,
+    Verdict,
+    VerdictState,
+)
 from metrics.templatetags.formatting import rule_text
 
 
@@ -334,3 +346,82 @@ class ReleaseVerdictSerializer(serializers.Serializer[Any]):
     rule = serializers.ChoiceField(choices=["veto", "threshold", "waiting"], help_text="Which rule decided.")
     summary = serializers.CharField(help_text="One line, in the request's language.")
     metrics = MetricJudgementSerializer(many=True)
+
+
+class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
+    """A model version and its card: how it was trained and how well it does on data it did not see."""
+
+    metric = serializers.IntegerField(source="metric_id", read_only=True)
+    trained_at = UtcDateTimeField(read_only=True)
+    trained_by = serializers.CharField(source="trained_by.username", default=None, read_only=True, allow_null=True)
+    is_active = serializers.SerializerMethodField()
+    is_pinned = serializers.SerializerMethodField()
+    is_stale = serializers.SerializerMethodField()
+    unusable_because = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainedModel
+        fields = [
+            "id",
+            "metric",
+            "version",
+            "accuracy",
+            "baseline_accuracy",
+            "balanced_accuracy",
+            "rollback_precision",
+            "rollback_recall",
+            "n_indicators",
+            "n_trained_on",
+            "n_rollback",
+            "n_rollout",
+            "max_depth",
+            "n_leaves",
+            "value_min",
+            "value_max",
+            "minutes_min",
+            "minutes_max",
+            "sklearn_version",
+            "trained_at",
+            "trained_by",
+            "is_active",
+            "is_pinned",
+            "is_stale",
+            "unusable_because",
+            "url",
+            "web_url",
+        ]
+        read_only_fields = fields
+
+    def _answering_id(self, model: TrainedModel) -> int | None:
+        answering = model.metric.answering_model()
+        return answering.pk if answering is not None else None
+
+    def get_is_active(self, model: TrainedModel) -> bool:
+        """Whether this version gives the metric's verdicts now."""
+        return self._answering_id(model) == model.pk
+
+    def get_is_pinned(self, model: TrainedModel) -> bool:
+        return bool(model.metric.is_active_model_pinned and model.metric.active_model_id == model.pk)
+
+    def get_is_stale(self, model: TrainedModel) -> bool:
+        """The metric's data changed since this version was trained."""
+        return model.data_version != model.metric.data_version
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_unusable_because(self, model: TrainedModel) -> str | None:
+        cause = model.unusable_cause
+        return str(cause.value) if cause is not None else None
+
+    def get_url(self, model: TrainedModel) -> str:
+        return str(self.context["request"].build_absolute_uri(reverse("api:version", args=[model.pk])))
+
+    def get_web_url(self, model: TrainedModel) -> str:
+        return str(self.context["request"].build_absolute_uri(reverse("metrics:model_card", args=[model.pk])))
+
+
+class ActivateSerializer(serializers.Serializer[dict[str, Any]]):
+    pin = serializers.BooleanField(
+        default=True, help_text="Pinned, it keeps answering through later trainings until unpinned."
+    )

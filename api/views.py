@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import (
+    ActivateSerializer,
     AskSerializer,
     FeedbackSerializer,
     GateSerializer,
@@ -37,8 +38,18 @@ from api.serializers import (
     ReleaseVerdictSerializer,
     StoredSerializer,
     VerdictSerializer,
+    VersionSerializer,
 )
-from metrics.access import get_job, get_metric, get_metric_for_deletion, get_verdict, get_verdict_for_feedback
+from metrics.access import (
+    get_job,
+    get_metric,
+    get_metric_for_deletion,
+    get_metric_for_settings,
+    get_trained_model,
+    get_trained_model_for_activation,
+    get_verdict,
+    get_verdict_for_feedback,
+)
 from metrics.forms import ApiFeedbackForm, ApiIndicatorForm, MetricFilterForm, MetricForm, ObservationForm
 from metrics.models import (
     FeedbackAlreadyGiven,
@@ -53,6 +64,7 @@ from metrics.models import (
     NoTrainedModel,
     Release,
     Source,
+    TrainedModel,
     Verdict,
     VerdictState,
 )
@@ -452,3 +464,53 @@ class NotFound(APIView):
         raise exceptions.NotFound()
 
     get = post = put = patch = delete = dispatch_not_found
+
+
+class MetricVersions(generics.ListAPIView[TrainedModel]):
+    """A metric's model versions, newest first, with their cards."""
+
+    serializer_class = VersionSerializer
+
+    def get_queryset(self) -> Any:
+        metric = get_metric(self.request.user, self.kwargs["metric_id"])
+        return (
+            metric.trained_models.defer("artifact", "chart_sample")
+            .select_related("metric", "trained_by")
+            .order_by("-version")
+        )
+
+
+class VersionDetail(APIView):
+    @extend_schema(responses=VersionSerializer)
+    def get(self, request: Request, version_id: int) -> Response:
+        """One version's model card."""
+        model = get_trained_model(request.user, version_id)
+        return Response(VersionSerializer(model, context={"request": request}).data)
+
+
+class VersionActivate(APIView):
+    @extend_schema(
+        request=ActivateSerializer,
+        responses={200: VersionSerializer, 409: OpenApiResponse(description="The version cannot be used here")},
+    )
+    def post(self, request: Request, version_id: int) -> Response:
+        """Make this version the one that answers (the metric's owner only); pinned by default."""
+        model = get_trained_model_for_activation(request.user, version_id)
+        options = ActivateSerializer(data=request_body(request) if request.data else {})
+        options.is_valid(raise_exception=True)
+        try:
+            model.metric.activate(model, pin=options.validated_data["pin"])
+        except ModelUnusable as error:
+            raise Conflict(str(error), code="model_unusable") from None
+        model.metric.refresh_from_db()
+        return Response(VersionSerializer(model, context={"request": request}).data)
+
+
+class MetricUnpin(APIView):
+    @extend_schema(request=None, responses={200: MetricSerializer})
+    def post(self, request: Request, metric_id: int) -> Response:
+        """Unpin the active version (the owner only): the next training that is not worse answers."""
+        metric = get_metric_for_settings(request.user, metric_id)
+        metric.unpin()
+        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        return Response(MetricSerializer(annotated, context={"request": request}).data)
