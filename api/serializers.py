@@ -28,6 +28,11 @@ from metrics.models import (
 from metrics.templatetags.formatting import rule_text
 
 
+def absolute(context: dict[str, Any], path: str) -> str:
+    """`path` as a full URL, for the request being answered."""
+    return str(context["request"].build_absolute_uri(path))
+
+
 class UtcDateTimeField(serializers.DateTimeField):
     """ISO 8601 in UTC, whatever the server's TIME_ZONE."""
 
@@ -75,10 +80,10 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
         return dict(AnsweringModelSerializer(metric).data)
 
     def get_url(self, metric: Metric) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("api:metric", args=[metric.pk])))
+        return absolute(self.context, reverse("api:metric", args=[metric.pk]))
 
     def get_web_url(self, metric: Metric) -> str:
-        return str(self.context["request"].build_absolute_uri(metric.get_absolute_url()))
+        return absolute(self.context, metric.get_absolute_url())
 
 
 class MetricInputSerializer(serializers.Serializer[Metric]):
@@ -162,10 +167,10 @@ class VerdictSerializer(serializers.ModelSerializer[Verdict]):
         return "rollback" if verdict.decided == Decision.ROLLBACK else "rollout"
 
     def get_url(self, verdict: Verdict) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("api:verdict", args=[verdict.pk])))
+        return absolute(self.context, reverse("api:verdict", args=[verdict.pk]))
 
     def get_web_url(self, verdict: Verdict) -> str:
-        return str(self.context["request"].build_absolute_uri(verdict.get_absolute_url()))
+        return absolute(self.context, verdict.get_absolute_url())
 
 
 class AskSerializer(serializers.Serializer[dict[str, Any]]):
@@ -217,7 +222,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         return job.outcome()
 
     def get_url(self, job: Job) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("api:job", args=[job.pk])))
+        return absolute(self.context, reverse("api:job", args=[job.pk]))
 
 
 class IndicatorSerializer(serializers.ModelSerializer[Indicator]):
@@ -288,7 +293,7 @@ class GateSerializer(serializers.ModelSerializer[Gate]):
         return data
 
     def get_url(self, gate: Gate) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("api:gate", args=[gate.pk])))
+        return absolute(self.context, reverse("api:gate", args=[gate.pk]))
 
 
 class ReleaseSerializer(serializers.ModelSerializer[Release]):
@@ -304,13 +309,13 @@ class ReleaseSerializer(serializers.ModelSerializer[Release]):
         read_only_fields = ["id", "gate", "url", "verdict_url", "web_url"]
 
     def get_url(self, release: Release) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("api:release", args=[release.pk])))
+        return absolute(self.context, reverse("api:release", args=[release.pk]))
 
     def get_verdict_url(self, release: Release) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("api:release_verdict", args=[release.pk])))
+        return absolute(self.context, reverse("api:release_verdict", args=[release.pk]))
 
     def get_web_url(self, release: Release) -> str:
-        return str(self.context["request"].build_absolute_uri(release.get_absolute_url()))
+        return absolute(self.context, release.get_absolute_url())
 
 
 class ObservationInputSerializer(serializers.Serializer[dict[str, Any]]):
@@ -394,13 +399,13 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
         ]
         read_only_fields = fields
 
-    def _answering_id(self, model: TrainedModel) -> int | None:
-        answering = model.metric.answering_model()
-        return answering.pk if answering is not None else None
-
     def get_is_active(self, model: TrainedModel) -> bool:
-        """Whether this version gives the metric's verdicts now."""
-        return self._answering_id(model) == model.pk
+        """Whether this version gives the metric's verdicts now (the view may say which one does,
+        once for a whole list)."""
+        if "answering_id" not in self.context:
+            answering = model.metric.answering_model()
+            self.context["answering_id"] = answering.pk if answering is not None else None
+        return bool(self.context["answering_id"] == model.pk)
 
     def get_is_pinned(self, model: TrainedModel) -> bool:
         return bool(model.metric.is_active_model_pinned and model.metric.active_model_id == model.pk)
@@ -415,10 +420,10 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
         return str(cause.value) if cause is not None else None
 
     def get_url(self, model: TrainedModel) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("api:version", args=[model.pk])))
+        return absolute(self.context, reverse("api:version", args=[model.pk]))
 
     def get_web_url(self, model: TrainedModel) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("metrics:model_card", args=[model.pk])))
+        return absolute(self.context, reverse("metrics:model_card", args=[model.pk]))
 
 
 class ActivateSerializer(serializers.Serializer[dict[str, Any]]):

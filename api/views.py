@@ -471,6 +471,10 @@ class MetricVersions(generics.ListAPIView[TrainedModel]):
 
     serializer_class = VersionSerializer
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        answering = get_metric(self.request.user, self.kwargs["metric_id"]).answering_model()
+        return {**super().get_serializer_context(), "answering_id": answering.pk if answering else None}
+
     def get_queryset(self) -> Any:
         metric = get_metric(self.request.user, self.kwargs["metric_id"])
         return (

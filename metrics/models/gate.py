@@ -160,8 +160,13 @@ class Release(models.Model):
 
     def history(self) -> list[tuple[datetime, ReleaseVerdict]]:
         """The release verdict after each observation: its verdict over time."""
-        moments = list(self.observations.order_by("observed_at", "pk").values_list("observed_at", flat=True))
-        return [(moment, self.verdict(at=moment)) for moment in moments]
+        gate_metrics = list(self.gate.gate_metrics.select_related("metric"))
+        latest: dict[int, Verdict] = {}
+        points = []
+        for observation in self.observations.select_related("verdict").order_by("observed_at", "pk"):
+            latest[observation.metric_id] = observation.verdict
+            points.append((observation.observed_at, judge_release(self.gate, gate_metrics, dict(latest))))
+        return points
 
 
 class Observation(models.Model):
