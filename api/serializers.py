@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from metrics.csv_io import LARGEST_NUMBER
+from metrics.csv_io import DELIMITERS, DETECT, LARGEST_NUMBER
 from metrics.models import (
     Decision,
     Failure,
@@ -185,6 +185,28 @@ class FeedbackSerializer(serializers.Serializer[dict[str, Any]]):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+class RowErrorSerializer(serializers.Serializer[Any]):
+    line = serializers.IntegerField(help_text="The file's line, from 1 (the header is line 1).")
+    column = serializers.CharField(allow_null=True, help_text="The column at fault; null when the whole line is.")
+    reason = serializers.CharField()
+
+
+class FileErrorsSerializer(serializers.Serializer[Any]):
+    message = serializers.CharField()
+    rows = RowErrorSerializer(many=True, help_text="The first errors, line by line.")
+    total = serializers.IntegerField(help_text="How many errors the file has in all.")
+
+
+class ImportInputSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(help_text="The CSV file: value, decision, time (minutes), with a header line.")
+    delimiter = serializers.ChoiceField(
+        choices=[DETECT, *DELIMITERS], default=DETECT, required=False, help_text="How the file's fields are separated."
+    )
+    import_again = serializers.BooleanField(
+        default=False, required=False, help_text="Import a file already imported into this metric once more."
+    )
+
+
 class JobSerializer(serializers.ModelSerializer[Job]):
     metric = serializers.IntegerField(source="metric_id", read_only=True)
     stage = serializers.CharField(source="stage_label", read_only=True, help_text="In the request's language.")
@@ -194,6 +216,12 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     )
     outcome = serializers.SerializerMethodField()
     version = serializers.IntegerField(source="result.version", default=None, read_only=True, allow_null=True)
+    file = serializers.CharField(
+        source="batch.file_name", default=None, read_only=True, allow_null=True, help_text="An import's file name."
+    )
+    file_errors = serializers.SerializerMethodField(
+        help_text="Why an import refused its file, with the same line-numbered errors as the upload page."
+    )
     created_at = UtcDateTimeField(read_only=True)
     started_at = UtcDateTimeField(read_only=True, allow_null=True)
     finished_at = UtcDateTimeField(read_only=True, allow_null=True)
@@ -211,6 +239,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "failure",
             "outcome",
             "version",
+            "file",
+            "file_errors",
             "created_at",
             "started_at",
             "finished_at",
@@ -220,6 +250,17 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
     def get_outcome(self, job: Job) -> str:
         return job.outcome()
+
+    @extend_schema_field(FileErrorsSerializer(allow_null=True))
+    def get_file_errors(self, job: Job) -> dict[str, Any] | None:
+        error = job.csv_error()
+        if error is None:
+            return None
+        return {
+            "message": error.message,
+            "rows": [{"line": e.line, "column": e.column, "reason": e.reason} for e in error.row_errors],
+            "total": error.total_errors,
+        }
 
     def get_url(self, job: Job) -> str:
         return absolute(self.context, reverse("api:job", args=[job.pk]))

@@ -31,6 +31,7 @@ urlpatterns = [
         open_to_tokens(views.MetricIndicatorsBulk.as_view()),
         name="indicators_bulk",
     ),
+    path("v1/metrics/<int:metric_id>/imports/", open_to_tokens(views.MetricImports.as_view()), name="imports"),
     path(
         "v1/metrics/<int:metric_id>/indicators.csv",
         open_to_tokens(views.MetricIndicatorsCsv.as_view()),

@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ from api.serializers import (
     AskSerializer,
     FeedbackSerializer,
     GateSerializer,
+    ImportInputSerializer,
     IndicatorInputSerializer,
     IndicatorSerializer,
     IndicatorsInputSerializer,
@@ -50,7 +52,8 @@ from metrics.access import (
     get_verdict,
     get_verdict_for_feedback,
 )
-from metrics.forms import ApiFeedbackForm, ApiIndicatorForm, MetricFilterForm, MetricForm, ObservationForm
+from metrics.csv_io import DETECT
+from metrics.forms import ApiFeedbackForm, ApiIndicatorForm, MetricFilterForm, MetricForm, ObservationForm, UploadForm
 from metrics.models import (
     FeedbackAlreadyGiven,
     Gate,
@@ -345,6 +348,34 @@ class MetricIndicatorsBulk(APIView):
             raise exceptions.NotFound() from None
         metric.refresh_from_db(fields=["indicator_count"])
         return Response({"stored": stored, "indicator_count": metric.indicator_count}, status=status.HTTP_201_CREATED)
+
+
+class MetricImports(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": ImportInputSerializer}, responses={202: JobSerializer})
+    def post(self, request: Request, metric_id: int) -> Response:
+        """Upload a CSV file, imported by a job (the upload page's rules, all or nothing): 202 with
+        the job; a refused file's job says why, line by line, in `file_errors`."""
+        metric = get_metric(request.user, metric_id)
+        user = caller(request)
+        fields = {
+            "metric": metric.pk,
+            "delimiter": request.data.get("delimiter", DETECT),
+            "import_again": request.data.get("import_again", ""),
+        }
+        form = UploadForm(user, fields, request.FILES)
+        cleaned = checked(form)
+        queued = metric.queue_import(
+            user,
+            file_name=cleaned["file"].name,
+            data=form.data_bytes,
+            sha256=form.sha256,
+            delimiter=cleaned["delimiter"],
+        )
+        job = get_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
+        body = JobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
 class CsvRenderer(BaseRenderer):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
     from metrics.models.indicator import ImportBatch, Indicator
+    from metrics.models.job import Job
     from metrics.models.trained_model import TrainedModel, TrainingReport
     from metrics.models.verdict import Verdict
     from predictor.columns import IndicatorColumns
@@ -315,6 +316,22 @@ class Metric(models.Model):
             # Inside the transaction: once it commits, the owner may delete the metric.
             self.refresh_from_db(fields=["data_version"])
         return count
+
+    def queue_import(self, user: User, *, file_name: str, data: bytes, sha256: str, delimiter: str) -> Job:
+        """Keep an uploaded file and queue its import (a job, run once this transaction commits)."""
+        from metrics.models.indicator import ImportBatch
+        from metrics.models.job import Job
+
+        batch = ImportBatch.objects.create(
+            metric=self,
+            uploaded_by=user,
+            file_name=file_name[:255],
+            sha256=sha256,
+            size=len(data),
+            delimiter=delimiter,
+            data=data,
+        )
+        return Job.objects.enqueue_import(batch, user)
 
     def chart_sample(self) -> IndicatorColumns:
         """An even sample of the indicators, small enough to draw."""

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_batch_for_undo, get_indicator_for_deletion, get_metric
 from metrics.forms import IndicatorForm, UploadForm
-from metrics.models import Failure, ImportBatch, Job, JobStatus, MetricDeleted
+from metrics.models import Failure, Job, JobStatus, MetricDeleted
 from metrics.views.metrics import render_detail
 
 
@@ -46,16 +46,14 @@ def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         form = UploadForm(request.user, request.POST, request.FILES)
         if form.is_valid():
             metric = form.cleaned_data["metric"]
-            batch = ImportBatch.objects.create(
-                metric=metric,
-                uploaded_by=request.user,
-                file_name=form.cleaned_data["file"].name[:255],
-                sha256=form.sha256,
-                size=len(form.data_bytes),
-                delimiter=form.cleaned_data["delimiter"],
+            file_name = form.cleaned_data["file"].name
+            queued = metric.queue_import(
+                request.user,
+                file_name=file_name,
                 data=form.data_bytes,
+                sha256=form.sha256,
+                delimiter=form.cleaned_data["delimiter"],
             )
-            queued = Job.objects.enqueue_import(batch, request.user)
             # A worker may have done it already (at once, in development and tests); the job is
             # gone if the metric was deleted meanwhile (with its jobs).
             job = Job.objects.filter(pk=queued.pk).select_related("metric").first()
@@ -77,7 +75,7 @@ def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                 messages.info(
                     request,
                     _("“%(file)s” is being imported into “%(name)s”: its progress shows on its page.")
-                    % {"file": batch.file_name, "name": metric.name},
+                    % {"file": file_name[:255], "name": metric.name},
                 )
                 return redirect(metric)
         status = 400

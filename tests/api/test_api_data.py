@@ -6,11 +6,12 @@ import csv
 import io
 
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
-from metrics.models import Indicator, Job, Metric
+from metrics.models import ImportBatch, Indicator, Job, Metric
 from tests.conftest import rule_data
 
 
@@ -127,3 +128,94 @@ def test_a_read_only_token_cannot_add_data_or_train(client: Client, metric: Metr
     assert (added.status_code, trained.status_code) == (403, 403)
     assert not Indicator.objects.exists()
     assert not Job.objects.exists()
+
+
+# --- CSV upload as a job ---------------------------------------------------------------
+
+GOOD_CSV = b"valor,decisao,tempo\n500,0,10\n612.5,1,60\n-3,0,0.25\n"
+
+
+def upload(client: Client, metric_id: int, content: bytes, headers: dict[str, str], **fields: str):
+    data = {"file": SimpleUploadedFile("deploys.csv", content, content_type="text/csv"), **fields}
+    return client.post(reverse("api:imports", args=[metric_id]), data, headers=headers)
+
+
+def test_an_uploaded_file_is_imported_by_a_job_to_poll(client: Client, metric: Metric, contributor: User) -> None:
+    response = upload(client, metric.pk, GOOD_CSV, bearer(contributor))
+
+    assert response.status_code == 202
+    body = response.json()
+    assert response["Location"] == body["url"]
+    assert (body["kind"], body["metric"], body["file"]) == ("import", metric.pk, "deploys.csv")
+    polled = client.get(body["url"], headers=bearer(contributor)).json()
+    assert (polled["status"], polled["file_errors"]) == ("done", None)
+    assert polled["outcome"] == "Imported 3 indicators into “Requests per minute”."
+    assert rows_of(metric) == [
+        (500.0, 0, 10.0, contributor.pk),
+        (612.5, 1, 60.0, contributor.pk),
+        (-3.0, 0, 0.25, contributor.pk),
+    ]
+    batch = ImportBatch.objects.get()
+    assert (batch.uploaded_by, batch.rows, batch.data) == (contributor, 3, b"")
+
+
+def test_a_refused_file_stores_nothing_and_its_job_lists_the_lines(client: Client, metric: Metric, owner: User) -> None:
+    content = b"valor,decisao,tempo\n500,0,10\n600,1,20\n700,2,30\nabc,0,40\n"
+
+    response = upload(client, metric.pk, content, bearer(owner), delimiter="comma")
+
+    assert response.status_code == 202
+    job = client.get(response.json()["url"], headers=bearer(owner)).json()
+    assert (job["status"], job["failure"]) == ("failed", "csv_errors")
+    assert job["file_errors"] == {
+        "message": "Nothing was imported: the file has 2 errors.",
+        "rows": [
+            {"line": 4, "column": "decisao", "reason": "expected 0 (rollout) or 1 (rollback), got “2”"},
+            {"line": 5, "column": "valor", "reason": "expected a finite number, got “abc”"},
+        ],
+        "total": 2,
+    }
+    assert not Indicator.objects.exists()
+
+
+def test_the_same_file_twice_is_refused_unless_asked_again(client: Client, metric: Metric, owner: User) -> None:
+    upload(client, metric.pk, GOOD_CSV, bearer(owner))
+
+    twice = upload(client, metric.pk, GOOD_CSV, bearer(owner))
+    again = upload(client, metric.pk, GOOD_CSV, bearer(owner), import_again="true")
+
+    assert twice.status_code == 400
+    assert twice.json()["errors"][0]["field"] == "file"
+    assert twice.json()["errors"][0]["code"] == "duplicate_file"
+    assert again.status_code == 202
+    assert ImportBatch.objects.count() == 2
+    assert len(rows_of(metric)) == 6
+
+
+def test_an_upload_without_a_file_or_with_a_bad_delimiter_is_refused(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    url = reverse("api:imports", args=[metric.pk])
+
+    no_file = client.post(url, {"delimiter": "comma"}, headers=bearer(owner))
+    bad_delimiter = upload(client, metric.pk, GOOD_CSV, bearer(owner), delimiter="colon")
+    as_json = client.post(url, {"file": "500,0,10"}, content_type="application/json", headers=bearer(owner))
+
+    assert no_file.status_code == 400
+    assert no_file.json()["errors"] == [{"field": "file", "code": "required", "message": "This field is required."}]
+    assert bad_delimiter.status_code == 400
+    assert bad_delimiter.json()["errors"][0]["field"] == "delimiter"
+    assert as_json.status_code == 415
+    assert as_json.json()["code"] == "unsupported_media_type"
+    assert not ImportBatch.objects.exists()
+    assert not Job.objects.exists()
+
+
+def test_an_upload_needs_a_write_token_and_a_metric_one_may_see(client: Client, metric: Metric, owner: User) -> None:
+    anonymous = upload(client, metric.pk, GOOD_CSV, {})
+    read_only = upload(client, metric.pk, GOOD_CSV, bearer(owner, TokenScope.READ))
+    unknown = upload(client, metric.pk + 1000, GOOD_CSV, bearer(owner))
+
+    assert (anonymous.status_code, read_only.status_code, unknown.status_code) == (401, 403, 404)
+    assert not ImportBatch.objects.exists()
+    assert not Indicator.objects.exists()
