@@ -309,6 +309,9 @@ class GateMetricSerializer(serializers.ModelSerializer[GateMetric]):
         fields = ["metric", "metric_name", "weight", "critical", "observe_only"]
 
 
+SCORE_FIELDS = ("pass_score", "marginal_score")
+
+
 class GateSerializer(serializers.ModelSerializer[Gate]):
     owner = serializers.CharField(source="owner.username", read_only=True)
     metrics = GateMetricSerializer(source="gate_metrics", many=True)
@@ -322,10 +325,14 @@ class GateSerializer(serializers.ModelSerializer[Gate]):
         read_only_fields = ["id", "owner", "url"]
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        if data["marginal_score"] > data["pass_score"]:
+        # A partial change (PATCH) is checked against what the gate already has.
+        scores = {field: data[field] if field in data else getattr(self.instance, field) for field in SCORE_FIELDS}
+        if scores["marginal_score"] > scores["pass_score"]:
             raise serializers.ValidationError(
                 {"marginal_score": _("The marginal score cannot be above the pass score.")}, code="order"
             )
+        if "gate_metrics" not in data:
+            return data
         metrics = [item["metric"].pk for item in data["gate_metrics"]]
         if not metrics:
             raise serializers.ValidationError({"metrics": _("A gate needs at least one metric.")}, code="empty")

@@ -43,6 +43,8 @@ from api.serializers import (
     VersionSerializer,
 )
 from metrics.access import (
+    get_gate,
+    get_gate_for_change,
     get_job,
     get_metric,
     get_metric_for_deletion,
@@ -57,7 +59,6 @@ from metrics.forms import ApiFeedbackForm, ApiIndicatorForm, MetricFilterForm, M
 from metrics.models import (
     FeedbackAlreadyGiven,
     Gate,
-    GateMetric,
     Indicator,
     Job,
     Metric,
@@ -415,16 +416,46 @@ class GateList(generics.ListCreateAPIView[Gate]):
         items = serializer.validated_data.pop("gate_metrics")
         with transaction.atomic():
             gate = Gate.objects.create(owner=caller(self.request), **serializer.validated_data)
-            GateMetric.objects.bulk_create(GateMetric(gate=gate, **item) for item in items)
+            gate.set_metrics(items)
         serializer.instance = gate
 
 
 class GateDetail(APIView):
     @extend_schema(responses=GateSerializer)
     def get(self, request: Request, gate_id: int) -> Response:
-        gates = Gate.objects.select_related("owner").prefetch_related("gate_metrics__metric")
-        gate = get_object_or_404(gates if request.user.is_authenticated else gates.none(), pk=gate_id)
+        gate = get_gate(request.user, gate_id)
         return Response(GateSerializer(gate, context={"request": request}).data)
+
+    @extend_schema(request=GateSerializer, responses=GateSerializer)
+    def put(self, request: Request, gate_id: int) -> Response:
+        """Replace the gate's name, scores and metrics (its owner only)."""
+        return self.change(request, gate_id, partial=False)
+
+    @extend_schema(request=GateSerializer, responses=GateSerializer)
+    def patch(self, request: Request, gate_id: int) -> Response:
+        """Change some of the gate's name, scores and metrics (its owner only); `metrics`, when
+        sent, replaces the whole list."""
+        return self.change(request, gate_id, partial=True)
+
+    def change(self, request: Request, gate_id: int, *, partial: bool) -> Response:
+        gate = get_gate_for_change(request.user, gate_id)
+        serializer = GateSerializer(gate, data=request_body(request), partial=partial, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        items = changes.pop("gate_metrics", None)
+        with transaction.atomic():
+            for field, value in changes.items():
+                setattr(gate, field, value)
+            gate.save()
+            if items is not None:
+                gate.set_metrics(items)
+        return Response(GateSerializer(get_gate(request.user, gate.pk), context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, gate_id: int) -> Response:
+        """Delete the gate with its releases and their observations (its owner only)."""
+        get_gate_for_change(request.user, gate_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class GateReleases(generics.ListCreateAPIView[Release]):

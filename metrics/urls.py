@@ -32,6 +32,7 @@ urlpatterns = [
     path("gates/new/", gates.gate_create, name="gate_create"),
     path("gates/<int:gate_id>/", gates.gate_detail, name="gate"),
     path("gates/<int:gate_id>/edit/", gates.gate_edit, name="gate_edit"),
+    path("gates/<int:gate_id>/delete/", gates.gate_delete, name="gate_delete"),
     path("verdicts/<int:verdict_id>/feedback/", verdicts.verdict_feedback, name="feedback"),
     path("models/<int:model_id>/", versions.model_card, name="model_card"),
     path("models/<int:model_id>/activate/", versions.activate, name="activate"),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -31,6 +31,8 @@ from metrics.models.metric import Metric
 from metrics.models.verdict import Source, Verdict, VerdictState
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from django.contrib.auth.models import AnonymousUser, User
 
 # How an inconclusive metric verdict counts in the score: half-way, as Keptn counts a warning.
@@ -78,6 +80,13 @@ class Gate(models.Model):
 
     def can_change(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
+
+    def set_metrics(self, items: Iterable[Mapping[str, Any]]) -> None:
+        """Make these the gate's metrics (each a `metric` with its `weight`, `critical` and
+        `observe_only`), in this order, in place of the ones it had."""
+        with transaction.atomic():
+            self.gate_metrics.all().delete()
+            GateMetric.objects.bulk_create(GateMetric(gate=self, **item) for item in items)
 
 
 class GateMetric(models.Model):

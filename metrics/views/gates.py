@@ -5,7 +5,8 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_gate, get_gate_for_change
@@ -62,3 +63,20 @@ def edit(request: AuthenticatedHttpRequest, gate: Gate) -> HttpResponse:
         status = 200
     context = {"form": form, "metrics": metrics, "gate": gate, "creating": creating}
     return render(request, "metrics/gate_form.html", context, status=status)
+
+
+@require_POST
+def gate_delete(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse:
+    gate = get_gate_for_change(request.user, gate_id)
+    releases = gate.releases.count()
+    gate.delete()
+    messages.success(
+        request,
+        ngettext(
+            "Gate “%(name)s” and its %(count)d release were deleted.",
+            "Gate “%(name)s” and its %(count)d releases were deleted.",
+            releases,
+        )
+        % {"name": gate.name, "count": releases},
+    )
+    return redirect("metrics:gates")

@@ -236,3 +236,98 @@ def test_the_release_page_shows_the_verdict_per_metric_and_over_time(client: Cli
     assert "Roll out: the score 100 reaches the pass score 80." in page
     assert "observe only" in page
     assert page.count("<tr>") >= 3 + 2 + 2  # metrics, history points, observations
+
+
+def gate_state() -> list[tuple]:
+    gates = Gate.objects.order_by("pk")
+    return [
+        (gate.name, gate.pass_score, gate.marginal_score, list(gate.gate_metrics.values_list("metric", "weight")))
+        for gate in gates
+    ]
+
+
+def test_the_owner_changes_a_gates_scores_and_replaces_its_metrics(client: Client, owner: User, checkout) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+
+    renamed = client.patch(
+        gate["url"], {"name": "Checkout v2", "pass_score": 90}, content_type="application/json", headers=bearer(owner)
+    )
+    replaced = client.put(
+        gate["url"],
+        {"name": "Checkout v3", "metrics": [{"metric": checkout["cpu"].pk, "weight": 3, "critical": True}]},
+        content_type="application/json",
+        headers=bearer(owner),
+    )
+
+    assert renamed.status_code == 200
+    assert (renamed.json()["name"], renamed.json()["pass_score"], len(renamed.json()["metrics"])) == (
+        "Checkout v2",
+        90,
+        3,
+    )
+    assert replaced.status_code == 200
+    assert replaced.json()["metrics"] == [
+        {"metric": checkout["cpu"].pk, "metric_name": "cpu", "weight": 3.0, "critical": True, "observe_only": False}
+    ]
+    # PUT gives the whole gate: the scores it left out are back to their defaults.
+    assert gate_state() == [("Checkout v3", 80.0, 50.0, [(checkout["cpu"].pk, 3.0)])]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"marginal_score": 85}, "marginal_score"),  # above the pass score it has
+        ({"metrics": []}, "metrics"),
+        ({"metrics": [{"metric": 999_999}]}, "metrics.0.metric"),
+        ({"name": ""}, "name"),
+    ],
+)
+def test_a_bad_change_is_refused_and_the_gate_left_as_it_was(
+    client: Client, owner: User, checkout, change, field
+) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+    before = gate_state()
+
+    response = client.patch(gate["url"], change, content_type="application/json", headers=bearer(owner))
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert gate_state() == before
+
+
+def test_only_the_owner_with_a_write_token_changes_or_deletes_a_gate(
+    client: Client, owner: User, stranger: User, checkout
+) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+    release = start_release(client, bearer(owner), gate)
+    before = gate_state()
+    change = {"name": "Mine now"}
+
+    attempts = [
+        client.patch(gate["url"], change, content_type="application/json", headers=bearer(stranger)),
+        client.delete(gate["url"], headers=bearer(stranger)),
+        client.patch(gate["url"], change, content_type="application/json", headers=bearer(owner, TokenScope.READ)),
+        client.delete(gate["url"], headers=bearer(owner, TokenScope.READ)),
+        client.delete(gate["url"]),
+    ]
+
+    assert [response.status_code for response in attempts] == [403, 403, 403, 403, 401]
+    assert attempts[0].json()["detail"] == "Only the gate's owner may change it."
+    assert gate_state() == before
+    assert Release.objects.filter(pk=release["id"]).exists()
+
+
+def test_deleting_a_gate_deletes_its_releases_and_argo_then_gets_404(client: Client, owner: User, checkout) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+    release = start_release(client, bearer(owner), gate)
+    observe(client, bearer(owner), release, checkout["error rate"], ROLLOUT)
+
+    deleted = client.delete(gate["url"], headers=bearer(owner))
+
+    assert deleted.status_code == 204
+    assert not Gate.objects.exists()
+    assert not Release.objects.exists()
+    assert not Observation.objects.exists()
+    assert Verdict.objects.count() == 1  # the metric's verdict log keeps what was asked
+    assert client.get(release["verdict_url"], headers=bearer(owner)).status_code == 404
+    assert client.get(gate["url"], headers=bearer(owner)).status_code == 404

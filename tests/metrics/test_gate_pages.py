@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Gate, GateMetric, Metric
+from metrics.models import Gate, GateMetric, Metric, Release
 from tests.factories import MetricFactory
 
 
@@ -129,3 +129,34 @@ def test_another_user_cannot_edit_a_gate_and_nothing_changes(client: Client, own
 
 def test_an_anonymous_visitor_is_sent_to_log_in(client: Client, db: None) -> None:
     assert client.get(reverse("metrics:gates"))["Location"].startswith(reverse("accounts:login"))
+
+
+def test_the_owner_deletes_a_gate_with_its_releases(client: Client, owner: User, two) -> None:
+    gate = Gate.objects.create(name="Checkout", owner=owner)
+    GateMetric.objects.create(gate=gate, metric=two[0])
+    Release.objects.create(gate=gate, name="web", version="v1")
+    client.force_login(owner)
+
+    page = client.get(reverse("metrics:gate", args=[gate.pk])).content.decode()
+    response = client.post(reverse("metrics:gate_delete", args=[gate.pk]), follow=True)
+
+    assert reverse("metrics:gate_delete", args=[gate.pk]) in page
+    assert response.redirect_chain == [(reverse("metrics:gates"), 302)]
+    assert "Gate “Checkout” and its 1 release were deleted." in response.content.decode()
+    assert not Gate.objects.exists()
+    assert not Release.objects.exists()
+    assert two[0] in Metric.objects.all()  # its metrics stay
+
+
+def test_another_user_cannot_delete_a_gate(client: Client, owner: User, stranger: User, two) -> None:
+    gate = Gate.objects.create(name="Checkout", owner=owner)
+    GateMetric.objects.create(gate=gate, metric=two[0])
+    before = state()
+    client.force_login(stranger)
+
+    shown = client.get(reverse("metrics:gate", args=[gate.pk])).content.decode()
+    posted = client.post(reverse("metrics:gate_delete", args=[gate.pk]))
+
+    assert posted.status_code == 403
+    assert state() == before
+    assert reverse("metrics:gate_delete", args=[gate.pk]) not in shown

@@ -1,0 +1,613 @@
+"""Is a verdict through the API as fast as the API's cheapest answer? Requests/s and p99, as ratios.
+
+    .venv/bin/python bench/api.py                 # SQLite in a temporary folder, 20 s per endpoint
+    .venv/bin/python bench/api.py --database-url postgres://postgres@127.0.0.1:5432/mbreak_api_bench
+    .venv/bin/python bench/api.py --profile 300   # also: where 300 verdicts spend their time, in-process
+
+The load generator is `wrk` (`apt-get install wrk` on Debian and Ubuntu, `brew install wrk`
+on macOS); without it the benchmark says so and exits with status 2.
+
+What runs:
+
+- **Database**: SQLite in a temporary folder, or the PostgreSQL database `--database-url`
+  names, created here and dropped at the end (one that exists already is refused, unless an
+  earlier run of this benchmark left it: it holds the user `api-bench-owner`). A child
+  process migrates it and stores one user, one metric of `--indicators` (5,000) indicators
+  (the demo's "Requests per minute" rule, with 8% of decisions flipped) through
+  `Metric.import_indicators`, trains it in-process (`TrainedModel.objects.train`, as
+  `manage.py train --metric` does), issues a read-and-write API token
+  (`ApiToken.objects.issue`, as `manage.py create_token --write` does), and sets up a gate
+  over the metric with a release of half an hour ago and three observations.
+- **Server**: the `web` line of the production `Procfile` (3 workers of 2 threads,
+  `--max-requests 1000`: workers are recycled during the run, and each new one reads its
+  model again on its first verdict) with the production settings of `bench/load.py`
+  (DEBUG=0, a SECRET_KEY, ALLOWED_HOSTS, JSON request log, REDIS_URL
+  `redis://127.0.0.1:6379/7` for the cache and the throttle counts, STATIC_ROOT a temporary
+  folder that `collectstatic` fills). One change: the per-token throttle is raised to
+  `MBREAK_API_RATE=1000000/second`, or wrk would measure 429s after 600 requests. Per
+  second rather than per minute: the throttle keeps the time of each request of its window
+  in the cache and reads and writes the whole list on every request; a window of a second
+  holds as many entries (a few hundred to a thousand) as a token near its production limit
+  of 600 a minute, where a minute at full speed would hold tens of thousands.
+- **Load**: for each endpoint in turn, wrk (`--threads` 2, `--connections` 16, keep-alive)
+  for `--warmup` seconds (5), not counted, then for `--seconds` (20). Every request carries
+  `Authorization: Bearer <token>` and `X-Forwarded-Proto: https` (as the load balancer
+  adds); the requests are formatted once by a Lua script and cycled. The endpoints:
+  - constant: `GET /api/v1/`, the API root: a constant JSON body behind the same middleware,
+    token authentication, permission and throttle as every API view;
+  - verdict: `POST /api/v1/metrics/<id>/verdicts/` with `{"value": ..., "minutes": ...}`
+    (100 observations across the metric's range, cycled): 201 with the verdict, which is
+    also stored in the verdict log; the model is cached in each worker after its first one;
+  - release verdict: `GET /api/v1/releases/<id>/verdict`, the URL Argo Rollouts polls: the
+    gate's verdict from the release's observations; shown, not judged.
+
+Measured: wrk's requests per second and latency percentiles (`--latency`: client time, from
+sending to the last byte); the server time of each request from the request log
+(`duration_ms`); errors are wrk's socket errors and non-2xx/3xx answers, and any request
+the log shows with another status than expected (200, or 201 for the verdict). Before the
+load, each endpoint's SQL queries per request are counted in the child process (Django's
+test client, the same settings, the second request). wrk, gunicorn, Redis and the database
+share the machine's cores (2 on the development machine): the figures are those of the
+whole box, and the ratios compare endpoints under the same handicap.
+
+Exit status 1 if any request failed or the verdict endpoint answers fewer than 0.9 times
+as many requests per second as the constant one; 2 if wrk is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import random
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import (  # the sibling benchmark's production server and its helpers
+    DEFAULT_REDIS_URL,
+    RESULT_PREFIX,
+    LogReader,
+    Server,
+    admin_url,
+    collect_static,
+    create_database,
+    drop_database,
+    free_port,
+    log,
+    percentile,
+    production_command,
+    running_server,
+    server_environment,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 8200
+DEFAULT_INDICATORS = 5_000
+# A database holding this user was made by this benchmark: only such a database is dropped.
+OWNER = "api-bench-owner"
+API_RATE = "1000000/second"
+RATIO_TARGET = 0.9
+OBSERVATIONS = 100
+# The demo's first metric: traffic that stays low for a while after a deployment.
+VALUE_RANGE, MINUTES_RANGE = (150.0, 1200.0), (1.0, 120.0)
+RELEASE_OBSERVATIONS = [(820.0, 10.0), (760.0, 20.0), (300.0, 25.0)]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    key: str
+    method: str
+    template: str  # the request as the table shows it
+    path: str
+    bodies: tuple[str, ...]  # JSON bodies, cycled; none for a GET
+    status: int  # the answer every request must get
+    gated: bool  # compared with the constant endpoint against the target
+
+
+def endpoints(metric_id: int, release_id: int) -> list[Endpoint]:
+    rng = random.Random(7)
+    observations = tuple(
+        json.dumps({"value": round(rng.uniform(*VALUE_RANGE), 1), "minutes": round(rng.uniform(*MINUTES_RANGE))})
+        for _ in range(OBSERVATIONS)
+    )
+    return [
+        Endpoint("constant", "GET", "GET /api/v1/", "/api/v1/", (), 200, False),
+        Endpoint(
+            "verdict",
+            "POST",
+            "POST /api/v1/metrics/<id>/verdicts/",
+            f"/api/v1/metrics/{metric_id}/verdicts/",
+            observations,
+            201,
+            True,
+        ),
+        Endpoint(
+            "release verdict",
+            "GET",
+            "GET /api/v1/releases/<id>/verdict",
+            f"/api/v1/releases/{release_id}/verdict",
+            (),
+            200,
+            False,
+        ),
+    ]
+
+
+# --- the database (prepared in a child process running Django) ---------------------------------
+
+
+def prepare_child(indicators: int, profile: int) -> dict[str, Any]:
+    """Store the user, metric, model, token, gate and release; count each endpoint's queries."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    # Only importable once Django is set up.
+    import numpy as np
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import ApiToken, TokenScope
+    from metrics.models import Gate, GateMetric, Metric, Release, TrainedModel
+    from predictor.columns import IndicatorColumns
+
+    call_command("migrate", verbosity=0, interactive=False)
+    owner = User.objects.create_user(OWNER)
+    metric = Metric.objects.create(name="Requests per minute", category="API bench", owner=owner)
+    rng = np.random.default_rng(2024)
+    values = np.round(rng.uniform(*VALUE_RANGE, indicators), 2)
+    minutes = np.round(rng.uniform(*MINUTES_RANGE, indicators))
+    decisions = ((values < 450) & (minutes >= 10)).astype(int)
+    flip = rng.random(indicators) < 0.08
+    decisions[flip] = 1 - decisions[flip]
+    columns = IndicatorColumns(values=values.tolist(), times=minutes.tolist(), decisions=decisions.tolist())
+    metric.import_indicators(columns, owner)
+    model = TrainedModel.objects.train(metric, owner)
+    _token, secret = ApiToken.objects.issue(owner, "API bench", TokenScope.WRITE)
+    gate = Gate.objects.create(name="API bench deploys", owner=owner)
+    GateMetric.objects.create(gate=gate, metric=metric, weight=1.0, critical=True)
+    release = Release.objects.create(
+        gate=gate, name="bench-web", version="v1", started_at=timezone.now() - timedelta(minutes=30), created_by=owner
+    )
+    for value, after in RELEASE_OBSERVATIONS:
+        release.observe(metric, value, owner, after)
+    result: dict[str, Any] = {
+        "metric_id": metric.pk,
+        "release_id": release.pk,
+        "token": secret,
+        "model_version": model.version,
+        "trained_on": model.n_trained_on,
+        "sample_rows": len(model.sample().ids),
+        "database": f"{connection.display_name} {'.'.join(map(str, connection.get_database_version()))}",
+    }
+    result.update(count_queries(endpoints(metric.pk, release.pk), secret, profile))
+    return result
+
+
+def count_queries(chosen: list[Endpoint], token: str, profile: int) -> dict[str, Any]:
+    """Each endpoint's SQL queries on its second request, through Django's test client; with
+    `profile`, where that many verdict requests spend their time (cProfile)."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(headers={"authorization": f"Bearer {token}", "x-forwarded-proto": "https"}, HTTP_HOST="127.0.0.1")
+
+    def ask(endpoint: Endpoint, index: int = 0) -> None:
+        if endpoint.bodies:
+            body = endpoint.bodies[index % len(endpoint.bodies)]
+            response = client.generic(endpoint.method, endpoint.path, body, content_type="application/json")
+        else:
+            response = client.generic(endpoint.method, endpoint.path)
+        if response.status_code != endpoint.status:
+            raise RuntimeError(f"{endpoint.template}: HTTP {response.status_code}: {response.content[:300]!r}")
+
+    queries: dict[str, int] = {}
+    verdict_sql: list[str] = []
+    for endpoint in chosen:
+        ask(endpoint)  # the first one reads and compiles the model
+        with CaptureQueriesContext(connection) as captured:
+            ask(endpoint, 1)
+        queries[endpoint.key] = len(captured.captured_queries)
+        if endpoint.gated:
+            verdict_sql = [query["sql"] for query in captured.captured_queries]
+    result: dict[str, Any] = {"queries": queries, "verdict_sql": verdict_sql}
+    if profile:
+        verdict = next(endpoint for endpoint in chosen if endpoint.gated)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for index in range(profile):
+            ask(verdict, index)
+        profiler.disable()
+        text = io.StringIO()
+        stats = pstats.Stats(profiler, stream=text).strip_dirs()
+        stats.sort_stats("cumulative").print_stats(35)
+        stats.sort_stats("tottime").print_stats(20)
+        result["profile"] = text.getvalue()
+    return result
+
+
+def prepare_database(arguments: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--prepare-child", str(arguments.indicators)]
+    command += ["--profile", str(arguments.profile)]
+    # Warnings and errors only: not the request log of the test client's requests.
+    quiet = {**env, "LOG_LEVEL": "WARNING"}
+    completed = subprocess.run(command, cwd=ROOT, env=quiet, stdout=subprocess.PIPE, text=True, check=False)  # noqa: S603
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(f"preparing the database failed (exit status {completed.returncode})")
+    result: dict[str, Any] = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
+    return result
+
+
+def database_state(url: str) -> str:
+    """Whether the PostgreSQL database is "missing", "ours" (left by this benchmark) or "foreign"."""
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(admin_url(url), autocommit=True, connect_timeout=5) as admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            return "missing"
+    with psycopg.connect(url, connect_timeout=5) as connection:
+        if connection.execute("SELECT to_regclass('public.auth_user')").fetchone() == (None,):
+            return "foreign"
+        owner = connection.execute("SELECT 1 FROM auth_user WHERE username = %s", [OWNER]).fetchone()
+        return "ours" if owner is not None else "foreign"
+
+
+# --- the load: wrk --------------------------------------------------------------------------------
+
+
+def lua_script(endpoint: Endpoint, token: str) -> str:
+    """Requests formatted once, in `init`, then cycled: each costs wrk the same, whatever the endpoint."""
+    bodies = endpoint.bodies or ("",)
+    # A JSON string of ASCII text is a valid Lua string literal.
+    quoted = ",\n  ".join(json.dumps(body) for body in bodies)
+    content_type = '\n  headers["Content-Type"] = "application/json"' if endpoint.bodies else ""
+    return f"""-- written by bench/api.py
+local bodies = {{
+  {quoted}
+}}
+local requests = {{}}
+local position = 0
+
+function init(args)
+  local headers = {{}}
+  headers["Authorization"] = "Bearer " .. {json.dumps(token)}
+  headers["X-Forwarded-Proto"] = "https"
+  headers["Accept"] = "application/json"{content_type}
+  for index, body in ipairs(bodies) do
+    if body == "" then body = nil end
+    requests[index] = wrk.format({json.dumps(endpoint.method)}, {json.dumps(endpoint.path)}, headers, body)
+  end
+end
+
+function request()
+  position = position % #requests + 1
+  return requests[position]
+end
+"""
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    requests_per_second: float
+    p50: float  # seconds
+    p99: float
+    socket_errors: int
+    bad_statuses: int
+    output: str
+
+
+TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def wrk_seconds(number: str, unit: str) -> float:
+    return float(number) * TIME_UNITS[unit]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """wrk's summary: requests, requests/s, the 50% and 99% lines of `--latency`, and its errors."""
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", output)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    spread = {
+        share: wrk_seconds(number, unit)
+        for share, number, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
+    }
+    if total is None or rate is None or set(spread) != {"50", "99"}:
+        raise RuntimeError(f"wrk's output is not what this benchmark reads:\n{output}")
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    statuses = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return WrkResult(
+        requests=int(total.group(1)),
+        seconds=wrk_seconds(total.group(2), total.group(3)),
+        requests_per_second=float(rate.group(1)),
+        p50=spread["50"],
+        p99=spread["99"],
+        socket_errors=sum(int(count) for count in sockets.groups()) if sockets else 0,
+        bad_statuses=int(statuses.group(1)) if statuses else 0,
+        output=output,
+    )
+
+
+def run_wrk(
+    wrk: str, server: Server, script: Path, seconds: float, connections: int, threads: int, timeout: float
+) -> WrkResult:
+    command = [wrk, "--threads", str(threads), "--connections", str(connections), "--duration", f"{seconds:g}s"]
+    command += ["--timeout", f"{timeout:g}s", "--latency", "--script", str(script)]
+    command.append(f"http://{server.host}:{server.port}/")
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed (exit status {completed.returncode}):\n{completed.stderr}{completed.stdout}")
+    return parse_wrk(completed.stdout)
+
+
+def wrk_version(wrk: str) -> str:
+    # `wrk -v` prints its version and usage, and exits with status 1.
+    completed = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)  # noqa: S603
+    found = re.search(r"wrk (\S+)", completed.stdout + completed.stderr)
+    return found.group(1) if found else "?"
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    endpoint: Endpoint
+    wrk: WrkResult
+    server: list[float]  # seconds, from the request log
+    statuses: Counter[int]
+    worker_boots: int
+
+    @property
+    def unexpected_statuses(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status != self.endpoint.status)
+
+    @property
+    def errors(self) -> int:
+        return self.wrk.socket_errors + self.wrk.bad_statuses + self.unexpected_statuses
+
+
+def check_once(server: Server, endpoint: Endpoint, token: str) -> None:
+    """One request before the load: a 401, 429 or redirect at full speed would measure nothing."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "X-Forwarded-Proto": "https", "Accept": "application/json"}
+    body = endpoint.bodies[0] if endpoint.bodies else None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        connection.request(endpoint.method, endpoint.path, body=body, headers=headers)
+        answer = connection.getresponse()
+        data = answer.read()
+    finally:
+        connection.close()
+    if answer.status != endpoint.status or not answer.getheader("Content-Type", "").startswith("application/json"):
+        raise RuntimeError(f"{endpoint.template}: HTTP {answer.status}, expected {endpoint.status}: {data[:300]!r}")
+
+
+def measure(
+    wrk: str, server: Server, endpoint: Endpoint, token: str, arguments: argparse.Namespace, folder: Path
+) -> Measurement:
+    script = folder / f"{endpoint.key.replace(' ', '-')}.lua"
+    script.write_text(lua_script(endpoint, token))
+    check_once(server, endpoint, token)
+    common = (arguments.connections, arguments.wrk_threads, arguments.timeout)
+    if arguments.warmup > 0:
+        run_wrk(wrk, server, script, arguments.warmup, *common)
+    reader = LogReader(server.log_path)
+    result = run_wrk(wrk, server, script, arguments.seconds, *common)
+    entries = reader.read()
+    server_times: list[float] = []
+    statuses: Counter[int] = Counter()
+    for entry in entries:
+        if entry.get("logger") == "mbreak.requests" and entry.get("path") == endpoint.path:
+            server_times.append(float(entry["duration_ms"]) / 1000)
+            statuses[int(entry["status"])] += 1
+    boots = sum("Booting worker" in str(entry.get("text", "")) for entry in entries)
+    return Measurement(endpoint, result, server_times, statuses, boots)
+
+
+# --- reporting ------------------------------------------------------------------------------------
+
+
+def milliseconds(value: float, width: int = 7) -> str:
+    return f"{'—':>{width}}" if math.isnan(value) else f"{value * 1000:>{width}.1f}"
+
+
+def print_measurements(measurements: list[Measurement]) -> None:
+    header = (
+        f"{'endpoint':<16} {'request':<37} {'requests':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'errors':>6} {'srv p50':>7} {'srv p99':>7} {'boots':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for each in measurements:
+        print(
+            f"{each.endpoint.key:<16} {each.endpoint.template:<37} {each.wrk.requests:>8} "
+            f"{each.wrk.requests_per_second:>8.1f} {milliseconds(each.wrk.p50)} {milliseconds(each.wrk.p99)} "
+            f"{each.errors:>6} {milliseconds(percentile(each.server, 0.5))} "
+            f"{milliseconds(percentile(each.server, 0.99))} {each.worker_boots:>5}"
+        )
+    for each in measurements:
+        if each.errors:
+            statuses = ", ".join(
+                f"HTTP {status} ×{count}"
+                for status, count in sorted(each.statuses.items())
+                if status != each.endpoint.status
+            )
+            print(
+                f"  errors on {each.endpoint.key}: {each.wrk.socket_errors} socket errors, "
+                f"{each.wrk.bad_statuses} non-2xx/3xx (wrk)" + (f"; the log shows {statuses}" if statuses else "")
+            )
+
+
+def print_ratios(measurements: list[Measurement]) -> bool:
+    """Each endpoint against the constant one; True when the gated one meets the target."""
+    constant = measurements[0]
+    ok = True
+    for each in measurements[1:]:
+        ratio = each.wrk.requests_per_second / constant.wrk.requests_per_second
+        slower = each.wrk.p99 / constant.wrk.p99
+        if each.endpoint.gated:
+            met = ratio >= RATIO_TARGET
+            ok = ok and met
+            verdict = f"target ≥ {RATIO_TARGET:g}: {'ok' if met else 'MISSED'}"
+        else:
+            verdict = "not gated"
+        print(
+            f"{each.endpoint.key} ÷ constant: requests/s {ratio:.2f} ({verdict}); "
+            f"p99 {slower:.2f}× ({milliseconds(each.wrk.p99, 0)} ms against {milliseconds(constant.wrk.p99, 0)} ms)"
+        )
+    return ok
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def run(arguments: argparse.Namespace) -> int:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print(
+            "This benchmark needs the load generator wrk: `apt-get install wrk` (Debian, Ubuntu) or "
+            "`brew install wrk` (macOS), or build it from https://github.com/wg/wrk.",
+            file=sys.stderr,
+        )
+        return 2
+    postgres = arguments.database_url is not None
+    if postgres:
+        state = database_state(arguments.database_url)
+        if state == "foreign":
+            raise SystemExit(
+                f"{urlsplit(arguments.database_url).path.lstrip('/')} exists and was not made by this benchmark "
+                f"(no user {OWNER}): choose another --database-url"
+            )
+        if state == "ours":
+            log("dropping the database left by an earlier run…")
+            drop_database(arguments.database_url)
+        create_database(arguments.database_url)
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="mbreak-api-") as temporary:
+        folder = Path(arguments.log_dir) if arguments.log_dir else Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        url = arguments.database_url or f"sqlite:///{Path(temporary) / 'api-bench.sqlite3'}"
+        env = server_environment(url, arguments.redis_url, Path(temporary))
+        env["MBREAK_API_RATE"] = API_RATE
+        try:
+            collect_static(env)
+            log(f"preparing the database ({arguments.indicators:,} indicators, training)…")
+            info = prepare_database(arguments, env)
+            port = free_port(arguments.port)
+            command = production_command(port, arguments.workers, arguments.threads, Path(temporary))
+            chosen = endpoints(info["metric_id"], info["release_id"])
+            with running_server(command, env, port, folder) as server:
+                shown = shlex.join([Path(command[0]).name, *command[1:]]).replace(temporary, "$TMPDIR")
+                print(
+                    f"Python {sys.version.split()[0]}, {info['database']}, {os.cpu_count()} cores, "
+                    f"wrk {wrk_version(wrk)}; MBREAK_API_RATE={API_RATE}"
+                )
+                print(f"Server: {shown}")
+                print(
+                    f"Metric: {arguments.indicators:,} indicators, model v{info['model_version']} trained on "
+                    f"{info['trained_on']:,}, {info['sample_rows']:,} rows kept for the nearest cases"
+                )
+                counts = ", ".join(f"{key} {count}" for key, count in info["queries"].items())
+                print(f"SQL queries per request (in-process, second request): {counts}")
+                print(
+                    f"Load: wrk, {arguments.wrk_threads} threads, {arguments.connections} connections, "
+                    f"{arguments.seconds:g} s per endpoint after {arguments.warmup:g} s of warm-up"
+                )
+                print()
+                measurements = []
+                for endpoint in chosen:
+                    log(f"{endpoint.template}: {arguments.warmup:g} s of warm-up, {arguments.seconds:g} s measured…")
+                    measurements.append(measure(wrk, server, endpoint, info["token"], arguments, folder))
+            print_measurements(measurements)
+            print()
+            if not print_ratios(measurements) or any(each.errors for each in measurements):
+                status = 1
+            if arguments.profile:
+                print()
+                print("SQL of one verdict request:")
+                for number, sql in enumerate(info["verdict_sql"], 1):
+                    print(f"  {number:>2}. {sql[:160]}")
+                print()
+                print(f"Profile of {arguments.profile} verdict requests in-process (Django's test client):")
+                print(info["profile"])
+        finally:
+            if postgres:
+                drop_database(arguments.database_url)
+    return status
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20, help="measured length of each endpoint's load (20)")
+    parser.add_argument("--warmup", type=float, default=5, help="uncounted load before each measured one, s (5)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk's open connections (16)")
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk's threads (2)")
+    parser.add_argument("--timeout", type=float, default=5, help="seconds before wrk counts a request as failed (5)")
+    parser.add_argument(
+        "--indicators", type=int, default=DEFAULT_INDICATORS, help=f"the metric's indicators ({DEFAULT_INDICATORS:,})"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL database to create, use and drop (default: SQLite in a temporary folder)",
+    )
+    parser.add_argument(
+        "--redis-url", default=DEFAULT_REDIS_URL, help=f"the server's cache and throttle counts ({DEFAULT_REDIS_URL})"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"gunicorn's port, if free (default {DEFAULT_PORT})"
+    )
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the Procfile's)")
+    parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: the Procfile's)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="REQUESTS",
+        help="also profile this many verdict requests in-process and print the SQL of one",
+    )
+    parser.add_argument("--log-dir", help="keep gunicorn's log and the Lua scripts in this folder")
+    # Internal: prepare the database in a child process running Django, print what it holds.
+    parser.add_argument("--prepare-child", type=int, metavar="INDICATORS", help=argparse.SUPPRESS)
+    arguments = parser.parse_args(argv)
+    if arguments.seconds <= 0 or arguments.warmup < 0 or arguments.connections < 1 or arguments.indicators < 100:
+        parser.error("--seconds and --connections must be positive, --warmup not negative, --indicators 100 or more")
+    if arguments.database_url and not urlsplit(arguments.database_url).scheme.startswith("postgres"):
+        parser.error("--database-url must be a PostgreSQL URL")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    if arguments.prepare_child is not None:
+        print(RESULT_PREFIX + json.dumps(prepare_child(arguments.prepare_child, arguments.profile)))
+        return 0
+    return run(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
