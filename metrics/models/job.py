@@ -153,9 +153,12 @@ class Job(models.Model):
         verbose_name = _("job")
         verbose_name_plural = _("jobs")
         constraints = [
-            # One training at a time per metric: a second press finds the first.
+            # One training at a time per metric: a second press finds the first. Imports queue
+            # up (each file waits for the one before it to commit).
             models.UniqueConstraint(
-                fields=["metric", "kind"], condition=Q(status__in=ACTIVE), name="job_one_active_per_metric_and_kind"
+                fields=["metric"],
+                condition=Q(kind=JobKind.TRAINING, status__in=ACTIVE),
+                name="job_one_active_training_per_metric",
             ),
         ]
         indexes = [models.Index(fields=["requested_by", "-created_at"], name="job_requester_newest")]

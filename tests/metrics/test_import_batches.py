@@ -167,3 +167,25 @@ def test_an_import_reports_the_rows_it_has_read_then_how_many_it_stores(
     assert "Reading the file: 2,500 rows read" in labels
     assert labels[-1] == "Storing the rows: 2,500 rows, all or none"
     assert Job.objects.get().status == JobStatus.DONE
+
+
+def test_a_second_file_waits_behind_one_still_queued(
+    client: Client, owner: User, metric: Metric, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Imports into one metric queue up (only trainings are one at a time)."""
+    sent: list[int] = []
+    monkeypatch.setattr("metrics.models.job._send", lambda job: sent.append(job.pk))
+    client.force_login(owner)
+
+    first = upload(client, metric, CSV, name="monday.csv")
+    second = upload(client, metric, b"valor,decisao,tempo\n1,0,1\n", name="tuesday.csv")
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert list(Job.objects.order_by("pk").values_list("status", "batch__file_name")) == [
+        (JobStatus.QUEUED, "monday.csv"),
+        (JobStatus.QUEUED, "tuesday.csv"),
+    ]
+    for job_id in sent:  # what the worker does, in order
+        Job.objects.run(job_id)
+    assert metric.indicators.count() == 4
+    assert list(Job.objects.values_list("status", flat=True)) == [JobStatus.DONE, JobStatus.DONE]
