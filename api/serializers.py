@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.strict import StrictTypes
 from metrics.csv_io import DELIMITERS, DETECT, LARGEST_NUMBER
 from metrics.models import (
     Decision,
@@ -90,7 +91,7 @@ class MetricInputSerializer(serializers.Serializer[Metric]):
     """For the schema only: the body a metric is created from (checked by the web page's form)."""
 
     name = serializers.CharField(max_length=120)
-    category = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    category = serializers.CharField(max_length=120)
 
 
 class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
@@ -291,7 +292,7 @@ class IndicatorInputSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class IndicatorsInputSerializer(serializers.Serializer[dict[str, Any]]):
-    indicators = IndicatorInputSerializer(many=True, allow_empty=False, max_length=10_000)  # type: ignore[call-arg]
+    indicators = serializers.ListField(child=IndicatorInputSerializer(), min_length=1, max_length=10_000)
 
 
 class StoredSerializer(serializers.Serializer[dict[str, Any]]):
@@ -299,7 +300,7 @@ class StoredSerializer(serializers.Serializer[dict[str, Any]]):
     indicator_count = serializers.IntegerField()
 
 
-class GateMetricSerializer(serializers.ModelSerializer[GateMetric]):
+class GateMetricSerializer(StrictTypes, serializers.ModelSerializer[GateMetric]):
     metric = serializers.PrimaryKeyRelatedField(queryset=Metric.objects.all())
     metric_name = serializers.CharField(source="metric.name", read_only=True)
     weight = serializers.FloatField(min_value=0, max_value=1_000_000, default=1.0)
@@ -312,7 +313,7 @@ class GateMetricSerializer(serializers.ModelSerializer[GateMetric]):
 SCORE_FIELDS = ("pass_score", "marginal_score")
 
 
-class GateSerializer(serializers.ModelSerializer[Gate]):
+class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
     owner = serializers.CharField(source="owner.username", read_only=True)
     metrics = GateMetricSerializer(source="gate_metrics", many=True)
     pass_score = serializers.FloatField(min_value=0, max_value=100, default=80.0)
@@ -344,7 +345,7 @@ class GateSerializer(serializers.ModelSerializer[Gate]):
         return absolute(self.context, reverse("api:gate", args=[gate.pk]))
 
 
-class ReleaseSerializer(serializers.ModelSerializer[Release]):
+class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
     gate = serializers.IntegerField(source="gate_id", read_only=True)
     started_at = UtcDateTimeField(required=False)
     url = serializers.SerializerMethodField()
@@ -366,7 +367,7 @@ class ReleaseSerializer(serializers.ModelSerializer[Release]):
         return absolute(self.context, release.get_absolute_url())
 
 
-class ObservationInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ObservationInputSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
     metric = serializers.IntegerField(help_text="The metric's id; one of the gate's metrics.")
     value = serializers.FloatField(min_value=-LARGEST_NUMBER, max_value=LARGEST_NUMBER)
     minutes = serializers.FloatField(
@@ -474,7 +475,7 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
         return absolute(self.context, reverse("metrics:model_card", args=[model.pk]))
 
 
-class ActivateSerializer(serializers.Serializer[dict[str, Any]]):
+class ActivateSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
     pin = serializers.BooleanField(
         default=True, help_text="Pinned, it keeps answering through later trainings until unpinned."
     )

@@ -42,6 +42,7 @@ from api.serializers import (
     VerdictSerializer,
     VersionSerializer,
 )
+from api.strict import type_errors
 from metrics.access import (
     get_gate,
     get_gate_for_change,
@@ -82,9 +83,19 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-def checked(form: forms.BaseForm) -> dict[str, Any]:
-    """The form's cleaned data, or a 400 listing each field's errors with their codes."""
+# Form errors about what is already stored, not about what was sent: 409, not 400.
+CONFLICTS = {"duplicate", "duplicate_file"}
+
+
+def checked(form: forms.BaseForm, *, json: bool = True) -> dict[str, Any]:
+    """The form's cleaned data, or a 400 listing each field's errors with their codes. A form
+    filled from a JSON body first has each value of its field's JSON type."""
+    if json and (wrong_types := type_errors(form.fields, form.data)):
+        raise exceptions.ValidationError(wrong_types)
     if not form.is_valid():
+        found = [error for field_errors in form.errors.get_json_data().values() for error in field_errors]
+        if all(error["code"] in CONFLICTS for error in found):
+            raise Conflict(found[0]["message"], code=found[0]["code"])
         raise exceptions.ValidationError(
             {
                 field: [exceptions.ErrorDetail(error["message"], error["code"] or "invalid") for error in errors]
@@ -133,7 +144,10 @@ class MetricList(generics.ListAPIView[Metric]):
 
     @extend_schema(
         request=MetricInputSerializer,
-        responses={201: MetricSerializer, 400: OpenApiResponse(description="Invalid, or the metric exists")},
+        responses={
+            201: MetricSerializer,
+            409: OpenApiResponse(description="A metric of that name and category exists (code `duplicate`)."),
+        },
     )
     def post(self, request: Request) -> Response:
         """Create a metric, owned by the caller."""
@@ -144,10 +158,8 @@ class MetricList(generics.ListAPIView[Metric]):
         try:
             with transaction.atomic():
                 metric.save()
-        except IntegrityError:
-            raise exceptions.ValidationError(
-                {"name": [exceptions.ErrorDetail(metric.duplicate_message(), "duplicate")]}
-            ) from None
+        except IntegrityError:  # made by another request since the form looked
+            raise Conflict(metric.duplicate_message(), code="duplicate") from None
         body = MetricSerializer(self._annotated(metric), context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
@@ -330,7 +342,9 @@ class MetricIndicatorsBulk(APIView):
         errors: dict[str, Any] = {}
         for index, row in enumerate(rows):
             form = ApiIndicatorForm(row if isinstance(row, dict) else {})
-            if form.is_valid():
+            if wrong_types := type_errors(form.fields, form.data):
+                errors[f"indicators.{index}"] = wrong_types
+            elif form.is_valid():
                 data.append(
                     value=form.cleaned_data["value"],
                     time=form.cleaned_data["minutes"],
@@ -354,19 +368,29 @@ class MetricIndicatorsBulk(APIView):
 class MetricImports(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": ImportInputSerializer}, responses={202: JobSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ImportInputSerializer},
+        responses={
+            202: JobSerializer,
+            409: OpenApiResponse(description="The file was already imported (code `duplicate_file`)."),
+        },
+    )
     def post(self, request: Request, metric_id: int) -> Response:
         """Upload a CSV file, imported by a job (the upload page's rules, all or nothing): 202 with
         the job; a refused file's job says why, line by line, in `file_errors`."""
         metric = get_metric(request.user, metric_id)
         user = caller(request)
+        import_again = request.data.get("import_again", "false")
+        if import_again not in ("true", "false"):
+            message = _("Send true or false.")
+            raise exceptions.ValidationError({"import_again": [exceptions.ErrorDetail(message, "type")]})
         fields = {
             "metric": metric.pk,
             "delimiter": request.data.get("delimiter", DETECT),
-            "import_again": request.data.get("import_again", ""),
+            "import_again": import_again == "true",
         }
         form = UploadForm(user, fields, request.FILES)
-        cleaned = checked(form)
+        cleaned = checked(form, json=False)
         queued = metric.queue_import(
             user,
             file_name=cleaned["file"].name,

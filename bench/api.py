@@ -495,6 +495,8 @@ def run(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    # Anything else busy on the machine (tests, a build) takes cores from the figures.
+    load_before = os.getloadavg()[0]
     postgres = arguments.database_url is not None
     if postgres:
         state = database_state(arguments.database_url)
@@ -524,8 +526,9 @@ def run(arguments: argparse.Namespace) -> int:
             with running_server(command, env, port, folder) as server:
                 shown = shlex.join([Path(command[0]).name, *command[1:]]).replace(temporary, "$TMPDIR")
                 print(
-                    f"Python {sys.version.split()[0]}, {info['database']}, {os.cpu_count()} cores, "
-                    f"wrk {wrk_version(wrk)}; MBREAK_API_RATE={API_RATE}"
+                    f"Python {sys.version.split()[0]}, {info['database']}, {os.cpu_count()} cores "
+                    f"(load average {load_before:.1f} before the run), wrk {wrk_version(wrk)}; "
+                    f"MBREAK_API_RATE={API_RATE}"
                 )
                 print(f"Server: {shown}")
                 print(

@@ -104,6 +104,14 @@ def test_the_metric_list_filters_and_paginates_with_next_links(client: Client, o
     assert client.get(METRICS_URL, {"category": "error"}, headers=headers).json()["count"] == 1
 
 
+@pytest.mark.parametrize("page", ["", "abc", "0", "9"])
+def test_a_page_that_is_not_there_is_404(client: Client, metric: Metric, owner: User, page: str) -> None:
+    response = client.get(METRICS_URL, {"page": page}, headers=bearer(owner))
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Invalid page."
+
+
 def test_a_metric_is_created_owned_by_the_caller(client: Client, contributor: User) -> None:
     response = client.post(
         METRICS_URL,
@@ -123,7 +131,8 @@ def test_a_metric_is_created_owned_by_the_caller(client: Client, contributor: Us
     ("body", "field", "code"),
     [
         ({"category": "Latency"}, "name", "required"),
-        ({"name": "Requests per minute", "category": "traffic"}, "__all__", "duplicate"),
+        ({"name": "Errors"}, "category", "required"),
+        ({"name": "", "category": "Latency"}, "name", "required"),
     ],
 )
 def test_a_bad_metric_is_refused_with_field_errors_and_nothing_stored(
@@ -139,6 +148,20 @@ def test_a_bad_metric_is_refused_with_field_errors_and_nothing_stored(
     assert [(error["field"], error["code"]) for error in problem["errors"]] == [
         ("" if field == "__all__" else field, code)
     ]
+    assert state() == before
+
+
+def test_a_metric_that_exists_already_is_a_conflict_and_nothing_stored(
+    client: Client, metric: Metric, contributor: User
+) -> None:
+    before = state()
+    body = {"name": "requests  per minute", "category": "traffic"}
+
+    response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "duplicate"
+    assert "already exists" in response.json()["detail"]
     assert state() == before
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -62,9 +63,7 @@ def test_many_indicators_are_stored_all_or_nothing(client: Client, metric: Metri
     stored = client.post(url, {"indicators": good}, content_type="application/json", headers=bearer(owner))
 
     assert refused.status_code == 400
-    assert refused.json()["errors"] == [
-        {"field": "indicators.10.value", "code": "invalid", "message": "Enter a number."}
-    ]
+    assert refused.json()["errors"] == [{"field": "indicators.10.value", "code": "type", "message": "Send a number."}]
     assert stored.status_code == 201
     assert stored.json() == {"stored": 300, "indicator_count": 300}
     assert len(rows_of(metric)) == 300
@@ -184,9 +183,9 @@ def test_the_same_file_twice_is_refused_unless_asked_again(client: Client, metri
     twice = upload(client, metric.pk, GOOD_CSV, bearer(owner))
     again = upload(client, metric.pk, GOOD_CSV, bearer(owner), import_again="true")
 
-    assert twice.status_code == 400
-    assert twice.json()["errors"][0]["field"] == "file"
-    assert twice.json()["errors"][0]["code"] == "duplicate_file"
+    assert twice.status_code == 409
+    assert twice.json()["code"] == "duplicate_file"
+    assert twice.json()["detail"].startswith("This file was already imported into “Requests per minute” on ")
     assert again.status_code == 202
     assert ImportBatch.objects.count() == 2
     assert len(rows_of(metric)) == 6
@@ -199,12 +198,14 @@ def test_an_upload_without_a_file_or_with_a_bad_delimiter_is_refused(
 
     no_file = client.post(url, {"delimiter": "comma"}, headers=bearer(owner))
     bad_delimiter = upload(client, metric.pk, GOOD_CSV, bearer(owner), delimiter="colon")
+    bad_again = upload(client, metric.pk, GOOD_CSV, bearer(owner), import_again="{}")
     as_json = client.post(url, {"file": "500,0,10"}, content_type="application/json", headers=bearer(owner))
 
     assert no_file.status_code == 400
     assert no_file.json()["errors"] == [{"field": "file", "code": "required", "message": "This field is required."}]
     assert bad_delimiter.status_code == 400
     assert bad_delimiter.json()["errors"][0]["field"] == "delimiter"
+    assert bad_again.json()["errors"] == [{"field": "import_again", "code": "type", "message": "Send true or false."}]
     assert as_json.status_code == 415
     assert as_json.json()["code"] == "unsupported_media_type"
     assert not ImportBatch.objects.exists()
@@ -219,3 +220,33 @@ def test_an_upload_needs_a_write_token_and_a_metric_one_may_see(client: Client, 
     assert (anonymous.status_code, read_only.status_code, unknown.status_code) == (401, 403, 404)
     assert not ImportBatch.objects.exists()
     assert not Indicator.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url_name", "body", "field", "message"),
+    [
+        ("api:metrics", {"name": "Errors", "category": [None, None]}, "category", "Send a string."),
+        ("api:metrics", {"name": 42, "category": "Web"}, "name", "Send a string."),
+        ("api:indicators", {"value": 1, "decision": "rollout", "minutes": False}, "minutes", "Send a number."),
+        ("api:indicators", {"value": "12", "decision": "rollout", "minutes": 1}, "value", "Send a number."),
+        (
+            "api:indicators_bulk",
+            {"indicators": [{"value": 1, "decision": 1, "minutes": 1}]},
+            "indicators.0.decision",
+            "Send a string.",
+        ),
+        ("api:metric_verdicts", {"value": 1, "minutes": True}, "minutes", "Send a number."),
+    ],
+)
+def test_a_json_value_of_the_wrong_type_is_refused_not_converted(
+    client: Client, metric: Metric, owner: User, url_name: str, body: dict, field: str, message: str
+) -> None:
+    """A form would read `false` as 0, "12" as 12 and a list as the text "[None, None]"."""
+    args = [] if url_name == "api:metrics" else [metric.pk]
+    before = (list(Metric.objects.values_list("pk", "name")), Indicator.objects.count())
+
+    response = client.post(reverse(url_name, args=args), body, content_type="application/json", headers=bearer(owner))
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": field, "code": "type", "message": message}]
+    assert (list(Metric.objects.values_list("pk", "name")), Indicator.objects.count()) == before

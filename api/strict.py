@@ -1,0 +1,69 @@
+"""JSON values of the types the schema gives, or a 400 saying which.
+
+Django's forms and DRF's fields read what a browser's form sends, where everything is text:
+they would take `false` for 0, `"12"` for 12 and a list for a name (stored as "[None]"). A
+JSON body has types; the API holds callers to the schema's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+
+NUMBER_FIELDS = (
+    forms.FloatField,
+    forms.IntegerField,
+    forms.ModelChoiceField,
+    serializers.FloatField,
+    serializers.IntegerField,
+    serializers.PrimaryKeyRelatedField,
+)
+TEXT_FIELDS = (
+    forms.CharField,
+    forms.ChoiceField,
+    serializers.CharField,
+    serializers.ChoiceField,
+    serializers.DateTimeField,
+)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[ErrorDetail]]:
+    """The fields of `data` whose value is not of the field's JSON type (number, string, boolean)."""
+    errors: dict[str, list[ErrorDetail]] = {}
+    for name, field in fields.items():
+        if name not in data or getattr(field, "read_only", False):
+            continue
+        value = data[name]
+        if value is None and getattr(field, "allow_null", False):
+            continue
+        if isinstance(field, forms.BooleanField | serializers.BooleanField):
+            wrong, message = not isinstance(value, bool), _("Send true or false.")
+        elif isinstance(field, NUMBER_FIELDS):
+            wrong, message = not _is_number(value), _("Send a number.")
+        elif isinstance(field, TEXT_FIELDS):
+            wrong, message = not isinstance(value, str), _("Send a string.")
+        else:
+            continue  # lists and nested objects check their own items
+        if wrong:
+            errors[name] = [ErrorDetail(message, "type")]
+    return errors
+
+
+class StrictTypes:
+    """For an input serializer: each field's value of its JSON type, before anything else."""
+
+    fields: Any  # the serializer's
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping) and (errors := type_errors(self.fields, data)):
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
