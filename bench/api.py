@@ -44,7 +44,10 @@ What runs:
 Measured: wrk's requests per second and latency percentiles (`--latency`: client time, from
 sending to the last byte); the server time of each request from the request log
 (`duration_ms`); errors are wrk's socket errors and non-2xx/3xx answers, and any request
-the log shows with another status than expected (200, or 201 for the verdict). Before the
+the log shows with another status than expected (200, or 201 for the verdict); "boots",
+the workers gunicorn started during the run. The faster an endpoint, the more often its
+workers are recycled (every few seconds at 400 requests/s), and its p99 carries those
+restarts: the p99 ratio is shown, not judged. Before the
 load, each endpoint's SQL queries per request are counted in the child process (Django's
 test client, the same settings, the second request). wrk, gunicorn, Redis and the database
 share the machine's cores (2 on the development machine): the figures are those of the

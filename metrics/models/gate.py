@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -159,12 +159,12 @@ class Release(models.Model):
 
     def verdict(self, at: datetime | None = None) -> ReleaseVerdict:
         """The release's verdict from the newest observation of each metric (up to `at`)."""
-        observations = self.observations.select_related("verdict").order_by("observed_at", "pk")
-        if at is not None:
-            observations = observations.filter(observed_at__lte=at)
-        latest: dict[int, Verdict] = {}
-        for observation in observations:
-            latest[observation.metric_id] = observation.verdict
+        observed = self.observations.all() if at is None else self.observations.filter(observed_at__lte=at)
+        newest = observed.filter(metric=OuterRef("metric")).order_by("-observed_at", "-pk").values("pk")[:1]
+        latest = {
+            observation.metric_id: observation.verdict
+            for observation in observed.filter(pk=Subquery(newest)).select_related("verdict__asked_by")
+        }
         return judge_release(self.gate, list(self.gate.gate_metrics.select_related("metric")), latest)
 
     def history(self) -> list[tuple[datetime, ReleaseVerdict]]:

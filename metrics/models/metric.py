@@ -339,12 +339,14 @@ class Metric(models.Model):
 
     def answering_model(self) -> TrainedModel | None:
         """The version that gives this metric's verdicts: the active one (the newest if none is)."""
-        models = self.trained_models.defer("artifact", "chart_sample").select_related("trained_by")
+        return self._answering(self.trained_models.defer("artifact", "chart_sample").select_related("trained_by"))
+
+    def _answering(self, versions: models.QuerySet[TrainedModel]) -> TrainedModel | None:
         if self.active_model_id is not None:
-            active = models.filter(pk=self.active_model_id).first()
+            active = versions.filter(pk=self.active_model_id).first()
             if active is not None:
                 return active
-        return models.order_by("-version").first()
+        return versions.order_by("-version").first()
 
     def predict(self, value: float, minutes: float, user: User | None, source: str = "web") -> Verdict:
         """Judge a value observed over `minutes`, asked by `user`, and log the verdict.
@@ -352,10 +354,11 @@ class Metric(models.Model):
         Raises `NoTrainedModel` when there is no model yet, and `ModelUnusable` (with
         its cause) when the stored model cannot be trusted on this server.
         """
-        from metrics.models.trained_model import NoTrainedModel
+        from metrics.models.trained_model import VERDICT_FIELDS, NoTrainedModel
         from metrics.models.verdict import Verdict
 
-        model = self.answering_model()
+        # Only what a verdict reads of the version: its card and its bytes stay in the database.
+        model = self._answering(self.trained_models.only(*VERDICT_FIELDS))
         if model is None:
             raise NoTrainedModel(self)
         return Verdict.objects.give(self, model, value, minutes, user, source)

@@ -7,8 +7,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
@@ -145,6 +148,11 @@ class ChartSample:
     ids: list[int]
     columns: IndicatorColumns
 
+    @cached_property
+    def arrays(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Values and times as arrays, made once per process (searched at every verdict)."""
+        return np.asarray(self.columns.values, dtype=np.float64), np.asarray(self.columns.times, dtype=np.float64)
+
     @classmethod
     def from_json(cls, stored: dict[str, list[Any]] | None) -> ChartSample:
         stored = stored or {"ids": [], "values": [], "times": [], "decisions": []}
@@ -153,6 +161,25 @@ class ChartSample:
 
 
 _SAMPLES: _LruCache[int, ChartSample] = _LruCache(256)
+
+# What giving a verdict reads of a version (`Metric.predict` reads no more; its bytes are
+# read once per process, when its tree is compiled).
+VERDICT_FIELDS = (
+    "metric",
+    "version",
+    "data_version",
+    "accuracy",
+    "baseline_accuracy",
+    "value_min",
+    "value_max",
+    "minutes_min",
+    "minutes_max",
+    "artifact_sha256",
+    "artifact_signature",
+    "signing_key_id",
+    "sklearn_version",
+    "refused_because",
+)
 
 
 def forget_read_versions() -> None:

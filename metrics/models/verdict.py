@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from metrics.templatetags.formatting import number, percent
 from predictor.charts import ChartLabels, Observation, with_observation
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import Condition
+from predictor.nearest import nearest_positions
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -146,11 +146,8 @@ def nearest_cases(model: TrainedModel, value: float, minutes: float) -> list[dic
     sample = model.sample()
     value_scale = ((model.value_max or 0) - (model.value_min or 0)) or 1.0
     minutes_scale = ((model.minutes_max or 0) - (model.minutes_min or 0)) or 1.0
-    distances = sorted(
-        (math.hypot((v - value) / value_scale, (t - minutes) / minutes_scale), position)
-        for position, (v, t, _) in enumerate(sample.columns.rows())
-    )[:NEAREST_CASES]
-    chosen = [position for _, position in distances]
+    values, times = sample.arrays
+    chosen = nearest_positions(values, times, value, minutes, (value_scale, minutes_scale), NEAREST_CASES)
     registered = {
         row["pk"]: row
         for row in Indicator.objects.filter(pk__in=[sample.ids[p] for p in chosen]).values(

@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -224,6 +226,29 @@ def test_an_observation_outside_what_the_model_has_seen_is_inconclusive_and_says
     assert body["leaning"] in ("rollback", "rollout")
     assert [reason["code"] for reason in body["reasons"]] == ["value_out_of_range"]
     assert body["reasons"][0]["message"].startswith("The value 50000 lies outside what the model has seen")
+
+
+def test_a_verdict_from_a_version_already_read_costs_five_queries(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    """The token, the metric, the answering version (only what a verdict reads of it), who
+    registered the nearest cases, and the verdict stored: no more, whatever the metric holds."""
+    url = reverse("api:metric_verdicts", args=[trained_metric.pk])
+    headers = bearer(owner)
+    client.post(url, {"value": 500, "minutes": 30}, content_type="application/json", headers=headers)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url, {"value": 900, "minutes": 20}, content_type="application/json", headers=headers)
+
+    assert response.status_code == 201
+    statements = [query["sql"].split()[0] for query in captured]
+    assert [s for s in statements if s in ("SELECT", "INSERT", "UPDATE")] == [
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "INSERT",
+    ], [query["sql"][:120] for query in captured]
 
 
 @pytest.mark.parametrize(

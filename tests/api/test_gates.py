@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -333,3 +335,23 @@ def test_deleting_a_gate_deletes_its_releases_and_argo_then_gets_404(client: Cli
     assert Verdict.objects.count() == 1  # the metric's verdict log keeps what was asked
     assert client.get(release["verdict_url"], headers=bearer(owner)).status_code == 404
     assert client.get(gate["url"], headers=bearer(owner)).status_code == 404
+
+
+def test_the_release_verdict_reads_as_much_however_many_observations(client: Client, owner: User, checkout) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+    release = start_release(client, bearer(owner), gate)
+    headers = bearer(owner)
+
+    def queries_of_one_verdict() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(release["verdict_url"], headers=headers).status_code == 200
+        return len(captured)
+
+    for metric in checkout.values():
+        observe(client, headers, release, metric, ROLLOUT)
+    once = queries_of_one_verdict()
+    for _ in range(3):
+        for metric in checkout.values():
+            observe(client, headers, release, metric, ROLLBACK)
+    assert queries_of_one_verdict() == once
+    assert client.get(release["verdict_url"], headers=headers).json()["verdict"] == "rollback"
