@@ -39,7 +39,7 @@ def test_anonymous_visitor_can_switch_the_login_page_to_portuguese(client: Clien
     assert "É novo?" in html
     assert "Cadastre-se" in html
     assert "New here?" not in html
-    assert '<option value="pt-br" selected>' in html
+    assert '<option value="pt-br" lang="pt-br" selected>Português</option>' in html
 
 
 def test_language_switch_is_offered_on_the_login_page(client: Client, db: None) -> None:
@@ -48,7 +48,7 @@ def test_language_switch_is_offered_on_the_login_page(client: Client, db: None) 
     assert response.status_code == 200
     html = response.content.decode()
     assert f'action="{reverse("set_language")}"' in html
-    assert '<option value="pt-br">Português' in html
+    assert '<option value="pt-br" lang="pt-br">Português</option>' in html
 
 
 def test_language_choice_survives_logging_in(client: Client, owner: User) -> None:

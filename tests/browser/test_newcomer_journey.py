@@ -148,7 +148,7 @@ def test_newcomer_signs_up_builds_trains_and_queries_a_model_then_deletes_the_me
 
     # Switch the interface to Portuguese on the home page, and back to English.
     navbar(page).get_by_role("link", name="Metrics").click()
-    page.get_by_label("Language").select_option(label="Português Brasileiro")
+    page.get_by_label("Language").select_option(label="Português")
     expect(page.locator("html")).to_have_attribute("lang", "pt-br")
     expect(page.get_by_test_id("greeting")).to_have_text(f"Que bom te ver, {USERNAME}!")
     expect(page.get_by_role("button", name="Treinar os modelos")).to_be_visible()

@@ -87,3 +87,29 @@ def test_the_metric_list_shows_name_model_quality_and_actions_on_a_phone(
         assert box is not None
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= PHONE["width"]
+
+
+@pytest.mark.parametrize("language", ["en", "pt-br"])
+@pytest.mark.parametrize("width", [1200, 1280])
+def test_the_menu_bar_is_one_line_on_a_desktop(page: Page, live_server, language: str, width: int) -> None:
+    demo_metric()
+    page.set_viewport_size({"width": width, "height": 800})
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    page.goto(live_server.url + reverse("accounts:login"))
+    page.locator("#id_username").fill("owner")
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("#id_password").press("Enter")
+    page.wait_for_url(live_server.url + "/")
+
+    greeting = page.get_by_test_id("greeting")
+    expect(greeting).to_be_visible()
+    brand = page.locator(".navbar-brand").bounding_box()
+    logout = page.locator("nav form button").last.bounding_box()
+    assert brand is not None
+    assert logout is not None
+    assert abs(logout["y"] - brand["y"]) < brand["height"]  # on the brand's line, not wrapped below
+    assert page_width_overflow(page) == 0
+    for item in [*page.locator("#main-nav .nav-link").all(), greeting]:
+        box = item.bounding_box()
+        assert box is not None
+        assert box["height"] < 2 * 24, item.inner_text()  # one line of text each
