@@ -85,6 +85,7 @@ from load import (  # the sibling benchmark's production server and its helpers
     LogReader,
     Server,
     admin_url,
+    child_result,
     collect_static,
     create_database,
     drop_database,
@@ -253,13 +254,7 @@ def prepare_database(arguments: argparse.Namespace, env: dict[str, str]) -> dict
     command = [sys.executable, str(Path(__file__).resolve()), "--prepare-child", str(arguments.indicators)]
     command += ["--profile", str(arguments.profile)]
     # Warnings and errors only: not the request log of the test client's requests.
-    quiet = {**env, "LOG_LEVEL": "WARNING"}
-    completed = subprocess.run(command, cwd=ROOT, env=quiet, stdout=subprocess.PIPE, text=True, check=False)  # noqa: S603
-    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"preparing the database failed (exit status {completed.returncode})")
-    result: dict[str, Any] = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
-    return result
+    return child_result(command, {**env, "LOG_LEVEL": "WARNING"})
 
 
 def database_state(url: str) -> str:

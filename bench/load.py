@@ -312,16 +312,20 @@ def server_environment(database_url: str, redis_url: str, folder: Path) -> dict[
     return env
 
 
-def prepare_database(arguments: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--prepare-child", str(arguments.rows)]
-    command += ["--users", str(arguments.users)]
-    # stderr passes through: the loading's progress shows as it goes.
+def child_result(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run a benchmark's child process (Django set up there, not here) and read what it printed
+    after `RESULT_PREFIX`; stderr passes through, so its progress shows as it goes."""
     completed = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, check=False)  # noqa: S603
     lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if completed.returncode != 0 or not lines:
         raise RuntimeError(f"preparing the database failed (exit status {completed.returncode})")
     result: dict[str, Any] = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
     return result
+
+
+def prepare_database(arguments: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--prepare-child", str(arguments.rows)]
+    return child_result([*command, "--users", str(arguments.users)], env)
 
 
 def database_state(url: str) -> str:
