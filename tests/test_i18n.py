@@ -40,6 +40,7 @@ def test_anonymous_visitor_can_switch_the_login_page_to_portuguese(client: Clien
     assert "Cadastre-se" in html
     assert "New here?" not in html
     assert '<option value="pt-br" lang="pt-br" selected>Português</option>' in html
+    assert '<option value="en" lang="en">English</option>' in html  # each under its own name
 
 
 def test_language_switch_is_offered_on_the_login_page(client: Client, db: None) -> None:
