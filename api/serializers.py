@@ -334,6 +334,14 @@ class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
             )
         if "gate_metrics" not in data:
             return data
+        # A PATCH makes DRF take the entries as partial too: each still names its metric.
+        unnamed = {
+            str(index): {"metric": [serializers.ErrorDetail(_("This field is required."), "required")]}
+            for index, item in enumerate(data["gate_metrics"])
+            if "metric" not in item
+        }
+        if unnamed:
+            raise serializers.ValidationError({"metrics": unnamed})
         metrics = [item["metric"].pk for item in data["gate_metrics"]]
         if not metrics:
             raise serializers.ValidationError({"metrics": _("A gate needs at least one metric.")}, code="empty")

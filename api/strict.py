@@ -7,6 +7,7 @@ JSON body has types; the API holds callers to the schema's.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,8 +33,18 @@ TEXT_FIELDS = (
 )
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+# JSON numbers have no size limit, Python's ints neither; a float or a database id has one.
+LARGEST_ID = 2**63 - 1
+
+
+def _is_number(field: Any, value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if not isinstance(value, int):
+        return True
+    whole = isinstance(field, forms.ModelChoiceField | serializers.PrimaryKeyRelatedField | serializers.IntegerField)
+    whole = whole or (isinstance(field, forms.IntegerField) and not isinstance(field, forms.FloatField))
+    return abs(value) <= (LARGEST_ID if whole else sys.float_info.max)
 
 
 def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[ErrorDetail]]:
@@ -48,7 +59,7 @@ def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str,
         if isinstance(field, forms.BooleanField | serializers.BooleanField):
             wrong, message = not isinstance(value, bool), _("Send true or false.")
         elif isinstance(field, NUMBER_FIELDS):
-            wrong, message = not _is_number(value), _("Send a number.")
+            wrong, message = not _is_number(field, value), _("Send a number.")
         elif isinstance(field, TEXT_FIELDS):
             wrong, message = not isinstance(value, str), _("Send a string.")
         else:

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -56,7 +57,14 @@ from metrics.access import (
     get_verdict_for_feedback,
 )
 from metrics.csv_io import DETECT
-from metrics.forms import ApiFeedbackForm, ApiIndicatorForm, MetricFilterForm, MetricForm, ObservationForm, UploadForm
+from metrics.forms import (
+    ApiFeedbackForm,
+    ApiIndicatorForm,
+    ApiUploadForm,
+    MetricFilterForm,
+    MetricForm,
+    ObservationForm,
+)
 from metrics.models import (
     FeedbackAlreadyGiven,
     Gate,
@@ -87,10 +95,10 @@ class Conflict(exceptions.APIException):
 CONFLICTS = {"duplicate", "duplicate_file"}
 
 
-def checked(form: forms.BaseForm, *, json: bool = True) -> dict[str, Any]:
+def checked(form: forms.BaseForm, *, json_body: bool = True) -> dict[str, Any]:
     """The form's cleaned data, or a 400 listing each field's errors with their codes. A form
     filled from a JSON body first has each value of its field's JSON type."""
-    if json and (wrong_types := type_errors(form.fields, form.data)):
+    if json_body and (wrong_types := type_errors(form.fields, form.data)):
         raise exceptions.ValidationError(wrong_types)
     if not form.is_valid():
         found = [error for field_errors in form.errors.get_json_data().values() for error in field_errors]
@@ -389,8 +397,8 @@ class MetricImports(APIView):
             "delimiter": request.data.get("delimiter", DETECT),
             "import_again": import_again == "true",
         }
-        form = UploadForm(user, fields, request.FILES)
-        cleaned = checked(form, json=False)
+        form = ApiUploadForm(user, fields, request.FILES)
+        cleaned = checked(form, json_body=False)
         queued = metric.queue_import(
             user,
             file_name=cleaned["file"].name,
@@ -444,10 +452,16 @@ class GateList(generics.ListCreateAPIView[Gate]):
         serializer.instance = gate
 
 
+def with_metrics(gate: Gate) -> Gate:
+    """The gate with its metrics read in one query, as its answer lists them."""
+    prefetch_related_objects([gate], "gate_metrics__metric")
+    return gate
+
+
 class GateDetail(APIView):
     @extend_schema(responses=GateSerializer)
     def get(self, request: Request, gate_id: int) -> Response:
-        gate = get_gate(request.user, gate_id)
+        gate = with_metrics(get_gate(request.user, gate_id))
         return Response(GateSerializer(gate, context={"request": request}).data)
 
     @extend_schema(request=GateSerializer, responses=GateSerializer)
@@ -473,7 +487,8 @@ class GateDetail(APIView):
             gate.save()
             if items is not None:
                 gate.set_metrics(items)
-        return Response(GateSerializer(get_gate(request.user, gate.pk), context={"request": request}).data)
+        gate = with_metrics(get_gate(request.user, gate.pk))
+        return Response(GateSerializer(gate, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, gate_id: int) -> Response:
@@ -488,8 +503,7 @@ class GateReleases(generics.ListCreateAPIView[Release]):
     serializer_class = ReleaseSerializer
 
     def gate(self) -> Gate:
-        gates = Gate.objects.all() if self.request.user.is_authenticated else Gate.objects.none()
-        return get_object_or_404(gates, pk=self.kwargs["gate_id"])
+        return get_gate(self.request.user, self.kwargs["gate_id"])
 
     def get_queryset(self) -> Any:
         return Release.objects.visible_to(self.request.user).filter(gate=self.gate())

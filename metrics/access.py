@@ -73,8 +73,7 @@ def get_trained_model_for_activation(user: User | AnonymousUser, model_id: int) 
 
 def get_job(user: User | AnonymousUser, job_id: int) -> Job:
     """A job's progress is as visible as its metric: the shared catalogue."""
-    jobs = Job.objects.select_related("metric", "result")
-    return get_object_or_404(jobs, pk=job_id, metric__in=Metric.objects.visible_to(user))
+    return get_object_or_404(Job.objects.listed(), pk=job_id, metric__in=Metric.objects.visible_to(user))
 
 
 def get_batch_for_undo(user: User | AnonymousUser, batch_id: int) -> ImportBatch:

@@ -100,6 +100,8 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
         label=_("Import it again (the same file was already imported into this metric)"), required=False
     )
 
+    import_again_hint = _("Tick “Import it again” to import it twice.")
+
     def __init__(self, user: User | AnonymousUser, *args: Any, **kwargs: Any) -> None:
         super().__init__(user, *args, **kwargs)
         self.fields["import_again"].widget.attrs["class"] = "form-check-input"
@@ -131,28 +133,30 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
         earlier = metric.batches.imported_file(self.sha256)
         if earlier is not None:
             self.show_import_again = True
-            self.add_error(
-                "file",
-                forms.ValidationError(
-                    _(
-                        "This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)d rows). "
-                        "Tick “Import it again” to import it twice."
-                    ),
-                    code="duplicate_file",
-                    params={
-                        "name": metric.name,
-                        "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
-                        "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
-                        "rows": earlier.rows,
-                    },
-                ),
-            )
+            params = {
+                "name": metric.name,
+                "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
+                "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
+                "rows": earlier.rows,
+            }
+            if earlier.rows:
+                said = _("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)d rows).")
+            else:
+                said = _("This file is being imported into “%(name)s”: %(who)s uploaded it on %(when)s.")
+            message = f"{said % params} {self.import_again_hint}"
+            self.add_error("file", forms.ValidationError(message, code="duplicate_file"))
         return cleaned
 
     def refused(self, error: csv_io.CsvFormatError) -> None:
         """Show why the import refused the file: rows errors above the form, a file error under the file."""
         self.csv_error = error
         self.add_error(None if error.row_errors else "file", error.message)
+
+
+class ApiUploadForm(UploadForm):
+    """The upload as the API takes it: the same rules, told to a program."""
+
+    import_again_hint = _("Send import_again=true to import it twice.")
 
 
 class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):

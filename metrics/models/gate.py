@@ -161,10 +161,8 @@ class Release(models.Model):
         """The release's verdict from the newest observation of each metric (up to `at`)."""
         observed = self.observations.all() if at is None else self.observations.filter(observed_at__lte=at)
         newest = observed.filter(metric=OuterRef("metric")).order_by("-observed_at", "-pk").values("pk")[:1]
-        latest = {
-            observation.metric_id: observation.verdict
-            for observation in observed.filter(pk=Subquery(newest)).select_related("verdict__asked_by")
-        }
+        newest_of_each = observed.filter(pk=Subquery(newest)).select_related("verdict__metric", "verdict__asked_by")
+        latest = {observation.metric_id: observation.verdict for observation in newest_of_each}
         return judge_release(self.gate, list(self.gate.gate_metrics.select_related("metric")), latest)
 
     def history(self) -> list[tuple[datetime, ReleaseVerdict]]:

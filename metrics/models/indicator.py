@@ -240,9 +240,12 @@ def _copy_rows(
 
 class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
     def imported_file(self, sha256: str) -> ImportBatch | None:
-        """The latest import of the same file (same bytes) that stored rows and was not undone."""
+        """The latest import of the same file (same bytes) that stored rows and was not undone,
+        or that is still waiting for or in the hands of a worker."""
+        from metrics.models.job import ACTIVE
+
         return (
-            self.filter(sha256=sha256, undone_at__isnull=True, rows__gt=0)
+            self.filter(Q(rows__gt=0) | Q(jobs__status__in=ACTIVE), sha256=sha256, undone_at__isnull=True)
             .select_related("uploaded_by")
             .order_by("-created_at")
             .first()

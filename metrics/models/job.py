@@ -101,7 +101,14 @@ class JobQuerySet(models.QuerySet["Job"]):
         job.run(worker)
 
     def for_user(self, user: User | AnonymousUser) -> JobQuerySet:
-        return self.filter(requested_by=user.pk).select_related("metric", "result").order_by("-created_at", "-pk")
+        return self.filter(requested_by=user.pk).listed().order_by("-created_at", "-pk")
+
+    def listed(self) -> JobQuerySet:
+        """With what a job's line shows (its metric, the version trained, the file's name), but
+        not the file's bytes nor the version's."""
+        return self.select_related("metric", "result", "batch").defer(
+            "batch__data", "result__artifact", "result__chart_sample"
+        )
 
     def active(self) -> JobQuerySet:
         return self.filter(status__in=ACTIVE)

@@ -318,20 +318,22 @@ class Metric(models.Model):
         return count
 
     def queue_import(self, user: User, *, file_name: str, data: bytes, sha256: str, delimiter: str) -> Job:
-        """Keep an uploaded file and queue its import (a job, run once this transaction commits)."""
+        """Keep an uploaded file and queue its import (a job, sent to a worker once the
+        transaction commits)."""
         from metrics.models.indicator import ImportBatch
         from metrics.models.job import Job
 
-        batch = ImportBatch.objects.create(
-            metric=self,
-            uploaded_by=user,
-            file_name=file_name[:255],
-            sha256=sha256,
-            size=len(data),
-            delimiter=delimiter,
-            data=data,
-        )
-        return Job.objects.enqueue_import(batch, user)
+        with transaction.atomic():  # no file kept without its job
+            batch = ImportBatch.objects.create(
+                metric=self,
+                uploaded_by=user,
+                file_name=file_name[:255],
+                sha256=sha256,
+                size=len(data),
+                delimiter=delimiter,
+                data=data,
+            )
+            return Job.objects.enqueue_import(batch, user)
 
     def chart_sample(self) -> IndicatorColumns:
         """An even sample of the indicators, small enough to draw."""

@@ -8,7 +8,9 @@ import io
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
@@ -186,6 +188,7 @@ def test_the_same_file_twice_is_refused_unless_asked_again(client: Client, metri
     assert twice.status_code == 409
     assert twice.json()["code"] == "duplicate_file"
     assert twice.json()["detail"].startswith("This file was already imported into “Requests per minute” on ")
+    assert twice.json()["detail"].endswith("(3 rows). Send import_again=true to import it twice.")
     assert again.status_code == 202
     assert ImportBatch.objects.count() == 2
     assert len(rows_of(metric)) == 6
@@ -250,3 +253,55 @@ def test_a_json_value_of_the_wrong_type_is_refused_not_converted(
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": field, "code": "type", "message": message}]
     assert (list(Metric.objects.values_list("pk", "name")), Indicator.objects.count()) == before
+
+
+def test_the_same_file_sent_again_while_its_import_waits_is_refused(
+    client: Client, metric: Metric, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline that retries an upload after a timeout must not import the file twice."""
+    monkeypatch.setattr("metrics.models.job._send", lambda job: None)  # no worker takes it yet
+
+    first = upload(client, metric.pk, GOOD_CSV, bearer(owner))
+    retried = upload(client, metric.pk, GOOD_CSV, bearer(owner))
+
+    assert (first.status_code, retried.status_code) == (202, 409)
+    assert retried.json()["code"] == "duplicate_file"
+    assert retried.json()["detail"].startswith("This file is being imported into “Requests per minute”: owner uploaded")
+    assert ImportBatch.objects.count() == 1
+
+
+def test_the_jobs_list_reads_no_file_however_many_imports(client: Client, metric: Metric, owner: User) -> None:
+    """A job shows its file's name; the file itself (up to the upload limit) is not read."""
+    headers = bearer(owner)
+
+    def queries_of_the_list() -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("api:jobs"), headers=headers).status_code == 200
+        return [query["sql"] for query in captured]
+
+    upload(client, metric.pk, GOOD_CSV, headers)
+    one = queries_of_the_list()
+    for number in range(4):
+        upload(client, metric.pk, GOOD_CSV + f"{number},0,1\n".encode(), headers)
+    five = queries_of_the_list()
+
+    assert len(five) == len(one)
+    assert not any('"data"' in sql for sql in five)
+    assert [job["file"] for job in client.get(reverse("api:jobs"), headers=headers).json()["results"]] == [
+        "deploys.csv"
+    ] * 5
+
+
+def test_a_number_too_large_for_a_float_is_refused_not_a_server_error(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    response = client.post(
+        reverse("api:indicators", args=[metric.pk]),
+        '{"value": 1' + "0" * 400 + ', "decision": "rollout", "minutes": 1}',
+        content_type="application/json",
+        headers=bearer(owner),
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "value", "code": "type", "message": "Send a number."}]
+    assert not Indicator.objects.exists()

@@ -27,6 +27,9 @@ from tests.factories import MetricFactory, TrainedModelFactory
 
 pytestmark = [
     pytest.mark.skipif(sys.version_info < (3, 11), reason="Schemathesis needs Python 3.11 or newer"),
+    pytest.mark.skipif(
+        not Path(sys.executable).with_name("st").exists(), reason="Schemathesis is not installed: make install-dev"
+    ),
     pytest.mark.django_db(transaction=True),
 ]
 

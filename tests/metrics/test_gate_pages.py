@@ -151,6 +151,7 @@ def test_the_owner_deletes_a_gate_with_its_releases(client: Client, owner: User,
 def test_another_user_cannot_delete_a_gate(client: Client, owner: User, stranger: User, two) -> None:
     gate = Gate.objects.create(name="Checkout", owner=owner)
     GateMetric.objects.create(gate=gate, metric=two[0])
+    release = Release.objects.create(gate=gate, name="web", version="v1", created_by=stranger)
     before = state()
     client.force_login(stranger)
 
@@ -159,4 +160,5 @@ def test_another_user_cannot_delete_a_gate(client: Client, owner: User, stranger
 
     assert posted.status_code == 403
     assert state() == before
+    assert Release.objects.filter(pk=release.pk).exists()
     assert reverse("metrics:gate_delete", args=[gate.pk]) not in shown
