@@ -67,6 +67,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/mypy bench/api.py
 
 format: install-dev
 	$(BIN)/ruff check --fix .

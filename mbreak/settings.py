@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
-from django.utils.translation import gettext_lazy as _
 
 django_stubs_ext.monkeypatch()  # ModelAdmin[Metric] and the like, for the type hints
 
