@@ -8,6 +8,7 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -29,9 +30,17 @@ from metrics.models import (
 from metrics.templatetags.formatting import rule_text
 
 
-def absolute(context: dict[str, Any], path: str) -> str:
-    """`path` as a full URL, for the request being answered."""
-    return str(context["request"].build_absolute_uri(path))
+@extend_schema_field(OpenApiTypes.URI)
+class Link(serializers.Field):  # type: ignore[type-arg]
+    """An object's full URL: the named API view's for its id, or its web page's."""
+
+    def __init__(self, view_name: str | None = None) -> None:
+        self.view_name = view_name
+        super().__init__(source="*", read_only=True)
+
+    def to_representation(self, value: Any) -> str:
+        path = reverse(self.view_name, args=[value.pk]) if self.view_name else value.get_absolute_url()
+        return str(self.context["request"].build_absolute_uri(path))
 
 
 class UtcDateTimeField(serializers.DateTimeField):
@@ -56,8 +65,8 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
     owner = serializers.CharField(source="owner.username", read_only=True)
     created_at = UtcDateTimeField(read_only=True)
     answering_model = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
-    web_url = serializers.SerializerMethodField()
+    url = Link("api:metric")
+    web_url = Link()
 
     class Meta:
         model = Metric
@@ -79,12 +88,6 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
         if getattr(metric, "latest_model_version", None) is None:
             return None
         return dict(AnsweringModelSerializer(metric).data)
-
-    def get_url(self, metric: Metric) -> str:
-        return absolute(self.context, reverse("api:metric", args=[metric.pk]))
-
-    def get_web_url(self, metric: Metric) -> str:
-        return absolute(self.context, metric.get_absolute_url())
 
 
 class MetricInputSerializer(serializers.Serializer[Metric]):
@@ -110,8 +113,8 @@ class VerdictSerializer(serializers.ModelSerializer[Verdict]):
     asked_by = serializers.CharField(source="asked_by.username", default=None, read_only=True, allow_null=True)
     asked_at = UtcDateTimeField(read_only=True)
     decided = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
-    web_url = serializers.SerializerMethodField()
+    url = Link("api:verdict")
+    web_url = Link()
 
     class Meta:
         model = Verdict
@@ -167,12 +170,6 @@ class VerdictSerializer(serializers.ModelSerializer[Verdict]):
             return None
         return "rollback" if verdict.decided == Decision.ROLLBACK else "rollout"
 
-    def get_url(self, verdict: Verdict) -> str:
-        return absolute(self.context, reverse("api:verdict", args=[verdict.pk]))
-
-    def get_web_url(self, verdict: Verdict) -> str:
-        return absolute(self.context, verdict.get_absolute_url())
-
 
 class AskSerializer(serializers.Serializer[dict[str, Any]]):
     """An observation: a value seen `minutes` after the deployment."""
@@ -226,7 +223,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     created_at = UtcDateTimeField(read_only=True)
     started_at = UtcDateTimeField(read_only=True, allow_null=True)
     finished_at = UtcDateTimeField(read_only=True, allow_null=True)
-    url = serializers.SerializerMethodField()
+    url = Link("api:job")
 
     class Meta:
         model = Job
@@ -262,9 +259,6 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "rows": [{"line": e.line, "column": e.column, "reason": e.reason} for e in error.row_errors],
             "total": error.total_errors,
         }
-
-    def get_url(self, job: Job) -> str:
-        return absolute(self.context, reverse("api:job", args=[job.pk]))
 
 
 class IndicatorSerializer(serializers.ModelSerializer[Indicator]):
@@ -318,7 +312,7 @@ class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
     metrics = GateMetricSerializer(source="gate_metrics", many=True)
     pass_score = serializers.FloatField(min_value=0, max_value=100, default=80.0)
     marginal_score = serializers.FloatField(min_value=0, max_value=100, default=50.0)
-    url = serializers.SerializerMethodField()
+    url = Link("api:gate")
 
     class Meta:
         model = Gate
@@ -349,30 +343,18 @@ class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
             raise serializers.ValidationError({"metrics": _("Each metric may appear once.")}, code="duplicate")
         return data
 
-    def get_url(self, gate: Gate) -> str:
-        return absolute(self.context, reverse("api:gate", args=[gate.pk]))
-
 
 class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
     gate = serializers.IntegerField(source="gate_id", read_only=True)
     started_at = UtcDateTimeField(required=False)
-    url = serializers.SerializerMethodField()
-    verdict_url = serializers.SerializerMethodField()
-    web_url = serializers.SerializerMethodField()
+    url = Link("api:release")
+    verdict_url = Link("api:release_verdict")
+    web_url = Link()
 
     class Meta:
         model = Release
         fields = ["id", "gate", "name", "version", "started_at", "url", "verdict_url", "web_url"]
         read_only_fields = ["id", "gate", "url", "verdict_url", "web_url"]
-
-    def get_url(self, release: Release) -> str:
-        return absolute(self.context, reverse("api:release", args=[release.pk]))
-
-    def get_verdict_url(self, release: Release) -> str:
-        return absolute(self.context, reverse("api:release_verdict", args=[release.pk]))
-
-    def get_web_url(self, release: Release) -> str:
-        return absolute(self.context, release.get_absolute_url())
 
 
 class ObservationInputSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
@@ -420,8 +402,8 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
     is_pinned = serializers.SerializerMethodField()
     is_stale = serializers.SerializerMethodField()
     unusable_because = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
-    web_url = serializers.SerializerMethodField()
+    url = Link("api:version")
+    web_url = Link("metrics:model_card")
 
     class Meta:
         model = TrainedModel
@@ -475,12 +457,6 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
     def get_unusable_because(self, model: TrainedModel) -> str | None:
         cause = model.unusable_cause
         return str(cause.value) if cause is not None else None
-
-    def get_url(self, model: TrainedModel) -> str:
-        return absolute(self.context, reverse("api:version", args=[model.pk]))
-
-    def get_web_url(self, model: TrainedModel) -> str:
-        return absolute(self.context, reverse("metrics:model_card", args=[model.pk]))
 
 
 class ActivateSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
