@@ -58,7 +58,7 @@ class AnsweringModelSerializer(serializers.Serializer[Metric]):
     is_usable = serializers.BooleanField(source="latest_model_is_usable")
 
     def get_is_stale(self, metric: Metric) -> bool:
-        return bool(metric.newest_model_data_version != metric.data_version)  # type: ignore[attr-defined]
+        return bool(metric.latest_model_data_version != metric.data_version)  # type: ignore[attr-defined]
 
 
 class MetricSerializer(serializers.ModelSerializer[Metric]):

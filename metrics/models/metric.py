@@ -130,6 +130,7 @@ class MetricQuerySet(models.QuerySet["Metric"]):
             latest_model_sklearn_version=answering("sklearn_version"),
             latest_model_signing_key_id=answering("signing_key_id"),
             latest_model_refused_because=answering("refused_because"),
+            latest_model_data_version=answering("data_version"),
             newest_model_data_version=Subquery(newest.values("data_version")[:1]),
         )
         return annotated.annotate(

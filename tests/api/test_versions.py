@@ -89,3 +89,17 @@ def test_a_version_that_cannot_be_used_here_is_refused_with_409(
     assert response.status_code == 409
     assert response.json()["code"] == "model_unusable"
     assert answering(trained_metric) == before
+
+
+def test_a_pinned_older_version_is_stale_when_the_data_changed_since_it_was_trained(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    """Staleness is the answering version's, not the newest one's."""
+    older = trained_metric.trained_models.get()
+    trained_metric.add_indicator(500, 0, 10, owner)
+    TrainedModelFactory.create(metric=trained_metric)  # the newest, trained on the data as it is
+    trained_metric.activate(older, pin=True)
+
+    body = client.get(reverse("api:metric", args=[trained_metric.pk]), headers=bearer(owner)).json()
+
+    assert (body["answering_model"]["version"], body["answering_model"]["is_stale"]) == (older.version, True)
