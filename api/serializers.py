@@ -7,6 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -23,6 +24,7 @@ from metrics.models import (
     Job,
     Metric,
     Release,
+    Source,
     TrainedModel,
     Verdict,
     VerdictState,
@@ -102,44 +104,36 @@ class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
     message = serializers.CharField(help_text="The reason in words, in the request's language (Accept-Language).")
 
 
-class VerdictSerializer(serializers.ModelSerializer[Verdict]):
+def model_label(model: type[Any], field: str) -> str:
+    """The label a ModelSerializer would give the model's field."""
+    return str(capfirst(model._meta.get_field(field).verbose_name))
+
+
+class VerdictSerializer(serializers.Serializer[Verdict]):
+    # Its fields declared rather than read from the model: a ModelSerializer reads them again
+    # for every object it shows, which cost as much as giving the verdict.
+    id = serializers.IntegerField(read_only=True)
     verdict = serializers.ChoiceField(source="state", choices=VerdictState.values, read_only=True)
     leaning = serializers.ChoiceField(choices=[VerdictState.ROLLBACK.value, VerdictState.ROLLOUT.value], read_only=True)
     metric = serializers.IntegerField(source="metric_id", read_only=True)
     metric_name = serializers.CharField(source="metric.name", read_only=True)
+    value = serializers.FloatField(read_only=True)
+    minutes = serializers.FloatField(read_only=True, label=model_label(Verdict, "minutes"))
     reasons = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
     similar_cases = serializers.SerializerMethodField()
+    model_version = serializers.IntegerField(read_only=True)
+    model_accuracy = serializers.FloatField(read_only=True, label=model_label(Verdict, "model_accuracy"))
+    is_stale = serializers.BooleanField(read_only=True)
     asked_by = serializers.CharField(source="asked_by.username", default=None, read_only=True, allow_null=True)
     asked_at = UtcDateTimeField(read_only=True)
+    # "source" is also an attribute of every DRF field (a serializer is one): only mypy minds.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=Source.choices, read_only=True, label=model_label(Verdict, "source")
+    )
     decided = serializers.SerializerMethodField()
     url = Link("api:verdict")
     web_url = Link()
-
-    class Meta:
-        model = Verdict
-        fields = [
-            "id",
-            "verdict",
-            "leaning",
-            "metric",
-            "metric_name",
-            "value",
-            "minutes",
-            "reasons",
-            "rule",
-            "similar_cases",
-            "model_version",
-            "model_accuracy",
-            "is_stale",
-            "asked_by",
-            "asked_at",
-            "source",
-            "decided",
-            "url",
-            "web_url",
-        ]
-        read_only_fields = fields
 
     @extend_schema_field(ReasonSerializer(many=True))
     def get_reasons(self, verdict: Verdict) -> list[dict[str, str]]:

@@ -29,8 +29,12 @@ What runs:
   in the cache and reads and writes the whole list on every request; a window of a second
   holds as many entries (a few hundred to a thousand) as a token near its production limit
   of 600 a minute, where a minute at full speed would hold tens of thousands.
-- **Load**: for each endpoint in turn, wrk (`--threads` 2, `--connections` 16, keep-alive)
-  for `--warmup` seconds (5), not counted, then for `--seconds` (20). Every request carries
+- **Load**: wrk (`--threads` 2, `--connections` 16, keep-alive) on each endpoint in turn for
+  `--warmup` seconds (5), not counted; then `--seconds` (20) per endpoint, split in
+  `--rounds` (5) turns that alternate between the endpoints, so that what drifts during a
+  run falls on each alike (one endpoint after the other, the ratio moved by ±15% between
+  runs). Requests/s is over each endpoint's whole measured time; p50 is the median round's,
+  p99 the worst round's. Every request carries
   `Authorization: Bearer <token>` and `X-Forwarded-Proto: https` (as the load balancer
   adds); the requests are formatted once by a Lua script and cycled. The endpoints:
   - constant: `GET /api/v1/`, the API root: a constant JSON body behind the same middleware,
@@ -405,17 +409,11 @@ def check_once(server: Server, endpoint: Endpoint, token: str) -> None:
         raise RuntimeError(f"{endpoint.template}: HTTP {answer.status}, expected {endpoint.status}: {data[:300]!r}")
 
 
-def measure(
-    wrk: str, server: Server, endpoint: Endpoint, token: str, arguments: argparse.Namespace, folder: Path
-) -> Measurement:
-    script = folder / f"{endpoint.key.replace(' ', '-')}.lua"
-    script.write_text(lua_script(endpoint, token))
-    check_once(server, endpoint, token)
+def measure(wrk: str, server: Server, endpoint: Endpoint, script: Path, arguments: argparse.Namespace) -> Measurement:
+    """One round of load on one endpoint, with what the request log says of it."""
     common = (arguments.connections, arguments.wrk_threads, arguments.timeout)
-    if arguments.warmup > 0:
-        run_wrk(wrk, server, script, arguments.warmup, *common)
     reader = LogReader(server.log_path)
-    result = run_wrk(wrk, server, script, arguments.seconds, *common)
+    result = run_wrk(wrk, server, script, arguments.seconds / arguments.rounds, *common)
     entries = reader.read()
     server_times: list[float] = []
     statuses: Counter[int] = Counter()
@@ -425,6 +423,54 @@ def measure(
             statuses[int(entry["status"])] += 1
     boots = sum("Booting worker" in str(entry.get("text", "")) for entry in entries)
     return Measurement(endpoint, result, server_times, statuses, boots)
+
+
+def combined(rounds: list[Measurement]) -> Measurement:
+    """An endpoint's rounds as one measurement: requests and seconds added up (so requests/s is
+    over the whole measured time), the median round's p50, the worst round's p99, every server
+    time and status."""
+    first = rounds[0]
+    results = [each.wrk for each in rounds]
+    requests, seconds = sum(each.requests for each in results), sum(each.seconds for each in results)
+    whole = WrkResult(
+        requests=requests,
+        seconds=seconds,
+        requests_per_second=requests / seconds,
+        p50=sorted(each.p50 for each in results)[len(results) // 2],
+        p99=max(each.p99 for each in results),
+        socket_errors=sum(each.socket_errors for each in results),
+        bad_statuses=sum(each.bad_statuses for each in results),
+        output="\n".join(each.output for each in results),
+    )
+    statuses: Counter[int] = Counter()
+    for each in rounds:
+        statuses.update(each.statuses)
+    server_times = [time for each in rounds for time in each.server]
+    return Measurement(first.endpoint, whole, server_times, statuses, sum(each.worker_boots for each in rounds))
+
+
+def measure_interleaved(
+    wrk: str, server: Server, chosen: list[Endpoint], token: str, arguments: argparse.Namespace, folder: Path
+) -> list[Measurement]:
+    """Each endpoint warmed up, then measured in `--rounds` turns that alternate between the
+    endpoints: whatever drifts during a run (the machine's other work, workers recycled, the
+    database growing) falls on every endpoint alike, instead of on whichever ran at the time."""
+    scripts = {}
+    for endpoint in chosen:
+        script = folder / f"{endpoint.key.replace(' ', '-')}.lua"
+        script.write_text(lua_script(endpoint, token))
+        scripts[endpoint.key] = script
+        check_once(server, endpoint, token)
+        if arguments.warmup > 0:
+            log(f"{endpoint.template}: {arguments.warmup:g} s of warm-up…")
+            common = (arguments.connections, arguments.wrk_threads, arguments.timeout)
+            run_wrk(wrk, server, script, arguments.warmup, *common)
+    rounds: dict[str, list[Measurement]] = {endpoint.key: [] for endpoint in chosen}
+    for number in range(1, arguments.rounds + 1):
+        log(f"round {number} of {arguments.rounds}: {arguments.seconds / arguments.rounds:g} s per endpoint…")
+        for endpoint in chosen:
+            rounds[endpoint.key].append(measure(wrk, server, endpoint, scripts[endpoint.key], arguments))
+    return [combined(rounds[endpoint.key]) for endpoint in chosen]
 
 
 # --- reporting ------------------------------------------------------------------------------------
@@ -537,13 +583,11 @@ def run(arguments: argparse.Namespace) -> int:
                 print(f"SQL queries per request (in-process, second request): {counts}")
                 print(
                     f"Load: wrk, {arguments.wrk_threads} threads, {arguments.connections} connections, "
-                    f"{arguments.seconds:g} s per endpoint after {arguments.warmup:g} s of warm-up"
+                    f"{arguments.seconds:g} s per endpoint in {arguments.rounds} alternating rounds, "
+                    f"after {arguments.warmup:g} s of warm-up"
                 )
                 print()
-                measurements = []
-                for endpoint in chosen:
-                    log(f"{endpoint.template}: {arguments.warmup:g} s of warm-up, {arguments.seconds:g} s measured…")
-                    measurements.append(measure(wrk, server, endpoint, info["token"], arguments, folder))
+                measurements = measure_interleaved(wrk, server, chosen, info["token"], arguments, folder)
             print_measurements(measurements)
             print()
             if not print_ratios(measurements) or any(each.errors for each in measurements):
@@ -565,7 +609,10 @@ def run(arguments: argparse.Namespace) -> int:
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20, help="measured length of each endpoint's load (20)")
-    parser.add_argument("--warmup", type=float, default=5, help="uncounted load before each measured one, s (5)")
+    parser.add_argument("--warmup", type=float, default=5, help="uncounted load on each endpoint first, s (5)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="turns the measured time is split in, alternating the endpoints (5)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="wrk's open connections (16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk's threads (2)")
     parser.add_argument("--timeout", type=float, default=5, help="seconds before wrk counts a request as failed (5)")
@@ -595,8 +642,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     # Internal: prepare the database in a child process running Django, print what it holds.
     parser.add_argument("--prepare-child", type=int, metavar="INDICATORS", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
-    if arguments.seconds <= 0 or arguments.warmup < 0 or arguments.connections < 1 or arguments.indicators < 100:
-        parser.error("--seconds and --connections must be positive, --warmup not negative, --indicators 100 or more")
+    if (
+        arguments.seconds <= 0
+        or arguments.warmup < 0
+        or arguments.connections < 1
+        or arguments.rounds < 1
+        or arguments.indicators < 100
+    ):
+        parser.error(
+            "--seconds, --rounds and --connections must be positive, --warmup not negative, --indicators 100 or more"
+        )
     if arguments.database_url and not urlsplit(arguments.database_url).scheme.startswith("postgres"):
         parser.error("--database-url must be a PostgreSQL URL")
     return arguments

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Max
 
 from metrics.models import Decision, Indicator, Metric, TrainedModel, signing_keys
-from metrics.models.trained_model import chart_sample
+from metrics.models.trained_model import chart_sample, with_registrations
 from predictor import artifacts
 from predictor.columns import IndicatorColumns
 
@@ -129,7 +129,7 @@ class TrainedModelFactory(ModelFactory[TrainedModel]):
             kwargs.setdefault("value_max", max(data.values))
             kwargs.setdefault("minutes_min", min(data.times))
             kwargs.setdefault("minutes_max", max(data.times))
-        kwargs.setdefault("chart_sample", chart_sample(data, ids, 3000))
+        kwargs.setdefault("chart_sample", with_registrations(chart_sample(data, ids, 3000), metric))
         if "artifact" not in kwargs:
             artifact = artifacts.dump_model(fitted_tree(), signing_keys()[0])
             kwargs.update(

@@ -5,7 +5,7 @@ import math
 import re
 from array import array
 from collections import Counter
-from collections.abc import Iterator, MutableSequence
+from collections.abc import Iterator, MutableSequence, Sequence
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
@@ -107,6 +107,17 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
         # metric, so "pk % stride" could miss one metric's rows entirely.
         position = Window(RowNumber(), order_by=F("pk").asc())
         return self.annotate(_bucket=Mod(position, stride)).filter(_bucket=0)
+
+    def registrations(self, ids: Sequence[int]) -> list[tuple[str, str | None]]:
+        """Who registered each of these indicators and when (ISO 8601), in the order of `ids`:
+        ("", None) for one that is not among these rows (deleted since)."""
+        rows = {
+            pk: (username or "", created_at.isoformat())
+            for pk, username, created_at in self.filter(pk__in=ids).values_list(
+                "pk", "created_by__username", "created_at"
+            )
+        }
+        return [rows.get(pk, ("", None)) for pk in ids]
 
     def sample_columns(self, max_points: int) -> IndicatorColumns:
         """The columns of an even sample of at most `max_points` rows, for charts."""

@@ -342,9 +342,7 @@ class Metric(models.Model):
 
     def answering_model(self) -> TrainedModel | None:
         """The version that gives this metric's verdicts: the active one (the newest if none is)."""
-        return self._answering(self.trained_models.defer("artifact", "chart_sample").select_related("trained_by"))
-
-    def _answering(self, versions: models.QuerySet[TrainedModel]) -> TrainedModel | None:
+        versions = self.trained_models.defer("artifact", "chart_sample").select_related("trained_by")
         if self.active_model_id is not None:
             active = versions.filter(pk=self.active_model_id).first()
             if active is not None:
@@ -357,11 +355,10 @@ class Metric(models.Model):
         Raises `NoTrainedModel` when there is no model yet, and `ModelUnusable` (with
         its cause) when the stored model cannot be trusted on this server.
         """
-        from metrics.models.trained_model import VERDICT_FIELDS, NoTrainedModel
+        from metrics.models.trained_model import NoTrainedModel, TrainedModel
         from metrics.models.verdict import Verdict
 
-        # Only what a verdict reads of the version: its card and its bytes stay in the database.
-        model = self._answering(self.trained_models.only(*VERDICT_FIELDS))
+        model = TrainedModel.objects.answering_verdicts(self)
         if model is None:
             raise NoTrainedModel(self)
         return Verdict.objects.give(self, model, value, minutes, user, source)

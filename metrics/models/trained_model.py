@@ -147,6 +147,10 @@ class ChartSample:
 
     ids: list[int]
     columns: IndicatorColumns
+    # Who registered each row and when, as they stood at training; None for a version trained
+    # before they were kept with the sample (its verdicts read them from the indicators).
+    registered_by: list[str] | None = None
+    registered_at: list[str | None] | None = None
 
     @cached_property
     def arrays(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -157,10 +161,16 @@ class ChartSample:
     def from_json(cls, stored: dict[str, list[Any]] | None) -> ChartSample:
         stored = stored or {"ids": [], "values": [], "times": [], "decisions": []}
         columns = IndicatorColumns(values=stored["values"], times=stored["times"], decisions=stored["decisions"])
-        return cls(ids=stored["ids"], columns=columns)
+        return cls(
+            ids=stored["ids"],
+            columns=columns,
+            registered_by=stored.get("registered_by"),
+            registered_at=stored.get("registered_at"),
+        )
 
 
 _SAMPLES: _LruCache[int, ChartSample] = _LruCache(256)
+_VERDICT_VERSIONS: _LruCache[int, TrainedModel] = _LruCache(256)
 
 # What giving a verdict reads of a version (`Metric.predict` reads no more; its bytes are
 # read once per process, when its tree is compiled).
@@ -187,6 +197,7 @@ def forget_read_versions() -> None:
     in one database, so a server needs no such call; tests do, as ids repeat between them."""
     _COMPILED_TREES.clear()
     _SAMPLES.clear()
+    _VERDICT_VERSIONS.clear()
 
 
 def chart_labels() -> charts.ChartLabels:
@@ -242,7 +253,38 @@ def chart_sample(data: IndicatorColumns, ids: Sequence[int], max_points: int) ->
     }
 
 
+def with_registrations(sample: dict[str, list[Any]], metric: Metric) -> dict[str, list[Any]]:
+    """`sample` with who registered each of its indicators and when, as they stand when the
+    version is trained: a verdict names its nearest cases' authors without a query."""
+    registered = metric.indicators.registrations(sample["ids"])
+    return {
+        **sample,
+        "registered_by": [person for person, _when in registered],
+        "registered_at": [when for _person, when in registered],
+    }
+
+
 class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
+    def answering_verdicts(self, metric: Metric) -> TrainedModel | None:
+        """The version that answers `metric`'s verdicts, with only what a verdict reads of it
+        (`VERDICT_FIELDS`): the active one, else the newest.
+
+        A version does not change once trained (its refusal aside, which the process that
+        reads its bytes records and sees), so the active one is read once per process, like
+        its tree and its sample: a verdict then costs no query for it. A metric with no
+        active version has its newest read each time, as a training may add one at any moment.
+        """
+        versions = self.filter(metric=metric).only(*VERDICT_FIELDS)
+        if metric.active_model_id is not None:
+            active = _VERDICT_VERSIONS.get(metric.active_model_id)
+            if active is None:
+                active = versions.filter(pk=metric.active_model_id).first()
+                if active is not None:
+                    _VERDICT_VERSIONS.put(active.pk, active)
+            if active is not None:
+                return active
+        return versions.order_by("-version").first()
+
     def newest(self, *, with_artifact: bool = False) -> TrainedModel | None:
         """The newest version; call it on `metric.trained_models`, which also sets `.metric`."""
         models = self.select_related("trained_by").order_by("-version")
@@ -296,7 +338,7 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
             "minutes_max": result.minutes_range[1],
             "data_sha256": result.data_sha256,
             "training_seconds": result.training_seconds,
-            "chart_sample": chart_sample(data, ids, settings.MBREAK_CHART_MAX_POINTS),
+            "chart_sample": with_registrations(chart_sample(data, ids, settings.MBREAK_CHART_MAX_POINTS), metric),
             "trained_by": user,
         }
         try:
@@ -401,7 +443,8 @@ class TrainedModel(models.Model):
     minutes_max = models.FloatField(null=True, blank=True)
     data_sha256 = models.CharField(_("sha256 of the training data"), max_length=64, blank=True, default="")
     training_seconds = models.FloatField(_("training time (s)"), null=True, blank=True)
-    # See `chart_sample()`: {"ids": [...], "values": [...], "times": [...], "decisions": [...]}.
+    # See `chart_sample()` and `with_registrations()`: {"ids": [...], "values": [...], "times": [...],
+    # "decisions": [...], "registered_by": [...], "registered_at": [...]} (the last two since 2026-11).
     chart_sample = models.JSONField(null=True, blank=True, editable=False)
     # Empty when this version became the active one as it was trained; else why not, and
     # the active version it was compared with.
@@ -481,9 +524,15 @@ class TrainedModel(models.Model):
         if cause is not None:
             self._log_refusal(cause, requested_by, detail=f"sklearn {self.sklearn_version}, key {self.signing_key_id}")
             raise ModelUnusable(self, cause)
+        # Read without keeping them on a version that deferred them: verdicts keep their
+        # version in memory (`answering_verdicts`), and need its bytes only to compile its tree.
+        if "artifact" in self.get_deferred_fields():
+            data = TrainedModel.objects.values_list("artifact", flat=True).get(pk=self.pk)
+        else:
+            data = self.artifact
         try:
             return artifacts.load_model(
-                bytes(self.artifact),
+                bytes(data),
                 sha256=self.artifact_sha256,
                 signature=self.artifact_signature,
                 sklearn_version=self.sklearn_version,

@@ -142,31 +142,27 @@ def judge(
 
 def nearest_cases(model: TrainedModel, value: float, minutes: float) -> list[dict[str, Any]]:
     """The past indicators nearest to the observation (among the version's sample: all of the
-    data up to `MBREAK_CHART_MAX_POINTS` rows), with who registered them and when."""
+    data up to `MBREAK_CHART_MAX_POINTS` rows), with who registered them and when, as the
+    version was trained."""
     sample = model.sample()
     value_scale = ((model.value_max or 0) - (model.value_min or 0)) or 1.0
     minutes_scale = ((model.minutes_max or 0) - (model.minutes_min or 0)) or 1.0
     values, times = sample.arrays
     chosen = nearest_positions(values, times, value, minutes, (value_scale, minutes_scale), NEAREST_CASES)
-    registered = {
-        row["pk"]: row
-        for row in Indicator.objects.filter(pk__in=[sample.ids[p] for p in chosen]).values(
-            "pk", "created_by__username", "created_at"
-        )
-    }
-    cases = []
-    for position in chosen:
-        row = registered.get(sample.ids[position])  # None if deleted since
-        cases.append(
-            {
-                "value": sample.columns.values[position],
-                "minutes": sample.columns.times[position],
-                "decision": sample.columns.decisions[position],
-                "registered_by": (row["created_by__username"] or "") if row else "",
-                "registered_at": row["created_at"].isoformat() if row else None,
-            }
-        )
-    return cases
+    if sample.registered_by is not None and sample.registered_at is not None:
+        registered = [(sample.registered_by[position], sample.registered_at[position]) for position in chosen]
+    else:
+        registered = Indicator.objects.registrations([sample.ids[position] for position in chosen])
+    return [
+        {
+            "value": sample.columns.values[position],
+            "minutes": sample.columns.times[position],
+            "decision": sample.columns.decisions[position],
+            "registered_by": registered_by,
+            "registered_at": registered_at,
+        }
+        for position, (registered_by, registered_at) in zip(chosen, registered, strict=True)
+    ]
 
 
 class Verdict(models.Model):

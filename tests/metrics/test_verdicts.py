@@ -32,6 +32,7 @@ from metrics.models import (
     VerdictState,
     signing_keys,
 )
+from metrics.models.trained_model import chart_sample
 from metrics.templatetags.formatting import rule_text
 from predictor import artifacts
 from predictor.columns import ROLLBACK, ROLLOUT
@@ -537,10 +538,15 @@ def test_nearest_cases_are_the_five_closest_in_the_training_ranges_with_who_and_
     ]
 
 
-def test_a_nearest_case_deleted_since_training_is_listed_without_its_author(metric: Metric, owner: User) -> None:
+def test_a_nearest_case_deleted_since_training_keeps_the_author_it_had_when_trained(
+    metric: Metric, owner: User
+) -> None:
+    """The version learnt from it, and its sample keeps its value: its author stays too."""
     IndicatorFactory.create(metric=metric, value=0, time=0, created_by=owner)
     IndicatorFactory.create(metric=metric, value=1000, time=100, created_by=owner)
-    deleted = IndicatorFactory.create(metric=metric, value=500, time=10, created_by=owner)
+    deleted = IndicatorFactory.create(
+        metric=metric, value=500, time=10, created_by=owner, created_at=datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+    )
     TrainedModelFactory.create(metric=metric)
     deleted.delete()
 
@@ -550,9 +556,30 @@ def test_a_nearest_case_deleted_since_training_is_listed_without_its_author(metr
         "value": 500,
         "minutes": 10,
         "decision": ROLLOUT,
-        "registered_by": "",
-        "registered_at": None,
+        "registered_by": "owner",
+        "registered_at": "2024-03-01T09:30:00+00:00",
     }
+
+
+def test_a_version_trained_before_its_sample_kept_authors_reads_them_at_each_verdict(
+    metric: Metric, owner: User, contributor: User
+) -> None:
+    IndicatorFactory.create(metric=metric, value=0, time=0, created_by=owner)
+    IndicatorFactory.create(metric=metric, value=1000, time=100, created_by=owner)
+    IndicatorFactory.create(
+        metric=metric, value=500, time=10, created_by=contributor, created_at=datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
+    )
+    deleted = IndicatorFactory.create(metric=metric, value=510, time=10, created_by=owner)
+    data, ids = metric.indicators.columns_and_ids()
+    TrainedModelFactory.create(metric=metric, chart_sample=chart_sample(data, ids, 3000))
+    deleted.delete()
+
+    verdict = ask(metric, 500, 10)
+
+    assert [(case["value"], case["registered_by"], case["registered_at"]) for case in verdict.nearest[:2]] == [
+        (500, "contributor", "2024-03-02T08:00:00+00:00"),
+        (510, "", None),  # deleted since: no one to name
+    ]
 
 
 # --- Kept as it was given ------------------------------------------------------------

@@ -192,6 +192,20 @@ def test_make_active_and_pin_puts_an_older_version_back_to_answer(
     assert stored(trained_metric).predict(200, 30, owner).model_version == 1
 
 
+def test_a_verdict_after_make_active_answers_from_the_version_made_active(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    """This process read version 2 to answer; making version 1 active is seen at once."""
+    first = TrainedModel.objects.get(metric=trained_metric)
+    TrainedModelFactory.create(metric=trained_metric)
+    assert stored(trained_metric).predict(200, 30, owner).model_version == 2
+    client.force_login(owner)
+
+    client.post(reverse("metrics:activate", args=[first.pk]))
+
+    assert stored(trained_metric).predict(200, 30, owner).model_version == 1
+
+
 @pytest.mark.parametrize(
     "unusable",
     [
