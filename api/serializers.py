@@ -20,6 +20,7 @@ from metrics.models import (
     Failure,
     Gate,
     GateMetric,
+    ImportBatch,
     Indicator,
     Job,
     Metric,
@@ -163,6 +164,40 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
         if verdict.decided is None:
             return None
         return "rollback" if verdict.decided == Decision.ROLLBACK else "rollout"
+
+
+class ImportSerializer(serializers.ModelSerializer[ImportBatch]):
+    metric = serializers.IntegerField(source="metric_id", read_only=True)
+    file = serializers.CharField(source="file_name", read_only=True)
+    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None, read_only=True, allow_null=True)
+    uploaded_at = UtcDateTimeField(source="created_at", read_only=True)
+    undone_at = UtcDateTimeField(read_only=True, allow_null=True)
+    job = serializers.SerializerMethodField()
+    url = Link("api:import")
+
+    class Meta:
+        model = ImportBatch
+        fields = ["id", "metric", "file", "size", "rows", "uploaded_by", "uploaded_at", "undone_at", "job", "url"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_job(self, batch: ImportBatch) -> str | None:
+        """Its import job (the latest, for a file sent again after a failure): its status and errors."""
+        job_id = getattr(batch, "job_id", None)
+        if job_id is None:
+            return None
+        return str(self.context["request"].build_absolute_uri(reverse("api:job", args=[job_id])))
+
+
+class UndoneImportSerializer(ImportSerializer):
+    deleted = serializers.SerializerMethodField(help_text="How many indicators the undo deleted.")
+
+    class Meta(ImportSerializer.Meta):
+        fields = [*ImportSerializer.Meta.fields, "deleted"]
+        read_only_fields = fields
+
+    def get_deleted(self, batch: ImportBatch) -> int:
+        return int(self.context["deleted"])
 
 
 class AskSerializer(serializers.Serializer[dict[str, Any]]):

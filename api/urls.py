@@ -32,6 +32,8 @@ urlpatterns = [
     v1("metrics/<int:metric_id>/indicators/bulk/", views.MetricIndicatorsBulk, "indicators_bulk"),
     v1("metrics/<int:metric_id>/imports/", views.MetricImports, "imports"),
     v1("metrics/<int:metric_id>/indicators.csv", views.MetricIndicatorsCsv, "indicators_csv"),
+    v1("imports/<int:import_id>/", views.ImportDetail, "import"),
+    v1("imports/<int:import_id>/undo/", views.ImportUndo, "undo_import"),
     v1("gates/", views.GateList, "gates"),
     v1("gates/<int:gate_id>/", views.GateDetail, "gate"),
     v1("gates/<int:gate_id>/releases/", views.GateReleases, "gate_releases"),

@@ -30,6 +30,7 @@ from api.serializers import (
     FeedbackSerializer,
     GateSerializer,
     ImportInputSerializer,
+    ImportSerializer,
     IndicatorInputSerializer,
     IndicatorSerializer,
     IndicatorsInputSerializer,
@@ -40,11 +41,14 @@ from api.serializers import (
     ReleaseSerializer,
     ReleaseVerdictSerializer,
     StoredSerializer,
+    UndoneImportSerializer,
     VerdictSerializer,
     VersionSerializer,
 )
 from api.strict import type_errors
 from metrics.access import (
+    get_batch,
+    get_batch_for_undo,
     get_gate,
     get_gate_for_change,
     get_job,
@@ -66,8 +70,10 @@ from metrics.forms import (
     ObservationForm,
 )
 from metrics.models import (
+    CannotUndo,
     FeedbackAlreadyGiven,
     Gate,
+    ImportBatch,
     Indicator,
     Job,
     Metric,
@@ -373,8 +379,15 @@ class MetricIndicatorsBulk(APIView):
         return Response({"stored": stored, "indicator_count": metric.indicator_count}, status=status.HTTP_201_CREATED)
 
 
-class MetricImports(APIView):
+class MetricImports(generics.ListAPIView[ImportBatch]):
+    """A metric's uploaded files, newest first, and uploading one."""
+
+    serializer_class = ImportSerializer
     parser_classes = [MultiPartParser]
+
+    def get_queryset(self) -> Any:
+        metric = get_metric(self.request.user, self.kwargs["metric_id"])
+        return metric.batches.listed()
 
     @extend_schema(
         request={"multipart/form-data": ImportInputSerializer},
@@ -409,6 +422,32 @@ class MetricImports(APIView):
         job = get_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
         body = JobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class ImportDetail(APIView):
+    @extend_schema(responses=ImportSerializer)
+    def get(self, request: Request, import_id: int) -> Response:
+        """An uploaded file: who sent it, the rows it stored, whether it was undone, and its job."""
+        return Response(ImportSerializer(get_batch(request.user, import_id), context={"request": request}).data)
+
+
+class ImportUndo(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: UndoneImportSerializer,
+            409: OpenApiResponse(description="Not undone (code `not_finished`, `already_undone` or `nothing_stored`)."),
+        },
+    )
+    def post(self, request: Request, import_id: int) -> Response:
+        """Delete every indicator the file stored (who uploaded it, or the metric's owner)."""
+        batch = get_batch_for_undo(request.user, import_id)
+        try:
+            deleted = batch.undo()
+        except CannotUndo as refused:
+            raise Conflict(str(refused), code=refused.code) from None
+        context = {"request": request, "deleted": deleted}
+        return Response(UndoneImportSerializer(batch, context=context).data)
 
 
 class CsvRenderer(BaseRenderer):

@@ -76,9 +76,14 @@ def get_job(user: User | AnonymousUser, job_id: int) -> Job:
     return get_object_or_404(Job.objects.listed(), pk=job_id, metric__in=Metric.objects.visible_to(user))
 
 
+def get_batch(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
+    """An uploaded file is as visible as its metric: the shared catalogue."""
+    batches = ImportBatch.objects.listed().select_related("metric")
+    return get_object_or_404(batches, pk=batch_id, metric__in=Metric.objects.visible_to(user))
+
+
 def get_batch_for_undo(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
-    batches = ImportBatch.objects.select_related("metric").filter(undone_at__isnull=True)
-    batch = get_object_or_404(batches, pk=batch_id, metric__in=Metric.objects.visible_to(user))
+    batch = get_batch(user, batch_id)
     if not batch.can_undo(user):
         raise PermissionDenied(_("Only who uploaded the file, or the metric's owner, may undo its import."))
     return batch

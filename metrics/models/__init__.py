@@ -4,7 +4,7 @@ One module per aggregate; everything is importable from `metrics.models`.
 """
 
 from metrics.models.gate import Gate, GateMetric, NotInGate, Observation, Release, ReleaseVerdict
-from metrics.models.indicator import ImportBatch, ImportBatchQuerySet, Indicator, IndicatorQuerySet
+from metrics.models.indicator import CannotUndo, ImportBatch, ImportBatchQuerySet, Indicator, IndicatorQuerySet
 from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
 from metrics.models.metric import (
     Decision,
@@ -35,6 +35,7 @@ __all__ = [
     "MIN_PER_DECISION",
     "PROMOTION_TOLERANCE",
     "CandidateReason",
+    "CannotUndo",
     "Decision",
     "Failure",
     "FeedbackAlreadyGiven",

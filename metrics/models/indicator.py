@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Case, Count, F, Func, Q, Value, When, Window
+from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics import csv_io
@@ -265,6 +266,14 @@ class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
     def newest_first(self) -> ImportBatchQuerySet:
         return self.select_related("uploaded_by").order_by("-created_at", "-pk")
 
+    def listed(self) -> ImportBatchQuerySet:
+        """Newest first, with the id of each one's latest import job (`job_id`), without the
+        file a queued import still holds."""
+        from metrics.models.job import Job
+
+        latest_job = Job.objects.filter(batch=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+        return self.newest_first().defer("data").annotate(job_id=Subquery(latest_job))
+
 
 class ImportBatch(models.Model):
     """One uploaded file: who sent what, when, and the rows it stored; undoable as a whole.
@@ -300,11 +309,37 @@ class ImportBatch(models.Model):
         return user.is_authenticated and user.pk in (self.uploaded_by_id, self.metric.owner_id)
 
     def undo(self) -> int:
-        """Delete every indicator this file stored (the metric's models become stale); return how many."""
+        """Delete every indicator this file stored (the metric's models become stale); return how many.
+
+        Raises `CannotUndo` while its import is queued or running (the rows it is about to
+        store would stay), once undone, and when the file stored nothing.
+        """
+        from metrics.models.job import ACTIVE
+
         with transaction.atomic():
+            # Locked: of two undos at once, the second sees the first's.
+            locked = ImportBatch.objects.select_for_update().get(pk=self.pk)
+            if locked.undone_at is not None:
+                raise CannotUndo(self, "already_undone")
+            if self.jobs.filter(status__in=ACTIVE).exists():
+                raise CannotUndo(self, "not_finished")
+            if locked.rows == 0:
+                raise CannotUndo(self, "nothing_stored")
             deleted, _by_model = Indicator.objects.filter(batch=self).delete()
-            ImportBatch.objects.filter(pk=self.pk).update(undone_at=timezone.now())
+            self.undone_at = timezone.now()
+            ImportBatch.objects.filter(pk=self.pk).update(undone_at=self.undone_at)
         return deleted
+
+
+class CannotUndo(Exception):
+    def __init__(self, batch: ImportBatch, code: str) -> None:
+        self.batch, self.code = batch, code
+        messages = {
+            "already_undone": gettext("The import of “%(file)s” was already undone."),
+            "not_finished": gettext("The import of “%(file)s” has not finished yet: undo it once it has."),
+            "nothing_stored": gettext("The import of “%(file)s” stored no indicator: there is nothing to undo."),
+        }
+        super().__init__(messages[code] % {"file": batch.file_name})
 
 
 class Indicator(models.Model):

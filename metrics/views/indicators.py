@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_batch_for_undo, get_indicator_for_deletion, get_metric
 from metrics.forms import IndicatorForm, UploadForm
-from metrics.models import Failure, Job, JobStatus, MetricDeleted
+from metrics.models import CannotUndo, Failure, Job, JobStatus, MetricDeleted
 from metrics.views.metrics import render_detail
 
 
@@ -93,7 +93,11 @@ def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_POST
 def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = get_batch_for_undo(request.user, batch_id)
-    deleted = batch.undo()
+    try:
+        deleted = batch.undo()
+    except CannotUndo as refused:
+        messages.error(request, str(refused))
+        return redirect(batch.metric)
     messages.success(
         request,
         ngettext(

@@ -305,3 +305,115 @@ def test_a_number_too_large_for_a_float_is_refused_not_a_server_error(
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "value", "code": "type", "message": "Send a number."}]
     assert not Indicator.objects.exists()
+
+
+# --- Uploaded files: listed and undone --------------------------------------------------
+
+
+def imports_state() -> dict[str, list]:
+    return {
+        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "batch_id")),
+        "batches": list(ImportBatch.objects.order_by("pk").values_list("pk", "rows", "undone_at")),
+        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "data_version", "indicator_count")),
+    }
+
+
+def test_a_metrics_uploaded_files_are_listed_newest_first_with_their_jobs(
+    client: Client, metric: Metric, owner: User, contributor: User
+) -> None:
+    upload(client, metric.pk, GOOD_CSV, bearer(owner))
+    second = upload(client, metric.pk, GOOD_CSV + b"1,1,1\n", bearer(contributor)).json()
+
+    response = client.get(reverse("api:imports", args=[metric.pk]), headers=bearer(owner, TokenScope.READ))
+
+    assert response.status_code == 200
+    listed = response.json()["results"]
+    assert [(each["file"], each["uploaded_by"], each["rows"], each["undone_at"]) for each in listed] == [
+        ("deploys.csv", "contributor", 4, None),
+        ("deploys.csv", "owner", 3, None),
+    ]
+    assert listed[0]["job"] == second["url"]
+    assert listed[0]["size"] == len(GOOD_CSV) + 6
+    detail = client.get(listed[0]["url"], headers=bearer(owner)).json()
+    assert detail == listed[0]
+
+
+@pytest.mark.parametrize("undoer", ["uploader", "owner"])
+def test_undo_deletes_the_rows_of_the_file_only(
+    client: Client, metric: Metric, owner: User, contributor: User, undoer: str
+) -> None:
+    metric.add_indicator(value=1, decision=1, time=20, user=owner)
+    upload(client, metric.pk, GOOD_CSV, bearer(contributor))
+    batch = ImportBatch.objects.get()
+
+    response = client.post(
+        reverse("api:undo_import", args=[batch.pk]), headers=bearer(contributor if undoer == "uploader" else owner)
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["deleted"], body["rows"], body["file"]) == (3, 3, "deploys.csv")
+    assert body["undone_at"] is not None
+    assert rows_of(metric) == [(1.0, 1, 20.0, owner.pk)]
+    metric.refresh_from_db()
+    assert metric.indicator_count == 1
+
+
+@pytest.mark.parametrize("who", ["stranger", "contributor", "read-only token", "anonymous"])
+def test_undo_by_anyone_else_is_refused_and_changes_nothing(
+    client: Client, metric: Metric, owner: User, contributor: User, stranger: User, who: str
+) -> None:
+    upload(client, metric.pk, GOOD_CSV, bearer(owner))
+    batch = ImportBatch.objects.get()
+    before = imports_state()
+    headers = {
+        "stranger": bearer(stranger),
+        "contributor": bearer(contributor),
+        "read-only token": bearer(owner, TokenScope.READ),
+        "anonymous": {},
+    }[who]
+
+    response = client.post(reverse("api:undo_import", args=[batch.pk]), headers=headers)
+
+    assert response.status_code == (401 if who == "anonymous" else 403)
+    assert imports_state() == before
+
+
+def test_an_import_undone_twice_or_that_stored_nothing_is_a_conflict(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    upload(client, metric.pk, GOOD_CSV, bearer(owner))
+    upload(client, metric.pk, b"valor,decisao,tempo\n500,2,10\n", bearer(owner))
+    imported, refused = ImportBatch.objects.order_by("pk")
+    client.post(reverse("api:undo_import", args=[imported.pk]), headers=bearer(owner))
+    before = imports_state()
+
+    twice = client.post(reverse("api:undo_import", args=[imported.pk]), headers=bearer(owner))
+    nothing = client.post(reverse("api:undo_import", args=[refused.pk]), headers=bearer(owner))
+
+    assert (twice.status_code, twice.json()["code"]) == (409, "already_undone")
+    assert twice.json()["detail"] == "The import of “deploys.csv” was already undone."
+    assert (nothing.status_code, nothing.json()["code"]) == (409, "nothing_stored")
+    assert nothing.json()["detail"] == "The import of “deploys.csv” stored no indicator: there is nothing to undo."
+    assert imports_state() == before
+
+
+def test_an_import_still_waiting_for_a_worker_cannot_be_undone(
+    client: Client, metric: Metric, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Undone now, the rows its job is about to store would stay, and could not be undone."""
+    monkeypatch.setattr("metrics.models.job._send", lambda job: None)  # no worker takes it yet
+    upload(client, metric.pk, GOOD_CSV, bearer(owner))
+    batch = ImportBatch.objects.get()
+    before = imports_state()
+
+    response = client.post(reverse("api:undo_import", args=[batch.pk]), headers=bearer(owner))
+
+    assert (response.status_code, response.json()["code"]) == (409, "not_finished")
+    assert response.json()["detail"] == "The import of “deploys.csv” has not finished yet: undo it once it has."
+    assert imports_state() == before
+
+
+def test_an_unknown_import_is_a_404(client: Client, owner: User) -> None:
+    assert client.get(reverse("api:import", args=[999]), headers=bearer(owner)).status_code == 404
+    assert client.post(reverse("api:undo_import", args=[999]), headers=bearer(owner)).status_code == 404

@@ -189,3 +189,17 @@ def test_a_second_file_waits_behind_one_still_queued(
         Job.objects.run(job_id)
     assert metric.indicators.count() == 4
     assert list(Job.objects.values_list("status", flat=True)) == [JobStatus.DONE, JobStatus.DONE]
+
+
+def test_undo_twice_says_it_was_already_undone_and_changes_nothing(client: Client, metric: Metric, owner: User) -> None:
+    client.force_login(owner)
+    upload(client, metric)
+    batch = ImportBatch.objects.get()
+    client.post(reverse("metrics:undo_import", args=[batch.pk]))
+    before = state()
+
+    response = client.post(reverse("metrics:undo_import", args=[batch.pk]), follow=True)
+
+    assert response.redirect_chain == [(metric.get_absolute_url(), 302)]
+    assert messages_of(response)[-1] == "The import of “deploy-42.csv” was already undone."
+    assert state() == before
