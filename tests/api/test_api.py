@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -228,7 +229,7 @@ def test_an_observation_outside_what_the_model_has_seen_is_inconclusive_and_says
     assert body["reasons"][0]["message"].startswith("The value 50000 lies outside what the model has seen")
 
 
-def test_a_verdict_from_a_version_already_read_costs_three_queries(
+def test_a_verdict_from_a_version_already_read_reads_the_token_and_the_metric_and_stores_itself(
     client: Client, trained_metric: Metric, owner: User
 ) -> None:
     """The token, the metric (as stored now: its settings, its data version, its active
@@ -242,11 +243,15 @@ def test_a_verdict_from_a_version_already_read_costs_three_queries(
         response = client.post(url, {"value": 900, "minutes": 20}, content_type="application/json", headers=headers)
 
     assert response.status_code == 201
-    statements = [query["sql"].split()[0] for query in captured]
-    assert [s for s in statements if s in ("SELECT", "INSERT", "UPDATE")] == [
-        "SELECT",
-        "SELECT",
-        "INSERT",
+    statements = [
+        (query["sql"].split()[0], re.findall(r'(?:FROM|INTO) "(\w+)"', query["sql"])[0])
+        for query in captured
+        if query["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE")
+    ]
+    assert statements == [
+        ("SELECT", "accounts_apitoken"),
+        ("SELECT", "metrics_metric"),
+        ("INSERT", "metrics_verdict"),
     ], [query["sql"][:120] for query in captured]
 
 
