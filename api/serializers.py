@@ -30,6 +30,7 @@ from metrics.models import (
     Verdict,
     VerdictState,
 )
+from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
 from metrics.templatetags.formatting import rule_text
 
 
@@ -64,9 +65,20 @@ class AnsweringModelSerializer(serializers.Serializer[Metric]):
         return bool(metric.latest_model_data_version != metric.data_version)  # type: ignore[attr-defined]
 
 
+class VerdictSettingsSerializer(serializers.ModelSerializer[Metric]):
+    """When a verdict is inconclusive: the owner's to set (PATCH the metric with those to
+    change; the "Verdict settings" page's form checks them)."""
+
+    class Meta:
+        model = Metric
+        fields = list(VERDICT_SETTINGS)
+        extra_kwargs = {"min_leaf_cases": {"max_value": LARGEST_MIN_LEAF_CASES}}
+
+
 class MetricSerializer(serializers.ModelSerializer[Metric]):
     owner = serializers.CharField(source="owner.username", read_only=True)
     created_at = UtcDateTimeField(read_only=True)
+    verdict_settings = VerdictSettingsSerializer(source="*", read_only=True)
     answering_model = serializers.SerializerMethodField()
     url = Link("api:metric")
     web_url = Link()
@@ -80,6 +92,7 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
             "owner",
             "indicator_count",
             "created_at",
+            "verdict_settings",
             "answering_model",
             "url",
             "web_url",

@@ -43,6 +43,7 @@ from api.serializers import (
     StoredSerializer,
     UndoneImportSerializer,
     VerdictSerializer,
+    VerdictSettingsSerializer,
     VersionSerializer,
 )
 from api.strict import type_errors
@@ -67,6 +68,7 @@ from metrics.forms import (
     ApiUploadForm,
     MetricFilterForm,
     MetricForm,
+    MetricSettingsForm,
     ObservationForm,
 )
 from metrics.models import (
@@ -87,6 +89,7 @@ from metrics.models import (
     Verdict,
     VerdictState,
 )
+from metrics.models.metric import VERDICT_SETTINGS
 from predictor.columns import IndicatorColumns
 
 MAX_BULK_INDICATORS = 10_000
@@ -185,6 +188,19 @@ class MetricDetail(APIView):
     @extend_schema(responses=MetricSerializer)
     def get(self, request: Request, metric_id: int) -> Response:
         metric = get_metric(request.user, metric_id)
+        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        return Response(MetricSerializer(annotated, context={"request": request}).data)
+
+    @extend_schema(request=VerdictSettingsSerializer(partial=True), responses=MetricSerializer)
+    def patch(self, request: Request, metric_id: int) -> Response:
+        """Change the verdict settings (its owner only): the thresholds, the minimum of similar
+        cases, the out-of-range margin, and whether a stale model is refused."""
+        metric = get_metric_for_settings(request.user, metric_id)
+        sent = request_body(request)
+        data = {field: sent.get(field, getattr(metric, field)) for field in VERDICT_SETTINGS}
+        form = MetricSettingsForm(data, instance=metric)  # the web page's: its rules and messages
+        checked(form)
+        form.save(commit=False).save_settings()
         annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)
 

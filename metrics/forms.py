@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.template.defaultfilters import filesizeformat
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
 from metrics.models import Decision, Gate, GateMetric, Metric, VerdictState
+from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -170,7 +172,7 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
 class MetricSettingsForm(BootstrapFormMixin, forms.ModelForm[Metric]):
     class Meta:
         model = Metric
-        fields = ["rollback_threshold", "rollout_threshold", "min_leaf_cases", "range_margin", "refuse_stale"]
+        fields = list(VERDICT_SETTINGS)
         widgets = {
             "rollback_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0.5", "max": "1"}),
             "rollout_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0.5", "max": "1"}),
@@ -180,6 +182,8 @@ class MetricSettingsForm(BootstrapFormMixin, forms.ModelForm[Metric]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["refuse_stale"].widget.attrs["class"] = "form-check-input"
+        # The same bound on every database (SQLite alone would take a larger number).
+        self.fields["min_leaf_cases"].validators.append(MaxValueValidator(LARGEST_MIN_LEAF_CASES))
 
 
 class FeedbackForm(BootstrapFormMixin, forms.Form):

@@ -73,6 +73,12 @@ def search_key(text: str) -> str:
     return normalise_label(text).casefold()
 
 
+# What decides when a verdict is inconclusive: the owner's to set (see `judge`).
+VERDICT_SETTINGS = ("rollback_threshold", "rollout_threshold", "min_leaf_cases", "range_margin", "refuse_stale")
+# The largest minimum of similar cases: PostgreSQL's integer (SQLite's would take more).
+LARGEST_MIN_LEAF_CASES = 2**31 - 1
+
+
 class MetricQuerySet(models.QuerySet["Metric"]):
     def visible_to(self, user: User | AnonymousUser) -> MetricQuerySet:
         """The metrics `user` may see and add data to: the whole shared catalogue, for an active account."""
@@ -362,6 +368,11 @@ class Metric(models.Model):
         if model is None:
             raise NoTrainedModel(self)
         return Verdict.objects.give(self, model, value, minutes, user, source)
+
+    def save_settings(self) -> None:
+        """Store its verdict settings, and only them: a training or an upload may have changed
+        the rest of its row meanwhile. Who may change them: `can_change_settings`."""
+        self.save(update_fields=VERDICT_SETTINGS)
 
     def can_change_settings(self, user: User | AnonymousUser) -> bool:
         """Thresholds, the active version and its pin are the owner's to set."""

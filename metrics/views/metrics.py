@@ -143,8 +143,7 @@ def metric_settings(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRe
     metric = get_metric_for_settings(request.user, metric_id)
     form = MetricSettingsForm(request.POST or None, instance=metric)
     if request.method == "POST" and form.is_valid():
-        # Only these fields: a training or an upload may have changed the rest of the row meanwhile.
-        form.save(commit=False).save(update_fields=form.Meta.fields)
+        form.save(commit=False).save_settings()
         messages.success(request, _("Verdict settings of “%(name)s” saved.") % {"name": metric.name})
         return redirect(metric)
     return render(

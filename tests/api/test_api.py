@@ -181,6 +181,89 @@ def test_only_the_owner_deletes_a_metric(client: Client, metric: Metric, strange
     assert not Metric.objects.exists()
 
 
+# --- Verdict settings ---------------------------------------------------------------------
+
+SETTINGS = ("rollback_threshold", "rollout_threshold", "min_leaf_cases", "range_margin", "refuse_stale")
+
+
+def settings_of(metric: Metric) -> tuple:
+    return tuple(Metric.objects.values_list(*SETTINGS).get(pk=metric.pk))
+
+
+def test_the_owner_changes_some_verdict_settings_and_the_next_verdict_applies_them(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    url = reverse("api:metric", args=[trained_metric.pk])
+
+    response = client.patch(
+        url, {"rollout_threshold": 0.95, "min_leaf_cases": 8}, content_type="application/json", headers=bearer(owner)
+    )
+
+    assert response.status_code == 200
+    assert response.json()["verdict_settings"] == {
+        "rollback_threshold": 0.6,
+        "rollout_threshold": 0.95,
+        "min_leaf_cases": 8,
+        "range_margin": 0.1,
+        "refuse_stale": False,
+    }
+    assert settings_of(trained_metric) == (0.6, 0.95, 8, 0.1, False)
+    asked = client.post(
+        ask_url(trained_metric), {"value": 900, "minutes": 30}, content_type="application/json", headers=bearer(owner)
+    )
+    stored = Verdict.objects.get(pk=asked.json()["id"])
+    assert (stored.thresholds["rollout_threshold"], stored.thresholds["min_leaf_cases"]) == (0.95, 8)
+    assert client.get(url, headers=bearer(owner)).json()["verdict_settings"]["rollout_threshold"] == 0.95
+
+
+@pytest.mark.parametrize("who", ["stranger", "read-only token", "anonymous"])
+def test_only_the_owner_with_a_write_token_changes_the_verdict_settings(
+    client: Client, metric: Metric, owner: User, stranger: User, who: str
+) -> None:
+    before = (state(), settings_of(metric))
+    headers = {"stranger": bearer(stranger), "read-only token": bearer(owner, TokenScope.READ), "anonymous": {}}[who]
+
+    response = client.patch(
+        reverse("api:metric", args=[metric.pk]),
+        {"refuse_stale": True},
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert response.status_code == {"stranger": 403, "read-only token": 403, "anonymous": 401}[who]
+    if who == "stranger":
+        assert response.json()["detail"] == "Only the metric's owner may change its settings and its active version."
+    assert (state(), settings_of(metric)) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"rollback_threshold": 0.3}, "rollback_threshold", "Ensure this value is greater than or equal to 0.5."),
+        ({"range_margin": 11}, "range_margin", "Ensure this value is less than or equal to 10.0."),
+        ({"min_leaf_cases": 2.5}, "min_leaf_cases", "Enter a whole number."),
+        ({"min_leaf_cases": 2**31}, "min_leaf_cases", "Ensure this value is less than or equal to 2147483647."),
+        ({"refuse_stale": "yes"}, "refuse_stale", "Send true or false."),
+        ({"rollout_threshold": "0.9"}, "rollout_threshold", "Send a number."),
+    ],
+)
+def test_a_bad_verdict_setting_is_refused_and_nothing_changes(
+    client: Client, metric: Metric, owner: User, body: dict, field: str, message: str
+) -> None:
+    before = settings_of(metric)
+
+    response = client.patch(
+        reverse("api:metric", args=[metric.pk]),
+        {**body, "rollout_threshold": body.get("rollout_threshold", 0.9)},
+        content_type="application/json",
+        headers=bearer(owner),
+    )
+
+    assert response.status_code == 400
+    assert [(error["field"], error["message"]) for error in response.json()["errors"]] == [(field, message)]
+    assert settings_of(metric) == before
+
+
 def test_an_unknown_metric_is_404(client: Client, owner: User) -> None:
     response = client.get(reverse("api:metric", args=[999_999]), headers=bearer(owner))
 
