@@ -73,6 +73,7 @@ from metrics.forms import (
 )
 from metrics.models import (
     CannotUndo,
+    DuplicateFile,
     FeedbackAlreadyGiven,
     Gate,
     ImportBatch,
@@ -428,13 +429,19 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
         }
         form = ApiUploadForm(user, fields, request.FILES)
         cleaned = checked(form, json_body=False)
-        queued = metric.queue_import(
-            user,
-            file_name=cleaned["file"].name,
-            data=form.data_bytes,
-            sha256=form.sha256,
-            delimiter=cleaned["delimiter"],
-        )
+        try:
+            queued = metric.queue_import(
+                user,
+                file_name=cleaned["file"].name,
+                data=form.data_bytes,
+                sha256=form.sha256,
+                delimiter=cleaned["delimiter"],
+                import_again=cleaned["import_again"],
+            )
+        except DuplicateFile as duplicate:
+            raise Conflict(f"{duplicate} {form.import_again_hint}", code="duplicate_file") from None
+        except MetricDeleted:
+            raise exceptions.NotFound() from None
         job = get_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
         body = JobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})

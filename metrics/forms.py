@@ -7,12 +7,11 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.template.defaultfilters import filesizeformat
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
-from metrics.models import Decision, Gate, GateMetric, Metric, VerdictState
+from metrics.models import Decision, DuplicateFile, Gate, GateMetric, Metric, VerdictState
 from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
 
 if TYPE_CHECKING:
@@ -127,27 +126,10 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
         self.sha256 = hashlib.sha256(self.data_bytes).hexdigest()
         return upload
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        metric = cleaned.get("metric")
-        if metric is None or not self.sha256 or cleaned.get("import_again"):
-            return cleaned
-        earlier = metric.batches.imported_file(self.sha256)
-        if earlier is not None:
-            self.show_import_again = True
-            params = {
-                "name": metric.name,
-                "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
-                "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
-                "rows": earlier.rows,
-            }
-            if earlier.rows:
-                said = _("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)d rows).")
-            else:
-                said = _("This file is being imported into “%(name)s”: %(who)s uploaded it on %(when)s.")
-            message = f"{said % params} {self.import_again_hint}"
-            self.add_error("file", forms.ValidationError(message, code="duplicate_file"))
-        return cleaned
+    def duplicate(self, error: DuplicateFile) -> None:
+        """Say the file was imported already (or is being imported), and offer to import it again."""
+        self.show_import_again = True
+        self.add_error("file", forms.ValidationError(f"{error} {self.import_again_hint}", code="duplicate_file"))
 
     def refused(self, error: csv_io.CsvFormatError) -> None:
         """Show why the import refused the file: rows errors above the form, a file error under the file."""

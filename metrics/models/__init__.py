@@ -4,7 +4,14 @@ One module per aggregate; everything is importable from `metrics.models`.
 """
 
 from metrics.models.gate import Gate, GateMetric, NotInGate, Observation, Release, ReleaseVerdict
-from metrics.models.indicator import CannotUndo, ImportBatch, ImportBatchQuerySet, Indicator, IndicatorQuerySet
+from metrics.models.indicator import (
+    CannotUndo,
+    DuplicateFile,
+    ImportBatch,
+    ImportBatchQuerySet,
+    Indicator,
+    IndicatorQuerySet,
+)
 from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
 from metrics.models.metric import (
     Decision,
@@ -37,6 +44,7 @@ __all__ = [
     "CandidateReason",
     "CannotUndo",
     "Decision",
+    "DuplicateFile",
     "Failure",
     "FeedbackAlreadyGiven",
     "Gate",

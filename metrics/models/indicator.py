@@ -15,6 +15,7 @@ from django.db import connection, models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -329,6 +330,24 @@ class ImportBatch(models.Model):
             self.undone_at = timezone.now()
             ImportBatch.objects.filter(pk=self.pk).update(undone_at=self.undone_at)
         return deleted
+
+
+class DuplicateFile(Exception):
+    """The same file (same bytes) was imported into the metric already, or is being imported."""
+
+    def __init__(self, earlier: ImportBatch) -> None:
+        self.earlier = earlier
+        params = {
+            "name": earlier.metric.name,
+            "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
+            "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
+            "rows": earlier.rows,
+        }
+        if earlier.rows:
+            said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)d rows).")
+        else:
+            said = gettext("This file is being imported into “%(name)s”: %(who)s uploaded it on %(when)s.")
+        super().__init__(said % params)
 
 
 class CannotUndo(Exception):

@@ -324,13 +324,24 @@ class Metric(models.Model):
             self.refresh_from_db(fields=["data_version"])
         return count
 
-    def queue_import(self, user: User, *, file_name: str, data: bytes, sha256: str, delimiter: str) -> Job:
+    def queue_import(
+        self, user: User, *, file_name: str, data: bytes, sha256: str, delimiter: str, import_again: bool = False
+    ) -> Job:
         """Keep an uploaded file and queue its import (a job, sent to a worker once the
-        transaction commits)."""
-        from metrics.models.indicator import ImportBatch
+        transaction commits).
+
+        Raises `DuplicateFile` when the same file was imported into this metric, or is being
+        imported, unless `import_again`; `MetricDeleted` if the metric is gone.
+        """
+        from metrics.models.indicator import DuplicateFile, ImportBatch
         from metrics.models.job import Job
 
         with transaction.atomic():  # no file kept without its job
+            # Locked: of two uploads of one file at once (a pipeline retrying while its first
+            # request still runs), the second sees the first.
+            self._lock()
+            if not import_again and (earlier := self.batches.imported_file(sha256)) is not None:
+                raise DuplicateFile(earlier)
             batch = ImportBatch.objects.create(
                 metric=self,
                 uploaded_by=user,

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_batch_for_undo, get_indicator_for_deletion, get_metric
 from metrics.forms import IndicatorForm, UploadForm
-from metrics.models import CannotUndo, Failure, Job, JobStatus, MetricDeleted
+from metrics.models import CannotUndo, DuplicateFile, Failure, Job, JobStatus, Metric, MetricDeleted
 from metrics.views.metrics import render_detail
 
 
@@ -46,38 +46,24 @@ def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         form = UploadForm(request.user, request.POST, request.FILES)
         if form.is_valid():
             metric = form.cleaned_data["metric"]
-            file_name = form.cleaned_data["file"].name
-            queued = metric.queue_import(
-                request.user,
-                file_name=file_name,
-                data=form.data_bytes,
-                sha256=form.sha256,
-                delimiter=form.cleaned_data["delimiter"],
-            )
-            # A worker may have done it already (at once, in development and tests); the job is
-            # gone if the metric was deleted meanwhile (with its jobs).
-            job = Job.objects.filter(pk=queued.pk).select_related("metric").first()
-            if job is None:
-                messages.error(request, str(MetricDeleted(metric)))
-                return redirect("metrics:list")
-            if job.status == JobStatus.DONE:
-                messages.success(request, job.outcome())
-                return redirect(metric)
-            if job.status == JobStatus.FAILED and job.failure == Failure.METRIC_DELETED:
-                messages.error(request, job.outcome())
-                return redirect("metrics:list")
-            if job.status == JobStatus.FAILED and (refusal := job.csv_error()) is not None:
-                form.refused(refusal)
-            elif job.status == JobStatus.FAILED:
-                messages.error(request, job.outcome())
-                return redirect(metric)
-            else:
-                messages.info(
-                    request,
-                    _("“%(file)s” is being imported into “%(name)s”: its progress shows on its page.")
-                    % {"file": file_name[:255], "name": metric.name},
+            try:
+                queued = metric.queue_import(
+                    request.user,
+                    file_name=form.cleaned_data["file"].name,
+                    data=form.data_bytes,
+                    sha256=form.sha256,
+                    delimiter=form.cleaned_data["delimiter"],
+                    import_again=form.cleaned_data["import_again"],
                 )
-                return redirect(metric)
+            except DuplicateFile as duplicate:
+                form.duplicate(duplicate)
+            except MetricDeleted as deleted:
+                messages.error(request, str(deleted))
+                return redirect("metrics:list")
+            else:
+                answer = after_upload(request, form, metric, queued.pk)
+                if answer is not None:
+                    return answer
         status = 400
     else:
         form = UploadForm(request.user, initial={"metric": request.GET.get("metric")})
@@ -88,6 +74,37 @@ def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         {"form": form, "max_upload_bytes": settings.MBREAK_MAX_UPLOAD_BYTES},
         status=status,
     )
+
+
+def after_upload(
+    request: AuthenticatedHttpRequest, form: UploadForm, metric: Metric, job_id: int
+) -> HttpResponse | None:
+    """Where an upload leads once its import is queued; None to show the form again, saying
+    why the file was refused."""
+    # A worker may have done it already (at once, in development and tests); the job is
+    # gone if the metric was deleted meanwhile (with its jobs).
+    job = Job.objects.filter(pk=job_id).select_related("metric").first()
+    if job is None:
+        messages.error(request, str(MetricDeleted(metric)))
+        return redirect("metrics:list")
+    if job.status == JobStatus.DONE:
+        messages.success(request, job.outcome())
+        return redirect(metric)
+    if job.status == JobStatus.FAILED and job.failure == Failure.METRIC_DELETED:
+        messages.error(request, job.outcome())
+        return redirect("metrics:list")
+    if job.status == JobStatus.FAILED and (refusal := job.csv_error()) is not None:
+        form.refused(refusal)
+        return None
+    if job.status == JobStatus.FAILED:
+        messages.error(request, job.outcome())
+        return redirect(metric)
+    messages.info(
+        request,
+        _("“%(file)s” is being imported into “%(name)s”: its progress shows on its page.")
+        % {"file": form.cleaned_data["file"].name[:255], "name": metric.name},
+    )
+    return redirect(metric)
 
 
 @require_POST

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+from unittest.mock import patch
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import ImportBatch, Indicator, Job, JobStatus, Metric
+from metrics.forms import UploadForm
+from metrics.models import DuplicateFile, ImportBatch, Indicator, Job, JobStatus, Metric
 from tests.pages import messages_of
 
 CSV = b"valor,decisao,tempo\n500,1,10\n600,0,60\n700,0,5\n"
@@ -203,3 +206,26 @@ def test_undo_twice_says_it_was_already_undone_and_changes_nothing(client: Clien
     assert response.redirect_chain == [(metric.get_absolute_url(), 302)]
     assert messages_of(response)[-1] == "The import of “deploy-42.csv” was already undone."
     assert state() == before
+
+
+def test_the_same_file_sent_twice_at_once_is_queued_once(metric: Metric, owner: User) -> None:
+    """A pipeline retrying while its first upload still runs: both requests pass the form's
+    checks before either stores its file; the second to queue it is told it is being imported."""
+
+    def checked_form() -> UploadForm:
+        file = SimpleUploadedFile("deploy-42.csv", CSV, content_type="text/csv")
+        form = UploadForm(owner, {"metric": metric.pk, "delimiter": "detect"}, {"file": file})
+        assert form.is_valid(), form.errors
+        return form
+
+    first, second = checked_form(), checked_form()
+    queue = {"file_name": "deploy-42.csv", "sha256": first.sha256, "delimiter": "detect"}
+    with patch("metrics.models.job._send"):  # no worker takes it yet
+        metric.queue_import(owner, data=first.data_bytes, **queue)
+
+        with pytest.raises(DuplicateFile, match="This file is being imported into “Requests per minute”: owner"):
+            metric.queue_import(owner, data=second.data_bytes, **queue)
+        assert ImportBatch.objects.count() == 1
+
+        metric.queue_import(owner, data=second.data_bytes, import_again=True, **queue)
+    assert ImportBatch.objects.count() == 2
