@@ -218,14 +218,23 @@ def test_the_same_file_sent_twice_at_once_is_queued_once(metric: Metric, owner: 
         assert form.is_valid(), form.errors
         return form
 
+    def queue(form: UploadForm, *, import_again: bool = False) -> None:
+        metric.queue_import(
+            owner,
+            file_name="deploy-42.csv",
+            data=form.data_bytes,
+            sha256=form.sha256,
+            delimiter="detect",
+            import_again=import_again,
+        )
+
     first, second = checked_form(), checked_form()
-    queue = {"file_name": "deploy-42.csv", "sha256": first.sha256, "delimiter": "detect"}
     with patch("metrics.models.job._send"):  # no worker takes it yet
-        metric.queue_import(owner, data=first.data_bytes, **queue)
+        queue(first)
 
         with pytest.raises(DuplicateFile, match="This file is being imported into “Requests per minute”: owner"):
-            metric.queue_import(owner, data=second.data_bytes, **queue)
+            queue(second)
         assert ImportBatch.objects.count() == 1
 
-        metric.queue_import(owner, data=second.data_bytes, import_again=True, **queue)
+        queue(second, import_again=True)
     assert ImportBatch.objects.count() == 2
