@@ -346,7 +346,8 @@ class DuplicateFile(Exception):
         if earlier.rows:
             said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)d rows).")
         else:
-            said = gettext("This file is being imported into “%(name)s”: %(who)s uploaded it on %(when)s.")
+            # In parentheses: an English time ends with "p.m.", and a full stop after it would be doubled.
+            said = gettext("This file is being imported into “%(name)s” (%(who)s uploaded it on %(when)s).")
         super().__init__(said % params)
 
 

@@ -266,7 +266,8 @@ def test_the_same_file_sent_again_while_its_import_waits_is_refused(
 
     assert (first.status_code, retried.status_code) == (202, 409)
     assert retried.json()["code"] == "duplicate_file"
-    assert retried.json()["detail"].startswith("This file is being imported into “Requests per minute”: owner uploaded")
+    assert retried.json()["detail"].startswith("This file is being imported into “Requests per minute” (owner uploaded")
+    assert ".." not in retried.json()["detail"]  # "p.m." then a full stop
     assert ImportBatch.objects.count() == 1
 
 
