@@ -11,7 +11,7 @@ from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
 from django.utils import timezone
@@ -113,12 +113,15 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
     def registrations(self, ids: Sequence[int]) -> list[tuple[str, str | None]]:
         """Who registered each of these indicators and when (ISO 8601), in the order of `ids`:
         ("", None) for one that is not among these rows (deleted since)."""
-        rows = {
-            pk: (username or "", created_at.isoformat())
-            for pk, username, created_at in self.filter(pk__in=ids).values_list(
-                "pk", "created_by__username", "created_at"
-            )
-        }
+        # In parts where the database bounds a query's parameters (SQLite; Django counts 999),
+        # with room for this QuerySet's own filters.
+        most = connections[self.db].features.max_query_params
+        part = max(1, most - 16) if most else max(1, len(ids))
+        rows: dict[int, tuple[str, str | None]] = {}
+        for start in range(0, len(ids), part):
+            found = self.filter(pk__in=ids[start : start + part])
+            for pk, username, created_at in found.values_list("pk", "created_by__username", "created_at"):
+                rows[pk] = (username or "", created_at.isoformat())
         return [rows.get(pk, ("", None)) for pk in ids]
 
     def sample_columns(self, max_points: int) -> IndicatorColumns:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import connection, models
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 from sklearn.tree import DecisionTreeClassifier
@@ -773,3 +774,20 @@ def test_a_second_feedback_records_nothing_more(client: Client, asked: Verdict, 
     with pytest.raises(FeedbackAlreadyGiven):
         asked.add_feedback(Decision.ROLLOUT, "stale copy", contributor)
     assert database_state() == before
+
+
+def test_who_registered_a_large_sample_is_read_in_parts_the_database_takes(
+    metric: Metric, owner: User, contributor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite bounds a query's parameters (999 for Django): a training's sample of 3,000 ids
+    is looked up in parts. Here a bound of 20 leaves parts of 4 ids."""
+    authors = [owner, contributor] * 5
+    ids = [IndicatorFactory.create(metric=metric, created_by=author).pk for author in authors]
+    monkeypatch.setattr(connection.features, "max_query_params", 20)
+
+    with CaptureQueriesContext(connection) as captured:
+        registered = metric.indicators.registrations([*ids, 0])
+
+    assert len(captured) == 3  # 11 ids in parts of 4
+    assert [person for person, _when in registered] == [author.username for author in authors] + [""]
+    assert registered[-1] == ("", None)
