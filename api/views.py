@@ -102,7 +102,7 @@ class Conflict(exceptions.APIException):
 
 
 # Form errors about what is already stored, not about what was sent: 409, not 400.
-CONFLICTS = {"duplicate", "duplicate_file"}
+CONFLICTS = {"duplicate"}  # a duplicate file is found when the import is queued
 
 
 def checked(form: forms.BaseForm, *, json_body: bool = True) -> dict[str, Any]:

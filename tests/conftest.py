@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import translation
 
 from mbreak.celery import app as celery_app
-from metrics.models import Metric
+from metrics.models import ImportBatch, Indicator, Metric
 from metrics.models.trained_model import forget_read_versions
 from predictor.columns import IndicatorColumns
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory, UserFactory
@@ -83,6 +83,15 @@ def contributed_metric(metric: Metric, contributor: User) -> Metric:
     """`metric`, with one indicator registered by `contributor`."""
     IndicatorFactory.create(metric=metric, created_by=contributor)
     return metric
+
+
+def imports_state() -> dict[str, list]:
+    """What an upload or an undo may change: each metric's counts, the indicators, the batches."""
+    return {
+        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "data_version", "indicator_count")),
+        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "batch_id")),
+        "batches": list(ImportBatch.objects.order_by("pk").values_list("pk", "rows", "undone_at")),
+    }
 
 
 def rule_data(n: int, noise: float = 0.0, seed: int = 0) -> IndicatorColumns:

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
 from metrics.models import ImportBatch, Indicator, Job, Metric
-from tests.conftest import rule_data
+from tests.conftest import imports_state, rule_data
 
 
 def bearer(user: User, scope: str = TokenScope.WRITE) -> dict[str, str]:
@@ -309,14 +309,6 @@ def test_a_number_too_large_for_a_float_is_refused_not_a_server_error(
 
 
 # --- Uploaded files: listed and undone --------------------------------------------------
-
-
-def imports_state() -> dict[str, list]:
-    return {
-        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "batch_id")),
-        "batches": list(ImportBatch.objects.order_by("pk").values_list("pk", "rows", "undone_at")),
-        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "data_version", "indicator_count")),
-    }
 
 
 def test_a_metrics_uploaded_files_are_listed_newest_first_with_their_jobs(

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from metrics.forms import UploadForm
 from metrics.models import DuplicateFile, ImportBatch, Indicator, Job, JobStatus, Metric
+from tests.conftest import imports_state
 from tests.pages import messages_of
 
 CSV = b"valor,decisao,tempo\n500,1,10\n600,0,60\n700,0,5\n"
@@ -25,14 +26,6 @@ def upload(client: Client, metric: Metric, data: bytes = CSV, name: str = "deplo
     file = io.BytesIO(data)
     file.name = name
     return client.post(UPLOAD_URL, {"metric": metric.pk, "delimiter": "detect", "file": file, **extra})
-
-
-def state() -> dict[str, list]:
-    return {
-        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "data_version", "indicator_count")),
-        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "batch_id")),
-        "batches": list(ImportBatch.objects.order_by("pk").values_list("pk", "rows", "undone_at")),
-    }
 
 
 def test_an_upload_is_recorded_as_a_batch_run_as_a_job_and_its_file_dropped_after(
@@ -66,7 +59,7 @@ def test_the_same_file_again_into_the_same_metric_asks_first_and_imports_nothing
 ) -> None:
     client.force_login(owner)
     upload(client, metric)
-    before = state()
+    before = imports_state()
 
     response = upload(client, metric, name="renamed.csv")
 
@@ -75,7 +68,7 @@ def test_the_same_file_again_into_the_same_metric_asks_first_and_imports_nothing
     assert "This file was already imported into “Requests per minute” on" in html
     assert "by owner (3 rows). Tick “Import it again” to import it twice." in html
     assert 'name="import_again"' in html
-    assert state() == before
+    assert imports_state() == before
 
     upload(client, metric, name="renamed.csv", import_again="on")
     assert metric.indicators.count() == 6
@@ -119,13 +112,13 @@ def test_undo_by_anyone_else_is_refused_and_changes_nothing(
     client.force_login(owner)
     upload(client, metric)
     batch = ImportBatch.objects.get()
-    before = state()
+    before = imports_state()
     client.force_login(stranger if who == "stranger" else contributor)
 
     response = client.post(reverse("metrics:undo_import", args=[batch.pk]))
 
     assert response.status_code == 403
-    assert state() == before
+    assert imports_state() == before
 
 
 def test_a_file_with_a_bad_line_shows_its_errors_and_stores_nothing(
@@ -200,13 +193,13 @@ def test_undo_twice_says_it_was_already_undone_and_changes_nothing(client: Clien
     upload(client, metric)
     batch = ImportBatch.objects.get()
     client.post(reverse("metrics:undo_import", args=[batch.pk]))
-    before = state()
+    before = imports_state()
 
     response = client.post(reverse("metrics:undo_import", args=[batch.pk]), follow=True)
 
     assert response.redirect_chain == [(metric.get_absolute_url(), 302)]
     assert messages_of(response)[-1] == "The import of “deploy-42.csv” was already undone."
-    assert state() == before
+    assert imports_state() == before
 
 
 def test_the_same_file_sent_twice_at_once_is_queued_once(metric: Metric, owner: User) -> None:
