@@ -10,12 +10,28 @@ from accounts.models import ApiToken
 
 logger = logging.getLogger(__name__)
 
+# The rate's period is counted in this many buckets.
+BUCKETS = 10
+
 
 class PerTokenThrottle(SimpleRateThrottle):
     """`MBREAK_API_RATE` requests per token (per user for a browser session, per address for
-    anonymous requests), counted in the shared cache. Over it: 429 with Retry-After."""
+    anonymous requests), counted in the shared cache. Over it: 429 with Retry-After.
+
+    The period is counted in ten buckets, a tenth of it each: a request counts from when it
+    is made until its bucket is ten buckets old, 0.9 to 1 period later. Each request adds
+    itself to its bucket with one atomic increment, so requests that arrive at once in
+    several workers are all counted. (DRF's own throttle reads the list of a token's
+    request times, adds one and writes the list back: requests at once overwrote each
+    other's entries, and 16 connections got a token twice its rate.) A refused request is
+    not counted.
+    """
 
     scope = "token"
+    retry_after = 0.0  # seconds, once a request is refused
+    # Set from the rate by DRF (None when there is no rate, and then nothing is counted).
+    num_requests: int
+    duration: int
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         if isinstance(request.auth, ApiToken):
@@ -25,9 +41,51 @@ class PerTokenThrottle(SimpleRateThrottle):
         return f"throttle:address:{self.get_ident(request)}"
 
     def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None:
+            return True
         try:
-            return super().allow_request(request, view)
+            return self._admit(self.get_cache_key(request, view))
         except Exception:
             # The cache (Redis) unreachable: answer rather than fail; the outage is logged.
             logger.warning("cache unreachable: API request not throttled", exc_info=True)
             return True
+
+    def _admit(self, key: str) -> bool:
+        width = self.duration / BUCKETS
+        now = self.timer()
+        current = int(now // width)
+        mine = f"{key}:{current}"
+        position = self._increment(mine)
+        earlier_keys = [f"{key}:{bucket}" for bucket in range(current - BUCKETS + 1, current)]
+        earlier = self.cache.get_many(earlier_keys)
+        # This request's own position in its bucket, not the bucket's count read afterwards:
+        # requests counted meanwhile would make both refuse where one had room.
+        counts = [int(earlier.get(each, 0)) for each in earlier_keys] + [position]
+        if sum(counts) <= self.num_requests:
+            return True
+        self.cache.decr(mine)
+        counts[-1] -= 1
+        # Room for one more request once enough of the oldest buckets have left the count:
+        # the bucket `age` places after the oldest counted leaves it `age + 1` widths after
+        # the current one began.
+        self.retry_after = float(self.duration)
+        excess = sum(counts) + 1 - self.num_requests
+        for age, count in enumerate(counts):
+            excess -= count
+            if excess <= 0:
+                self.retry_after = (current + age + 1) * width - now
+                break
+        return False
+
+    def _increment(self, key: str) -> int:
+        """Add a request to the bucket `key`; its position there. The key outlives the period,
+        so no increment meets an expiring key."""
+        try:
+            return int(self.cache.incr(key))
+        except ValueError:  # the bucket's first request
+            if self.cache.add(key, 1, timeout=int(self.duration) + 1):
+                return 1
+            return int(self.cache.incr(key))  # another worker's request began it meanwhile
+
+    def wait(self) -> float:
+        return self.retry_after
