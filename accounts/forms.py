@@ -23,7 +23,7 @@ class SignupForm(BootstrapFormMixin, UserCreationForm[User]):
 class LoginForm(BootstrapFormMixin, AuthenticationForm):
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
-        if username and throttle.is_locked_out(username):
+        if username and not throttle.claim_attempt(username):
             minutes = max(1, settings.MBREAK_LOGIN_LOCKOUT_SECONDS // 60)
             raise forms.ValidationError(
                 ngettext(
@@ -34,12 +34,7 @@ class LoginForm(BootstrapFormMixin, AuthenticationForm):
                 code="locked_out",
                 params={"minutes": minutes},
             )
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            if username:
-                throttle.record_failure(username)
-            raise
+        cleaned = super().clean()  # a failure stays counted
         throttle.forget_failures(username)
         return cleaned
 

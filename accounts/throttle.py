@@ -22,23 +22,24 @@ def _key(username: str) -> str:
     return "login-failures:" + hashlib.sha256(username.strip().casefold().encode()).hexdigest()
 
 
-def is_locked_out(username: str) -> bool:
-    try:
-        return int(cache.get(_key(username), 0)) >= settings.MBREAK_LOGIN_ATTEMPTS
-    except Exception:
-        logger.exception("login throttle: cache unreachable, login allowed")
-        return False
+def claim_attempt(username: str) -> bool:
+    """Count a log-in attempt on `username`'s account before its password is checked; False
+    when the account is locked out. A successful log-in then forgets the count
+    (`forget_failures`); a failed one leaves it counted.
 
-
-def record_failure(username: str) -> None:
+    Counted first, with one atomic increment: attempts made at once (an attacker's requests
+    in several workers) cannot all pass a check made before any of them had failed.
+    """
     key = _key(username)
     try:
         cache.add(key, 0, settings.MBREAK_LOGIN_LOCKOUT_SECONDS)
-        cache.incr(key)
+        attempts = int(cache.incr(key))
     except ValueError:
-        pass  # expired between add and incr: the window starts again with the next failure
+        return True  # expired between add and incr: the window starts again with the next failure
     except Exception:
-        logger.exception("login throttle: cache unreachable, failure not counted")
+        logger.exception("login throttle: cache unreachable, login allowed")
+        return True
+    return attempts <= settings.MBREAK_LOGIN_ATTEMPTS
 
 
 def forget_failures(username: str) -> None:

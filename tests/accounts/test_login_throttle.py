@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+import uuid
+from typing import Any
 from unittest import mock
 
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 from django.urls import reverse
 
+from accounts.forms import LoginForm
 from tests.factories import PASSWORD
 
 LOCKED = "Too many failed log-in attempts for this account. Try again in 15 minutes."
 LOGIN_URL = reverse("accounts:login")
+REDIS_URL = os.environ.get("MBREAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def log_in(client: Client, username: str, password: str):
@@ -77,5 +85,38 @@ def test_the_lock_message_is_translated(client: Client, owner: User, language: s
 
 
 def test_an_unreachable_cache_lets_people_log_in(client: Client, owner: User) -> None:
-    with mock.patch("accounts.throttle.cache.get", side_effect=ConnectionError("redis down")):
+    down = ConnectionError("redis down")
+    with mock.patch.multiple(
+        "accounts.throttle.cache", add=mock.Mock(side_effect=down), incr=mock.Mock(side_effect=down)
+    ):
         assert log_in(client, "owner", PASSWORD).status_code == 302
+
+
+def test_attempts_made_at_once_get_no_more_password_checks_than_the_limit() -> None:
+    """Against Redis, as in production: 16 guesses sent at once in several workers. Each is
+    counted before its password is checked, so only the first five are checked."""
+    shared = RedisCache(REDIS_URL, {"KEY_PREFIX": f"login-test-{uuid.uuid4()}"})
+    start = threading.Barrier(16)
+    errors: list[str] = []
+
+    def slow_wrong_password(*_args: Any, **_kwargs: Any) -> None:
+        time.sleep(0.05)  # as a password hash takes its time
+
+    def guess() -> None:
+        form = LoginForm(data={"username": "owner", "password": "guess"})
+        start.wait()
+        form.is_valid()
+        errors.extend(error.code or "" for error in form.non_field_errors().as_data())
+
+    with (
+        mock.patch("accounts.throttle.cache", shared),
+        mock.patch("django.contrib.auth.forms.authenticate", side_effect=slow_wrong_password) as checked,
+    ):
+        threads = [threading.Thread(target=guess) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert checked.call_count == 5
+    assert sorted(errors) == ["invalid_login"] * 5 + ["locked_out"] * 11
