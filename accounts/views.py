@@ -3,6 +3,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,12 +34,17 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("metrics:list")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(
-            request, _("Welcome, %(username)s! Your account is ready.") % {"username": user.get_username()}
-        )
-        return redirect_back(request, reverse("metrics:list"))
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:  # the same name, signed up meanwhile (a double click)
+            form.add_error("username", User._meta.get_field("username").error_messages["unique"])
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request, _("Welcome, %(username)s! Your account is ready.") % {"username": user.get_username()}
+            )
+            return redirect_back(request, reverse("metrics:list"))
     return render(request, "accounts/signup.html", {"form": form, "next": request.GET.get("next", "")})
 
 

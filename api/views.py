@@ -201,7 +201,8 @@ class MetricDetail(APIView):
         data = {field: sent.get(field, getattr(metric, field)) for field in VERDICT_SETTINGS}
         form = MetricSettingsForm(data, instance=metric)  # the web page's: its rules and messages
         checked(form)
-        form.save(commit=False).save_settings()
+        # Only what was sent: two requests changing different settings at once keep both.
+        form.save(commit=False).save_settings(fields=sent)
         annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)
 
@@ -280,6 +281,8 @@ class VerdictFeedback(APIView):
             verdict.add_feedback(feedback["decided"], feedback["note"], caller(request))
         except FeedbackAlreadyGiven as error:
             raise Conflict(str(error), code="feedback_already_given") from None
+        except MetricDeleted:
+            raise exceptions.NotFound() from None
         return Response(VerdictSerializer(verdict, context={"request": request}).data)
 
 
@@ -538,15 +541,16 @@ class GateDetail(APIView):
         return self.change(request, gate_id, partial=True)
 
     def change(self, request: Request, gate_id: int, *, partial: bool) -> Response:
-        gate = get_gate_for_change(request.user, gate_id)
-        serializer = GateSerializer(gate, data=request_body(request), partial=partial, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        changes = dict(serializer.validated_data)
-        items = changes.pop("gate_metrics", None)
         with transaction.atomic():
+            gate = get_gate_for_change(request.user, gate_id, lock=True)
+            serializer = GateSerializer(gate, data=request_body(request), partial=partial, context={"request": request})
+            serializer.is_valid(raise_exception=True)
+            changes = dict(serializer.validated_data)
+            items = changes.pop("gate_metrics", None)
             for field, value in changes.items():
                 setattr(gate, field, value)
-            gate.save()
+            if changes:
+                gate.save(update_fields=list(changes))
             if items is not None:
                 gate.set_metrics(items)
         gate = with_metrics(get_gate(request.user, gate.pk))

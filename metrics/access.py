@@ -16,6 +16,7 @@ from metrics.models import Gate, ImportBatch, Indicator, Job, Metric, TrainedMod
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+    from django.db.models import QuerySet
 
 
 def get_metric(user: User | AnonymousUser, metric_id: int) -> Metric:
@@ -89,14 +90,21 @@ def get_batch_for_undo(user: User | AnonymousUser, batch_id: int) -> ImportBatch
     return batch
 
 
-def get_gate(user: User | AnonymousUser, gate_id: int) -> Gate:
+def _gates(user: User | AnonymousUser) -> QuerySet[Gate]:
     """Gates are shared like the catalogue: any active account sees them."""
-    gates = Gate.objects.select_related("owner") if user.is_authenticated and user.is_active else Gate.objects.none()
-    return get_object_or_404(gates, pk=gate_id)
+    return Gate.objects.select_related("owner") if user.is_authenticated and user.is_active else Gate.objects.none()
 
 
-def get_gate_for_change(user: User | AnonymousUser, gate_id: int) -> Gate:
-    gate = get_gate(user, gate_id)
+def get_gate(user: User | AnonymousUser, gate_id: int) -> Gate:
+    return get_object_or_404(_gates(user), pk=gate_id)
+
+
+def get_gate_for_change(user: User | AnonymousUser, gate_id: int, *, lock: bool = False) -> Gate:
+    """With `lock`, in a transaction: the gate's row stays locked until it ends, so that of two
+    changes at once the second reads (and checks its change against) what the first saved,
+    and a gate deleted meanwhile is a 404, not saved back."""
+    gates = _gates(user).select_for_update(of=("self",)) if lock else _gates(user)
+    gate = get_object_or_404(gates, pk=gate_id)
     if not gate.can_change(user):
         raise PermissionDenied(_("Only the gate's owner may change it."))
     return gate

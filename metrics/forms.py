@@ -260,6 +260,28 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
         ]
         if not kept:
             raise forms.ValidationError(_("A gate needs at least one metric."), code="empty")
+        self._refuse_metrics_added_meanwhile()
+
+    def _refuse_metrics_added_meanwhile(self) -> None:
+        """A new row for a metric the gate has in a row this page did not show: added since the
+        page was opened (another tab, or a first click of two)."""
+        if self.instance.pk is None:
+            return
+        shown = [form.instance.pk for form in self.initial_forms]
+        stored = set(
+            GateMetric.objects.filter(gate=self.instance).exclude(pk__in=shown).values_list("metric", flat=True)
+        )
+        for form in self.extra_forms:
+            metric = (form.cleaned_data or {}).get("metric")
+            if metric is not None and metric.pk in stored and not form.cleaned_data.get("DELETE"):
+                form.add_error(
+                    "metric",
+                    forms.ValidationError(
+                        _("“%(name)s” was added to this gate meanwhile, in another page: reload this one to see it."),
+                        code="added_meanwhile",
+                        params={"name": metric.name},
+                    ),
+                )
 
 
 GateMetricFormSet = forms.inlineformset_factory(

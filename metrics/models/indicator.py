@@ -159,9 +159,12 @@ class IndicatorQuerySet(models.QuerySet["Indicator"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         with transaction.atomic():
-            removed = self._rows_per_metric()
+            expected = self._rows_per_metric()
             result = super().delete()
-            Metric.objects.record_indicator_changes({metric_id: -rows for metric_id, rows in removed.items()})
+            if result[1].get(self.model._meta.label, 0) == sum(expected.values()):
+                Metric.objects.record_indicator_changes({metric_id: -rows for metric_id, rows in expected.items()})
+            else:  # another request deleted some of these rows meanwhile
+                Metric.objects.recount_indicators(expected)
         return result
 
     def bulk_create(self, objs: Iterable[Indicator], *args: Any, **kwargs: Any) -> list[Indicator]:
@@ -429,7 +432,9 @@ class Indicator(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         with transaction.atomic():
             result = super().delete(*args, **kwargs)
-            Metric.objects.record_indicator_changes({self.metric_id: -1})
+            # None when another request deleted it first (two clicks, two tabs): nothing changed.
+            if result[1].get(self._meta.label, 0):
+                Metric.objects.record_indicator_changes({self.metric_id: -1})
         return result
 
     @property

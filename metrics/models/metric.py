@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -116,6 +116,17 @@ class MetricQuerySet(models.QuerySet["Metric"]):
             self.filter(pk=metric_id).update(
                 data_version=F("data_version") + 1, indicator_count=F("indicator_count") + count
             )
+
+    def recount_indicators(self, metric_ids: Iterable[int]) -> None:
+        """Mark these metrics as changed and set their indicator counts from their rows: for a
+        write that cannot tell how many rows it changed of each."""
+        from metrics.models.indicator import Indicator
+
+        metrics = self.filter(pk__in=list(metric_ids))
+        # Locked first, so that a write that added rows and is still counting them waits.
+        list(metrics.select_for_update().values_list("pk", flat=True))
+        rows = Indicator.objects.filter(metric=OuterRef("pk")).order_by().values("metric").annotate(rows=Count("pk"))
+        metrics.update(data_version=F("data_version") + 1, indicator_count=Coalesce(Subquery(rows.values("rows")), 0))
 
     def with_latest_model(self) -> MetricQuerySet:
         """Annotate the answering model (the active version, else the newest): its version, accuracy,
@@ -380,10 +391,11 @@ class Metric(models.Model):
             raise NoTrainedModel(self)
         return Verdict.objects.give(self, model, value, minutes, user, source)
 
-    def save_settings(self) -> None:
-        """Store its verdict settings, and only them: a training or an upload may have changed
-        the rest of its row meanwhile. Who may change them: `can_change_settings`."""
-        self.save(update_fields=VERDICT_SETTINGS)
+    def save_settings(self, fields: Iterable[str] = VERDICT_SETTINGS) -> None:
+        """Store its verdict settings `fields` (all of them by default), and only them: a
+        training, an upload or a change of another setting may have changed the rest of its
+        row meanwhile. Who may change them: `can_change_settings`."""
+        self.save(update_fields=[field for field in VERDICT_SETTINGS if field in fields])
 
     def can_change_settings(self, user: User | AnonymousUser) -> bool:
         """Thresholds, the active version and its pin are the owner's to set."""

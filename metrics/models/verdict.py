@@ -274,12 +274,16 @@ class Verdict(models.Model):
 
     def add_feedback(self, decided: int, note: str, user: User) -> Indicator:
         """Record what was actually decided: one labelled indicator of the metric, which the next
-        training learns from. Raises `PermissionDenied` for another user, `FeedbackAlreadyGiven` once given."""
+        training learns from. Raises `PermissionDenied` for another user, `FeedbackAlreadyGiven` once given,
+        `MetricDeleted` if the metric was deleted meanwhile."""
         if not self.can_give_feedback(user):
             raise PermissionDenied(
                 gettext("Only who asked for this verdict, or the metric's owner, may say what was decided.")
             )
         with transaction.atomic():
+            # The metric first, then the verdict, as deleting the metric takes them: two
+            # requests never each hold the lock the other waits for.
+            self.metric._lock()
             locked = Verdict.objects.select_for_update().get(pk=self.pk)
             if locked.decided is not None:
                 raise FeedbackAlreadyGiven(locked)

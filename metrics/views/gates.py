@@ -39,6 +39,11 @@ def gate_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def gate_edit(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse:
+    if request.method == "POST":
+        # Checked and saved with the gate locked: a second submit at once (a double click,
+        # another tab) is checked against what the first saved.
+        with transaction.atomic():
+            return edit(request, get_gate_for_change(request.user, gate_id, lock=True))
     return edit(request, get_gate_for_change(request.user, gate_id))
 
 

@@ -13,7 +13,7 @@ from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_trained_model, get_verdict, get_verdict_for_feedback
 from metrics.csv_io import format_number
 from metrics.forms import FeedbackForm, PredictForm, VerdictFilterForm
-from metrics.models import Decision, FeedbackAlreadyGiven, Metric, ModelUnusable, NoTrainedModel, Verdict
+from metrics.models import Decision, FeedbackAlreadyGiven, Metric, MetricDeleted, ModelUnusable, NoTrainedModel, Verdict
 from metrics.models.trained_model import chart_labels
 
 VERDICTS_PER_PAGE = 25
@@ -90,6 +90,9 @@ def verdict_feedback(request: AuthenticatedHttpRequest, verdict_id: int) -> Http
         verdict.add_feedback(decided, form.cleaned_data["note"], request.user)
     except FeedbackAlreadyGiven as given:
         messages.info(request, str(given))
+    except MetricDeleted as deleted:
+        messages.error(request, str(deleted))
+        return redirect("metrics:list")
     else:
         messages.success(
             request,

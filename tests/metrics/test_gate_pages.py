@@ -162,3 +162,24 @@ def test_another_user_cannot_delete_a_gate(client: Client, owner: User, stranger
     assert state() == before
     assert Release.objects.filter(pk=release.pk).exists()
     assert reverse("metrics:gate_delete", args=[gate.pk]) not in shown
+
+
+def test_a_metric_added_meanwhile_in_another_page_is_not_added_twice(client: Client, owner: User, two) -> None:
+    gate = Gate.objects.create(name="Checkout deploys", owner=owner)
+    gate.gate_metrics.create(metric=two[0])
+    client.force_login(owner)
+    opened = form_data([{"id": gate.gate_metrics.get().pk, "metric": two[0].pk, "weight": "1"}], initial=1)
+    GateMetric.objects.create(gate=gate, metric=two[1])  # added in another tab since this page was opened
+    before = state()
+
+    response = client.post(
+        reverse("metrics:gate_edit", args=[gate.pk]),
+        {**opened, "metrics-1-metric": two[1].pk, "metrics-1-weight": "3"},
+    )
+
+    assert response.status_code == 400
+    assert (
+        "“Requests per minute” was added to this gate meanwhile, in another page: reload this one to see it."
+        in response.content.decode()
+    )
+    assert state() == before
