@@ -361,9 +361,14 @@ class Job(models.Model):
             self.report("parsing")
             data = csv_io.parse_indicator_csv(file, batch.delimiter, progress=lambda rows: self.report("parsing", rows))
             del file
-            # One transaction stores them all: other connections see none of them until it commits.
             self.report("importing", 0, len(data))
-            stored = self.metric.import_indicators(data, self.requested_by, batch)
+            # One transaction stores them all, with the file's count and the job's end: other
+            # connections see none of them until it commits, and a worker that dies before
+            # it commits leaves nothing (the broker's second delivery imports them once).
+            with transaction.atomic():
+                stored = self.metric.import_indicators(data, self.requested_by, batch)
+                ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
+                self._finish(JobStatus.DONE, done=stored, total=stored)
         except csv_io.CsvFormatError as error:
             errors = {
                 "message": error.message,
@@ -373,9 +378,6 @@ class Job(models.Model):
             self._finish(JobStatus.FAILED, failure=Failure.CSV_ERRORS, detail=error.message, errors=errors)
         except MetricDeleted as error:
             self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED, detail=str(error))
-        else:
-            ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
-            self._finish(JobStatus.DONE, done=stored, total=stored)
 
     def csv_error(self) -> CsvFormatError | None:
         """The errors that refused an uploaded file, as the parser reported them."""

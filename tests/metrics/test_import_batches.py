@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from typing import Any
 from unittest.mock import patch
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
@@ -233,3 +235,30 @@ def test_the_same_file_sent_twice_at_once_is_queued_once(metric: Metric, owner: 
 
         queue(second, import_again=True)
     assert ImportBatch.objects.count() == 2
+
+
+def test_an_import_whose_end_cannot_be_recorded_keeps_none_of_its_rows(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    """The rows, the file's count and the job's end are stored together: a worker that loses
+    the database (or dies) before recording the end leaves no rows, and the job says so truly."""
+    finish = Job._finish
+
+    def connection_lost_when_done(job: Job, status: str, **fields: Any) -> None:
+        if status == JobStatus.DONE:
+            raise OperationalError("server closed the connection unexpectedly")
+        finish(job, status, **fields)
+
+    client.force_login(owner)
+    with patch.object(Job, "_finish", connection_lost_when_done):
+        upload(client, metric)
+
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED
+    assert job.outcome() == (
+        "The import into “Requests per minute” lost its connection to the database; nothing was stored. "
+        "Upload the file again."
+    )
+    assert not Indicator.objects.exists()
+    assert Metric.objects.get(pk=metric.pk).indicator_count == 0
+    assert ImportBatch.objects.get().rows == 0
