@@ -246,6 +246,10 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
         if "DELETE" in form.fields:
             form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
 
+    def get_unique_error_message(self, unique_check: Any) -> str:
+        # Django's names the field as the code does ("metric"), untranslated.
+        return str(_("A metric can be in a gate once: remove one of its rows."))
+
     def clean(self) -> None:
         super().clean()
         kept = [

@@ -77,7 +77,7 @@ def test_a_gate_is_made_with_its_metrics_and_owned_by_who_made_it(client: Client
         (
             [{"metric": "first", "weight": "1"}, {"metric": "first", "weight": "2"}],
             {},
-            "Please correct the duplicate data",
+            "A metric can be in a gate once: remove one of its rows.",
         ),
         ([{"metric": "first", "weight": "-1"}], {}, "Ensure this value is greater than or equal to 0.0."),
     ],
