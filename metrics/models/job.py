@@ -114,11 +114,16 @@ class JobQuerySet(models.QuerySet["Job"]):
         return self.filter(status__in=ACTIVE)
 
     def sweep_abandoned(self) -> int:
-        """Mark failed the running jobs whose worker has said nothing for too long; return how many."""
-        silent_since = timezone.now() - timedelta(seconds=settings.MBREAK_JOB_HEARTBEAT_TIMEOUT)
+        """End the running jobs whose worker has said nothing for too long; return how many.
+
+        Failed, but for a training whose version was stored before its worker stopped (while
+        drawing its charts, which a page draws again): it did its work."""
+        now = timezone.now()
+        silent_since = now - timedelta(seconds=settings.MBREAK_JOB_HEARTBEAT_TIMEOUT)
         abandoned = self.filter(status=JobStatus.RUNNING, heartbeat_at__lt=silent_since)
-        return abandoned.update(
-            status=JobStatus.FAILED, failure=Failure.ABANDONED, stage="finished", finished_at=timezone.now()
+        stored = abandoned.filter(result__isnull=False).update(status=JobStatus.DONE, stage="finished", finished_at=now)
+        return stored + abandoned.filter(result__isnull=True).update(
+            status=JobStatus.FAILED, failure=Failure.ABANDONED, stage="finished", finished_at=now
         )
 
 
@@ -342,6 +347,10 @@ class Job(models.Model):
         except TrainingDataError as error:
             self._finish(JobStatus.FAILED, failure=Failure.BAD_DATA, detail=str(error))
         else:
+            # The version is stored: said at once, so that a worker stopped while drawing does
+            # not leave a job that reads as if nothing was (`sweep_abandoned`).
+            self.result = model
+            Job.objects.filter(pk=self.pk).update(result=model)
             self.report("drawing")
             model.draw_charts()
             self._finish(JobStatus.DONE, result=model)

@@ -121,6 +121,25 @@ def test_a_job_whose_worker_went_silent_is_swept_as_failed(data_metric: Metric, 
     assert "stopped (restarted or killed). Nothing was stored" in lost.outcome()
 
 
+def test_a_training_whose_worker_stopped_while_drawing_its_charts_is_swept_as_done(
+    data_metric: Metric, owner: User, settings
+) -> None:
+    """Its version was stored before the worker stopped: the job says so, not that nothing was."""
+    settings.MBREAK_JOB_HEARTBEAT_TIMEOUT = 60
+    with (
+        mock.patch.object(TrainedModel, "draw_charts", side_effect=SystemExit("worker killed")),
+        pytest.raises(SystemExit),
+    ):
+        Job.objects.enqueue_training(data_metric, owner)
+    Job.objects.update(heartbeat_at=timezone.now() - timedelta(seconds=61))
+
+    assert Job.objects.sweep_abandoned() == 1
+
+    job = Job.objects.get()
+    assert (job.status, job.result) == (JobStatus.DONE, data_metric.trained_models.get())
+    assert job.outcome().startswith("Version 1 trained:")
+
+
 def test_a_job_run_again_after_it_ended_changes_nothing(data_metric: Metric, owner: User) -> None:
     job, _ = Job.objects.enqueue_training(data_metric, owner)
 
