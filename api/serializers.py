@@ -400,7 +400,9 @@ class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
 
 
 class ObservationInputSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
-    metric = serializers.IntegerField(help_text="The metric's id; one of the gate's metrics.")
+    metric = serializers.PrimaryKeyRelatedField(
+        queryset=Metric.objects.all(), help_text="The metric's id; one of the gate's metrics."
+    )
     value = serializers.FloatField(min_value=-LARGEST_NUMBER, max_value=LARGEST_NUMBER)
     minutes = serializers.FloatField(
         min_value=0,
@@ -429,7 +431,11 @@ class MetricJudgementSerializer(serializers.Serializer[Any]):
 class ReleaseVerdictSerializer(serializers.Serializer[Any]):
     verdict = serializers.ChoiceField(source="state", choices=VerdictState.values)
     score = serializers.FloatField(allow_null=True, help_text="The weighted score, 0 to 100, of the counted metrics.")
-    rule = serializers.ChoiceField(choices=["veto", "threshold", "waiting"], help_text="Which rule decided.")
+    rule = serializers.ChoiceField(
+        choices=["veto", "threshold", "waiting", "nothing_counts"],
+        help_text="Which rule decided: a critical metric's veto, the score against the thresholds, waiting for a "
+        "counted metric's first observation, or no metric that counts (a person decides).",
+    )
     summary = serializers.CharField(help_text="One line, in the request's language.")
     metrics = MetricJudgementSerializer(many=True)
 

@@ -598,7 +598,7 @@ class ReleaseObservations(APIView):
         release = get_release(request, release_id)
         data = ObservationInputSerializer(data=request_body(request))
         data.is_valid(raise_exception=True)
-        metric = get_metric(request.user, data.validated_data["metric"])
+        metric = get_metric(request.user, data.validated_data["metric"].pk)
         try:
             release.observe(metric, data.validated_data["value"], caller(request), data.validated_data.get("minutes"))
         except NotInGate as error:
@@ -607,16 +607,17 @@ class ReleaseObservations(APIView):
             raise Conflict(str(error), code="no_model") from None
         except ModelUnusable as error:
             raise Conflict(str(error), code="model_unusable") from None
-        body = ReleaseVerdictSerializer(release.verdict(), context={"request": request}).data
+        body = ReleaseVerdictSerializer(release.answer(caller(request)), context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ReleaseVerdictView(APIView):
     @extend_schema(responses=ReleaseVerdictSerializer)
     def get(self, request: Request, release_id: int) -> Response:
-        """The release verdict (for Argo Rollouts' web provider: always 200 once the release exists)."""
+        """The release verdict (for Argo Rollouts' web provider: always 200 once the release exists).
+        Each answer is kept: the release page shows them as its verdict over time."""
         release = get_release(request, release_id)
-        return Response(ReleaseVerdictSerializer(release.verdict(), context={"request": request}).data)
+        return Response(ReleaseVerdictSerializer(release.answer(caller(request)), context={"request": request}).data)
 
 
 @extend_schema(exclude=True)

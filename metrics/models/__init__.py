@@ -3,7 +3,7 @@
 One module per aggregate; everything is importable from `metrics.models`.
 """
 
-from metrics.models.gate import Gate, GateMetric, NotInGate, Observation, Release, ReleaseVerdict
+from metrics.models.gate import Answer, Gate, GateMetric, NotInGate, Observation, Release, ReleaseVerdict
 from metrics.models.indicator import (
     CannotUndo,
     DuplicateFile,
@@ -41,6 +41,7 @@ __all__ = [
     "MIN_INDICATORS",
     "MIN_PER_DECISION",
     "PROMOTION_TOLERANCE",
+    "Answer",
     "CandidateReason",
     "CannotUndo",
     "Decision",

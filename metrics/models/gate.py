@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
     from django.contrib.auth.models import AnonymousUser, User
 
+# A release page shows this many of the newest verdicts answered (a pipeline may poll for hours).
+HISTORY_POINTS = 200
 # How an inconclusive metric verdict counts in the score: half-way, as Keptn counts a warning.
 SCORES = {VerdictState.ROLLOUT: 1.0, VerdictState.INCONCLUSIVE: 0.5, VerdictState.ROLLBACK: 0.0}
 
@@ -150,12 +152,37 @@ class Release(models.Model):
         if not self.gate.gate_metrics.filter(metric=metric).exists():
             raise NotInGate(self.gate, metric)
         now = timezone.now()
+        age = max(0.0, (now - self.started_at).total_seconds() / 60)
         if minutes is None:
-            minutes = max(0.0, (now - self.started_at).total_seconds() / 60)
-        verdict = metric.predict(value, minutes, user, source=Source.API)
+            minutes = age
         # Observed when the release was that old, if that is not in the future (a replayed history).
-        observed_at = min(now, self.started_at + timedelta(minutes=minutes))
-        return Observation.objects.create(release=self, metric=metric, verdict=verdict, observed_at=observed_at)
+        observed_at = self.started_at + timedelta(minutes=minutes) if minutes < age else now
+        with transaction.atomic():  # the verdict is logged with its observation, or not at all
+            verdict = metric.predict(value, minutes, user, source=Source.API)
+            return Observation.objects.create(release=self, metric=metric, verdict=verdict, observed_at=observed_at)
+
+    def answer(self, user: User | None, at: datetime | None = None) -> ReleaseVerdict:
+        """The release verdict as `user` (a pipeline, through the API) asked for it, now or `at`
+        (from the observations made by then): kept as a point of its verdict over time."""
+        verdict = self.verdict(at)
+        Answer.objects.create(
+            release=self,
+            asked_at=at or timezone.now(),
+            asked_by=user,
+            state=verdict.state,
+            score=verdict.score,
+            rule=verdict.rule,
+            metrics=[
+                {
+                    "metric": judgement.metric.pk,
+                    "name": judgement.metric.name,
+                    "state": judgement.verdict.state if judgement.verdict is not None else None,
+                    "counted": judgement.counts,
+                }
+                for judgement in verdict.metrics
+            ],
+        )
+        return verdict
 
     def verdict(self, at: datetime | None = None) -> ReleaseVerdict:
         """The release's verdict from the newest observation of each metric (up to `at`)."""
@@ -165,15 +192,10 @@ class Release(models.Model):
         latest = {observation.metric_id: observation.verdict for observation in newest_of_each}
         return judge_release(self.gate, list(self.gate.gate_metrics.select_related("metric")), latest)
 
-    def history(self) -> list[tuple[datetime, ReleaseVerdict]]:
-        """The release verdict after each observation: its verdict over time."""
-        gate_metrics = list(self.gate.gate_metrics.select_related("metric"))
-        latest: dict[int, Verdict] = {}
-        points = []
-        for observation in self.observations.select_related("verdict").order_by("observed_at", "pk"):
-            latest[observation.metric_id] = observation.verdict
-            points.append((observation.observed_at, judge_release(self.gate, gate_metrics, dict(latest))))
-        return points
+    def history(self, newest: int = HISTORY_POINTS) -> list[Answer]:
+        """Its verdict over time: the `newest` verdicts answered, oldest first."""
+        answers = self.answers.select_related("asked_by").order_by("-asked_at", "-pk")[:newest]
+        return list(reversed(answers))
 
 
 class Observation(models.Model):
@@ -191,6 +213,30 @@ class Observation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release}: {self.metric.name} = {self.verdict.value:g}"
+
+
+class Answer(models.Model):
+    """A release verdict as it was answered, whatever happened to the gate since: one point of
+    the release's verdict over time."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="answers", verbose_name=_("release"))
+    asked_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("asked by")
+    )
+    state = models.CharField(_("verdict"), max_length=12, choices=VerdictState.choices)
+    score = models.FloatField(_("score"), null=True)
+    rule = models.CharField(_("rule"), max_length=16)
+    # Each metric of the gate then: [{"metric": id, "name", "state" (None: not observed), "counted"}].
+    metrics = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = _("release verdict answered")
+        verbose_name_plural = _("release verdicts answered")
+        indexes = [models.Index(fields=["release", "asked_at"], name="answer_release_time")]
+
+    def __str__(self) -> str:
+        return f"{self.release}: {self.state} at {self.asked_at:%Y-%m-%d %H:%M:%S}"
 
 
 class NotInGate(Exception):
@@ -241,10 +287,13 @@ def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, 
     ]
     vetoes = [j for j in judgements if j.critical and not j.observe_only and _state(j) == VerdictState.ROLLBACK]
     counted = [j for j in judgements if j.counts]
-    waiting = [j for j in judgements if not j.observe_only and j.verdict is None]
+    # A metric that can never change the verdict (observe-only, or weighing 0 and not
+    # critical) is not waited for.
+    waiting = [j for j in judgements if not j.observe_only and (j.weight or j.critical) and j.verdict is None]
     weights = sum(j.weight for j in counted)
     points = sum(j.weight * SCORES[VerdictState(j.verdict.state)] for j in counted if j.verdict is not None)
-    score = round(100 * points / weights, 1) if weights else None
+    exact = 100 * points / weights if weights else None
+    score = None if exact is None else _shown_score(exact, gate)
     if vetoes:
         names = ", ".join(f"“{j.metric.name}”" for j in vetoes)
         summary = ngettext(
@@ -253,19 +302,25 @@ def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, 
             len(vetoes),
         ) % {"names": names}
         return ReleaseVerdict(VerdictState.ROLLBACK, score, "veto", judgements, summary)
-    if waiting or score is None:
+    if waiting:
         names = ", ".join(f"“{j.metric.name}”" for j in waiting)
-        summary = gettext("Waiting: no observation yet of %(names)s.") % {"names": names or "—"}
+        summary = gettext("Waiting: no observation yet of %(names)s.") % {"names": names}
         return ReleaseVerdict(VerdictState.INCONCLUSIVE, score, "waiting", judgements, summary)
+    if exact is None or score is None:
+        summary = gettext(
+            "A person decides: no metric of this gate counts (each is observe-only, or weighs 0 and is not critical)."
+        )
+        return ReleaseVerdict(VerdictState.INCONCLUSIVE, None, "nothing_counts", judgements, summary)
     words = {
         "score": _score_text(score),
         "pass": _score_text(gate.pass_score),
         "marginal": _score_text(gate.marginal_score),
     }
-    if score >= gate.pass_score:
+    # The exact score against the thresholds; the one shown is rounded on the same side.
+    if exact >= gate.pass_score:
         summary = gettext("Roll out: the score %(score)s reaches the pass score %(pass)s.") % words
         return ReleaseVerdict(VerdictState.ROLLOUT, score, "threshold", judgements, summary)
-    if score < gate.marginal_score:
+    if exact < gate.marginal_score:
         summary = gettext("Roll back: the score %(score)s is below the marginal score %(marginal)s.") % words
         return ReleaseVerdict(VerdictState.ROLLBACK, score, "threshold", judgements, summary)
     summary = (
@@ -277,6 +332,16 @@ def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, 
 
 def _state(judgement: MetricJudgement) -> VerdictState | None:
     return VerdictState(judgement.verdict.state) if judgement.verdict is not None else None
+
+
+def _shown_score(exact: float, gate: Gate) -> float:
+    """The score to show: to one decimal, or to as many more as it takes to stay on the same
+    side of each threshold (79.96 is not shown as 80 when the pass score is 80)."""
+    for digits in range(1, 7):
+        shown = round(exact, digits)
+        if all((shown >= limit) == (exact >= limit) for limit in (gate.pass_score, gate.marginal_score)):
+            return shown
+    return exact
 
 
 def _score_text(score: float) -> str:

@@ -6,11 +6,13 @@ from django.views.decorators.http import require_GET
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.models import Release
+from metrics.models.gate import HISTORY_POINTS
 
 
 @require_GET
 def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpResponse:
-    """A release's verdict now, per metric, over time (one point per observation), and its observations."""
+    """A release's verdict now and per metric; over time (each verdict a pipeline was answered,
+    per metric too); and its observations."""
     releases = Release.objects.visible_to(request.user).select_related("gate", "gate__owner", "created_by")
     release = get_object_or_404(releases, pk=release_id)
     observations = release.observations.select_related("metric", "verdict", "verdict__asked_by").order_by(
@@ -20,6 +22,7 @@ def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpRe
         "release": release,
         "verdict": release.verdict(),
         "history": release.history(),
+        "history_points": HISTORY_POINTS,
         "observations": observations,
     }
     return render(request, "metrics/release_detail.html", context)

@@ -375,3 +375,126 @@ def test_a_gate_is_read_in_as_many_queries_whatever_its_metrics(client: Client, 
         return len(captured)
 
     assert queries_of(small) == queries_of(large)
+
+
+def weighted_gate(client: Client, headers: dict, rows: list[dict], **options) -> dict:
+    body = {"name": "Checkout", "pass_score": 80, "marginal_score": 50, "metrics": rows, **options}
+    response = client.post(reverse("api:gates"), body, content_type="application/json", headers=headers)
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("weights", "verdict", "score", "summary"),
+    [
+        (
+            (79.96, 20.04),
+            "inconclusive",
+            79.96,
+            "A person decides: the score 79.96 is between the marginal 50 and the pass 80.",
+        ),
+        ((49.96, 50.04), "rollback", 49.96, "Roll back: the score 49.96 is below the marginal score 50."),
+        ((80, 20), "rollout", 80.0, "Roll out: the score 80 reaches the pass score 80."),
+        ((2, 1), "inconclusive", 66.7, "A person decides: the score 66.7 is between the marginal 50 and the pass 80."),
+    ],
+)
+def test_the_score_is_judged_exactly_and_shown_on_the_side_of_the_threshold_it_is_on(
+    client: Client, owner: User, checkout, weights, verdict, score, summary
+) -> None:
+    headers = bearer(owner)
+    passing, failing = checkout["p95 latency"], checkout["cpu"]
+    rows = [{"metric": passing.pk, "weight": weights[0]}, {"metric": failing.pk, "weight": weights[1]}]
+    release = start_release(client, headers, weighted_gate(client, headers, rows))
+    observe(client, headers, release, passing, ROLLOUT)
+
+    body = observe(client, headers, release, failing, ROLLBACK).json()
+
+    assert (body["verdict"], body["score"], body["rule"], body["summary"]) == (verdict, score, "threshold", summary)
+
+
+def test_a_gate_where_no_metric_counts_leaves_the_decision_to_a_person(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    rows = [
+        {"metric": checkout["p95 latency"].pk, "weight": 1, "observe_only": True},
+        {"metric": checkout["cpu"].pk, "weight": 0},
+    ]
+    release = start_release(client, headers, weighted_gate(client, headers, rows))
+    observe(client, headers, release, checkout["p95 latency"], ROLLBACK)
+
+    body = observe(client, headers, release, checkout["cpu"], ROLLBACK).json()
+
+    assert (body["verdict"], body["score"], body["rule"]) == ("inconclusive", None, "nothing_counts")
+    assert body["summary"] == (
+        "A person decides: no metric of this gate counts (each is observe-only, or weighs 0 and is not critical)."
+    )
+
+
+def test_a_metric_that_weighs_nothing_is_not_waited_for(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    rows = [{"metric": checkout["p95 latency"].pk, "weight": 1}, {"metric": checkout["cpu"].pk, "weight": 0}]
+    release = start_release(client, headers, weighted_gate(client, headers, rows))
+
+    body = observe(client, headers, release, checkout["p95 latency"], ROLLOUT).json()
+
+    assert (body["verdict"], body["rule"]) == ("rollout", "threshold")
+
+
+def test_an_observation_minutes_beyond_any_date_is_judged_and_stored_as_of_now(
+    client: Client, owner: User, checkout
+) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+
+    response = observe(client, headers, release, checkout["p95 latency"], {"value": 900, "minutes": 5e9})
+
+    assert response.status_code == 201
+    observation = Observation.objects.select_related("verdict").get()
+    assert observation.verdict.minutes == 5e9
+    assert observation.verdict.state == "inconclusive"  # far outside what the model has seen
+    assert abs((timezone.now() - observation.observed_at).total_seconds()) < 60
+
+
+def test_each_verdict_asked_is_kept_as_it_was_answered_and_shown_over_time(
+    client: Client, owner: User, checkout
+) -> None:
+    headers = bearer(owner)
+    gate = make_gate(client, headers, checkout)
+    release = start_release(client, headers, gate)
+    observe(client, headers, release, checkout["error rate"], ROLLOUT)  # answered: waiting for the p95 latency
+    observe(client, headers, release, checkout["p95 latency"], ROLLBACK)  # answered: 66.7, a person decides
+    client.patch(
+        reverse("api:gate", args=[gate["id"]]), {"marginal_score": 70}, content_type="application/json", headers=headers
+    )
+    asked = client.get(release["verdict_url"], headers=headers).json()  # the same score is now below the marginal
+    client.force_login(owner)
+
+    page = client.get(release["web_url"]).content.decode()
+
+    assert asked["verdict"] == "rollback"
+    points = list(Release.objects.get().answers.order_by("asked_at", "pk").values_list("state", "score", "rule"))
+    assert points == [
+        ("inconclusive", 100.0, "waiting"),
+        ("inconclusive", 66.7, "threshold"),
+        ("rollback", 66.7, "threshold"),
+    ]
+    history = page.split('data-testid="release-history"', 1)[1].split("</table>", 1)[0]
+    assert [row.split("</td>", 2)[1] for row in history.split("<tr>")[2:]] == [
+        '\n      <td data-label="Release verdict">Inconclusive',
+        '\n      <td data-label="Release verdict">Inconclusive',
+        '\n      <td data-label="Release verdict">Rollback',
+    ]
+    assert "p95 latency: Rollback" in history
+    assert "cpu: not observed yet" in history
+    assert Release.objects.get().answers.count() == 3  # looking at the page asks nothing
+
+
+def test_an_observation_of_a_metric_that_does_not_exist_is_refused(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+
+    response = observe(client, headers, release, Metric(pk=999_999, name="gone"), ROLLOUT)
+
+    assert response.status_code == 400
+    assert (response.json()["errors"][0]["field"], response.json()["errors"][0]["code"]) == ("metric", "does_not_exist")
+    assert not Observation.objects.exists()
+    assert not Verdict.objects.exists()

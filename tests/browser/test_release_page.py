@@ -24,7 +24,9 @@ def test_the_release_page_shows_the_verdict_per_metric_and_over_time(page: Page,
         metrics.append(metric)
     release = Release.objects.create(gate=gate, name="checkout-web", version="v42", created_by=owner)
     release.observe(metrics[1], 900, owner, minutes=5)
+    release.answer(owner)  # the pipeline asks after each push
     release.observe(metrics[0], 250, owner, minutes=30)  # the critical one says rollback
+    release.answer(owner)
 
     page.goto(live_server.url)
     fill_login_form(owner, PASSWORD)
@@ -38,9 +40,11 @@ def test_the_release_page_shows_the_verdict_per_metric_and_over_time(page: Page,
         "critical"
     )
     history = page.get_by_test_id("release-history").get_by_role("row")
-    expect(history).to_have_count(3)  # the header, then one point per observation
+    expect(history).to_have_count(3)  # the header, then one point per verdict asked
     expect(history.nth(1)).to_contain_text("Inconclusive")  # waiting for the error rate
+    expect(history.nth(1)).to_contain_text("Error rate: not observed yet")
     expect(history.nth(2)).to_contain_text("Rollback")
+    expect(history.nth(2)).to_contain_text("Error rate: Rollback")
 
 
 def test_a_gate_is_made_in_the_editor(page: Page, live_server, fill_login_form) -> None:
