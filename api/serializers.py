@@ -30,6 +30,7 @@ from metrics.models import (
     Verdict,
     VerdictState,
 )
+from metrics.models.gate import LARGEST_WEIGHT
 from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
 from metrics.templatetags.formatting import rule_text
 
@@ -339,7 +340,7 @@ class StoredSerializer(serializers.Serializer[dict[str, Any]]):
 class GateMetricSerializer(StrictTypes, serializers.ModelSerializer[GateMetric]):
     metric = serializers.PrimaryKeyRelatedField(queryset=Metric.objects.all())
     metric_name = serializers.CharField(source="metric.name", read_only=True)
-    weight = serializers.FloatField(min_value=0, max_value=1_000_000, default=1.0)
+    weight = serializers.FloatField(min_value=0, max_value=LARGEST_WEIGHT, default=1.0)
 
     class Meta:
         model = GateMetric

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
     from django.contrib.auth.models import AnonymousUser, User
 
+# Weights are relative; this bound keeps their sum, and so the score, a finite number.
+LARGEST_WEIGHT = 1_000_000
 # A release page shows this many of the newest verdicts answered (a pipeline may poll for hours).
 HISTORY_POINTS = 200
 # How an inconclusive metric verdict counts in the score: half-way, as Keptn counts a warning.
@@ -94,7 +96,9 @@ class Gate(models.Model):
 class GateMetric(models.Model):
     gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="gate_metrics", verbose_name=_("gate"))
     metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+", verbose_name=_("metric"))
-    weight = models.FloatField(_("weight"), default=1.0, validators=[MinValueValidator(0.0)])
+    weight = models.FloatField(
+        _("weight"), default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(LARGEST_WEIGHT)]
+    )
     critical = models.BooleanField(
         _("critical"), default=False, help_text=_("A rollback verdict on this metric rolls the release back.")
     )

@@ -189,8 +189,9 @@ class Metric(models.Model):
         related_name="metrics",
         verbose_name=_("owner"),
     )
-    name_key = models.CharField(max_length=120, editable=False)
-    category_key = models.CharField(max_length=120, editable=False)
+    # Case-folding may lengthen a name (ß -> ss; a character folds to at most three).
+    name_key = models.CharField(max_length=3 * 120, editable=False)
+    category_key = models.CharField(max_length=3 * 120, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     # Bumped on every change to the indicators, so that "train the models" knows
     # which metrics have data their newest model has not seen.

@@ -43,6 +43,8 @@ def number(value: float | None) -> str:
     """A measured number as typed: 500.0 -> "500", 873.63 -> "873.63" (up to 6 decimals, localised)."""
     if value is None:
         return ""
+    if not math.isfinite(value):  # never stored by the forms; shown rather than failing the page
+        return "—" if math.isnan(value) else ("∞" if value > 0 else "−∞")
     fraction = f"{float(value):.6f}".rstrip("0").split(".")[1]
     return floatformat(value, len(fraction))
 

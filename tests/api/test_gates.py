@@ -498,3 +498,15 @@ def test_an_observation_of_a_metric_that_does_not_exist_is_refused(client: Clien
     assert (response.json()["errors"][0]["field"], response.json()["errors"][0]["code"]) == ("metric", "does_not_exist")
     assert not Observation.objects.exists()
     assert not Verdict.objects.exists()
+
+
+def test_a_release_page_shows_a_score_stored_before_weights_were_bounded(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+    Release.objects.get().answers.create(state="rollout", score=float("inf"), rule="threshold")  # a weight of 1e308
+    client.force_login(owner)
+
+    response = client.get(release["web_url"])
+
+    assert response.status_code == 200
+    assert '<td data-label="Score">∞</td>' in response.content.decode()

@@ -80,6 +80,7 @@ def test_a_gate_is_made_with_its_metrics_and_owned_by_who_made_it(client: Client
             "A metric can be in a gate once: remove one of its rows.",
         ),
         ([{"metric": "first", "weight": "-1"}], {}, "Ensure this value is greater than or equal to 0.0."),
+        ([{"metric": "first", "weight": "1e308"}], {}, "Ensure this value is less than or equal to 1000000."),
     ],
 )
 def test_a_bad_gate_says_why_and_stores_nothing(client: Client, owner: User, two, rows, gate, message) -> None:

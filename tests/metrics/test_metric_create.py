@@ -129,3 +129,16 @@ def test_metric_name_with_markup_is_shown_as_text_everywhere(client: Client, own
         assert name not in html, page.wsgi_request.path
         assert "<b>bold</b>" not in html, page.wsgi_request.path
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html, page.wsgi_request.path
+
+
+def test_a_name_that_grows_when_case_folded_is_stored_and_still_compared(client: Client, owner: User) -> None:
+    client.force_login(owner)
+    longest = "a" * 119 + "ß"  # 120 characters; compared as "a…ass", 121
+
+    created = client.post(CREATE_URL, {"name": longest, "category": "İstanbul"})
+    again = client.post(CREATE_URL, {"name": "A" * 119 + "ẞ", "category": "i̇stanbul"})  # capital sharp s
+
+    assert created.status_code == 302
+    assert again.status_code == 200
+    assert "already exists" in again.content.decode()
+    assert list(Metric.objects.values_list("name", "category")) == [(longest, "İstanbul")]
