@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 from accounts import throttle
 from accounts.models import ApiToken, TokenScope
 from mbreak.forms import BootstrapFormMixin
+from metrics.models.metric import has_visible_character, normalise_label
 
 
 class SignupForm(BootstrapFormMixin, UserCreationForm[User]):
@@ -60,8 +61,8 @@ class ApiTokenForm(BootstrapFormMixin, forms.Form):
         self.user = user
 
     def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
+        name = normalise_label(self.cleaned_data["name"])  # as a metric's name: invisible characters dropped
+        if not has_visible_character(name):
             raise forms.ValidationError(_("Give the token a name."), code="blank")
         if ApiToken.objects.of(self.user).filter(name=name, revoked_at__isnull=True).exists():
             raise forms.ValidationError(

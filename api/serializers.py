@@ -362,6 +362,9 @@ class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
         fields = ["id", "name", "owner", "pass_score", "marginal_score", "metrics", "url"]
         read_only_fields = ["id", "owner", "url"]
 
+    def validate_name(self, name: str) -> str:
+        return Gate.checked_name(name)
+
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         # A partial change (PATCH) is checked against what the gate already has.
         scores = {field: data[field] if field in data else getattr(self.instance, field) for field in SCORE_FIELDS}

@@ -252,6 +252,12 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
 
     def clean(self) -> None:
         super().clean()
+        if any("id" in form.errors for form in self.initial_forms):
+            # A row this page showed is gone, or its hidden id was altered: nothing to show on it.
+            raise forms.ValidationError(
+                _("A metric of this gate was changed or removed meanwhile, in another page: reload this one."),
+                code="changed_meanwhile",
+            )
         kept = [
             form
             for form in self.forms

@@ -298,3 +298,32 @@ def test_unusable_model_message_is_in_portuguese(client: Client, owner: User, tr
         "A versão 1 do modelo de “Requests per minute” não pode ser usada: ele foi feito por uma versão do "
         "scikit-learn diferente da que este servidor roda. Treine de novo."
     ) in html
+
+
+def test_an_expired_form_is_explained_in_portuguese(owner: User) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"  # the switch is a form too
+
+    response = client.post(reverse("metrics:create"), {"name": "Error rate", "category": "Reliability"})
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Este formulário expirou" in html
+    assert "recarregue a página e envie o formulário de novo" in html
+    assert "DEBUG" not in html
+    assert not Metric.objects.exists()
+
+
+def test_a_request_that_cannot_be_read_is_explained_in_portuguese(client: Client, owner: User, settings) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    client.force_login(owner)
+    choose_portuguese(client)
+
+    response = client.post(reverse("metrics:create"), {f"field{number}": "x" for number in range(20)})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Não foi possível ler esta requisição" in html
+    assert "Bad Request" not in html
+    assert not Metric.objects.exists()

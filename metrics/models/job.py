@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -71,13 +71,17 @@ STAGES = {
 }
 
 
+def _requested_in() -> str:
+    return translation.get_language() or ""
+
+
 class JobQuerySet(models.QuerySet["Job"]):
     def enqueue_training(self, metric: Metric, user: User | None) -> tuple[Job, bool]:
         """A training job for `metric`, queued for a worker once this transaction commits; or the
         one already queued or running for it (then False): pressing Train twice trains once."""
         try:
             with transaction.atomic():
-                job = self.create(kind=JobKind.TRAINING, metric=metric, requested_by=user)
+                job = self.create(kind=JobKind.TRAINING, metric=metric, requested_by=user, language=_requested_in())
         except IntegrityError:
             active = self.filter(kind=JobKind.TRAINING, metric=metric, status__in=ACTIVE).first()
             if active is None:  # it ended between the insert and this read: queue another
@@ -88,7 +92,9 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def enqueue_import(self, batch: ImportBatch, user: User) -> Job:
         """An import job for an uploaded file, queued for a worker once this transaction commits."""
-        job = self.create(kind=JobKind.IMPORT, metric=batch.metric, requested_by=user, batch=batch)
+        job = self.create(
+            kind=JobKind.IMPORT, metric=batch.metric, requested_by=user, batch=batch, language=_requested_in()
+        )
         transaction.on_commit(lambda: _send(job))
         return job
 
@@ -98,7 +104,10 @@ class JobQuerySet(models.QuerySet["Job"]):
         job = self.select_related("metric", "requested_by").filter(pk=job_id).first()
         if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
             return  # deleted with its metric, or already ended
-        job.run(worker)
+        # What it words as it runs (an upload's line-numbered errors) is kept in the language
+        # of the page that queued it, not the worker's.
+        with translation.override(job.language or settings.LANGUAGE_CODE):
+            job.run(worker)
 
     def for_user(self, user: User | AnonymousUser) -> JobQuerySet:
         return self.filter(requested_by=user.pk).listed().order_by("-created_at", "-pk")
@@ -152,6 +161,8 @@ class Job(models.Model):
         "metrics.TrainedModel", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("result")
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The language of the request that queued it (empty: the site's).
+    language = models.CharField(max_length=16, blank=True, default="")
     # The Celery node that ran it last ("celery@host"): which instance to look at.
     worker = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(_("queued at"), default=timezone.now)

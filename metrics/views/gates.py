@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_gate, get_gate_for_change
@@ -14,13 +14,13 @@ from metrics.forms import GateForm, GateMetricFormSet
 from metrics.models import Gate, Release
 
 
-@require_GET
+@require_safe
 def gate_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     gates = Gate.objects.select_related("owner").prefetch_related("gate_metrics__metric")
     return render(request, "metrics/gate_list.html", {"gates": gates})
 
 
-@require_GET
+@require_safe
 def gate_detail(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse:
     gate = get_gate(request.user, gate_id)
     context = {

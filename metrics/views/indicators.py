@@ -8,7 +8,7 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_batch_for_undo, get_indicator_for_deletion, get_metric
@@ -127,7 +127,7 @@ def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse
     return redirect(batch.metric)
 
 
-@require_GET
+@require_safe
 def indicator_download(request: AuthenticatedHttpRequest, metric_id: int) -> StreamingHttpResponse:
     metric = get_metric(request.user, metric_id)
     filename = f"{slugify(metric.name)[:60] or 'metric'}-{metric.pk}-indicators.csv"

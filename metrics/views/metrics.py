@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
@@ -49,7 +49,7 @@ class CountedPaginator(Paginator[Indicator]):
 INDICATORS_PER_PAGE = 25
 
 
-@require_GET
+@require_safe
 def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     filters = MetricFilterForm(request.GET)
     filters.is_valid()
@@ -90,7 +90,7 @@ def metric_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "metrics/metric_create.html", {"form": form})
 
 
-@require_GET
+@require_safe
 def metric_detail(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     return render_detail(request, get_metric(request.user, metric_id), IndicatorForm())
 

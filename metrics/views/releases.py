@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.models import Release
 from metrics.models.gate import HISTORY_POINTS
 
 
-@require_GET
+@require_safe
 def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpResponse:
     """A release's verdict now and per metric; over time (each verdict a pipeline was answered,
     per metric too); and its observations."""

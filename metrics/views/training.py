@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest, redirect_back
 from metrics.access import get_job, get_metric
@@ -89,12 +89,12 @@ def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect_back(request, reverse("metrics:list"))
 
 
-@require_GET
+@require_safe
 def job_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     Job.objects.sweep_abandoned()
     return render(request, "metrics/job_list.html", {"jobs": Job.objects.for_user(request.user)[:100]})
 
 
-@require_GET
+@require_safe
 def job_progress(request: AuthenticatedHttpRequest, job_id: int) -> JsonResponse:
     return JsonResponse(get_job(request.user, job_id).as_progress())

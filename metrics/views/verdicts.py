@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_trained_model, get_verdict, get_verdict_for_feedback
@@ -48,7 +48,7 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "metrics/predict.html", context, status=400 if form.errors else 200)
 
 
-@require_GET
+@require_safe
 def verdict_detail(request: AuthenticatedHttpRequest, verdict_id: int) -> HttpResponse:
     verdict = get_verdict(request.user, verdict_id)
     return render_verdict(request, verdict, FeedbackForm())
@@ -102,7 +102,7 @@ def verdict_feedback(request: AuthenticatedHttpRequest, verdict_id: int) -> Http
     return redirect(verdict)
 
 
-@require_GET
+@require_safe
 def verdict_list(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     metric = get_metric(request.user, metric_id)
     filters = VerdictFilterForm(request.GET)
@@ -117,7 +117,7 @@ def verdict_list(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
     )
 
 
-@require_GET
+@require_safe
 def pairplot(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse:
     model = get_trained_model(request.user, model_id)
     response = HttpResponse(model.pairplot_png(), content_type="image/png")

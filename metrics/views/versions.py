@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric_for_settings, get_trained_model, get_trained_model_for_activation
@@ -12,7 +12,7 @@ from metrics.models import ModelUnusable
 from predictor.explain import Leaf
 
 
-@require_GET
+@require_safe
 def model_card(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse:
     model = get_trained_model(request.user, model_id)
     rules: list[Leaf] = []

@@ -107,6 +107,7 @@ def test_a_gate_is_made_with_its_metrics_weights_and_flags(client: Client, owner
         ({"pass_score": 120}, "pass_score"),
         ({"pass_score": "90"}, "pass_score"),  # a string, not a number
         ({"metrics": [{"metric": 1, "critical": "yes"}]}, "metrics.0.critical"),
+        ({"name": "\u200b\ufeff"}, "name"),  # nothing visible
     ],
 )
 def test_a_bad_gate_is_refused_and_nothing_stored(client: Client, owner: User, checkout, options, field) -> None:

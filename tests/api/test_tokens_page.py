@@ -82,6 +82,20 @@ def test_a_second_live_token_of_the_same_name_is_refused(client: Client, owner: 
     assert tokens_state() == before
 
 
+def test_a_name_with_nothing_visible_is_refused_and_one_written_backwards_is_stored_plain(
+    client: Client, owner: User
+) -> None:
+    client.force_login(owner)
+
+    invisible = create(client, name="\u200b\u202e")
+    backwards = create(client, name="\u202eDeploy gate")  # would show as "etag yolpeD"
+
+    assert invisible.status_code == 400
+    assert "Give the token a name." in invisible.content.decode()
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["Deploy gate"]
+    assert backwards.status_code == 200
+
+
 def test_revoking_a_token_keeps_it_listed_as_revoked_and_frees_its_name(client: Client, owner: User) -> None:
     client.force_login(owner)
     create(client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from unittest import mock
 
@@ -10,7 +11,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from metrics.models import Failure, Job, JobStatus, Metric, TrainedModel
 from tests.conftest import rule_data
@@ -206,3 +207,19 @@ def test_a_training_job_draws_the_new_versions_pairplot_in_each_language_so_no_p
     assert english.content.startswith(b"\x89PNG")
     assert portuguese.content.startswith(b"\x89PNG")
     assert english.content != portuguese.content  # the labels are in each reader's language
+
+
+def test_an_uploads_errors_are_worded_in_the_language_of_the_page_that_sent_it(metric: Metric, owner: User) -> None:
+    """A worker runs in its own language (the site's): the job keeps the uploader's."""
+    data = b"valor,decisao,tempo\nabc,0,2\n"
+    with mock.patch("metrics.models.job._send"), translation.override("pt-br"):
+        job = metric.queue_import(
+            owner, file_name="deploy.csv", data=data, sha256=hashlib.sha256(data).hexdigest(), delimiter="detect"
+        )
+
+    with translation.override("en"):
+        Job.objects.run(job.pk)  # as the worker does
+
+    job.refresh_from_db()
+    assert (job.status, job.failure, job.language) == (JobStatus.FAILED, Failure.CSV_ERRORS, "pt-br")
+    assert job.outcome().startswith("Nada foi importado")

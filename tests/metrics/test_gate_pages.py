@@ -81,6 +81,11 @@ def test_a_gate_is_made_with_its_metrics_and_owned_by_who_made_it(client: Client
         ),
         ([{"metric": "first", "weight": "-1"}], {}, "Ensure this value is greater than or equal to 0.0."),
         ([{"metric": "first", "weight": "1e308"}], {}, "Ensure this value is less than or equal to 1000000."),
+        (
+            [{"metric": "first", "weight": "1"}],
+            {"name": "\u200b\u202e"},
+            "Enter a name with at least one visible character.",
+        ),
     ],
 )
 def test_a_bad_gate_says_why_and_stores_nothing(client: Client, owner: User, two, rows, gate, message) -> None:
@@ -181,6 +186,26 @@ def test_a_metric_added_meanwhile_in_another_page_is_not_added_twice(client: Cli
     assert response.status_code == 400
     assert (
         "“Requests per minute” was added to this gate meanwhile, in another page: reload this one to see it."
+        in response.content.decode()
+    )
+    assert state() == before
+
+
+def test_a_row_removed_meanwhile_in_another_page_is_explained(client: Client, owner: User, two) -> None:
+    gate = Gate.objects.create(name="Checkout deploys", owner=owner)
+    rows = [gate.gate_metrics.create(metric=metric) for metric in two]
+    client.force_login(owner)
+    opened = form_data(
+        [{"id": row.pk, "metric": row.metric_id, "weight": "1"} for row in rows], initial=2, pass_score="90"
+    )
+    rows[1].delete()  # removed in another tab since this page was opened
+    before = state()
+
+    response = client.post(reverse("metrics:gate_edit", args=[gate.pk]), opened)
+
+    assert response.status_code == 400
+    assert (
+        "A metric of this gate was changed or removed meanwhile, in another page: reload this one."
         in response.content.decode()
     )
     assert state() == before

@@ -197,3 +197,13 @@ def test_list_runs_the_same_number_of_queries_whatever_the_number_of_metrics(
     with django_assert_num_queries(len(few.captured_queries)):
         response = client.get(LIST_URL)
     assert len(table_rows(response)) == 20
+
+
+def test_a_head_request_is_answered_as_a_get_without_its_body(client: Client, owner: User, catalogue: None) -> None:
+    """Uptime checks and link checkers ask with HEAD."""
+    client.force_login(owner)
+
+    response = client.head(reverse("metrics:list"))
+
+    assert response.status_code == 200
+    assert response.content == b""
