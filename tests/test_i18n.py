@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -327,3 +329,17 @@ def test_a_request_that_cannot_be_read_is_explained_in_portuguese(client: Client
     assert "Não foi possível ler esta requisição" in html
     assert "Bad Request" not in html
     assert not Metric.objects.exists()
+
+
+def test_a_server_error_is_explained_in_portuguese(owner: User) -> None:
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pt-br"
+
+    with mock.patch.object(Metric.objects, "visible_to", side_effect=RuntimeError("a bug")):
+        response = client.get(reverse("metrics:list"))
+
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "Algo deu errado do nosso lado" in html
+    assert "Voltar às métricas" in html
