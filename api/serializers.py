@@ -3,7 +3,7 @@ same forms as the web pages', and every change is made by the same model methods
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.urls import reverse
@@ -401,6 +401,9 @@ class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
         model = Release
         fields = ["id", "gate", "name", "version", "started_at", "url", "verdict_url", "web_url"]
         read_only_fields = ["id", "gate", "url", "verdict_url", "web_url"]
+
+    def validate_started_at(self, started_at: datetime) -> datetime:
+        return Release.checked_start(started_at)
 
 
 class ObservationInputSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):

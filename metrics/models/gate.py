@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 # Weights are relative; this bound keeps their sum, and so the score, a finite number.
 LARGEST_WEIGHT = 1_000_000
+# How far ahead of this server's clock a release's start may be (the pipeline's clock).
+ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
 # A release page shows this many of the newest verdicts answered (a pipeline may poll for hours).
 HISTORY_POINTS = 200
 # How an inconclusive metric verdict counts in the score: half-way, as Keptn counts a warning.
@@ -172,6 +174,21 @@ class Release(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("metrics:release", args=[self.pk])
+
+    @staticmethod
+    def checked_start(started_at: datetime) -> datetime:
+        """A start that is not in the future (but for clocks a few minutes apart). Minutes are
+        counted from it: a local time sent without its offset, east of UTC, would put every
+        observation at minute 0 for hours."""
+        if started_at > timezone.now() + ALLOWED_CLOCK_SKEW:
+            raise ValidationError(
+                gettext(
+                    "The release cannot start in the future. Send its start with its UTC offset "
+                    "(2026-03-01T14:00:00+02:00), or in UTC (2026-03-01T12:00:00Z)."
+                ),
+                code="future",
+            )
+        return started_at
 
     def observe(self, metric: Metric, value: float, user: User | None, minutes: float | None = None) -> Observation:
         """Judge `value` of one of the gate's metrics, `minutes` after the release started (by

@@ -511,3 +511,25 @@ def test_a_release_page_shows_a_score_stored_before_weights_were_bounded(client:
 
     assert response.status_code == 200
     assert '<td data-label="Score">∞</td>' in response.content.decode()
+
+
+def test_a_release_starting_in_the_future_is_refused_with_how_to_send_its_start(
+    client: Client, owner: User, checkout
+) -> None:
+    headers = bearer(owner)
+    gate = make_gate(client, headers, checkout)
+    in_two_hours = timezone.now().replace(tzinfo=None) + timedelta(hours=2)  # a local time sent without its offset
+
+    response = client.post(
+        reverse("api:gate_releases", args=[gate["id"]]),
+        {"name": "checkout-web", "started_at": in_two_hours.isoformat()},
+        content_type="application/json",
+        headers=headers,
+    )
+    a_clock_ahead = start_release(client, headers, gate, started_at=(timezone.now() + timedelta(minutes=2)).isoformat())
+
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("started_at", "future")
+    assert "with its UTC offset" in error["message"]
+    assert list(Release.objects.values_list("pk", flat=True)) == [a_clock_ahead["id"]]
