@@ -363,7 +363,7 @@ class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
         read_only_fields = ["id", "owner", "url"]
 
     def validate_name(self, name: str) -> str:
-        return Gate.checked_name(name)
+        return Gate.checked_label("name", name)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         # A partial change (PATCH) is checked against what the gate already has.

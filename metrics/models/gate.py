@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.models.metric import Metric, has_visible_character, normalise_label
+from metrics.models.metric import Labelled, Metric
 from metrics.models.verdict import Source, Verdict, VerdictState
 
 if TYPE_CHECKING:
@@ -45,7 +45,9 @@ HISTORY_POINTS = 200
 SCORES = {VerdictState.ROLLOUT: 1.0, VerdictState.INCONCLUSIVE: 0.5, VerdictState.ROLLBACK: 0.0}
 
 
-class Gate(models.Model):
+class Gate(Labelled):
+    LABELS = {"name": _("Enter a name with at least one visible character.")}
+
     name = models.CharField(_("name"), max_length=100)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gates", verbose_name=_("owner")
@@ -77,30 +79,6 @@ class Gate(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @staticmethod
-    def checked_name(name: str) -> str:
-        """The name as it is stored (as a metric's: what looks the same is the same); raises
-        `ValidationError` for one without a visible character."""
-        name = normalise_label(name)
-        if not has_visible_character(name):
-            raise ValidationError(gettext("Enter a name with at least one visible character."), code="blank")
-        return name
-
-    def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
-        excluded = set(exclude or ())
-        errors: dict[str, Any] = {}
-        if "name" not in excluded:
-            try:
-                self.name = Gate.checked_name(self.name or "")
-            except ValidationError as error:
-                errors["name"] = error.error_list
-        try:
-            super().clean_fields(exclude=excluded | set(errors))
-        except ValidationError as error:
-            errors = error.update_error_dict(errors)
-        if errors:
-            raise ValidationError(errors)
 
     def clean(self) -> None:
         if self.marginal_score is not None and self.pass_score is not None and self.marginal_score > self.pass_score:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from django.contrib.auth.models import AnonymousUser, User
+    from django_stubs_ext import StrOrPromise
 
     from metrics.models.indicator import ImportBatch, Indicator
     from metrics.models.job import Job
@@ -180,7 +181,46 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         return TrainedModel.objects.train_each(self, user, budget_seconds)
 
 
-class Metric(models.Model):
+class Labelled(models.Model):
+    """A model whose names (`LABELS`: each field, with what to say when it shows nothing) are
+    stored as `normalise_label` makes them, and need a visible character."""
+
+    LABELS: ClassVar[dict[str, StrOrPromise]] = {}
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def checked_label(cls, field: str, text: str) -> str:
+        """`text` as `field` stores it; raises `ValidationError` when it shows nothing."""
+        label = normalise_label(text)
+        if not has_visible_character(label):
+            raise ValidationError(cls.LABELS[field])
+        return label
+
+    def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
+        # The admin, the forms and the API all come through here: what is checked
+        # (length, duplicates) is what will be stored.
+        excluded = set(exclude or ())
+        errors: dict[str, Any] = {}
+        for field in self.LABELS:
+            setattr(self, field, normalise_label(getattr(self, field) or ""))
+            if field not in excluded and not has_visible_character(getattr(self, field)):
+                errors[field] = [self.LABELS[field]]
+        try:
+            super().clean_fields(exclude=excluded | set(errors))
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+
+class Metric(Labelled):
+    LABELS = {
+        "name": _("Enter a name with at least one visible character."),
+        "category": _("Enter a category with at least one visible character."),
+    }
+
     name = models.CharField(_("name"), max_length=120)
     category = models.CharField(_("category"), max_length=120)
     owner = models.ForeignKey(
@@ -276,24 +316,6 @@ class Metric(models.Model):
             # (otherwise they would point at a deleted metric when they commit).
             self._lock()
             return super().delete(*args, **kwargs)
-
-    def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
-        # The admin and the create form both come through here: what is checked
-        # (length, duplicates) is what will be stored.
-        self.name = normalise_label(self.name or "")
-        self.category = normalise_label(self.category or "")
-        excluded = set(exclude or ())
-        errors: dict[str, Any] = {}
-        if "name" not in excluded and not has_visible_character(self.name):
-            errors["name"] = [_("Enter a name with at least one visible character.")]
-        if "category" not in excluded and not has_visible_character(self.category):
-            errors["category"] = [_("Enter a category with at least one visible character.")]
-        try:
-            super().clean_fields(exclude=excluded | set(errors))
-        except ValidationError as error:
-            errors = error.update_error_dict(errors)
-        if errors:
-            raise ValidationError(errors)
 
     def clean(self) -> None:
         duplicates = Metric.objects.same_as(self.name, self.category).exclude(pk=self.pk)
