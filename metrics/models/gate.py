@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from metrics.models.metric import Labelled, Metric
 from metrics.models.verdict import Source, Verdict, VerdictState
+from metrics.models.trained_model import TrainedModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -213,7 +214,9 @@ class Release(models.Model):
         newest = observed.filter(metric=OuterRef("metric")).order_by("-observed_at", "-pk").values("pk")[:1]
         newest_of_each = observed.filter(pk=Subquery(newest)).select_related("verdict__metric", "verdict__asked_by")
         latest = {observation.metric_id: observation.verdict for observation in newest_of_each}
-        return judge_release(self.gate, list(self.gate.gate_metrics.select_related("metric")), latest)
+        trained = TrainedModel.objects.filter(metric=OuterRef("metric"))
+        gate_metrics = self.gate.gate_metrics.select_related("metric").annotate(has_model=Exists(trained))
+        return judge_release(self.gate, list(gate_metrics), latest)
 
     def history(self, newest: int = HISTORY_POINTS) -> list[Answer]:
         """Its verdict over time: the `newest` verdicts answered, oldest first."""
@@ -277,6 +280,7 @@ class MetricJudgement:
     critical: bool
     observe_only: bool
     verdict: Verdict | None  # None: not observed yet
+    has_model: bool = True  # False: no version trained yet, so it cannot be observed
 
     @property
     def counts(self) -> bool:
@@ -305,6 +309,7 @@ def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, 
             critical=item.critical,
             observe_only=item.observe_only,
             verdict=latest.get(item.metric_id),
+            has_model=getattr(item, "has_model", True),
         )
         for item in gate_metrics
     ]
@@ -326,9 +331,7 @@ def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, 
         ) % {"names": names}
         return ReleaseVerdict(VerdictState.ROLLBACK, score, "veto", judgements, summary)
     if waiting:
-        names = ", ".join(f"“{j.metric.name}”" for j in waiting)
-        summary = gettext("Waiting: no observation yet of %(names)s.") % {"names": names}
-        return ReleaseVerdict(VerdictState.INCONCLUSIVE, score, "waiting", judgements, summary)
+        return ReleaseVerdict(VerdictState.INCONCLUSIVE, score, "waiting", judgements, _waiting_summary(waiting))
     if exact is None or score is None:
         summary = gettext(
             "A person decides: no metric of this gate counts (each is observe-only, or weighs 0 and is not critical)."
@@ -351,6 +354,27 @@ def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, 
         % words
     )
     return ReleaseVerdict(VerdictState.INCONCLUSIVE, score, "threshold", judgements, summary)
+
+
+def _waiting_summary(waiting: list[MetricJudgement]) -> str:
+    """Which metrics the verdict waits for; one with no trained model cannot be observed
+    until it is trained, which is what its team has to do."""
+    unobserved = ", ".join(f"“{j.metric.name}”" for j in waiting if j.has_model)
+    untrained = [j for j in waiting if not j.has_model]
+    names = ", ".join(f"“{j.metric.name}”" for j in untrained)
+    if not untrained:
+        return gettext("Waiting: no observation yet of %(names)s.") % {"names": unobserved}
+    if not unobserved:
+        return ngettext(
+            "Waiting: %(names)s has no trained model yet to judge its observations.",
+            "Waiting: %(names)s have no trained model yet to judge their observations.",
+            len(untrained),
+        ) % {"names": names}
+    return ngettext(
+        "Waiting: no observation yet of %(unobserved)s, and %(names)s has no trained model yet.",
+        "Waiting: no observation yet of %(unobserved)s, and %(names)s have no trained model yet.",
+        len(untrained),
+    ) % {"unobserved": unobserved, "names": names}
 
 
 def _state(judgement: MetricJudgement) -> VerdictState | None:

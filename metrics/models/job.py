@@ -100,7 +100,8 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def run(self, job_id: int, worker: str = "") -> None:
         """What a worker (named `worker`) does with a queued job. Safe to run again (the broker
-        redelivers a job whose worker died): a job that ended is left as it is."""
+        redelivers a job whose worker died): a job that ended is left as it is, and one that
+        another worker is running is left to it."""
         job = self.select_related("metric", "requested_by").filter(pk=job_id).first()
         if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
             return  # deleted with its metric, or already ended
@@ -302,14 +303,9 @@ class Job(models.Model):
 
     def run(self, worker: str = "") -> None:
         started = time.perf_counter()
-        now = timezone.now()
-        Job.objects.filter(pk=self.pk).update(
-            status=JobStatus.RUNNING,
-            started_at=now,
-            heartbeat_at=now,
-            attempts=models.F("attempts") + 1,
-            worker=worker[: Job._meta.get_field("worker").max_length],
-        )
+        if not self._claim(worker):
+            logger.info("job %s is being run by another worker", self.pk, extra={"job_id": self.pk, "worker": worker})
+            return
         self.status, self.worker, self._last_report = JobStatus.RUNNING, worker, 0.0
         from celery.exceptions import SoftTimeLimitExceeded
 
@@ -345,6 +341,24 @@ class Job(models.Model):
                 "worker": self.worker,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             },
+        )
+
+    def _claim(self, worker: str) -> bool:
+        """Take this job for `worker`, unless another worker runs it (it said something within
+        the heartbeat timeout) or it ended: one conditional update, so that two deliveries of
+        the job at once (the broker's, or a retry beside it) cannot both run it. A running job
+        whose worker went silent is taken over, as its worker died."""
+        now = timezone.now()
+        silent_since = now - timedelta(seconds=settings.MBREAK_JOB_HEARTBEAT_TIMEOUT)
+        abandoned = Q(status=JobStatus.RUNNING) & (Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True))
+        return bool(
+            Job.objects.filter(Q(status=JobStatus.QUEUED) | abandoned, pk=self.pk).update(
+                status=JobStatus.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=models.F("attempts") + 1,
+                worker=worker[: Job._meta.get_field("worker").max_length],
+            )
         )
 
     def _train(self) -> None:

@@ -533,3 +533,37 @@ def test_a_release_starting_in_the_future_is_refused_with_how_to_send_its_start(
     assert (error["field"], error["code"]) == ("started_at", "future")
     assert "with its UTC offset" in error["message"]
     assert list(Release.objects.values_list("pk", flat=True)) == [a_clock_ahead["id"]]
+
+
+def test_a_release_waiting_for_a_metric_with_no_model_says_it_needs_training(
+    client: Client, owner: User, checkout
+) -> None:
+    headers = bearer(owner)
+    untrained = MetricFactory.create(owner=owner, name="queue depth")
+    checkout = {**checkout, "p95 latency": untrained}
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+    observe(client, headers, release, checkout["error rate"], ROLLOUT)
+
+    refused = observe(client, headers, release, untrained, ROLLOUT)
+    answer = client.get(release["verdict_url"], headers=headers).json()
+    client.force_login(owner)
+    page = client.get(release["web_url"]).content.decode()
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "no_model")
+    assert (answer["verdict"], answer["rule"]) == ("inconclusive", "waiting")
+    assert answer["summary"] == "Waiting: “queue depth” has no trained model yet to judge its observations."
+    assert "no trained model yet" in page.split('data-testid="release-metrics"', 1)[1].split("</table>", 1)[0]
+
+
+def test_a_release_waiting_for_both_kinds_of_metric_names_each(client: Client, owner: User, checkout) -> None:
+    headers = bearer(owner)
+    untrained = MetricFactory.create(owner=owner, name="queue depth")
+    release = start_release(client, headers, make_gate(client, headers, {**checkout, "cpu": untrained}))
+    gate = Gate.objects.get()
+    gate.gate_metrics.filter(metric=untrained).update(observe_only=False)
+
+    answer = client.get(release["verdict_url"], headers=headers).json()
+
+    assert answer["summary"] == (
+        "Waiting: no observation yet of “error rate”, “p95 latency”, and “queue depth” has no trained model yet."
+    )

@@ -223,3 +223,33 @@ def test_an_uploads_errors_are_worded_in_the_language_of_the_page_that_sent_it(m
     job.refresh_from_db()
     assert (job.status, job.failure, job.language) == (JobStatus.FAILED, Failure.CSV_ERRORS, "pt-br")
     assert job.outcome().startswith("Nada foi importado")
+
+
+def test_a_job_delivered_again_while_another_worker_runs_it_is_left_to_that_worker(
+    data_metric: Metric, owner: User
+) -> None:
+    job = Job.objects.create(kind="training", metric=data_metric, requested_by=owner)
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, heartbeat_at=timezone.now(), worker="celery@a", attempts=1
+    )
+
+    Job.objects.run(job.pk, worker="celery@b")  # the same job, delivered twice at once
+
+    job.refresh_from_db()
+    assert not data_metric.trained_models.exists()
+    assert (job.status, job.worker, job.attempts) == (JobStatus.RUNNING, "celery@a", 1)
+
+
+def test_a_job_whose_worker_went_silent_is_run_by_the_worker_it_is_delivered_to_again(
+    data_metric: Metric, owner: User, settings
+) -> None:
+    settings.MBREAK_JOB_HEARTBEAT_TIMEOUT = 60
+    job = Job.objects.create(kind="training", metric=data_metric, requested_by=owner)
+    silent = timezone.now() - timedelta(seconds=61)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, heartbeat_at=silent, worker="celery@a", attempts=1)
+
+    Job.objects.run(job.pk, worker="celery@b")
+
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.attempts) == (JobStatus.DONE, "celery@b", 2)
+    assert data_metric.trained_models.count() == 1
