@@ -28,8 +28,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.models.metric import Labelled, Metric
-from metrics.models.verdict import Source, Verdict, VerdictState
 from metrics.models.trained_model import TrainedModel
+from metrics.models.verdict import Source, Verdict, VerdictState
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
