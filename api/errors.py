@@ -5,11 +5,19 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+
+class TooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request is too large."
+    default_code = "too_large"
 
 
 def problem_details(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -18,6 +26,10 @@ def problem_details(exc: Exception, context: dict[str, Any]) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = TooLarge(_("The request is too large: send at most %(size)s bytes.") % {"size": _max_size()})
+    elif isinstance(exc, SuspiciousOperation):  # too many fields, a bad multipart boundary...
+        exc = exceptions.ParseError(str(exc))
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -36,17 +48,52 @@ def problem_details(exc: Exception, context: dict[str, Any]) -> Response | None:
     return response
 
 
+WHOLE = ("non_field_errors", "__all__")
+
+
 def _field_errors(details: Any, prefix: str = "") -> list[dict[str, str]]:
     """[{"field", "code", "message"}], flattened; "field" is empty for errors of the whole request."""
     if isinstance(details, list):
         return [error for item in details for error in _field_errors(item, prefix)]
     if isinstance(details, dict) and "message" in details and "code" in details:
-        field = "" if prefix in ("", "non_field_errors", "__all__") else prefix
-        return [{"field": field, "code": str(details["code"]), "message": str(details["message"])}]
+        return [{"field": prefix, "code": str(details["code"]), "message": str(details["message"])}]
     if isinstance(details, dict):
+        # An error of a whole object (DRF's "non_field_errors", Django's "__all__") is the
+        # object's: "metrics.0", or "" for the request's.
         return [
             error
             for key, value in details.items()
-            for error in _field_errors(value, f"{prefix}.{key}" if prefix else str(key))
+            for error in _field_errors(value, prefix if key in WHOLE else f"{prefix}.{key}" if prefix else str(key))
         ]
     return [{"field": prefix, "code": "invalid", "message": str(details)}]
+
+
+def _max_size() -> int:
+    from django.conf import settings
+
+    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+
+
+# Django's own error views, for what goes wrong outside a view of the API (a middleware, a
+# body too large to read before the view): under /api/ a problem, like every API error.
+
+
+def _api_problem(request: HttpRequest, status: int, code: str, detail: str) -> HttpResponse | None:
+    if not request.path.startswith("/api/"):
+        return None
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "code": code, "detail": detail}
+    return JsonResponse(body, status=status, content_type="application/problem+json")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        detail = _("The request is too large: send at most %(size)s bytes.") % {"size": _max_size()}
+        problem = _api_problem(request, 413, "too_large", detail)
+    else:
+        problem = _api_problem(request, 400, "bad_request", str(exception) or _("The request is not valid."))
+    return problem or defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    detail = _("Something went wrong on the server; it has been logged. Try again, or tell the team.")
+    return _api_problem(request, 500, "server_error", detail) or defaults.server_error(request)

@@ -17,13 +17,13 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.pagination import NewestFirst
 from api.serializers import (
     ActivateSerializer,
     AskSerializer,
@@ -130,7 +130,10 @@ def caller(request: Request) -> User:
     return request.user
 
 
-def request_body(request: Request) -> dict[str, Any]:
+def request_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    """The JSON object sent; `optional`: no body at all stands for an empty object."""
+    if optional and request.stream is None:
+        return {}
     if not isinstance(request.data, dict):
         raise exceptions.ParseError(_("Send a JSON object."))
     return request.data
@@ -323,11 +326,6 @@ class JobDetail(APIView):
     def get(self, request: Request, job_id: int) -> Response:
         """A job's status and progress (poll it until `status` is done or failed)."""
         return Response(JobSerializer(get_job(request.user, job_id), context={"request": request}).data)
-
-
-class NewestFirst(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 100
 
 
 class MetricIndicators(generics.ListAPIView[Indicator]):
@@ -630,7 +628,8 @@ class NotFound(APIView):
     def dispatch_not_found(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise exceptions.NotFound()
 
-    get = post = put = patch = delete = dispatch_not_found
+    # Whatever the method: DRF would describe the view to OPTIONS, and refuse others with 405.
+    get = post = put = patch = delete = options = http_method_not_allowed = dispatch_not_found
 
 
 class MetricVersions(generics.ListAPIView[TrainedModel]):
@@ -667,7 +666,7 @@ class VersionActivate(APIView):
     def post(self, request: Request, version_id: int) -> Response:
         """Make this version the one that answers (the metric's owner only); pinned by default."""
         model = get_trained_model_for_activation(request.user, version_id)
-        options = ActivateSerializer(data=request_body(request) if request.data else {})
+        options = ActivateSerializer(data=request_body(request, optional=True))
         options.is_valid(raise_exception=True)
         try:
             model.metric.activate(model, pin=options.validated_data["pin"])

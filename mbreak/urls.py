@@ -3,6 +3,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+# Under /api/, Django's own 400 and 500 answers are problem details too.
+handler400 = "api.errors.bad_request"
+handler500 = "api.errors.server_error"
+
 urlpatterns = [
     path("", include("metrics.urls")),
     path("accounts/", include("accounts.urls")),

@@ -84,6 +84,46 @@ def test_indicators_are_listed_newest_first_in_cursor_pages(client: Client, metr
     assert ids == sorted(metric.indicators.values_list("pk", flat=True), reverse=True)
 
 
+def test_every_indicator_of_one_large_import_is_listed_once_going_forward_and_back(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    metric.import_indicators(rule_data(1_250), owner)  # one import: one registration time for all
+    metric.import_indicators(rule_data(30), owner)
+    headers = bearer(owner)
+    pages = [client.get(reverse("api:indicators", args=[metric.pk]), headers=headers).json()]
+    while pages[-1]["next"]:
+        pages.append(client.get(pages[-1]["next"], headers=headers).json())
+    back = [pages[-1]]
+    while back[-1]["previous"]:
+        back.append(client.get(back[-1]["previous"], headers=headers).json())
+
+    forward_ids = [row["id"] for page in pages for row in page["results"]]
+    assert forward_ids == sorted(metric.indicators.values_list("pk", flat=True), reverse=True)
+    assert len(pages) == 13
+    assert pages[0]["previous"] is None
+    assert [row["id"] for page in reversed(back) for row in page["results"]] == forward_ids
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "zzz",  # not base64
+        "cD1nYXJiYWdl",  # DRF's shape, "p=garbage"
+        "YXxnYXJiYWdlfDE",  # "a|garbage|1"
+        "YXwyMDI2LTAxLTAxVDAwOjAwOjAwfDE",  # "a|2026-01-01T00:00:00|1", no offset
+        "YXwyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwfDk5OTk5OTk5OTk5OTk5OTk5OTk5",  # an id past 64 bits
+        "YXwyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwfMKy",  # "²" as the id
+    ],
+)
+def test_a_made_up_cursor_is_refused_as_an_invalid_page(client: Client, metric: Metric, owner: User, cursor) -> None:
+    url = reverse("api:indicators", args=[metric.pk])
+
+    response = client.get(url, {"cursor": cursor}, headers=bearer(owner))
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Invalid cursor."
+
+
 def test_the_csv_download_is_the_pages_download(client: Client, metric: Metric, owner: User, stranger: User) -> None:
     metric.import_indicators(rule_data(20), owner)
     url = reverse("api:indicators_csv", args=[metric.pk])

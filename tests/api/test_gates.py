@@ -108,6 +108,8 @@ def test_a_gate_is_made_with_its_metrics_weights_and_flags(client: Client, owner
         ({"pass_score": "90"}, "pass_score"),  # a string, not a number
         ({"metrics": [{"metric": 1, "critical": "yes"}]}, "metrics.0.critical"),
         ({"name": "\u200b\ufeff"}, "name"),  # nothing visible
+        ({"metrics": "cpu"}, "metrics"),  # not a list: an error of the whole field
+        ({"metrics": [1]}, "metrics.0"),  # not an object: an error of the whole item
     ],
 )
 def test_a_bad_gate_is_refused_and_nothing_stored(client: Client, owner: User, checkout, options, field) -> None:

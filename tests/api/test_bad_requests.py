@@ -1,0 +1,101 @@
+"""Requests no client should send, answered as problem details (never an HTML page, never a
+server error) with nothing stored."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import ApiToken, TokenScope
+from metrics.models import ImportBatch, Metric
+from tests.factories import TrainedModelFactory
+
+
+def bearer(user: User, scope: str = TokenScope.WRITE) -> dict[str, str]:
+    _token, secret = ApiToken.objects.issue(user, f"token {ApiToken.objects.count()}", scope)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def post_json(client: Client, url: str, text: str | bytes, user: User):
+    return client.post(url, text, content_type="application/json", headers=bearer(user))
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert (body["status"], body["code"]) == (status, code)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"name": "Errors", "category": ', "JSON parse error"),  # cut short
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"name": "Errors\\ud800", "category": "web"}', "unpaired surrogate"),  # no database stores it
+        ('{"name": "Errors", "category": "web", "x": NaN}', "JSON parse error"),
+    ],
+)
+def test_a_body_that_cannot_be_read_is_a_parse_error_and_nothing_is_stored(
+    client: Client, owner: User, text: str, words: str
+) -> None:
+    response = post_json(client, reverse("api:metrics"), text, owner)
+
+    assert words in assert_problem(response, 400, "parse_error")["detail"]
+    assert not Metric.objects.exists()
+
+
+def test_a_body_over_the_size_limit_is_a_413_and_nothing_is_stored(client: Client, owner: User, settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    text = '{"name": "Errors", "category": "%s"}' % ("x" * 2_000)
+
+    response = post_json(client, reverse("api:metrics"), text, owner)
+
+    assert assert_problem(response, 413, "too_large")["detail"] == "The request is too large: send at most 1000 bytes."
+    assert not Metric.objects.exists()
+
+
+def test_a_form_with_too_many_fields_is_a_problem(client: Client, metric: Metric, owner: User, settings) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    fields = {f"f{n}": "1" for n in range(20)}
+
+    response = client.post(reverse("api:imports", args=[metric.pk]), fields, headers=bearer(owner))
+
+    assert_problem(response, 400, "parse_error")
+    assert not ImportBatch.objects.exists()
+
+
+@pytest.mark.parametrize("body", ["0", "null", "[]", "false", '""'])
+def test_activating_a_version_with_a_body_that_is_not_an_object_is_refused(
+    client: Client, trained_metric: Metric, owner: User, body: str
+) -> None:
+    older = trained_metric.trained_models.get()
+    TrainedModelFactory.create(metric=trained_metric)
+
+    response = post_json(client, reverse("api:activate", args=[older.pk]), body, owner)
+
+    assert assert_problem(response, 400, "parse_error")["detail"] == "Send a JSON object."
+    trained_metric.refresh_from_db()
+    assert (trained_metric.active_model.version, trained_metric.is_active_model_pinned) == (2, False)
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "PROPFIND", "TRACE"])
+def test_a_path_the_api_does_not_have_is_a_404_whatever_the_method(client: Client, method: str) -> None:
+    response = client.generic(method, "/api/v1/nothing-here/")
+
+    assert_problem(response, 404, "not_found")
+
+
+def test_a_server_error_in_the_api_is_a_problem_that_shows_nothing_of_the_bug(client: Client, owner: User) -> None:
+    client.raise_request_exception = False
+    with mock.patch("api.views.GateList.get_queryset", side_effect=RuntimeError("a bug in the gate list")):
+        response = client.get(reverse("api:gates"), headers=bearer(owner))
+
+    body = assert_problem(response, 500, "server_error")
+    assert "it has been logged" in body["detail"]
+    assert "a bug" not in response.content.decode()
