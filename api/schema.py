@@ -52,3 +52,40 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
                     "415", {"description": "Not JSON.", "content": {"application/problem+json": {"schema": reference}}}
                 )
     return result
+
+
+def close_request_objects(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: a JSON body's objects have no other properties
+    than those listed (the API refuses an unknown or read-only field by name)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    pending = [
+        operation["requestBody"]["content"]["application/json"]["schema"]
+        for path in result.get("paths", {}).values()
+        for operation in path.values()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+    seen: set[int] = set()
+    while pending:
+        schema = pending.pop()
+        if "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+        if id(schema) in seen:
+            continue
+        seen.add(id(schema))
+        if schema.get("type") == "object" and "properties" in schema:
+            schema["additionalProperties"] = False
+            pending.extend(schema["properties"].values())
+        pending.extend(schema[key] for key in ("items",) if key in schema)
+        pending.extend(choice for key in ("allOf", "oneOf", "anyOf") for choice in schema.get(key, []))
+    return result
+
+
+def require_answer_properties(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: an answer's object has every property listed, even
+    those with a default on input (a gate's scores, a release's start), as the serializers
+    write them all (null where the schema says nullable)."""
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") or name == "Problem" or "properties" not in schema:
+            continue
+        schema["required"] = list(schema["properties"])
+    return result

@@ -180,6 +180,12 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
         return "rollback" if verdict.decided == Decision.ROLLBACK else "rollout"
 
 
+JOB_LINK = (
+    "Its import job (the latest, for a file sent again after a failure): its status and errors; "
+    "null for a file imported from the command line."
+)
+
+
 class ImportSerializer(serializers.ModelSerializer[ImportBatch]):
     metric = serializers.IntegerField(source="metric_id", read_only=True)
     file = serializers.CharField(source="file_name", read_only=True)
@@ -194,9 +200,8 @@ class ImportSerializer(serializers.ModelSerializer[ImportBatch]):
         fields = ["id", "metric", "file", "size", "rows", "uploaded_by", "uploaded_at", "undone_at", "job", "url"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True, "description": JOB_LINK})
     def get_job(self, batch: ImportBatch) -> str | None:
-        """Its import job (the latest, for a file sent again after a failure): its status and errors."""
         job_id = getattr(batch, "job_id", None)
         if job_id is None:
             return None

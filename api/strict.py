@@ -8,7 +8,7 @@ JSON body has types; the API holds callers to the schema's.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import forms
@@ -37,35 +37,54 @@ TEXT_FIELDS = (
 LARGEST_ID = 2**63 - 1
 
 
-def _is_number(field: Any, value: Any) -> bool:
+def _number_error(field: Any, value: Any) -> str | None:
+    """Why `value` is not a number `field` can take, or None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
+        return _("Send a number.")
     if not isinstance(value, int):
-        return True
+        return None
     whole = isinstance(field, forms.ModelChoiceField | serializers.PrimaryKeyRelatedField | serializers.IntegerField)
     whole = whole or (isinstance(field, forms.IntegerField) and not isinstance(field, forms.FloatField))
-    return abs(value) <= (LARGEST_ID if whole else sys.float_info.max)
+    if abs(value) <= (LARGEST_ID if whole else sys.float_info.max):
+        return None
+    if whole:
+        return _("Send a whole number from -%(largest)d to %(largest)d.") % {"largest": LARGEST_ID}
+    return _("This number is too large.")
 
 
 def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[ErrorDetail]]:
-    """The fields of `data` whose value is not of the field's JSON type (number, string, boolean)."""
-    errors: dict[str, list[ErrorDetail]] = {}
+    """The fields of `data` whose value is not of the field's JSON type (number, string,
+    boolean), and those it should not have: unknown (a misspelt name would otherwise be
+    ignored, and a change asked for not made) or read-only."""
+    errors = unknown_fields(fields, data)
     for name, field in fields.items():
-        if name not in data or getattr(field, "read_only", False):
+        if name not in data or name in errors:
             continue
         value = data[name]
         if value is None and getattr(field, "allow_null", False):
             continue
         if isinstance(field, forms.BooleanField | serializers.BooleanField):
-            wrong, message = not isinstance(value, bool), _("Send true or false.")
+            message = None if isinstance(value, bool) else _("Send true or false.")
         elif isinstance(field, NUMBER_FIELDS):
-            wrong, message = not _is_number(field, value), _("Send a number.")
+            message = _number_error(field, value)
         elif isinstance(field, TEXT_FIELDS):
-            wrong, message = not isinstance(value, str), _("Send a string.")
+            message = None if isinstance(value, str) else _("Send a string.")
         else:
             continue  # lists and nested objects check their own items
-        if wrong:
+        if message:
             errors[name] = [ErrorDetail(message, "type")]
+    return errors
+
+
+def unknown_fields(fields: Iterable[str] | Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[ErrorDetail]]:
+    """The names in `data` that are not among `fields`, or are read-only ones (DRF's)."""
+    errors: dict[str, list[ErrorDetail]] = {}
+    for name in data:
+        field = fields.get(name) if isinstance(fields, Mapping) else (True if name in fields else None)
+        if field is None:
+            errors[str(name)] = [ErrorDetail(_("Unknown field: this request has no field of that name."), "unknown")]
+        elif getattr(field, "read_only", False):
+            errors[str(name)] = [ErrorDetail(_("Read-only: leave it out of the request."), "read_only")]
     return errors
 
 

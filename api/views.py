@@ -46,7 +46,7 @@ from api.serializers import (
     VerdictSettingsSerializer,
     VersionSerializer,
 )
-from api.strict import type_errors
+from api.strict import type_errors, unknown_fields
 from metrics.access import (
     get_batch,
     get_batch_for_undo,
@@ -201,6 +201,8 @@ class MetricDetail(APIView):
         cases, the out-of-range margin, and whether a stale model is refused."""
         metric = get_metric_for_settings(request.user, metric_id)
         sent = request_body(request)
+        if unknown := unknown_fields(VERDICT_SETTINGS, sent):
+            raise exceptions.ValidationError(unknown)
         data = {field: sent.get(field, getattr(metric, field)) for field in VERDICT_SETTINGS}
         form = MetricSettingsForm(data, instance=metric)  # the web page's: its rules and messages
         checked(form)
@@ -361,7 +363,10 @@ class MetricIndicatorsBulk(APIView):
     def post(self, request: Request, metric_id: int) -> Response:
         """Add many indicators in one request, all or nothing; an error names the row (from 0)."""
         metric = get_metric(request.user, metric_id)
-        rows = request_body(request).get("indicators")
+        body = request_body(request)
+        if unknown := unknown_fields(["indicators"], body):
+            raise exceptions.ValidationError(unknown)
+        rows = body.get("indicators")
         if not isinstance(rows, list) or not rows:
             message = _("Send a non-empty list of indicators as “indicators”.")
             raise exceptions.ValidationError({"indicators": [exceptions.ErrorDetail(message, "invalid")]})

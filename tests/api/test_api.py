@@ -476,6 +476,18 @@ def test_every_operation_documents_its_failures_as_problem_details(client: Clien
     assert "format" not in str(schema["paths"]["/api/v1/metrics/{metric_id}/indicators.csv"])
 
 
+def test_the_schema_says_what_answers_always_hold_and_what_bodies_may_not(client: Client) -> None:
+    schemas = client.get(reverse("api:schema"), headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+    components = schemas["components"]["schemas"]
+
+    assert components["Import"]["properties"]["job"]["nullable"] is True  # imported by the command line
+    assert {"pass_score", "marginal_score", "metrics"} <= set(components["Gate"]["required"])
+    assert "started_at" in components["Release"]["required"]
+    assert components["GateRequest"]["additionalProperties"] is False
+    assert components["GateMetricRequest"]["additionalProperties"] is False
+    assert components["PatchedVerdictSettingsRequest"]["additionalProperties"] is False
+
+
 def test_a_path_the_api_does_not_have_is_a_problem_details_404(client: Client, owner: User) -> None:
     for path in ("/api/v1/metrics/null,null/", "/api/v1/nothing-here"):
         response = client.get(path, headers=bearer(owner))

@@ -344,7 +344,7 @@ def test_a_number_too_large_for_a_float_is_refused_not_a_server_error(
     )
 
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"field": "value", "code": "type", "message": "Send a number."}]
+    assert response.json()["errors"] == [{"field": "value", "code": "type", "message": "This number is too large."}]
     assert not Indicator.objects.exists()
 
 

@@ -3,6 +3,7 @@ server error) with nothing stored."""
 
 from __future__ import annotations
 
+import json
 from unittest import mock
 
 import pytest
@@ -75,13 +76,13 @@ def test_activating_a_version_with_a_body_that_is_not_an_object_is_refused(
     client: Client, trained_metric: Metric, owner: User, body: str
 ) -> None:
     older = trained_metric.trained_models.get()
-    TrainedModelFactory.create(metric=trained_metric)
+    newer = TrainedModelFactory.create(metric=trained_metric)
 
     response = post_json(client, reverse("api:activate", args=[older.pk]), body, owner)
 
     assert assert_problem(response, 400, "parse_error")["detail"] == "Send a JSON object."
     trained_metric.refresh_from_db()
-    assert (trained_metric.active_model.version, trained_metric.is_active_model_pinned) == (2, False)
+    assert (trained_metric.active_model_id, trained_metric.is_active_model_pinned) == (newer.pk, False)
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "PROPFIND", "TRACE"])
@@ -99,3 +100,80 @@ def test_a_server_error_in_the_api_is_a_problem_that_shows_nothing_of_the_bug(cl
     body = assert_problem(response, 500, "server_error")
     assert "it has been logged" in body["detail"]
     assert "a bug" not in response.content.decode()
+
+
+def test_a_misspelt_setting_is_refused_by_name_and_no_setting_changes(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    body = '{"rollout_threshold": 0.9, "rollback_treshold": 0.9}'
+
+    response = client.patch(
+        reverse("api:metric", args=[metric.pk]), body, content_type="application/json", headers=bearer(owner)
+    )
+
+    errors = assert_problem(response, 400, "invalid")["errors"]
+    assert errors == [
+        {
+            "field": "rollback_treshold",
+            "code": "unknown",
+            "message": "Unknown field: this request has no field of that name.",
+        }
+    ]
+    metric.refresh_from_db()
+    assert (metric.rollback_threshold, metric.rollout_threshold) == (0.6, 0.8)  # as they were
+
+
+def test_a_field_the_api_does_not_take_is_refused_and_nothing_is_stored(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    url = reverse("api:metric_verdicts", args=[trained_metric.pk])
+
+    response = post_json(client, url, '{"value": 900, "minutes": 30, "minute": 5}', owner)
+
+    assert [error["field"] for error in assert_problem(response, 400, "invalid")["errors"]] == ["minute"]
+    assert not trained_metric.verdicts.exists()
+
+
+def test_a_read_only_field_sent_back_is_refused_by_name(client: Client, trained_metric: Metric, owner: User) -> None:
+    gate = post_json(
+        client,
+        reverse("api:gates"),
+        json.dumps({"name": "Checkout", "metrics": [{"metric": trained_metric.pk}]}),
+        owner,
+    ).json()
+    gate["name"] = "Payments"
+
+    response = client.put(gate["url"], gate, content_type="application/json", headers=bearer(owner))
+
+    errors = assert_problem(response, 400, "invalid")["errors"]
+    assert {error["code"] for error in errors} == {"read_only"}
+    assert "id" in {error["field"] for error in errors}
+    assert client.get(gate["url"], headers=bearer(owner)).json()["name"] == "Checkout"
+
+
+def test_a_number_too_large_for_an_id_says_how_large_it_may_be(client: Client, owner: User) -> None:
+    body = '{"name": "Checkout", "metrics": [{"metric": 99999999999999999999}]}'
+
+    response = post_json(client, reverse("api:gates"), body, owner)
+
+    assert assert_problem(response, 400, "invalid")["errors"] == [
+        {
+            "field": "metrics.0.metric",
+            "code": "type",
+            "message": "Send a whole number from -9223372036854775807 to 9223372036854775807.",
+        }
+    ]
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/problem+json", "application/xml"])
+def test_an_accept_header_the_api_cannot_serve_still_gets_its_answer_in_json(
+    client: Client, metric: Metric, owner: User, accept: str
+) -> None:
+    listed = client.get(reverse("api:metrics"), headers={**bearer(owner), "Accept": accept})
+    anonymous = client.get(reverse("api:metrics"), headers={"Accept": accept})
+    unknown = client.get("/api/v1/nothing-here/", headers={**bearer(owner), "Accept": accept})
+
+    assert (listed.status_code, listed["Content-Type"]) == (200, "application/json")
+    assert listed.json()["results"][0]["name"] == metric.name
+    assert_problem(anonymous, 401, "not_authenticated")
+    assert_problem(unknown, 404, "not_found")
