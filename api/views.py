@@ -139,8 +139,8 @@ def request_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
     return request.data
 
 
-NAME_FILTER = OpenApiParameter("name", str, description="Metrics whose name contains this (any case, any accents).")
-CATEGORY_FILTER = OpenApiParameter("category", str, description="Metrics whose category contains this.")
+NAME_FILTER = OpenApiParameter("name", str, description="Metrics whose name contains this, ignoring case.")
+CATEGORY_FILTER = OpenApiParameter("category", str, description="Metrics whose category contains this, ignoring case.")
 
 
 class MetricList(generics.ListAPIView[Metric]):
@@ -149,11 +149,10 @@ class MetricList(generics.ListAPIView[Metric]):
     serializer_class = MetricSerializer
 
     def get_queryset(self) -> Any:
-        filters = MetricFilterForm(self.request.query_params)
-        filters.is_valid()
+        searched = checked(MetricFilterForm(self.request.query_params), json_body=False)
         return (
             Metric.objects.visible_to(self.request.user)
-            .search(name=filters.cleaned_data.get("name", ""), category=filters.cleaned_data.get("category", ""))
+            .search(name=searched["name"], category=searched["category"])
             .select_related("owner")
             .with_latest_model()
             .order_by("category_key", "name_key", "pk")

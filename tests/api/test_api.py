@@ -383,6 +383,17 @@ def test_a_read_only_token_reads_but_cannot_ask_or_change_anything(
     assert client.get(ask_url(trained_metric), headers=headers).status_code == 200
 
 
+def test_a_metric_filter_with_a_null_character_is_refused_not_ignored(client: Client, owner: User) -> None:
+    MetricFactory.create(owner=owner, name="Error rate", category="Errors")
+
+    response = client.get(METRICS_URL, {"name": "Error\x00"}, headers=bearer(owner))
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "name", "code": "null_characters_not_allowed", "message": "Null characters are not allowed."}
+    ]
+
+
 def test_the_verdict_log_lists_newest_first_and_filters_by_state(
     client: Client, trained_metric: Metric, owner: User
 ) -> None:

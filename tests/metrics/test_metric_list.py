@@ -86,6 +86,17 @@ def test_list_with_an_over_long_filter_does_not_list_everything(client: Client, 
     assert table_rows(response) == []
 
 
+def test_list_with_a_null_character_in_a_filter_lists_nothing_and_says_why(
+    client: Client, owner: User, catalogue: None
+) -> None:
+    client.force_login(owner)
+
+    response = client.get(LIST_URL, {"name": "Requests\x00"})
+
+    assert table_rows(response) == []
+    assert "Null characters are not allowed." in response.content.decode()
+
+
 def test_list_keeps_the_filters_in_the_form(client: Client, owner: User, catalogue: None) -> None:
     client.force_login(owner)
 
