@@ -10,6 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope, token_digest
 from metrics.models import ImportBatch, Indicator, Metric, Source, Verdict
@@ -130,9 +132,53 @@ def test_create_token_prints_a_secret_that_only_its_hash_keeps(owner: User) -> N
     assert token.digest == token_digest(secret)
     assert (token.user, token.name, token.scope) == (owner, "Jenkins gate", TokenScope.WRITE)
     assert token.expires_at is not None
-    with pytest.raises(CommandError, match="already has a token named 'Jenkins gate'"):
-        call_command("create_token", "owner", "Jenkins gate")
+    with pytest.raises(CommandError, match="You already have a token named “Jenkins gate”"):
+        call_command("create_token", "owner", "Jenkins\u200b gate")
     assert ApiToken.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Deploy\u200b gate", "You already have a token named “Deploy gate”. Revoke it first, or choose another name."),
+        ("\u200b\u202e", "Give the token a name."),
+        ("x" * 300, "Ensure this value has at most 100 characters (it has 300)."),
+    ],
+)
+def test_create_token_refuses_a_name_the_tokens_page_refuses_with_its_message(
+    client: Client, owner: User, name: str, message: str
+) -> None:
+    client.force_login(owner)
+    client.post(reverse("accounts:api_tokens"), {"name": "Deploy gate", "scope": "read", "expires_in": ""})
+    before = list(ApiToken.objects.values_list("pk", "name"))
+
+    page = client.post(reverse("accounts:api_tokens"), {"name": name, "scope": "read", "expires_in": ""})
+    with pytest.raises(CommandError) as refused:
+        call_command("create_token", "owner", name)
+
+    assert page.context["form"].errors["name"] == [message]
+    assert str(refused.value) == message
+    assert list(ApiToken.objects.values_list("pk", "name")) == before
+
+
+def test_create_token_refuses_an_expiry_beyond_the_calendar_and_names_the_largest(owner: User) -> None:
+    with pytest.raises(CommandError, match=r"--days must be a number from 1 to \d+\.") as too_far:
+        call_command("create_token", "owner", "Forever", "--days", "100000000")
+    largest = str(too_far.value).split()[-1].rstrip(".")
+    run("create_token", "owner", "Far away", "--days", largest)
+
+    far_away = ApiToken.objects.get()
+    assert (far_away.name, far_away.expires_at.year if far_away.expires_at else None) == ("Far away", 9999)
+
+
+def test_create_token_refuses_an_inactive_account_whose_tokens_would_never_work(owner: User) -> None:
+    owner.is_active = False
+    owner.save()
+
+    with pytest.raises(CommandError, match="The account owner is inactive: a token of it would always be refused"):
+        call_command("create_token", "owner", "Jenkins gate")
+
+    assert not ApiToken.objects.exists()
 
 
 def test_train_a_named_metric_whatever_its_state(trained_metric: Metric) -> None:
