@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope, token_digest
+from metrics.management.commands._arguments import metric_named
 from metrics.models import ImportBatch, Indicator, Metric, Source, Verdict
 from tests.factories import MetricFactory
 
@@ -187,3 +188,33 @@ def test_train_a_named_metric_whatever_its_state(trained_metric: Metric) -> None
     assert "Trained 'Requests per minute' (Traffic): version 2" in printed
     with pytest.raises(CommandError, match="No metric 'ghost'"):
         call_command("train", "--metric", "ghost")
+
+
+def test_a_metric_name_with_a_slash_is_found_whole_then_as_name_and_category(owner: User) -> None:
+    reliability = MetricFactory.create(owner=owner, name="Errors/s", category="Reliability")
+    found_alone = metric_named("errors/s")
+    traffic = MetricFactory.create(owner=owner, name="Errors/s", category="Traffic")
+
+    with pytest.raises(CommandError, match="'Errors/s' names several metrics: ") as ambiguous:
+        metric_named("Errors/s")
+    assert found_alone == reliability
+    assert f"{reliability.pk} (Errors/s/Reliability)" in str(ambiguous.value)
+    assert metric_named("Errors/s/traffic") == traffic
+    assert run("export_indicators", "Errors/s/Reliability").startswith("valor,decisao,tempo")
+
+
+def test_digits_name_a_metric_by_its_id_when_one_has_it_else_by_its_name(owner: User) -> None:
+    year = MetricFactory.create(owner=owner, name="2024", category="Years")
+    other = MetricFactory.create(owner=owner, name="Other", category="Years")
+
+    assert metric_named("2024") == year
+    assert metric_named(f" {other.pk} ") == other
+
+
+@pytest.mark.parametrize("reference", ["²", "٣", "9" * 40])
+def test_a_reference_that_only_looks_like_a_number_is_a_name(owner: User, reference: str) -> None:
+    with pytest.raises(CommandError, match=f"No metric '{reference}'"):
+        metric_named(reference)
+    squared = MetricFactory.create(owner=owner, name=reference, category="Units")
+
+    assert metric_named(reference) == squared
