@@ -15,7 +15,18 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope, token_digest
 from metrics.management.commands._arguments import metric_named
-from metrics.models import ImportBatch, Indicator, Metric, Source, Verdict
+from metrics.models import (
+    Gate,
+    GateMetric,
+    ImportBatch,
+    Indicator,
+    Metric,
+    Observation,
+    Release,
+    Source,
+    TrainedModel,
+    Verdict,
+)
 from tests.factories import MetricFactory
 
 
@@ -218,3 +229,66 @@ def test_a_reference_that_only_looks_like_a_number_is_a_name(owner: User, refere
     squared = MetricFactory.create(owner=owner, name=reference, category="Units")
 
     assert metric_named(reference) == squared
+
+
+def demo_state() -> dict[str, object]:
+    return {
+        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner__username")),
+        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version")),
+        "gates": list(GateMetric.objects.order_by("pk").values_list("gate__name", "metric_id")),
+        "observations": list(Observation.objects.order_by("pk").values_list("pk", "metric_id", "verdict_id")),
+        "indicators": Indicator.objects.count(),
+    }
+
+
+def test_load_demo_gates_its_own_metrics_when_another_account_has_one_of_the_same_name(stranger: User) -> None:
+    elsewhere = MetricFactory.create(owner=stranger, name="Requests per minute", category="Web")
+
+    run("load_demo")
+
+    release = Release.objects.get()
+    assert {metric.owner.username for metric in Metric.objects.exclude(pk=elsewhere.pk)} == {"demo"}
+    assert not GateMetric.objects.filter(metric=elsewhere).exists()
+    assert GateMetric.objects.filter(gate=release.gate).count() == 3
+    assert release.observations.count() == 5
+
+
+def test_load_demo_leaves_another_accounts_metric_named_alike_and_makes_the_rest(stranger: User) -> None:
+    taken = MetricFactory.create(owner=stranger, name="requests PER minute", category="traffic")
+    errors = io.StringIO()
+
+    call_command("load_demo", stdout=io.StringIO(), stderr=errors)
+
+    assert sorted(Metric.objects.filter(owner__username="demo").values_list("name", flat=True)) == [
+        "Error rate (%)",
+        "p95 latency (ms)",
+    ]
+    assert not taken.indicators.exists()
+    assert not Gate.objects.exists()
+    assert errors.getvalue().splitlines() == [
+        "Skipped the demo metric “Requests per minute”: “requests PER minute (traffic)” belongs to stranger.",
+        "Skipped the demo gate: the demo metric “Requests per minute” could not be made.",
+    ]
+
+
+def test_load_demo_run_again_changes_nothing(db: None) -> None:
+    run("load_demo")
+    before = demo_state()
+
+    run("load_demo")
+
+    assert demo_state() == before
+
+
+def test_load_demo_makes_no_half_gate_when_a_demo_metric_cannot_answer(db: None) -> None:
+    demo = User.objects.create(username="demo")
+    MetricFactory.create(owner=demo, name="Requests per minute", category="Traffic")  # no model
+    errors = io.StringIO()
+
+    call_command("load_demo", stdout=io.StringIO(), stderr=errors)
+
+    assert (Gate.objects.count(), Release.objects.count(), Observation.objects.count()) == (0, 0, 0)
+    assert errors.getvalue().strip() == (
+        "Skipped the demo gate: “Requests per minute” has no trained model yet. "
+        "Train it, then run the prediction again."
+    )
