@@ -27,6 +27,8 @@ from metrics.models import (
     TrainedModel,
     Verdict,
 )
+from predictor import training
+from predictor.training import TrainingDataError
 from tests.factories import MetricFactory
 
 
@@ -292,3 +294,70 @@ def test_load_demo_makes_no_half_gate_when_a_demo_metric_cannot_answer(db: None)
         "Skipped the demo gate: “Requests per minute” has no trained model yet. "
         "Train it, then run the prediction again."
     )
+
+
+def train(*arguments: str) -> tuple[str, str, str | None]:
+    """What `train` printed, what it wrote to stderr, and the error it exited with (None: exit 0)."""
+    output, errors = io.StringIO(), io.StringIO()
+    try:
+        call_command("train", *arguments, stdout=output, stderr=errors)
+    except CommandError as error:
+        return output.getvalue(), errors.getvalue(), str(error)
+    return output.getvalue(), errors.getvalue(), None
+
+
+def test_train_a_named_metric_without_enough_data_exits_with_an_error(metric: Metric) -> None:
+    printed, errors, failure = train("--metric", "Requests per minute")
+
+    assert errors == "Skipped 'Requests per minute' (Traffic): not enough data to train.\n"
+    assert failure == "Not trained: 'Requests per minute' (Traffic)."
+    assert "0 trained, 1 without enough data" in printed
+    assert not TrainedModel.objects.exists()
+
+
+def test_a_stale_sweep_reports_a_metric_without_enough_data_and_exits_zero(trained_metric: Metric, owner: User) -> None:
+    MetricFactory.create(owner=owner, name="Empty", category="Traffic")
+
+    printed, errors, failure = train("--stale")
+
+    assert failure is None
+    assert errors == "Skipped 'Empty' (Traffic): not enough data to train.\n"
+    assert "0 trained, 1 without enough data, 0 failed, 0 left." in printed
+
+
+def test_a_failed_training_exits_with_an_error_even_in_a_sweep(
+    trained_metric: Metric, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_learn(*args: object, **kwargs: object) -> None:
+        raise TrainingDataError("values or times are not finite 32-bit numbers")
+
+    monkeypatch.setattr(training, "fit_decision_tree", cannot_learn)
+    trained_metric.add_indicator(500, 0, 12, owner)  # new data: its model is stale
+
+    _printed, errors, failure = train("--stale")
+
+    assert errors == "Failed 'Requests per minute' (Traffic): its values cannot be learnt from.\n"
+    assert failure == "Not trained: 'Requests per minute' (Traffic)."
+    assert TrainedModel.objects.count() == 1
+
+
+def test_train_says_when_the_new_version_does_not_answer_and_why(trained_metric: Metric) -> None:
+    first = TrainedModel.objects.get()
+    trained_metric.activate(first, pin=True)
+
+    printed, _errors, failure = train("--metric", "Requests per minute")
+
+    assert failure is None
+    assert (
+        f"  Version 2 does not answer verdicts. Kept as a candidate: the active version is pinned "
+        f"(version 1, {first.accuracy:.1%})."
+    ) in printed.splitlines()
+
+
+@pytest.mark.parametrize("budget", ["-1", "nan", "inf", "soon"])
+def test_train_refuses_a_budget_that_is_not_a_number_of_seconds(trained_metric: Metric, budget: str) -> None:
+    refusal = f"argument --budget: expected a number of seconds, 0 or more, got “{budget}”"
+    with pytest.raises(CommandError, match=refusal):
+        call_command("train", "--metric", "Requests per minute", f"--budget={budget}")
+
+    assert TrainedModel.objects.count() == 1
