@@ -361,3 +361,38 @@ def test_train_refuses_a_budget_that_is_not_a_number_of_seconds(trained_metric: 
         call_command("train", "--metric", "Requests per minute", f"--budget={budget}")
 
     assert TrainedModel.objects.count() == 1
+
+
+def test_verdict_json_is_the_apis_verdict_with_paths_for_urls(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    _code, printed = verdict_exit("Requests per minute", "250", "30", "--user", "owner", "--json")
+    body = json.loads(printed)
+    _token, secret = ApiToken.objects.issue(owner, "test", TokenScope.READ)
+
+    api = client.get(reverse("api:verdict", args=[body["id"]]), headers={"Authorization": f"Bearer {secret}"}).json()
+
+    assert body["url"] == f"/api/v1/verdicts/{body['id']}/" == reverse("api:verdict", args=[body["id"]])
+    assert body["web_url"] == f"/verdicts/{body['id']}/"
+    assert api["url"] == f"http://testserver{body['url']}"
+    assert api["web_url"] == f"http://testserver{body['web_url']}"
+    assert {key: value for key, value in body.items() if key not in {"url", "web_url"}} == {
+        key: value for key, value in api.items() if key not in {"url", "web_url"}
+    }
+    assert (body["metric_name"], body["asked_by"], body["source"]) == ("Requests per minute", "owner", "api")
+
+
+def test_verdict_prints_the_value_as_entered_and_where_the_logged_verdict_is(trained_metric: Metric) -> None:
+    _code, printed = verdict_exit("Requests per minute", "1234567", "30.25")
+
+    verdict = Verdict.objects.get()
+    assert printed.startswith("Inconclusive: Requests per minute = 1234567 after 30.25 minutes (model version 1;")
+    assert printed.splitlines()[-1] == f"Logged as verdict {verdict.pk}: /verdicts/{verdict.pk}/"
+    assert verdict.value == 1234567
+
+
+def test_verdict_refuses_a_value_that_is_not_a_number_before_anything_else(trained_metric: Metric) -> None:
+    with pytest.raises(CommandError, match="argument value: expected a number, got “lots”"):
+        call_command("verdict", "Requests per minute", "lots", "30")
+
+    assert not Verdict.objects.exists()
