@@ -396,3 +396,18 @@ def test_verdict_refuses_a_value_that_is_not_a_number_before_anything_else(train
         call_command("verdict", "Requests per minute", "lots", "30")
 
     assert not Verdict.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "separator", "name"),
+    [(";", ";", "semicolon"), ("semicolon", ";", "semicolon"), ("\t", "\t", "tab"), ("\\t", "\t", "tab")],
+)
+def test_import_indicators_takes_the_delimiter_by_its_name_or_the_character_itself(
+    tmp_path: Path, metric: Metric, delimiter: str, separator: str, name: str
+) -> None:
+    data = tmp_path / "deploys.csv"
+    data.write_text(f"valor{separator}decisao{separator}tempo\n500{separator}1{separator}10\n")
+
+    run("import_indicators", str(metric.pk), str(data), "--user", "owner", "--delimiter", delimiter)
+
+    assert list(ImportBatch.objects.values_list("delimiter", "rows")) == [(name, 1)]
