@@ -12,9 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import throttle
-from accounts.models import ApiToken, TokenScope
+from accounts.models import LONGEST_NAME, ApiToken, TokenScope
 from mbreak.forms import BootstrapFormMixin
-from metrics.models.metric import has_visible_character, normalise_label
 
 
 class SignupForm(BootstrapFormMixin, UserCreationForm[User]):
@@ -50,7 +49,8 @@ class ApiTokenForm(BootstrapFormMixin, forms.Form):
 
     name = forms.CharField(
         label=_("Name"),
-        max_length=100,
+        # The browser stops at the length; the limit itself is checked_name's, on the name as stored.
+        widget=forms.TextInput(attrs={"maxlength": LONGEST_NAME}),
         help_text=_("What uses it, e.g. “GitHub Actions deploy gate”."),
     )
     scope = forms.ChoiceField(label=_("Access"), choices=TokenScope.choices, initial=TokenScope.READ)
@@ -61,16 +61,7 @@ class ApiTokenForm(BootstrapFormMixin, forms.Form):
         self.user = user
 
     def clean_name(self) -> str:
-        name = normalise_label(self.cleaned_data["name"])  # as a metric's name: invisible characters dropped
-        if not has_visible_character(name):
-            raise forms.ValidationError(_("Give the token a name."), code="blank")
-        if ApiToken.objects.of(self.user).filter(name=name, revoked_at__isnull=True).exists():
-            raise forms.ValidationError(
-                _("You already have a token named “%(name)s”. Revoke it first, or choose another name."),
-                code="duplicate",
-                params={"name": name},
-            )
-        return name
+        return ApiToken.checked_name(self.user, self.cleaned_data["name"])
 
     def expires_at(self) -> datetime | None:
         days = self.cleaned_data.get("expires_in")

@@ -6,10 +6,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from metrics.models.metric import has_visible_character, normalise_label
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -20,6 +24,7 @@ TOKEN_PREFIX = "mb_"  # noqa: S105 - a marker, not a secret
 SHOWN_CHARACTERS = 8
 # Writing "last used" on every request would make each API call a write: once a minute is enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
+LONGEST_NAME = 100
 
 
 class TokenScope(models.TextChoices):
@@ -63,7 +68,7 @@ class ApiToken(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
     )
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=LONGEST_NAME)
     scope = models.CharField(_("scope"), max_length=8, choices=TokenScope.choices, default=TokenScope.READ)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     shown = models.CharField(_("token"), max_length=16, editable=False)  # its first characters, to recognise it
@@ -85,6 +90,24 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.shown}…)"
+
+    @classmethod
+    def checked_name(cls, user: User, text: str) -> str:
+        """`text` as a new token of `user` stores it (as a metric's name: invisible characters
+        dropped, spaces collapsed); raises `ValidationError` when it shows nothing, is too
+        long, or names another live token of `user`. The tokens page and `create_token` both
+        ask this."""
+        name = normalise_label(text)
+        if not has_visible_character(name):
+            raise ValidationError(_("Give the token a name."), code="blank")
+        MaxLengthValidator(LONGEST_NAME)(name)
+        if cls.objects.of(user).filter(name=name, revoked_at__isnull=True).exists():
+            raise ValidationError(
+                _("You already have a token named “%(name)s”. Revoke it first, or choose another name."),
+                code="duplicate",
+                params={"name": name},
+            )
+        return name
 
     @property
     def is_expired(self) -> bool:

@@ -37,7 +37,8 @@ from metrics.templatetags.formatting import rule_text
 
 @extend_schema_field(OpenApiTypes.URI)
 class Link(serializers.Field):  # type: ignore[type-arg]
-    """An object's full URL: the named API view's for its id, or its web page's."""
+    """An object's full URL: the named API view's for its id, or its web page's. Without a
+    request (a management command, which does not know the server's address): its path."""
 
     def __init__(self, view_name: str | None = None) -> None:
         self.view_name = view_name
@@ -45,7 +46,8 @@ class Link(serializers.Field):  # type: ignore[type-arg]
 
     def to_representation(self, value: Any) -> str:
         path = reverse(self.view_name, args=[value.pk]) if self.view_name else value.get_absolute_url()
-        return str(self.context["request"].build_absolute_uri(path))
+        request = self.context.get("request")
+        return path if request is None else str(request.build_absolute_uri(path))
 
 
 class UtcDateTimeField(serializers.DateTimeField):

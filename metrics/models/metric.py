@@ -78,6 +78,8 @@ def search_key(text: str) -> str:
 VERDICT_SETTINGS = ("rollback_threshold", "rollout_threshold", "min_leaf_cases", "range_margin", "refuse_stale")
 # The largest minimum of similar cases: PostgreSQL's integer (SQLite's would take more).
 LARGEST_MIN_LEAF_CASES = 2**31 - 1
+# The largest id a database holds (a 64-bit integer): a longer number cannot be one.
+LARGEST_ID = 2**63 - 1
 
 
 class MetricQuerySet(models.QuerySet["Metric"]):
@@ -97,13 +99,26 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         return self.filter(filters)
 
     def named(self, reference: str) -> MetricQuerySet:
-        """The metric a person names on a command line: its id, or its name (any case), with
-        "/category" when two categories hold the same name ("p95 latency/Checkout")."""
-        if reference.strip().isdigit():
-            return self.filter(pk=int(reference))
-        name, _slash, category = reference.partition("/")
-        found = self.filter(name_key=search_key(name))
-        return found.filter(category_key=search_key(category)) if category else found
+        """The metrics a person names on a command line: its id, or its name (any case), with
+        "/category" when two categories hold the same name ("p95 latency/Checkout").
+
+        ASCII digits are an id when a metric has it, else a name ("2024"). A name may hold a
+        slash ("Errors/s"): the whole text is tried as a name first, then as name/category
+        split at each slash ("Errors/s/Traffic"). Several metrics: the name is ambiguous.
+        """
+        text = reference.strip()
+        if text.isascii() and text.isdigit() and int(text) <= LARGEST_ID:
+            by_id = self.filter(pk=int(text))
+            if by_id.exists():
+                return by_id
+        by_name = self.filter(name_key=search_key(text))
+        if "/" not in text or by_name.exists():
+            return by_name
+        splits = [(text[:at], text[at + 1 :]) for at, character in enumerate(text) if character == "/"]
+        by_name_and_category = Q(pk__in=[])
+        for name, category in splits:
+            by_name_and_category |= Q(name_key=search_key(name), category_key=search_key(category))
+        return self.filter(by_name_and_category)
 
     def same_as(self, name: str, category: str) -> MetricQuerySet:
         """Metrics that count as duplicates of (name, category): same words, ignoring case."""

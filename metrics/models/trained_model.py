@@ -21,6 +21,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.models.metric import Metric, MetricQuerySet
+from metrics.templatetags.formatting import percent
 from predictor import artifacts, charts, explain, training
 from predictor.columns import IndicatorColumns
 
@@ -608,6 +609,18 @@ class TrainedModel(models.Model):
     @property
     def is_active(self) -> bool:
         return self.metric.active_model_id == self.pk
+
+    @property
+    def candidate_summary(self) -> str:
+        """Why this version did not become the active one when it was trained, as its model card
+        says it; "" when it did."""
+        if not self.candidate_reason:
+            return ""
+        return gettext("Kept as a candidate: %(reason)s (version %(compared)s, %(accuracy)s).") % {
+            "reason": self.get_candidate_reason_display(),
+            "compared": self.compared_version,
+            "accuracy": percent(self.compared_accuracy),
+        }
 
     def pairplot_png(self) -> bytes:
         """The pairplot of the data this version learnt from (its stored sample), in the active

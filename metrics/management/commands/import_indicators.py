@@ -13,6 +13,13 @@ from metrics.management.commands._arguments import metric_named, user_named
 from metrics.models import ImportBatch, MetricDeleted
 
 
+def delimiter_name(text: str) -> str:
+    """A --delimiter as the upload form names it: "semicolon" for ";" ("\\t" typed for a tab)."""
+    by_character = {character: name for name, character in csv_io.DELIMITERS.items()}
+    by_character["\\t"] = "tab"
+    return by_character.get(text, text)
+
+
 class Command(BaseCommand):
     help = (
         "Import a CSV file of indicators into METRIC, all or nothing, by the same rules as the upload page "
@@ -23,7 +30,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("metric", help="the metric's id, or its name (name/category if two share it)")
         parser.add_argument("file", type=Path, help="the CSV file")
-        parser.add_argument("--delimiter", default=csv_io.DETECT, choices=[csv_io.DETECT, *csv_io.DELIMITERS])
+        parser.add_argument(
+            "--delimiter",
+            default=csv_io.DETECT,
+            type=delimiter_name,
+            choices=[csv_io.DETECT, *csv_io.DELIMITERS],
+            help=(
+                "what separates the columns: detect (from the header; the default), comma, semicolon, tab or "
+                "pipe, or the character itself (',' ';' '|', or '\\t' for a tab)"
+            ),
+        )
         parser.add_argument("--user", required=True, help="the username the rows are registered by")
         parser.add_argument("--again", action="store_true", help="import a file already imported into this metric")
 

@@ -1,6 +1,8 @@
 """Create the demo account with realistic metrics, indicators, trained models and logged verdicts.
 
-Safe to run again: existing demo metrics are left as they are.
+Safe to run again: existing demo metrics are left as they are. A metric of the same name and
+category (any case) owned by another account is left alone, and so is the demo's gate,
+which is made whole (with its release and observations) or not at all.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from metrics.models import Decision, Gate, GateMetric, Metric, Release, TrainedModel
+from metrics.models import Decision, Gate, GateMetric, Metric, ModelUnusable, NoTrainedModel, Release, TrainedModel
 from predictor.columns import IndicatorColumns
 
 DEMO_USERNAME = "demo"
@@ -70,32 +74,66 @@ class Command(BaseCommand):
             user.save()
         rng = np.random.default_rng(2024)
         for (name, category, value_range, time_range, rule), verdicts in zip(DEMO_METRICS, DEMO_VERDICTS, strict=True):
-            metric, created = Metric.objects.get_or_create(name=name, category=category, defaults={"owner": user})
-            if not created:
-                continue
+            # The same draws whether or not the metric is made, so that each demo metric's data is always the same.
             values = np.round(rng.uniform(*value_range, INDICATORS_PER_METRIC), 2)
             times = np.round(rng.uniform(*time_range, INDICATORS_PER_METRIC))
-            decisions = rule(values, times).astype(int)
             flip = rng.random(INDICATORS_PER_METRIC) < NOISE
+            # The catalogue's rule for a duplicate (same words, any case), not the exact name.
+            existing = Metric.objects.same_as(name, category).select_related("owner").first()
+            if existing is not None:
+                if existing.owner_id != user.pk:
+                    self.stderr.write(
+                        gettext("Skipped the demo metric “%(name)s”: “%(existing)s” belongs to %(owner)s.")
+                        % {"name": name, "existing": existing, "owner": existing.owner.username}
+                    )
+                continue
+            decisions = rule(values, times).astype(int)
             decisions[flip] = 1 - decisions[flip]
             data = IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=decisions.tolist())
-            metric.import_indicators(data, user)
-            model = TrainedModel.objects.train(metric, user)
-            self.stdout.write(f"  {name}: {INDICATORS_PER_METRIC} indicators, model accuracy {model.accuracy:.1%}")
-            given = [(metric.predict(value, minutes, user), decided) for value, minutes, decided in verdicts]
-            for verdict, decided in given:
-                if decided is not None:
-                    verdict.add_feedback(decided, "", user)
-            # The feedback is new data: a second version learns from it.
-            TrainedModel.objects.train(metric, user)
+            with transaction.atomic():  # a demo metric with all its data and models, or none (run again to make it)
+                metric = Metric.objects.create(name=name, category=category, owner=user)
+                self.load_metric(metric, data, verdicts, user)
         self.load_gate(user)
         self.stdout.write(self.style.SUCCESS(f"Demo login: username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r}"))
+
+    def load_metric(
+        self, metric: Metric, data: IndicatorColumns, verdicts: list[tuple[float, float, int | None]], user: Any
+    ) -> None:
+        """Its indicators, a model of them, verdicts with feedback, and a second version that learnt from it."""
+        metric.import_indicators(data, user)
+        model = TrainedModel.objects.train(metric, user)
+        self.stdout.write(f"  {metric.name}: {INDICATORS_PER_METRIC} indicators, model accuracy {model.accuracy:.1%}")
+        given = [(metric.predict(value, minutes, user), decided) for value, minutes, decided in verdicts]
+        for verdict, decided in given:
+            if decided is not None:
+                verdict.add_feedback(decided, "", user)
+        # The feedback is new data: a second version learns from it.
+        TrainedModel.objects.train(metric, user)
 
     def load_gate(self, user: Any) -> None:
         """A gate over the three metrics, and a release of half an hour ago with its observations."""
         if Gate.objects.filter(name=DEMO_GATE, owner=user).exists():
             return
-        metrics = {metric.name: metric for metric in Metric.objects.filter(name__in=[m[0] for m in DEMO_METRICS])}
+        # The demo's own metrics: another account may own one of the same name in another category.
+        metrics = {}
+        for name, category, *_rest in DEMO_METRICS:
+            metric = Metric.objects.same_as(name, category).filter(owner=user).first()
+            if metric is None:
+                self.stderr.write(
+                    gettext("Skipped the demo gate: the demo metric “%(name)s” could not be made.") % {"name": name}
+                )
+                return
+            metrics[name] = metric
+        try:
+            with transaction.atomic():  # the gate, its release and its observations, or nothing
+                release = self.create_gate_and_release(user, metrics)
+        except (NoTrainedModel, ModelUnusable) as error:
+            self.stderr.write(gettext("Skipped the demo gate: %(reason)s") % {"reason": error})
+            return
+        verdict = release.verdict()
+        self.stdout.write(f"  Gate {DEMO_GATE!r}, release {release.pk} (checkout-web v42): {verdict.summary}")
+
+    def create_gate_and_release(self, user: Any, metrics: dict[str, Metric]) -> Release:
         gate = Gate.objects.create(name=DEMO_GATE, owner=user, pass_score=80, marginal_score=50)
         for name, weight, critical, observe_only in DEMO_GATE_METRICS:
             GateMetric.objects.create(
@@ -111,5 +149,4 @@ class Command(BaseCommand):
         for name, value, minutes in DEMO_OBSERVATIONS:
             release.observe(metrics[name], value, user, minutes)
             release.answer(user, at=release.started_at + timedelta(minutes=minutes))  # as the pipeline asked
-        verdict = release.verdict()
-        self.stdout.write(f"  Gate {DEMO_GATE!r}, release {release.pk} (checkout-web v42): {verdict.summary}")
+        return release
