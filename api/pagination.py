@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from api.strict import LARGEST_ID
+from metrics.models.metric import LARGEST_ID
 
 
 class Pages(PageNumberPagination):

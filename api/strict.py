@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from metrics.models.metric import LARGEST_ID
+
 NUMBER_FIELDS = (
     forms.FloatField,
     forms.IntegerField,
@@ -33,12 +35,9 @@ TEXT_FIELDS = (
 )
 
 
-# JSON numbers have no size limit, Python's ints neither; a float or a database id has one.
-LARGEST_ID = 2**63 - 1
-
-
 def _number_error(field: Any, value: Any) -> str | None:
-    """Why `value` is not a number `field` can take, or None."""
+    """Why `value` is not a number `field` can take, or None. JSON numbers have no size
+    limit, Python's ints neither; a float or a database id has one."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return _("Send a number.")
     if not isinstance(value, int):

@@ -48,6 +48,7 @@ class Reason(models.TextChoices):
 class Source(models.TextChoices):
     WEB = "web", _("web")
     API = "api", _("API")
+    COMMAND = "command", _("command line")
 
 
 class VerdictQuerySet(models.QuerySet["Verdict"]):

@@ -60,10 +60,11 @@ def test_verdict_prints_the_verdict_logs_it_and_exits_by_its_state(trained_metri
         "value_out_of_range",
         1,
     )
+    assert body["source"] == "command"
     assert list(Verdict.objects.order_by("pk").values_list("source", "asked_by")) == [
-        (Source.API, owner.pk),
-        (Source.API, None),
-        (Source.API, None),
+        (Source.COMMAND, owner.pk),
+        (Source.COMMAND, None),
+        (Source.COMMAND, None),
     ]
 
 
@@ -379,7 +380,7 @@ def test_verdict_json_is_the_apis_verdict_with_paths_for_urls(
     assert {key: value for key, value in body.items() if key not in {"url", "web_url"}} == {
         key: value for key, value in api.items() if key not in {"url", "web_url"}
     }
-    assert (body["metric_name"], body["asked_by"], body["source"]) == ("Requests per minute", "owner", "api")
+    assert (body["metric_name"], body["asked_by"], body["source"]) == ("Requests per minute", "owner", "command")
 
 
 def test_verdict_prints_the_value_as_entered_and_where_the_logged_verdict_is(trained_metric: Metric) -> None:

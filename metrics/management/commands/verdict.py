@@ -58,7 +58,7 @@ class Command(BaseCommand):
         metric = metric_named(options["metric"])
         user = user_named(options["user"]) if options["user"] else None
         try:
-            verdict = metric.predict(value, minutes, user, source=Source.API)
+            verdict = metric.predict(value, minutes, user, source=Source.COMMAND)
         except (NoTrainedModel, ModelUnusable) as error:
             raise CommandError(str(error)) from None
         if options["json"]:
