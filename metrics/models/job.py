@@ -237,10 +237,12 @@ class Job(models.Model):
         if self.kind == JobKind.IMPORT:
             return self._import_outcome()
         if self.status == JobStatus.DONE and self.result is not None:
-            return gettext("Version %(version)d trained: %(accuracy)s accuracy on data it did not see.") % {
+            trained = gettext("Version %(version)d trained: %(accuracy)s accuracy on data it did not see.") % {
                 "version": self.result.version,
                 "accuracy": percent(self.result.accuracy),
             }
+            # A version kept as a candidate does not answer: the outcome says so, and why.
+            return f"{trained} {self.result.candidate_summary}".strip()
         if self.status != JobStatus.FAILED:
             return self.stage_label
         if self.failure == Failure.NOT_ENOUGH_DATA and self.counts:

@@ -253,3 +253,17 @@ def test_a_job_whose_worker_went_silent_is_run_by_the_worker_it_is_delivered_to_
     job.refresh_from_db()
     assert (job.status, job.worker, job.attempts) == (JobStatus.DONE, "celery@b", 2)
     assert data_metric.trained_models.count() == 1
+
+
+def test_a_training_kept_as_a_candidate_says_so_in_its_outcome(data_metric: Metric, owner: User) -> None:
+    first, _ = Job.objects.enqueue_training(data_metric, owner)
+    first.refresh_from_db()
+    data_metric.refresh_from_db()
+    data_metric.activate(first.result, pin=True)
+
+    second, _ = Job.objects.enqueue_training(data_metric, owner)
+    second = Job.objects.listed().get(pk=second.pk)
+
+    assert second.outcome().startswith("Version 2 trained:")
+    assert second.outcome().endswith("Kept as a candidate: the active version is pinned (version 1, 95.0%).")
+    assert not Job.objects.listed().get(pk=first.pk).outcome().endswith(")")
