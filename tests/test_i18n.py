@@ -232,11 +232,11 @@ def test_error_pages_are_in_portuguese(client: Client, stranger: User, metric: M
     if status == 403:
         response = client.post(reverse("metrics:delete", args=[metric.pk]))
         english = ["You are not allowed to do that", "Only the metric&#x27;s owner may delete it."]
-        portuguese = ["Você não tem permissão para fazer isso", "Só o dono da métrica pode deletá-la."]
+        portuguese = ["Você não tem permissão para fazer isso", "Só o dono da métrica pode excluí-la."]
     else:
         response = client.get(reverse("metrics:detail", args=[999_999]))
         english = ["Page not found", "It may have been deleted"]
-        portuguese = ["Página não encontrada", "Ela pode ter sido deletada, ou o endereço está errado."]
+        portuguese = ["Página não encontrada", "Ela pode ter sido excluída, ou o endereço está errado."]
 
     assert response.status_code == status
     html = response.content.decode()
@@ -261,8 +261,8 @@ def test_signup_delete_confirmation_and_indicator_form_are_fully_in_portuguese(
     signup_html, confirm_html, detail_html = (page.content.decode() for page in (signup, confirm, detail))
     assert "Criar conta" in signup_html
     assert "Create account" not in signup_html
-    assert "Seus 200 indicadores serão deletados." in confirm_html
-    assert "Seu 1 modelo treinado será deletado." in confirm_html
+    assert "Seus 200 indicadores serão excluídos." in confirm_html
+    assert "Seu 1 modelo treinado será excluído." in confirm_html
     assert "indicators will be deleted" not in confirm_html
     assert "trained model will be deleted" not in confirm_html
     assert "Selecione…" in detail_html

@@ -22,7 +22,7 @@ def test_a_file_is_sent_imported_listed_and_undone(page: Page, live_server, fill
     rows = "".join(f"{100 + i % 900},{i % 2},{i % 60}\n" for i in range(50_000))
     page.goto(live_server.url)
     fill_login_form(owner, PASSWORD)
-    page.get_by_role("link", name="Bulk insert data").click()
+    page.locator("#main-nav").get_by_role("link", name="Upload CSV").click()
 
     choose_file(page, "deploy-42.csv", ("valor,decisao,tempo\n" + rows).encode())
     page.get_by_role("button", name="Upload").click()
@@ -48,7 +48,7 @@ def test_a_file_with_a_bad_line_shows_the_errors_and_stores_nothing(page: Page, 
     MetricFactory.create(owner=owner, name="Requests per minute", category="Traffic")
     page.goto(live_server.url)
     fill_login_form(owner, PASSWORD)
-    page.get_by_role("link", name="Bulk insert data").click()
+    page.locator("#main-nav").get_by_role("link", name="Upload CSV").click()
 
     choose_file(page, "broken.csv", b"valor,decisao,tempo\n500,1,10\n600,maybe,60\n")
     page.get_by_role("button", name="Upload").click()
