@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -7,10 +8,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from metrics.models import Indicator, Metric, TrainedModel, Verdict
-from metrics.templatetags.formatting import number, percent
+from metrics.templatetags.formatting import ago, grouped, number, percent
 from tests.factories import PASSWORD, IndicatorFactory
 
 LOGIN_URL = reverse("accounts:login")
@@ -343,3 +344,20 @@ def test_a_server_error_is_explained_in_portuguese(owner: User) -> None:
     html = response.content.decode()
     assert "Algo deu errado do nosso lado" in html
     assert "Voltar às métricas" in html
+
+
+def test_a_moment_under_a_minute_ago_reads_just_now_and_later_ones_have_plurals() -> None:
+    now = timezone.now()
+    with translation.override("en"):
+        assert ago(now - timedelta(seconds=20)) == "just now"
+        assert ago(now - timedelta(minutes=2, seconds=5)).replace("\xa0", " ") == "2 minutes ago"
+    with translation.override("pt-br"):
+        assert ago(now - timedelta(seconds=20)) == "agora mesmo"
+        assert ago(now - timedelta(minutes=1, seconds=5)).replace("\xa0", " ") == "há 1 minuto"
+
+
+def test_counts_have_the_languages_thousands_separator() -> None:
+    with translation.override("en"):
+        assert grouped(120_000) == "120,000"
+    with translation.override("pt-br"):
+        assert grouped(120_000) == "120.000"
