@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import BaseValidator, MaxValueValidator, MinValueValidator
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -13,10 +14,73 @@ from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
 from metrics.models import Decision, DuplicateFile, Gate, GateMetric, Metric, VerdictState
 from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
+from metrics.templatetags.formatting import number
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
     from django_stubs_ext import StrOrPromise
+
+
+class _ShownLimit:
+    """A limit validator whose message writes the limit as the page does: "0", not "0.0"."""
+
+    limit_value: float
+
+    def __call__(self, value: Any) -> None:
+        try:
+            super().__call__(value)  # type: ignore[misc]
+        except ValidationError as error:
+            params = {**(error.params or {}), "limit_value": number(self.limit_value)}
+            raise ValidationError(error.message, code=error.code, params=params) from None
+
+
+class _ShownMinValueValidator(_ShownLimit, MinValueValidator):
+    pass
+
+
+class _ShownMaxValueValidator(_ShownLimit, MaxValueValidator):
+    pass
+
+
+class DecimalTextInput(forms.TextInput):
+    """A decimal typed in the page's language, shown as people write it: "80", "0,6"."""
+
+    input_type = "text"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"inputmode": "decimal", "autocomplete": "off", **(attrs or {})})
+        self.is_localized = True
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, float):
+            return number(value)
+        return super().format_value(value)
+
+
+class LocalizedNumbersMixin:
+    """With `localize_numbers=True` (the web pages), the decimal fields named in
+    `localized_numbers` are shown and read in the page's language ("0,6" in Portuguese), and
+    their limits are written that way in error messages. A browser's number input only takes a
+    point, hence a text input with a decimal keypad. The API passes JSON numbers to the same
+    forms and keeps the default (off): its behaviour does not depend on the language."""
+
+    localized_numbers: tuple[str, ...] = ()
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, localize_numbers: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not localize_numbers:
+            return
+        model = self._meta.model  # type: ignore[attr-defined]
+        for name in self.localized_numbers:
+            field = self.fields[name]
+            field.localize = True
+            field.widget = DecimalTextInput({"class": field.widget.attrs.get("class", "")})
+            # Checked here first, so the model's own check (same limits) does not answer with "0.0".
+            for validator in model._meta.get_field(name).validators:
+                shown = {MinValueValidator: _ShownMinValueValidator, MaxValueValidator: _ShownMaxValueValidator}
+                if type(validator) in shown and isinstance(validator, BaseValidator):
+                    field.validators.append(shown[type(validator)](validator.limit_value))
 
 
 class MetricFilterForm(BootstrapFormMixin, forms.Form):
@@ -151,7 +215,9 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
     time = number_field(_("Time (minutes)"), minutes=True)
 
 
-class MetricSettingsForm(BootstrapFormMixin, forms.ModelForm[Metric]):
+class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Metric]):
+    localized_numbers = ("rollback_threshold", "rollout_threshold", "range_margin")
+
     class Meta:
         model = Metric
         fields = list(VERDICT_SETTINGS)
@@ -217,7 +283,9 @@ class ApiIndicatorForm(forms.Form):
     minutes = number_field(_("Time (minutes)"), minutes=True)
 
 
-class GateForm(BootstrapFormMixin, forms.ModelForm[Gate]):
+class GateForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Gate]):
+    localized_numbers = ("pass_score", "marginal_score")
+
     class Meta:
         model = Gate
         fields = ["name", "pass_score", "marginal_score"]
@@ -227,7 +295,9 @@ class GateForm(BootstrapFormMixin, forms.ModelForm[Gate]):
         }
 
 
-class GateMetricForm(BootstrapFormMixin, forms.ModelForm[GateMetric]):
+class GateMetricForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[GateMetric]):
+    localized_numbers = ("weight",)
+
     class Meta:
         model = GateMetric
         fields = ["metric", "weight", "critical", "observe_only"]
@@ -245,6 +315,11 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
         super().add_fields(form, index)
         if "DELETE" in form.fields:
             form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
+
+    def get_form_error(self) -> str:
+        # Django's ("correct the duplicate values below") is shown on the later row and points
+        # at the row after it; this one names what is wrong with the row it is on.
+        return str(_("This metric is already in a row above: remove one of the two."))
 
     def get_unique_error_message(self, unique_check: Any) -> str:
         # Django's names the field as the code does ("metric"), untranslated.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -7,10 +8,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from metrics.models import Indicator, Metric, TrainedModel, Verdict
-from metrics.templatetags.formatting import number, percent
+from metrics.templatetags.formatting import ago, grouped, number, percent
 from tests.factories import PASSWORD, IndicatorFactory
 
 LOGIN_URL = reverse("accounts:login")
@@ -232,11 +233,11 @@ def test_error_pages_are_in_portuguese(client: Client, stranger: User, metric: M
     if status == 403:
         response = client.post(reverse("metrics:delete", args=[metric.pk]))
         english = ["You are not allowed to do that", "Only the metric&#x27;s owner may delete it."]
-        portuguese = ["Você não tem permissão para fazer isso", "Só o dono da métrica pode deletá-la."]
+        portuguese = ["Você não tem permissão para fazer isso", "Só o dono da métrica pode excluí-la."]
     else:
         response = client.get(reverse("metrics:detail", args=[999_999]))
         english = ["Page not found", "It may have been deleted"]
-        portuguese = ["Página não encontrada", "Ela pode ter sido deletada, ou o endereço está errado."]
+        portuguese = ["Página não encontrada", "Ela pode ter sido excluída, ou o endereço está errado."]
 
     assert response.status_code == status
     html = response.content.decode()
@@ -261,8 +262,8 @@ def test_signup_delete_confirmation_and_indicator_form_are_fully_in_portuguese(
     signup_html, confirm_html, detail_html = (page.content.decode() for page in (signup, confirm, detail))
     assert "Criar conta" in signup_html
     assert "Create account" not in signup_html
-    assert "Seus 200 indicadores serão deletados." in confirm_html
-    assert "Seu 1 modelo treinado será deletado." in confirm_html
+    assert "Seus 200 indicadores serão excluídos." in confirm_html
+    assert "Seu 1 modelo treinado será excluído." in confirm_html
     assert "indicators will be deleted" not in confirm_html
     assert "trained model will be deleted" not in confirm_html
     assert "Selecione…" in detail_html
@@ -343,3 +344,20 @@ def test_a_server_error_is_explained_in_portuguese(owner: User) -> None:
     html = response.content.decode()
     assert "Algo deu errado do nosso lado" in html
     assert "Voltar às métricas" in html
+
+
+def test_a_moment_under_a_minute_ago_reads_just_now_and_later_ones_have_plurals() -> None:
+    now = timezone.now()
+    with translation.override("en"):
+        assert ago(now - timedelta(seconds=20)) == "just now"
+        assert ago(now - timedelta(minutes=2, seconds=5)).replace("\xa0", " ") == "2 minutes ago"
+    with translation.override("pt-br"):
+        assert ago(now - timedelta(seconds=20)) == "agora mesmo"
+        assert ago(now - timedelta(minutes=1, seconds=5)).replace("\xa0", " ") == "há 1 minuto"
+
+
+def test_counts_have_the_languages_thousands_separator() -> None:
+    with translation.override("en"):
+        assert grouped(120_000) == "120,000"
+    with translation.override("pt-br"):
+        assert grouped(120_000) == "120.000"

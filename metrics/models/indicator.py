@@ -15,7 +15,7 @@ from django.db import connection, connections, models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -347,10 +347,10 @@ class DuplicateFile(Exception):
             "name": earlier.metric.name,
             "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
             "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
-            "rows": earlier.rows,
+            "rows": number_format(earlier.rows, force_grouping=True),
         }
         if earlier.rows:
-            said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)d rows).")
+            said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)s rows).")
         else:
             # In parentheses: an English time ends with "p.m.", and a full stop after it would be doubled.
             said = gettext("This file is being imported into “%(name)s” (%(who)s uploaded it on %(when)s).")

@@ -274,10 +274,10 @@ class Job(models.Model):
     def _import_outcome(self) -> str:
         if self.status == JobStatus.DONE:
             return ngettext(
-                "Imported %(count)d indicator into “%(name)s”.",
-                "Imported %(count)d indicators into “%(name)s”.",
+                "Imported %(count)s indicator into “%(name)s”.",
+                "Imported %(count)s indicators into “%(name)s”.",
                 self.done,
-            ) % {"count": self.done, "name": self.metric.name}
+            ) % {"count": number_format(self.done, force_grouping=True), "name": self.metric.name}
         if self.status != JobStatus.FAILED:
             return self.stage_label
         if self.failure == Failure.CSV_ERRORS and self.errors:

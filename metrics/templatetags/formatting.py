@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from predictor.explain import Condition
@@ -47,6 +50,26 @@ def number(value: float | None) -> str:
         return "—" if math.isnan(value) else ("∞" if value > 0 else "−∞")
     fraction = f"{float(value):.6f}".rstrip("0").split(".")[1]
     return floatformat(value, len(fraction))
+
+
+@register.filter
+def grouped(count: int | None) -> str:
+    """A count with the language's thousands separator: 120000 -> "120,000" (en), "120.000" (pt-BR).
+
+    Only for text people read: never for a form value, a URL, a data attribute or JSON."""
+    if count is None:
+        return ""
+    return number_format(count, force_grouping=True)
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """How long ago, in words: "just now" under a minute, else "5 minutes ago"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(moment)}
 
 
 def threshold(value: float) -> str:

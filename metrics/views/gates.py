@@ -50,8 +50,10 @@ def gate_edit(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse:
 def edit(request: AuthenticatedHttpRequest, gate: Gate) -> HttpResponse:
     """The gate editor: its name, its two scores and its metrics, saved together or not at all."""
     creating = gate.pk is None
-    form = GateForm(request.POST or None, instance=gate)
-    metrics = GateMetricFormSet(request.POST or None, instance=gate, prefix="metrics")
+    form = GateForm(request.POST or None, instance=gate, localize_numbers=True)
+    metrics = GateMetricFormSet(
+        request.POST or None, instance=gate, prefix="metrics", form_kwargs={"localize_numbers": True}
+    )
     if request.method == "POST":
         if form.is_valid() and metrics.is_valid():
             with transaction.atomic():

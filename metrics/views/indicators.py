@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import number_format
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -118,11 +119,11 @@ def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse
     messages.success(
         request,
         ngettext(
-            "Undone: the %(count)d indicator of “%(file)s” was deleted.",
-            "Undone: the %(count)d indicators of “%(file)s” were deleted.",
+            "Undone: the %(count)s indicator of “%(file)s” was deleted.",
+            "Undone: the %(count)s indicators of “%(file)s” were deleted.",
             deleted,
         )
-        % {"count": deleted, "file": batch.file_name},
+        % {"count": number_format(deleted, force_grouping=True), "file": batch.file_name},
     )
     return redirect(batch.metric)
 

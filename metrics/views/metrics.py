@@ -141,7 +141,7 @@ def metric_delete(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResp
 @require_http_methods(["GET", "POST"])
 def metric_settings(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     metric = get_metric_for_settings(request.user, metric_id)
-    form = MetricSettingsForm(request.POST or None, instance=metric)
+    form = MetricSettingsForm(request.POST or None, instance=metric, localize_numbers=True)
     if request.method == "POST" and form.is_valid():
         form.save(commit=False).save_settings()
         messages.success(request, _("Verdict settings of “%(name)s” saved.") % {"name": metric.name})

@@ -19,4 +19,28 @@ $(function () {
     $button.prop("disabled", true).text($(this).data("busy-text"));
   });
 
+  // Copy buttons: hidden without JavaScript, where the text itself stays selectable.
+  $("[data-copy-target]")
+    .removeClass("d-none")
+    .on("click", function () {
+      var $button = $(this);
+      var $status = $button.siblings("[data-copy-status]");
+      var text = $($button.data("copy-target")).text().trim();
+      var done = function () {
+        $status.text($button.data("copied-text"));
+      };
+      var failed = function () {
+        // Select the text, so that copying it by hand is one keystroke away.
+        var range = document.createRange();
+        range.selectNodeContents($($button.data("copy-target"))[0]);
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+        $status.text($button.data("copy-failed-text"));
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done, failed);
+      } else {
+        failed();
+      }
+    });
 });

@@ -23,8 +23,12 @@ def test_a_token_is_made_shown_once_used_by_a_pipeline_and_revoked(page: Page, l
 
     new_token = page.get_by_test_id("new-token")
     expect(new_token).to_contain_text("Copy it now: it will not be shown again.")
-    secret = new_token.get_by_label("New token").input_value()
+    secret = new_token.get_by_role("textbox", name="New token").inner_text()
     assert secret.startswith("mb_")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    new_token.get_by_role("button", name="Copy").click()
+    expect(new_token.get_by_role("status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
     expect(page.get_by_test_id("tokens")).to_contain_text("GitHub Actions deploy gate")
 
     # What a pipeline does with it: no cookie, only the token.

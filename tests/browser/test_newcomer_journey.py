@@ -81,8 +81,8 @@ def test_newcomer_signs_up_builds_trains_and_queries_a_model_then_deletes_the_me
 
     # Bulk insert a CSV file from the home page.
     navbar(page).get_by_role("link", name="Metrics").click()
-    page.get_by_role("link", name="Bulk insert data").click()
-    expect(page.get_by_role("heading", name="Bulk insert data")).to_be_visible()
+    page.get_by_role("main").get_by_role("link", name="Upload CSV", exact=True).click()
+    expect(page.get_by_role("heading", name="Upload CSV")).to_be_visible()
     page.get_by_label("Metric to add the data to").select_option(label=f"{METRIC_NAME} ({CATEGORY})")
     page.get_by_label("Delimiter").select_option(label="Comma (,)")
     page.get_by_label("CSV file").set_input_files(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from playwright.sync_api import Page, ViewportSize, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from metrics.models import Metric
 from tests.conftest import rule_data
@@ -79,7 +79,7 @@ def test_the_metric_list_shows_name_model_quality_and_actions_on_a_phone(
         row.get_by_role("link", name=metric.name, exact=True),
         row.get_by_text("90.0%"),
         row.get_by_role("link", name="Open"),
-        row.get_by_role("link", name="Add data"),
+        row.get_by_role("link", name=f"Upload CSV to {metric.name}"),
         row.get_by_role("link", name="Delete", exact=True),
     ):
         expect(element).to_be_visible()
@@ -87,6 +87,40 @@ def test_the_metric_list_shows_name_model_quality_and_actions_on_a_phone(
         assert box is not None
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= PHONE["width"]
+
+
+def within_the_screen(element: Locator) -> bool:
+    box = element.bounding_box()
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+
+def test_the_indicators_and_nearest_cases_show_every_column_on_a_portuguese_phone(
+    page: Page, live_server, fill_login_form
+) -> None:
+    metric = demo_metric()
+    verdict = metric.predict(200, 30, metric.owner)
+    page.goto(live_server.url)
+    fill_login_form(metric.owner, PASSWORD)
+    page.context.add_cookies([{"name": "django_language", "value": "pt-br", "url": live_server.url}])
+    page.set_viewport_size(PHONE)
+
+    page.goto(live_server.url + metric.get_absolute_url())
+    first = page.get_by_test_id("indicators").get_by_role("row").nth(1)
+    for cell in (
+        first.locator("td[data-label='Quando']"),
+        first.locator("td[data-label='Usuário que cadastrou']"),
+        first.get_by_role("button", name="Excluir indicador"),
+    ):
+        expect(cell).to_be_visible()
+        assert within_the_screen(cell)
+
+    page.goto(live_server.url + verdict.get_absolute_url())
+    case = page.get_by_test_id("nearest-cases").get_by_role("row").nth(1)
+    when = case.locator("td[data-label='Quando']")
+    expect(when).to_be_visible()
+    assert within_the_screen(when)
+    # A card's label keeps a gap from its value, even when it is longer than its column.
+    assert when.evaluate("cell => parseFloat(getComputedStyle(cell, '::before').marginRight)") >= 4
 
 
 @pytest.mark.parametrize("language", ["en", "pt-br"])
@@ -109,6 +143,15 @@ def test_the_menu_bar_is_one_line_on_a_desktop(page: Page, live_server, language
     assert logout is not None
     assert abs(logout["y"] - brand["y"]) < brand["height"]  # on the brand's line, not wrapped below
     assert page_width_overflow(page) == 0
+    content = page.locator("nav .container").evaluate(
+        "c => c.getBoundingClientRect().right - parseFloat(getComputedStyle(c).paddingRight)"
+    )
+    assert logout["x"] + logout["width"] <= content + 0.5  # inside the container, like the page
+    last_link = page.locator("#main-nav .nav-link").last.bounding_box()
+    greeting_box = greeting.bounding_box()
+    assert last_link is not None
+    assert greeting_box is not None
+    assert greeting_box["x"] - (last_link["x"] + last_link["width"]) >= 12  # set apart from the menu
     for item in [*page.locator("#main-nav .nav-link").all(), greeting]:
         box = item.bounding_box()
         assert box is not None

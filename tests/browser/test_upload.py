@@ -22,22 +22,22 @@ def test_a_file_is_sent_imported_listed_and_undone(page: Page, live_server, fill
     rows = "".join(f"{100 + i % 900},{i % 2},{i % 60}\n" for i in range(50_000))
     page.goto(live_server.url)
     fill_login_form(owner, PASSWORD)
-    page.get_by_role("link", name="Bulk insert data").click()
+    page.locator("#main-nav").get_by_role("link", name="Upload CSV").click()
 
     choose_file(page, "deploy-42.csv", ("valor,decisao,tempo\n" + rows).encode())
     page.get_by_role("button", name="Upload").click()
 
     # Sent through XMLHttpRequest with a progress bar, then shown as the metric page.
-    expect(page.get_by_text("Imported 50000 indicators into “Requests per minute”.")).to_be_visible()
+    expect(page.get_by_text("Imported 50,000 indicators into “Requests per minute”.")).to_be_visible()
     expect(page).to_have_url(live_server.url + metric.get_absolute_url())
-    expect(page.get_by_role("heading", name="50000 indicators")).to_be_visible()
+    expect(page.get_by_role("heading", name="50,000 indicators")).to_be_visible()
     batches = page.get_by_test_id("batches")
     expect(batches).to_contain_text("deploy-42.csv")
-    expect(batches).to_contain_text("50000 rows, by owner")
+    expect(batches).to_contain_text("50,000 rows, by owner")
 
     page.once("dialog", lambda dialog: dialog.accept())
     batches.get_by_role("button", name="Undo the import of deploy-42.csv").click()
-    expect(page.get_by_text("Undone: the 50000 indicators of “deploy-42.csv” were deleted.")).to_be_visible()
+    expect(page.get_by_text("Undone: the 50,000 indicators of “deploy-42.csv” were deleted.")).to_be_visible()
     expect(page.get_by_role("heading", name="0 indicators")).to_be_visible()
     assert not Indicator.objects.exists()
     assert ImportBatch.objects.get().undone_at is not None
@@ -48,7 +48,7 @@ def test_a_file_with_a_bad_line_shows_the_errors_and_stores_nothing(page: Page, 
     MetricFactory.create(owner=owner, name="Requests per minute", category="Traffic")
     page.goto(live_server.url)
     fill_login_form(owner, PASSWORD)
-    page.get_by_role("link", name="Bulk insert data").click()
+    page.locator("#main-nav").get_by_role("link", name="Upload CSV").click()
 
     choose_file(page, "broken.csv", b"valor,decisao,tempo\n500,1,10\n600,maybe,60\n")
     page.get_by_role("button", name="Upload").click()

@@ -79,7 +79,7 @@ def test_a_gate_is_made_with_its_metrics_and_owned_by_who_made_it(client: Client
             {},
             "A metric can be in a gate once: remove one of its rows.",
         ),
-        ([{"metric": "first", "weight": "-1"}], {}, "Ensure this value is greater than or equal to 0.0."),
+        ([{"metric": "first", "weight": "-1"}], {}, "Ensure this value is greater than or equal to 0."),
         ([{"metric": "first", "weight": "1e308"}], {}, "Ensure this value is less than or equal to 1000000."),
         (
             [{"metric": "first", "weight": "1"}],

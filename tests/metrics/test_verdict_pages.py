@@ -349,15 +349,15 @@ def test_saving_settings_keeps_a_version_promoted_meanwhile_active(
     ("field", "value", "message"),
     [
         ("rollback_threshold", "0.4", "Ensure this value is greater than or equal to 0.5."),
-        ("rollback_threshold", "1.2", "Ensure this value is less than or equal to 1.0."),
+        ("rollback_threshold", "1.2", "Ensure this value is less than or equal to 1."),
         ("rollout_threshold", "0.4", "Ensure this value is greater than or equal to 0.5."),
-        ("rollout_threshold", "1.2", "Ensure this value is less than or equal to 1.0."),
-        ("range_margin", "-0.1", "Ensure this value is greater than or equal to 0.0."),
+        ("rollout_threshold", "1.2", "Ensure this value is less than or equal to 1."),
+        ("range_margin", "-0.1", "Ensure this value is greater than or equal to 0."),
         ("min_leaf_cases", "0", "Ensure this value is greater than or equal to 1."),
         ("min_leaf_cases", "", "This field is required."),
         ("rollback_threshold", "sixty", "Enter a number."),
         ("range_margin", "nan", "Enter a number."),
-        ("range_margin", "10.5", "Ensure this value is less than or equal to 10.0."),
+        ("range_margin", "10.5", "Ensure this value is less than or equal to 10."),
     ],
 )
 def test_invalid_settings_are_refused_with_a_message_and_nothing_changes(
@@ -441,3 +441,20 @@ def test_a_missing_verdict_is_404(client: Client, given: Verdict, owner: User) -
 
     assert client.get(reverse("metrics:verdict", args=[given.pk + 1000])).status_code == 404
     assert given.state == VerdictState.ROLLBACK
+
+
+def test_a_portuguese_owner_reads_and_types_the_settings_with_a_decimal_comma(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    client.force_login(owner)
+    client.cookies["django_language"] = "pt-br"
+
+    page = client.get(settings_url(trained_metric)).content.decode()
+    assert 'name="rollback_threshold" value="0,6"' in page
+    assert "maior ou igual a 0.0" not in page
+
+    refused = client.post(settings_url(trained_metric), {**VALID_SETTINGS, "range_margin": "-0,5"}).content.decode()
+    assert "Certifique-se que este valor seja maior ou igual a 0." in refused
+    client.post(settings_url(trained_metric), {**VALID_SETTINGS, "rollback_threshold": "0,65", "range_margin": "0,25"})
+    trained_metric.refresh_from_db()
+    assert (trained_metric.rollback_threshold, trained_metric.range_margin) == (0.65, 0.25)

@@ -432,9 +432,9 @@ def test_the_rule_names_the_path_of_a_known_split_in_english(
 @pytest.mark.parametrize(
     ("value", "minutes", "rule"),
     [
-        pytest.param(480, 7, "valor acima de 449,6 e tempo de no máximo 9,5 minutos", id="rollback leaf"),
-        pytest.param(480, 12, "valor acima de 449,6 e tempo acima de 9,5 minutos", id="rollout leaf, right"),
-        pytest.param(300, 12, "valor de no máximo 449,6", id="rollout leaf, left"),
+        pytest.param(480, 7, "o valor passa de 449,6 e o tempo é no máximo 9,5 minutos", id="rollback leaf"),
+        pytest.param(480, 12, "o valor passa de 449,6 e o tempo passa de 9,5 minutos", id="rollout leaf, right"),
+        pytest.param(300, 12, "o valor é no máximo 449,6", id="rollout leaf, left"),
     ],
 )
 def test_the_rule_is_worded_in_portuguese_for_a_portuguese_reader(
