@@ -10,6 +10,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.models import ApiToken
+from api.throttling import PerTokenThrottle
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -23,6 +24,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Send the token as “Authorization: Bearer <token>”."))
         token = ApiToken.objects.authenticate(header[1])
         if token is None:
+            throttle = PerTokenThrottle()
+            if not throttle.allow_refused_token(request):
+                raise exceptions.Throttled(throttle.wait())
             raise exceptions.AuthenticationFailed(_("This token is unknown, expired or revoked."), code="invalid_token")
         token.record_use()
         return token.user, token

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework.request import Request
@@ -16,7 +17,8 @@ BUCKETS = 10
 
 class PerTokenThrottle(SimpleRateThrottle):
     """`MBREAK_API_RATE` requests per token (per user for a browser session, per address for
-    anonymous requests), counted in the shared cache. Over it: 429 with Retry-After.
+    anonymous requests and refused tokens), counted in the shared cache. Over it: 429 with
+    Retry-After.
 
     The period is counted in ten buckets, a tenth of it each: a request counts from when it
     is made until its bucket is ten buckets old, 0.9 to 1 period later. Each request adds
@@ -41,10 +43,19 @@ class PerTokenThrottle(SimpleRateThrottle):
         return f"throttle:address:{self.get_ident(request)}"
 
     def allow_request(self, request: Request, view: Any) -> bool:
+        return self._allowed(lambda: self.get_cache_key(request, view))
+
+    def allow_refused_token(self, request: Request) -> bool:
+        """For a request whose token is refused (unknown, expired or revoked), counted against
+        its address's anonymous rate: DRF answers 401 before any throttle runs, so a client
+        sending wrong tokens was never slowed down."""
+        return self._allowed(lambda: f"throttle:address:{self.get_ident(request)}")
+
+    def _allowed(self, key: Callable[[], str]) -> bool:
         if self.rate is None:
             return True
         try:
-            return self._admit(self.get_cache_key(request, view))
+            return self._admit(key())
         except Exception:
             # The cache (Redis) unreachable: answer rather than fail; the outage is logged.
             logger.warning("cache unreachable: API request not throttled", exc_info=True)

@@ -85,6 +85,22 @@ def test_a_refused_request_is_not_counted(
     assert statuses_at(client, headers, clock, times) == [200, 200] + [429] * 10 + [200, 200, 429]
 
 
+def test_wrong_tokens_are_counted_against_their_address_and_slowed_down(
+    client: Client, headers: dict[str, str], clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "3/minute"})
+    wrong = {"Authorization": "Bearer mb_guessed"}
+
+    refused = statuses_at(client, wrong, clock, [0, 1, 2, 3])
+    throttled = client.get(ROOT_URL, headers=wrong)
+    # A valid token from the same address has its own count.
+    mine = statuses_at(client, headers, clock, [4, 5, 6])
+
+    assert refused == [401, 401, 401, 429]
+    assert (throttled.json()["code"], throttled["Retry-After"]) == ("throttled", "60")
+    assert mine == [200, 200, 200]
+
+
 def test_requests_made_at_once_in_several_workers_are_each_counted(owner: User) -> None:
     """Against Redis, as in production: 16 threads at once get exactly the rate, no more, no less."""
     token, _secret = ApiToken.objects.issue(owner, "pipeline", TokenScope.READ)
