@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -20,7 +21,11 @@ class SignupForm(BootstrapFormMixin, UserCreationForm[User]):
     """Username, password and its confirmation, checked by Django's password validators."""
 
 
-class LoginForm(BootstrapFormMixin, AuthenticationForm):
+class ThrottledLogin(forms.Form):
+    """A log-in form that counts each attempt on an account before checking its password
+    (`accounts.throttle`): the app's log-in page and the admin's, which would otherwise
+    let a staff password be guessed without limit."""
+
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         if username and not throttle.claim_attempt(username):
@@ -37,6 +42,14 @@ class LoginForm(BootstrapFormMixin, AuthenticationForm):
         cleaned = super().clean()  # a failure stays counted
         throttle.forget_failures(username)
         return cleaned
+
+
+class LoginForm(ThrottledLogin, BootstrapFormMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
+    pass
 
 
 class ApiTokenForm(BootstrapFormMixin, forms.Form):

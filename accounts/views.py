@@ -28,7 +28,7 @@ class LoginView(auth_views.LoginView):
 
 
 @login_not_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("metrics:list")
@@ -55,7 +55,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:login")
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The user's API tokens; a new one's secret is shown on this answer only."""
     form = ApiTokenForm(request.POST or None, user=request.user)

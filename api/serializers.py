@@ -297,11 +297,12 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         read_only_fields = fields
 
     def get_outcome(self, job: Job) -> str:
-        return job.outcome()
+        return job.outcome_for(self.context["request"].user)
 
     @extend_schema_field(FileErrorsSerializer(allow_null=True))
     def get_file_errors(self, job: Job) -> dict[str, Any] | None:
-        error = job.csv_error()
+        """Only for who sent the file (`Job.shows_details_to`)."""
+        error = job.csv_error() if job.shows_details_to(self.context["request"].user) else None
         if error is None:
             return None
         return {

@@ -3,9 +3,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from accounts.forms import AdminLoginForm
+
 # Under /api/, Django's own 400 and 500 answers are problem details too.
 handler400 = "api.errors.bad_request"
 handler500 = "api.errors.server_error"
+
+# The admin's log-in counts failed attempts per account like the app's (accounts.throttle).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", include("metrics.urls")),

@@ -293,15 +293,28 @@ class Job(models.Model):
             ) % {"name": self.metric.name}
         return gettext("The import into “%(name)s” failed; nothing was stored. Try again.") % {"name": self.metric.name}
 
-    def as_progress(self) -> dict[str, Any]:
-        """What a page polls to draw the progress bar."""
+    def as_progress(self, viewer: User | AnonymousUser) -> dict[str, Any]:
+        """What a page polls to draw the progress bar, as `viewer` may see it."""
         return {
             "status": self.status,
             "stage": self.stage_label,
             "percent": self.percent_done,
-            "outcome": self.outcome(),
+            "outcome": self.outcome_for(viewer),
             "is_active": self.is_active,
         }
+
+    def shows_details_to(self, viewer: User | AnonymousUser) -> bool:
+        """A job is as visible as its metric (anyone may follow a training or an import on its
+        page), but why a file was refused words what the file holds (its header, its cells),
+        which was never stored: that is for who sent it."""
+        return not (self.kind == JobKind.IMPORT and self.status == JobStatus.FAILED) or (
+            self.requested_by_id is not None and self.requested_by_id == viewer.pk
+        )
+
+    def outcome_for(self, viewer: User | AnonymousUser) -> str:
+        if self.shows_details_to(viewer):
+            return self.outcome()
+        return gettext("The import of a file failed; who sent it sees why.")
 
     def run(self, worker: str = "") -> None:
         started = time.perf_counter()

@@ -32,12 +32,12 @@ def gate_detail(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse
     return render(request, "metrics/gate_detail.html", context)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def gate_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return edit(request, Gate(owner=request.user))
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def gate_edit(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse:
     if request.method == "POST":
         # Checked and saved with the gate locked: a second submit at once (a double click,

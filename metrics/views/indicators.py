@@ -41,7 +41,7 @@ def indicator_delete(request: AuthenticatedHttpRequest, metric_id: int, indicato
     return redirect(indicator.metric)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = UploadForm(request.user, request.POST, request.FILES)

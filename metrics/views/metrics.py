@@ -72,7 +72,7 @@ def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def metric_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = MetricForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -116,7 +116,7 @@ def render_detail(
     return render(request, "metrics/metric_detail.html", context, status=status)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def metric_delete(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     metric = get_metric_for_deletion(request.user, metric_id)
     if request.method == "POST":
@@ -138,7 +138,7 @@ def metric_delete(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResp
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def metric_settings(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     metric = get_metric_for_settings(request.user, metric_id)
     form = MetricSettingsForm(request.POST or None, instance=metric, localize_numbers=True)

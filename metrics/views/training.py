@@ -97,4 +97,4 @@ def job_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_safe
 def job_progress(request: AuthenticatedHttpRequest, job_id: int) -> JsonResponse:
-    return JsonResponse(get_job(request.user, job_id).as_progress())
+    return JsonResponse(get_job(request.user, job_id).as_progress(request.user))

@@ -19,7 +19,7 @@ from metrics.models.trained_model import chart_labels
 VERDICTS_PER_PAGE = 25
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
     # GET shows the form (filled from a link's query); POST gives a verdict, logged, and shows it at its own URL.
     if request.method == "POST":

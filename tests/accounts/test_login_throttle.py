@@ -41,6 +41,23 @@ def test_five_failures_lock_the_account_even_for_the_right_password(client: Clie
     assert SESSION_KEY not in client.session
 
 
+def test_the_admins_log_in_counts_the_same_failures_and_locks_a_staff_account(client: Client, owner: User) -> None:
+    owner.is_staff = True
+    owner.save()
+    admin_login = reverse("admin:login")
+    for _ in range(3):
+        log_in(client, "owner", "wrong password")
+    for _ in range(2):
+        client.post(admin_login, {"username": "owner", "password": "wrong password"})
+
+    on_admin = client.post(admin_login, {"username": "owner", "password": PASSWORD})
+    on_app = log_in(client, "owner", PASSWORD)
+
+    assert LOCKED in on_admin.content.decode()
+    assert LOCKED in on_app.content.decode()
+    assert SESSION_KEY not in client.session
+
+
 def test_the_lock_counts_the_username_whatever_its_case_or_spaces(client: Client, owner: User) -> None:
     for typed in ("owner", "OWNER", " Owner", "owner ", "oWnEr"):
         log_in(client, typed, "wrong password")

@@ -200,6 +200,24 @@ def test_an_uploaded_file_is_imported_by_a_job_to_poll(client: Client, metric: M
     assert (batch.uploaded_by, batch.rows, batch.data) == (contributor, 3, b"")
 
 
+def test_why_a_file_was_refused_is_shown_only_to_who_sent_it(
+    client: Client, metric: Metric, owner: User, stranger: User
+) -> None:
+    content = b"user,password\nalice,hunter2\n"
+    url = upload(client, metric.pk, content, bearer(owner)).json()["url"]
+
+    mine = client.get(url, headers=bearer(owner)).json()
+    theirs = client.get(url, headers=bearer(stranger)).json()
+    client.force_login(stranger)
+    polled = client.get(reverse("metrics:job_progress", args=[mine["id"]])).json()
+
+    assert "password" in mine["outcome"]
+    assert mine["file_errors"] is not None
+    assert (theirs["status"], theirs["file_errors"]) == ("failed", None)
+    assert theirs["outcome"] == polled["outcome"] == "The import of a file failed; who sent it sees why."
+    assert "password" not in str(theirs) + str(polled)
+
+
 def test_a_refused_file_stores_nothing_and_its_job_lists_the_lines(client: Client, metric: Metric, owner: User) -> None:
     content = b"valor,decisao,tempo\n500,0,10\n600,1,20\n700,2,30\nabc,0,40\n"
 

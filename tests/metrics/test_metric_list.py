@@ -218,3 +218,29 @@ def test_a_head_request_is_answered_as_a_get_without_its_body(client: Client, ow
 
     assert response.status_code == 200
     assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("name", "with_metric"),
+    [
+        ("metrics:create", False),
+        ("metrics:upload", False),
+        ("metrics:predict", False),
+        ("metrics:gate_create", False),
+        ("accounts:api_tokens", False),
+        ("metrics:settings", True),
+        ("metrics:delete", True),
+    ],
+)
+def test_a_page_with_a_form_answers_a_head_request_and_changes_nothing(
+    client: Client, owner: User, catalogue: None, name: str, with_metric: bool
+) -> None:
+    client.force_login(owner)
+    metric = Metric.objects.get(name="Requests per minute")
+    url = reverse(name, args=[metric.pk] if with_metric else [])
+
+    response = client.head(url)
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert Metric.objects.count() == 4
