@@ -39,9 +39,9 @@ class ThrottledLogin(forms.Form):
                 code="locked_out",
                 params={"minutes": minutes},
             )
-        cleaned = super().clean()  # a failure stays counted
+        super().clean()  # a failure stays counted
         throttle.forget_failures(username)
-        return cleaned
+        return self.cleaned_data
 
 
 class LoginForm(ThrottledLogin, BootstrapFormMixin, AuthenticationForm):
