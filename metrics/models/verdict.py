@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -321,7 +322,10 @@ def reason_text(reason: dict[str, Any]) -> str:
             if reason["decision"] == ROLLBACK
             else gettext("Only %(share)s of similar past cases were rolled out; a rollout needs %(threshold)s.")
         )
-        return words % {"share": percent(reason["share"]), "threshold": percent(reason["threshold"])}
+        # The share is below the threshold: shown rounded down, it cannot read as reaching it
+        # (79.99% of cases against 80% is "79.9%", not "80.0%").
+        share = math.floor(round(reason["share"] * 1000, 6)) / 1000
+        return words % {"share": percent(share), "threshold": percent(reason["threshold"])}
     if code == Reason.NOT_BETTER_THAN_BASELINE:
         return gettext(
             "The model is no better on data it did not see (%(accuracy)s) than always answering the most "

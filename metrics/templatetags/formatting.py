@@ -3,8 +3,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import numpy as np
 from django import template
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
@@ -73,11 +75,25 @@ def ago(moment: datetime | None) -> str:
 
 
 def threshold(value: float) -> str:
-    """A split point as people write it: four significant digits (449.59998 -> "449.6")."""
+    """A split point as people write it: the fewest significant digits (four at least) that
+    split numbers as the tree does. The tree compares each number as a 32-bit float with
+    `value`; the number shown, read as a 32-bit float, must be the largest one at or below
+    `value`, so that a number is "at most" it exactly when the tree sends it left
+    (1000.1000061 -> "1000.1", 12345.5 -> "12345.5", never "12346": 12346 goes right)."""
     if value == 0 or not math.isfinite(value):
         return number(value)
-    digits = min(6, max(0, 3 - math.floor(math.log10(abs(value)))))
-    return number(round(value, digits))
+    below = np.float32(value)
+    if float(below) > value:  # compared as 64-bit floats (NumPy would round `value` to 32 bits)
+        below = np.nextafter(below, np.float32(-np.inf))
+    for digits in range(4, 10):
+        text = f"{value:.{digits}g}"
+        if np.float32(float(text)) == below:
+            break
+    else:
+        text = repr(float(below))
+    # As many decimals as those digits need (0.000123456 keeps its 6), in the reader's language.
+    plain = format(Decimal(text), "f")
+    return floatformat(float(text), len(plain.partition(".")[2]))
 
 
 def _condition_text(condition: Condition) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -34,7 +35,8 @@ from metrics.models import (
     signing_keys,
 )
 from metrics.models.trained_model import chart_sample
-from metrics.templatetags.formatting import rule_text
+from metrics.models.verdict import reason_text
+from metrics.templatetags.formatting import rule_text, threshold
 from predictor import artifacts
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.training import as_features
@@ -427,6 +429,55 @@ def test_the_rule_names_the_path_of_a_known_split_in_english(
     assert (verdict.leaf_rollbacks, verdict.leaf_rollouts) == leaf
     client.force_login(owner)
     assert text_of(client.get(verdict.get_absolute_url()), "rule") == f"Similar means: {rule}."
+
+
+@pytest.mark.parametrize(
+    ("share", "decision", "text"),
+    [
+        (0.7999, 0, "Only 79.9% of similar past cases were rolled out; a rollout needs 80.0%."),
+        (5999 / 10000, 1, "Only 59.9% of similar past cases were rolled back; a rollback needs 60.0%."),
+        (0.57, 1, "Only 57.0% of similar past cases were rolled back; a rollback needs 60.0%."),
+    ],
+)
+def test_a_weak_majority_never_reads_as_reaching_its_threshold(share: float, decision: int, text: str) -> None:
+    threshold = 0.8 if decision == 0 else 0.6
+    reason = {"code": "weak_majority", "decision": decision, "share": share, "threshold": threshold}
+
+    assert reason_text(reason) == text
+
+
+@pytest.mark.parametrize(
+    ("split", "shown"),
+    [
+        (12345.5, "12345.5"),  # between 12345 and 12346: "12346" would hold 12346 on the wrong side
+        (99999.5, "99999.5"),  # "1e+05" or "100000" would say 100000 is at most it
+        (1000.1000061035156, "1000.1"),  # 1000.1 as a 32-bit float is at or below it: "at most 1000.1" holds
+        (449.6000061035156, "449.6"),
+        (0.25, "0.25"),
+    ],
+)
+def test_a_split_is_shown_with_the_digits_that_keep_numbers_on_the_trees_side(split: float, shown: str) -> None:
+    assert threshold(split) == shown
+
+
+def test_a_shown_split_sends_every_number_the_way_the_tree_does() -> None:
+    """Between two training values, the tree splits at their midpoint; the number shown keeps
+    each 32-bit float on the same side, whatever the magnitude."""
+    generator = np.random.default_rng(7)
+    for _ in range(2_000):
+        low = np.float32(generator.uniform(-1, 1) * 10.0 ** generator.integers(-3, 9))
+        high = (
+            np.nextafter(low, np.float32(np.inf))
+            if generator.random() < 0.5
+            else np.float32(low + abs(low) * 0.0001 + 1)
+        )
+        split = float(low) / 2 + float(high) / 2
+        shown = float(threshold(split).replace(",", ""))
+
+        # In 64 bits: NumPy would compare `split` rounded to 32.
+        assert float(np.float32(shown)) <= split < float(np.nextafter(np.float32(shown), np.float32(np.inf)))
+        assert float(low) <= split < float(high)
+        assert np.float32(low) <= np.float32(shown) < np.float32(high)
 
 
 @pytest.mark.parametrize(
