@@ -459,6 +459,16 @@ class Metric(Labelled):
         Metric.objects.filter(pk=self.pk).update(is_active_model_pinned=False)
         self.is_active_model_pinned = False
 
+    def current_candidate(self) -> TrainedModel | None:
+        """The newest version when it was trained on the data as it is now but does not answer
+        (kept as a candidate: worse than the active one, or the active one pinned). While it
+        is, training again gives the same: only the owner's choice of version changes what
+        answers."""
+        newest = self.trained_models.newest()
+        if newest is None or newest.data_version != self.data_version or newest.pk == self.active_model_id:
+            return None
+        return newest if newest.candidate_reason else None
+
     def feedback_summary(self) -> dict[str, int]:
         """How the verdicts given were borne out: counts of those confirmed, overridden, or
         decided after an inconclusive verdict, among those with feedback."""

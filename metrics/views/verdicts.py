@@ -66,6 +66,7 @@ def render_verdict(
             "figure": verdict.figure(chart_labels()),
             "feedback_form": feedback_form,
             "can_give_feedback": verdict.can_give_feedback(request.user) and verdict.decided is None,
+            "current_candidate": verdict.metric.current_candidate() if verdict.is_stale else None,
             "predict_form": PredictForm(
                 request.user,
                 initial={

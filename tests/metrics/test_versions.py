@@ -308,3 +308,22 @@ def test_another_metrics_version_cannot_be_activated(trained_metric: Metric, str
         stored(trained_metric).activate(elsewhere, pin=True)
 
     assert database_state() == before
+
+
+def test_a_stale_verdict_points_at_the_current_candidate_rather_than_at_training_again(
+    client: Client, data_metric: Metric, owner: User
+) -> None:
+    first = train(data_metric, owner)
+    stored(data_metric).activate(first, pin=True)
+    data_metric.import_indicators(rule_data(20, seed=3), owner)  # new data: the pinned version is stale
+    train(data_metric, owner)  # on all of it, kept as a candidate: training again gives the same
+    verdict = stored(data_metric).predict(900, 30, owner)
+    client.force_login(owner)
+
+    warning = client.get(verdict.get_absolute_url()).content.decode().split('data-testid="stale-warning">')[1]
+
+    assert warning.startswith(
+        "Warning: the data changed since this model was trained. Version 2, trained on all of it, does not answer: "
+        "Kept as a candidate: the active version is pinned (version 1, "
+    )
+    assert "Train it again" not in warning.split("</p>")[0]
