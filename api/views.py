@@ -74,6 +74,7 @@ from metrics.forms import (
 from metrics.models import (
     CannotUndo,
     DuplicateFile,
+    Failure,
     FeedbackAlreadyGiven,
     Gate,
     ImportBatch,
@@ -302,13 +303,27 @@ class Root(APIView):
         )
 
 
+class QueueUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unqueued"
+    wait = 30  # seconds: DRF's handler sends it as Retry-After
+
+
 class TrainMetric(APIView):
-    @extend_schema(request=None, responses={202: JobSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            202: JobSerializer,
+            503: OpenApiResponse(description="The job queue is unreachable (code `unqueued`): try again later."),
+        },
+    )
     def post(self, request: Request, metric_id: int) -> Response:
         """Queue a training of the metric (or find the one already queued or running): 202 with its job."""
         metric = get_metric(request.user, metric_id)
         job, _created = Job.objects.enqueue_training(metric, caller(request))
-        job = get_job(request.user, job.pk)
+        job = get_job(request.user, job.pk)  # as sent to the queue, or not
+        if job.failure == Failure.UNQUEUED:  # a pipeline retries a 503, not a 202 of a failed job
+            raise QueueUnavailable(job.outcome())
         body = JobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 

@@ -151,6 +151,9 @@ def run_in_child(backend: str, rows: int, database_url: str) -> RunResult:
         # Production settings: no debug cursor wrapper recording every query.
         DEBUG="0",
         SECRET_KEY="bench-only-not-a-secret",  # noqa: S106
+        ALLOWED_HOSTS="localhost",
+        # Required with DEBUG off; an import only touches the cache to forget charts.
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
     )
     command = [sys.executable, str(Path(__file__).resolve()), "--child", backend, str(rows)]
     completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603

@@ -42,6 +42,16 @@ if not SECRET_KEY:
 # Older keys still accepted while a new SECRET_KEY is rolled out (sessions, stored models).
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+if not DEBUG and not ALLOWED_HOSTS:
+    # Every request would get a 400 while /healthz (answered whatever the host) says healthy.
+    raise RuntimeError("ALLOWED_HOSTS must be set when DEBUG is off (the site's host names, comma-separated).")
+if not DEBUG and not os.environ.get("REDIS_URL"):
+    # Without it each process would count log-in failures and API rates alone (a limit
+    # multiplied by the processes), and jobs would wait in a folder of this machine.
+    raise RuntimeError(
+        "REDIS_URL must be set when DEBUG is off: the job queue, the log-in lockout and the API's "
+        "rate limits are shared through it (redis://host:6379/0)."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [

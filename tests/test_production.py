@@ -21,6 +21,7 @@ PRODUCTION = {
     "SECRET_KEY": "a-production-like-key-" + "k" * 50,
     "DATABASE_URL": "sqlite:////tmp/mbreak-production-check.sqlite3",
     "ALLOWED_HOSTS": "mbreak.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/14",
     "DJANGO_SETTINGS_MODULE": "mbreak.settings",
 }
 
@@ -61,12 +62,33 @@ def test_healthz_answers_without_login_and_for_any_host(client: Client, db: None
     assert response["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("failing", ["database", "cache"])
-def test_healthz_answers_503_naming_what_failed(client: Client, db: None, failing: str) -> None:
-    with mock.patch(f"mbreak.health.check_{failing}", return_value=False):
+def test_healthz_answers_503_when_the_database_fails(client: Client, db: None) -> None:
+    with mock.patch("mbreak.health.check_database", return_value=False):
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json()[failing] is False
+    assert response.json()["database"] is False
+
+
+def test_healthz_names_a_failing_cache_but_keeps_the_instance_in_service(client: Client, db: None) -> None:
+    """Redis is shared: replacing instances would not bring it back, and pages go on without it."""
+    with mock.patch("mbreak.health.check_cache", return_value=False):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["cache"] is False
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("ALLOWED_HOSTS", "ALLOWED_HOSTS must be set when DEBUG is off"),
+        ("REDIS_URL", "REDIS_URL must be set when DEBUG is off"),
+        ("SECRET_KEY", "SECRET_KEY must be set when DEBUG is off"),
+    ],
+)
+def test_production_settings_refuse_to_start_without_what_they_need(missing: str, message: str) -> None:
+    result = run(["-c", "import django; django.setup()"], **{missing: ""})
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 def test_the_cache_check_fails_when_the_cache_raises(db: None) -> None:
@@ -88,6 +110,21 @@ def test_each_request_is_logged_once_as_json_with_its_duration(
     assert (entry["method"], entry["path"], entry["status"], entry["user_id"]) == ("GET", "/", 200, owner.pk)
     assert entry["duration_ms"] >= 0
     assert entry["level"] == "INFO"
+
+
+def test_an_error_log_names_the_request_without_its_query_string(
+    client: Client, owner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client may put a token in a URL; the log keeps the method and path only."""
+    client.force_login(owner)
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        client.get("/metrics/999999/?token=mb_secret-in-a-url")
+    (record,) = [record for record in caplog.records if record.name == "django.request"]
+
+    line = JsonFormatter().format(record)
+
+    assert json.loads(line)["request"] == "GET /metrics/999999/"
+    assert "mb_secret" not in line
 
 
 def test_the_embedded_database_keeps_a_write_ahead_log_synced_at_checkpoints(tmp_path: Path) -> None:

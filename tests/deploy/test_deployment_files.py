@@ -146,12 +146,13 @@ def test_auto_scaling_keeps_one_instance_and_adds_at_most_one_more(eb_config: di
 
 def test_procfile_runs_gunicorn_on_the_django_application(gunicorn_options: argparse.Namespace) -> None:
     assert gunicorn_options.args == ["mbreak.wsgi:application"]
-    # Elastic Beanstalk's nginx proxies to port 8000.
-    assert gunicorn_options.bind == ["0.0.0.0:8000"]
+    # Elastic Beanstalk's nginx proxies to port 8000 on the instance itself; nothing else
+    # should reach gunicorn, which trusts the X-Forwarded-Proto that nginx sets.
+    assert gunicorn_options.bind == ["127.0.0.1:8000"]
     assert gunicorn_options.workers >= 2
 
 
-def test_gunicorn_gives_model_training_two_minutes(gunicorn_options: argparse.Namespace) -> None:
+def test_gunicorn_restarts_a_worker_process_silent_for_two_minutes(gunicorn_options: argparse.Namespace) -> None:
     assert gunicorn_options.timeout >= 120
 
 
