@@ -235,6 +235,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # A running job whose worker has said nothing for this long was abandoned (the worker was
 # killed or lost its machine): it is marked failed, with a message, rather than left running.
 MBREAK_JOB_HEARTBEAT_TIMEOUT = env_int("MBREAK_JOB_HEARTBEAT_TIMEOUT", 10 * 60)
+# A job still queued this long after it was sent is sent again (its message was lost, or
+# waits for a worker that died: Redis hands such a message on after an hour, hence 65
+# minutes); a job sent twice runs once.
+MBREAK_JOB_RESEND_AFTER = env_int("MBREAK_JOB_RESEND_AFTER", 65 * 60)
 # Every worker started with --beat sweeps abandoned jobs each minute (running it on several
 # instances at once is harmless: the sweep is one idempotent UPDATE).
 CELERY_BEAT_SCHEDULE = {

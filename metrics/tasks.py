@@ -14,4 +14,5 @@ def run_job(self: Task, job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_abandoned_jobs() -> int:
-    return Job.objects.sweep_abandoned()
+    """End the running jobs whose worker is gone, and send again the queued ones whose message was lost."""
+    return Job.objects.sweep_abandoned() + Job.objects.send_lost_again()

@@ -123,6 +123,28 @@ class JobQuerySet(models.QuerySet["Job"]):
     def active(self) -> JobQuerySet:
         return self.filter(status__in=ACTIVE)
 
+    def send_lost_again(self) -> int:
+        """Send again each job still queued `MBREAK_JOB_RESEND_AFTER` seconds after it was sent
+        (or last sent again); return how many. Its message was lost (Redis flushed or failed
+        over), or is held for a worker that died (Redis hands it on only after an hour):
+        without this it would wait "queued" for ever, and its metric could not be trained
+        again, as a training already waits. A job sent twice runs once (`Job._claim`).
+
+        For a queued job, `heartbeat_at` is when it was last sent again."""
+        now = timezone.now()
+        since = now - timedelta(seconds=settings.MBREAK_JOB_RESEND_AFTER)
+        lost = Q(status=JobStatus.QUEUED) & (
+            Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
+        )
+        sent = 0
+        for job in self.filter(lost).only("pk"):
+            # Marked before it is sent: sweeps at once (several beats) send it once between them.
+            if Job.objects.filter(lost, pk=job.pk).update(heartbeat_at=now):
+                logger.warning("job %s was still queued: sent again", job.pk, extra={"job_id": job.pk})
+                _send(job)
+                sent += 1
+        return sent
+
     def sweep_abandoned(self) -> int:
         """End the running jobs whose worker has said nothing for too long; return how many.
 

@@ -266,3 +266,31 @@ def test_a_training_kept_as_a_candidate_says_so_in_its_outcome(data_metric: Metr
     assert second.outcome().startswith("Version 2 trained:")
     assert second.outcome().endswith("Kept as a candidate: the active version is pinned (version 1, 95.0%).")
     assert not Job.objects.listed().get(pk=first.pk).outcome().endswith(")")
+
+
+def test_a_job_still_queued_long_after_it_was_sent_is_sent_again_once_and_runs(
+    data_metric: Metric, owner: User, settings
+) -> None:
+    """Its message was lost (Redis flushed): without a new one it waited for ever, and Train
+    found it waiting and queued nothing."""
+    settings.MBREAK_JOB_RESEND_AFTER = 3600
+    long_ago = timezone.now() - timedelta(seconds=3601)
+    lost = Job.objects.create(kind="training", metric=data_metric, requested_by=owner, created_at=long_ago)
+    recent = Job.objects.create(
+        kind="training",
+        metric=Metric.objects.create(name="Error rate", category="Reliability", owner=owner),
+        requested_by=owner,
+    )
+
+    with mock.patch("metrics.tasks.run_job.delay") as send:
+        assert Job.objects.send_lost_again() == 1
+        assert Job.objects.send_lost_again() == 0  # sent again just now: not again at once
+    send.assert_called_once_with(lost.pk)
+    recent.refresh_from_db()
+    assert recent.status == JobStatus.QUEUED
+
+    Job.objects.filter(pk=lost.pk).update(heartbeat_at=long_ago)
+    Job.objects.send_lost_again()  # this time the worker gets it (eager in tests)
+
+    lost.refresh_from_db()
+    assert (lost.status, data_metric.trained_models.count()) == (JobStatus.DONE, 1)
