@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -27,7 +28,7 @@ def problem_details(exc: Exception, context: dict[str, Any]) -> Response | None:
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, RequestDataTooBig):
-        exc = TooLarge(_("The request is too large: send at most %(size)s bytes.") % {"size": _max_size()})
+        exc = TooLarge(_too_large())
     elif isinstance(exc, SuspiciousOperation):  # too many fields, a bad multipart boundary...
         exc = exceptions.ParseError(str(exc))
     response = exception_handler(exc, context)
@@ -68,10 +69,10 @@ def _field_errors(details: Any, prefix: str = "") -> list[dict[str, str]]:
     return [{"field": prefix, "code": "invalid", "message": str(details)}]
 
 
-def _max_size() -> int:
-    from django.conf import settings
-
-    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+def _too_large() -> str:
+    return _("The request is too large: send at most %(size)s bytes.") % {
+        "size": settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+    }
 
 
 # Django's own error views, for what goes wrong outside a view of the API (a middleware, a
@@ -87,8 +88,7 @@ def _api_problem(request: HttpRequest, status: int, code: str, detail: str) -> H
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
-        detail = _("The request is too large: send at most %(size)s bytes.") % {"size": _max_size()}
-        problem = _api_problem(request, 413, "too_large", detail)
+        problem = _api_problem(request, 413, "too_large", _too_large())
     else:
         problem = _api_problem(request, 400, "bad_request", str(exception) or _("The request is not valid."))
     return problem or defaults.bad_request(request, exception)

@@ -57,11 +57,12 @@ class NewestFirst(BasePagination):
             rows = list(queryset.filter(older).order_by("-created_at", "-pk")[: self.page_size + 1])
             self.has_previous, self.has_next = True, len(rows) > self.page_size
             rows = rows[: self.page_size]
-        # The links: from the first row back, and from the last row on (with no row, back from
-        # where the cursor was).
-        start = (rows[0].created_at, rows[0].pk) if rows else cursor and (cursor.created_at, cursor.pk)
-        self.first = _Cursor(True, *start) if start else None
-        self.last = _Cursor(False, rows[-1].created_at, rows[-1].pk) if rows else None
+        # The links: from the first row back, and from the last row on.
+        if rows:
+            self.first: _Cursor | None = _Cursor(True, rows[0].created_at, rows[0].pk)
+            self.last: _Cursor | None = _Cursor(False, rows[-1].created_at, rows[-1].pk)
+        else:  # back from where the cursor was
+            self.first, self.last = (cursor._replace(backwards=True) if cursor else None), None
         return rows
 
     def get_paginated_response(self, data: Any) -> Response:

@@ -8,7 +8,7 @@ JSON body has types; the API holds callers to the schema's.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django import forms
@@ -55,7 +55,8 @@ def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str,
     """The fields of `data` whose value is not of the field's JSON type (number, string,
     boolean), and those it should not have: unknown (a misspelt name would otherwise be
     ignored, and a change asked for not made) or read-only."""
-    errors = unknown_fields(fields, data)
+    read_only = [name for name, field in fields.items() if getattr(field, "read_only", False)]
+    errors = unknown_fields(fields, data, read_only)
     for name, field in fields.items():
         if name not in data or name in errors:
             continue
@@ -75,14 +76,15 @@ def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str,
     return errors
 
 
-def unknown_fields(fields: Iterable[str] | Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[ErrorDetail]]:
-    """The names in `data` that are not among `fields`, or are read-only ones (DRF's)."""
+def unknown_fields(
+    fields: Collection[str], data: Mapping[str, Any], read_only: Collection[str] = ()
+) -> dict[str, list[ErrorDetail]]:
+    """The names in `data` that are not among `fields`, or are among its `read_only` ones."""
     errors: dict[str, list[ErrorDetail]] = {}
     for name in data:
-        field = fields.get(name) if isinstance(fields, Mapping) else (True if name in fields else None)
-        if field is None:
+        if name not in fields:
             errors[str(name)] = [ErrorDetail(_("Unknown field: this request has no field of that name."), "unknown")]
-        elif getattr(field, "read_only", False):
+        elif name in read_only:
             errors[str(name)] = [ErrorDetail(_("Read-only: leave it out of the request."), "read_only")]
     return errors
 
