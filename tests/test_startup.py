@@ -36,3 +36,31 @@ def test_the_urlconf_wsgi_app_and_system_checks_load_no_heavy_library() -> None:
         timeout=60,
     )
     assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+SEND_WITH_THE_FILESYSTEM_BROKER = """
+import django
+django.setup()
+from mbreak.celery import app
+app.control.broadcast("ping", reply=False)
+app.send_task("metrics.tasks.does_not_matter")
+"""
+
+
+def test_the_filesystem_broker_writes_nothing_into_the_folder_it_is_started_from(tmp_path: Path) -> None:
+    # kombu keeps its exchange tables in ./control by default: `make run` left them in the
+    # project's tree, where they were committed by mistake.
+    environment = {
+        key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "CELERY_BROKER_URL"}
+    }
+    environment |= {"DJANGO_SETTINGS_MODULE": "mbreak.settings", "PYTHONPATH": str(ROOT)}
+    subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-c", SEND_WITH_THE_FILESYSTEM_BROKER],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert list(tmp_path.iterdir()) == []
