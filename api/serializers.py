@@ -398,6 +398,14 @@ class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
         return data
 
 
+class GateInputSerializer(GateSerializer):
+    """A gate as sent: its name, its scores and at least one metric."""
+
+    # For the schema only (GateSerializer checks the body): the server refuses an empty list
+    # of metrics, while a gate's answer may list none (deleting a metric takes it out of its gates).
+    metrics = serializers.ListField(child=GateMetricSerializer(), min_length=1)  # type: ignore[assignment]
+
+
 class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
     gate = serializers.IntegerField(source="gate_id", read_only=True)
     started_at = UtcDateTimeField(required=False)
