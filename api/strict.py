@@ -70,7 +70,9 @@ def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str,
         if isinstance(field, forms.BooleanField | serializers.BooleanField):
             message = None if isinstance(value, bool) else _("Send true or false.")
         elif isinstance(field, NUMBER_FIELDS):
-            message = _number_error(field, value)
+            # A field that `takes_names` (a metric by id or name) takes a string too.
+            takes_name = getattr(field, "takes_names", False) and isinstance(value, str)
+            message = None if takes_name else _number_error(field, value)
         elif isinstance(field, TEXT_FIELDS):
             message = None if isinstance(value, str) else _("Send a string.")
         else:

@@ -618,7 +618,7 @@ class ReleaseObservations(APIView):
     def post(self, request: Request, release_id: int) -> Response:
         """Push an observation of one of the gate's metrics; answers the release verdict after it."""
         release = get_release(request, release_id)
-        data = ObservationInputSerializer(data=request_body(request))
+        data = ObservationInputSerializer(data=request_body(request), context={"request": request})
         data.is_valid(raise_exception=True)
         metric = get_metric(request.user, data.validated_data["metric"].pk)
         try:
