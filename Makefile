@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast test-browser redis lint format check migrations-check bench demo clean install install-dev chromium
+.PHONY: run test test-fast test-browser redis lint format check migrations-check bench demo clean install install-dev chromium pipeline-tools
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' || \
@@ -43,6 +43,13 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
+# The README's pipeline examples run with bash, curl and jq (tests/deploy/test_readme_examples.py).
+pipeline-tools:
+	@command -v jq >/dev/null && command -v curl >/dev/null || { \
+		echo "Installing Debian's jq and curl for the README's pipeline examples..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq jq curl; }
+
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
@@ -57,7 +64,7 @@ run: install
 # that lets the ORM run beside it (tests/browser/conftest.py) must not reach other tests.
 test: test-fast test-browser
 
-test-fast: install-dev redis
+test-fast: install-dev redis pipeline-tools
 	$(BIN)/python -m pytest --ignore=tests/browser -n auto
 
 test-browser: install-dev chromium

@@ -9,6 +9,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -31,7 +32,7 @@ from metrics.models import (
     VerdictState,
 )
 from metrics.models.gate import LARGEST_WEIGHT
-from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
+from metrics.models.metric import LARGEST_ID, LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
 from metrics.templatetags.formatting import rule_text
 
 
@@ -398,6 +399,14 @@ class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
         return data
 
 
+class GateInputSerializer(GateSerializer):
+    """A gate as sent: its name, its scores and at least one metric."""
+
+    # For the schema only (GateSerializer checks the body): the server refuses an empty list
+    # of metrics, while a gate's answer may list none (deleting a metric takes it out of its gates).
+    metrics = serializers.ListField(child=GateMetricSerializer(), min_length=1)  # type: ignore[assignment]
+
+
 class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
     gate = serializers.IntegerField(source="gate_id", read_only=True)
     started_at = UtcDateTimeField(required=False)
@@ -414,9 +423,46 @@ class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
         return Release.checked_start(started_at)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": -LARGEST_ID, "maximum": LARGEST_ID},
+            {"type": "string", "minLength": 1, "maxLength": 241},
+        ]
+    }
+)
+class MetricReference(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+    """A metric by its id (a number) or its name (a string, any case; "name/category" when two
+    categories share the name), among the metrics the caller may see."""
+
+    takes_names = True  # api.strict: a string is a name here, not a wrong type
+    default_error_messages = {
+        "unknown_name": _lazy("No metric is named “{name}”: send its id, or its name as the metric list shows it."),
+        "ambiguous": _lazy("“{name}” names several metrics ({choices}): send the id, or name/category."),
+    }
+
+    def get_queryset(self) -> Any:
+        return Metric.objects.visible_to(self.context["request"].user)
+
+    def to_internal_value(self, data: Any) -> Metric:
+        if not isinstance(data, str):
+            return super().to_internal_value(data)  # type: ignore[no-any-return]
+        if "\x00" in data:  # no name holds one, and PostgreSQL refuses it in a query
+            self.fail("unknown_name", name=data.replace("\x00", ""))
+        found: list[Metric] = list(self.get_queryset().named(data, ids=False).order_by("pk")[:10])
+        if not found:
+            self.fail("unknown_name", name=data.strip())
+        if len(found) > 1:
+            choices = ", ".join(f"{metric.pk}: {metric.name}/{metric.category}" for metric in found)
+            self.fail("ambiguous", name=data.strip(), choices=choices)
+        return found[0]
+
+
 class ObservationInputSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
-    metric = serializers.PrimaryKeyRelatedField(
-        queryset=Metric.objects.all(), help_text="The metric's id; one of the gate's metrics."
+    metric = MetricReference(
+        queryset=Metric.objects.all(),
+        help_text="The metric's id (a number), or its name (a string, any case; name/category when two "
+        "categories share it); one of the gate's metrics.",
     )
     value = serializers.FloatField(min_value=-LARGEST_NUMBER, max_value=LARGEST_NUMBER)
     minutes = serializers.FloatField(

@@ -40,11 +40,15 @@ def _number_error(field: Any, value: Any) -> str | None:
     limit, Python's ints neither; a float or a database id has one."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return _("Send a number.")
-    if not isinstance(value, int):
-        return None
-    whole = isinstance(field, forms.ModelChoiceField | serializers.PrimaryKeyRelatedField | serializers.IntegerField)
+    is_id = isinstance(field, forms.ModelChoiceField | serializers.PrimaryKeyRelatedField)
+    whole = is_id or isinstance(field, serializers.IntegerField)
     whole = whole or (isinstance(field, forms.IntegerField) and not isinstance(field, forms.FloatField))
-    if abs(value) <= (LARGEST_ID if whole else sys.float_info.max):
+    if isinstance(value, float):
+        # An id of 1.5 would be read as 1, and one of 1e400 (infinity, to Python) fail as a
+        # server error; 7.0 is 7. Other fields' own checks refuse what they cannot take.
+        if not is_id or (value.is_integer() and abs(value) <= LARGEST_ID):
+            return None
+    elif abs(value) <= (LARGEST_ID if whole else sys.float_info.max):
         return None
     if whole:
         return _("Send a whole number from -%(largest)d to %(largest)d.") % {"largest": LARGEST_ID}
@@ -66,7 +70,9 @@ def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str,
         if isinstance(field, forms.BooleanField | serializers.BooleanField):
             message = None if isinstance(value, bool) else _("Send true or false.")
         elif isinstance(field, NUMBER_FIELDS):
-            message = _number_error(field, value)
+            # A field that `takes_names` (a metric by id or name) takes a string too.
+            takes_name = getattr(field, "takes_names", False) and isinstance(value, str)
+            message = None if takes_name else _number_error(field, value)
         elif isinstance(field, TEXT_FIELDS):
             message = None if isinstance(value, str) else _("Send a string.")
         else:

@@ -50,5 +50,6 @@ urlpatterns = [
     v1("verdicts/<int:verdict_id>/", views.VerdictDetail, "verdict"),
     v1("verdicts/<int:verdict_id>/feedback/", views.VerdictFeedback, "feedback"),
     # Last: a path that matches nothing above is a 404 in problem details too.
-    re_path(r"^.*$", open_to_tokens(views.NotFound.as_view()), name="not_found"),
+    # Any character: "." alone stops at a newline (%0A), which then got the HTML page.
+    re_path(r"^[\s\S]*$", open_to_tokens(views.NotFound.as_view()), name="not_found"),
 ]

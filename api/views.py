@@ -28,6 +28,7 @@ from api.serializers import (
     ActivateSerializer,
     AskSerializer,
     FeedbackSerializer,
+    GateInputSerializer,
     GateSerializer,
     ImportInputSerializer,
     ImportSerializer,
@@ -233,8 +234,8 @@ class MetricVerdicts(generics.ListCreateAPIView[Verdict]):
     def get_queryset(self) -> Any:
         metric = get_metric(self.request.user, self.kwargs["metric_id"])
         verdicts = metric.verdicts.select_related("metric", "asked_by").order_by("-asked_at", "-pk")
-        state = self.request.query_params.get("verdict", "")
-        if state:
+        if "verdict" in self.request.query_params:  # "?verdict=" names no state: refused, not ignored
+            state = self.request.query_params["verdict"]
             if state not in VerdictState.values:
                 unknown = exceptions.ErrorDetail(_("Unknown verdict."), "invalid")
                 raise exceptions.ValidationError({"verdict": [unknown]})
@@ -526,6 +527,10 @@ class GateList(generics.ListCreateAPIView[Gate]):
             return Gate.objects.none()
         return Gate.objects.select_related("owner").prefetch_related("gate_metrics__metric")
 
+    @extend_schema(request=GateInputSerializer, responses={201: GateSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
     def perform_create(self, serializer: Any) -> None:
         items = serializer.validated_data.pop("gate_metrics")
         with transaction.atomic():
@@ -546,12 +551,12 @@ class GateDetail(APIView):
         gate = with_metrics(get_gate(request.user, gate_id))
         return Response(GateSerializer(gate, context={"request": request}).data)
 
-    @extend_schema(request=GateSerializer, responses=GateSerializer)
+    @extend_schema(request=GateInputSerializer, responses=GateSerializer)
     def put(self, request: Request, gate_id: int) -> Response:
         """Replace the gate's name, scores and metrics (its owner only)."""
         return self.change(request, gate_id, partial=False)
 
-    @extend_schema(request=GateSerializer, responses=GateSerializer)
+    @extend_schema(request=GateInputSerializer, responses=GateSerializer)
     def patch(self, request: Request, gate_id: int) -> Response:
         """Change some of the gate's name, scores and metrics (its owner only); `metrics`, when
         sent, replaces the whole list."""
@@ -613,7 +618,7 @@ class ReleaseObservations(APIView):
     def post(self, request: Request, release_id: int) -> Response:
         """Push an observation of one of the gate's metrics; answers the release verdict after it."""
         release = get_release(request, release_id)
-        data = ObservationInputSerializer(data=request_body(request))
+        data = ObservationInputSerializer(data=request_body(request), context={"request": request})
         data.is_valid(raise_exception=True)
         metric = get_metric(request.user, data.validated_data["metric"].pk)
         try:

@@ -98,16 +98,17 @@ class MetricQuerySet(models.QuerySet["Metric"]):
             filters &= Q(category_key__contains=search_key(category))
         return self.filter(filters)
 
-    def named(self, reference: str) -> MetricQuerySet:
+    def named(self, reference: str, *, ids: bool = True) -> MetricQuerySet:
         """The metrics a person names on a command line: its id, or its name (any case), with
         "/category" when two categories hold the same name ("p95 latency/Checkout").
 
-        ASCII digits are an id when a metric has it, else a name ("2024"). A name may hold a
-        slash ("Errors/s"): the whole text is tried as a name first, then as name/category
-        split at each slash ("Errors/s/Traffic"). Several metrics: the name is ambiguous.
+        ASCII digits are an id when a metric has it, else a name ("2024"); with `ids=False`
+        (the API, where an id is a JSON number) always a name. A name may hold a slash
+        ("Errors/s"): the whole text is tried as a name first, then as name/category split at
+        each slash ("Errors/s/Traffic"). Several metrics: the name is ambiguous.
         """
         text = reference.strip()
-        if text.isascii() and text.isdigit() and int(text) <= LARGEST_ID:
+        if ids and text.isascii() and text.isdigit() and int(text) <= LARGEST_ID:
             by_id = self.filter(pk=int(text))
             if by_id.exists():
                 return by_id

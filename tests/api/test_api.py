@@ -494,9 +494,31 @@ def test_the_schema_says_what_answers_always_hold_and_what_bodies_may_not(client
     assert components["Import"]["properties"]["job"]["nullable"] is True  # imported by the command line
     assert {"pass_score", "marginal_score", "metrics"} <= set(components["Gate"]["required"])
     assert "started_at" in components["Release"]["required"]
-    assert components["GateRequest"]["additionalProperties"] is False
+    assert components["GateInputRequest"]["additionalProperties"] is False
     assert components["GateMetricRequest"]["additionalProperties"] is False
     assert components["PatchedVerdictSettingsRequest"]["additionalProperties"] is False
+
+
+def test_the_schema_refuses_what_the_server_refuses_an_empty_metric_list_and_an_empty_filter(
+    client: Client, owner: User
+) -> None:
+    schema = client.get(reverse("api:schema"), headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+    components = schema["components"]["schemas"]
+    operations = schema["paths"]
+
+    for method in ("put", "patch"):
+        body = operations["/api/v1/gates/{gate_id}/"][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert components[body["$ref"].rsplit("/", 1)[1]]["properties"]["metrics"]["minItems"] == 1
+    created = operations["/api/v1/gates/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert components[created["$ref"].rsplit("/", 1)[1]]["properties"]["metrics"]["minItems"] == 1
+    assert "minItems" not in components["Gate"]["properties"]["metrics"]  # a gate may have lost its metrics
+    parameters = operations["/api/v1/metrics/{metric_id}/verdicts/"]["get"]["parameters"]
+    (state,) = [parameter for parameter in parameters if parameter["name"] == "verdict"]
+    assert "" not in state["schema"]["enum"]
+    assert not state.get("allowEmptyValue", False)
+    empty = {"name": "Checkout", "metrics": []}
+    refused = client.post(reverse("api:gates"), empty, content_type="application/json", headers=bearer(owner))
+    assert refused.status_code == 400
 
 
 def test_a_path_the_api_does_not_have_is_a_problem_details_404(client: Client, owner: User) -> None:

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
-from metrics.models import ImportBatch, Metric
+from metrics.models import Gate, ImportBatch, Metric, Observation
 from tests.factories import TrainedModelFactory
 
 
@@ -177,3 +177,56 @@ def test_an_accept_header_the_api_cannot_serve_still_gets_its_answer_in_json(
     assert listed.json()["results"][0]["name"] == metric.name
     assert_problem(anonymous, 401, "not_authenticated")
     assert_problem(unknown, 404, "not_found")
+
+
+@pytest.mark.parametrize("number", ["1e400", "1.5", "-1e400", "2.000001"])
+def test_an_id_that_is_not_a_whole_number_is_refused_and_nothing_is_stored(
+    client: Client, trained_metric: Metric, owner: User, number: str
+) -> None:
+    gate_body = json.dumps({"name": "Checkout", "metrics": [{"metric": trained_metric.pk}]})
+    gate = post_json(client, reverse("api:gates"), gate_body, owner).json()
+    release = post_json(client, gate["url"] + "releases/", '{"name": "web", "version": "v1"}', owner).json()
+    observations = reverse("api:release_observations", args=[release["id"]])
+
+    observed = post_json(client, observations, f'{{"metric": {number}, "value": 900}}', owner)
+    payments = f'{{"name": "Payments", "metrics": [{{"metric": {number}}}]}}'
+    made = post_json(client, reverse("api:gates"), payments, owner)
+
+    expected = "Send a whole number from -9223372036854775807 to 9223372036854775807."
+    assert assert_problem(observed, 400, "invalid")["errors"] == [
+        {"field": "metric", "code": "type", "message": expected}
+    ]
+    assert assert_problem(made, 400, "invalid")["errors"] == [
+        {"field": "metrics.0.metric", "code": "type", "message": expected}
+    ]
+    assert not Observation.objects.exists()
+    assert Gate.objects.count() == 1
+
+
+def test_an_id_written_with_a_decimal_point_but_whole_is_read_as_that_id(
+    client: Client, trained_metric: Metric, owner: User
+) -> None:
+    body = f'{{"name": "Checkout", "metrics": [{{"metric": {trained_metric.pk}.0}}]}}'
+
+    response = post_json(client, reverse("api:gates"), body, owner)
+
+    assert response.status_code == 201
+    assert response.json()["metrics"][0]["metric"] == trained_metric.pk
+
+
+@pytest.mark.parametrize("path", ["/api/v1/metrics/%0A/", "/api/v1/%0A", "/api/v1/gates/1/%0A/releases/", "/api/%0A"])
+def test_a_path_with_an_encoded_newline_is_a_problem_not_the_html_page(client: Client, owner: User, path: str) -> None:
+    response = client.get(path, headers=bearer(owner))
+
+    assert_problem(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("state", ["", "maybe"])
+def test_a_verdict_log_filter_that_names_no_state_is_refused(
+    client: Client, trained_metric: Metric, owner: User, state: str
+) -> None:
+    url = reverse("api:metric_verdicts", args=[trained_metric.pk])
+
+    response = client.get(url, {"verdict": state}, headers=bearer(owner))
+
+    assert assert_problem(response, 400, "invalid")["errors"][0]["field"] == "verdict"

@@ -1,4 +1,5 @@
-"""`manage.py verdict METRIC VALUE MINUTES [--json]`: the verdict a pipeline step would ask for."""
+"""`manage.py verdict METRIC VALUE MINUTES [--json]` or `manage.py verdict --release ID [--json]`:
+the verdict a pipeline step would ask for, as its exit status (0 only for a rollout)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 
-from api.serializers import VerdictSerializer
+from api.serializers import ReleaseVerdictSerializer, VerdictSerializer
 from metrics.csv_io import LARGEST_NUMBER
 from metrics.management.commands._arguments import metric_named, user_named
-from metrics.models import ModelUnusable, NoTrainedModel, Source, VerdictState
+from metrics.models import ModelUnusable, NoTrainedModel, Release, Source, VerdictState
+from metrics.models.metric import LARGEST_ID
 
+# A pipeline gates on the status: anything but 0 stops the deployment. 1 is Python's (and
+# CommandError's) status for a failure, 2 argparse's for arguments that do not parse.
 EXIT_CODES = {VerdictState.ROLLOUT: 0, VerdictState.ROLLBACK: 3, VerdictState.INCONCLUSIVE: 4}
+ARGUMENTS = "Give METRIC VALUE MINUTES for a metric's verdict, or --release ID for a release's, not both."
 
 
 def number_as_entered(text: str) -> str:
@@ -29,16 +34,22 @@ def number_as_entered(text: str) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Ask a metric's model for a verdict on a value observed MINUTES after a deployment, and log it. "
-        "Prints the verdict, its reasons, and the logged verdict's id and web page. "
-        "Exit status: 0 rollout, 3 rollback, 4 inconclusive; 1 when no verdict could be given "
-        "(no such metric or user, no usable model, a value out of bounds); 2 when the arguments do not parse."
+        "Ask a metric's model for a verdict on a value observed MINUTES after a deployment, and log it; "
+        "or, with --release ID, the verdict of a release judged by its gate (kept as the release page's "
+        "verdict over time, as the API's). Prints the verdict, its reasons, and where it is logged. "
+        "A pipeline step gates on the exit status, 0 only for a rollout: "
+        "0 rollout, 3 rollback, 4 inconclusive (a release also while it waits for an observation); "
+        "1 when no verdict could be given (no such metric, release or user, no usable model, a value out of "
+        "bounds); 2 when the arguments do not parse."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("metric", help="the metric's id, or its name (name/category if two share it)")
-        parser.add_argument("value", type=number_as_entered, help="the value observed")
-        parser.add_argument("minutes", type=number_as_entered, help="minutes since the deployment")
+        parser.add_argument("metric", nargs="?", help="the metric's id, or its name (name/category if two share it)")
+        parser.add_argument("value", nargs="?", type=number_as_entered, help="the value observed")
+        parser.add_argument("minutes", nargs="?", type=number_as_entered, help="minutes since the deployment")
+        parser.add_argument(
+            "--release", type=int, metavar="ID", help="the release's id: its verdict instead of a metric's"
+        )
         parser.add_argument("--user", help="the username the verdict is logged for (default: none)")
         parser.add_argument(
             "--json",
@@ -50,6 +61,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        positional = [options[name] for name in ("metric", "value", "minutes")]
+        if options["release"] is not None:
+            if any(argument is not None for argument in positional):
+                raise CommandError(ARGUMENTS, returncode=2)
+            self.release_verdict(options["release"], options)
+        if any(argument is None for argument in positional):
+            raise CommandError(ARGUMENTS, returncode=2)
         value, minutes = float(options["value"]), float(options["minutes"])
         if not (math.isfinite(value) and abs(value) <= LARGEST_NUMBER):
             raise CommandError(f"VALUE must be a finite number no larger than {LARGEST_NUMBER:.1e}.")
@@ -74,4 +92,23 @@ class Command(BaseCommand):
             self.stdout.write(
                 gettext("Logged as verdict %(id)d: %(path)s") % {"id": verdict.pk, "path": verdict.get_absolute_url()}
             )
+        raise SystemExit(EXIT_CODES[VerdictState(verdict.state)])
+
+    def release_verdict(self, release_id: int, options: dict[str, Any]) -> None:
+        if not 0 < release_id <= LARGEST_ID:
+            raise CommandError(f"No release {release_id}.")
+        release = Release.objects.select_related("gate").filter(pk=release_id).first()
+        if release is None:
+            raise CommandError(f"No release {release_id}.")
+        user = user_named(options["user"]) if options["user"] else None
+        verdict = release.answer(user)
+        if options["json"]:
+            self.stdout.write(json.dumps(ReleaseVerdictSerializer(verdict).data, ensure_ascii=False))
+        else:
+            self.stdout.write(f"{release.gate.name}, {release}: {verdict.summary}")
+            for judgement in verdict.metrics:
+                state = judgement.verdict.get_state_display() if judgement.verdict else gettext("not observed yet")
+                counted = gettext(" (observed only, not counted)") if judgement.observe_only else ""
+                self.stdout.write(f"  {judgement.metric.name}: {state}{counted}")
+            self.stdout.write(gettext("Release page: %(path)s") % {"path": release.get_absolute_url()})
         raise SystemExit(EXIT_CODES[VerdictState(verdict.state)])

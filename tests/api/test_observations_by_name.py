@@ -1,0 +1,116 @@
+"""A pipeline pushes a release's observation naming the metric as people do (its name), not
+only by its database id."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from metrics.models import Metric, Observation, Verdict
+from tests.api.test_gates import ROLLBACK, ROLLOUT, bearer, checkout, make_gate, start_release, trained
+from tests.factories import MetricFactory
+
+__all__ = ["checkout"]  # the fixture, used by name
+
+
+def observe_named(client: Client, headers: dict, release: dict, metric: object, observation: dict):
+    url = reverse("api:release_observations", args=[release["id"]])
+    return client.post(url, {"metric": metric, **observation}, content_type="application/json", headers=headers)
+
+
+def stored() -> list:
+    return list(Observation.objects.values_list("metric_id", "verdict__value"))
+
+
+def test_an_observation_by_the_metrics_name_in_any_case_is_judged_as_by_its_id(
+    client: Client, owner: User, checkout: dict[str, Metric]
+) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+
+    by_name = observe_named(client, headers, release, "  ERROR Rate ", ROLLBACK)
+    by_id = observe_named(client, headers, release, checkout["p95 latency"].pk, ROLLOUT)
+
+    assert (by_name.status_code, by_id.status_code) == (201, 201)
+    error_rate = next(item for item in by_id.json()["metrics"] if item["metric_name"] == "error rate")
+    assert error_rate["verdict"]["verdict"] == "rollback"
+    assert by_id.json()["verdict"] == "rollback"  # the critical metric, named by its name, vetoed
+    assert sorted(stored()) == sorted([(checkout["error rate"].pk, 250), (checkout["p95 latency"].pk, 900)])
+
+
+def test_a_name_two_categories_share_is_refused_unless_its_category_is_given(
+    client: Client, owner: User, checkout: dict[str, Metric]
+) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+    namesake = MetricFactory.create(owner=owner, name="Error rate", category="Search")
+
+    ambiguous = observe_named(client, headers, release, "error rate", ROLLOUT)
+
+    assert ambiguous.status_code == 400
+    assert ambiguous["Content-Type"] == "application/problem+json"
+    (error,) = ambiguous.json()["errors"]
+    assert (error["field"], error["code"]) == ("metric", "ambiguous")
+    assert f"{namesake.pk}: Error rate/Search" in error["message"]
+    assert not stored()
+    assert not Verdict.objects.exists()
+
+    chosen = observe_named(client, headers, release, "error rate/Traffic", ROLLOUT)
+
+    assert chosen.status_code == 201
+    assert stored() == [(checkout["error rate"].pk, 900)]
+
+
+@pytest.mark.parametrize("name", ["error-rate", "   ", "error rate\u0000", "12"])
+def test_a_name_no_metric_has_is_refused_and_nothing_is_stored(
+    client: Client, owner: User, checkout: dict[str, Metric], name: str
+) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+
+    response = observe_named(client, headers, release, name, ROLLOUT)
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("metric", "unknown_name")
+    assert error["message"].startswith("No metric is named")
+    assert not stored()
+    assert not Verdict.objects.exists()
+
+
+def test_a_digit_string_is_a_name_not_an_id(client: Client, owner: User, checkout: dict[str, Metric]) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+
+    response = observe_named(client, headers, release, str(checkout["error rate"].pk), ROLLOUT)
+
+    assert (response.status_code, response.json()["errors"][0]["code"]) == (400, "unknown_name")
+
+
+def test_a_named_metric_outside_the_gate_is_refused_as_by_id(
+    client: Client, owner: User, checkout: dict[str, Metric]
+) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+    trained(owner, "queue depth")
+
+    response = observe_named(client, headers, release, "Queue depth", ROLLOUT)
+
+    assert (response.status_code, response.json()["errors"][0]["code"]) == (400, "not_in_gate")
+    assert not stored()
+
+
+@pytest.mark.parametrize("metric", [["error rate"], {"name": "error rate"}, True, None, ""])
+def test_a_metric_that_is_neither_an_id_nor_a_name_is_a_type_error(
+    client: Client, owner: User, checkout: dict[str, Metric], metric: object
+) -> None:
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+
+    response = observe_named(client, headers, release, metric, ROLLOUT)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "metric"
+    assert not stored()
