@@ -32,6 +32,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value.strip() else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
 DEBUG = env_bool("DEBUG", True)
 # The fallback key is public: it only exists so that a fresh clone runs locally.
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -137,11 +142,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Seconds Redis (the cache, the API's rate limits, the log-in lockout, the job queue) has to
+# accept a connection and to answer each command. Each use goes on without it when it fails
+# (logged); without a bound, a Redis that accepts connections and never answers held each
+# request's thread for ever, and after a few health checks the instance served nothing.
+MBREAK_REDIS_TIMEOUT = env_float("MBREAK_REDIS_TIMEOUT", 1.0)
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": {"socket_connect_timeout": MBREAK_REDIS_TIMEOUT, "socket_timeout": MBREAK_REDIS_TIMEOUT},
         }
     }
 else:
@@ -214,10 +225,26 @@ MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
 # AWS); without it, a folder on this machine, so that `make run` needs no server and still
 # runs every job in a worker process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str | float]
 if CELERY_BROKER_URL == "filesystem://":
     _BROKER_FOLDER = BASE_DIR / ".broker"
     _BROKER_FOLDER.mkdir(exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(_BROKER_FOLDER), "data_folder_out": str(_BROKER_FOLDER)}
+else:
+    # Kombu sets no timeout of its own (a hung Redis held a Train click, and /healthz, for
+    # ever). A worker's read waits up to a second for a job (BRPOP) before Redis answers,
+    # hence that second more to read.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": MBREAK_REDIS_TIMEOUT,
+        "socket_timeout": MBREAK_REDIS_TIMEOUT + 1,
+    }
+    # Sending a job tries twice, not four times: the page that sends it waits for the answer.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A job is acknowledged when it ends, not when it starts: a worker killed in the middle
 # leaves it to be run again (jobs are idempotent) or swept as failed.
