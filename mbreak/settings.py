@@ -5,6 +5,7 @@ one can check out the code and run it. Production sets SECRET_KEY, DEBUG=0,
 ALLOWED_HOSTS and DATABASE_URL.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -207,7 +208,15 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Submitting a domain to the browsers' preload list is a lasting commitment for the whole
 # domain, the owner's call, not a default: without it `check --deploy` would warn.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-# Failed logins allowed per username and per address before they are refused for a while.
+# The proxies in front of the app (addresses or networks, comma-separated): the client's
+# address is the last one X-Forwarded-For names before them (`mbreak.http.client_address`),
+# and the header is ignored when the request does not come from one of them. None by
+# default: anyone can send that header. On Elastic Beanstalk, nginx (127.0.0.1) and the load
+# balancer (in the VPC's private network): see .ebextensions/01_django.config.
+MBREAK_TRUSTED_PROXIES = env_list("MBREAK_TRUSTED_PROXIES", "")
+for _proxy in MBREAK_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo fails at start, not at each request
+# Failed logins allowed per account before they are refused for a while.
 MBREAK_LOGIN_ATTEMPTS = env_int("MBREAK_LOGIN_ATTEMPTS", 5)
 MBREAK_LOGIN_LOCKOUT_SECONDS = env_int("MBREAK_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
