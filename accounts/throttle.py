@@ -2,8 +2,8 @@
 failures an account refuses logins, even with the right password, until
 `MBREAK_LOGIN_LOCKOUT_SECONDS` after the first of them.
 
-Counted per username rather than per address: behind the load balancer and nginx every
-request comes from a proxy's address. Should the cache be unreachable, logins are let
+Counted per username rather than per address (`mbreak.http.client_address`): an attacker
+has many addresses, and an account one name. Should the cache be unreachable, logins are let
 through (and that is logged) rather than everyone being locked out.
 """
 

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import ApiToken
+from mbreak.http import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ class PerTokenThrottle(SimpleRateThrottle):
         if request.user and request.user.is_authenticated:
             return f"throttle:user:{request.user.pk}"
         return f"throttle:address:{self.get_ident(request)}"
+
+    def get_ident(self, request: Request) -> str:
+        """The client's address, read past our own proxies only (DRF's reads X-Forwarded-For
+        as sent: a new address in each request escaped the limit)."""
+        return client_address(request)
 
     def allow_request(self, request: Request, view: Any) -> bool:
         return self._allowed(lambda: self.get_cache_key(request, view))

@@ -11,7 +11,6 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import prefetch_related_objects
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -53,10 +52,13 @@ from metrics.access import (
     get_batch_for_undo,
     get_gate,
     get_gate_for_change,
+    get_gate_for_release,
     get_job,
     get_metric,
     get_metric_for_deletion,
     get_metric_for_settings,
+    get_release,
+    get_release_for_observation,
     get_trained_model,
     get_trained_model_for_activation,
     get_verdict,
@@ -596,18 +598,19 @@ class GateReleases(generics.ListCreateAPIView[Release]):
     def get_queryset(self) -> Any:
         return Release.objects.visible_to(self.request.user).filter(gate=self.gate())
 
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Start a release (the gate's owner only)."""
+        self.started_on = get_gate_for_release(request.user, self.kwargs["gate_id"])  # refused before reading
+        return super().post(request, *args, **kwargs)
+
     def perform_create(self, serializer: Any) -> None:
-        serializer.save(gate=self.gate(), created_by=caller(self.request))
-
-
-def get_release(request: Request, release_id: int) -> Release:
-    return get_object_or_404(Release.objects.visible_to(request.user).select_related("gate"), pk=release_id)
+        serializer.save(gate=self.started_on, created_by=caller(self.request))
 
 
 class ReleaseDetail(APIView):
     @extend_schema(responses=ReleaseSerializer)
     def get(self, request: Request, release_id: int) -> Response:
-        return Response(ReleaseSerializer(get_release(request, release_id), context={"request": request}).data)
+        return Response(ReleaseSerializer(get_release(request.user, release_id), context={"request": request}).data)
 
 
 class ReleaseObservations(APIView):
@@ -616,8 +619,9 @@ class ReleaseObservations(APIView):
         responses={201: ReleaseVerdictSerializer, 409: OpenApiResponse(description="The metric has no usable model")},
     )
     def post(self, request: Request, release_id: int) -> Response:
-        """Push an observation of one of the gate's metrics; answers the release verdict after it."""
-        release = get_release(request, release_id)
+        """Push an observation of one of the gate's metrics (the gate's owner only); answers the
+        release verdict after it."""
+        release = get_release_for_observation(request.user, release_id)
         data = ObservationInputSerializer(data=request_body(request), context={"request": request})
         data.is_valid(raise_exception=True)
         metric = get_metric(request.user, data.validated_data["metric"].pk)
@@ -637,8 +641,8 @@ class ReleaseVerdictView(APIView):
     @extend_schema(responses=ReleaseVerdictSerializer)
     def get(self, request: Request, release_id: int) -> Response:
         """The release verdict (for Argo Rollouts' web provider: always 200 once the release exists).
-        Each answer is kept: the release page shows them as its verdict over time."""
-        release = get_release(request, release_id)
+        Each answer to the gate's owner is kept: the release page shows them as its verdict over time."""
+        release = get_release(request.user, release_id)
         return Response(ReleaseVerdictSerializer(release.answer(caller(request)), context={"request": request}).data)
 
 

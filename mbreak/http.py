@@ -1,3 +1,7 @@
+import ipaddress
+from functools import lru_cache
+
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -16,3 +20,46 @@ def redirect_back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return redirect(target)
     return redirect(fallback)
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address of the client that sent `request`, as our own proxies saw it.
+
+    Each proxy appends to X-Forwarded-For the address it got the request from, after
+    whatever the client sent there. Walking back from the address that connected to us,
+    past our own proxies (`MBREAK_TRUSTED_PROXIES`), the first other address is the
+    client's; what lies left of it is the client's to write, and is never read. With no
+    trusted proxy, the header is ignored: anyone can send it.
+    """
+    trusted = _networks(tuple(settings.MBREAK_TRUSTED_PROXIES))
+    address = str(request.META.get("REMOTE_ADDR", ""))
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    while _is_within(address, trusted) and forwarded:
+        hop = forwarded.pop().strip()
+        if not _is_address(hop):  # not written by a proxy of ours: the last proxy's peer is all we know
+            break
+        address = hop
+    return address
+
+
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_within(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    if not _is_address(address):
+        return False
+    parsed = ipaddress.ip_address(address)
+    return any(parsed in network for network in networks)

@@ -5,6 +5,7 @@ one can check out the code and run it. Production sets SECRET_KEY, DEBUG=0,
 ALLOWED_HOSTS and DATABASE_URL.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -30,6 +31,11 @@ def env_list(name: str, default: str) -> list[str]:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
     return int(value) if value.strip() else default
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -137,11 +143,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Seconds Redis (the cache, the API's rate limits, the log-in lockout, the job queue) has to
+# accept a connection and to answer each command. Each use goes on without it when it fails
+# (logged); without a bound, a Redis that accepts connections and never answers held each
+# request's thread for ever, and after a few health checks the instance served nothing.
+MBREAK_REDIS_TIMEOUT = env_float("MBREAK_REDIS_TIMEOUT", 1.0)
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": {"socket_connect_timeout": MBREAK_REDIS_TIMEOUT, "socket_timeout": MBREAK_REDIS_TIMEOUT},
         }
     }
 else:
@@ -196,7 +208,15 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Submitting a domain to the browsers' preload list is a lasting commitment for the whole
 # domain, the owner's call, not a default: without it `check --deploy` would warn.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-# Failed logins allowed per username and per address before they are refused for a while.
+# The proxies in front of the app (addresses or networks, comma-separated): the client's
+# address is the last one X-Forwarded-For names before them (`mbreak.http.client_address`),
+# and the header is ignored when the request does not come from one of them. None by
+# default: anyone can send that header. On Elastic Beanstalk, nginx (127.0.0.1) and the load
+# balancer (in the VPC's private network): see .ebextensions/01_django.config.
+MBREAK_TRUSTED_PROXIES = env_list("MBREAK_TRUSTED_PROXIES", "")
+for _proxy in MBREAK_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo fails at start, not at each request
+# Failed logins allowed per account before they are refused for a while.
 MBREAK_LOGIN_ATTEMPTS = env_int("MBREAK_LOGIN_ATTEMPTS", 5)
 MBREAK_LOGIN_LOCKOUT_SECONDS = env_int("MBREAK_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
@@ -214,6 +234,7 @@ MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
 # AWS); without it, a folder on this machine, so that `make run` needs no server and still
 # runs every job in a worker process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str | float]
 if CELERY_BROKER_URL == "filesystem://":
     _BROKER_FOLDER = BASE_DIR / ".broker"
     _BROKER_FOLDER.mkdir(exist_ok=True)
@@ -223,6 +244,21 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_BROKER_FOLDER),
         "data_folder_out": str(_BROKER_FOLDER),
         "control_folder": str(_BROKER_FOLDER / "control"),
+    }
+else:
+    # Kombu sets no timeout of its own (a hung Redis held a Train click, and /healthz, for
+    # ever). A worker's read waits up to a second for a job (BRPOP) before Redis answers,
+    # hence that second more to read.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": MBREAK_REDIS_TIMEOUT,
+        "socket_timeout": MBREAK_REDIS_TIMEOUT + 1,
+    }
+    # Sending a job tries twice, not four times: the page that sends it waits for the answer.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A job is acknowledged when it ends, not when it starts: a worker killed in the middle

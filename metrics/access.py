@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from metrics.models import Gate, ImportBatch, Indicator, Job, Metric, TrainedModel, Verdict
+from metrics.models import Gate, ImportBatch, Indicator, Job, Metric, Release, TrainedModel, Verdict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -108,3 +108,23 @@ def get_gate_for_change(user: User | AnonymousUser, gate_id: int, *, lock: bool 
     if not gate.can_change(user):
         raise PermissionDenied(_("Only the gate's owner may change it."))
     return gate
+
+
+def get_gate_for_release(user: User | AnonymousUser, gate_id: int) -> Gate:
+    gate = get_gate(user, gate_id)
+    if not gate.can_start_release(user):
+        raise PermissionDenied(_("Only the gate's owner may start its releases."))
+    return gate
+
+
+def get_release(user: User | AnonymousUser, release_id: int) -> Release:
+    """Releases are read like the gates: by any active account."""
+    releases = Release.objects.visible_to(user).select_related("gate", "gate__owner", "created_by")
+    return get_object_or_404(releases, pk=release_id)
+
+
+def get_release_for_observation(user: User | AnonymousUser, release_id: int) -> Release:
+    release = get_release(user, release_id)
+    if not release.can_observe(user):
+        raise PermissionDenied(_("Only the gate's owner may push observations to its releases."))
+    return release

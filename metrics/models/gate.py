@@ -90,6 +90,11 @@ class Gate(Labelled):
     def can_change(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
 
+    def can_start_release(self, user: User | AnonymousUser) -> bool:
+        """Its releases' verdicts are the owner's to make: the owner, signed in or through one
+        of their tokens (until teams exist, no one else). Anyone may read them."""
+        return user.is_authenticated and user.is_active and user.pk == self.owner_id
+
     def set_metrics(self, items: Iterable[Mapping[str, Any]]) -> None:
         """Make these the gate's metrics (each a `metric` with its `weight`, `critical` and
         `observe_only`), in this order, in place of the ones it had."""
@@ -154,6 +159,10 @@ class Release(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("metrics:release", args=[self.pk])
 
+    def can_observe(self, user: User | AnonymousUser) -> bool:
+        """Who may push observations, and so change its verdict: who may start its releases."""
+        return self.gate.can_start_release(user)
+
     @staticmethod
     def checked_start(started_at: datetime) -> datetime:
         """A start that is not in the future (but for clocks a few minutes apart). Minutes are
@@ -187,8 +196,12 @@ class Release(models.Model):
 
     def answer(self, user: User | None, at: datetime | None = None) -> ReleaseVerdict:
         """The release verdict as `user` (a pipeline, through the API) asked for it, now or `at`
-        (from the observations made by then): kept as a point of its verdict over time."""
+        (from the observations made by then): kept as a point of its verdict over time when
+        `user` may observe the release (its pipeline). Another reader gets the verdict, and
+        adds nothing to that history (their polling would push the pipeline's points out)."""
         verdict = self.verdict(at)
+        if user is not None and not self.can_observe(user):
+            return verdict
         Answer.objects.create(
             release=self,
             asked_at=at or timezone.now(),

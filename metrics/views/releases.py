@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
-from metrics.models import Release
+from metrics.access import get_release
 from metrics.models.gate import HISTORY_POINTS
 
 
@@ -13,8 +13,7 @@ from metrics.models.gate import HISTORY_POINTS
 def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpResponse:
     """A release's verdict now and per metric; over time (each verdict a pipeline was answered,
     per metric too); and its observations."""
-    releases = Release.objects.visible_to(request.user).select_related("gate", "gate__owner", "created_by")
-    release = get_object_or_404(releases, pk=release_id)
+    release = get_release(request.user, release_id)
     observations = release.observations.select_related("metric", "verdict", "verdict__asked_by").order_by(
         "-observed_at", "-pk"
     )

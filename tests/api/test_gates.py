@@ -127,9 +127,9 @@ def test_a_bad_gate_is_refused_and_nothing_stored(client: Client, owner: User, c
 def test_argo_rolls_out_rolls_back_or_pauses_as_the_release_verdict_says(
     client: Client, owner: User, contributor: User, checkout
 ) -> None:
-    headers = bearer(contributor)
+    headers = bearer(owner)  # the pipeline: a token of the gate's owner
     gate = make_gate(client, bearer(owner), checkout)
-    argo = Argo(client, bearer(contributor, TokenScope.READ))
+    argo = Argo(client, bearer(contributor, TokenScope.READ))  # anyone may read a verdict
 
     waiting = start_release(client, headers, gate)
     assert argo.measure(waiting) == "inconclusive"  # nothing observed yet: 200, and a pause
