@@ -276,15 +276,20 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A running job whose worker has said nothing for this long was abandoned (the worker was
 # killed or lost its machine): it is marked failed, with a message, rather than left running.
-MBREAK_JOB_HEARTBEAT_TIMEOUT = env_int("MBREAK_JOB_HEARTBEAT_TIMEOUT", 10 * 60)
+# A running job says so every sixth of it, from a thread of its own, however long its step.
+MBREAK_JOB_HEARTBEAT_TIMEOUT = env_int("MBREAK_JOB_HEARTBEAT_TIMEOUT", 60)
 # A job still queued this long after it was sent is sent again (its message was lost, or
 # waits for a worker that died: Redis hands such a message on after an hour, hence 65
 # minutes); a job sent twice runs once.
 MBREAK_JOB_RESEND_AFTER = env_int("MBREAK_JOB_RESEND_AFTER", 65 * 60)
-# Every worker started with --beat sweeps abandoned jobs each minute (running it on several
-# instances at once is harmless: the sweep is one idempotent UPDATE).
+# Every worker started with --beat sweeps abandoned jobs three times a heartbeat timeout, so
+# that a dead worker's job is failed about a minute after its last beat (running it on several
+# instances at once is harmless: the sweep is a few idempotent UPDATEs).
 CELERY_BEAT_SCHEDULE = {
-    "sweep-abandoned-jobs": {"task": "metrics.tasks.sweep_abandoned_jobs", "schedule": 60.0},
+    "sweep-abandoned-jobs": {
+        "task": "metrics.tasks.sweep_abandoned_jobs",
+        "schedule": max(1.0, MBREAK_JOB_HEARTBEAT_TIMEOUT / 3),
+    },
 }
 
 # One JSON object a line (LOG_FORMAT=json, the default in production) for the platform's

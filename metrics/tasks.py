@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.db import connections
+from django.utils import timezone
 
 from metrics.models import Job
 
@@ -16,3 +21,12 @@ def run_job(self: Task, job_id: int) -> None:
 def sweep_abandoned_jobs() -> int:
     """End the running jobs whose worker is gone, and send again the queued ones whose message was lost."""
     return Job.objects.sweep_abandoned() + Job.objects.send_lost_again()
+
+
+@worker_ready.connect
+def abandon_jobs_of_previous_run(sender: Any, **kwargs: Any) -> None:
+    """A worker that starts (before it takes a job) ends the jobs its previous run left running."""
+    try:
+        Job.objects.abandon_previous_run(sender.hostname, started_before=timezone.now())
+    finally:
+        connections.close_all()  # the main process runs no job: it keeps no connection

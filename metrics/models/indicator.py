@@ -270,6 +270,13 @@ class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
             .first()
         )
 
+    def drop_files_no_job_needs(self) -> int:
+        """Drop the file of every upload whose import has ended, however it ended (a file is kept
+        only for its job to read); return how many were dropped."""
+        from metrics.models.job import ACTIVE
+
+        return self.exclude(data=b"").exclude(jobs__status__in=ACTIVE).update(data=b"")
+
     def newest_first(self) -> ImportBatchQuerySet:
         return self.select_related("uploaded_by").order_by("-created_at", "-pk")
 
@@ -334,7 +341,7 @@ class ImportBatch(models.Model):
                 raise CannotUndo(self, "nothing_stored")
             deleted, _by_model = Indicator.objects.filter(batch=self).delete()
             self.undone_at = timezone.now()
-            ImportBatch.objects.filter(pk=self.pk).update(undone_at=self.undone_at)
+            ImportBatch.objects.filter(pk=self.pk).update(undone_at=self.undone_at, data=b"")
         return deleted
 
 

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, models, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.formats import number_format
@@ -28,6 +40,14 @@ logger = logging.getLogger("mbreak.jobs")
 
 # Progress is written at most this often (but every change of stage at once).
 REPORT_EVERY_SECONDS = 0.5
+# A running job says it is alive this many times within the heartbeat timeout: a beat or two
+# may be late (a busy database) before the sweep takes it for abandoned.
+BEATS_PER_TIMEOUT = 6
+
+
+def heartbeat_seconds() -> float:
+    """How often a running job tells the sweep that its worker is alive."""
+    return settings.MBREAK_JOB_HEARTBEAT_TIMEOUT / BEATS_PER_TIMEOUT
 
 
 class JobKind(models.TextChoices):
@@ -147,16 +167,38 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def sweep_abandoned(self) -> int:
         """End the running jobs whose worker has said nothing for too long; return how many.
+        Also drop the file of any import that ended without dropping it (its worker lost the
+        database as it ended)."""
+        silent_since = timezone.now() - timedelta(seconds=settings.MBREAK_JOB_HEARTBEAT_TIMEOUT)
+        silent = self.filter(status=JobStatus.RUNNING, heartbeat_at__lt=silent_since)
+        return silent._end_abandoned(f"its worker said nothing for {settings.MBREAK_JOB_HEARTBEAT_TIMEOUT} s")
 
-        Failed, but for a training whose version was stored before its worker stopped (while
-        drawing its charts, which a page draws again): it did its work."""
-        now = timezone.now()
-        silent_since = now - timedelta(seconds=settings.MBREAK_JOB_HEARTBEAT_TIMEOUT)
-        abandoned = self.filter(status=JobStatus.RUNNING, heartbeat_at__lt=silent_since)
-        stored = abandoned.filter(result__isnull=False).update(status=JobStatus.DONE, stage="finished", finished_at=now)
-        return stored + abandoned.filter(result__isnull=True).update(
-            status=JobStatus.FAILED, failure=Failure.ABANDONED, stage="finished", finished_at=now
+    def abandon_previous_run(self, worker: str, started_before: datetime) -> int:
+        """End the jobs that `worker` (a node name, "celery@host") was running when it stopped,
+        as it starts again, rather than after the heartbeat timeout: whatever ran them (the
+        worker's previous run, killed or lost with its machine) is gone. Return how many."""
+        ran_by = self.filter(
+            status=JobStatus.RUNNING,
+            worker=worker[: Job._meta.get_field("worker").max_length],
+            started_at__lt=started_before,
         )
+        return ran_by._end_abandoned(f"its worker {worker} started again")
+
+    def _end_abandoned(self, why: str) -> int:
+        """End these running jobs, whose worker is gone; return how many. Failed, but for a
+        training whose version was stored before its worker stopped (while drawing its charts,
+        which a page draws again): it did its work. Their files are dropped."""
+        from metrics.models.indicator import ImportBatch
+
+        now = timezone.now()
+        stored = self.filter(result__isnull=False).update(status=JobStatus.DONE, stage="finished", finished_at=now)
+        failed = self.filter(result__isnull=True).update(
+            status=JobStatus.FAILED, failure=Failure.ABANDONED, detail=why, stage="finished", finished_at=now
+        )
+        ImportBatch.objects.drop_files_no_job_needs()
+        if stored + failed:
+            logger.warning("%d job(s) abandoned: %s", stored + failed, why)
+        return stored + failed
 
 
 class Job(models.Model):
@@ -313,6 +355,16 @@ class Job(models.Model):
                 "The import into “%(name)s” lost its connection to the database; nothing was stored. Upload the "
                 "file again."
             ) % {"name": self.metric.name}
+        if self.failure == Failure.ABANDONED:
+            return gettext(
+                "The worker importing into “%(name)s” stopped (restarted or killed) before it stored the file; "
+                "nothing was stored. Upload the file again."
+            ) % {"name": self.metric.name}
+        if self.failure == Failure.UNQUEUED:
+            return gettext(
+                "The import into “%(name)s” could not be queued: the job queue is unreachable. Nothing was "
+                "stored; upload the file again in a moment."
+            ) % {"name": self.metric.name}
         return gettext("The import into “%(name)s” failed; nothing was stored. Try again.") % {"name": self.metric.name}
 
     def as_progress(self, viewer: User | AnonymousUser) -> dict[str, Any]:
@@ -347,10 +399,11 @@ class Job(models.Model):
         from celery.exceptions import SoftTimeLimitExceeded
 
         try:
-            if self.kind == JobKind.IMPORT:
-                self._import()
-            else:
-                self._train()
+            with self._heartbeat():
+                if self.kind == JobKind.IMPORT:
+                    self._import()
+                else:
+                    self._train()
         except SoftTimeLimitExceeded:
             self._finish(JobStatus.FAILED, failure=Failure.TOO_LONG)
         except Exception as error:
@@ -397,6 +450,35 @@ class Job(models.Model):
                 worker=worker[: Job._meta.get_field("worker").max_length],
             )
         )
+
+    @contextmanager
+    def _heartbeat(self) -> Iterator[None]:
+        """While the job runs, a thread of its own tells the sweep every `heartbeat_seconds()`
+        that the worker is alive: a long step (a tree fitted inside scikit-learn, a big file
+        parsed) cannot say so itself. The thread stops with the job."""
+        stop = threading.Event()
+        beating = threading.Thread(target=self._beat_until, args=(stop,), name=f"job-{self.pk}-heartbeat", daemon=True)
+        beating.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            # Not for ever: a beat may wait on a database that stopped answering.
+            beating.join(timeout=10)
+
+    def _beat_until(self, stop: threading.Event) -> None:
+        """Beat until `stop` is set, on this thread's own database connection, closed after."""
+        try:
+            while not stop.wait(heartbeat_seconds()):
+                try:
+                    Job.objects.filter(pk=self.pk, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    # The next beat tries again, on a new connection; the job itself says if the
+                    # database is gone.
+                    logger.warning("job %s could not beat", self.pk, exc_info=True, extra={"job_id": self.pk})
+                    connection.close()
+        finally:
+            connections.close_all()
 
     def _train(self) -> None:
         from metrics.models.trained_model import TrainedModel
@@ -512,9 +594,13 @@ def _send(job: Job) -> None:
         run_job.delay(job.pk)
     except Exception:
         logger.exception("job %s could not be queued", job.pk)
-        Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        unqueued = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
             status=JobStatus.FAILED, failure=Failure.UNQUEUED, stage="finished", finished_at=timezone.now()
         )
+        if unqueued and job.batch_id is not None:  # no worker will read the file
+            from metrics.models.indicator import ImportBatch
+
+            ImportBatch.objects.filter(pk=job.batch_id).update(data=b"")
 
 
 def not_enough_data_message(name: str, total: int, rollbacks: int, rollouts: int) -> str:

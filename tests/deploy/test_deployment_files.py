@@ -213,14 +213,16 @@ def test_the_procfile_runs_a_celery_worker_of_the_application_on_the_default_que
     assert "metrics.tasks.run_job" in app.tasks
 
 
-def test_the_worker_also_sweeps_abandoned_jobs_every_minute() -> None:
+def test_the_worker_also_sweeps_abandoned_jobs_so_that_a_dead_workers_job_ends_in_about_a_minute() -> None:
     from django.conf import settings as django_settings
 
     for procfile in (PROCFILE, ROOT / "Procfile.dev"):
         lines = dict(_procfile_line(line) for line in procfile.read_text(encoding="utf-8").splitlines() if line.strip())
         assert "--beat" in shlex.split(lines["worker"]), procfile
     (entry,) = django_settings.CELERY_BEAT_SCHEDULE.values()
-    assert (entry["task"], entry["schedule"]) == ("metrics.tasks.sweep_abandoned_jobs", 60.0)
+    assert (entry["task"], entry["schedule"]) == ("metrics.tasks.sweep_abandoned_jobs", 20.0)
+    # Silent for the timeout, then found by the next sweep: within 80 s of its last beat.
+    assert django_settings.MBREAK_JOB_HEARTBEAT_TIMEOUT + entry["schedule"] <= 90
 
 
 def test_gunicorn_reads_the_projects_config_file_from_the_working_directory(monkeypatch) -> None:
