@@ -438,6 +438,32 @@ def format_number(number: float) -> str:
     return repr(number)
 
 
+# The sample file the upload page offers: the importer's own format, both decisions, and
+# rows a tree can learn from (a rollback when the value is high for ten minutes or more).
+SAMPLE_HEADER = ("valor", "decisao", "tempo")
+SAMPLE_ROWS = (
+    (180.0, ROLLOUT, 5.0),
+    (212.5, ROLLOUT, 30.0),
+    (250.0, ROLLOUT, 60.0),
+    (320.0, ROLLOUT, 15.0),
+    (410.0, ROLLOUT, 2.5),
+    (480.0, ROLLOUT, 45.0),
+    (520.0, ROLLOUT, 5.0),
+    (560.0, ROLLBACK, 10.0),
+    (640.0, ROLLBACK, 20.0),
+    (725.5, ROLLBACK, 30.0),
+    (810.0, ROLLBACK, 60.0),
+    (900.0, ROLLBACK, 15.0),
+)
+
+
+def sample_indicator_csv() -> str:
+    """A small file in the format `parse_indicator_csv` takes, to start from."""
+    lines = [",".join(SAMPLE_HEADER)]
+    lines += [f"{format_number(value)},{decision},{format_number(minutes)}" for value, decision, minutes in SAMPLE_ROWS]
+    return "\n".join(lines) + "\n"
+
+
 def neutralise_formula(text: str) -> str:
     """Keep spreadsheets from running a text cell as a formula (CSV injection)."""
     if text.startswith(FORMULA_PREFIXES):

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import BaseValidator, MaxValueValidator, MinValueValidator
 from django.template.defaultfilters import filesizeformat
+from django.utils.formats import get_format
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
@@ -22,15 +26,20 @@ if TYPE_CHECKING:
 
 
 class _ShownLimit:
-    """A limit validator whose message writes the limit as the page does: "0", not "0.0"."""
+    """A limit validator whose message writes the limit as the page does: "0", not "0.0"; "50%"
+    for a share typed as a percentage."""
 
     limit_value: float
+
+    def __init__(self, limit_value: float, shown: Callable[[float], str] = number) -> None:
+        super().__init__(limit_value)  # type: ignore[call-arg]
+        self.shown = shown
 
     def __call__(self, value: Any) -> None:
         try:
             super().__call__(value)  # type: ignore[misc]
         except ValidationError as error:
-            params = {**(error.params or {}), "limit_value": number(self.limit_value)}
+            params = {**(error.params or {}), "limit_value": self.shown(self.limit_value)}
             raise ValidationError(error.message, code=error.code, params=params) from None
 
 
@@ -42,8 +51,73 @@ class _ShownMaxValueValidator(_ShownLimit, MaxValueValidator):
     pass
 
 
+def localized_number_text(value: float) -> str:
+    """A number in a form field of the page, exactly: the shortest text that reads back as the
+    same float, with the page's decimal separator ("0,6" in Portuguese). Never rounded, so that
+    saving a form unchanged changes nothing."""
+    return csv_io.format_number(value).replace(".", get_format("DECIMAL_SEPARATOR"))
+
+
+def percent_text(share: float) -> str:
+    """A share as a percentage, exactly: 0.6 -> "60", 0.123456789 -> "12.3456789" (localised).
+
+    Computed on the decimal text of the float, not by multiplying it (0.07 * 100 is
+    7.000000000000001), so that `share_of_percent` gives back the very same float."""
+    exact = Decimal(repr(float(share))).scaleb(2).normalize()
+    return format(exact, "f").replace(".", get_format("DECIMAL_SEPARATOR"))
+
+
+def share_of_percent(text: str) -> float:
+    """ "60" -> 0.6: the float nearest to the exact decimal quotient (the inverse of `percent_text`)."""
+    return float(Decimal(text).scaleb(-2))
+
+
+def decimal_text(typed: str) -> str:
+    """A number typed on a page, with a point for its decimal separator: "2,5" and "2.5" are both
+    2.5, in either language, because people type both (a browser's number input dropped the
+    comma and stored 25).
+
+    Refused with a message, rather than guessed, when its separators could mean two things: more
+    than one ("1.234,5", "1,234.5"), or the page's thousands separator followed by three digits
+    ("1,234" on an English page may be 1234 or 1.234; "1.234" on a Portuguese one)."""
+    text = typed.strip()
+    separators = [character for character in text if character in ",."]
+    if not separators:
+        return text
+    if len(separators) > 1:
+        raise ValidationError(
+            _("Type the number with one decimal separator and no thousands separator, e.g. %(example)s."),
+            code="separators",
+            params={"example": localized_number_text(1234.5)},
+        )
+    whole, decimals = text.replace(",", ".").split(".")
+    digits = whole.lstrip("+-")
+    sign = whole[: len(whole) - len(digits)]
+    could_be_grouped = (
+        separators[0] == get_format("THOUSAND_SEPARATOR")
+        and len(decimals) == 3
+        and decimals.isdigit()
+        and 1 <= len(digits) <= 3
+        and digits.isdigit()
+        and not digits.startswith("0")
+    )
+    if could_be_grouped:
+        raise ValidationError(
+            _("“%(typed)s” could be %(whole)s or %(decimal)s: type one of these."),
+            code="ambiguous_separator",
+            params={
+                "typed": text,
+                "whole": localized_number_text(float(f"{sign}{digits}{decimals}")),
+                "decimal": localized_number_text(float(f"{sign}{digits}.{decimals}")),
+            },
+        )
+    return f"{whole}.{decimals}"
+
+
 class DecimalTextInput(forms.TextInput):
-    """A decimal typed in the page's language, shown as people write it: "80", "0,6"."""
+    """A decimal typed in the page's language, shown as people write it: "80", "0,6". A browser's
+    number input only takes a point (Chromium drops a comma: "2,5" became 25), hence text with a
+    decimal keypad."""
 
     input_type = "text"
 
@@ -53,18 +127,58 @@ class DecimalTextInput(forms.TextInput):
 
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, float):
-            return number(value)
+            return localized_number_text(value)
         return super().format_value(value)
+
+
+class DecimalTextField(forms.FloatField):
+    """Every decimal number typed on the pages. With `localize=True` (the web pages) it reads a
+    decimal comma or point as the person meant (`decimal_text`); without (the API, which passes
+    JSON numbers to the same forms) it reads as Django does, whatever the language."""
+
+    widget = DecimalTextInput
+
+    def to_python(self, value: Any) -> float | None:  # type: ignore[override]  # the stubs say int
+        if self.localize and isinstance(value, str) and value.strip():
+            value = decimal_text(value)
+        return super().to_python(value)
+
+
+class PercentField(DecimalTextField):
+    """A share (stored 0.6) shown and typed as a percentage ("60"), exactly both ways."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            return percent_text(value)
+        return value
+
+    def to_python(self, value: Any) -> float | None:  # type: ignore[override]  # the stubs say int
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        text = decimal_text(str(value))
+        try:
+            share = share_of_percent(text)
+        except ArithmeticError:  # decimal.InvalidOperation: not a number; Overflow: too large
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        return share  # not finite ("inf", "nan"): refused by FloatField.validate
+
+
+def _shown_percent(share: float) -> str:
+    return f"{percent_text(share)}%"
 
 
 class LocalizedNumbersMixin:
     """With `localize_numbers=True` (the web pages), the decimal fields named in
     `localized_numbers` are shown and read in the page's language ("0,6" in Portuguese), and
-    their limits are written that way in error messages. A browser's number input only takes a
-    point, hence a text input with a decimal keypad. The API passes JSON numbers to the same
-    forms and keeps the default (off): its behaviour does not depend on the language."""
+    their limits are written that way in error messages; those also in `percentages` are shown
+    and typed as percentages, as every page speaks of them ("60" for a stored 0.6). The API
+    passes JSON numbers to the same forms and keeps the default (off): its behaviour does not
+    depend on the language, and its fields keep their stored meaning."""
 
     localized_numbers: tuple[str, ...] = ()
+    percentages: tuple[str, ...] = ()
+    # The page's help for a field typed as a percentage, when the model's speaks of a fraction.
+    percent_help_texts: ClassVar[dict[str, StrOrPromise]] = {}
     fields: dict[str, forms.Field]
 
     def __init__(self, *args: Any, localize_numbers: bool = False, **kwargs: Any) -> None:
@@ -74,13 +188,22 @@ class LocalizedNumbersMixin:
         model = self._meta.model  # type: ignore[attr-defined]
         for name in self.localized_numbers:
             field = self.fields[name]
+            css = field.widget.attrs.get("class", "")
+            shown: Callable[[float], str] = number
+            if name in self.percentages:
+                shown = _shown_percent
+                field = self.fields[name] = PercentField(
+                    label=format_lazy("{} (%)", field.label),
+                    help_text=self.percent_help_texts.get(name, field.help_text),
+                    required=field.required,
+                )
             field.localize = True
-            field.widget = DecimalTextInput({"class": field.widget.attrs.get("class", "")})
+            field.widget = DecimalTextInput({"class": css})
             # Checked here first, so the model's own check (same limits) does not answer with "0.0".
             for validator in model._meta.get_field(name).validators:
-                shown = {MinValueValidator: _ShownMinValueValidator, MaxValueValidator: _ShownMaxValueValidator}
-                if type(validator) in shown and isinstance(validator, BaseValidator):
-                    field.validators.append(shown[type(validator)](validator.limit_value))
+                kinds = {MinValueValidator: _ShownMinValueValidator, MaxValueValidator: _ShownMaxValueValidator}
+                if type(validator) in kinds and isinstance(validator, BaseValidator):
+                    field.validators.append(kinds[type(validator)](validator.limit_value, shown))
 
 
 class MetricFilterForm(BootstrapFormMixin, forms.Form):
@@ -99,22 +222,23 @@ class MetricForm(BootstrapFormMixin, forms.ModelForm[Metric]):
         }
 
 
-def number_field(label: StrOrPromise, *, minutes: bool = False) -> forms.FloatField:
-    """A finite number the tree can learn from (it computes in 32-bit floats); minutes are not negative."""
+def number_field(label: StrOrPromise, *, minutes: bool = False, localize: bool = False) -> DecimalTextField:
+    """A finite number the tree can learn from (it computes in 32-bit floats); minutes are not
+    negative. `localize` for a page's form (typed in the page's language), not for the API's."""
     error_messages = {"max_value": _("Enter a number no larger than %(limit_value).1e.")}
     if not minutes:
         error_messages["min_value"] = _("Enter a number no smaller than %(limit_value).1e.")
-    return forms.FloatField(
+    return DecimalTextField(
         label=label,
         min_value=0 if minutes else -csv_io.LARGEST_NUMBER,
         max_value=csv_io.LARGEST_NUMBER,
         error_messages=error_messages,
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0"} if minutes else {"step": "any"}),
+        localize=localize,
     )
 
 
 class IndicatorForm(BootstrapFormMixin, forms.Form):
-    value = number_field(_("Value"))
+    value = number_field(_("Value"), localize=True)
     decision = forms.TypedChoiceField(
         label=_("Decision"),
         # No default: a decision recorded by mistake would teach the model the wrong thing.
@@ -125,7 +249,7 @@ class IndicatorForm(BootstrapFormMixin, forms.Form):
         ],
         coerce=int,
     )
-    time = number_field(_("Time (minutes)"), minutes=True)
+    time = number_field(_("Time (minutes)"), minutes=True, localize=True)
 
 
 class MetricChoiceFormMixin:
@@ -211,21 +335,24 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
     metric = forms.ModelChoiceField(
         label=_("Metric"), queryset=Metric.objects.none(), empty_label=_("Choose a metric…")
     )
-    value = number_field(_("Observed value"))
-    time = number_field(_("Time (minutes)"), minutes=True)
+    value = number_field(_("Observed value"), localize=True)
+    time = number_field(_("Time (minutes)"), minutes=True, localize=True)
 
 
 class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Metric]):
     localized_numbers = ("rollback_threshold", "rollout_threshold", "range_margin")
+    percentages = localized_numbers
+    percent_help_texts: ClassVar[dict[str, StrOrPromise]] = {
+        "range_margin": _(
+            "How far beyond the values and times the model has seen an observation may lie, as a percentage "
+            "of their range, before the verdict is inconclusive."
+        ),
+    }
 
     class Meta:
         model = Metric
         fields = list(VERDICT_SETTINGS)
-        widgets = {
-            "rollback_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0.5", "max": "1"}),
-            "rollout_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0.5", "max": "1"}),
-            "range_margin": forms.NumberInput(attrs={"step": "0.05", "min": "0"}),
-        }
+        field_classes = dict.fromkeys(("rollback_threshold", "rollout_threshold", "range_margin"), DecimalTextField)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -289,10 +416,7 @@ class GateForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Gate])
     class Meta:
         model = Gate
         fields = ["name", "pass_score", "marginal_score"]
-        widgets = {
-            "pass_score": forms.NumberInput(attrs={"step": "any", "min": "0", "max": "100"}),
-            "marginal_score": forms.NumberInput(attrs={"step": "any", "min": "0", "max": "100"}),
-        }
+        field_classes = dict.fromkeys(("pass_score", "marginal_score"), DecimalTextField)
 
 
 class GateMetricForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[GateMetric]):
@@ -301,7 +425,7 @@ class GateMetricForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[
     class Meta:
         model = GateMetric
         fields = ["metric", "weight", "critical", "observe_only"]
-        widgets = {"weight": forms.NumberInput(attrs={"step": "any", "min": "0"})}
+        field_classes = {"weight": DecimalTextField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

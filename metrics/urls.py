@@ -8,6 +8,7 @@ urlpatterns = [
     path("", metrics.metric_list, name="list"),
     path("metrics/new/", metrics.metric_create, name="create"),
     path("metrics/upload/", indicators.indicator_upload, name="upload"),
+    path("metrics/upload/sample.csv", indicators.indicator_sample, name="sample_csv"),
     path("metrics/<int:metric_id>/", metrics.metric_detail, name="detail"),
     path("metrics/<int:metric_id>/delete/", metrics.metric_delete, name="delete"),
     path("metrics/<int:metric_id>/indicators/", indicators.indicator_add, name="add_indicator"),

@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
+from metrics import csv_io
 from metrics.access import get_batch_for_undo, get_indicator_for_deletion, get_metric
 from metrics.forms import IndicatorForm, UploadForm
 from metrics.models import CannotUndo, DuplicateFile, Failure, Job, JobStatus, Metric, MetricDeleted
@@ -126,6 +127,13 @@ def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse
         % {"count": number_format(deleted, force_grouping=True), "file": batch.file_name},
     )
     return redirect(batch.metric)
+
+
+@require_safe
+def indicator_sample(request: AuthenticatedHttpRequest) -> HttpResponse:
+    response = HttpResponse(csv_io.sample_indicator_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, "make-or-break-sample.csv") or "attachment"
+    return response
 
 
 @require_safe

@@ -11,7 +11,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_trained_model, get_verdict, get_verdict_for_feedback
-from metrics.csv_io import format_number
 from metrics.forms import FeedbackForm, PredictForm, VerdictFilterForm
 from metrics.models import Decision, FeedbackAlreadyGiven, Metric, MetricDeleted, ModelUnusable, NoTrainedModel, Verdict
 from metrics.models.trained_model import chart_labels
@@ -71,8 +70,8 @@ def render_verdict(
                 request.user,
                 initial={
                     "metric": verdict.metric_id,
-                    "value": format_number(verdict.value),
-                    "time": format_number(verdict.minutes),
+                    "value": verdict.value,
+                    "time": verdict.minutes,
                 },
             ),
         },

@@ -7,10 +7,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Indicator, Metric, TrainedModel
+from metrics import csv_io
+from metrics.models import Decision, Indicator, Metric, TrainedModel
 from tests.factories import IndicatorFactory
 
 UPLOAD_URL = reverse("metrics:upload")
+SAMPLE_URL = reverse("metrics:sample_csv")
 
 GOOD_CSV = b"valor,decisao,tempo\n500,0,10\n612.5,1,60\n-3,0,0.25\n"
 
@@ -67,6 +69,49 @@ def test_upload_page_explains_the_format_and_preselects_the_metric(client: Clien
     assert "<code>valor,decisao,tempo</code>" in html
     assert f'<option value="{metric.pk}" selected>' in html
     assert 'enctype="multipart/form-data"' in html
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Columns may be separated by commas, semicolons, tabs or pipes"),
+        ("pt-br", "As colunas podem ser separadas por vírgulas, pontos e vírgulas, tabulações ou barras verticais"),
+    ],
+)
+def test_upload_page_says_which_delimiters_and_decimal_commas_it_takes_and_offers_a_sample(
+    client: Client, owner: User, language: str, said: str
+) -> None:
+    client.force_login(owner)
+    client.cookies["django_language"] = language
+
+    html = client.get(UPLOAD_URL).content.decode()
+
+    assert said in html
+    assert "(2,5)" in html
+    assert f'<a href="{SAMPLE_URL}" download>' in html
+
+
+def test_the_sample_file_imports_cleanly_through_the_importer(client: Client, owner: User, metric: Metric) -> None:
+    client.force_login(owner)
+
+    sample = client.get(SAMPLE_URL)
+
+    assert sample.status_code == 200
+    assert sample["Content-Type"] == "text/csv; charset=utf-8"
+    assert sample["Content-Disposition"] == 'attachment; filename="make-or-break-sample.csv"'
+    response = upload(client, metric, sample.content, follow=True)
+    assert response.status_code == 200
+    assert stored_rows() == [
+        (metric.pk, value, decision, minutes, owner.pk) for value, decision, minutes in csv_io.SAMPLE_ROWS
+    ]
+    assert {decision for _, decision, _ in csv_io.SAMPLE_ROWS} == {Decision.ROLLBACK, Decision.ROLLOUT}
+
+
+def test_the_sample_file_is_for_people_who_logged_in(client: Client) -> None:
+    response = client.get(SAMPLE_URL)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
 
 
 # --- Good files ------------------------------------------------------------------------

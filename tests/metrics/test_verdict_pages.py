@@ -255,11 +255,12 @@ def test_the_card_of_an_unusable_version_says_why_and_shows_no_rules(
 
 # --- The verdict settings ------------------------------------------------------------
 
+# As the page takes them: percentages (stored as 0.7, 0.9, 0.25).
 VALID_SETTINGS = {
-    "rollback_threshold": "0.7",
-    "rollout_threshold": "0.9",
+    "rollback_threshold": "70",
+    "rollout_threshold": "90",
     "min_leaf_cases": "10",
-    "range_margin": "0.25",
+    "range_margin": "25",
     "refuse_stale": "on",
 }
 
@@ -279,7 +280,7 @@ def test_the_owner_sees_the_current_settings(client: Client, metric: Metric, own
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'name="rollback_threshold" value="0.6"' in html
+    assert 'name="rollback_threshold" value="60"' in html
     assert 'name="min_leaf_cases" value="5"' in html
 
 
@@ -348,16 +349,22 @@ def test_saving_settings_keeps_a_version_promoted_meanwhile_active(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("rollback_threshold", "0.4", "Ensure this value is greater than or equal to 0.5."),
-        ("rollback_threshold", "1.2", "Ensure this value is less than or equal to 1."),
-        ("rollout_threshold", "0.4", "Ensure this value is greater than or equal to 0.5."),
-        ("rollout_threshold", "1.2", "Ensure this value is less than or equal to 1."),
-        ("range_margin", "-0.1", "Ensure this value is greater than or equal to 0."),
+        ("rollback_threshold", "40", "Ensure this value is greater than or equal to 50%."),
+        ("rollback_threshold", "120", "Ensure this value is less than or equal to 100%."),
+        ("rollout_threshold", "40", "Ensure this value is greater than or equal to 50%."),
+        ("rollout_threshold", "120", "Ensure this value is less than or equal to 100%."),
+        ("rollout_threshold", "0.8", "Ensure this value is greater than or equal to 50%."),
+        ("range_margin", "-10", "Ensure this value is greater than or equal to 0%."),
         ("min_leaf_cases", "0", "Ensure this value is greater than or equal to 1."),
         ("min_leaf_cases", "", "This field is required."),
         ("rollback_threshold", "sixty", "Enter a number."),
         ("range_margin", "nan", "Enter a number."),
-        ("range_margin", "10.5", "Ensure this value is less than or equal to 10."),
+        ("range_margin", "1050", "Ensure this value is less than or equal to 1000%."),
+        (
+            "range_margin",
+            "1,234.5",
+            "Type the number with one decimal separator and no thousands separator, e.g. 1234.5.",
+        ),
     ],
 )
 def test_invalid_settings_are_refused_with_a_message_and_nothing_changes(
@@ -450,11 +457,12 @@ def test_a_portuguese_owner_reads_and_types_the_settings_with_a_decimal_comma(
     client.cookies["django_language"] = "pt-br"
 
     page = client.get(settings_url(trained_metric)).content.decode()
-    assert 'name="rollback_threshold" value="0,6"' in page
+    assert 'name="rollback_threshold" value="60"' in page
     assert "maior ou igual a 0.0" not in page
 
     refused = client.post(settings_url(trained_metric), {**VALID_SETTINGS, "range_margin": "-0,5"}).content.decode()
-    assert "Certifique-se que este valor seja maior ou igual a 0." in refused
-    client.post(settings_url(trained_metric), {**VALID_SETTINGS, "rollback_threshold": "0,65", "range_margin": "0,25"})
+    assert "Certifique-se que este valor seja maior ou igual a 0%." in refused
+    client.post(settings_url(trained_metric), {**VALID_SETTINGS, "rollback_threshold": "65,5", "range_margin": "2,5"})
     trained_metric.refresh_from_db()
-    assert (trained_metric.rollback_threshold, trained_metric.range_margin) == (0.65, 0.25)
+    assert (trained_metric.rollback_threshold, trained_metric.range_margin) == (0.655, 0.025)
+    assert 'name="range_margin" value="2,5"' in client.get(settings_url(trained_metric)).content.decode()
