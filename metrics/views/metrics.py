@@ -68,6 +68,8 @@ def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "page": page,
             "create_form": MetricForm(auto_id="new_metric_%s"),
             "is_filtered": bool(request.GET.get("name") or request.GET.get("category")),
+            # A new account has nothing of its own to train: the banner waits for its data.
+            "shows_train_banner": Metric.objects.worked_on_by(request.user).exists(),
         },
     )
 
@@ -106,6 +108,7 @@ def render_detail(
         "page": page,
         "indicator_form": form,
         "latest_model": metric.answering_model(),
+        "not_enough_data": metric.not_enough_data_reason(),
         "versions": metric.trained_models.defer("artifact", "chart_sample").order_by("-version"),
         "feedback": metric.feedback_summary(),
         "batches": metric.batches.newest_first().filter(rows__gt=0)[:10],
