@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Metric, MetricDeleted
+from metrics.models import Indicator, Job, Metric, MetricDeleted
 
 METRICS_PER_PAGE = 20
 
@@ -113,6 +113,7 @@ def render_detail(
         "feedback": metric.feedback_summary(),
         "batches": metric.batches.newest_first().filter(rows__gt=0)[:10],
         "jobs": metric.jobs.active().select_related("requested_by", "metric").order_by("created_at"),
+        "failed_imports": Job.objects.failed_imports_to_show(request.user).filter(metric=metric),
         "can_delete_metric": metric.can_delete(request.user),
         "can_change_settings": metric.can_change_settings(request.user),
     }

@@ -9,7 +9,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest, redirect_back
-from metrics.access import get_job, get_metric
+from metrics.access import get_job, get_job_for_dismissal, get_metric
 from metrics.models import MIN_INDICATORS, MIN_PER_DECISION, Failure, Job, JobStatus, Metric
 from metrics.templatetags.formatting import percent
 
@@ -113,3 +113,10 @@ def job_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_safe
 def job_progress(request: AuthenticatedHttpRequest, job_id: int) -> JsonResponse:
     return JsonResponse(get_job(request.user, job_id).as_progress(request.user))
+
+
+@require_POST
+def job_dismiss(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
+    job = get_job_for_dismissal(request.user, job_id)
+    job.dismiss()
+    return redirect_back(request, job.metric.get_absolute_url())
