@@ -77,6 +77,13 @@ def get_job(user: User | AnonymousUser, job_id: int) -> Job:
     return get_object_or_404(Job.objects.listed(), pk=job_id, metric__in=Metric.objects.visible_to(user))
 
 
+def get_job_for_dismissal(user: User | AnonymousUser, job_id: int) -> Job:
+    job = get_job(user, job_id)
+    if not job.can_dismiss(user):
+        raise PermissionDenied(_("Only who sent the file may dismiss why its import failed."))
+    return job
+
+
 def get_batch(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
     """An uploaded file is as visible as its metric: the shared catalogue."""
     batches = ImportBatch.objects.listed().select_related("metric")

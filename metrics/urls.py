@@ -23,6 +23,7 @@ urlpatterns = [
     path("train/", training.train_all, name="train_all"),
     path("jobs/", training.job_list, name="jobs"),
     path("jobs/<int:job_id>/progress.json", training.job_progress, name="job_progress"),
+    path("jobs/<int:job_id>/dismiss/", training.job_dismiss, name="job_dismiss"),
     path("metrics/<int:metric_id>/settings/", metrics.metric_settings, name="settings"),
     path("metrics/<int:metric_id>/verdicts/", verdicts.verdict_list, name="verdicts"),
     path("metrics/<int:metric_id>/unpin/", versions.unpin, name="unpin"),

@@ -36,6 +36,11 @@ MAX_OUTER_FOLDS = 5
 INNER_FOLDS = 3
 
 
+def is_enough_to_train(total: int, rollbacks: int, rollouts: int) -> bool:
+    """Whether so many indicators (of each decision) can be trained on and evaluated."""
+    return total >= MIN_INDICATORS and min(rollbacks, rollouts) >= MIN_PER_DECISION
+
+
 class TrainingDataError(Exception):
     """The data cannot give a model; the message says what to change."""
 
@@ -136,7 +141,7 @@ def fit_decision_tree(
     labels = np.asarray(columns.decisions, dtype=int)
     counts = np.bincount(labels, minlength=2)
     rollouts, rollbacks = int(counts[ROLLOUT]), int(counts[ROLLBACK])
-    if len(labels) < MIN_INDICATORS or min(rollouts, rollbacks) < MIN_PER_DECISION:
+    if not is_enough_to_train(len(labels), rollbacks, rollouts):
         raise NotEnoughDataError(len(labels), rollbacks, rollouts)
     with np.errstate(over="ignore"):
         learnable = np.isfinite(features.astype(np.float32)).all()

@@ -143,6 +143,12 @@ class JobQuerySet(models.QuerySet["Job"]):
     def active(self) -> JobQuerySet:
         return self.filter(status__in=ACTIVE)
 
+    def failed_imports_to_show(self, user: User | AnonymousUser) -> JobQuerySet:
+        """The imports `user` sent that failed and that they have not dismissed, newest first:
+        why each failed stays where they look (the metric's page, the upload page)."""
+        failed = self.filter(kind=JobKind.IMPORT, status=JobStatus.FAILED, dismissed_at__isnull=True)
+        return failed.filter(requested_by=user.pk).listed().order_by("-created_at", "-pk")
+
     def send_lost_again(self) -> int:
         """Send again each job still queued `MBREAK_JOB_RESEND_AFTER` seconds after it was sent
         (or last sent again); return how many. Its message was lost (Redis flushed or failed
@@ -234,6 +240,8 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True)
     heartbeat_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(_("finished at"), null=True)
+    # When who sent a failed import said they had read why (it is shown until then).
+    dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -384,6 +392,21 @@ class Job(models.Model):
         return not (self.kind == JobKind.IMPORT and self.status == JobStatus.FAILED) or (
             self.requested_by_id is not None and self.requested_by_id == viewer.pk
         )
+
+    def can_dismiss(self, user: User | AnonymousUser) -> bool:
+        """Only who sent a file reads why its import failed, so only they put it away."""
+        return (
+            self.kind == JobKind.IMPORT
+            and self.status == JobStatus.FAILED
+            and self.requested_by_id is not None
+            and self.requested_by_id == user.pk
+        )
+
+    def dismiss(self) -> None:
+        """Stop showing why this import failed (kept, still listed under Jobs)."""
+        if self.dismissed_at is None:
+            self.dismissed_at = timezone.now()
+            Job.objects.filter(pk=self.pk, dismissed_at__isnull=True).update(dismissed_at=self.dismissed_at)
 
     def outcome_for(self, viewer: User | AnonymousUser) -> str:
         if self.shows_details_to(viewer):

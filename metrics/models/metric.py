@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from predictor import columns
+from predictor.training import MIN_INDICATORS, is_enough_to_train
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -88,6 +89,16 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         if user.is_authenticated and user.is_active:
             return self.all()
         return self.none()
+
+    def worked_on_by(self, user: User | AnonymousUser) -> MetricQuerySet:
+        """The metrics `user` owns or registered indicators in: the work that is theirs to
+        train. The catalogue is shared, but training someone else's metric is their call."""
+        from metrics.models.indicator import Indicator
+
+        if not user.is_authenticated:
+            return self.none()
+        contributed = Indicator.objects.filter(metric=OuterRef("pk"), created_by=user.pk)
+        return self.filter(Q(owner=user.pk) | Exists(contributed))
 
     def search(self, name: str = "", category: str = "") -> MetricQuerySet:
         """Metrics whose name and category contain the given texts, ignoring case."""
@@ -406,6 +417,26 @@ class Metric(Labelled):
     def chart_sample(self) -> IndicatorColumns:
         """An even sample of the indicators, small enough to draw."""
         return self.indicators.sample_columns(settings.MBREAK_CHART_MAX_POINTS)
+
+    def not_enough_data_reason(self) -> str:
+        """Why this metric cannot be trained yet (too few indicators, or of one decision), in
+        words; empty when it can. The rule is the training's own (`is_enough_to_train`)."""
+        from metrics.models.job import not_enough_data_message
+
+        # Each decision counted up to the minimum only: two short reads, whatever the rows.
+        rollbacks, rollouts = (
+            self.indicators.filter(decision=decision).order_by()[:MIN_INDICATORS].count()
+            for decision in (Decision.ROLLBACK, Decision.ROLLOUT)
+        )
+        total = self.indicator_count
+        if is_enough_to_train(total, rollbacks, rollouts):
+            return ""
+        # Short of data, a count that reached the minimum is the rest of the rows.
+        if rollbacks >= MIN_INDICATORS:
+            rollbacks = total - rollouts
+        if rollouts >= MIN_INDICATORS:
+            rollouts = total - rollbacks
+        return not_enough_data_message(self.name, total, rollbacks, rollouts)
 
     def answering_model(self) -> TrainedModel | None:
         """The version that gives this metric's verdicts: the active one (the newest if none is)."""

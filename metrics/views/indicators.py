@@ -44,6 +44,7 @@ def indicator_delete(request: AuthenticatedHttpRequest, metric_id: int, indicato
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
+    shown_above = []
     if request.method == "POST":
         form = UploadForm(request.user, request.POST, request.FILES)
         if form.is_valid():
@@ -66,6 +67,7 @@ def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                 answer = after_upload(request, form, metric, queued.pk)
                 if answer is not None:
                     return answer
+                shown_above = [queued.pk]  # its errors are the form's
         status = 400
     else:
         form = UploadForm(request.user, initial={"metric": request.GET.get("metric")})
@@ -73,7 +75,11 @@ def indicator_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "metrics/indicator_upload.html",
-        {"form": form, "max_upload_bytes": settings.MBREAK_MAX_UPLOAD_BYTES},
+        {
+            "form": form,
+            "max_upload_bytes": settings.MBREAK_MAX_UPLOAD_BYTES,
+            "failed_imports": Job.objects.failed_imports_to_show(request.user).exclude(pk__in=shown_above),
+        },
         status=status,
     )
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Metric, MetricDeleted
+from metrics.models import Indicator, Job, Metric, MetricDeleted
 
 METRICS_PER_PAGE = 20
 
@@ -68,6 +68,8 @@ def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "page": page,
             "create_form": MetricForm(auto_id="new_metric_%s"),
             "is_filtered": bool(request.GET.get("name") or request.GET.get("category")),
+            # A new account has nothing of its own to train: the banner waits for its data.
+            "shows_train_banner": Metric.objects.worked_on_by(request.user).exists(),
         },
     )
 
@@ -106,10 +108,12 @@ def render_detail(
         "page": page,
         "indicator_form": form,
         "latest_model": metric.answering_model(),
+        "not_enough_data": metric.not_enough_data_reason(),
         "versions": metric.trained_models.defer("artifact", "chart_sample").order_by("-version"),
         "feedback": metric.feedback_summary(),
         "batches": metric.batches.newest_first().filter(rows__gt=0)[:10],
         "jobs": metric.jobs.active().select_related("requested_by", "metric").order_by("created_at"),
+        "failed_imports": Job.objects.failed_imports_to_show(request.user).filter(metric=metric),
         "can_delete_metric": metric.can_delete(request.user),
         "can_change_settings": metric.can_change_settings(request.user),
     }

@@ -9,7 +9,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest, redirect_back
-from metrics.access import get_job, get_metric
+from metrics.access import get_job, get_job_for_dismissal, get_metric
 from metrics.models import MIN_INDICATORS, MIN_PER_DECISION, Failure, Job, JobStatus, Metric
 from metrics.templatetags.formatting import percent
 
@@ -41,7 +41,10 @@ def train_metric(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
 
 @require_POST
 def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
-    metrics = list(Metric.objects.visible_to(request.user).needing_training())
+    needing = Metric.objects.visible_to(request.user).needing_training()
+    metrics = list(needing.worked_on_by(request.user))
+    # Others' stale metrics are named, not trained: that is their owners' call.
+    others = list(needing.exclude(pk__in=[metric.pk for metric in metrics]).values_list("name", flat=True)[:11])
     jobs = [Job.objects.enqueue_training(metric, request.user)[0] for metric in metrics]
     for job in jobs:
         job.refresh_from_db()
@@ -84,8 +87,20 @@ def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
             % {"count": len(waiting), "names": ", ".join(job.metric.name for job in waiting)},
         )
-    if not jobs:
+    if others:
+        messages.info(
+            request,
+            ngettext(
+                "Not trained, as it is not yours (you neither own it nor added data to it): %(names)s.",
+                "Not trained, as they are not yours (you neither own them nor added data to them): %(names)s.",
+                len(others),
+            )
+            % {"names": ", ".join(others[:10]) + (", …" if len(others) > 10 else "")},
+        )
+    if not jobs and not others:
         messages.info(request, _("Every model is up to date: no metric has new data since its last training."))
+    elif not jobs and Metric.objects.worked_on_by(request.user).exists():
+        messages.info(request, _("The models of your metrics are up to date."))
     return redirect_back(request, reverse("metrics:list"))
 
 
@@ -98,3 +113,10 @@ def job_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_safe
 def job_progress(request: AuthenticatedHttpRequest, job_id: int) -> JsonResponse:
     return JsonResponse(get_job(request.user, job_id).as_progress(request.user))
+
+
+@require_POST
+def job_dismiss(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
+    job = get_job_for_dismissal(request.user, job_id)
+    job.dismiss()
+    return redirect_back(request, job.metric.get_absolute_url())

@@ -58,3 +58,34 @@ def test_a_file_with_a_bad_line_shows_the_errors_and_stores_nothing(page: Page, 
     expect(errors).to_contain_text("Line 3, column “decisao”: expected 0 (rollout) or 1 (rollback), got “maybe”")
     expect(page.get_by_role("button", name="Upload")).to_be_enabled()
     assert not Indicator.objects.exists()
+
+
+def test_a_failed_import_stays_on_the_metric_and_upload_pages_until_dismissed(
+    page: Page, live_server, fill_login_form
+) -> None:
+    owner = UserFactory.create(username="owner")
+    metric = MetricFactory.create(owner=owner, name="Requests per minute", category="Traffic")
+    bad = b"valor,decisao,tempo\n" + b"".join(b"%d,maybe,10\n" % n for n in range(25))
+    page.goto(live_server.url)
+    fill_login_form(owner, PASSWORD)
+    page.locator("#main-nav").get_by_role("link", name="Upload CSV").click()
+    choose_file(page, "broken.csv", bad)
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_test_id("csv-errors")).to_contain_text("Nothing was imported: the file has 25 errors.")
+
+    # Where the user looks next: the metric's page, then the upload page again.
+    page.goto(live_server.url + metric.get_absolute_url())
+    failed = page.get_by_test_id("failed-import")
+    expect(failed).to_contain_text("The import of “broken.csv” into “Requests per minute”")
+    expect(failed).to_contain_text("Line 2, column “decisao”: expected 0 (rollout) or 1 (rollback), got “maybe”")
+    expect(failed.get_by_role("listitem")).to_have_count(20)
+    expect(failed).to_contain_text("Showing the first 20 of 25 errors.")
+    page.goto(live_server.url + "/metrics/upload/")
+    expect(page.get_by_test_id("failed-import")).to_contain_text("Showing the first 20 of 25 errors.")
+
+    page.get_by_role("button", name="Dismiss why the import of “broken.csv” failed").click()
+    expect(page.get_by_test_id("failed-import")).to_have_count(0)
+    page.goto(live_server.url + metric.get_absolute_url())
+    expect(page.get_by_role("heading", name="0 indicators")).to_be_visible()
+    expect(page.get_by_test_id("failed-import")).to_have_count(0)
+    assert not Indicator.objects.exists()

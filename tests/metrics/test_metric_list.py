@@ -172,7 +172,7 @@ def test_delete_action_is_shown_only_on_the_users_own_metrics(client: Client, ow
     assert f'href="{reverse("metrics:delete", args=[theirs.pk])}"' not in html
 
 
-def test_list_offers_create_bulk_insert_and_train_all(client: Client, owner: User) -> None:
+def test_list_offers_create_bulk_insert_and_train_all(client: Client, owner: User, metric: Metric) -> None:
     client.force_login(owner)
 
     html = client.get(LIST_URL).content.decode()

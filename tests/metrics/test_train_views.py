@@ -250,20 +250,19 @@ def test_a_metric_larger_than_the_training_limit_trains_on_a_sample_and_says_so(
 # --- Training every metric that needs it -----------------------------------------------------
 
 
-def test_train_all_trains_every_metric_without_a_model_and_reports_those_with_too_little_data(
-    client: Client, stranger: User, ready: Metric
+def test_train_all_trains_each_own_metric_without_a_model_and_reports_those_with_too_little_data(
+    client: Client, owner: User, ready: Metric
 ) -> None:
-    # The stranger owns another metric, and the button trains the whole shared catalogue.
-    thin = MetricFactory.create(name="Error rate", owner=stranger)
-    thin.import_indicators(rows([ROLLBACK, ROLLOUT, ROLLBACK]), stranger)
-    client.force_login(stranger)
+    thin = MetricFactory.create(name="Error rate", owner=owner)
+    thin.import_indicators(rows([ROLLBACK, ROLLOUT, ROLLBACK]), owner)
+    client.force_login(owner)
 
     response = client.post(TRAIN_ALL_URL)
 
     assert response.status_code == 302
     assert response["Location"] == reverse("metrics:list")
     assert versions_of(ready) == [1]
-    assert TrainedModel.objects.get(metric=ready).trained_by == stranger
+    assert TrainedModel.objects.get(metric=ready).trained_by == owner
     assert versions_of(thin) == []
     assert messages_of(response) == [
         "Trained 1 model: Requests per minute.",
