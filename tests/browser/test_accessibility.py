@@ -24,7 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from accounts.models import ApiToken, TokenScope
-from metrics.models import Gate, GateMetric, Job, JobStatus, Metric, Release
+from metrics.models import Gate, GateMetric, Job, JobStatus, Release
 from tests.browser.conftest import TIMEOUT_MS
 from tests.conftest import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
@@ -111,7 +111,9 @@ def demo_objects() -> dict[str, int]:
 def pages_to_sweep(ids: dict[str, int]) -> tuple[list[str], list[str]]:
     """The anonymous pages and the logged-in pages, from the URL conf, plus the states of a
     page that a route alone does not show (a verdict on the predict page, the 404 page)."""
-    anonymous, logged_in, unclassified = [], [], []
+    anonymous: list[str] = []
+    logged_in: list[str] = []
+    unclassified: list[str] = []
     for name, parameters in named_routes():
         namespace = name.rpartition(":")[0]
         if name in NOT_PAGES or namespace in NOT_PAGE_NAMESPACES or is_api_json(name):
@@ -146,9 +148,8 @@ def serious_violations(page: Page, axe_source: str) -> list[str]:
 
 
 def visit(page: Page, url: str) -> None:
-    response = page.goto(url)
+    response = page.goto(url, wait_until="load")
     assert response is not None
-    page.wait_for_load_state("networkidle")
     # The chart is drawn when it comes near the screen, and is part of the page axe must see.
     chart = page.locator("#regions")
     if chart.count():
