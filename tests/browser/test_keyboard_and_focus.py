@@ -34,9 +34,7 @@ def contrast(one: tuple[int, int, int], other: tuple[int, int, int]) -> float:
 
 def opaque_colours(css: str) -> list[tuple[int, int, int]]:
     """The opaque colours named in a computed CSS value (a faint glow does not count)."""
-    return [
-        (int(r), int(g), int(b)) for r, g, b, alpha in RGB.findall(css) if alpha == "" or float(alpha) >= 0.99
-    ]
+    return [(int(r), int(g), int(b)) for r, g, b, alpha in RGB.findall(css) if alpha == "" or float(alpha) >= 0.99]
 
 
 def ring_colours(element: Locator) -> list[tuple[int, int, int]]:
@@ -52,9 +50,8 @@ def ring_colours(element: Locator) -> list[tuple[int, int, int]]:
                     shadow: style.boxShadow};
         }"""
     )
-    shadows = [
-        shadow for shadow in re.split(r",(?![^(]*\))", style["shadow"]) if re.search(r"0px 0px 0px ([2-9]|\d\d)", shadow)
-    ]
+    solid_ring = re.compile(r"0px 0px 0px ([2-9]|\d\d)")
+    shadows = [shadow for shadow in re.split(r",(?![^(]*\))", style["shadow"]) if solid_ring.search(shadow)]
     return opaque_colours(style["outline"]) + opaque_colours(" ".join(shadows))
 
 
@@ -101,7 +98,9 @@ def test_the_first_tab_reaches_a_visible_skip_link_that_jumps_to_the_page_conten
     expect(skip).to_be_focused()
     expect(skip).to_be_in_viewport()
     box = skip.bounding_box()
-    assert box is not None and box["width"] > 20 and box["height"] > 10
+    assert box is not None
+    assert box["width"] > 20
+    assert box["height"] > 10
 
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
@@ -147,8 +146,7 @@ def test_the_focus_ring_of_the_yellow_button_contrasts_with_it_and_with_the_page
     page_background = background_of(page.locator("main"))
     rings = ring_colours(train)
     assert any(
-        contrast(ring, button) >= FOCUS_CONTRAST and contrast(ring, page_background) >= FOCUS_CONTRAST
-        for ring in rings
+        contrast(ring, button) >= FOCUS_CONTRAST and contrast(ring, page_background) >= FOCUS_CONTRAST for ring in rings
     ), rings
 
 
