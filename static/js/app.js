@@ -6,6 +6,12 @@ $(function () {
   });
   $(".language-switch .js-hide").addClass("d-none");
 
+  // A dialog that opens puts the keyboard in its first field (Bootstrap would focus the
+  // dialog itself, one Tab away from anything to type in).
+  $(document).on("shown.bs.modal", ".modal", function () {
+    $(this).find("input, select, textarea").not("[type=hidden], :disabled").first().trigger("focus");
+  });
+
   // Ask before destructive one-click actions.
   $("form[data-confirm]").on("submit", function (event) {
     if (!window.confirm($(this).data("confirm"))) {

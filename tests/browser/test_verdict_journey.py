@@ -68,7 +68,7 @@ def test_verdicts_are_explained_logged_pinned_and_fed_back(page: Page, live_serv
     expect(page.get_by_role("status").filter(has_text="Model version 2")).to_be_visible()
     versions = page.get_by_test_id("versions")
     expect(versions.get_by_role("row").filter(has_text="Version 2")).to_contain_text("active")
-    versions.get_by_role("button", name="Make version 1 active and pin it").click()
+    versions.get_by_role("button", name="Make active and pin version 1").click()
     expect(page.get_by_text(f"Version 1 now answers for “{NAME}”, pinned")).to_be_visible()
     expect(versions.get_by_role("row").filter(has_text="Version 1")).to_contain_text("active, pinned")
     metric.refresh_from_db()
