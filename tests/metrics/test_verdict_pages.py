@@ -207,9 +207,10 @@ def test_the_model_card_shows_the_figures_matrix_rules_and_provenance(
 
     assert response.status_code == 200
     assert text_of(response, "card-figures") == (
-        "Accuracy 91.5% "
+        "Accuracy The share of held-out cases it decided as people did. 91.5% "
         "Majority baseline (always the most common decision) 62.5% "
-        "Balanced accuracy 87.5% "
+        "Balanced accuracy The mean of its accuracy on rollbacks and on rollouts: "
+        "always giving the common answer scores 50%. 87.5% "
         "Rollback precision (rollbacks it called that were rollbacks) 81.3% "
         "Rollback recall (rollbacks it caught) 75.0%"
     )
