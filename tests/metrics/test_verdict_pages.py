@@ -357,6 +357,8 @@ def test_saving_settings_keeps_a_version_promoted_meanwhile_active(
         ("rollout_threshold", "0.8", "Ensure this value is greater than or equal to 50%."),
         ("range_margin", "-10", "Ensure this value is greater than or equal to 0%."),
         ("min_leaf_cases", "0", "Ensure this value is greater than or equal to 1."),
+        ("min_leaf_cases", "1,000", "Type a whole number, without separators: 1000."),
+        ("min_leaf_cases", "1.000", "Type a whole number, without separators: 1000."),
         ("min_leaf_cases", "", "This field is required."),
         ("rollback_threshold", "sixty", "Enter a number."),
         ("range_margin", "nan", "Enter a number."),
