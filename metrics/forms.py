@@ -144,6 +144,20 @@ class DecimalTextField(forms.FloatField):
         return super().to_python(value)
 
 
+class WholeNumberField(forms.IntegerField):
+    """A count typed on a page (`localize=True`): digits alone. A browser's number input reads
+    "1.000" (a thousand, in Portuguese) as 1, and Django's own field drops a trailing ".000"."""
+
+    def to_python(self, value: Any) -> int | None:
+        if self.localize and isinstance(value, str) and ("," in value or "." in value):
+            raise ValidationError(
+                _("Type a whole number, without separators: %(example)s."),
+                code="separators",
+                params={"example": "1000"},
+            )
+        return super().to_python(value)
+
+
 class PercentField(DecimalTextField):
     """A share (stored 0.6) shown and typed as a percentage ("60"), exactly both ways."""
 
@@ -177,6 +191,7 @@ class LocalizedNumbersMixin:
 
     localized_numbers: tuple[str, ...] = ()
     percentages: tuple[str, ...] = ()
+    whole_numbers: tuple[str, ...] = ()  # counts: typed as digits alone (`WholeNumberField`)
     # The page's help for a field typed as a percentage, when the model's speaks of a fraction.
     percent_help_texts: ClassVar[dict[str, StrOrPromise]] = {}
     fields: dict[str, forms.Field]
@@ -186,6 +201,11 @@ class LocalizedNumbersMixin:
         if not localize_numbers:
             return
         model = self._meta.model  # type: ignore[attr-defined]
+        for name in self.whole_numbers:
+            field = self.fields[name]
+            field.localize = True
+            attrs = {"inputmode": "numeric", "autocomplete": "off", "class": field.widget.attrs.get("class", "")}
+            field.widget = forms.TextInput(attrs)
         for name in self.localized_numbers:
             field = self.fields[name]
             css = field.widget.attrs.get("class", "")
@@ -342,6 +362,7 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
 class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Metric]):
     localized_numbers = ("rollback_threshold", "rollout_threshold", "range_margin")
     percentages = localized_numbers
+    whole_numbers = ("min_leaf_cases",)
     percent_help_texts: ClassVar[dict[str, StrOrPromise]] = {
         "range_margin": _(
             "How far beyond the values and times the model has seen an observation may lie, as a percentage "
@@ -352,7 +373,10 @@ class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelF
     class Meta:
         model = Metric
         fields = list(VERDICT_SETTINGS)
-        field_classes = dict.fromkeys(("rollback_threshold", "rollout_threshold", "range_margin"), DecimalTextField)
+        field_classes = {
+            **dict.fromkeys(("rollback_threshold", "rollout_threshold", "range_margin"), DecimalTextField),
+            "min_leaf_cases": WholeNumberField,
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -28,6 +28,8 @@ WORDS = {
         "run": "Run",
         "ambiguous": "“1,500” could be 1500 or 1.5: type one of these.",
         "typed_ambiguous": "1,500",
+        "rollback_threshold": "Rollback threshold (%)",
+        "save": "Save",
     },
     "pt-BR": {
         "value": "Valor",
@@ -40,6 +42,8 @@ WORDS = {
         "run": "Rodar",
         "ambiguous": "“1.500” pode ser 1500 ou 1,5: digite um dos dois.",
         "typed_ambiguous": "1.500",
+        "rollback_threshold": "Limiar de rollback (%)",
+        "save": "Salvar",
     },
 }
 
@@ -132,3 +136,21 @@ def test_a_decimal_typed_into_the_predict_form_is_used_as_meant(
     # The verdict page's own form offers the same numbers again, written as the page writes them.
     shown = "2,5" if locale == "pt-BR" else "2.5"
     expect(page.get_by_label(words["observed"])).to_have_value(shown)
+
+
+@pytest.mark.parametrize("typed", ["65,5", "65.5"])
+def test_a_verdict_setting_is_typed_as_a_percentage_and_stored_as_the_share_it_always_was(
+    localized_page: Page, live_server, locale: str, typed: str
+) -> None:
+    page, words = localized_page, WORDS[locale]
+    metric = MetricFactory.create(owner=UserFactory.create(username="owner"))
+    log_in(page, live_server.url, "owner")
+    page.goto(f"{live_server.url}/metrics/{metric.pk}/settings/")
+    threshold = page.get_by_label(words["rollback_threshold"])
+    expect(threshold).to_have_value("60")  # the stored 0.6
+
+    type_into(threshold, typed)
+    page.get_by_role("button", name=words["save"]).click()
+
+    page.wait_for_url(live_server.url + metric.get_absolute_url())
+    assert Metric.objects.get(pk=metric.pk).rollback_threshold == 0.655

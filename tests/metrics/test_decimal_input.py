@@ -158,3 +158,22 @@ def test_a_refused_separator_stores_nothing(client: Client, metric: Metric, owne
     assert response.status_code == 400
     assert "“1,500” could be 1500 or 1.5: type one of these." in response.content.decode()
     assert database_state() == before
+
+
+def test_a_portuguese_thousand_typed_as_the_minimum_of_cases_is_refused_not_read_as_one(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    client.force_login(owner)
+    client.cookies["django_language"] = "pt-br"
+    before = database_state()
+    url = reverse("metrics:settings", args=[metric.pk])
+    settings = {"rollback_threshold": "60", "rollout_threshold": "80", "range_margin": "10"}
+
+    response = client.post(url, {**settings, "min_leaf_cases": "1.000"})
+
+    assert response.status_code == 400
+    assert "Digite um número inteiro, sem separadores: 1000." in response.content.decode()
+    assert database_state() == before
+    assert 'inputmode="numeric"' in response.content.decode()
+    client.post(url, {**settings, "min_leaf_cases": "1000"})
+    assert Metric.objects.get(pk=metric.pk).min_leaf_cases == 1000

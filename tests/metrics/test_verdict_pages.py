@@ -207,9 +207,10 @@ def test_the_model_card_shows_the_figures_matrix_rules_and_provenance(
 
     assert response.status_code == 200
     assert text_of(response, "card-figures") == (
-        "Accuracy 91.5% "
+        "Accuracy The share of held-out cases it decided as people did. 91.5% "
         "Majority baseline (always the most common decision) 62.5% "
-        "Balanced accuracy 87.5% "
+        "Balanced accuracy The mean of its accuracy on rollbacks and on rollouts: "
+        "always giving the common answer scores 50%. 87.5% "
         "Rollback precision (rollbacks it called that were rollbacks) 81.3% "
         "Rollback recall (rollbacks it caught) 75.0%"
     )
@@ -356,6 +357,8 @@ def test_saving_settings_keeps_a_version_promoted_meanwhile_active(
         ("rollout_threshold", "0.8", "Ensure this value is greater than or equal to 50%."),
         ("range_margin", "-10", "Ensure this value is greater than or equal to 0%."),
         ("min_leaf_cases", "0", "Ensure this value is greater than or equal to 1."),
+        ("min_leaf_cases", "1,000", "Type a whole number, without separators: 1000."),
+        ("min_leaf_cases", "1.000", "Type a whole number, without separators: 1000."),
         ("min_leaf_cases", "", "This field is required."),
         ("rollback_threshold", "sixty", "Enter a number."),
         ("range_margin", "nan", "Enter a number."),
