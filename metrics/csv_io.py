@@ -13,6 +13,9 @@ Accepted input, as teams export it from spreadsheets:
   line where it goes wrong;
 - LF, CRLF or old Mac CR line ends, even mixed in one file;
 - numbers with a decimal point, or a decimal comma when the delimiter is not a comma.
+
+A line longer than `MAX_LINE_BYTES` is refused before anything is decoded: a file that is
+one 50 MB line is turned down at once, not parsed for minutes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -45,6 +49,9 @@ PROGRESS_EVERY_ROWS = 100_000
 PLAIN_BLOCK_BYTES = 8 * 1024 * 1024
 # A line with more fields than that is left to the line-by-line reader (it is an error anyway).
 MAX_EXTRA_FIELDS = 64
+# The longest line a file may hold: a line of indicators (a value, a decision, a time, and
+# a downloaded file's user name and date) takes a few hundred bytes at most.
+MAX_LINE_BYTES = 10_000
 
 # Canonical column -> the header spellings that mean it, after normalisation.
 REQUIRED_COLUMNS = {
@@ -117,6 +124,7 @@ def parse_indicator_csv(
     the lines it cannot read plainly (blank, wrong number of fields, a bad or unusual
     cell) are then read one by one, by the same rules as every line of a quoted file.
     """
+    refuse_long_lines(data)
     text = _decode(data)
     if not text.strip():
         raise CsvFormatError(_("The file is empty."))
@@ -139,6 +147,37 @@ def parse_indicator_csv(
         text = _decode(data)
     del body
     return _parse_line_by_line(text, header_number, layout, report)
+
+
+def refuse_long_lines(data: bytes) -> None:
+    """Raise `CsvFormatError` at the first line longer than `MAX_LINE_BYTES`, naming it.
+
+    Read a window of `MAX_LINE_BYTES + 1` bytes at a time from the start of a line: with no
+    line break in it, that line is too long; otherwise the next window starts after its last
+    line break. A file of short lines is crossed in steps of about that size, and a file
+    that is one long line is refused after its first window.
+    """
+    start = 0
+    while len(data) - start > MAX_LINE_BYTES:
+        end = start + MAX_LINE_BYTES + 1
+        last_break = max(data.rfind(b"\n", start, end), data.rfind(b"\r", start, end))
+        if last_break < 0:
+            raise CsvFormatError(
+                _(
+                    "Nothing was imported: line %(line)s is longer than %(limit)s bytes, far longer than a line of "
+                    "indicators (a value, a decision and a time). Check that this is the right file, saved as CSV."
+                )
+                % {
+                    "line": number_format(_lines_before(data, start) + 1, force_grouping=True),
+                    "limit": number_format(MAX_LINE_BYTES, force_grouping=True),
+                }
+            )
+        start = last_break + 1
+
+
+def _lines_before(data: bytes, end: int) -> int:
+    """How many lines end before `end` (LF, CRLF or CR), counted without copying the bytes."""
+    return data.count(b"\n", 0, end) + data.count(b"\r", 0, end) - data.count(b"\r\n", 0, end)
 
 
 @dataclass(frozen=True)

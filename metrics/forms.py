@@ -331,6 +331,11 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
             )
         upload.seek(0)
         self.data_bytes = upload.read()
+        try:
+            # At once, rather than from a worker after the file was stored and queued.
+            csv_io.refuse_long_lines(self.data_bytes)
+        except csv_io.CsvFormatError as error:
+            raise forms.ValidationError(error.message, code="line_too_long") from None
         self.sha256 = hashlib.sha256(self.data_bytes).hexdigest()
         return upload
 

@@ -8,6 +8,7 @@ deployment does. `make test` starts a throw-away Redis when none answers on 127.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -163,6 +164,34 @@ def test_a_worker_killed_mid_training_leaves_the_previous_version_answering_and_
         "print(m.trained_models.count(), m.predict(1500, 20, m.owner).state)",
     )
     assert answer == "2 rollback"  # no third version; the second still answers
+
+
+def test_a_worker_started_again_after_it_was_killed_ends_the_job_it_left_at_once(
+    deployment: dict[str, str], worker: subprocess.Popen[str]
+) -> None:
+    """Same machine, same node name: no need to wait for the heartbeat timeout nor a sweep."""
+    shell(
+        deployment,
+        "import numpy as np; from metrics.models import Metric; from predictor.columns import IndicatorColumns; "
+        "m = Metric.objects.get(name='p95 latency (ms)'); rng = np.random.default_rng(1); "
+        "v = rng.uniform(80, 2000, 60000); "
+        "m.import_indicators(IndicatorColumns(values=v.tolist(), times=rng.uniform(1, 60, 60000).tolist(), "
+        "decisions=(v > 750).astype(int).tolist()), m.owner); print('ok')",
+    )
+    job_id = int(shell(deployment, ENQUEUE.format(name="p95 latency (ms)")))
+    wait_for(deployment, job_id, {"running"})
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    environment = {**deployment, "MBREAK_JOB_HEARTBEAT_TIMEOUT": "600"}  # the sweep would wait ten minutes
+
+    again = start_worker(environment)
+    try:
+        assert wait_for(environment, job_id, {"done", "failed"}, seconds=60) == ("failed", "finished", "abandoned")
+    finally:
+        os.killpg(again.pid, signal.SIGTERM)
+        again.wait(timeout=30)
+    detail = shell(deployment, f"from metrics.models import Job; print(Job.objects.get(pk={job_id}).detail)")
+    assert re.fullmatch(r"its worker celery@\S+ started again", detail), detail
 
 
 def test_a_worker_killed_mid_import_stores_no_row_of_the_file(

@@ -298,7 +298,8 @@ def test_line_numbers_after_a_quoted_line_break_stay_right():
 
 
 def test_a_cell_beyond_the_csv_size_limit_is_a_row_error_not_a_crash():
-    error = error_of("valor,decisao,tempo\n1,0,1\n" + "9" * 200_000 + ",0,1\n")
+    # Quoted, over many short lines: no line is too long, the cell is.
+    error = error_of('valor,decisao,tempo\n1,0,1\n"' + ("9" * 99 + "\n") * 2_000 + '",0,1\n')
     assert error.total_errors == 1
     assert error.row_errors[0].line == 3
     assert error.row_errors[0].reason.startswith("the line cannot be read")
