@@ -98,7 +98,7 @@ def test_the_history_numbers_each_answer_and_shows_its_seconds(client: Client, o
 
     rows = table_rows(client.get(release.get_absolute_url()), "release-history")
 
-    assert [row[0] for row in rows] == ["1", "2", "3"]
+    assert [row[0] for row in rows] == ["#1", "#2", "#3"]
     asked = [row[1] for row in rows]
     assert len(set(asked)) == 3
     assert [text[-2:] for text in asked] == [
