@@ -263,13 +263,17 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     failure = serializers.ChoiceField(
         choices=Failure.choices, allow_blank=True, read_only=True, help_text="Why it failed; empty unless it did."
     )
-    outcome = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField(
+        help_text="What happened, in words, in the request's language (Accept-Language; English by default), "
+        "whatever the language it was queued in; `failure` is the code to act on."
+    )
     version = serializers.IntegerField(source="result.version", default=None, read_only=True, allow_null=True)
     file = serializers.CharField(
         source="batch.file_name", default=None, read_only=True, allow_null=True, help_text="An import's file name."
     )
     file_errors = serializers.SerializerMethodField(
-        help_text="Why an import refused its file, with the same line-numbered errors as the upload page."
+        help_text="Why an import refused its file, with the same line-numbered errors as the upload page, "
+        "in the request's language."
     )
     created_at = UtcDateTimeField(read_only=True)
     started_at = UtcDateTimeField(read_only=True, allow_null=True)

@@ -34,9 +34,10 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.formats import number_format
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
+# Worded as Django does, but kept so that a job can word a refusal again in its reader's language.
+from metrics.wording import gettext as _
+from metrics.wording import ngettext
 from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
 
 # scikit-learn's trees compute in 32-bit floats: a larger number cannot be learnt from.

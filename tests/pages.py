@@ -41,9 +41,14 @@ class _TableReader(HTMLParser):
             self._cell.append(data)
 
 
-def table_rows(response: Response) -> list[list[str]]:
+def table_rows(response: Response, test_id: str = "") -> list[list[str]]:
+    """The cells of the page's table bodies; of the table marked `data-testid=test_id` only, if given."""
+    html = response.content.decode()
+    if test_id:
+        start = html.index(f'data-testid="{test_id}"')
+        html = html[start : html.index("</table>", start)]
     reader = _TableReader()
-    reader.feed(response.content.decode())
+    reader.feed(html)
     return reader.rows
 
 

@@ -232,8 +232,13 @@ class Release(models.Model):
         return judge_release(self.gate, list(gate_metrics), latest)
 
     def history(self, newest: int = HISTORY_POINTS) -> list[Answer]:
-        """Its verdict over time: the `newest` verdicts answered, oldest first."""
-        answers = self.answers.select_related("asked_by").order_by("-asked_at", "-pk")[:newest]
+        """Its verdict over time: the `newest` verdicts answered, oldest first, each numbered
+        (`number`, from 1 for the first ever answered): two answered in the same second are
+        still in order."""
+        answers = list(self.answers.select_related("asked_by").order_by("-asked_at", "-pk")[:newest])
+        total = self.answers.count() if len(answers) == newest else len(answers)
+        for position, answer in enumerate(answers):
+            answer.number = total - position
         return list(reversed(answers))
 
 
@@ -268,6 +273,7 @@ class Answer(models.Model):
     rule = models.CharField(_("rule"), max_length=16)
     # Each metric of the gate then: [{"metric": id, "name", "state" (None: not observed), "counted"}].
     metrics = models.JSONField(default=list)
+    number: int  # its place in the release's verdict over time, from 1 (set by `Release.history`)
 
     class Meta:
         verbose_name = _("release verdict answered")
@@ -276,6 +282,10 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release}: {self.state} at {self.asked_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def shown_score(self) -> float | None:
+        return score_to_show(self.score, self.rule)
 
 
 class NotInGate(Exception):
@@ -310,6 +320,16 @@ class ReleaseVerdict:
 
     def as_dict(self) -> dict[str, Any]:
         return {"verdict": self.state, "score": self.score, "rule": self.rule, "summary": self.summary}
+
+    @property
+    def shown_score(self) -> float | None:
+        return score_to_show(self.score, self.rule)
+
+
+def score_to_show(score: float | None, rule: str) -> float | None:
+    """The score a page shows beside a verdict: none while it waits for a metric, as the
+    score of the metrics observed so far (100 after one good one) would read as a pass."""
+    return None if rule == "waiting" else score
 
 
 def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, Verdict]) -> ReleaseVerdict:

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from metrics.models.metric import Metric
 from metrics.templatetags.formatting import percent
+from metrics.wording import as_stored, word_again
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 if TYPE_CHECKING:
@@ -352,8 +353,8 @@ class Job(models.Model):
             ) % {"count": number_format(self.done, force_grouping=True), "name": self.metric.name}
         if self.status != JobStatus.FAILED:
             return self.stage_label
-        if self.failure == Failure.CSV_ERRORS and self.errors:
-            return str(self.errors["message"])
+        if self.failure == Failure.CSV_ERRORS and (refusal := self.csv_error()) is not None:
+            return refusal.message
         if self.failure == Failure.METRIC_DELETED:
             return gettext("The metric “%(name)s” was deleted while your data was being sent: nothing was stored.") % {
                 "name": self.metric.name
@@ -550,19 +551,30 @@ class Job(models.Model):
                 "message": error.message,
                 "rows": [[e.line, e.column, e.reason] for e in error.row_errors],
                 "total": error.total_errors,
+                # The same, as message ids and values: worded again in each reader's language.
+                "worded": {
+                    "message": as_stored(error.message),
+                    "reasons": [as_stored(e.reason) for e in error.row_errors],
+                },
             }
             self._finish(JobStatus.FAILED, failure=Failure.CSV_ERRORS, detail=error.message, errors=errors)
         except MetricDeleted as error:
             self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED, detail=str(error))
 
     def csv_error(self) -> CsvFormatError | None:
-        """The errors that refused an uploaded file, as the parser reported them."""
+        """The errors that refused an uploaded file, as the parser reported them, in the
+        reader's language (those stored as text only, before, as they were worded then)."""
         from metrics.csv_io import CsvFormatError, RowError
 
         if not self.errors:
             return None
-        rows = [RowError(line, column, reason) for line, column, reason in self.errors["rows"]]
-        return CsvFormatError(self.errors["message"], rows, self.errors["total"])
+        worded = self.errors.get("worded") or {}
+        reasons = worded.get("reasons") or [None] * len(self.errors["rows"])
+        rows = [
+            RowError(line, column, word_again(stored, reason))
+            for (line, column, reason), stored in zip(self.errors["rows"], reasons, strict=False)
+        ]
+        return CsvFormatError(word_again(worded.get("message"), self.errors["message"]), rows, self.errors["total"])
 
     def report(self, stage: str, done: int = 0, total: int = 0) -> None:
         """Progress from the work in hand; also tells the sweep this job is alive."""

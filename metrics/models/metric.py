@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -97,8 +97,16 @@ class MetricQuerySet(models.QuerySet["Metric"]):
 
         if not user.is_authenticated:
             return self.none()
-        contributed = Indicator.objects.filter(metric=OuterRef("pk"), created_by=user.pk)
-        return self.filter(Q(owner=user.pk) | Exists(contributed))
+        contributed = Indicator.objects.filter(created_by=user.pk).values("metric")
+        return self.filter(Q(owner=user.pk) | Q(pk__in=contributed))
+
+    def has_any_worked_on_by(self, user: User | AnonymousUser) -> bool:
+        """Whether `user` owns a metric or added data to one: at most two one-row lookups."""
+        from metrics.models.indicator import Indicator
+
+        if not user.is_authenticated:
+            return False
+        return self.filter(owner=user.pk).exists() or Indicator.objects.filter(created_by=user.pk).exists()
 
     def search(self, name: str = "", category: str = "") -> MetricQuerySet:
         """Metrics whose name and category contain the given texts, ignoring case."""
@@ -423,9 +431,9 @@ class Metric(Labelled):
         words; empty when it can. The rule is the training's own (`is_enough_to_train`)."""
         from metrics.models.job import not_enough_data_message
 
-        # Each decision counted up to the minimum only: two short reads, whatever the rows.
+        # Each decision read up to the minimum only (no count of a big metric's rows).
         rollbacks, rollouts = (
-            self.indicators.filter(decision=decision).order_by()[:MIN_INDICATORS].count()
+            len(self.indicators.filter(decision=decision).order_by().values_list("pk", flat=True)[:MIN_INDICATORS])
             for decision in (Decision.ROLLBACK, Decision.ROLLOUT)
         )
         total = self.indicator_count

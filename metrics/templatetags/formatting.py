@@ -74,6 +74,23 @@ def ago(moment: datetime | None) -> str:
     return _("%(time)s ago") % {"time": timesince(moment)}
 
 
+@register.filter
+def minutes(value: float | None) -> str:
+    """Minutes as people say them: 0.4 -> "under 1 min", 12.48 -> "12 min", 125 -> "2 h 5 min",
+    3000 -> "2 d 2 h" (whole minutes, rounded down: 59.9 is not yet an hour)."""
+    if value is None or not math.isfinite(value):
+        return "" if value is None else number(value)
+    if value < 1:
+        return _("under 1 min")
+    whole = int(value)
+    days, hours, mins = whole // 1440, whole % 1440 // 60, whole % 60
+    if days:
+        return _("%(days)s d %(hours)s h") % {"days": grouped(days), "hours": hours}
+    if hours:
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": mins}
+    return _("%(minutes)s min") % {"minutes": mins}
+
+
 def threshold(value: float) -> str:
     """A split point as people write it: the fewest significant digits (four at least) that
     split numbers as the tree does. The tree compares each number as a 32-bit float with

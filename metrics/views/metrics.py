@@ -69,7 +69,7 @@ def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "create_form": MetricForm(auto_id="new_metric_%s"),
             "is_filtered": bool(request.GET.get("name") or request.GET.get("category")),
             # A new account has nothing of its own to train: the banner waits for its data.
-            "shows_train_banner": Metric.objects.worked_on_by(request.user).exists(),
+            "shows_train_banner": Metric.objects.has_any_worked_on_by(request.user),
         },
     )
 

@@ -99,7 +99,7 @@ def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     if not jobs and not others:
         messages.info(request, _("Every model is up to date: no metric has new data since its last training."))
-    elif not jobs and Metric.objects.worked_on_by(request.user).exists():
+    elif not jobs and Metric.objects.has_any_worked_on_by(request.user):
         messages.info(request, _("The models of your metrics are up to date."))
     return redirect_back(request, reverse("metrics:list"))
 

@@ -481,7 +481,7 @@ def test_each_verdict_asked_is_kept_as_it_was_answered_and_shown_over_time(
         ("rollback", 66.7, "threshold"),
     ]
     history = page.split('data-testid="release-history"', 1)[1].split("</table>", 1)[0]
-    assert [row.split("</td>", 2)[1] for row in history.split("<tr>")[2:]] == [
+    assert [row.split("</td>", 3)[2] for row in history.split("<tr>")[2:]] == [
         '\n      <td data-label="Verdict">Inconclusive <span class="text-muted small">(waiting)</span>',
         '\n      <td data-label="Verdict">Inconclusive',
         '\n      <td data-label="Verdict">Rollback',

@@ -209,8 +209,9 @@ def test_a_training_job_draws_the_new_versions_pairplot_in_each_language_so_no_p
     assert english.content != portuguese.content  # the labels are in each reader's language
 
 
-def test_an_uploads_errors_are_worded_in_the_language_of_the_page_that_sent_it(metric: Metric, owner: User) -> None:
-    """A worker runs in its own language (the site's): the job keeps the uploader's."""
+def test_an_uploads_errors_are_worded_in_the_readers_language_whatever_the_workers(metric: Metric, owner: User) -> None:
+    """A worker runs in its own language (the site's): the job keeps the uploader's words as
+    stored text, and message ids to word them again for each reader."""
     data = b"valor,decisao,tempo\nabc,0,2\n"
     with mock.patch("metrics.models.job._send"), translation.override("pt-br"):
         job = metric.queue_import(
@@ -222,7 +223,11 @@ def test_an_uploads_errors_are_worded_in_the_language_of_the_page_that_sent_it(m
 
     job.refresh_from_db()
     assert (job.status, job.failure, job.language) == (JobStatus.FAILED, Failure.CSV_ERRORS, "pt-br")
-    assert job.outcome().startswith("Nada foi importado")
+    assert job.errors is not None
+    assert job.errors["message"].startswith("Nada foi importado")
+    assert job.outcome().startswith("Nothing was imported")
+    with translation.override("pt-br"):
+        assert job.outcome().startswith("Nada foi importado")
 
 
 def test_a_job_delivered_again_while_another_worker_runs_it_is_left_to_that_worker(

@@ -3,6 +3,8 @@ with its first errors and their total, until they dismiss it; only they see it o
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -165,3 +167,21 @@ def test_the_upload_that_refuses_a_file_lists_its_errors_once(client: Client, ow
     assert html.count(FIRST_ERROR) == 1
     assert 'data-testid="failed-import"' not in html
     assert database_state() == before
+
+
+def test_an_import_that_fails_in_the_background_shows_on_the_metric_page_once_it_ends(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    # As with a real worker: the upload answers while the job waits, and the job fails later.
+    with mock.patch("metrics.models.job._send"):
+        client.force_login(owner)
+        response = upload(client, metric, MANY_BAD)
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert 'data-testid="failed-import"' not in client.get(metric.get_absolute_url()).content.decode()
+
+    Job.objects.run(job.pk)
+
+    html = client.get(metric.get_absolute_url()).content.decode()
+    assert 'data-testid="failed-import"' in html
+    assert "Showing the first 20 of 25 errors." in html

@@ -152,6 +152,8 @@ def test_train_all_trains_a_metric_changed_in_the_admin_instead_of_saying_all_is
         {"action": "delete_selected", "_selected_action": [model.metric.indicators.earliest("pk").pk], "post": "yes"},
     )
 
+    client.force_login(model.metric.owner)  # train-all trains one's own metrics
+
     response = client.post(reverse("metrics:train_all"))
 
     assert messages_of(response)[-1] == f"Trained 1 model: {model.metric.name}."
