@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,50 @@ def test_the_embedded_database_keeps_a_write_ahead_log_synced_at_checkpoints(tmp
     )
 
     assert result.stdout.split() == ["wal", "1"]  # 1: NORMAL
+
+
+SERVE_STATIC = """
+import json, re, django
+django.setup()
+from django.templatetags.static import static
+from django.test import Client
+client = Client(HTTP_HOST="mbreak.example.com", HTTP_X_FORWARDED_PROTO="https")
+page = client.get("/accounts/login/").content.decode()
+url = static("css/app.css")
+answers = {"linked": url in page, "url": url}
+for encoding in ("gzip, deflate, br", ""):
+    response = client.get(url, HTTP_ACCEPT_ENCODING=encoding)
+    body = b"".join(response.streaming_content)
+    answers["compressed" if encoding else "identity"] = {
+        "status": response.status_code,
+        "encoding": response.headers.get("Content-Encoding", ""),
+        "cache": response.headers.get("Cache-Control", ""),
+        "vary": response.headers.get("Vary", ""),
+        "bytes": len(body),
+    }
+print(json.dumps(answers))
+"""
+
+
+def test_production_serves_static_files_by_hashed_name_compressed_and_cached_for_a_year(tmp_path: Path) -> None:
+    collected = run(["manage.py", "collectstatic", "--noinput", "-v0"], STATIC_ROOT=str(tmp_path))
+    assert collected.returncode == 0, collected.stderr
+
+    result = run(["-c", SERVE_STATIC], STATIC_ROOT=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.splitlines()[-1])
+
+    # The pages link the file by a name that changes with its content: safe to keep for ever.
+    assert re.fullmatch(r"/static/css/app\.[0-9a-f]{12}\.css", answers["url"])
+    assert answers["linked"]
+    plain, compressed = answers["identity"], answers["compressed"]
+    assert (plain["status"], plain["encoding"]) == (200, "")
+    # gzip, which collectstatic wrote beside each file (Brotli too, were the brotli package installed).
+    assert (compressed["status"], compressed["encoding"]) == (200, "gzip")
+    assert compressed["bytes"] < plain["bytes"] / 2
+    for answer in (plain, compressed):
+        assert "immutable" in answer["cache"]
+        max_age = re.search(r"max-age=(\d+)", answer["cache"])
+        assert max_age is not None
+        assert int(max_age[1]) >= 365 * 24 * 3600
+        assert "Accept-Encoding" in answer["vary"]

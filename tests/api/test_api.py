@@ -474,6 +474,7 @@ def test_the_schema_and_its_docs_are_served_without_any_cdn(client: Client, owne
     page = docs.content.decode()
     assert "swagger-ui" in page
     assert "https://" not in page.split("<body", 1)[0]  # every asset from this server
+    assert '<html lang="en">' in page  # Swagger UI and the API's descriptions are in English
 
 
 def test_every_operation_documents_its_failures_as_problem_details(client: Client, db: None) -> None:

@@ -58,6 +58,7 @@ NOT_PAGES = {
 # Django's admin (staff only) is Django's own; the JSON API's routes (is_api_json) answer JSON.
 NOT_PAGE_NAMESPACES = {"admin": "Django's own admin pages"}
 
+NOT_FOUND = "/no-such-page/"
 # Pages a visitor sees before logging in (the app's own pages redirect to the login page).
 ANONYMOUS = {"accounts:login", "accounts:signup"}
 
@@ -127,7 +128,7 @@ def pages_to_sweep(ids: dict[str, int]) -> tuple[list[str], list[str]]:
     logged_in += [
         f"{reverse('metrics:predict')}?metric={ids['metric_id']}&value=200&time=30",
         reverse("metrics:model_card", args=[ids["candidate_id"]]),
-        "/no-such-page/",
+        NOT_FOUND,
     ]
     return anonymous, logged_in
 
@@ -147,9 +148,12 @@ def serious_violations(page: Page, axe_source: str) -> list[str]:
     ]
 
 
-def visit(page: Page, url: str) -> None:
-    response = page.goto(url, wait_until="load")
+def visit(page: Page, base: str, path: str) -> None:
+    response = page.goto(base + path, wait_until="load")
+    # The page itself, not an error page or the login page in its place.
     assert response is not None
+    assert response.status == (404 if path == NOT_FOUND else 200), path
+    assert page.url == base + path, path
     # The chart is drawn when it comes near the screen, and is part of the page axe must see.
     chart = page.locator("#regions")
     if chart.count():
@@ -172,7 +176,7 @@ def test_no_page_has_a_serious_or_critical_axe_violation(
     found: dict[str, list[str]] = {}
     try:
         for path in anonymous:
-            visit(page, live_server.url + path)
+            visit(page, live_server.url, path)
             found[path] = serious_violations(page, axe_source)
         page.goto(live_server.url + reverse("accounts:login"))
         page.locator("#id_username").fill("owner")
@@ -180,8 +184,14 @@ def test_no_page_has_a_serious_or_critical_axe_violation(
         page.locator("#id_password").press("Enter")
         page.wait_for_url(live_server.url + "/")
         for path in logged_in:
-            visit(page, live_server.url + path)
+            visit(page, live_server.url, path)
             found[path] = serious_violations(page, axe_source)
+        # A dialog open over its page.
+        visit(page, live_server.url, reverse("metrics:list"))
+        page.locator("[data-bs-target='#create-metric-modal']").click()
+        expect(page.locator("#create-metric-modal")).to_be_visible()
+        page.wait_for_timeout(400)  # Bootstrap's fade-in, which changes the colours axe reads
+        found["the create-metric dialog"] = serious_violations(page, axe_source)
     finally:
         context.close()
 

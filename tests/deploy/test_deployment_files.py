@@ -132,10 +132,11 @@ def test_management_commands_run_inside_the_platform_virtualenv(
     assert _container_command(eb_config, management_command)["command"].startswith(ACTIVATE_VENV)
 
 
-def test_nginx_serves_static_files_from_where_collectstatic_puts_them(eb_config: dict[str, Any]) -> None:
-    static_files = eb_config["option_settings"]["aws:elasticbeanstalk:environment:proxy:staticfiles"]
-
-    assert static_files == {"/" + settings.STATIC_URL.strip("/"): str(Path(settings.STATIC_ROOT).relative_to(ROOT))}
+def test_static_files_are_left_to_whitenoise_not_mapped_to_nginx(eb_config: dict[str, Any]) -> None:
+    """nginx's /static mapping would serve the files itself, uncompressed and without a cache
+    lifetime; WhiteNoise serves the compressed copies with a one-year immutable lifetime
+    (tests/test_production.py)."""
+    assert "aws:elasticbeanstalk:environment:proxy:staticfiles" not in eb_config["option_settings"]
 
 
 def test_auto_scaling_keeps_one_instance_and_adds_at_most_one_more(eb_config: dict[str, Any]) -> None:
