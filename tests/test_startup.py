@@ -50,9 +50,7 @@ app.send_task("metrics.tasks.does_not_matter")
 def test_the_filesystem_broker_writes_nothing_into_the_folder_it_is_started_from(tmp_path: Path) -> None:
     # kombu keeps its exchange tables in ./control by default: `make run` left them in the
     # project's tree, where they were committed by mistake.
-    environment = {
-        key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "CELERY_BROKER_URL"}
-    }
+    environment = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "CELERY_BROKER_URL"}}
     environment |= {"DJANGO_SETTINGS_MODULE": "mbreak.settings", "PYTHONPATH": str(ROOT)}
     subprocess.run(  # noqa: S603 - this interpreter, our own code
         [sys.executable, "-c", SEND_WITH_THE_FILESYSTEM_BROKER],
