@@ -126,6 +126,15 @@ def model_label(model: type[Any], field: str) -> str:
     return str(capfirst(model._meta.get_field(field).verbose_name))
 
 
+# One side of a verdict's range: its number, and whether that number itself is in the range.
+BOUND_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"number": {"type": "number"}, "inclusive": {"type": "boolean"}},
+    "required": ["number", "inclusive"],
+}
+
+
 class VerdictSerializer(serializers.Serializer[Verdict]):
     # Its fields declared rather than read from the model: a ModelSerializer reads them again
     # for every object it shows, which cost as much as giving the verdict.
@@ -138,6 +147,7 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
     minutes = serializers.FloatField(read_only=True, label=model_label(Verdict, "minutes"))
     reasons = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
+    conditions = serializers.SerializerMethodField()
     similar_cases = serializers.SerializerMethodField()
     model_version = serializers.IntegerField(read_only=True)
     model_accuracy = serializers.FloatField(read_only=True, label=model_label(Verdict, "model_accuracy"))
@@ -163,6 +173,26 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
     def get_rule(self, verdict: Verdict) -> str:
         """What "similar" means for this verdict: the tree's path, in words."""
         return rule_text(verdict.path)
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "feature": {"type": "string", "enum": ["value", "minutes"]},
+                    "lower": BOUND_SCHEMA,
+                    "upper": BOUND_SCHEMA,
+                },
+                "required": ["feature", "lower", "upper"],
+            },
+        }
+    )
+    def get_conditions(self, verdict: Verdict) -> list[dict[str, Any]]:
+        """The rule as ranges, one per feature, each bound written as people write it (48.2, not
+        48.19999694824219), with whether that number itself is in the range (null: open): what
+        `rule` says in words."""
+        return [condition.as_written() for condition in verdict.path]
 
     @extend_schema_field(
         {

@@ -16,8 +16,10 @@ from django.utils import timezone
 from accounts.models import ApiToken, TokenScope
 from api.throttling import PerTokenThrottle
 from metrics.models import Indicator, Metric, TrainedModel, Verdict
+from predictor.columns import ROLLBACK, ROLLOUT
 from tests.conftest import noise_data
 from tests.factories import MetricFactory
+from tests.metrics.test_verdicts import fitted, version_with_tree
 
 METRICS_URL = reverse("api:metrics")
 
@@ -339,6 +341,25 @@ def test_a_model_trained_on_noise_gives_no_firm_answer_and_says_its_accuracy_cou
             "que passa de 40,9%, e responder sempre a decisão mais comum acerta 50,0%.",
         }
     ]
+
+
+def test_the_rule_gives_its_numbers_as_people_write_them_in_words_and_plain_in_its_conditions(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    # Split between 48.1 and 48.3 minutes: kept by the tree as 48.19999885559082.
+    version_with_tree(metric, fitted([(500.0, 48.1, ROLLBACK)] * 5 + [(500.0, 48.3, ROLLOUT)] * 5))
+
+    response = client.post(
+        ask_url(metric),
+        {"value": 500, "minutes": 40},
+        content_type="application/json",
+        headers={**bearer(owner), "Accept-Language": "pt-BR"},
+    )
+
+    body = response.json()
+    assert body["rule"] == "o tempo fica abaixo de 48,2 minutos"
+    assert body["conditions"] == [{"feature": "minutes", "lower": None, "upper": {"number": 48.2, "inclusive": False}}]
+    assert "48.19999" not in response.content.decode()
 
 
 def test_a_verdict_from_a_version_already_read_reads_the_token_and_the_metric_and_stores_itself(

@@ -17,8 +17,18 @@ from django.utils import formats, timezone
 
 from metrics.forms import MetricSettingsForm
 from metrics.models import Decision, Metric, TrainedModel, Verdict, VerdictState
+from predictor.columns import ROLLBACK, ROLLOUT
 from tests.factories import TrainedModelFactory
-from tests.metrics.test_verdicts import ask, configure, database_state, one_leaf, split_version, text_of
+from tests.metrics.test_verdicts import (
+    ask,
+    configure,
+    database_state,
+    fitted,
+    one_leaf,
+    split_version,
+    text_of,
+    version_with_tree,
+)
 from tests.pages import messages_of, table_rows
 
 
@@ -320,6 +330,26 @@ def test_the_card_of_a_version_that_could_be_chance_says_it_rests_on_too_little_
         "A acurácia do modelo, 66,7% em 14 casos, pode ser acaso: com 95% de confiança, só se sabe que passa de "
         "40,9%, e responder sempre a decisão mais comum acerta 50,0%."
     )
+
+
+def test_the_card_writes_each_split_as_people_write_it_in_the_readers_language(
+    client: Client, metric: Metric, stranger: User
+) -> None:
+    # Split between 48.1 and 48.3 minutes: kept by the tree as 48.19999885559082, and 48.2 itself goes right.
+    model = version_with_tree(metric, fitted([(500.0, 48.1, ROLLBACK)] * 5 + [(500.0, 48.3, ROLLOUT)] * 5))
+    client.force_login(stranger)
+
+    english = text_of(client.get(card_url(model)), "rules")
+    client.post(reverse("set_language"), {"language": "pt-br", "next": "/"})
+    portuguese = text_of(client.get(card_url(model)), "rules")
+
+    assert english == (
+        "When time below 48.2 minutes: Rollback (5 rolled back, 0 rolled out) "
+        "When time at least 48.2 minutes: Rollout (0 rolled back, 5 rolled out)"
+    )
+    assert portuguese is not None
+    assert portuguese.startswith("Quando o tempo fica abaixo de 48,2 minutos:")
+    assert "o tempo é pelo menos 48,2 minutos" in portuguese
 
 
 # --- The verdict settings ------------------------------------------------------------

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -39,6 +38,7 @@ from metrics.models.verdict import reason_text
 from metrics.templatetags.formatting import rule_text, threshold
 from predictor import artifacts
 from predictor.columns import ROLLBACK, ROLLOUT
+from predictor.explain import written_split
 from predictor.training import as_features, wilson_lower_bound
 from tests.conftest import rule_data
 from tests.factories import IndicatorFactory, TrainedModelFactory
@@ -507,27 +507,32 @@ def test_a_weak_majority_never_reads_as_reaching_its_threshold(share: float, dec
     ],
 )
 def test_a_split_is_shown_with_the_digits_that_keep_numbers_on_the_trees_side(split: float, shown: str) -> None:
-    assert threshold(split) == shown
+    assert threshold(written_split(split)) == shown
 
 
-def test_a_shown_split_sends_every_number_the_way_the_tree_does() -> None:
-    """Between two training values, the tree splits at their midpoint; the number shown keeps
-    each 32-bit float on the same side, whatever the magnitude."""
-    generator = np.random.default_rng(7)
-    for _ in range(2_000):
-        low = np.float32(generator.uniform(-1, 1) * 10.0 ** generator.integers(-3, 9))
-        high = (
-            np.nextafter(low, np.float32(np.inf))
-            if generator.random() < 0.5
-            else np.float32(low + abs(low) * 0.0001 + 1)
-        )
-        split = float(low) / 2 + float(high) / 2
-        shown = float(threshold(split).replace(",", ""))
+@pytest.mark.parametrize(
+    ("times", "rule", "portuguese"),
+    [
+        # Kept as 48.19999885559082: 48.2 itself goes right, so the left side is "below 48.2".
+        ((48.1, 48.3), "time below 48.2 minutes", "o tempo fica abaixo de 48,2 minutos"),
+        ((44.9, 45.1), "time at most 45 minutes", "o tempo é no máximo 45 minutos"),
+    ],
+)
+def test_a_split_between_two_times_reads_as_people_write_it_on_the_trees_side(
+    metric: Metric, times: tuple[float, float], rule: str, portuguese: str
+) -> None:
+    low, high = times
+    version_with_tree(metric, fitted([(500.0, low, ROLLBACK)] * 5 + [(500.0, high, ROLLOUT)] * 5))
 
-        # In 64 bits: NumPy would compare `split` rounded to 32.
-        assert float(np.float32(shown)) <= split < float(np.nextafter(np.float32(shown), np.float32(np.inf)))
-        assert float(low) <= split < float(high)
-        assert np.float32(low) <= np.float32(shown) < np.float32(high)
+    verdict = ask(metric, 500, low)
+
+    assert rule_text(verdict.path) == rule
+    with translation.override("pt-br"):
+        assert rule_text(verdict.path) == portuguese
+    # What the rule says of the number it writes is what the tree does with it.
+    written = float(rule.split()[-2])
+    expected = VerdictState.ROLLBACK if "at most" in rule else VerdictState.ROLLOUT
+    assert ask(metric, 500, written).leaning == expected
 
 
 @pytest.mark.parametrize(
