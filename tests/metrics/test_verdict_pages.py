@@ -326,7 +326,7 @@ def test_the_card_of_a_version_that_could_be_chance_says_it_rests_on_too_little_
     )
     client.post(reverse("set_language"), {"language": "pt-br", "next": "/"})
     assert text_of(client.get(card_url(model)), "version-inconclusive") == (
-        "Esta versão se baseia em poucos dados para merecer confiança: todo veredito que ela dá é inconclusivo. "
+        "Esta versão se baseia em poucos dados para merecer confiança: todo veredicto que ela dá é inconclusivo. "
         "A acurácia do modelo, 66,7% em 14 casos, pode ser acaso: com 95% de confiança, só se sabe que passa de "
         "40,9%, e responder sempre a decisão mais comum acerta 50,0%."
     )
