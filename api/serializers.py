@@ -495,6 +495,16 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
     is_pinned = serializers.SerializerMethodField()
     is_stale = serializers.SerializerMethodField()
     unusable_because = serializers.SerializerMethodField()
+    accuracy_lower_bound = serializers.FloatField(
+        read_only=True,
+        help_text="What the held-out accuracy is known to be above at 95% confidence (Wilson, over one held-out "
+        "prediction per row trained on).",
+    )
+    is_better_than_baseline = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether accuracy_lower_bound is above baseline_accuracy: if not, the version rests on too little "
+        "data to trust (or learnt nothing) and every verdict it gives is inconclusive.",
+    )
     url = Link("api:version")
     web_url = Link("metrics:model_card")
 
@@ -506,6 +516,8 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
             "version",
             "accuracy",
             "baseline_accuracy",
+            "accuracy_lower_bound",
+            "is_better_than_baseline",
             "balanced_accuracy",
             "rollback_precision",
             "rollback_recall",
