@@ -117,7 +117,10 @@ class MetricInputSerializer(serializers.Serializer[Metric]):
 
 
 class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
-    code = serializers.CharField(help_text="value_out_of_range, minutes_out_of_range, few_cases, weak_majority, ...")
+    code = serializers.CharField(
+        help_text="value_out_of_range, minutes_out_of_range, few_cases, weak_majority, no_better_than_baseline, "
+        "could_be_chance (better than the baseline as measured, not beyond chance), stale"
+    )
     message = serializers.CharField(help_text="The reason in words, in the request's language (Accept-Language).")
 
 

@@ -172,17 +172,20 @@ class Rule:
     settings now (an observation outside the range seen aside)."""
 
     leaf: Leaf
-    state: VerdictState
-    # The leaf's own reasons; those of the whole version are the same for every leaf.
-    reasons: list[dict[str, Any]]
-
-    @property
-    def is_inconclusive(self) -> bool:
-        return self.state == VerdictState.INCONCLUSIVE
+    reasons: list[dict[str, Any]]  # the leaf's own (see `leaf_reasons`)
+    is_withheld_by_version: bool  # the version's own reasons (see `model_reasons`) withhold every leaf
 
     @property
     def leaning(self) -> VerdictState:
         return VerdictState.ROLLBACK if self.leaf.decision == ROLLBACK else VerdictState.ROLLOUT
+
+    @property
+    def state(self) -> VerdictState:
+        return VerdictState.INCONCLUSIVE if self.reasons or self.is_withheld_by_version else self.leaning
+
+    @property
+    def is_inconclusive(self) -> bool:
+        return self.state == VerdictState.INCONCLUSIVE
 
     def reason_texts(self) -> list[str]:
         return [reason_text(reason) for reason in self.reasons]
@@ -190,13 +193,7 @@ class Rule:
 
 def rules_of(metric: Metric, leaves: list[Leaf], version_reasons: list[dict[str, Any]]) -> list[Rule]:
     """`leaves` labelled as verdicts would be: inconclusive for a leaf's own reasons or the version's."""
-    rules = []
-    for leaf in leaves:
-        reasons = leaf_reasons(metric, leaf)
-        leaning = VerdictState.ROLLBACK if leaf.decision == ROLLBACK else VerdictState.ROLLOUT
-        state = VerdictState.INCONCLUSIVE if reasons or version_reasons else leaning
-        rules.append(Rule(leaf=leaf, state=state, reasons=reasons))
-    return rules
+    return [Rule(leaf, leaf_reasons(metric, leaf), is_withheld_by_version=bool(version_reasons)) for leaf in leaves]
 
 
 def nearest_cases(model: TrainedModel, value: float, minutes: float) -> list[dict[str, Any]]:
