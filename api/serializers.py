@@ -118,13 +118,25 @@ class MetricInputSerializer(serializers.Serializer[Metric]):
 
 
 class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
-    code = serializers.CharField(help_text="value_out_of_range, minutes_out_of_range, few_cases, weak_majority, ...")
+    code = serializers.CharField(
+        help_text="value_out_of_range, minutes_out_of_range, few_cases, weak_majority, no_better_than_baseline, "
+        "could_be_chance (better than the baseline as measured, not beyond chance), stale"
+    )
     message = serializers.CharField(help_text="The reason in words, in the request's language (Accept-Language).")
 
 
 def model_label(model: type[Any], field: str) -> str:
     """The label a ModelSerializer would give the model's field."""
     return str(capfirst(model._meta.get_field(field).verbose_name))
+
+
+# One side of a verdict's range: its number, and whether that number itself is in the range.
+BOUND_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"number": {"type": "number"}, "inclusive": {"type": "boolean"}},
+    "required": ["number", "inclusive"],
+}
 
 
 class VerdictSerializer(serializers.Serializer[Verdict]):
@@ -139,6 +151,7 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
     minutes = serializers.FloatField(read_only=True, label=model_label(Verdict, "minutes"))
     reasons = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
+    conditions = serializers.SerializerMethodField()
     similar_cases = serializers.SerializerMethodField()
     model_version = serializers.IntegerField(read_only=True)
     model_accuracy = serializers.FloatField(read_only=True, label=model_label(Verdict, "model_accuracy"))
@@ -164,6 +177,26 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
     def get_rule(self, verdict: Verdict) -> str:
         """What "similar" means for this verdict: the tree's path, in words."""
         return rule_text(verdict.path)
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "feature": {"type": "string", "enum": ["value", "minutes"]},
+                    "lower": BOUND_SCHEMA,
+                    "upper": BOUND_SCHEMA,
+                },
+                "required": ["feature", "lower", "upper"],
+            },
+        }
+    )
+    def get_conditions(self, verdict: Verdict) -> list[dict[str, Any]]:
+        """The rule as ranges, one per feature, each bound written as people write it (48.2, not
+        48.19999694824219), with whether that number itself is in the range (null: open): what
+        `rule` says in words."""
+        return [condition.as_written() for condition in verdict.path]
 
     @extend_schema_field(
         {
@@ -515,6 +548,16 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
     is_pinned = serializers.SerializerMethodField()
     is_stale = serializers.SerializerMethodField()
     unusable_because = serializers.SerializerMethodField()
+    accuracy_lower_bound = serializers.FloatField(
+        read_only=True,
+        help_text="What the held-out accuracy is known to be above at 95% confidence (Wilson, over one held-out "
+        "prediction per row trained on).",
+    )
+    is_better_than_baseline = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether accuracy_lower_bound is above baseline_accuracy: if not, the version rests on too little "
+        "data to trust (or learnt nothing) and every verdict it gives is inconclusive.",
+    )
     url = Link("api:version")
     web_url = Link("metrics:model_card")
 
@@ -526,6 +569,8 @@ class VersionSerializer(serializers.ModelSerializer[TrainedModel]):
             "version",
             "accuracy",
             "baseline_accuracy",
+            "accuracy_lower_bound",
+            "is_better_than_baseline",
             "balanced_accuracy",
             "rollback_precision",
             "rollback_recall",

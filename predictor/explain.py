@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from predictor.columns import ROLLBACK, ROLLOUT
 
@@ -28,6 +28,53 @@ def as_float32(number: float) -> float:
 
 
 @dataclass(frozen=True)
+class WrittenSplit:
+    """A split point as people write it: `text`, plain ("48.2"), and the side the tree sends
+    that very number: left, the rule reads "at most 48.2" / "above 48.2"; right, it reads
+    "below 48.2" / "at least 48.2"."""
+
+    text: str
+    goes_left: bool
+
+    @property
+    def number(self) -> float:
+        return float(self.text)
+
+
+def _shortest(number: Any) -> str:
+    """The fewest digits that read back as this 32-bit float, without an exponent ("0", not "-0")."""
+    import numpy as np
+
+    return "0" if number == 0 else str(np.format_float_positional(number, unique=True, trim="-"))
+
+
+def _significant_digits(text: str) -> int:
+    return len(text.replace("-", "").replace(".", "").strip("0")) or 1
+
+
+def written_split(split: float) -> WrittenSplit:
+    """The split as people write it, with each number kept on the tree's side.
+
+    The tree compares each number as a 32-bit float with `split`: it sends left every 32-bit
+    float up to the last one at or below `split`, and right from the next one. The shortest
+    decimal that reads back as the last one on the left is written "at most" it, as the
+    shortest that reads back as the first one on the right is written "below" it: whichever
+    has fewer digits. A split between 48.1 and 48.3 kept as 48.19999885559082 is then "below
+    48.2" (48.2 itself goes right), never "at most 48.19999694824219". Every page and the API
+    write splits with it; the pages in the reader's language."""
+    import numpy as np
+
+    last_left = np.float32(split)
+    if float(last_left) > split:  # compared as 64-bit floats (NumPy would round `split` to 32 bits)
+        last_left = np.nextafter(last_left, np.float32(-np.inf))
+    first_right = np.nextafter(last_left, np.float32(np.inf))
+    left, right = _shortest(last_left), _shortest(first_right)
+    if _significant_digits(right) < _significant_digits(left):
+        return WrittenSplit(right, goes_left=False)
+    return WrittenSplit(left, goes_left=True)
+
+
+@dataclass(frozen=True)
 class Condition:
     """`lower < feature <= upper`; a missing bound is open."""
 
@@ -38,6 +85,20 @@ class Condition:
     def holds(self, value: float, minutes: float) -> bool:
         x = as_float32(value if self.feature == "value" else minutes)
         return (self.lower is None or x > self.lower) and (self.upper is None or x <= self.upper)
+
+    def as_written(self) -> dict[str, Any]:
+        """The condition with its bounds as people write them (`written_split`), as plain numbers,
+        each saying whether the number itself is inside: time above 9.5 and below 48.2 minutes is
+        {"feature": "minutes", "lower": {"number": 9.5, "inclusive": False},
+        "upper": {"number": 48.2, "inclusive": False}}; an open side is None."""
+        lower = None if self.lower is None else written_split(self.lower)
+        upper = None if self.upper is None else written_split(self.upper)
+        return {
+            "feature": self.feature,
+            # Above the split: the number is inside when the tree sends it right.
+            "lower": None if lower is None else {"number": lower.number, "inclusive": not lower.goes_left},
+            "upper": None if upper is None else {"number": upper.number, "inclusive": upper.goes_left},
+        }
 
 
 @dataclass(frozen=True)

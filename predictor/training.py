@@ -13,6 +13,7 @@ included, on folds it never saw: nested cross-validation. It is what
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -34,6 +35,8 @@ MIN_PER_DECISION = 2
 DEPTH_GRID: list[int | None] = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, None]
 MAX_OUTER_FOLDS = 5
 INNER_FOLDS = 3
+# The normal quantile of a two-sided 95% interval.
+Z_95 = 1.959963984540054
 
 
 def is_enough_to_train(total: int, rollbacks: int, rollouts: int) -> bool:
@@ -113,6 +116,18 @@ def build_estimator() -> GridSearchCV:
         cv=StratifiedKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=RANDOM_STATE),
         scoring="accuracy",
     )
+
+
+def wilson_lower_bound(share: float, count: int, z: float = Z_95) -> float:
+    """The lower end of the Wilson score interval (95% by default) of a share measured on
+    `count` trials: an accuracy of 66.7% on 12 held-out predictions is only known to be above
+    39.1%. Nothing is known of a share measured on no trial: its bound is 0."""
+    if count <= 0:
+        return 0.0
+    spread = z * z / count
+    centre = share + spread / 2
+    half_width = z * math.sqrt(share * (1 - share) / count + spread / (4 * count))
+    return max(0.0, (centre - half_width) / (1 + spread))
 
 
 # progress(stage, done, total): "folds" (done of total outer folds), then "final_fit".

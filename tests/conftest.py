@@ -105,6 +105,19 @@ def rule_data(n: int, noise: float = 0.0, seed: int = 0) -> IndicatorColumns:
     return IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=decisions.tolist())
 
 
+def noise_data(n: int = 14, seed: int = 10) -> IndicatorColumns:
+    """Indicators with no rule at all: as many rollbacks as rollouts, shuffled whatever the value
+    and time. With the defaults, a model trained on them scores 66.7% on data it did not see
+    against a baseline of 50%, and one of its leaves holds 6 rollouts (value above 443.675,
+    time above 11.15 and at most 50.4 minutes): chance, that looks like a rule."""
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(100, 1000, n).round(2)
+    times = rng.uniform(0, 60, n).round(1)
+    decisions = [0] * (n // 2) + [1] * (n - n // 2)
+    rng.shuffle(decisions)
+    return IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=[int(d) for d in decisions])
+
+
 @pytest.fixture
 def trained_metric(metric: Metric, owner: User) -> Metric:
     """`metric` with 200 indicators following `rule_data`'s rule, and a model of them.

@@ -21,6 +21,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.models.metric import Metric, MetricQuerySet
+from metrics.models.verdict import Rule, model_reasons, reason_text, rules_of
 from metrics.templatetags.formatting import percent
 from predictor import artifacts, charts, explain, training
 from predictor.columns import IndicatorColumns
@@ -181,6 +182,7 @@ VERDICT_FIELDS = (
     "data_version",
     "accuracy",
     "baseline_accuracy",
+    "n_trained_on",
     "value_min",
     "value_max",
     "minutes_min",
@@ -593,9 +595,19 @@ class TrainedModel(models.Model):
         figure: dict[str, Any] | None = cached(key, draw)
         return figure
 
-    def tree_rules(self) -> list[explain.Leaf]:
-        """Every leaf of the tree with the conditions that lead to it: the whole model, readable."""
-        return self.compiled_tree().leaves()
+    def tree_rules(self) -> list[Rule]:
+        """Every leaf of the tree with the conditions that lead to it: the whole model, readable,
+        each leaf labelled as a verdict landing in it would be under the metric's settings now."""
+        return rules_of(self.metric, self.compiled_tree().leaves(), self.verdict_reasons())
+
+    def verdict_reasons(self) -> list[dict[str, Any]]:
+        """Why every verdict of this version would be inconclusive now, whatever the observation
+        (no better than the baseline beyond chance, or stale on a metric that refuses it)."""
+        return model_reasons(self.metric, self, is_stale=not self.is_current)
+
+    def verdict_reason_texts(self) -> list[str]:
+        """`verdict_reasons()` in words, in the active language."""
+        return [reason_text(reason) for reason in self.verdict_reasons()]
 
     @property
     def has_card(self) -> bool:
@@ -603,8 +615,16 @@ class TrainedModel(models.Model):
         return self.baseline_accuracy is not None
 
     @property
+    def accuracy_lower_bound(self) -> float:
+        """What its held-out accuracy is known to be above, at 95% confidence (Wilson): each of
+        the rows it was trained on was predicted once by a model that had not seen it."""
+        return training.wilson_lower_bound(self.accuracy, self.n_trained_on)
+
+    @property
     def is_better_than_baseline(self) -> bool:
-        return self.baseline_accuracy is not None and self.accuracy > self.baseline_accuracy
+        """Better than always answering the most common decision beyond chance: its accuracy's
+        95% lower bound is above that baseline (a version without a baseline cannot tell)."""
+        return self.baseline_accuracy is not None and self.accuracy_lower_bound > self.baseline_accuracy
 
     @property
     def is_active(self) -> bool:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from metrics.models.indicator import Indicator
 from metrics.models.metric import Decision, Metric
-from metrics.templatetags.formatting import number, percent
+from metrics.templatetags.formatting import grouped, number, percent
 from predictor.charts import ChartLabels, Observation, with_observation
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import Condition
@@ -43,6 +44,8 @@ class Reason(models.TextChoices):
     FEW_CASES = "few_cases"
     WEAK_MAJORITY = "weak_majority"
     NOT_BETTER_THAN_BASELINE = "no_better_than_baseline"
+    # Better than the baseline as measured, but not beyond chance (see `TrainedModel.is_better_than_baseline`).
+    COULD_BE_CHANCE = "could_be_chance"
     STALE = "stale"
 
 
@@ -126,6 +129,12 @@ def judge(
         margin = metric.range_margin * ((high - low) or abs(high) or 1.0)
         if not low - margin <= observed <= high + margin:
             reasons.append({"code": code, "observed": observed, "low": low, "high": high})
+    return [*reasons, *leaf_reasons(metric, leaf), *model_reasons(metric, model, is_stale)]
+
+
+def leaf_reasons(metric: Metric, leaf: Leaf) -> list[dict[str, Any]]:
+    """The reasons to withhold a leaf's decision that depend on the leaf alone."""
+    reasons: list[dict[str, Any]] = []
     if leaf.cases < metric.min_leaf_cases:
         reasons.append({"code": Reason.FEW_CASES, "cases": leaf.cases, "minimum": metric.min_leaf_cases})
     threshold = metric.rollback_threshold if leaf.decision == ROLLBACK else metric.rollout_threshold
@@ -133,13 +142,58 @@ def judge(
         reasons.append(
             {"code": Reason.WEAK_MAJORITY, "share": leaf.share, "threshold": threshold, "decision": leaf.decision}
         )
-    if model.baseline_accuracy is not None and model.accuracy <= model.baseline_accuracy:
+    return reasons
+
+
+def model_reasons(metric: Metric, model: TrainedModel, is_stale: bool) -> list[dict[str, Any]]:
+    """The reasons to withhold every decision of `model`, whatever the observation."""
+    reasons: list[dict[str, Any]] = []
+    baseline = model.baseline_accuracy
+    if baseline is not None and model.accuracy <= baseline:
+        reasons.append({"code": Reason.NOT_BETTER_THAN_BASELINE, "accuracy": model.accuracy, "baseline": baseline})
+    elif baseline is not None and not model.is_better_than_baseline:
         reasons.append(
-            {"code": Reason.NOT_BETTER_THAN_BASELINE, "accuracy": model.accuracy, "baseline": model.baseline_accuracy}
+            {
+                "code": Reason.COULD_BE_CHANCE,
+                "accuracy": model.accuracy,
+                "cases": model.n_trained_on,
+                "lower_bound": model.accuracy_lower_bound,
+                "baseline": baseline,
+            }
         )
     if is_stale and metric.refuse_stale:
         reasons.append({"code": Reason.STALE})
     return reasons
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A leaf of a version's tree as a verdict landing in it would read under its metric's
+    settings now (an observation outside the range seen aside)."""
+
+    leaf: Leaf
+    reasons: list[dict[str, Any]]  # the leaf's own (see `leaf_reasons`)
+    is_withheld_by_version: bool  # the version's own reasons (see `model_reasons`) withhold every leaf
+
+    @property
+    def leaning(self) -> VerdictState:
+        return VerdictState.ROLLBACK if self.leaf.decision == ROLLBACK else VerdictState.ROLLOUT
+
+    @property
+    def state(self) -> VerdictState:
+        return VerdictState.INCONCLUSIVE if self.reasons or self.is_withheld_by_version else self.leaning
+
+    @property
+    def is_inconclusive(self) -> bool:
+        return self.state == VerdictState.INCONCLUSIVE
+
+    def reason_texts(self) -> list[str]:
+        return [reason_text(reason) for reason in self.reasons]
+
+
+def rules_of(metric: Metric, leaves: list[Leaf], version_reasons: list[dict[str, Any]]) -> list[Rule]:
+    """`leaves` labelled as verdicts would be: inconclusive for a leaf's own reasons or the version's."""
+    return [Rule(leaf, leaf_reasons(metric, leaf), is_withheld_by_version=bool(version_reasons)) for leaf in leaves]
 
 
 def nearest_cases(model: TrainedModel, value: float, minutes: float) -> list[dict[str, Any]]:
@@ -331,6 +385,16 @@ def reason_text(reason: dict[str, Any]) -> str:
             "The model is no better on data it did not see (%(accuracy)s) than always answering the most "
             "common decision (%(baseline)s)."
         ) % {"accuracy": percent(reason["accuracy"]), "baseline": percent(reason["baseline"])}
+    if code == Reason.COULD_BE_CHANCE:
+        return gettext(
+            "The model's accuracy, %(accuracy)s on %(cases)s cases, could be chance: at 95%% confidence it is "
+            "only above %(lower_bound)s, and always answering the most common decision scores %(baseline)s."
+        ) % {
+            "accuracy": percent(reason["accuracy"]),
+            "cases": grouped(reason["cases"]),
+            "lower_bound": percent(reason["lower_bound"]),
+            "baseline": percent(reason["baseline"]),
+        }
     if code == Reason.STALE:
         return gettext("The data changed since this model was trained, and this metric refuses stale models.")
     return str(code)

@@ -3,10 +3,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
-import numpy as np
 from django import template
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
@@ -14,7 +12,7 @@ from django.utils.formats import number_format
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
-from predictor.explain import Condition
+from predictor.explain import Condition, WrittenSplit, written_split
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -91,42 +89,32 @@ def minutes(value: float | None) -> str:
     return _("%(minutes)s min") % {"minutes": mins}
 
 
-def threshold(value: float) -> str:
-    """A split point as people write it: the fewest significant digits (four at least) that
-    split numbers as the tree does. The tree compares each number as a 32-bit float with
-    `value`; the number shown, read as a 32-bit float, must be the largest one at or below
-    `value`, so that a number is "at most" it exactly when the tree sends it left
-    (1000.1000061 -> "1000.1", 12345.5 -> "12345.5", never "12346": 12346 goes right)."""
-    if value == 0 or not math.isfinite(value):
-        return number(value)
-    below = np.float32(value)
-    if float(below) > value:  # compared as 64-bit floats (NumPy would round `value` to 32 bits)
-        below = np.nextafter(below, np.float32(-np.inf))
-    for digits in range(4, 10):
-        text = f"{value:.{digits}g}"
-        if np.float32(float(text)) == below:
-            break
-    else:
-        text = repr(float(below))
-    # As many decimals as those digits need (0.000123456 keeps its 6), in the reader's language.
-    plain = format(Decimal(text), "f")
-    return floatformat(float(text), len(plain.partition(".")[2]))
+def threshold(split: WrittenSplit) -> str:
+    """A split point as people write it (`explain.written_split`), in the reader's language:
+    "449.6" in English, "449,6" in Portuguese."""
+    return floatformat(split.number, len(split.text.partition(".")[2]))
+
+
+def _bound_text(split: WrittenSplit, *, is_lower: bool) -> str:
+    # Each number on the tree's side: the written number itself goes left or right.
+    if is_lower:
+        return (_("above %(number)s") if split.goes_left else _("at least %(number)s")) % {"number": threshold(split)}
+    return (_("at most %(number)s") if split.goes_left else _("below %(number)s")) % {"number": threshold(split)}
 
 
 def _condition_text(condition: Condition) -> str:
-    low = None if condition.lower is None else threshold(condition.lower)
-    high = None if condition.upper is None else threshold(condition.upper)
+    bounds = [
+        _bound_text(written_split(bound), is_lower=is_lower)
+        for bound, is_lower in ((condition.lower, True), (condition.upper, False))
+        if bound is not None
+    ]
+    if len(bounds) == 2:
+        if condition.feature == "value":
+            return _("value %(low)s and %(high)s") % {"low": bounds[0], "high": bounds[1]}
+        return _("time %(low)s and %(high)s minutes") % {"low": bounds[0], "high": bounds[1]}
     if condition.feature == "value":
-        if low is not None and high is not None:
-            return _("value above %(low)s and at most %(high)s") % {"low": low, "high": high}
-        if low is not None:
-            return _("value above %(low)s") % {"low": low}
-        return _("value at most %(high)s") % {"high": high}
-    if low is not None and high is not None:
-        return _("time above %(low)s and at most %(high)s minutes") % {"low": low, "high": high}
-    if low is not None:
-        return _("time above %(low)s minutes") % {"low": low}
-    return _("time at most %(high)s minutes") % {"high": high}
+        return _("value %(bound)s") % {"bound": bounds[0]}
+    return _("time %(bound)s minutes") % {"bound": bounds[0]}
 
 
 @register.filter

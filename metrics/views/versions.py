@@ -9,13 +9,13 @@ from django.views.decorators.http import require_POST, require_safe
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric_for_settings, get_trained_model, get_trained_model_for_activation
 from metrics.models import ModelUnusable
-from predictor.explain import Leaf
+from metrics.models.verdict import Rule
 
 
 @require_safe
 def model_card(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse:
     model = get_trained_model(request.user, model_id)
-    rules: list[Leaf] = []
+    rules: list[Rule] = []
     refused: ModelUnusable | None = None
     try:
         rules = model.tree_rules()
@@ -28,6 +28,7 @@ def model_card(request: AuthenticatedHttpRequest, model_id: int) -> HttpResponse
             "model": model,
             "metric": model.metric,
             "rules": rules,
+            "version_reasons": model.verdict_reason_texts(),
             "refused": refused,
             "can_change_settings": model.metric.can_change_settings(request.user),
         },

@@ -15,8 +15,11 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, TokenScope
 from api.throttling import PerTokenThrottle
-from metrics.models import Indicator, Metric, Verdict
+from metrics.models import Indicator, Metric, TrainedModel, Verdict
+from predictor.columns import ROLLBACK, ROLLOUT
+from tests.conftest import noise_data
 from tests.factories import MetricFactory
+from tests.metrics.test_verdicts import fitted, version_with_tree
 
 METRICS_URL = reverse("api:metrics")
 
@@ -310,6 +313,53 @@ def test_an_observation_outside_what_the_model_has_seen_is_inconclusive_and_says
     assert body["leaning"] in ("rollback", "rollout")
     assert [reason["code"] for reason in body["reasons"]] == ["value_out_of_range"]
     assert body["reasons"][0]["message"].startswith("The value 50000 lies outside what the model has seen")
+
+
+def test_a_model_trained_on_noise_gives_no_firm_answer_and_says_its_accuracy_could_be_chance(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    metric.import_indicators(noise_data(), owner)
+    TrainedModel.objects.train(metric, owner)
+
+    response = client.post(
+        ask_url(metric),
+        {"value": 700, "minutes": 30},  # in the leaf of 6 rollouts out of 6
+        content_type="application/json",
+        headers={**bearer(owner), "Accept-Language": "pt-BR"},
+    )
+
+    body = response.json()
+    assert (body["verdict"], body["leaning"], body["similar_cases"]) == (
+        "inconclusive",
+        "rollout",
+        {"rollbacks": 0, "rollouts": 6},
+    )
+    assert body["reasons"] == [
+        {
+            "code": "could_be_chance",
+            "message": "A acurácia do modelo, 66,7% em 14 casos, pode ser acaso: com 95% de confiança, só se sabe "
+            "que passa de 40,9%, e responder sempre a decisão mais comum acerta 50,0%.",
+        }
+    ]
+
+
+def test_the_rule_gives_its_numbers_as_people_write_them_in_words_and_plain_in_its_conditions(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    # Split between 48.1 and 48.3 minutes: kept by the tree as 48.19999885559082.
+    version_with_tree(metric, fitted([(500.0, 48.1, ROLLBACK)] * 5 + [(500.0, 48.3, ROLLOUT)] * 5))
+
+    response = client.post(
+        ask_url(metric),
+        {"value": 500, "minutes": 40},
+        content_type="application/json",
+        headers={**bearer(owner), "Accept-Language": "pt-BR"},
+    )
+
+    body = response.json()
+    assert body["rule"] == "o tempo fica abaixo de 48,2 minutos"
+    assert body["conditions"] == [{"feature": "minutes", "lower": None, "upper": {"number": 48.2, "inclusive": False}}]
+    assert "48.19999" not in response.content.decode()
 
 
 def test_a_verdict_from_a_version_already_read_reads_the_token_and_the_metric_and_stores_itself(

@@ -36,6 +36,18 @@ def test_versions_are_listed_newest_first_with_their_cards(
     assert card == newest
 
 
+def test_a_version_that_could_be_chance_says_so_with_its_accuracy_bound(
+    client: Client, metric: Metric, stranger: User
+) -> None:
+    model = TrainedModelFactory.create(
+        metric=metric, accuracy=2 / 3, baseline_accuracy=0.5, n_indicators=14, n_trained_on=14
+    )
+
+    card = client.get(reverse("api:version", args=[model.pk]), headers=bearer(stranger)).json()
+
+    assert (round(card["accuracy_lower_bound"], 4), card["is_better_than_baseline"]) == (0.4091, False)
+
+
 def test_the_owner_pins_an_older_version_then_unpins(client: Client, trained_metric: Metric, owner: User) -> None:
     first = trained_metric.trained_models.get()
     TrainedModelFactory.create(metric=trained_metric)

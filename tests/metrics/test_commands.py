@@ -29,6 +29,7 @@ from metrics.models import (
 )
 from predictor import training
 from predictor.training import TrainingDataError
+from tests.conftest import noise_data
 from tests.factories import MetricFactory
 
 
@@ -65,6 +66,23 @@ def test_verdict_prints_the_verdict_logs_it_and_exits_by_its_state(trained_metri
         (Source.COMMAND, owner.pk),
         (Source.COMMAND, None),
         (Source.COMMAND, None),
+    ]
+
+
+def test_verdict_of_a_model_trained_on_noise_is_inconclusive_and_says_its_accuracy_could_be_chance(
+    metric: Metric, owner: User
+) -> None:
+    metric.import_indicators(noise_data(), owner)
+    TrainedModel.objects.train(metric, owner)
+
+    code, output = verdict_exit(str(metric.pk), "700", "30")
+
+    assert code == 4
+    assert output.splitlines()[:2] == [
+        "Inconclusive: Requests per minute = 700 after 30 minutes (model version 1; 0 rolled back and 6 rolled out "
+        "among similar past cases).",
+        "  The model's accuracy, 66.7% on 14 cases, could be chance: at 95% confidence it is only above 40.9%, "
+        "and always answering the most common decision scores 50.0%.",
     ]
 
 

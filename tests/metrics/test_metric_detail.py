@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from metrics.models import Decision, Indicator, Metric, TrainedModel
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
+from tests.metrics.test_verdicts import text_of
 from tests.pages import messages_of, table_rows
 
 
@@ -331,6 +332,29 @@ def test_metric_page_says_the_model_is_out_of_date_after_new_data(
     html = response.content.decode()
     assert "Version 1" in html
     assert "new data since: train again" in html
+
+
+def test_metric_page_says_a_model_better_than_its_baseline_only_by_chance_rests_on_too_little_data(
+    client: Client, stranger: User, metric: Metric
+) -> None:
+    TrainedModelFactory.create(metric=metric, accuracy=2 / 3, baseline_accuracy=0.5, n_indicators=14, n_trained_on=14)
+    client.force_login(stranger)
+
+    response = client.get(detail_url(metric))
+
+    assert text_of(response, "model-untrusted") == (
+        "Rests on too little data to trust: on 14 cases, its accuracy could be chance (at 95% confidence only above "
+        "40.9%). Its verdicts are inconclusive until more data shows it does better than always giving the most "
+        "common answer."
+    )
+
+
+def test_metric_page_raises_no_doubt_on_a_model_clearly_better_than_its_baseline(
+    client: Client, stranger: User, trained_metric: Metric
+) -> None:
+    client.force_login(stranger)
+
+    assert text_of(client.get(detail_url(trained_metric)), "model-untrusted") is None
 
 
 # --- Deleting --------------------------------------------------------------------------

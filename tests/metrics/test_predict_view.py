@@ -14,6 +14,7 @@ from metrics.models import Indicator, Metric, TrainedModel, Unusable, Verdict
 from metrics.templatetags.formatting import percent, threshold
 from predictor import charts
 from predictor.columns import ROLLBACK, IndicatorColumns
+from predictor.explain import written_split
 from predictor.training import as_features
 from tests.conftest import rule_data
 from tests.factories import MetricFactory, TrainedModelFactory, fitted_tree
@@ -138,8 +139,11 @@ def test_prediction_shows_similar_cases_rule_accuracy_and_version(
         for feature, split in zip(fitted_tree().tree_.feature, fitted_tree().tree_.threshold, strict=True)
         if feature >= 0
     }
+    value_split, time_split = written_split(splits[0]), written_split(splits[1])
+    at_most = "at most" if value_split.goes_left else "below"
+    above = "above" if time_split.goes_left else "at least"
     assert text_of(html, "rule") == (
-        f"Similar means: value at most {threshold(splits[0])} and time above {threshold(splits[1])} minutes."
+        f"Similar means: value {at_most} {threshold(value_split)} and time {above} {threshold(time_split)} minutes."
     )
     assert f"Model version 1, {percent(model.accuracy)} accurate on data it did not see." in html
     assert f'href="{reverse("metrics:model_card", args=[model.pk])}"' in html

@@ -17,8 +17,18 @@ from django.utils import formats, timezone
 
 from metrics.forms import MetricSettingsForm
 from metrics.models import Decision, Metric, TrainedModel, Verdict, VerdictState
+from predictor.columns import ROLLBACK, ROLLOUT
 from tests.factories import TrainedModelFactory
-from tests.metrics.test_verdicts import ask, database_state, one_leaf, split_version, text_of
+from tests.metrics.test_verdicts import (
+    ask,
+    configure,
+    database_state,
+    fitted,
+    one_leaf,
+    split_version,
+    text_of,
+    version_with_tree,
+)
 from tests.pages import messages_of, table_rows
 
 
@@ -199,8 +209,9 @@ def carded(metric: Metric, owner: User) -> TrainedModel:
 
 
 def test_the_model_card_shows_the_figures_matrix_rules_and_provenance(
-    client: Client, carded: TrainedModel, stranger: User
+    client: Client, carded: TrainedModel, metric: Metric, stranger: User
 ) -> None:
+    configure(metric, min_leaf_cases=3)  # each leaf decides
     client.force_login(stranger)
 
     response = client.get(card_url(carded))
@@ -215,6 +226,7 @@ def test_the_model_card_shows_the_figures_matrix_rules_and_provenance(
         "Rollback recall (rollbacks it caught) 75.0%"
     )
     assert text_of(response, "confusion") == ("Said rollout Said rollback Was rolled out 41 3 Was rolled back 5 27")
+    assert text_of(response, "version-inconclusive") is None
     assert text_of(response, "rules") == (
         "When value at most 449.6: Rollout (0 rolled back, 8 rolled out) "
         "When value above 449.6 and time at most 9.5 minutes: Rollback (3 rolled back, 0 rolled out) "
@@ -252,6 +264,93 @@ def test_the_card_of_an_unusable_version_says_why_and_shows_no_rules(
     assert "another version of scikit-learn than this server runs" in response.content.decode()
     assert text_of(response, "rules") is None
     assert text_of(response, "confusion") == "Said rollout Said rollback Was rolled out 41 3 Was rolled back 5 27"
+
+
+def test_each_leaf_on_the_card_reads_as_the_verdict_an_observation_in_it_gets(
+    client: Client, carded: TrainedModel, metric: Metric, stranger: User
+) -> None:
+    client.force_login(stranger)  # the metric's settings as they come: a leaf needs 5 cases
+
+    response = client.get(card_url(carded))
+
+    assert text_of(response, "rules") == (
+        "When value at most 449.6: Rollout (0 rolled back, 8 rolled out) "
+        "When value above 449.6 and time at most 9.5 minutes: Inconclusive (3 rolled back, 0 rolled out) "
+        "Left to itself, the tree would have said Rollback. "
+        "Only 3 similar past cases decide it; at least 5 are needed. "
+        "When value above 449.6 and time above 9.5 minutes: Inconclusive (0 rolled back, 3 rolled out) "
+        "Left to itself, the tree would have said Rollout. "
+        "Only 3 similar past cases decide it; at least 5 are needed."
+    )
+    # One observation in each leaf, left to right.
+    assert [ask(metric, value, minutes).state for value, minutes in ((300, 12), (480, 7), (480, 12))] == [
+        VerdictState.ROLLOUT,
+        VerdictState.INCONCLUSIVE,
+        VerdictState.INCONCLUSIVE,
+    ]
+
+
+def test_a_leaf_split_evenly_reads_inconclusive_on_the_card_not_rollout(
+    client: Client, metric: Metric, stranger: User
+) -> None:
+    model = one_leaf(metric, rollbacks=8, rollouts=8)
+    client.force_login(stranger)
+
+    response = client.get(card_url(model))
+
+    assert text_of(response, "rules") == (
+        "When any value at any time: Inconclusive (8 rolled back, 8 rolled out) "
+        "Left to itself, the tree would have said Rollout. "
+        "Only 50.0% of similar past cases were rolled out; a rollout needs 80.0%."
+    )
+    assert ask(metric).state == VerdictState.INCONCLUSIVE
+
+
+def test_the_card_of_a_version_that_could_be_chance_says_it_rests_on_too_little_data(
+    client: Client, metric: Metric, stranger: User
+) -> None:
+    model = one_leaf(
+        metric, rollbacks=5, rollouts=0, accuracy=2 / 3, baseline_accuracy=0.5, n_indicators=14, n_trained_on=14
+    )
+    client.force_login(stranger)
+
+    response = client.get(card_url(model))
+
+    assert text_of(response, "version-inconclusive") == (
+        "This version rests on too little data to trust: every verdict it gives is inconclusive. "
+        "The model's accuracy, 66.7% on 14 cases, could be chance: at 95% confidence it is only above 40.9%, "
+        "and always answering the most common decision scores 50.0%."
+    )
+    assert text_of(response, "rules") == (
+        "When any value at any time: Inconclusive (5 rolled back, 0 rolled out) "
+        "Left to itself, the tree would have said Rollback."
+    )
+    client.post(reverse("set_language"), {"language": "pt-br", "next": "/"})
+    assert text_of(client.get(card_url(model)), "version-inconclusive") == (
+        "Esta versão se baseia em poucos dados para merecer confiança: todo veredicto que ela dá é inconclusivo. "
+        "A acurácia do modelo, 66,7% em 14 casos, pode ser acaso: com 95% de confiança, só se sabe que passa de "
+        "40,9%, e responder sempre a decisão mais comum acerta 50,0%."
+    )
+
+
+def test_the_card_writes_each_split_as_people_write_it_in_the_readers_language(
+    client: Client, metric: Metric, stranger: User
+) -> None:
+    # Split between 48.1 and 48.3 minutes: kept by the tree as 48.19999885559082, and 48.2 itself goes right.
+    model = version_with_tree(metric, fitted([(500.0, 48.1, ROLLBACK)] * 5 + [(500.0, 48.3, ROLLOUT)] * 5))
+    client.force_login(stranger)
+
+    english = text_of(client.get(card_url(model)), "rules")
+    client.post(reverse("set_language"), {"language": "pt-br", "next": "/"})
+    portuguese = text_of(client.get(card_url(model)), "rules")
+
+    assert english == (
+        "When time below 48.2 minutes: Rollback (5 rolled back, 0 rolled out) "
+        "When time at least 48.2 minutes: Rollout (0 rolled back, 5 rolled out)"
+    )
+    assert portuguese is not None
+    assert portuguese.startswith("Quando o tempo fica abaixo de 48,2 minutos:")
+    assert "o tempo é pelo menos 48,2 minutos" in portuguese
 
 
 # --- The verdict settings ------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from predictor.columns import ROLLBACK, ROLLOUT
-from predictor.explain import Condition, compile_tree
+from predictor.explain import Condition, WrittenSplit, compile_tree, written_split
 from tests.conftest import rule_data
 from tests.factories import fitted_tree
 
@@ -70,3 +70,59 @@ def test_every_training_point_meets_the_conditions_of_its_leaf() -> None:
     for value, minutes, _ in data.rows():
         leaf = compiled.leaf_for(value, minutes)
         assert all(condition.holds(value, minutes) for condition in leaf.conditions)
+
+
+def between(low: float, high: float) -> float:
+    """Where scikit-learn splits between two training values: halfway between their 32-bit floats."""
+    return float(np.float32(low)) / 2 + float(np.float32(high)) / 2
+
+
+@pytest.mark.parametrize(
+    ("split", "text", "goes_left"),
+    [
+        (between(48.1, 48.3), "48.2", False),  # 48.19999885559082: 48.2 itself goes right ("below 48.2")
+        (float(np.float32(449.48)), "449.48", True),  # 449.47998046875 is the last number sent left
+        (1000.1000061035156, "1000.1", True),
+        (12345.5, "12345.5", True),  # "12346" would say 12346 is at most it: the tree sends it right
+        (99999.5, "99999.5", True),  # never "1e+05"
+        (1.2345e-05, "0.000012345", True),  # people do not write exponents
+        (between(-3.3, -3.2), "-3.25", True),
+        (0.0, "0", True),
+        (-0.0, "0", True),
+    ],
+)
+def test_a_split_is_written_as_people_write_it(split: float, text: str, goes_left: bool) -> None:
+    assert written_split(split) == WrittenSplit(text, goes_left)
+
+
+def test_a_written_split_keeps_every_number_on_the_trees_side() -> None:
+    generator = np.random.default_rng(11)
+    for _ in range(3_000):
+        low = np.float32(generator.uniform(-1, 1) * 10.0 ** generator.integers(-6, 9))
+        next_up = np.nextafter(low, np.float32(np.inf))
+        high = next_up if generator.random() < 0.3 else np.float32(low + abs(low) * 0.001 + 1)
+        split = float(low) / 2 + float(high) / 2  # as scikit-learn places a split between two values
+        written = written_split(split)
+        number = np.float32(written.number)
+
+        # The written number goes where the rule says; its 32-bit neighbour on the other side, the other way.
+        if written.goes_left:  # "at most" it
+            assert float(number) <= split < float(np.nextafter(number, np.float32(np.inf)))
+        else:  # "below" it
+            assert float(np.nextafter(number, np.float32(-np.inf))) <= split < float(number)
+        assert float(low) <= split < float(high)
+
+
+def test_a_condition_is_written_with_plain_numbers_and_which_side_each_is_on() -> None:
+    condition = Condition("minutes", lower=float(np.float32(9.5)), upper=between(48.1, 48.3))
+
+    assert condition.as_written() == {
+        "feature": "minutes",
+        "lower": {"number": 9.5, "inclusive": False},  # above 9.5
+        "upper": {"number": 48.2, "inclusive": False},  # below 48.2
+    }
+    assert Condition("value", upper=449.6000061035156).as_written() == {
+        "feature": "value",
+        "lower": None,
+        "upper": {"number": 449.6, "inclusive": True},  # at most 449.6
+    }

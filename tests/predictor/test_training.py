@@ -17,6 +17,7 @@ from predictor.training import (
     NotEnoughDataError,
     TrainingDataError,
     fit_decision_tree,
+    wilson_lower_bound,
 )
 from tests.conftest import rule_data
 
@@ -215,3 +216,29 @@ def test_training_records_the_data_range_and_a_hash_of_all_the_data():
     assert result.data_sha256 == again.data_sha256 == expected
     assert fit_decision_tree(changed, max_rows=600).data_sha256 != expected
     assert result.training_seconds > 0
+
+
+@pytest.mark.parametrize(("successes", "count"), [(7, 10), (8, 12), (9, 14), (28, 42), (195, 200), (0, 5), (5, 5)])
+def test_the_accuracy_bound_is_the_lower_end_of_scipys_wilson_interval(successes: int, count: int) -> None:
+    from scipy.stats import binomtest  # type: ignore[import-untyped]
+
+    expected = binomtest(successes, count).proportion_ci(confidence_level=0.95, method="wilson").low
+
+    assert wilson_lower_bound(successes / count, count) == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_accuracy_bound_is_wilsons_formula_worked_by_hand_for_7_of_10() -> None:
+    # z = 1.96: (0.7 + 0.19208 - 1.96 * sqrt(0.021 + 0.0096040)) / 1.38416 = 0.39678
+    assert round(wilson_lower_bound(0.7, 10), 4) == 0.3968
+
+
+def test_an_accuracy_on_more_predictions_has_a_higher_bound() -> None:
+    bounds = [wilson_lower_bound(2 / 3, count) for count in (12, 48, 480, 4800)]
+
+    assert bounds == sorted(bounds)
+    assert round(bounds[0], 3) == 0.391
+    assert bounds[-1] == pytest.approx(2 / 3, abs=0.02)
+
+
+def test_an_accuracy_measured_on_nothing_is_known_to_be_above_nothing() -> None:
+    assert wilson_lower_bound(1.0, 0) == 0.0
