@@ -217,7 +217,12 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS
 if CELERY_BROKER_URL == "filesystem://":
     _BROKER_FOLDER = BASE_DIR / ".broker"
     _BROKER_FOLDER.mkdir(exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(_BROKER_FOLDER), "data_folder_out": str(_BROKER_FOLDER)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_FOLDER),
+        "data_folder_out": str(_BROKER_FOLDER),
+        # Its exchange tables too (by default a "control" folder wherever a process starts).
+        "control_folder": str(_BROKER_FOLDER / "control"),
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A job is acknowledged when it ends, not when it starts: a worker killed in the middle
 # leaves it to be run again (jobs are idempotent) or swept as failed.
