@@ -53,12 +53,9 @@ pipeline-tools:
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
-	@echo ""
-	@echo "  Make or Break is running on http://$(HOST):$(PORT)/"
-	@echo "  Log in as demo / make-or-break (or sign up). A background worker runs trainings;"
-	@echo "  Ctrl+C stops both."
-	@echo ""
-	HOST=$(HOST) $(BIN)/honcho -f Procfile.dev start --port $(PORT)
+	@# Procfile.dev's "ready" prints the address and the demo login once the web server and the
+	@# worker have started. honcho gives each process its own PORT (web's, then +100 each).
+	HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start --port $(PORT)
 
 # Two pytest processes: the browser tests run Playwright's event loop, and the setting
 # that lets the ORM run beside it (tests/browser/conftest.py) must not reach other tests.

@@ -9,11 +9,13 @@ pipeline's status is jq's, and jq 1.6 (Debian 12's) exits 0 on empty input.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -58,16 +60,18 @@ def tools() -> None:
 
 def run(example: Example, **variables: str) -> subprocess.CompletedProcess[str]:
     """The example's text as a bash script, in an environment holding only PATH and its
-    variables (no proxy setting reaches curl)."""
+    variables (no proxy setting reaches curl), in a folder of its own (for the files it writes)."""
     environment = {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8", **variables}
-    return subprocess.run(  # noqa: S603 - bash, running the README's own text
-        [shutil.which("bash") or "bash", "-c", example.script],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="readme-example-") as folder:
+        return subprocess.run(  # noqa: S603 - bash, running the README's own text
+            [shutil.which("bash") or "bash", "-c", example.script],
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
 
 def unused_port_url() -> str:
@@ -90,13 +94,14 @@ def test_every_readme_example_that_gates_a_deployment_is_a_tested_fail_closed_sc
     examples = readme_examples()
     text = README.read_text(encoding="utf-8")
 
-    assert set(examples) == {"start-release", "observe", "gate-release", "gate-metric"}
+    assert set(examples) == {"catalogue", "import", "start-release", "observe", "gate-release", "gate-metric"}
     for example in examples.values():
         assert example.script.startswith("set -euo pipefail\n"), example.name
         assert "jq -e " not in example.script, example.name  # exits 0 on empty input (jq 1.6)
-    # Any other block that asks a verdict would be an untested gate.
-    untested = [block for block in CODE_BLOCK.findall(text) if "verdict" in block and "curl" in block]
-    assert all(block in {example.script for example in examples.values()} for block in untested), untested
+    # Any other block that calls the API would be untested (the variables block calls nothing).
+    tested = {example.script for example in examples.values()}
+    untested = [block for block in CODE_BLOCK.findall(text) if "curl " in block and block not in tested]
+    assert untested == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -136,6 +141,15 @@ def test_the_readme_pipeline_rolls_out_only_a_release_that_rolls_out_and_fails_w
     ]
     assert (gated.returncode, gated.stdout) == (0, "Roll out: the score 100 reaches the pass score 80.\n")
     assert asked.returncode == 0, asked.stderr
+
+    # The other calls the README prints: the catalogue, an import.
+    listed = step("catalogue")
+    imported = step("import")
+    requests = metrics["Requests per minute"]
+    assert (listed.returncode, listed.stdout) == (0, f'{{"id":{requests.pk},"name":"Requests per minute"}}\n')
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["status"] == "done"  # the job ran at once (tests run jobs eagerly)
+    assert requests.indicators.filter(value__in=[480, 1310]).count() == 2
 
     # Anything but a rollout fails the gate.
     vetoed = Release.objects.create(gate=gate, name="checkout-web", version="v44", created_by=demo)

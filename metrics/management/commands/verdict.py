@@ -108,7 +108,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{release.gate.name}, {release}: {verdict.summary}")
             for judgement in verdict.metrics:
                 state = judgement.verdict.get_state_display() if judgement.verdict else gettext("not observed yet")
-                counted = gettext(" (observed only, not counted)") if judgement.observe_only else ""
+                counted = f" ({gettext('observe only')})" if judgement.observe_only else ""
                 self.stdout.write(f"  {judgement.metric.name}: {state}{counted}")
             self.stdout.write(gettext("Release page: %(path)s") % {"path": release.get_absolute_url()})
         raise SystemExit(EXIT_CODES[VerdictState(verdict.state)])
