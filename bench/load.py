@@ -402,7 +402,13 @@ def production_command(port: int, workers: int | None, threads: int | None, fold
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     words = shlex.split(line.removeprefix("web:"))
     words[0] = str(Path(sys.executable).parent / words[0])
-    replacements = {"--bind": f"127.0.0.1:{port}", "--workers": workers, "--threads": threads}
+    # A worker takes as many connections as it has threads (see the Procfile): both change together.
+    replacements = {
+        "--bind": f"127.0.0.1:{port}",
+        "--workers": workers,
+        "--threads": threads,
+        "--worker-connections": threads,
+    }
     if "--no-control-socket" not in words:
         replacements["--control-socket"] = str(folder / "gunicorn.ctl")
     for option, value in replacements.items():
