@@ -143,6 +143,11 @@ def test_the_api_answers_a_token_and_refuses_a_wrong_one(owner: User, redis_sett
     assert wrong.status_code == 401
 
 
+def forget_broker_connections() -> None:
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_training_asked_while_the_queue_hangs_is_refused_in_bounded_time(
     owner: User, metric: Metric, redis_settings_of_production: None
@@ -151,14 +156,14 @@ def test_a_training_asked_while_the_queue_hangs_is_refused_in_bounded_time(
     _token, secret = ApiToken.objects.issue(owner, "pipeline", TokenScope.WRITE)
     client = Client()
     app.conf.task_always_eager = False  # sent to the (hung) broker, as in production
-    app._pool = None  # the producers' pool, made again for this broker
+    forget_broker_connections()  # made again for this broker
     try:
         refused, _took = answered_within(
             BOUND_SECONDS * 2,
             lambda: client.post(reverse("api:train", args=[metric.pk]), headers={"Authorization": f"Bearer {secret}"}),
         )
     finally:
-        app._pool = None
+        forget_broker_connections()
 
     assert refused.status_code == 503
     assert refused.json()["code"] == "unqueued"
