@@ -402,7 +402,13 @@ def production_command(port: int, workers: int | None, threads: int | None, fold
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     words = shlex.split(line.removeprefix("web:"))
     words[0] = str(Path(sys.executable).parent / words[0])
-    replacements = {"--bind": f"127.0.0.1:{port}", "--workers": workers, "--threads": threads}
+    # A worker takes as many connections as it has threads (see the Procfile): both change together.
+    replacements = {
+        "--bind": f"127.0.0.1:{port}",
+        "--workers": workers,
+        "--threads": threads,
+        "--worker-connections": threads,
+    }
     if "--no-control-socket" not in words:
         replacements["--control-socket"] = str(folder / "gunicorn.ctl")
     for option, value in replacements.items():
@@ -849,6 +855,7 @@ class LoadResult:
     reconnects: int
     worker_boots: int
     server_errors: Counter[str]
+    per_process: Counter[int]  # requests each server process answered
 
 
 def run_load(server: Server, plan: Plan, users: list[str], seconds: float, timeout: float) -> LoadResult:
@@ -906,6 +913,7 @@ def run_load(server: Server, plan: Plan, users: list[str], seconds: float, timeo
         reconnects=sum(browser.reconnects for browser in browsers),
         worker_boots=sum("Booting worker" in text for text in texts),
         server_errors=problems,
+        per_process=Counter(entry["pid"] for entry in entries if "pid" in entry and "duration_ms" in entry),
     )
 
 
@@ -1006,6 +1014,9 @@ def print_load(result: LoadResult, users: int, seconds: float, think: float) -> 
     notes = [f"{result.worker_boots} workers booted (--max-requests recycling)"]
     if result.reconnects:
         notes.append(f"{result.reconnects} kept-alive connections closed by the server and reopened")
+    if result.per_process:
+        shares = ", ".join(str(count) for _pid, count in result.per_process.most_common())
+        notes.append(f"requests per server process {shares}")
     print("Server: " + "; ".join(notes) + ".")
     for problem, count in result.server_errors.most_common(5):
         print(f"  server log ×{count}: {problem}")

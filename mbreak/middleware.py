@@ -1,4 +1,5 @@
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -79,6 +80,7 @@ class RequestLogMiddleware:
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "pid": os.getpid(),  # which server process answered (is one of them the busy one?)
             },
         )
         return response

@@ -18,6 +18,8 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
 from mbreak.celery import app
+from metrics.models import Failure, Job, Metric
+from tests.conftest import rule_data
 from tests.factories import PASSWORD
 from tests.test_production import run
 
@@ -139,3 +141,30 @@ def test_the_api_answers_a_token_and_refuses_a_wrong_one(owner: User, redis_sett
 
     assert known.status_code == 200
     assert wrong.status_code == 401
+
+
+def forget_broker_connections() -> None:
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_training_asked_while_the_queue_hangs_is_refused_in_bounded_time(
+    owner: User, metric: Metric, redis_settings_of_production: None
+) -> None:
+    metric.import_indicators(rule_data(40), owner)
+    _token, secret = ApiToken.objects.issue(owner, "pipeline", TokenScope.WRITE)
+    client = Client()
+    app.conf.task_always_eager = False  # sent to the (hung) broker, as in production
+    forget_broker_connections()  # made again for this broker
+    try:
+        refused, _took = answered_within(
+            BOUND_SECONDS * 2,
+            lambda: client.post(reverse("api:train", args=[metric.pk]), headers={"Authorization": f"Bearer {secret}"}),
+        )
+    finally:
+        forget_broker_connections()
+
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "unqueued"
+    assert Job.objects.get().failure == Failure.UNQUEUED

@@ -110,6 +110,7 @@ def test_each_request_is_logged_once_as_json_with_its_duration(
     assert entry["message"] == "GET / 200"
     assert (entry["method"], entry["path"], entry["status"], entry["user_id"]) == ("GET", "/", 200, owner.pk)
     assert entry["duration_ms"] >= 0
+    assert entry["pid"] == os.getpid()  # which server process answered
     assert entry["level"] == "INFO"
 
 
