@@ -434,6 +434,7 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
         responses={
             202: JobSerializer,
             409: OpenApiResponse(description="The file was already imported (code `duplicate_file`)."),
+            503: OpenApiResponse(description="The job queue is unreachable (code `unqueued`): send the file again later."),
         },
     )
     def post(self, request: Request, metric_id: int) -> Response:
@@ -466,6 +467,8 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
         except MetricDeleted:
             raise exceptions.NotFound() from None
         job = get_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
+        if job.failure == Failure.UNQUEUED:  # as for a training: a 503 to retry, not a 202 of a failed job
+            raise QueueUnavailable(job.outcome())
         body = JobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 

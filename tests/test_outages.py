@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -92,3 +93,26 @@ def test_the_api_answers_a_training_with_the_broker_down_with_503_and_when_to_re
     assert "could not be queued" in refused.json()["detail"]
     assert retried.status_code == 202
     assert metric.trained_models.count() == 1
+
+
+def test_the_api_answers_an_import_with_the_broker_down_with_503_and_the_same_file_can_be_sent_again(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    # A 202 of a job that already failed reads as "accepted" to a pipeline that only checks the
+    # status; like a training, a file the queue did not take is a 503 to retry.
+    _token, secret = ApiToken.objects.issue(owner, "pipeline", TokenScope.WRITE)
+    headers = {"Authorization": f"Bearer {secret}"}
+    url = reverse("api:imports", args=[metric.pk])
+
+    def upload() -> SimpleUploadedFile:
+        return SimpleUploadedFile("deploys.csv", b"valor,decisao,tempo\n480,1,12\n1310,0,45\n", "text/csv")
+
+    with mock.patch("metrics.tasks.run_job.delay", side_effect=ConnectionError("broker down")):
+        refused = client.post(url, {"file": upload()}, headers=headers)
+    assert (refused.status_code, refused["Retry-After"], refused.json()["code"]) == (503, "30", "unqueued")
+    assert "could not be queued" in refused.json()["detail"]
+    assert metric.indicators.count() == 0
+
+    retried = client.post(url, {"file": upload()}, headers=headers)
+    assert retried.status_code == 202
+    assert metric.indicators.count() == 2
