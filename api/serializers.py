@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -470,12 +470,16 @@ class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
 )
 class MetricReference(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
     """A metric by its id (a number) or its name (a string, any case; "name/category" when two
-    categories share the name), among the metrics the caller may see."""
+    categories share the name), among the metrics the caller may see. With a `gate` in the
+    context, a name is looked up among the gate's metrics first: the catalogue is shared, and
+    anyone's namesake elsewhere must not make the owner's name ambiguous or point it away."""
 
     takes_names = True  # api.strict: a string is a name here, not a wrong type
     default_error_messages = {
-        "unknown_name": _lazy("No metric is named “{name}”: send its id, or its name as the metric list shows it."),
-        "ambiguous": _lazy("“{name}” names several metrics ({choices}): send the id, or name/category."),
+        "unknown_name": gettext_lazy(
+            "No metric is named “{name}”: send its id, or its name as the metric list shows it."
+        ),
+        "ambiguous": gettext_lazy("“{name}” names several metrics ({choices}): send the id, or name/category."),
     }
 
     def get_queryset(self) -> Any:
@@ -486,7 +490,15 @@ class MetricReference(serializers.PrimaryKeyRelatedField):  # type: ignore[type-
             return super().to_internal_value(data)  # type: ignore[no-any-return]
         if "\x00" in data:  # no name holds one, and PostgreSQL refuses it in a query
             self.fail("unknown_name", name=data.replace("\x00", ""))
-        found: list[Metric] = list(self.get_queryset().named(data, ids=False).order_by("pk")[:10])
+        gate = self.context.get("gate")
+        in_gate = self.get_queryset().filter(pk__in=gate.gate_metrics.values("metric")) if gate is not None else None
+        found: list[Metric] = []
+        if in_gate is not None:
+            found = list(in_gate.named(data, ids=False).order_by("pk")[:10])
+        if not found:
+            found = list(self.get_queryset().named(data, ids=False).order_by("pk")[:10])
+            if found and in_gate is not None:
+                return found[0]  # not one of the gate's: refused as an id outside it is
         if not found:
             self.fail("unknown_name", name=data.strip())
         if len(found) > 1:

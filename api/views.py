@@ -434,7 +434,9 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
         responses={
             202: JobSerializer,
             409: OpenApiResponse(description="The file was already imported (code `duplicate_file`)."),
-            503: OpenApiResponse(description="The job queue is unreachable (code `unqueued`): send the file again later."),
+            503: OpenApiResponse(
+                description="The job queue is unreachable (code `unqueued`): send the file again later."
+            ),
         },
     )
     def post(self, request: Request, metric_id: int) -> Response:
@@ -625,7 +627,9 @@ class ReleaseObservations(APIView):
         """Push an observation of one of the gate's metrics (the gate's owner only); answers the
         release verdict after it."""
         release = get_release_for_observation(request.user, release_id)
-        data = ObservationInputSerializer(data=request_body(request), context={"request": request})
+        data = ObservationInputSerializer(
+            data=request_body(request), context={"request": request, "gate": release.gate}
+        )
         data.is_valid(raise_exception=True)
         metric = get_metric(request.user, data.validated_data["metric"].pk)
         try:

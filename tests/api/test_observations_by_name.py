@@ -40,12 +40,22 @@ def test_an_observation_by_the_metrics_name_in_any_case_is_judged_as_by_its_id(
     assert sorted(stored()) == sorted([(checkout["error rate"].pk, 250), (checkout["p95 latency"].pk, 900)])
 
 
-def test_a_name_two_categories_share_is_refused_unless_its_category_is_given(
+def test_a_name_two_of_the_gates_metrics_share_is_refused_unless_its_category_is_given(
     client: Client, owner: User, checkout: dict[str, Metric]
 ) -> None:
     headers = bearer(owner)
-    release = start_release(client, headers, make_gate(client, headers, checkout))
     namesake = MetricFactory.create(owner=owner, name="Error rate", category="Search")
+    gate_metrics = [
+        {"metric": checkout["error rate"].pk, "weight": 2, "critical": True},
+        {"metric": namesake.pk, "weight": 1},
+    ]
+    gate = client.post(
+        reverse("api:gates"),
+        {"name": "Checkout", "pass_score": 80, "marginal_score": 50, "metrics": gate_metrics},
+        content_type="application/json",
+        headers=headers,
+    )
+    release = start_release(client, headers, gate.json())
 
     ambiguous = observe_named(client, headers, release, "error rate", ROLLOUT)
 
@@ -61,6 +71,24 @@ def test_a_name_two_categories_share_is_refused_unless_its_category_is_given(
 
     assert chosen.status_code == 201
     assert stored() == [(checkout["error rate"].pk, 900)]
+
+
+@pytest.mark.parametrize("namesake", ["Error rate", "Error rate/Traffic"])
+def test_a_strangers_namesake_outside_the_gate_changes_nothing_for_the_owners_pipeline(
+    client: Client, owner: User, stranger: User, checkout: dict[str, Metric], namesake: str
+) -> None:
+    # The catalogue is shared: anyone may add a metric of the same name in another category,
+    # or one whose whole name is the owner's "name/category". The owner's pushes must still
+    # reach the gate's own metric.
+    headers = bearer(owner)
+    release = start_release(client, headers, make_gate(client, headers, checkout))
+    MetricFactory.create(owner=stranger, name=namesake, category="Other")
+
+    by_name = observe_named(client, headers, release, "error rate", ROLLBACK)
+    by_name_and_category = observe_named(client, headers, release, "error rate/Traffic", ROLLBACK)
+
+    assert (by_name.status_code, by_name_and_category.status_code) == (201, 201)
+    assert stored() == [(checkout["error rate"].pk, 250), (checkout["error rate"].pk, 250)]
 
 
 @pytest.mark.parametrize("name", ["error-rate", "   ", "error rate\u0000", "12"])
