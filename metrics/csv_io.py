@@ -33,11 +33,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.utils.formats import number_format
-
 # Worded as Django does, but kept so that a job can word a refusal again in its reader's language.
+from metrics.wording import Grouped, ngettext
 from metrics.wording import gettext as _
-from metrics.wording import ngettext
 from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
 
 # scikit-learn's trees compute in 32-bit floats: a larger number cannot be learnt from.
@@ -169,8 +167,8 @@ def refuse_long_lines(data: bytes) -> None:
                     "indicators (a value, a decision and a time). Check that this is the right file, saved as CSV."
                 )
                 % {
-                    "line": number_format(_lines_before(data, start) + 1, force_grouping=True),
-                    "limit": number_format(MAX_LINE_BYTES, force_grouping=True),
+                    "line": Grouped(_lines_before(data, start) + 1),
+                    "limit": Grouped(MAX_LINE_BYTES),
                 }
             )
         start = last_break + 1

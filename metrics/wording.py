@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from django.utils import translation
+from django.utils.formats import number_format
 
 
 class Worded(str):
@@ -40,6 +41,15 @@ class Worded(str):
     def as_json(self) -> dict[str, Any]:
         values = None if self.values is None else {name: _as_json(value) for name, value in self.values.items()}
         return {"msgid": self.msgid, "plural": self.msgid_plural, "count": self.number, "values": values}
+
+
+class Grouped(int):
+    """A whole number shown with the reader's thousands separator (10,000 / 10.000), as a
+    value of a `Worded`: kept as the number, and grouped again in each reader's language
+    (grouped once and stored as text, "10,000" read as ten in Portuguese)."""
+
+    def __str__(self) -> str:
+        return number_format(int(self), force_grouping=True)
 
 
 def gettext(message: str) -> Worded:
@@ -74,12 +84,22 @@ def _word(stored: dict[str, Any]) -> str:
     values = stored["values"]
     if values is None:
         return text
-    return text % {name: _word(value["worded"]) if isinstance(value, dict) else value for name, value in values.items()}
+    return text % {name: _value(value) for name, value in values.items()}
+
+
+def _value(stored: Any) -> Any:
+    if not isinstance(stored, dict):
+        return stored
+    if "grouped" in stored:
+        return Grouped(stored["grouped"])
+    return _word(stored["worded"])
 
 
 def _as_json(value: Any) -> Any:
     if isinstance(value, Worded):
         return {"worded": value.as_json()}
+    if isinstance(value, Grouped):
+        return {"grouped": int(value)}
     if isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
         return value
     return str(value)  # an exception's text, a file's cell: as it was

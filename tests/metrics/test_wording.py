@@ -46,6 +46,25 @@ def test_row_reasons_with_plurals_and_numbers_are_worded_again() -> None:
     assert "1e400" in again[1]
 
 
+def test_grouped_numbers_are_grouped_again_in_the_readers_language_not_kept_as_the_senders() -> None:
+    # A file refused in English says 10,000 bytes; a Portuguese reader must read 10.000, not
+    # "10,000" (ten, in Portuguese), and the other way round.
+    long_line = b"valor" * 3_000
+    with translation.override("en"):
+        english = refusal_of(long_line)
+    with translation.override("pt-br"):
+        portuguese = refusal_of(long_line)
+
+    with translation.override("pt-br"):
+        english_read_in_portuguese = word_again(json.loads(json.dumps(as_stored(english.message))), "")
+    with translation.override("en"):
+        portuguese_read_in_english = word_again(json.loads(json.dumps(as_stored(portuguese.message))), "")
+
+    assert "10,000 bytes" in english.message
+    assert "10.000 bytes" in english_read_in_portuguese
+    assert "10,000 bytes" in portuguese_read_in_english
+
+
 def test_text_stored_without_its_ids_is_shown_as_it_was() -> None:
     assert word_again(None, "Nothing was imported: the file has 1 error.") == (
         "Nothing was imported: the file has 1 error."
