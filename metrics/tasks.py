@@ -9,7 +9,7 @@ from celery.signals import worker_ready
 from django.db import connections
 from django.utils import timezone
 
-from metrics.models import Job
+from metrics.models import ImportBatch, Job
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -19,8 +19,12 @@ def run_job(self: Task, job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_abandoned_jobs() -> int:
-    """End the running jobs whose worker is gone, and send again the queued ones whose message was lost."""
-    return Job.objects.sweep_abandoned() + Job.objects.send_lost_again()
+    """End the running jobs whose worker is gone, and send again the queued ones whose message
+    was lost; drop the files of imports that ended without dropping them (their worker lost the
+    database as they ended)."""
+    handled = Job.objects.sweep_abandoned() + Job.objects.send_lost_again()
+    ImportBatch.objects.drop_files_no_job_needs()
+    return handled
 
 
 @worker_ready.connect

@@ -173,9 +173,7 @@ class JobQuerySet(models.QuerySet["Job"]):
         return sent
 
     def sweep_abandoned(self) -> int:
-        """End the running jobs whose worker has said nothing for too long; return how many.
-        Also drop the file of any import that ended without dropping it (its worker lost the
-        database as it ended)."""
+        """End the running jobs whose worker has said nothing for too long; return how many."""
         silent_since = timezone.now() - timedelta(seconds=settings.MBREAK_JOB_HEARTBEAT_TIMEOUT)
         silent = self.filter(status=JobStatus.RUNNING, heartbeat_at__lt=silent_since)
         return silent._end_abandoned(f"its worker said nothing for {settings.MBREAK_JOB_HEARTBEAT_TIMEOUT} s")
@@ -202,8 +200,8 @@ class JobQuerySet(models.QuerySet["Job"]):
         failed = self.filter(result__isnull=True).update(
             status=JobStatus.FAILED, failure=Failure.ABANDONED, detail=why, stage="finished", finished_at=now
         )
-        ImportBatch.objects.drop_files_no_job_needs()
         if stored + failed:
+            ImportBatch.objects.drop_files_no_job_needs()
             logger.warning("%d job(s) abandoned: %s", stored + failed, why)
         return stored + failed
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from metrics.models import Failure, ImportBatch, Job, JobStatus, Metric, MetricDeleted
+from metrics.tasks import sweep_abandoned_jobs
 from tests.pages import messages_of
 
 GOOD_CSV = b"valor,decisao,tempo\n500,0,10\n612.5,1,60\n-3,0,0.25\n"
@@ -119,7 +120,7 @@ def test_a_file_left_by_an_import_that_ended_without_dropping_it_is_dropped_by_t
     waiting = import_in_hands_of_a_worker(metric, owner)
     Job.objects.filter(pk=waiting.pk).update(status=JobStatus.QUEUED, worker="", started_at=None)
 
-    Job.objects.sweep_abandoned()
+    sweep_abandoned_jobs()
 
     assert bytes(ImportBatch.objects.get(pk=job.batch_id).data) == b""
     assert bytes(ImportBatch.objects.get(pk=waiting.batch_id).data) == GOOD_CSV  # a worker has yet to read it
