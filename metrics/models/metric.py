@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from predictor import columns
-from predictor.training import MIN_INDICATORS, is_enough_to_train
+from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, is_enough_to_train
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -107,6 +107,18 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         if not user.is_authenticated:
             return False
         return self.filter(owner=user.pk).exists() or Indicator.objects.filter(created_by=user.pk).exists()
+
+    def trainable(self) -> MetricQuerySet:
+        """The metrics with enough data to train: the training's own rule (`is_enough_to_train`)
+        in SQL, without counting a big metric's rows (is there a MIN_PER_DECISION-th row of
+        each decision?)."""
+        from metrics.models.indicator import Indicator
+
+        def enough_of(decision: int) -> Exists:
+            rows = Indicator.objects.filter(metric=OuterRef("pk"), decision=decision).order_by().values("pk")
+            return Exists(rows[MIN_PER_DECISION - 1 : MIN_PER_DECISION])
+
+        return self.filter(enough_of(columns.ROLLBACK), enough_of(columns.ROLLOUT), indicator_count__gte=MIN_INDICATORS)
 
     def search(self, name: str = "", category: str = "") -> MetricQuerySet:
         """Metrics whose name and category contain the given texts, ignoring case."""

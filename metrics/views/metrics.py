@@ -68,8 +68,14 @@ def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "page": page,
             "create_form": MetricForm(auto_id="new_metric_%s"),
             "is_filtered": bool(request.GET.get("name") or request.GET.get("category")),
-            # A new account has nothing of its own to train: the banner waits for its data.
+            # A new account has nothing of its own to train: the banner waits for its data, and
+            # its button for a metric of theirs that has new data and enough of it to train.
             "shows_train_banner": Metric.objects.has_any_worked_on_by(request.user),
+            "has_training_to_do": Metric.objects.visible_to(request.user)
+            .worked_on_by(request.user)
+            .needing_training()
+            .trainable()
+            .exists(),
         },
     )
 

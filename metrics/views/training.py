@@ -42,9 +42,12 @@ def train_metric(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
 @require_POST
 def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     needing = Metric.objects.visible_to(request.user).needing_training()
-    metrics = list(needing.worked_on_by(request.user))
+    mine = needing.worked_on_by(request.user)
+    metrics = list(mine.trainable())
+    # Too little data: named, with no job that could only fail saying so.
+    short_of_data = list(mine.exclude(pk__in=[metric.pk for metric in metrics]).values_list("name", flat=True))
     # Others' stale metrics are named, not trained: that is their owners' call.
-    others = list(needing.exclude(pk__in=[metric.pk for metric in metrics]).values_list("name", flat=True)[:11])
+    others = list(needing.exclude(pk__in=mine.values("pk")).values_list("name", flat=True)[:11])
     jobs = [Job.objects.enqueue_training(metric, request.user)[0] for metric in metrics]
     for job in jobs:
         job.refresh_from_db()
@@ -57,7 +60,7 @@ def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
             ngettext("Trained %(count)d model: %(names)s.", "Trained %(count)d models: %(names)s.", len(done))
             % {"count": len(done), "names": ", ".join(job.metric.name for job in done)},
         )
-    too_little = [job.metric.name for job in failed if job.failure == Failure.NOT_ENOUGH_DATA]
+    too_little = short_of_data + [job.metric.name for job in failed if job.failure == Failure.NOT_ENOUGH_DATA]
     if too_little:
         messages.warning(
             request,
@@ -97,9 +100,9 @@ def train_all(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
             % {"names": ", ".join(others[:10]) + (", …" if len(others) > 10 else "")},
         )
-    if not jobs and not others:
+    if not jobs and not others and not short_of_data:
         messages.info(request, _("Every model is up to date: no metric has new data since its last training."))
-    elif not jobs and Metric.objects.has_any_worked_on_by(request.user):
+    elif not jobs and not short_of_data and Metric.objects.has_any_worked_on_by(request.user):
         messages.info(request, _("The models of your metrics are up to date."))
     return redirect_back(request, reverse("metrics:list"))
 

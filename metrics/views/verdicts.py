@@ -40,6 +40,8 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
                 metric=metric,
                 refused=refused,
                 unusable=isinstance(refused, ModelUnusable),
+                # A Train button that could only fail: say what the metric needs instead.
+                not_enough_data=metric.not_enough_data_reason(),
                 back_after_training=f"{reverse('metrics:predict')}?{query}",
             )
         else:

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from metrics.models import Metric, TrainedModel
+from tests.conftest import rule_data
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 from tests.pages import table_rows
 
@@ -173,6 +174,7 @@ def test_delete_action_is_shown_only_on_the_users_own_metrics(client: Client, ow
 
 
 def test_list_offers_create_bulk_insert_and_train_all(client: Client, owner: User, metric: Metric) -> None:
+    metric.import_indicators(rule_data(20), owner)  # new data, enough to train
     client.force_login(owner)
 
     html = client.get(LIST_URL).content.decode()

@@ -90,7 +90,9 @@ def test_train_banner_is_not_offered_to_an_account_without_data(client: Client, 
 
 
 def test_train_banner_is_offered_to_who_added_data_to_a_metric(client: Client, contributed_metric: Metric) -> None:
-    client.force_login(User.objects.get(username="contributor"))
+    contributor = User.objects.get(username="contributor")
+    contributed_metric.import_indicators(rule_data(SMALL), contributor)  # new data, enough to train
+    client.force_login(contributor)
 
     html = client.get(LIST_URL).content.decode()
 
@@ -175,6 +177,36 @@ def test_the_page_and_the_training_agree_on_enough_data(
     job.refresh_from_db()
     assert (metric.not_enough_data_reason() == "") is enough
     assert (job.failure != "not_enough_data") is enough
+    assert Metric.objects.filter(pk=metric.pk).trainable().exists() is enough  # the banner's and train-all's
+
+
+def test_train_all_makes_no_job_for_ones_metric_with_too_little_data_and_says_why(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    metric.import_indicators(rows([ROLLBACK] * 2 + [ROLLOUT] * 3), owner)
+    client.force_login(owner)
+    before = database_state()
+
+    response = client.post(TRAIN_ALL_URL)
+
+    assert database_state() == before  # no job that could only fail
+    assert messages_of(response) == [
+        f"Not enough data to train: {metric.name}. Each metric needs at least 10 indicators, "
+        "with at least 2 rollbacks and 2 rollouts."
+    ]
+
+
+def test_train_banner_offers_no_button_when_nothing_of_ones_own_can_be_trained(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    # Clicking it could only fail (too little data) or do nothing (every model up to date).
+    metric.import_indicators(rows([ROLLBACK] * 2 + [ROLLOUT] * 3), owner)
+    client.force_login(owner)
+
+    html = client.get(LIST_URL).content.decode()
+
+    assert f'action="{TRAIN_ALL_URL}"' not in html
+    assert "Nothing to train now" in html
 
 
 def test_a_model_of_other_data_does_not_make_too_little_data_enough(owner: User, metric: Metric) -> None:

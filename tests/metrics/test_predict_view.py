@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Indicator, Metric, TrainedModel, Unusable, Verdict
+from metrics.models import Indicator, Job, Metric, TrainedModel, Unusable, Verdict
 from metrics.templatetags.formatting import percent, threshold
 from predictor import charts
 from predictor.columns import ROLLBACK, IndicatorColumns
@@ -313,6 +313,7 @@ def test_pairplot_of_a_missing_model_is_404(client: Client, owner: User) -> None
 def test_metric_without_a_model_says_so_offers_to_train_and_logs_no_verdict(
     client: Client, owner: User, metric: Metric
 ) -> None:
+    metric.import_indicators(rule_data(20), owner)
     client.force_login(owner)
 
     response = ask(client, metric, 200, 30)
@@ -326,15 +327,33 @@ def test_metric_without_a_model_says_so_offers_to_train_and_logs_no_verdict(
     assert not Verdict.objects.exists()
 
 
+def test_metric_with_too_little_data_to_train_says_what_it_needs_and_offers_no_train_button(
+    client: Client, owner: User, metric: Metric
+) -> None:
+    # A Train button there could only queue a job that fails saying the same.
+    metric.import_indicators(rule_data(4), owner)
+    client.force_login(owner)
+
+    response = ask(client, metric, 200, 30)
+
+    html = response.content.decode()
+    assert "“Requests per minute” has no trained model yet. Not enough data to train" in html
+    assert "Train it, then" not in html
+    assert f'action="{reverse("metrics:train", args=[metric.pk])}"' not in html
+    assert f'href="{metric.get_absolute_url()}"' in html
+    assert not Verdict.objects.exists()
+    assert not Job.objects.exists()
+
+
 def test_training_from_the_refusal_comes_back_to_the_form_filled_in_as_it_was(
     client: Client, owner: User, metric: Metric
 ) -> None:
+    metric.import_indicators(rule_data(40), owner)
     client.force_login(owner)
     html = ask(client, metric, 200, 30).content.decode()
     back = f"{PREDICT_URL}?metric={metric.pk}&amp;value=200&amp;time=30"
     assert f'name="next" value="{back}"' in html
 
-    metric.import_indicators(rule_data(40), owner)
     trained = client.post(reverse("metrics:train", args=[metric.pk]), {"next": back.replace("&amp;", "&")})
     form = client.get(trained["Location"]).content.decode()
 
