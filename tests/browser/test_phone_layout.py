@@ -156,3 +156,33 @@ def test_the_menu_bar_is_one_line_on_a_desktop(page: Page, live_server, language
         box = item.bounding_box()
         assert box is not None
         assert box["height"] < 2 * 24, item.inner_text()  # one line of text each
+
+
+def test_a_value_that_wraps_on_a_phone_card_stays_in_its_column_not_under_its_label(
+    page: Page, live_server, fill_login_form
+) -> None:
+    owner = UserFactory.create(username="release-manager-of-the-checkout-and-payments-team")
+    metric = MetricFactory.create(owner=owner, name="Requests per minute", category="Traffic")
+    metric.import_indicators(rule_data(60), owner)  # the nearest cases show who registered them
+    TrainedModelFactory.create(metric=metric)
+    verdict = metric.predict(200, 30, metric.owner)
+    page.goto(live_server.url)
+    fill_login_form(metric.owner, PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url + verdict.get_absolute_url())
+
+    cells = page.get_by_test_id("nearest-cases").locator("td[data-label='Registered by']")
+    expect(cells.first).to_be_visible()
+    # Where each line of each cell's text starts, from the cell's left edge (the label is
+    # drawn before the text, by CSS).
+    starts = cells.evaluate_all(
+        """cells => cells.flatMap(cell => {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const left = cell.getBoundingClientRect().left;
+            return Array.from(range.getClientRects()).map(line => line.left - left);
+        })"""
+    )
+    wrapped = [start for start in starts if start < 100]
+    assert len(starts) > cells.count(), "a long name should wrap on a phone"
+    assert wrapped == []
