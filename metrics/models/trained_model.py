@@ -21,7 +21,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.models.metric import Metric, MetricQuerySet
-from metrics.models.verdict import Rule, model_reasons, reason_text, rules_of
+from metrics.models.verdict import Reason, Rule, model_reasons, reason_text, rules_of
 from metrics.templatetags.formatting import percent
 from predictor import artifacts, charts, explain, training
 from predictor.columns import IndicatorColumns
@@ -625,6 +625,13 @@ class TrainedModel(models.Model):
         """Better than always answering the most common decision beyond chance: its accuracy's
         95% lower bound is above that baseline (a version without a baseline cannot tell)."""
         return self.baseline_accuracy is not None and self.accuracy_lower_bound > self.baseline_accuracy
+
+    @property
+    def could_be_chance(self) -> bool:
+        """Above the baseline, but not beyond chance: it rests on too little data to trust
+        (the verdicts' own reason, `model_reasons`)."""
+        reasons = model_reasons(self.metric, self, is_stale=False)
+        return any(reason["code"] == Reason.COULD_BE_CHANCE for reason in reasons)
 
     @property
     def is_active(self) -> bool:
