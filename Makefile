@@ -43,12 +43,13 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-# The README's pipeline examples run with bash, curl and jq (tests/deploy/test_readme_examples.py).
+# The README's pipeline examples run with bash, curl and jq (tests/deploy/test_readme_examples.py);
+# the catalogue test extracts the messages with GNU gettext (tests/test_i18n.py).
 pipeline-tools:
-	@command -v jq >/dev/null && command -v curl >/dev/null || { \
-		echo "Installing Debian's jq and curl for the README's pipeline examples..."; \
+	@command -v jq >/dev/null && command -v curl >/dev/null && command -v xgettext >/dev/null || { \
+		echo "Installing Debian's jq, curl and gettext for the tests..."; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq jq curl; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq jq curl gettext; }
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
