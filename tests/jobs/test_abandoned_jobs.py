@@ -12,10 +12,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from metrics.models import Failure, ImportBatch, Job, JobStatus, Metric, TrainedModel
+from metrics.models import Failure, Job, JobStatus, Metric, TrainedModel
 from predictor import training
 from tests.conftest import rule_data
 from tests.factories import MetricFactory
+from tests.jobs.test_import_files import import_in_hands_of_a_worker
 
 
 def running_job(metric: Metric, owner: User, *, worker: str = "celery@web-1", silent_for: float = 0) -> Job:
@@ -25,31 +26,6 @@ def running_job(metric: Metric, owner: User, *, worker: str = "celery@web-1", si
         metric=metric,
         requested_by=owner,
         status=JobStatus.RUNNING,
-        worker=worker,
-        started_at=moment,
-        heartbeat_at=moment,
-    )
-
-
-def running_import(metric: Metric, owner: User, *, worker: str = "celery@web-1", silent_for: float = 0) -> Job:
-    data = b"valor,decisao,tempo\n" + b"500,0,10\n" * 1000
-    batch = ImportBatch.objects.create(
-        metric=metric,
-        uploaded_by=owner,
-        file_name="deploys.csv",
-        sha256="0" * 64,
-        size=len(data),
-        delimiter="detect",
-        data=data,
-    )
-    moment = timezone.now() - timedelta(seconds=silent_for)
-    return Job.objects.create(
-        kind="import",
-        metric=metric,
-        requested_by=owner,
-        batch=batch,
-        status=JobStatus.RUNNING,
-        stage="importing",
         worker=worker,
         started_at=moment,
         heartbeat_at=moment,
@@ -75,7 +51,7 @@ def test_with_the_default_timeout_a_job_silent_for_a_minute_and_a_half_is_swept_
 
 
 def test_an_import_whose_worker_died_says_so_in_its_outcome(metric: Metric, owner: User) -> None:
-    job = running_import(metric, owner, silent_for=90)
+    job = import_in_hands_of_a_worker(metric, owner, silent_for=90)
 
     Job.objects.sweep_abandoned()
 
@@ -116,7 +92,7 @@ def test_a_worker_that_starts_again_ends_the_jobs_of_its_previous_run_at_once(me
     """Its previous run was killed a moment ago: no need to wait for the timeout."""
     other_metric = MetricFactory.create(owner=owner, name="Error rate")
     training_left = running_job(metric, owner, worker="celery@web-1", silent_for=5)
-    import_left = running_import(other_metric, owner, worker="celery@web-1", silent_for=5)
+    import_left = import_in_hands_of_a_worker(other_metric, owner, worker="celery@web-1", silent_for=5)
     elsewhere = running_job(MetricFactory.create(owner=owner, name="Latency"), owner, worker="celery@web-2")
     waiting = Job.objects.create(kind="import", metric=other_metric, requested_by=owner)
 

@@ -12,18 +12,10 @@ from django.utils import timezone
 
 from metrics.models import Gate, GateMetric, Metric, Release
 from metrics.templatetags.formatting import minutes
-from tests.conftest import rule_data
-from tests.factories import MetricFactory, TrainedModelFactory
+from tests.api.test_gates import trained
 from tests.pages import table_rows
 
 GOOD_VALUE = 900  # rule_data's rule: a rollout whatever the minutes
-
-
-def trained(owner: User, name: str) -> Metric:
-    metric = MetricFactory.create(owner=owner, name=name)
-    metric.import_indicators(rule_data(200), owner)
-    TrainedModelFactory.create(metric=metric, trained_by=owner)
-    return metric
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import execute_from_command_line
 
-from metrics.models import Gate, GateMetric, Metric, Release
+from metrics.models import Gate, GateMetric, Release
 from metrics.models.gate import Answer
-from tests.conftest import rule_data
-from tests.factories import MetricFactory, TrainedModelFactory
+from tests.api.test_gates import trained
 
 
 def manage(*arguments: str) -> tuple[int, str, str]:
@@ -27,13 +26,6 @@ def manage(*arguments: str) -> tuple[int, str, str]:
         except SystemExit as ended:
             code = ended.code
     return (code if isinstance(code, int) else 1), output.getvalue(), errors.getvalue()
-
-
-def trained(owner: User, name: str) -> Metric:
-    metric = MetricFactory.create(owner=owner, name=name)
-    metric.import_indicators(rule_data(200), owner)
-    TrainedModelFactory.create(metric=metric, trained_by=owner)
-    return metric
 
 
 @pytest.fixture
