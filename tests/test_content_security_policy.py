@@ -52,7 +52,7 @@ def test_pages_have_no_inline_script_or_event_handler(
     untrained = MetricFactory.create(owner=owner, name="Error rate")
     # Each page, and a text that proves it is that page (and not, say, an error page).
     pages = {
-        "list": (reverse("metrics:list"), "Train the models"),
+        "list": (reverse("metrics:list"), "The more information you give the model, the better!"),
         "create": (reverse("metrics:create"), 'name="category"'),
         "upload": (reverse("metrics:upload"), 'type="file"'),
         "detail": (trained_metric.get_absolute_url(), "Add an indicator"),

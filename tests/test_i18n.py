@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 
 from metrics.models import Indicator, Metric, TrainedModel, Verdict
 from metrics.templatetags.formatting import ago, grouped, number, percent
+from tests.conftest import rule_data
 from tests.factories import PASSWORD, IndicatorFactory
 
 LOGIN_URL = reverse("accounts:login")
@@ -96,6 +97,7 @@ def test_signup_page_and_password_errors_are_in_portuguese(client: Client, db: N
 
 
 def test_metric_list_is_in_portuguese(client: Client, owner: User, metric: Metric) -> None:
+    metric.import_indicators(rule_data(20), owner)  # something to train: the banner's button shows
     client.force_login(owner)
     choose_portuguese(client, reverse("metrics:list"))
 
