@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import execute_from_command_line
+from django.db import connections
 
 from metrics.models import Gate, GateMetric, Release
 from metrics.models.gate import Answer
@@ -20,7 +22,9 @@ def manage(*arguments: str) -> tuple[int, str, str]:
     """What `manage.py verdict ...` ends with: its exit status, its output and its errors."""
     output, errors = io.StringIO(), io.StringIO()
     code: object = 0  # a command that returns ends the process with 0
-    with redirect_stdout(output), redirect_stderr(errors):
+    # manage.py closes the database connections as a command ends; here they are the test's own
+    # (its transaction, on PostgreSQL), kept open for what the test asserts next.
+    with redirect_stdout(output), redirect_stderr(errors), mock.patch.object(connections, "close_all"):
         try:
             execute_from_command_line(["manage.py", "verdict", *arguments])
         except SystemExit as ended:
@@ -77,9 +81,9 @@ def test_a_release_verdict_is_kept_as_the_apis_is_and_printed_as_the_api_gives_i
         (["--release", "999999"], 1, "No release 999999."),
         (["--release", "0"], 1, "No release 0."),
         (["--release", "99999999999999999999999"], 1, "No release 99999999999999999999999."),
-        (["--release", "1", "--user", "ghost"], 1, "No user named 'ghost'."),
+        (["--release", "RELEASE", "--user", "ghost"], 1, "No user named 'ghost'."),
         (["--release", "one"], 2, "invalid int value"),
-        (["--release", "1", "error rate", "1", "1"], 2, "not both"),
+        (["--release", "RELEASE", "error rate", "1", "1"], 2, "not both"),
         ([], 2, "Give METRIC VALUE MINUTES"),
         (["error rate", "1"], 2, "Give METRIC VALUE MINUTES"),
         (["nothing like it", "1", "1"], 1, "No metric 'nothing like it'"),
@@ -88,9 +92,9 @@ def test_a_release_verdict_is_kept_as_the_apis_is_and_printed_as_the_api_gives_i
 def test_no_verdict_is_a_failure_of_its_own_and_nothing_is_kept(
     gate: Gate, owner: User, arguments: list[str], status: int, message: str
 ) -> None:
-    release_of(gate, owner, 900, 900)
+    release = release_of(gate, owner, 900, 900)
 
-    code, printed, errors = manage(*arguments)
+    code, printed, errors = manage(*(str(release.pk) if argument == "RELEASE" else argument for argument in arguments))
 
     assert (code, printed) == (status, "")
     assert message in errors
