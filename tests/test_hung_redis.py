@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -89,7 +90,14 @@ def answered_within(seconds: float, request: Callable[[], Answer]) -> tuple[Answ
     """The response and how long it took; a failure, not a hung test, when none comes in time."""
     answers: list[Answer] = []
     started = time.monotonic()
-    thread = threading.Thread(target=lambda: answers.append(request()), daemon=True)
+
+    def ask() -> None:
+        try:
+            answers.append(request())
+        finally:
+            connections.close_all()  # this thread's own: left open, it outlived the test database
+
+    thread = threading.Thread(target=ask, daemon=True)
     thread.start()
     thread.join(seconds)
     assert answers, f"no answer within {seconds} s"
