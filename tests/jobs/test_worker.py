@@ -136,18 +136,20 @@ def test_a_worker_process_trains_a_queued_job_to_a_new_version(
     assert worker_name.startswith("celery@")  # which instance ran it, for every web process to show
 
 
+# The demo's "p95 latency (ms)", big enough for a training to last a few seconds.
+GROW_FOR_A_LONG_TRAINING = (
+    "import numpy as np; from metrics.models import Metric; from predictor.columns import IndicatorColumns; "
+    "m = Metric.objects.get(name='p95 latency (ms)'); rng = np.random.default_rng(1); "
+    "v = rng.uniform(80, 2000, 60000); "
+    "m.import_indicators(IndicatorColumns(values=v.tolist(), times=rng.uniform(1, 60, 60000).tolist(), "
+    "decisions=(v > 750).astype(int).tolist()), m.owner); print('ok')"
+)
+
+
 def test_a_worker_killed_mid_training_leaves_the_previous_version_answering_and_the_job_failed(
     deployment: dict[str, str], worker: subprocess.Popen[str]
 ) -> None:
-    # A metric big enough for a training to last a few seconds.
-    shell(
-        deployment,
-        "import numpy as np; from metrics.models import Metric; from predictor.columns import IndicatorColumns; "
-        "m = Metric.objects.get(name='p95 latency (ms)'); rng = np.random.default_rng(1); "
-        "v = rng.uniform(80, 2000, 60000); "
-        "m.import_indicators(IndicatorColumns(values=v.tolist(), times=rng.uniform(1, 60, 60000).tolist(), "
-        "decisions=(v > 750).astype(int).tolist()), m.owner); print('ok')",
-    )
+    shell(deployment, GROW_FOR_A_LONG_TRAINING)
     job_id = int(shell(deployment, ENQUEUE.format(name="p95 latency (ms)")))
     wait_for(deployment, job_id, {"running"})
 
@@ -170,14 +172,7 @@ def test_a_worker_started_again_after_it_was_killed_ends_the_job_it_left_at_once
     deployment: dict[str, str], worker: subprocess.Popen[str]
 ) -> None:
     """Same machine, same node name: no need to wait for the heartbeat timeout nor a sweep."""
-    shell(
-        deployment,
-        "import numpy as np; from metrics.models import Metric; from predictor.columns import IndicatorColumns; "
-        "m = Metric.objects.get(name='p95 latency (ms)'); rng = np.random.default_rng(1); "
-        "v = rng.uniform(80, 2000, 60000); "
-        "m.import_indicators(IndicatorColumns(values=v.tolist(), times=rng.uniform(1, 60, 60000).tolist(), "
-        "decisions=(v > 750).astype(int).tolist()), m.owner); print('ok')",
-    )
+    shell(deployment, GROW_FOR_A_LONG_TRAINING)
     job_id = int(shell(deployment, ENQUEUE.format(name="p95 latency (ms)")))
     wait_for(deployment, job_id, {"running"})
     os.killpg(worker.pid, signal.SIGKILL)
