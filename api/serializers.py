@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from api.strict import StrictTypes
 from metrics.csv_io import DELIMITERS, DETECT, LARGEST_NUMBER
+from metrics.formatting import rule_text
 from metrics.models import (
     Decision,
     Failure,
@@ -33,7 +34,6 @@ from metrics.models import (
 )
 from metrics.models.gate import LARGEST_WEIGHT
 from metrics.models.metric import LARGEST_ID, LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
-from metrics.templatetags.formatting import rule_text
 
 
 @extend_schema_field(OpenApiTypes.URI)

@@ -5,8 +5,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from metrics.formatting import percent
 from metrics.models import Gate, GateMetric, Indicator, Metric, Release, TrainedModel
-from metrics.templatetags.formatting import percent
 
 
 @admin.register(Metric)

@@ -16,9 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
+from metrics.formatting import number
 from metrics.models import Decision, DuplicateFile, Gate, GateMetric, Metric, VerdictState
 from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
-from metrics.templatetags.formatting import number
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User

@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from metrics.formatting import ago, grouped, number, percent
 from metrics.models import Indicator, Metric, TrainedModel, Verdict
-from metrics.templatetags.formatting import ago, grouped, number, percent
 from tests.conftest import rule_data
 from tests.factories import PASSWORD, IndicatorFactory
 

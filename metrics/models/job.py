@@ -25,8 +25,8 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.formatting import percent
 from metrics.models.metric import Metric
-from metrics.templatetags.formatting import percent
 from metrics.wording import as_stored, word_again
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 

@@ -20,9 +20,9 @@ from django.utils import timezone, translation
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.formatting import percent
 from metrics.models.metric import Metric, MetricQuerySet
 from metrics.models.verdict import Reason, Rule, model_reasons, reason_text, rules_of
-from metrics.templatetags.formatting import percent
 from predictor import artifacts, charts, explain, training
 from predictor.columns import IndicatorColumns
 

@@ -13,9 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.formatting import grouped, number, percent
 from metrics.models.indicator import Indicator
 from metrics.models.metric import Decision, Metric
-from metrics.templatetags.formatting import grouped, number, percent
 from predictor.charts import ChartLabels, Observation, with_observation
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import Condition

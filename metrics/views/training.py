@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest, redirect_back
 from metrics.access import get_job, get_job_for_dismissal, get_metric
+from metrics.formatting import percent
 from metrics.models import MIN_INDICATORS, MIN_PER_DECISION, Failure, Job, JobStatus, Metric
-from metrics.templatetags.formatting import percent
 
 
 @require_POST

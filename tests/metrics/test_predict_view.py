@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from metrics.formatting import percent, threshold
 from metrics.models import Indicator, Job, Metric, TrainedModel, Unusable, Verdict
-from metrics.templatetags.formatting import percent, threshold
 from predictor import charts
 from predictor.columns import ROLLBACK, IndicatorColumns
 from predictor.explain import written_split

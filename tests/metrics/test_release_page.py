@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from metrics.formatting import minutes
 from metrics.models import Gate, GateMetric, Metric, Release
-from metrics.templatetags.formatting import minutes
 from tests.api.test_gates import trained
 from tests.pages import table_rows
 

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from sklearn.tree import DecisionTreeClassifier
 
+from metrics.formatting import rule_text, threshold
 from metrics.models import (
     Decision,
     FeedbackAlreadyGiven,
@@ -35,7 +36,6 @@ from metrics.models import (
 )
 from metrics.models.trained_model import chart_sample
 from metrics.models.verdict import reason_text
-from metrics.templatetags.formatting import rule_text, threshold
 from predictor import artifacts
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import written_split
