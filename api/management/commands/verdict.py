@@ -1,5 +1,8 @@
 """`manage.py verdict METRIC VALUE MINUTES [--json]` or `manage.py verdict --release ID [--json]`:
-the verdict a pipeline step would ask for, as its exit status (0 only for a rollout)."""
+the verdict a pipeline step would ask for, as its exit status (0 only for a rollout).
+
+It lives in the API's app because `--json` prints the verdict as the API gives it, through the
+API's own serializers: the domain app imports nothing of the API."""
 
 from __future__ import annotations
 
