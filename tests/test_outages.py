@@ -47,7 +47,7 @@ def test_a_training_with_the_broker_down_fails_at_once_saying_so(client: Client,
     metric.import_indicators(rule_data(40), owner)
     client.force_login(owner)
 
-    with mock.patch("metrics.tasks.run_job.delay", side_effect=ConnectionError("broker down")):
+    with mock.patch("metrics.tasks.run_job.apply_async", side_effect=ConnectionError("broker down")):
         response = client.post(reverse("metrics:train", args=[metric.pk]))
 
     job = Job.objects.get()
@@ -85,7 +85,7 @@ def test_the_api_answers_a_training_with_the_broker_down_with_503_and_when_to_re
     _token, secret = ApiToken.objects.issue(owner, "pipeline", TokenScope.WRITE)
     headers = {"Authorization": f"Bearer {secret}"}
 
-    with mock.patch("metrics.tasks.run_job.delay", side_effect=ConnectionError("broker down")):
+    with mock.patch("metrics.tasks.run_job.apply_async", side_effect=ConnectionError("broker down")):
         refused = client.post(reverse("api:train", args=[metric.pk]), headers=headers)
     retried = client.post(reverse("api:train", args=[metric.pk]), headers=headers)
 
@@ -107,7 +107,7 @@ def test_the_api_answers_an_import_with_the_broker_down_with_503_and_the_same_fi
     def upload() -> SimpleUploadedFile:
         return SimpleUploadedFile("deploys.csv", b"valor,decisao,tempo\n480,1,12\n1310,0,45\n", "text/csv")
 
-    with mock.patch("metrics.tasks.run_job.delay", side_effect=ConnectionError("broker down")):
+    with mock.patch("metrics.tasks.run_job.apply_async", side_effect=ConnectionError("broker down")):
         refused = client.post(url, {"file": upload()}, headers=headers)
     assert (refused.status_code, refused["Retry-After"], refused.json()["code"]) == (503, "30", "unqueued")
     assert "could not be queued" in refused.json()["detail"]

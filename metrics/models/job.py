@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from celery import signature
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from metrics.models.trained_model import TrainedModel
 
 logger = logging.getLogger("mbreak.jobs")
+
+# The task is sent by its name: the models never import the tasks that call them.
+RUN_JOB = "metrics.tasks.run_job"
 
 # Progress is written at most this often (but every change of stage at once).
 REPORT_EVERY_SECONDS = 0.5
@@ -621,10 +625,8 @@ def _connection_lost(error: Exception) -> bool:
 def _send(job: Job) -> None:
     """Hand the job to the broker; if it is unreachable, the job fails at once, saying so, rather
     than waiting "queued" for ever (and the request still answers)."""
-    from metrics.tasks import run_job
-
     try:
-        run_job.delay(job.pk)
+        signature(RUN_JOB, args=(job.pk,)).delay()
     except Exception:
         logger.exception("job %s could not be queued", job.pk)
         unqueued = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(

@@ -76,7 +76,7 @@ def test_a_file_whose_import_could_not_be_queued_is_dropped_and_the_page_says_wh
 ) -> None:
     client.force_login(owner)
 
-    with mock.patch("metrics.tasks.run_job.delay", side_effect=ConnectionError("broker down")):
+    with mock.patch("metrics.tasks.run_job.apply_async", side_effect=ConnectionError("broker down")):
         response = upload(client, metric, GOOD_CSV)
 
     assert Job.objects.get().failure == Failure.UNQUEUED

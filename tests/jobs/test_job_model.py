@@ -287,10 +287,10 @@ def test_a_job_still_queued_long_after_it_was_sent_is_sent_again_once_and_runs(
         requested_by=owner,
     )
 
-    with mock.patch("metrics.tasks.run_job.delay") as send:
+    with mock.patch("metrics.tasks.run_job.apply_async") as send:
         assert Job.objects.send_lost_again() == 1
         assert Job.objects.send_lost_again() == 0  # sent again just now: not again at once
-    send.assert_called_once_with(lost.pk)
+    send.assert_called_once_with((lost.pk,), {})  # the job's id, sent to the task by its name
     recent.refresh_from_db()
     assert recent.status == JobStatus.QUEUED
 
