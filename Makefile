@@ -73,6 +73,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/mypy bench/api.py
+	$(BIN)/lint-imports --no-logo --no-cache
 
 format: install-dev
 	$(BIN)/ruff check --fix .

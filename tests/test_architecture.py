@@ -1,9 +1,15 @@
-"""The shape of the code: one domain app, and a pure machine-learning package beside it."""
+"""The shape of the code: one domain app, and a pure machine-learning package beside it.
+
+The layers (what may import what) are import-linter's contracts in pyproject.toml, checked by
+`make lint`; the tests below run them on the tree, and on a copy with an upward import."""
 
 from __future__ import annotations
 
 import ast
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +18,14 @@ from metrics.models import Metric
 from tests.factories import MetricFactory
 
 ROOT = Path(__file__).resolve().parent.parent
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+IMPORT_LINTER = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+CONTRACTS = {contract["id"]: contract["name"] for contract in IMPORT_LINTER["contracts"]}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -25,10 +39,90 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "predictor").rglob("*.py")), ids=lambda path: path.name)
-def test_predictor_is_pure_machine_learning(path: Path) -> None:
-    forbidden = {name for name in imported_modules(path) if name.split(".")[0] in {"metrics", "accounts", "django"}}
-    assert forbidden == set()
+def lint_imports(folder: Path) -> subprocess.CompletedProcess[str]:
+    """`make lint`'s import check, run in `folder` with the pyproject.toml found there."""
+    return subprocess.run(  # noqa: S603 - the virtualenv's own tool
+        [Path(sys.executable).with_name("lint-imports"), "--no-logo", "--no-cache"],
+        cwd=folder,
+        env={**os.environ, "COLUMNS": "500"},  # no contract's name wrapped over two lines
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_import_contracts_hold_on_the_tree() -> None:
+    result = lint_imports(ROOT)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in CONTRACTS.values():
+        assert f"{name} KEPT" in result.stdout
+
+
+UPWARD_IMPORTS = {
+    # id: (module, the import added to it, the contract it breaks, the import reported)
+    "metrics imports api": ("metrics/csv_io.py", "import api", "apps-in-layers", "metrics.csv_io -> api"),
+    "metrics imports accounts views": (
+        "metrics/models/metric.py",
+        "from accounts import views",
+        "apps-in-layers",
+        "metrics.models.metric -> accounts.views",
+    ),
+    "a model imports the tasks": (
+        "metrics/models/job.py",
+        "from metrics import tasks",
+        "domain-in-layers",
+        "metrics.models.job -> metrics.tasks",
+    ),
+    "a model imports template tags": (
+        "metrics/models/verdict.py",
+        "from metrics.templatetags import formatting",
+        "domain-in-layers",
+        "metrics.models.verdict -> metrics.templatetags.formatting",
+    ),
+    "a model imports a form": (
+        "metrics/models/gate.py",
+        "from metrics import forms",
+        "domain-in-layers",
+        "metrics.models.gate -> metrics.forms",
+    ),
+    "formatting imports a model": (
+        "metrics/formatting.py",
+        "from metrics import models",
+        "domain-in-layers",
+        "metrics.formatting -> metrics.models",
+    ),
+    "predictor imports django": (
+        "predictor/training.py",
+        "import django",
+        "predictor-is-pure",
+        "predictor.training -> django",
+    ),
+    "predictor imports metrics": (
+        "predictor/charts.py",
+        "from metrics import csv_io",
+        "predictor-is-pure",
+        "predictor.charts -> metrics.csv_io",
+    ),
+}
+
+
+@pytest.mark.parametrize(("module", "line", "broken", "reported"), UPWARD_IMPORTS.values(), ids=UPWARD_IMPORTS.keys())
+def test_the_import_contracts_fail_on_an_upward_import(
+    tmp_path: Path, module: str, line: str, broken: str, reported: str
+) -> None:
+    for package in IMPORT_LINTER["root_packages"]:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    with (tmp_path / module).open("a") as source:
+        source.write(f"\n{line}\n")
+
+    result = lint_imports(tmp_path)
+
+    assert result.returncode != 0
+    assert f"{CONTRACTS[broken]} BROKEN" in result.stdout, result.stdout + result.stderr
+    assert f"{reported} (l." in result.stdout
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "metrics" / "views").glob("*.py")), ids=lambda path: path.name)
