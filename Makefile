@@ -71,9 +71,9 @@ test-browser: install-dev chromium
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/mypy .
 	$(BIN)/mypy bench/api.py
-	$(BIN)/lint-imports --no-logo --no-cache
 
 format: install-dev
 	$(BIN)/ruff check --fix .
