@@ -71,6 +71,9 @@ class Command(BaseCommand):
             self.release_verdict(options["release"], options)
         if any(argument is None for argument in positional):
             raise CommandError(ARGUMENTS, returncode=2)
+        self.metric_verdict(options)
+
+    def metric_verdict(self, options: dict[str, Any]) -> None:
         value, minutes = float(options["value"]), float(options["minutes"])
         if not (math.isfinite(value) and abs(value) <= LARGEST_NUMBER):
             raise CommandError(f"VALUE must be a finite number no larger than {LARGEST_NUMBER:.1e}.")
