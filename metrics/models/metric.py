@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, S
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -377,6 +378,11 @@ class Metric(Labelled):
 
     def can_delete(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
+
+    def export_file_name(self) -> str:
+        """The name its indicators download under, from its page or the API: which metric it is,
+        as a person reads it, and its id, as two metrics may share a name (in two categories)."""
+        return f"{slugify(self.name)[:60] or 'metric'}-{self.pk}-indicators.csv"
 
     def add_indicator(self, value: float, decision: int, time: float, user: User) -> Indicator:
         """Store one indicator; raises `MetricDeleted` if the metric is gone."""
