@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -97,26 +98,30 @@ def _requested_in() -> str:
 
 
 class JobQuerySet(models.QuerySet["Job"]):
-    def enqueue_training(self, metric: Metric, user: User | None) -> tuple[Job, bool]:
+    def enqueue_training(self, metric: Metric, user: User | None, *, send_to_worker: bool = True) -> tuple[Job, bool]:
         """A training job for `metric`, queued for a worker once this transaction commits; or the
-        one already queued or running for it (then False): pressing Train twice trains once."""
+        one already queued or running for it (then False): pressing Train twice trains once.
+        Without `send_to_worker`, the caller runs it (`run_here`)."""
         try:
             with transaction.atomic():
                 job = self.create(kind=JobKind.TRAINING, metric=metric, requested_by=user, language=_requested_in())
         except IntegrityError:
             active = self.filter(kind=JobKind.TRAINING, metric=metric, status__in=ACTIVE).first()
             if active is None:  # it ended between the insert and this read: queue another
-                return self.enqueue_training(metric, user)
+                return self.enqueue_training(metric, user, send_to_worker=send_to_worker)
             return active, False
-        transaction.on_commit(lambda: _send(job))
+        if send_to_worker:
+            transaction.on_commit(lambda: _send(job))
         return job, True
 
-    def enqueue_import(self, batch: ImportBatch, user: User) -> Job:
-        """An import job for an uploaded file, queued for a worker once this transaction commits."""
+    def enqueue_import(self, batch: ImportBatch, user: User, *, send_to_worker: bool = True) -> Job:
+        """An import job for an uploaded file, queued for a worker once this transaction commits.
+        Without `send_to_worker`, the caller runs it (`run_here`)."""
         job = self.create(
             kind=JobKind.IMPORT, metric=batch.metric, requested_by=user, batch=batch, language=_requested_in()
         )
-        transaction.on_commit(lambda: _send(job))
+        if send_to_worker:
+            transaction.on_commit(lambda: _send(job))
         return job
 
     def run(self, job_id: int, worker: str = "") -> None:
@@ -130,6 +135,14 @@ class JobQuerySet(models.QuerySet["Job"]):
         # of the page that queued it, not the worker's.
         with translation.override(job.language or settings.LANGUAGE_CODE):
             job.run(worker)
+
+    def run_here(self, job: Job) -> Job | None:
+        """Run a job queued without sending it to a worker in this process (a command waiting
+        for its outcome), as a worker runs it; return it as it ended, or None if it was deleted
+        with its metric. Should this process die first, the sweep handles it as a worker's: it
+        is sent to a worker if it never started, and ended as abandoned if it did."""
+        self.run(job.pk, worker=f"command@{socket.gethostname()}")
+        return self.listed().filter(pk=job.pk).first()
 
     def for_user(self, user: User | AnonymousUser) -> JobQuerySet:
         return self.filter(requested_by=user.pk).listed().order_by("-created_at", "-pk")

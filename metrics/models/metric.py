@@ -412,10 +412,18 @@ class Metric(Labelled):
         return count
 
     def queue_import(
-        self, user: User, *, file_name: str, data: bytes, sha256: str, delimiter: str, import_again: bool = False
+        self,
+        user: User,
+        *,
+        file_name: str,
+        data: bytes,
+        sha256: str,
+        delimiter: str,
+        import_again: bool = False,
+        send_to_worker: bool = True,
     ) -> Job:
         """Keep an uploaded file and queue its import (a job, sent to a worker once the
-        transaction commits).
+        transaction commits; or, without `send_to_worker`, run by the caller: `Job.objects.run_here`).
 
         Raises `DuplicateFile` when the same file was imported into this metric, or is being
         imported, unless `import_again`; `MetricDeleted` if the metric is gone.
@@ -438,7 +446,7 @@ class Metric(Labelled):
                 delimiter=delimiter,
                 data=data,
             )
-            return Job.objects.enqueue_import(batch, user)
+            return Job.objects.enqueue_import(batch, user, send_to_worker=send_to_worker)
 
     def chart_sample(self) -> IndicatorColumns:
         """An even sample of the indicators, small enough to draw."""
