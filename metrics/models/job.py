@@ -32,11 +32,14 @@ from metrics.wording import as_stored, word_again
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from django.contrib.auth.models import AnonymousUser, User
 
     from metrics.csv_io import CsvFormatError
     from metrics.models.indicator import ImportBatch
     from metrics.models.trained_model import TrainedModel
+    from metrics.training_outcomes import TrainingOutcomes
 
 logger = logging.getLogger("mbreak.jobs")
 
@@ -135,6 +138,29 @@ class JobQuerySet(models.QuerySet["Job"]):
         # of the page that queued it, not the worker's.
         with translation.override(job.language or settings.LANGUAGE_CODE):
             job.run(worker)
+
+    def train_each(
+        self, metrics: Iterable[Metric], user: User | None, *, here: bool = False, budget_seconds: float | None = None
+    ) -> TrainingOutcomes:
+        """A training job for each of `metrics` (or the one already queued or running for it), sent
+        to the workers; and what came of them. With `here` (a command), each new job is run in
+        this process in turn instead, and, with a budget, no new one starts once `budget_seconds`
+        have passed: the metrics left are `remaining`."""
+        from metrics.training_outcomes import TrainingOutcomes
+
+        outcomes = TrainingOutcomes()
+        deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+        for metric in metrics:
+            # At least one per run, so that every run makes progress.
+            if outcomes.jobs and deadline is not None and time.monotonic() > deadline:
+                outcomes.remaining.append(metric)
+                continue
+            job, created = self.enqueue_training(metric, user, send_to_worker=not here)
+            # As it is now: a worker may have done it already (at once, in development and tests).
+            ended = self.run_here(job) if here and created else self.listed().filter(pk=job.pk).first()
+            if ended is not None:  # else deleted with its metric meanwhile
+                outcomes.jobs.append(ended)
+        return outcomes
 
     def run_here(self, job: Job) -> Job | None:
         """Run a job queued without sending it to a worker in this process (a command waiting

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from metrics.models.indicator import ImportBatch, Indicator
     from metrics.models.job import Job
-    from metrics.models.trained_model import TrainedModel, TrainingReport
+    from metrics.models.trained_model import TrainedModel
     from metrics.models.verdict import Verdict
     from predictor.columns import IndicatorColumns
 
@@ -217,16 +217,6 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         if unusable:
             condition |= Q(latest_model_version__isnull=False, latest_model_is_usable=False)
         return self.with_latest_model().filter(condition).order_by("pk")
-
-    def train_each(self, user: User | None, budget_seconds: float | None = None) -> TrainingReport:
-        """Train a new model version for each of these metrics, and report what happened.
-
-        With a budget, no new training starts once `budget_seconds` have passed (so that a
-        request ends in time); the metrics left are reported as remaining.
-        """
-        from metrics.models.trained_model import TrainedModel
-
-        return TrainedModel.objects.train_each(self, user, budget_seconds)
 
 
 class Labelled(models.Model):
