@@ -30,7 +30,8 @@ class Command(BaseCommand):
     help = (
         "Train a new model version for each metric whose model is stale (no model yet, or data changed "
         "since) and/or unusable (signed with a key the server no longer has, made by another "
-        "scikit-learn, or altered). Prints what it did; skips and failures go to standard error. "
+        "scikit-learn, or altered): the Train button's training jobs, run in this process (a metric whose training "
+        "is already queued or running is left to it). Prints what it did; skips and failures go to standard error. "
         "Exit status 1 when a training failed, or a metric named with --metric was not trained; "
         "a metric of a --stale or --unusable sweep without enough data is reported, not an error."
     )
