@@ -520,7 +520,7 @@ class MetricIndicatorsCsv(APIView):
         """Every indicator as CSV (the web page's download), streamed."""
         metric = get_metric(request.user, metric_id)
         response = StreamingHttpResponse(metric.indicators.csv_file(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="metric-{metric.pk}-indicators.csv"'
+        response["Content-Disposition"] = f'attachment; filename="{metric.export_file_name()}"'
         return response
 
 

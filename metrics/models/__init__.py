@@ -29,7 +29,6 @@ from metrics.models.trained_model import (
     NoTrainedModel,
     TrainedModel,
     TrainedModelQuerySet,
-    TrainingReport,
     Unusable,
     signing_keys,
 )
@@ -73,7 +72,6 @@ __all__ = [
     "TrainedModel",
     "TrainedModelQuerySet",
     "TrainingDataError",
-    "TrainingReport",
     "Unusable",
     "Verdict",
     "VerdictQuerySet",

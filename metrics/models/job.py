@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -32,11 +33,14 @@ from metrics.wording import as_stored, word_again
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from django.contrib.auth.models import AnonymousUser, User
 
     from metrics.csv_io import CsvFormatError
     from metrics.models.indicator import ImportBatch
     from metrics.models.trained_model import TrainedModel
+    from metrics.training_outcomes import TrainingOutcomes
 
 logger = logging.getLogger("mbreak.jobs")
 
@@ -101,26 +105,30 @@ def _requested_in() -> str:
 
 
 class JobQuerySet(models.QuerySet["Job"]):
-    def enqueue_training(self, metric: Metric, user: User | None) -> tuple[Job, bool]:
+    def enqueue_training(self, metric: Metric, user: User | None, *, send_to_worker: bool = True) -> tuple[Job, bool]:
         """A training job for `metric`, queued for a worker once this transaction commits; or the
-        one already queued or running for it (then False): pressing Train twice trains once."""
+        one already queued or running for it (then False): pressing Train twice trains once.
+        Without `send_to_worker`, the caller runs it (`run_here`)."""
         try:
             with transaction.atomic():
                 job = self.create(kind=JobKind.TRAINING, metric=metric, requested_by=user, language=_requested_in())
         except IntegrityError:
             active = self.filter(kind=JobKind.TRAINING, metric=metric, status__in=ACTIVE).first()
             if active is None:  # it ended between the insert and this read: queue another
-                return self.enqueue_training(metric, user)
+                return self.enqueue_training(metric, user, send_to_worker=send_to_worker)
             return active, False
-        transaction.on_commit(lambda: _send(job))
+        if send_to_worker:
+            transaction.on_commit(lambda: _send(job))
         return job, True
 
-    def enqueue_import(self, batch: ImportBatch, user: User) -> Job:
-        """An import job for an uploaded file, queued for a worker once this transaction commits."""
+    def enqueue_import(self, batch: ImportBatch, user: User, *, send_to_worker: bool = True) -> Job:
+        """An import job for an uploaded file, queued for a worker once this transaction commits.
+        Without `send_to_worker`, the caller runs it (`run_here`)."""
         job = self.create(
             kind=JobKind.IMPORT, metric=batch.metric, requested_by=user, batch=batch, language=_requested_in()
         )
-        transaction.on_commit(lambda: _send(job))
+        if send_to_worker:
+            transaction.on_commit(lambda: _send(job))
         return job
 
     def run(self, job_id: int, worker: str = "") -> None:
@@ -134,6 +142,37 @@ class JobQuerySet(models.QuerySet["Job"]):
         # of the page that queued it, not the worker's.
         with translation.override(job.language or settings.LANGUAGE_CODE):
             job.run(worker)
+
+    def train_each(
+        self, metrics: Iterable[Metric], user: User | None, *, here: bool = False, budget_seconds: float | None = None
+    ) -> TrainingOutcomes:
+        """A training job for each of `metrics` (or the one already queued or running for it), sent
+        to the workers; and what came of them. With `here` (a command), each new job is run in
+        this process in turn instead, and, with a budget, no new one starts once `budget_seconds`
+        have passed: the metrics left are `remaining`."""
+        from metrics.training_outcomes import TrainingOutcomes
+
+        outcomes = TrainingOutcomes()
+        deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+        for metric in metrics:
+            # At least one per run, so that every run makes progress.
+            if outcomes.jobs and deadline is not None and time.monotonic() > deadline:
+                outcomes.remaining.append(metric)
+                continue
+            job, created = self.enqueue_training(metric, user, send_to_worker=not here)
+            # As it is now: a worker may have done it already (at once, in development and tests).
+            ended = self.run_here(job) if here and created else self.listed().filter(pk=job.pk).first()
+            if ended is not None:  # else deleted with its metric meanwhile
+                outcomes.jobs.append(ended)
+        return outcomes
+
+    def run_here(self, job: Job) -> Job | None:
+        """Run a job queued without sending it to a worker in this process (a command waiting
+        for its outcome), as a worker runs it; return it as it ended, or None if it was deleted
+        with its metric. Should this process die first, the sweep handles it as a worker's: it
+        is sent to a worker if it never started, and ended as abandoned if it did."""
+        self.run(job.pk, worker=f"command@{socket.gethostname()}")
+        return self.listed().filter(pk=job.pk).first()
 
     def for_user(self, user: User | AnonymousUser) -> JobQuerySet:
         return self.filter(requested_by=user.pk).listed().order_by("-created_at", "-pk")

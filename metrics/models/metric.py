@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, S
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from metrics.models.indicator import ImportBatch, Indicator
     from metrics.models.job import Job
-    from metrics.models.trained_model import TrainedModel, TrainingReport
+    from metrics.models.trained_model import TrainedModel
     from metrics.models.verdict import Verdict
     from predictor.columns import IndicatorColumns
 
@@ -217,16 +218,6 @@ class MetricQuerySet(models.QuerySet["Metric"]):
             condition |= Q(latest_model_version__isnull=False, latest_model_is_usable=False)
         return self.with_latest_model().filter(condition).order_by("pk")
 
-    def train_each(self, user: User | None, budget_seconds: float | None = None) -> TrainingReport:
-        """Train a new model version for each of these metrics, and report what happened.
-
-        With a budget, no new training starts once `budget_seconds` have passed (so that a
-        request ends in time); the metrics left are reported as remaining.
-        """
-        from metrics.models.trained_model import TrainedModel
-
-        return TrainedModel.objects.train_each(self, user, budget_seconds)
-
 
 class Labelled(models.Model):
     """A model whose names (`LABELS`: each field, with what to say when it shows nothing) are
@@ -378,6 +369,11 @@ class Metric(Labelled):
     def can_delete(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
 
+    def export_file_name(self) -> str:
+        """The name its indicators download under, from its page or the API: which metric it is,
+        as a person reads it, and its id, as two metrics may share a name (in two categories)."""
+        return f"{slugify(self.name)[:60] or 'metric'}-{self.pk}-indicators.csv"
+
     def add_indicator(self, value: float, decision: int, time: float, user: User) -> Indicator:
         """Store one indicator; raises `MetricDeleted` if the metric is gone."""
         from metrics.models.indicator import Indicator
@@ -406,10 +402,18 @@ class Metric(Labelled):
         return count
 
     def queue_import(
-        self, user: User, *, file_name: str, data: bytes, sha256: str, delimiter: str, import_again: bool = False
+        self,
+        user: User,
+        *,
+        file_name: str,
+        data: bytes,
+        sha256: str,
+        delimiter: str,
+        import_again: bool = False,
+        send_to_worker: bool = True,
     ) -> Job:
         """Keep an uploaded file and queue its import (a job, sent to a worker once the
-        transaction commits).
+        transaction commits; or, without `send_to_worker`, run by the caller: `Job.objects.run_here`).
 
         Raises `DuplicateFile` when the same file was imported into this metric, or is being
         imported, unless `import_again`; `MetricDeleted` if the metric is gone.
@@ -432,7 +436,7 @@ class Metric(Labelled):
                 delimiter=delimiter,
                 data=data,
             )
-            return Job.objects.enqueue_import(batch, user)
+            return Job.objects.enqueue_import(batch, user, send_to_worker=send_to_worker)
 
     def chart_sample(self) -> IndicatorColumns:
         """An even sample of the indicators, small enough to draw."""

@@ -3,10 +3,9 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -21,7 +20,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.formatting import percent
-from metrics.models.metric import Metric, MetricQuerySet
+from metrics.models.metric import Metric
 from metrics.models.verdict import Reason, Rule, model_reasons, reason_text, rules_of
 from predictor import artifacts, charts, explain, training
 from predictor.columns import IndicatorColumns
@@ -94,19 +93,6 @@ class ModelUnusable(Exception):
             gettext("Version %(version)d of the model of “%(name)s” cannot be used: %(cause)s. Train it again.")
             % {"version": model.version, "name": model.metric.name, "cause": cause.label}
         )
-
-
-@dataclass
-class TrainingReport:
-    trained: list[TrainedModel] = field(default_factory=list)
-    not_enough_data: list[Metric] = field(default_factory=list)
-    failed: list[Metric] = field(default_factory=list)
-    # Left for another run once the time budget is spent.
-    remaining: list[Metric] = field(default_factory=list)
-
-    @property
-    def did_nothing(self) -> bool:
-        return not (self.trained or self.not_enough_data or self.failed or self.remaining)
 
 
 KeyT = TypeVar("KeyT")
@@ -382,24 +368,6 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
         if new.accuracy < active.accuracy - PROMOTION_TOLERANCE:
             return CandidateReason.WORSE
         return ""
-
-    def train_each(self, metrics: MetricQuerySet, user: User | None, budget_seconds: float | None) -> TrainingReport:
-        """Train each of `metrics` in turn; see `MetricQuerySet.train_each`."""
-        report = TrainingReport()
-        deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
-        for metric in metrics:
-            # At least one training per run, so that every run makes progress.
-            attempted = report.trained or report.not_enough_data or report.failed
-            if attempted and deadline is not None and time.monotonic() > deadline:
-                report.remaining.append(metric)
-                continue
-            try:
-                report.trained.append(self.train(metric, user))
-            except training.NotEnoughDataError:
-                report.not_enough_data.append(metric)
-            except training.TrainingDataError:
-                report.failed.append(metric)
-        return report
 
 
 class TrainedModel(models.Model):

@@ -6,7 +6,6 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.formats import number_format
 from django.utils.http import content_disposition_header
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -145,7 +144,6 @@ def indicator_sample(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_safe
 def indicator_download(request: AuthenticatedHttpRequest, metric_id: int) -> StreamingHttpResponse:
     metric = get_metric(request.user, metric_id)
-    filename = f"{slugify(metric.name)[:60] or 'metric'}-{metric.pk}-indicators.csv"
     response = StreamingHttpResponse(metric.indicators.csv_file(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
+    response["Content-Disposition"] = content_disposition_header(True, metric.export_file_name()) or "attachment"
     return response

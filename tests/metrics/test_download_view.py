@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import ApiToken, TokenScope
 from metrics.models import Indicator, Metric
 from tests.conftest import rule_data
 from tests.factories import IndicatorFactory, MetricFactory
@@ -148,6 +149,15 @@ def test_download_file_name_says_which_metric(client: Client, owner: User, metri
     client.force_login(owner)
 
     assert attachment_filename(download(client, metric)) == f"requests-per-minute-{metric.pk}-indicators.csv"
+
+
+def test_the_apis_download_has_the_pages_file_name(client: Client, owner: User, metric: Metric) -> None:
+    _token, secret = ApiToken.objects.issue(owner, "export", TokenScope.READ)
+    client.force_login(owner)
+
+    api = client.get(reverse("api:indicators_csv", args=[metric.pk]), headers={"Authorization": f"Bearer {secret}"})
+
+    assert attachment_filename(api) == attachment_filename(download(client, metric)) == metric.export_file_name()
 
 
 def test_downloaded_csv_uploads_back_into_another_metric_with_the_same_rows(

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from metrics import csv_io
 from metrics.management.commands._arguments import metric_named, user_named
-from metrics.models import ImportBatch, MetricDeleted
+from metrics.models import DuplicateFile, Failure, Job, JobStatus, MetricDeleted
 
 
 def delimiter_name(text: str) -> str:
@@ -51,31 +51,40 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}.") from None
-        sha256 = hashlib.sha256(data).hexdigest()
-        earlier = metric.batches.imported_file(sha256)
-        if earlier is not None and not options["again"]:
-            raise CommandError(
-                f"This file was already imported into {metric.name!r} on {earlier.created_at:%Y-%m-%d %H:%M} "
-                f"({earlier.rows} rows). Pass --again to import it a second time."
+        # The upload's own path (its lock, its batch, its job), with the job run here rather
+        # than by a worker: a file uploaded meanwhile waits for this one, or is refused as a duplicate.
+        try:
+            queued = metric.queue_import(
+                user,
+                file_name=path.name,
+                data=data,
+                sha256=hashlib.sha256(data).hexdigest(),
+                delimiter=options["delimiter"],
+                import_again=options["again"],
+                send_to_worker=False,
             )
-        try:
-            parsed = csv_io.parse_indicator_csv(data, options["delimiter"])
-        except csv_io.CsvFormatError as error:
-            lines = [error.message, *(f"  {row}" for row in error.row_errors)]
-            if error.total_errors > len(error.row_errors):
-                lines.append(f"  … and {error.total_errors - len(error.row_errors)} more.")
-            raise CommandError("\n".join(lines)) from None
-        batch = ImportBatch.objects.create(
-            metric=metric,
-            uploaded_by=user,
-            file_name=path.name[:255],
-            sha256=sha256,
-            size=len(data),
-            delimiter=options["delimiter"],
-        )
-        try:
-            stored = metric.import_indicators(parsed, user, batch)
+        except DuplicateFile as duplicate:
+            raise CommandError(f"{duplicate} Pass --again to import it a second time.") from None
         except MetricDeleted as error:
             raise CommandError(str(error)) from None
-        ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
-        self.stdout.write(self.style.SUCCESS(f"Imported {stored} indicators into {metric.name!r}."))
+        job = Job.objects.run_here(queued)
+        if job is None:  # deleted with its metric
+            raise CommandError(str(MetricDeleted(metric)))
+        if job.status != JobStatus.DONE:
+            if job.failure == Failure.CSV_ERRORS and job.batch is not None:
+                # Nothing of a refused file is kept (its job goes with it): who ran the command
+                # reads why below, and there is nothing to undo.
+                job.batch.delete()
+            raise CommandError(failure_text(job))
+        self.stdout.write(self.style.SUCCESS(f"Imported {job.done} indicators into {metric.name!r}."))
+
+
+def failure_text(job: Job) -> str:
+    """Why an import failed; for a refused file, its errors line by line."""
+    error = job.csv_error()
+    if error is None:
+        return job.outcome()
+    lines = [error.message, *(f"  {row}" for row in error.row_errors)]
+    if error.total_errors > len(error.row_errors):
+        lines.append(f"  … and {error.total_errors - len(error.row_errors)} more.")
+    return "\n".join(lines)

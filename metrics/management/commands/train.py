@@ -6,12 +6,12 @@ import argparse
 import math
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 
-from metrics.management.commands._arguments import metric_named
-from metrics.models import Metric
+from metrics.management.commands._arguments import metric_named, user_named
+from metrics.models import Job, Metric
+from metrics.training_outcomes import TrainingOutcomes, labelled
 
 
 def seconds(text: str) -> float:
@@ -30,7 +30,8 @@ class Command(BaseCommand):
     help = (
         "Train a new model version for each metric whose model is stale (no model yet, or data changed "
         "since) and/or unusable (signed with a key the server no longer has, made by another "
-        "scikit-learn, or altered). Prints what it did; skips and failures go to standard error. "
+        "scikit-learn, or altered): the Train button's training jobs, run in this process (a metric whose training "
+        "is already queued or running is left to it). Prints what it did; skips and failures go to standard error. "
         "Exit status 1 when a training failed, or a metric named with --metric was not trained; "
         "a metric of a --stale or --unusable sweep without enough data is reported, not an error."
     )
@@ -47,52 +48,39 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not (options["stale"] or options["unusable"] or options["metric"]):
             raise CommandError("Say which models to train: --metric NAME, --stale, --unusable, or several.")
-        user = None
-        if options["user"]:
-            try:
-                user = get_user_model().objects.get(username=options["user"])
-            except get_user_model().DoesNotExist as missing:
-                raise CommandError(f"No user named {options['user']!r}.") from missing
+        user = user_named(options["user"]) if options["user"] else None
         asked = {metric_named(reference).pk for reference in options["metric"]}
-        chosen = set(asked)
-        if options["stale"] or options["unusable"]:
-            needing = Metric.objects.needing_training(stale=options["stale"], unusable=options["unusable"])
-            chosen |= set(needing.values_list("pk", flat=True))
-        metrics = Metric.objects.filter(pk__in=chosen).with_latest_model().order_by("pk")
-        report = metrics.train_each(user, budget_seconds=options["budget"])
-        for model in report.trained:
-            self.stdout.write(
-                f"Trained {model.metric.name!r} ({model.metric.category}): version {model.version}, "
-                f"{model.accuracy:.1%} held-out accuracy on {model.n_indicators} indicators."
-            )
-            if model.candidate_reason:
-                self.stdout.write(
-                    "  "
-                    + gettext("Version %(version)d does not answer verdicts. %(why)s")
-                    % {"version": model.version, "why": model.candidate_summary}
-                )
-        for metric in report.not_enough_data:
-            self.stderr.write(f"Skipped {metric.name!r} ({metric.category}): not enough data to train.")
-        for metric in report.failed:
-            self.stderr.write(f"Failed {metric.name!r} ({metric.category}): its values cannot be learnt from.")
-        for metric in report.remaining:
-            self.stdout.write(f"Left {metric.name!r} ({metric.category}) for the next run: the time budget is spent.")
-        if report.did_nothing:
-            self.stdout.write("Nothing to train: every model is up to date and usable.")
-            return
-        summary = (
-            f"{len(report.trained)} trained, {len(report.not_enough_data)} without enough data, "
-            f"{len(report.failed)} failed, {len(report.remaining)} left."
-        )
-        # A sweep's metric without enough data is reported, not an error: a scheduled run
-        # would otherwise fail until someone adds data. One asked for by name is.
-        untrained = report.failed + [
-            metric for metric in report.not_enough_data + report.remaining if metric.pk in asked
-        ]
-        if untrained:
+        metrics = chosen(asked, stale=options["stale"], unusable=options["unusable"])
+        # The web's trainings, each run here as a worker runs it (the charts drawn too); a metric
+        # whose training is already queued or running is left to it.
+        outcomes = Job.objects.train_each(metrics, user, here=True, budget_seconds=options["budget"])
+        for line in outcomes.command_report():
+            self.stdout.write(line)
+        for line in outcomes.command_problems():
+            self.stderr.write(line)
+        summary = outcomes.command_summary()
+        if untrained := not_trained(outcomes, metrics, asked):
             self.stdout.write(summary)
             raise CommandError(
-                gettext("Not trained: %(metrics)s.")
-                % {"metrics": ", ".join(f"{metric.name!r} ({metric.category})" for metric in untrained)}
+                gettext("Not trained: %(metrics)s.") % {"metrics": ", ".join(labelled(metric) for metric in untrained)}
             )
-        self.stdout.write(self.style.SUCCESS(summary))
+        self.stdout.write(summary if outcomes.did_nothing else self.style.SUCCESS(summary))
+
+
+def chosen(asked: set[int], *, stale: bool, unusable: bool) -> list[Metric]:
+    """The metrics named, and those of the sweeps asked for, oldest first."""
+    if stale or unusable:
+        needing = Metric.objects.needing_training(stale=stale, unusable=unusable)
+        asked = asked | set(needing.values_list("pk", flat=True))
+    return list(Metric.objects.filter(pk__in=asked).order_by("pk"))
+
+
+def not_trained(outcomes: TrainingOutcomes, metrics: list[Metric], asked: set[int]) -> list[Metric]:
+    """The metrics whose training failed, and those named that were not trained (without enough
+    data, left for the next run, being trained already, or deleted meanwhile). A sweep's metric
+    without enough data is reported, not an error: a scheduled run would otherwise fail until
+    someone adds data."""
+    trained = {job.metric_id for job in outcomes.done}
+    failed = outcomes.failed
+    named = [metric for metric in metrics if metric.pk in asked and metric.pk not in trained and metric not in failed]
+    return failed + named
