@@ -152,3 +152,37 @@ def test_the_trained_metric_fixture_trains_nothing(request: pytest.FixtureReques
 
 def test_factories_give_models_of_their_model_class(db: None) -> None:
     assert isinstance(MetricFactory.create(), Metric)
+
+
+# Radon's scale: up to 10 is simple, 11 to 20 is where a function starts to hide a bug.
+# Fifteen is the line past which a function must be split; every file of the project counts,
+# the benchmarks and the tests too.
+MOST_COMPLEX = 14
+COMPLEXITY_CHECKED = ("accounts", "api", "bench", "mbreak", "metrics", "predictor", "tests")
+
+
+def too_complex(source: str) -> list[tuple[str, int]]:
+    from radon.complexity import cc_visit
+    from radon.visitors import Class
+
+    blocks = cc_visit(source)
+    functions = [method for block in blocks if isinstance(block, Class) for method in block.methods]
+    functions += [block for block in blocks if not isinstance(block, Class)]
+    return [(function.fullname, function.complexity) for function in functions if function.complexity > MOST_COMPLEX]
+
+
+def test_no_function_reaches_a_complexity_of_fifteen() -> None:
+    found = {
+        f"{path.relative_to(ROOT)}: {name}": complexity
+        for package in COMPLEXITY_CHECKED
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+        for name, complexity in too_complex(path.read_text())
+    }
+    assert found == {}
+
+
+def test_the_complexity_check_finds_a_function_of_fifteen() -> None:
+    branches = "".join(f"    if x == {n}:\n        return {n}\n" for n in range(14))
+    assert too_complex(f"def branching(x):\n{branches}    return -1\n") == [("branching", 15)]
+    assert too_complex(f"def branching(x):\n{branches.rsplit('    if', 1)[0]}    return -1\n") == []
