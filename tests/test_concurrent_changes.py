@@ -22,7 +22,7 @@ from api.serializers import GateSerializer
 from metrics.forms import GateMetricFormSet
 from metrics.models import Gate, ImportBatch, Indicator, Metric, Verdict
 from metrics.models.indicator import IndicatorQuerySet
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory
 from tests.metrics.test_gate_pages import form_data
 from tests.metrics.test_import_batches import upload

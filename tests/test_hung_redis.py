@@ -20,7 +20,7 @@ from django.urls import reverse
 from accounts.models import ApiToken, TokenScope
 from mbreak.celery import app
 from metrics.models import Failure, Job, Metric
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD
 from tests.test_production import run
 

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 
 from metrics.models import Indicator, Metric, TrainedModel, Verdict
 from metrics.templatetags.formatting import ago, grouped, number, percent
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD, IndicatorFactory
 
 LOGIN_URL = reverse("accounts:login")

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Locator, Page, expect
 
 from metrics.models import Decision, Indicator, Metric, TrainedModel
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD as FACTORY_PASSWORD
 from tests.factories import UserFactory
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from metrics import csv_io
 from metrics.models import Indicator, Metric, MetricDeleted
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.pages import messages_of
 
 GONE = "The metric “Requests per minute” was deleted while your data was being sent: nothing was stored."

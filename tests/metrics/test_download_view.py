@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Indicator, Metric
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import IndicatorFactory, MetricFactory
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from metrics.models import Indicator, IndicatorQuerySet, Metric, TrainedModel
 from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import MetricFactory, TrainedModelFactory
 from tests.pages import messages_of
 
