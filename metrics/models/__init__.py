@@ -3,7 +3,16 @@
 One module per aggregate; everything is importable from `metrics.models`.
 """
 
-from metrics.models.gate import Answer, Gate, GateMetric, NotInGate, Observation, Release, ReleaseVerdict
+from metrics.models.gate import (
+    Answer,
+    Gate,
+    GateMetric,
+    NotInGate,
+    Observation,
+    Release,
+    ReleaseRule,
+    ReleaseVerdict,
+)
 from metrics.models.indicator import (
     CannotUndo,
     DuplicateFile,
@@ -68,6 +77,7 @@ __all__ = [
     "Observation",
     "Reason",
     "Release",
+    "ReleaseRule",
     "ReleaseVerdict",
     "Source",
     "TrainedModel",
