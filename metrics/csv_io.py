@@ -337,32 +337,96 @@ def _parse_block(
     by line. Otherwise they are counted at once.
     """
     import numpy as np
-    import pandas as pd
 
     data = np.frombuffer(block, dtype=np.uint8)
     lines = block.count(b"\n") + (not block.endswith(b"\n"))
     last = layout.width - 1
-    quick = (
-        quick and not layout.columns[last].startswith("ignored:") and block.count(layout.sep.encode()) == last * lines
-    )
+    quick = quick and _may_count_fields_at_once(block, lines, layout)
     bounds = None if quick else _line_bounds(data, block)
-    fields: Any = layout.width
-    if bounds is not None and not _every_line_has_width_fields(data, *bounds, layout):
-        # Some line has too few or too many fields (a blank line has one): count them line by line.
-        fields = np.add.reduceat(data == ord(layout.sep), bounds[0], dtype=np.int64) + 1
-        if int(fields.max()) > layout.width + MAX_EXTRA_FIELDS:
-            return None
+    fields = layout.width if bounds is None else _fields_per_line(data, bounds, layout)
+    if fields is None:
+        return None
     wanted = [layout.at("value"), layout.at("time"), layout.at("decision")]
+    frame = _read_frame(block, layout, int(np.max(fields)), sorted({*wanted, last}))
+    if frame is None or len(frame) != lines:
+        return None
+    if quick and frame[last].isna().any():
+        return _parse_block(block, first_line, layout, errors, quick=False)
+    values, minutes, decisions = (_as_numbers(frame[at]) for at in wanted)
+    odd = np.flatnonzero(~_is_plain_row(fields, values, minutes, decisions, layout)).tolist()
+    if not odd:
+        return values, minutes, decisions
+    # Whatever pandas could not read plainly is read again, one line at a time, by the rules of `_read_cells`.
+    keep = _read_odd_lines(
+        block, bounds or _line_bounds(data, block), odd, first_line, layout, errors, (values, minutes, decisions)
+    )
+    if keep.all():
+        return values, minutes, decisions
+    return values[keep], minutes[keep], decisions[keep]
+
+
+def _read_odd_lines(
+    block: bytes,
+    bounds: tuple[Any, Any],
+    odd: list[int],
+    first_line: int,
+    layout: _Layout,
+    errors: _Errors,
+    columns: tuple[Any, Any, Any],
+) -> Any:
+    """Read the `odd` lines again into `columns` (values, minutes, decisions), their errors
+    added to `errors`; which lines to keep (a blank one is skipped)."""
+    import numpy as np
+
+    starts, ends = bounds
+    values, minutes, decisions = columns
+    keep = np.ones(len(values), dtype=bool)
+    for index in odd:
+        row = _read_line(block[starts[index] : ends[index]], first_line + index, layout)
+        if isinstance(row, list):
+            errors.add(row)
+        elif row is None:
+            keep[index] = False
+        else:
+            values[index], minutes[index], decisions[index] = row
+    return keep
+
+
+def _may_count_fields_at_once(block: bytes, lines: int, layout: _Layout) -> bool:
+    """True if the last column is one the rows need and the block holds `width - 1`
+    separators a line: then every line has `width` fields unless one lacks a field, which
+    leaves its last cell empty."""
+    last = layout.width - 1
+    return not layout.columns[last].startswith("ignored:") and block.count(layout.sep.encode()) == last * lines
+
+
+def _fields_per_line(data: Any, bounds: tuple[Any, Any], layout: _Layout) -> Any:
+    """`width` if every line has that many fields, else each line's count (a blank line has
+    one); None if a line has too many for pandas to be worth it."""
+    import numpy as np
+
+    if _every_line_has_width_fields(data, *bounds, layout):
+        return layout.width
+    fields = np.add.reduceat(data == ord(layout.sep), bounds[0], dtype=np.int64) + 1
+    if int(fields.max()) > layout.width + MAX_EXTRA_FIELDS:
+        return None
+    return fields
+
+
+def _read_frame(block: bytes, layout: _Layout, most_fields: int, usecols: list[int]) -> Any:
+    """The block's `usecols` columns as pandas' C parser reads them; None if it cannot."""
+    import pandas as pd
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            frame = pd.read_csv(
+            return pd.read_csv(
                 io.BytesIO(block),
                 sep=layout.sep,
                 header=None,
                 index_col=False,
-                names=list(range(max(int(np.max(fields)), layout.width))),
-                usecols=sorted({*wanted, last}),
+                names=list(range(max(most_fields, layout.width))),
+                usecols=usecols,
                 skip_blank_lines=False,
                 quoting=csv.QUOTE_NONE,
                 skipinitialspace=True,
@@ -374,41 +438,30 @@ def _parse_block(
             )
     except (ValueError, pd.errors.ParserError):
         return None
-    if len(frame) != lines:
-        return None
-    if quick and frame[last].isna().any():
-        return _parse_block(block, first_line, layout, errors, quick=False)
-    values, minutes, decisions = (_as_numbers(frame[at]) for at in wanted)
+
+
+def _is_plain_row(fields: Any, values: Any, minutes: Any, decisions: Any, layout: _Layout) -> Any:
+    """For each line, whether pandas read it as `_read_cells` would: all fields, numbers in range."""
+    import numpy as np
+
     with np.errstate(invalid="ignore"):
-        plain = (
+        return (
             (fields == layout.width)
             & (np.abs(values) <= LARGEST_NUMBER)
             & (minutes >= 0)
             & (minutes <= LARGEST_NUMBER)
             & ((decisions == ROLLOUT) | (decisions == ROLLBACK))
         )
-    odd = np.flatnonzero(~plain).tolist()
-    keep = np.ones(lines, dtype=bool)
-    starts, ends = bounds if bounds is not None else _line_bounds(data, block) if odd else ((), ())
-    # Whatever pandas could not read plainly is read again, one line at a time, by the rules of `_read_cells`.
-    for index in odd:
-        line_number = first_line + index
-        line = block[starts[index] : ends[index]].decode("utf-8").rstrip("\r")
-        try:
-            cells = next(csv.reader([line], delimiter=layout.sep), [])
-        except csv.Error as error:
-            errors.add([RowError(line_number, None, _("the line cannot be read: %(reason)s") % {"reason": error})])
-            continue
-        row = _read_cells(cells, line_number, layout)
-        if isinstance(row, list):
-            errors.add(row)
-        elif row is None:
-            keep[index] = False
-        else:
-            values[index], minutes[index], decisions[index] = row
-    if keep.all():
-        return values, minutes, decisions
-    return values[keep], minutes[keep], decisions[keep]
+
+
+def _read_line(raw: bytes, line_number: int, layout: _Layout) -> tuple[float, float, int] | list[RowError] | None:
+    """One line, read by Python's csv module then by `_read_cells`' rules."""
+    line = raw.decode("utf-8").rstrip("\r")
+    try:
+        cells = next(csv.reader([line], delimiter=layout.sep), [])
+    except csv.Error as error:
+        return [RowError(line_number, None, _("the line cannot be read: %(reason)s") % {"reason": error})]
+    return _read_cells(cells, line_number, layout)
 
 
 def _line_bounds(data: Any, block: bytes) -> tuple[Any, Any]:

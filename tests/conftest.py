@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -19,9 +18,9 @@ from django.db import transaction
 from django.utils import translation
 
 from mbreak.celery import app as celery_app
-from metrics.models import ImportBatch, Indicator, Metric
+from metrics.models import Metric
 from metrics.models.trained_model import forget_read_versions
-from predictor.columns import IndicatorColumns
+from tests.data import rule_data
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory, UserFactory
 
 
@@ -83,39 +82,6 @@ def contributed_metric(metric: Metric, contributor: User) -> Metric:
     """`metric`, with one indicator registered by `contributor`."""
     IndicatorFactory.create(metric=metric, created_by=contributor)
     return metric
-
-
-def imports_state() -> dict[str, list]:
-    """What an upload or an undo may change: each metric's counts, the indicators, the batches."""
-    return {
-        "metrics": list(Metric.objects.order_by("pk").values_list("pk", "data_version", "indicator_count")),
-        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", "metric_id", "batch_id")),
-        "batches": list(ImportBatch.objects.order_by("pk").values_list("pk", "rows", "undone_at")),
-    }
-
-
-def rule_data(n: int, noise: float = 0.0, seed: int = 0) -> IndicatorColumns:
-    """Indicators that follow a known rule: rollback when value < 400 and time >= 10."""
-    rng = np.random.default_rng(seed)
-    values = rng.uniform(100, 1000, n).round(2)
-    times = rng.uniform(0, 60, n).round(1)
-    decisions = ((values < 400) & (times >= 10)).astype(int)
-    flip = rng.random(n) < noise
-    decisions[flip] = 1 - decisions[flip]
-    return IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=decisions.tolist())
-
-
-def noise_data(n: int = 14, seed: int = 10) -> IndicatorColumns:
-    """Indicators with no rule at all: as many rollbacks as rollouts, shuffled whatever the value
-    and time. With the defaults, a model trained on them scores 66.7% on data it did not see
-    against a baseline of 50%, and one of its leaves holds 6 rollouts (value above 443.675,
-    time above 11.15 and at most 50.4 minutes): chance, that looks like a rule."""
-    rng = np.random.default_rng(seed)
-    values = rng.uniform(100, 1000, n).round(2)
-    times = rng.uniform(0, 60, n).round(1)
-    decisions = [0] * (n // 2) + [1] * (n - n // 2)
-    rng.shuffle(decisions)
-    return IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=[int(d) for d in decisions])
 
 
 @pytest.fixture

@@ -74,11 +74,11 @@ class IndicatorFactory(ModelFactory[Indicator]):
 
 @functools.cache
 def fitted_tree() -> DecisionTreeClassifier:
-    """A tree of `tests.conftest.rule_data`'s rule (rollback when value < 400 and time >= 10), fitted once."""
+    """A tree of `tests.data.rule_data`'s rule (rollback when value < 400 and time >= 10), fitted once."""
     from sklearn.tree import DecisionTreeClassifier
 
     from predictor.training import as_features
-    from tests.conftest import rule_data
+    from tests.data import rule_data
 
     data: IndicatorColumns = rule_data(200)
     return DecisionTreeClassifier(max_depth=4, random_state=0).fit(

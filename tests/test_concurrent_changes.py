@@ -22,7 +22,8 @@ from api.serializers import GateSerializer
 from metrics.forms import GateMetricFormSet
 from metrics.models import Gate, ImportBatch, Indicator, Metric, Verdict
 from metrics.models.indicator import IndicatorQuerySet
-from tests.conftest import rule_data
+from tests.concurrency import run_concurrently
+from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory
 from tests.metrics.test_gate_pages import form_data
 from tests.metrics.test_import_batches import upload
@@ -118,35 +119,30 @@ def test_two_changes_of_a_gate_at_once_through_the_api_are_both_kept(owner: User
     _token, secret = ApiToken.objects.issue(owner, "deploys", TokenScope.WRITE)
     validate = GateSerializer.is_valid
     first_checked = threading.Event()
-    answers: list[int] = []
 
     def slow(serializer: GateSerializer, *args: Any, **kwargs: Any) -> bool:
         valid = validate(serializer, *args, **kwargs)
-        if threading.current_thread().name == "rename":
+        if not first_checked.is_set():  # the rename, checked first
             first_checked.set()
             time.sleep(0.5)  # the second request arrives while the first is being saved
         return valid
 
-    def patch(body: dict[str, Any]) -> None:
-        try:
-            response = Client().patch(
+    def patch(body: dict[str, Any]) -> int:
+        return (
+            Client()
+            .patch(
                 reverse("api:gate", args=[gate.pk]),
                 body,
                 content_type="application/json",
                 headers={"Authorization": f"Bearer {secret}"},
             )
-            answers.append(response.status_code)
-        finally:
-            connection.close()
+            .status_code
+        )
 
     with mock.patch.object(GateSerializer, "is_valid", slow):
-        rename = threading.Thread(target=patch, args=[{"name": "Checkout web"}], name="rename")
-        rename.start()
-        assert first_checked.wait(10)
-        rescore = threading.Thread(target=patch, args=[{"pass_score": 90}], name="rescore")
-        rescore.start()
-        rename.join()
-        rescore.join()
+        answers = run_concurrently(
+            lambda: patch({"name": "Checkout web"}), lambda: patch({"pass_score": 90}), first_reached=first_checked
+        )
 
     assert answers == [200, 200]
     gate.refresh_from_db()
@@ -161,7 +157,6 @@ def test_a_gate_deleted_while_it_is_changed_stays_deleted(owner: User) -> None:
     _token, secret = ApiToken.objects.issue(owner, "deploys", TokenScope.WRITE)
     validate = GateSerializer.is_valid
     checked = threading.Event()
-    answers: dict[str, int] = {}
 
     def slow(serializer: GateSerializer, *args: Any, **kwargs: Any) -> bool:
         valid = validate(serializer, *args, **kwargs)
@@ -169,29 +164,25 @@ def test_a_gate_deleted_while_it_is_changed_stays_deleted(owner: User) -> None:
         time.sleep(0.5)  # the owner deletes the gate while the change is being saved
         return valid
 
-    def send(method: str, body: dict[str, Any] | None = None) -> None:
-        try:
-            response = Client().generic(
+    def send(method: str, body: dict[str, Any] | None = None) -> int:
+        return (
+            Client()
+            .generic(
                 method,
                 reverse("api:gate", args=[gate.pk]),
                 "" if body is None else json.dumps(body),
                 content_type="application/json",
                 headers={"Authorization": f"Bearer {secret}"},
             )
-            answers[method] = response.status_code
-        finally:
-            connection.close()
+            .status_code
+        )
 
     with mock.patch.object(GateSerializer, "is_valid", slow):
-        change = threading.Thread(target=send, args=["PATCH", {"name": "Checkout web"}])
-        change.start()
-        assert checked.wait(10)
-        delete = threading.Thread(target=send, args=["DELETE"])
-        delete.start()
-        change.join()
-        delete.join()
+        change, delete = run_concurrently(
+            lambda: send("PATCH", {"name": "Checkout web"}), lambda: send("DELETE"), first_reached=checked
+        )
 
-    assert answers == {"PATCH": 200, "DELETE": 204}
+    assert {"PATCH": change, "DELETE": delete} == {"PATCH": 200, "DELETE": 204}
     assert not Gate.objects.exists()
 
 
@@ -203,31 +194,21 @@ def test_a_gate_editor_submitted_twice_at_once_adds_its_metric_once(owner: User)
     data = form_data([{"metric": added.pk, "weight": "1"}])
     validate = GateMetricFormSet.is_valid
     first_checked = threading.Event()
-    answers: list[int] = []
 
     def slow(formset: Any) -> bool:
         valid = validate(formset)
-        if threading.current_thread().name == "first":
+        if not first_checked.is_set():  # the first click's
             first_checked.set()
             time.sleep(0.5)  # the second click arrives while the first is being saved
         return valid
 
-    def submit() -> None:
-        try:
-            client = Client()
-            client.force_login(owner)
-            answers.append(client.post(reverse("metrics:gate_edit", args=[gate.pk]), data).status_code)
-        finally:
-            connection.close()
+    def submit() -> int:
+        client = Client()
+        client.force_login(owner)
+        return client.post(reverse("metrics:gate_edit", args=[gate.pk]), data).status_code
 
     with mock.patch.object(GateMetricFormSet, "is_valid", slow):
-        first = threading.Thread(target=submit, name="first")
-        first.start()
-        assert first_checked.wait(10)
-        second = threading.Thread(target=submit, name="second")
-        second.start()
-        first.join()
-        second.join()
+        answers = run_concurrently(submit, submit, first_reached=first_checked)
 
     assert sorted(answers) == [302, 400]  # the second is shown the form again, with why
     assert list(gate.gate_metrics.values_list("metric", flat=True)) == [added.pk]
@@ -243,7 +224,6 @@ def test_feedback_given_while_the_owner_deletes_the_metric_waits_for_one_another
     TrainedModelFactory.create(metric=metric, trained_by=owner)
     verdict = metric.predict(500, 20, owner)
     first_lock = threading.Event()
-    errors: list[BaseException] = []
 
     def hold_the_first_lock(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         result = execute(sql, params, many, context)
@@ -253,30 +233,13 @@ def test_feedback_given_while_the_owner_deletes_the_metric_waits_for_one_another
         return result
 
     def feedback() -> None:
-        try:
-            with connection.execute_wrapper(hold_the_first_lock):
-                Verdict.objects.select_related("metric").get(pk=verdict.pk).add_feedback(1, "", owner)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with connection.execute_wrapper(hold_the_first_lock):
+            Verdict.objects.select_related("metric").get(pk=verdict.pk).add_feedback(1, "", owner)
 
     def delete() -> None:
-        try:
-            Metric.objects.get(pk=metric.pk).delete()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        Metric.objects.get(pk=metric.pk).delete()
 
-    giver = threading.Thread(target=feedback)
-    giver.start()
-    assert first_lock.wait(10)
-    deleter = threading.Thread(target=delete)
-    deleter.start()
-    giver.join()
-    deleter.join()
+    run_concurrently(feedback, delete, first_reached=first_lock)  # either raising fails the test
 
-    assert errors == []
     assert not Metric.objects.filter(pk=metric.pk).exists()
     assert not Indicator.objects.exists()

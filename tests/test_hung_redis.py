@@ -13,14 +13,14 @@ from typing import Any, TypeVar
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
 from mbreak.celery import app
 from metrics.models import Failure, Job, Metric
-from tests.conftest import rule_data
+from tests.concurrency import run_concurrently
+from tests.data import rule_data
 from tests.factories import PASSWORD
 from tests.test_production import run
 
@@ -88,20 +88,9 @@ Answer = TypeVar("Answer")
 
 def answered_within(seconds: float, request: Callable[[], Answer]) -> tuple[Answer, float]:
     """The response and how long it took; a failure, not a hung test, when none comes in time."""
-    answers: list[Answer] = []
     started = time.monotonic()
-
-    def ask() -> None:
-        try:
-            answers.append(request())
-        finally:
-            connections.close_all()  # this thread's own: left open, it outlived the test database
-
-    thread = threading.Thread(target=ask, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert answers, f"no answer within {seconds} s"
-    return answers[0], time.monotonic() - started
+    [answer] = run_concurrently(request, timeout=seconds)
+    return answer, time.monotonic() - started
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,10 +12,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from metrics.formatting import ago, grouped, number, percent
 from metrics.models import Indicator, Metric, TrainedModel, Verdict
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD, IndicatorFactory
 
 LOGIN_URL = reverse("accounts:login")
@@ -25,8 +26,14 @@ def choose_portuguese(client: Client, next_url: str = LOGIN_URL):
     return client.post(reverse("set_language"), {"language": "pt-br", "next": next_url})
 
 
-def test_portuguese_catalogue_is_compiled() -> None:
-    assert (settings.BASE_DIR / "locale" / "pt_BR" / "LC_MESSAGES" / "django.mo").is_file()
+def test_the_compiled_catalogue_words_messages_and_plurals_in_portuguese() -> None:
+    # What a Portuguese reader is shown comes from the compiled catalogue, plural forms included.
+    one = "Nothing was imported: the file has %(count)d error."
+    many = "Nothing was imported: the file has %(count)d errors."
+    with translation.override("pt-br"):
+        assert gettext("New here?") == "É novo?"
+        assert ngettext(one, many, 1) % {"count": 1} == "Nada foi importado: o arquivo tem 1 erro."
+        assert ngettext(one, many, 2) % {"count": 2} == "Nada foi importado: o arquivo tem 2 erros."
 
 
 def test_anonymous_visitor_can_switch_the_login_page_to_portuguese(client: Client, db: None) -> None:

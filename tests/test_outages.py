@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
 from metrics.models import Failure, Job, JobStatus, Metric
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.pages import messages_of
 
 CACHE_DOWN = ConnectionError("Error 111 connecting to redis:6379. Connection refused.")

@@ -3,7 +3,16 @@
 One module per aggregate; everything is importable from `metrics.models`.
 """
 
-from metrics.models.gate import Answer, Gate, GateMetric, NotInGate, Observation, Release, ReleaseVerdict
+from metrics.models.gate import (
+    Answer,
+    Gate,
+    GateMetric,
+    NotInGate,
+    Observation,
+    Release,
+    ReleaseRule,
+    ReleaseVerdict,
+)
 from metrics.models.indicator import (
     CannotUndo,
     DuplicateFile,
@@ -67,6 +76,7 @@ __all__ = [
     "Observation",
     "Reason",
     "Release",
+    "ReleaseRule",
     "ReleaseVerdict",
     "Source",
     "TrainedModel",

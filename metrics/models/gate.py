@@ -296,6 +296,15 @@ class NotInGate(Exception):
         )
 
 
+class ReleaseRule(models.TextChoices):
+    """How a release verdict was reached."""
+
+    VETO = "veto", _("veto")  # a critical metric says rollback
+    WAITING = "waiting", _("waiting")  # for a metric that counts and was not observed yet
+    NOTHING_COUNTS = "nothing_counts", _("no metric counts")
+    THRESHOLD = "threshold", _("score against the thresholds")
+
+
 @dataclass(frozen=True)
 class MetricJudgement:
     metric: Metric
@@ -309,12 +318,22 @@ class MetricJudgement:
     def counts(self) -> bool:
         return not self.observe_only and self.verdict is not None
 
+    @property
+    def vetoes(self) -> bool:
+        return self.critical and not self.observe_only and _state(self) == VerdictState.ROLLBACK
+
+    @property
+    def is_awaited(self) -> bool:
+        # A metric that can never change the verdict (observe-only, or weighing 0 and not
+        # critical) is not waited for.
+        return not self.observe_only and bool(self.weight or self.critical) and self.verdict is None
+
 
 @dataclass(frozen=True)
 class ReleaseVerdict:
     state: str  # a VerdictState value
     score: float | None  # 0 to 100; None when no metric counts yet
-    rule: str  # "veto", "threshold" or "waiting"
+    rule: str  # a ReleaseRule value
     metrics: list[MetricJudgement] = field(default_factory=list)
     summary: str = ""
 
@@ -329,7 +348,7 @@ class ReleaseVerdict:
 def score_to_show(score: float | None, rule: str) -> float | None:
     """The score a page shows beside a verdict: none while it waits for a metric, as the
     score of the metrics observed so far (100 after one good one) would read as a pass."""
-    return None if rule == "waiting" else score
+    return None if rule == ReleaseRule.WAITING else score
 
 
 def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, Verdict]) -> ReleaseVerdict:
@@ -346,47 +365,75 @@ def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, 
         )
         for item in gate_metrics
     ]
-    vetoes = [j for j in judgements if j.critical and not j.observe_only and _state(j) == VerdictState.ROLLBACK]
-    counted = [j for j in judgements if j.counts]
-    # A metric that can never change the verdict (observe-only, or weighing 0 and not
-    # critical) is not waited for.
-    waiting = [j for j in judgements if not j.observe_only and (j.weight or j.critical) and j.verdict is None]
-    weights = sum(j.weight for j in counted)
-    points = sum(j.weight * SCORES[VerdictState(j.verdict.state)] for j in counted if j.verdict is not None)
-    exact = 100 * points / weights if weights else None
+    exact = _exact_score(judgements)
+    state, rule = decide_release(gate, judgements, exact)
     score = None if exact is None else _shown_score(exact, gate)
-    if vetoes:
-        names = ", ".join(f"“{j.metric.name}”" for j in vetoes)
-        summary = ngettext(
+    return ReleaseVerdict(state, score, rule, judgements, word_release(gate, state, rule, judgements, score))
+
+
+def decide_release(
+    gate: Gate, judgements: list[MetricJudgement], exact: float | None
+) -> tuple[VerdictState, ReleaseRule]:
+    """The release verdict and the rule that reached it, from the metrics' judgements and
+    the exact weighted score of those that count (None if none does)."""
+    if any(judgement.vetoes for judgement in judgements):
+        return VerdictState.ROLLBACK, ReleaseRule.VETO
+    if any(judgement.is_awaited for judgement in judgements):
+        return VerdictState.INCONCLUSIVE, ReleaseRule.WAITING
+    if exact is None:
+        return VerdictState.INCONCLUSIVE, ReleaseRule.NOTHING_COUNTS
+    # The exact score against the thresholds; the one shown is rounded on the same side.
+    if exact >= gate.pass_score:
+        return VerdictState.ROLLOUT, ReleaseRule.THRESHOLD
+    if exact < gate.marginal_score:
+        return VerdictState.ROLLBACK, ReleaseRule.THRESHOLD
+    return VerdictState.INCONCLUSIVE, ReleaseRule.THRESHOLD
+
+
+def word_release(
+    gate: Gate, state: VerdictState, rule: ReleaseRule, judgements: list[MetricJudgement], score: float | None
+) -> str:
+    """The release verdict in words: what decided it, and what a person can do about it."""
+    if rule == ReleaseRule.VETO:
+        vetoes = [judgement for judgement in judgements if judgement.vetoes]
+        return ngettext(
             "Roll back: the critical metric %(names)s says rollback.",
             "Roll back: the critical metrics %(names)s say rollback.",
             len(vetoes),
-        ) % {"names": names}
-        return ReleaseVerdict(VerdictState.ROLLBACK, score, "veto", judgements, summary)
-    if waiting:
-        return ReleaseVerdict(VerdictState.INCONCLUSIVE, score, "waiting", judgements, _waiting_summary(waiting))
-    if exact is None or score is None:
-        summary = gettext(
+        ) % {"names": ", ".join(f"“{judgement.metric.name}”" for judgement in vetoes)}
+    if rule == ReleaseRule.WAITING:
+        return _waiting_summary([judgement for judgement in judgements if judgement.is_awaited])
+    if rule == ReleaseRule.NOTHING_COUNTS or score is None:
+        return gettext(
             "A person decides: no metric of this gate counts (each is observe-only, or weighs 0 and is not critical)."
         )
-        return ReleaseVerdict(VerdictState.INCONCLUSIVE, None, "nothing_counts", judgements, summary)
     words = {
         "score": _score_text(score),
         "pass": _score_text(gate.pass_score),
         "marginal": _score_text(gate.marginal_score),
     }
-    # The exact score against the thresholds; the one shown is rounded on the same side.
-    if exact >= gate.pass_score:
-        summary = gettext("Roll out: the score %(score)s reaches the pass score %(pass)s.") % words
-        return ReleaseVerdict(VerdictState.ROLLOUT, score, "threshold", judgements, summary)
-    if exact < gate.marginal_score:
-        summary = gettext("Roll back: the score %(score)s is below the marginal score %(marginal)s.") % words
-        return ReleaseVerdict(VerdictState.ROLLBACK, score, "threshold", judgements, summary)
-    summary = (
+    if state == VerdictState.ROLLOUT:
+        return gettext("Roll out: the score %(score)s reaches the pass score %(pass)s.") % words
+    if state == VerdictState.ROLLBACK:
+        return gettext("Roll back: the score %(score)s is below the marginal score %(marginal)s.") % words
+    return (
         gettext("A person decides: the score %(score)s is between the marginal %(marginal)s and the pass %(pass)s.")
         % words
     )
-    return ReleaseVerdict(VerdictState.INCONCLUSIVE, score, "threshold", judgements, summary)
+
+
+def _exact_score(judgements: list[MetricJudgement]) -> float | None:
+    """The weighted score, 0 to 100, of the metrics that count; None if none does (or all weigh 0)."""
+    counted = [judgement for judgement in judgements if judgement.counts and judgement.verdict is not None]
+    weights = sum(judgement.weight for judgement in counted)
+    if not weights:
+        return None
+    points = sum(
+        judgement.weight * SCORES[VerdictState(judgement.verdict.state)]
+        for judgement in counted
+        if judgement.verdict is not None
+    )
+    return 100 * points / weights
 
 
 def _waiting_summary(waiting: list[MetricJudgement]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from typing import Any
@@ -18,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.forms import LoginForm
+from tests.concurrency import run_concurrently
 from tests.factories import PASSWORD
 
 LOCKED = "Too many failed log-in attempts for this account. Try again in 15 minutes."
@@ -113,7 +113,6 @@ def test_attempts_made_at_once_get_no_more_password_checks_than_the_limit() -> N
     """Against Redis, as in production: 16 guesses sent at once in several workers. Each is
     counted before its password is checked, so only the first five are checked."""
     shared = RedisCache(REDIS_URL, {"KEY_PREFIX": f"login-test-{uuid.uuid4()}"})
-    start = threading.Barrier(16)
     errors: list[str] = []
 
     def slow_wrong_password(*_args: Any, **_kwargs: Any) -> None:
@@ -121,7 +120,6 @@ def test_attempts_made_at_once_get_no_more_password_checks_than_the_limit() -> N
 
     def guess() -> None:
         form = LoginForm(data={"username": "owner", "password": "guess"})
-        start.wait()
         form.is_valid()
         errors.extend(error.code or "" for error in form.non_field_errors().as_data())
 
@@ -129,11 +127,7 @@ def test_attempts_made_at_once_get_no_more_password_checks_than_the_limit() -> N
         mock.patch("accounts.throttle.cache", shared),
         mock.patch("django.contrib.auth.forms.authenticate", side_effect=slow_wrong_password) as checked,
     ):
-        threads = [threading.Thread(target=guess) for _ in range(16)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_concurrently(*[guess] * 16)
 
     assert checked.call_count == 5
     assert sorted(errors) == ["invalid_login"] * 5 + ["locked_out"] * 11

@@ -17,7 +17,7 @@ from accounts.models import ApiToken, TokenScope
 from api.throttling import PerTokenThrottle
 from metrics.models import Indicator, Metric, TrainedModel, Verdict
 from predictor.columns import ROLLBACK, ROLLOUT
-from tests.conftest import noise_data
+from tests.data import noise_data
 from tests.factories import MetricFactory
 from tests.metrics.test_verdicts import fitted, version_with_tree
 

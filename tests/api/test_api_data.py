@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
 from metrics.models import ImportBatch, Indicator, Job, Metric
-from tests.conftest import imports_state, rule_data
+from tests.data import imports_state, rule_data
 
 
 def bearer(user: User, scope: str = TokenScope.WRITE) -> dict[str, str]:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, TokenScope
 from metrics.models import Gate, Metric, Observation, Release, Verdict
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import MetricFactory, TrainedModelFactory
 
 ROLLBACK = {"value": 250, "minutes": 30}  # rule_data's rule: low value for long -> rollback

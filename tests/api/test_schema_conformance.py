@@ -22,7 +22,7 @@ from django.contrib.auth.models import User
 from accounts.models import ApiToken, TokenScope
 from api.throttling import PerTokenThrottle
 from metrics.models import Gate, GateMetric, Metric, Release
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import MetricFactory, TrainedModelFactory
 
 pytestmark = [

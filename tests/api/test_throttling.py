@@ -4,7 +4,6 @@ counts for one period (give or take a tenth of it); Retry-After says when one mo
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -19,6 +18,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
 from api.throttling import PerTokenThrottle
+from tests.concurrency import run_concurrently
 
 REDIS_URL = os.environ.get("MBREAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ROOT_URL = reverse("api:root")
@@ -106,24 +106,16 @@ def test_requests_made_at_once_in_several_workers_are_each_counted(owner: User) 
     token, _secret = ApiToken.objects.issue(owner, "pipeline", TokenScope.READ)
     shared = RedisCache(REDIS_URL, {"KEY_PREFIX": f"throttle-test-{uuid.uuid4()}"})
     request = SimpleNamespace(auth=token, user=owner)
-    start = threading.Barrier(16)
-    allowed: list[bool] = []
 
-    def worker() -> None:
+    def worker() -> list[bool]:
         throttle = PerTokenThrottle()
-        start.wait()
-        for _ in range(10):
-            allowed.append(throttle.allow_request(request, None))  # type: ignore[arg-type]
+        return [throttle.allow_request(request, None) for _ in range(10)]  # type: ignore[arg-type]
 
     with (
         mock.patch.object(PerTokenThrottle, "cache", shared),
         mock.patch.object(PerTokenThrottle, "THROTTLE_RATES", {"token": "50/hour"}),
     ):
-        threads = [threading.Thread(target=worker) for _ in range(16)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        allowed = [answer for answers in run_concurrently(*[worker] * 16) for answer in answers]
 
     assert len(allowed) == 160
     assert allowed.count(True) == 50

@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from accounts.models import ApiToken, TokenScope
 from metrics.models import Gate, GateMetric, Job, JobStatus, Release
 from tests.browser.conftest import TIMEOUT_MS
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]

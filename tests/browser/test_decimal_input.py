@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from metrics.models import Indicator, Metric, Verdict
 from tests.browser.conftest import TIMEOUT_MS
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]

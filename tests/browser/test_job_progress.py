@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from metrics.models import ImportBatch, Job, JobStatus, Metric
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]

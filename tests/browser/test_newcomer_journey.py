@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Locator, Page, expect
 
 from metrics.models import Decision, Indicator, Metric, TrainedModel
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD as FACTORY_PASSWORD
 from tests.factories import UserFactory
 
@@ -41,32 +41,10 @@ def test_newcomer_signs_up_builds_trains_and_queries_a_model_then_deletes_the_me
     base = live_server.url
 
     # Sign up: anonymous visitors land on the login page, which offers signing up.
-    page.goto(base)
-    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    page.get_by_role("link", name="Sign up").click()
-    page.get_by_label("Username").fill(USERNAME)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password confirmation").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-
-    expect(page.get_by_text(f"Welcome, {USERNAME}! Your account is ready.")).to_be_visible()
-    expect(page.get_by_test_id("greeting")).to_have_text(f"Good to see you, {USERNAME}!")
-    newcomer = User.objects.get(username=USERNAME)
-    assert newcomer.check_password(PASSWORD)
+    newcomer = sign_up(page, base)
 
     # Create a metric in the modal of the home page.
-    page.get_by_role("link", name="Create metric").click()
-    modal = page.get_by_role("dialog", name="Create a new metric")
-    expect(modal).to_be_visible()
-    modal.get_by_label("Name", exact=True).fill(METRIC_NAME)
-    modal.get_by_label("Category", exact=True).fill(CATEGORY)
-    modal.get_by_role("button", name="Create").click()
-
-    expect(page.get_by_text(f"Metric “{METRIC_NAME}” created. Now add some data to it.")).to_be_visible()
-    expect(page.get_by_role("heading", name=METRIC_NAME, level=1)).to_be_visible()
-    metric = Metric.objects.get(name=METRIC_NAME, category=CATEGORY)
-    assert metric.owner == newcomer
-    expect(page).to_have_url(f"{base}/metrics/{metric.pk}/")
+    metric = create_metric(page, base, newcomer)
 
     # One indicator by hand, one that follows the rule (a low value over a long time: rollback).
     page.get_by_label("Value").fill("250")
@@ -96,19 +74,7 @@ def test_newcomer_signs_up_builds_trains_and_queries_a_model_then_deletes_the_me
     assert metric.indicators.filter(created_by=newcomer).count() == UPLOADED_ROWS + 1
 
     # Train the metric's model.
-    expect(page.get_by_text("No model yet. Add data, then press Train.")).to_be_visible()
-    page.get_by_role("button", name="Train", exact=True).click()
-
-    trained = page.get_by_role("status").filter(has_text="trained")
-    expect(trained).to_contain_text(re.compile(rf"Model version 1 of “{METRIC_NAME}” trained: [\d.]+% accuracy"))
-    model = TrainedModel.objects.get(metric=metric)
-    assert model.n_indicators == UPLOADED_ROWS + 1
-    assert model.trained_by == newcomer
-    match = re.search(r"trained: ([\d.]+%) accuracy on data it did not see\.", trained.inner_text())
-    assert match is not None
-    accuracy = match.group(1)
-    assert float(accuracy.rstrip("%")) == pytest.approx(model.accuracy * 100, abs=0.05)
-    expect(page.get_by_text(f"Trained on {UPLOADED_ROWS + 1} indicators")).to_be_visible()
+    accuracy = train(page, metric, newcomer)
 
     # Ask the model, through the Predict page, about two observations.
     navbar(page).get_by_role("link", name="Predict").click()
@@ -173,6 +139,56 @@ def test_newcomer_signs_up_builds_trains_and_queries_a_model_then_deletes_the_me
     assert not Metric.objects.filter(pk=metric.pk).exists()
     assert not Indicator.objects.exists()
     assert not TrainedModel.objects.exists()
+
+
+def sign_up(page: Page, base: str) -> User:
+    page.goto(base)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_role("link", name="Sign up").click()
+    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+
+    expect(page.get_by_text(f"Welcome, {USERNAME}! Your account is ready.")).to_be_visible()
+    expect(page.get_by_test_id("greeting")).to_have_text(f"Good to see you, {USERNAME}!")
+    newcomer = User.objects.get(username=USERNAME)
+    assert newcomer.check_password(PASSWORD)
+    return newcomer
+
+
+def create_metric(page: Page, base: str, newcomer: User) -> Metric:
+    page.get_by_role("link", name="Create metric").click()
+    modal = page.get_by_role("dialog", name="Create a new metric")
+    expect(modal).to_be_visible()
+    modal.get_by_label("Name", exact=True).fill(METRIC_NAME)
+    modal.get_by_label("Category", exact=True).fill(CATEGORY)
+    modal.get_by_role("button", name="Create").click()
+
+    expect(page.get_by_text(f"Metric “{METRIC_NAME}” created. Now add some data to it.")).to_be_visible()
+    expect(page.get_by_role("heading", name=METRIC_NAME, level=1)).to_be_visible()
+    metric = Metric.objects.get(name=METRIC_NAME, category=CATEGORY)
+    assert metric.owner == newcomer
+    expect(page).to_have_url(f"{base}/metrics/{metric.pk}/")
+    return metric
+
+
+def train(page: Page, metric: Metric, newcomer: User) -> str:
+    """Press Train; the accuracy its message shows (as "85.0%")."""
+    expect(page.get_by_text("No model yet. Add data, then press Train.")).to_be_visible()
+    page.get_by_role("button", name="Train", exact=True).click()
+
+    trained = page.get_by_role("status").filter(has_text="trained")
+    expect(trained).to_contain_text(re.compile(rf"Model version 1 of “{METRIC_NAME}” trained: [\d.]+% accuracy"))
+    model = TrainedModel.objects.get(metric=metric)
+    assert model.n_indicators == UPLOADED_ROWS + 1
+    assert model.trained_by == newcomer
+    match = re.search(r"trained: ([\d.]+%) accuracy on data it did not see\.", trained.inner_text())
+    assert match is not None
+    accuracy = match.group(1)
+    assert float(accuracy.rstrip("%")) == pytest.approx(model.accuracy * 100, abs=0.05)
+    expect(page.get_by_text(f"Trained on {UPLOADED_ROWS + 1} indicators")).to_be_visible()
+    return accuracy
 
 
 def test_create_metric_modal_labels_its_own_fields(page: Page, live_server, fill_login_form) -> None:

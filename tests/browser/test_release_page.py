@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from metrics.models import Gate, GateMetric, Release
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]

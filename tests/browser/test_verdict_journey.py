@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from metrics.models import Metric, TrainedModel, Verdict
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]

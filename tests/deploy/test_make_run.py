@@ -34,13 +34,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_make_run_prints_the_address_and_the_demo_login_after_the_server_and_the_worker_start(
-    tmp_path: Path,
-) -> None:
-    port = free_port()
-    for shared in (".venv", "manage.py"):  # the checkout's, run from a folder of this run's own
-        (tmp_path / shared).symlink_to(ROOT / shared)
-    (tmp_path / ".broker").mkdir()  # the worker's beat schedule: this run's own
+def environment_of(tmp_path: Path, port: int) -> dict[str, str]:
+    """This run's environment, as `make run` sets it, with a database and job queue of its own."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "CELERY_"))}
     environment.update(
         DJANGO_SETTINGS_MODULE="mbreak.settings",
@@ -52,12 +47,19 @@ def test_make_run_prints_the_address_and_the_demo_login_after_the_server_and_the
         WEB_PORT=str(port),  # as make run sets them
         LOG_FORMAT="text",
     )
-    subprocess.run(  # noqa: S603 - this interpreter, our own code
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],
-        env=environment,
-        check=True,
-        timeout=120,
-    )
+    return environment
+
+
+def has_printed_the_login(lines: list[str]) -> bool:
+    return any(LOGIN in line for line in list(lines))
+
+
+def have_both_started(lines: list[str]) -> bool:
+    return all(any(sign in line for line in list(lines)) for sign in STARTED)
+
+
+def honcho_output_until_the_login(tmp_path: Path, environment: dict[str, str], port: int) -> list[str]:
+    """The lines `honcho start` prints until the login (or 180 s, or 30 s after both started), then Ctrl+C."""
     honcho = subprocess.Popen(  # noqa: S603 - the venv's honcho, the project's Procfile.dev
         [str(Path(sys.executable).with_name("honcho")), "-f", str(ROOT / "Procfile.dev"), "start", "--port", str(port)],
         cwd=tmp_path,
@@ -73,8 +75,8 @@ def test_make_run_prints_the_address_and_the_demo_login_after_the_server_and_the
     reader.start()
     try:
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and reader.is_alive() and not any(LOGIN in line for line in list(lines)):
-            if all(any(sign in line for line in list(lines)) for sign in STARTED):
+        while time.monotonic() < deadline and reader.is_alive() and not has_printed_the_login(lines):
+            if have_both_started(lines):
                 deadline = min(deadline, time.monotonic() + 30)  # both started: the login follows at once
             time.sleep(0.5)
     finally:
@@ -84,12 +86,37 @@ def test_make_run_prints_the_address_and_the_demo_login_after_the_server_and_the
         except subprocess.TimeoutExpired:
             os.killpg(honcho.pid, signal.SIGKILL)
         reader.join(timeout=10)
+    return lines
+
+
+def first_line_with(lines: list[str], *texts: str) -> int | None:
+    """The index of the first line holding each of `texts`; None if none does."""
+    return next((index for index, line in enumerate(lines) if all(text in line for text in texts)), None)
+
+
+def test_make_run_prints_the_address_and_the_demo_login_after_the_server_and_the_worker_start(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    for shared in (".venv", "manage.py"):  # the checkout's, run from a folder of this run's own
+        (tmp_path / shared).symlink_to(ROOT / shared)
+    (tmp_path / ".broker").mkdir()  # the worker's beat schedule: this run's own
+    environment = environment_of(tmp_path, port)
+    subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],
+        env=environment,
+        check=True,
+        timeout=120,
+    )
+    lines = honcho_output_until_the_login(tmp_path, environment, port)
     output = "".join(lines)
 
-    login = next((index for index, line in enumerate(lines) if LOGIN in line), None)
+    login = first_line_with(lines, LOGIN)
     assert login is not None, output[-5_000:]
-    worker_ready = next(index for index, line in enumerate(lines) if "worker" in line and " ready." in line)
-    web_ready = next(index for index, line in enumerate(lines) if "Quit the server with" in line)
+    worker_ready = first_line_with(lines, "worker", " ready.")
+    web_ready = first_line_with(lines, "Quit the server with")
+    assert worker_ready is not None
+    assert web_ready is not None
     assert worker_ready < login
     assert web_ready < login
     assert f"Make or Break is running on http://127.0.0.1:{port}/" in lines[login - 1]

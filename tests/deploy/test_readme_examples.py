@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -104,6 +105,52 @@ def test_every_readme_example_that_gates_a_deployment_is_a_tested_fail_closed_sc
     assert untested == []
 
 
+Step = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def started_release(step: Step) -> Release:
+    """The release the README's start-release step starts, from the `RELEASE=<id>` it prints."""
+    started = step("start-release")
+    assert started.returncode == 0, started.stderr
+    match = re.fullmatch(r"RELEASE=(\d+)\n", started.stdout)
+    assert match, started.stdout
+    return Release.objects.get(pk=match[1])
+
+
+def check_anything_but_a_rollout_fails_the_gate(step: Step, gate: Gate, demo: User, metrics: dict[str, Metric]) -> None:
+    vetoed = Release.objects.create(gate=gate, name="checkout-web", version="v44", created_by=demo)
+    vetoed.observe(metrics["Error rate (%)"], 9.5, demo, 60)  # the critical metric: rollback
+    vetoed.observe(metrics["Requests per minute"], 820, demo, 10)
+    waiting = Release.objects.create(gate=gate, name="checkout-web", version="v45", created_by=demo)
+    assert (vetoed.verdict().state, waiting.verdict().state) == ("rollback", "inconclusive")
+    rolled_back = step("gate-release", RELEASE=str(vetoed.pk))
+    not_yet = step("gate-release", RELEASE=str(waiting.pk))
+    out_of_range = step("gate-metric", METRIC=str(metrics["Error rate (%)"].pk))  # 900% errors: inconclusive
+
+    assert rolled_back.returncode != 0
+    assert rolled_back.stdout.startswith("Roll back:")
+    assert not_yet.returncode != 0
+    assert out_of_range.returncode != 0
+
+
+def check_a_call_that_fails_fails_its_step(
+    examples: dict[str, Example], server: dict[str, str], tokens: dict[str, str], release: Release
+) -> None:
+    """A wrong token, a missing one, no server answering: each step fails, and stores nothing."""
+    before = stored()
+    for name, example in examples.items():
+        variables = {**server, "RELEASE": str(release.pk), "TOKEN": tokens[example.scope]}
+        wrong_token = run(example, **{**variables, "TOKEN": "mb_" + "x" * 43})
+        no_server = run(example, **{**variables, "MBREAK_URL": unused_port_url()})
+        missing_token = run(example, **{**variables, "TOKEN": ""})
+
+        assert wrong_token.returncode != 0, (name, wrong_token.stdout)
+        assert "401" in wrong_token.stderr, (name, wrong_token.stderr)
+        assert no_server.returncode != 0, (name, no_server.stdout)
+        assert missing_token.returncode != 0, (name, missing_token.stdout)
+    assert stored() == before
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_readme_pipeline_rolls_out_only_a_release_that_rolls_out_and_fails_when_its_call_fails(
     live_server, tools: None
@@ -124,11 +171,7 @@ def test_the_readme_pipeline_rolls_out_only_a_release_that_rolls_out_and_fails_w
         return run(example, **{**server, "TOKEN": tokens[example.scope], **variables})
 
     # The pipeline, each step with the token scope the README gives it: a release that rolls out.
-    started = step("start-release")
-    assert started.returncode == 0, started.stderr
-    match = re.fullmatch(r"RELEASE=(\d+)\n", started.stdout)
-    assert match, started.stdout
-    release = Release.objects.get(pk=match[1])
+    release = started_release(step)
     observed = step("observe", RELEASE=str(release.pk))
     gated = step("gate-release", RELEASE=str(release.pk))
     asked = step("gate-metric")
@@ -151,31 +194,5 @@ def test_the_readme_pipeline_rolls_out_only_a_release_that_rolls_out_and_fails_w
     assert json.loads(imported.stdout)["status"] == "done"  # the job ran at once (tests run jobs eagerly)
     assert requests.indicators.filter(value__in=[480, 1310]).count() == 2
 
-    # Anything but a rollout fails the gate.
-    vetoed = Release.objects.create(gate=gate, name="checkout-web", version="v44", created_by=demo)
-    vetoed.observe(metrics["Error rate (%)"], 9.5, demo, 60)  # the critical metric: rollback
-    vetoed.observe(metrics["Requests per minute"], 820, demo, 10)
-    waiting = Release.objects.create(gate=gate, name="checkout-web", version="v45", created_by=demo)
-    assert (vetoed.verdict().state, waiting.verdict().state) == ("rollback", "inconclusive")
-    rolled_back = step("gate-release", RELEASE=str(vetoed.pk))
-    not_yet = step("gate-release", RELEASE=str(waiting.pk))
-    out_of_range = step("gate-metric", METRIC=str(metrics["Error rate (%)"].pk))  # 900% errors: inconclusive
-
-    assert rolled_back.returncode != 0
-    assert rolled_back.stdout.startswith("Roll back:")
-    assert not_yet.returncode != 0
-    assert out_of_range.returncode != 0
-
-    # A call that fails fails its step, and stores nothing: a wrong token, no server answering.
-    before = stored()
-    for name, example in examples.items():
-        variables = {**server, "RELEASE": str(release.pk), "TOKEN": tokens[example.scope]}
-        wrong_token = run(example, **{**variables, "TOKEN": "mb_" + "x" * 43})
-        no_server = run(example, **{**variables, "MBREAK_URL": unused_port_url()})
-        missing_token = run(example, **{**variables, "TOKEN": ""})
-
-        assert wrong_token.returncode != 0, (name, wrong_token.stdout)
-        assert "401" in wrong_token.stderr, (name, wrong_token.stderr)
-        assert no_server.returncode != 0, (name, no_server.stdout)
-        assert missing_token.returncode != 0, (name, missing_token.stdout)
-    assert stored() == before
+    check_anything_but_a_rollout_fails_the_gate(step, gate, demo, metrics)
+    check_a_call_that_fails_fails_its_step(examples, server, tokens, release)

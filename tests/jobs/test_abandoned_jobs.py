@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from metrics.models import Failure, Job, JobStatus, Metric, TrainedModel
 from predictor import training
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import MetricFactory
 from tests.jobs.test_import_files import import_in_hands_of_a_worker
 

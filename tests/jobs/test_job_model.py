@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from metrics.models import Failure, Job, JobStatus, Metric, TrainedModel
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.pages import messages_of
 
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import ApiToken, TokenScope
 from metrics.models import Job, JobKind, JobStatus, Metric
 from predictor.columns import ROLLBACK, ROLLOUT
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import MetricFactory
 from tests.metrics.test_train_views import SMALL, rows
 

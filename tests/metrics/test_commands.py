@@ -29,7 +29,7 @@ from metrics.models import (
 )
 from predictor import training
 from predictor.training import TrainingDataError
-from tests.conftest import noise_data
+from tests.data import noise_data
 from tests.factories import MetricFactory
 
 

@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from metrics import csv_io
 from metrics.models import Indicator, Metric, MetricDeleted
-from tests.conftest import rule_data
+from tests.concurrency import run_concurrently
+from tests.data import rule_data
 from tests.pages import messages_of
 
 GONE = "The metric “Requests per minute” was deleted while your data was being sent: nothing was stored."
@@ -79,7 +80,6 @@ def test_a_delete_waits_for_an_upload_in_progress_then_removes_every_row(owner: 
     metric = Metric.objects.create(name="Requests per minute", category="Traffic", owner=owner)
     rows_written = threading.Event()
     insert = Indicator.objects.bulk_insert
-    errors: list[BaseException] = []
 
     def slow_insert(*args, **kwargs):
         count = insert(*args, **kwargs)
@@ -94,33 +94,16 @@ def test_a_delete_waits_for_an_upload_in_progress_then_removes_every_row(owner: 
         return refresh(self, *args, **kwargs)
 
     def upload() -> None:
-        try:
-            with (
-                mock.patch.object(Indicator.objects, "bulk_insert", slow_insert),
-                mock.patch.object(Metric, "refresh_from_db", slow_refresh),
-            ):
-                metric.import_indicators(rule_data(500), contributor)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with (
+            mock.patch.object(Indicator.objects, "bulk_insert", slow_insert),
+            mock.patch.object(Metric, "refresh_from_db", slow_refresh),
+        ):
+            metric.import_indicators(rule_data(500), contributor)
 
     def delete() -> None:
-        try:
-            Metric.objects.get(pk=metric.pk).delete()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        Metric.objects.get(pk=metric.pk).delete()
 
-    uploader = threading.Thread(target=upload)
-    uploader.start()
-    assert rows_written.wait(10)
-    deleter = threading.Thread(target=delete)
-    deleter.start()
-    uploader.join(10)
-    deleter.join(10)
+    run_concurrently(upload, delete, first_reached=rows_written)  # either raising fails the test
 
-    assert errors == []
     assert not Metric.objects.filter(pk=metric.pk).exists()
     assert not Indicator.objects.exists()

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
 from metrics.models import Indicator, Metric
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import IndicatorFactory, MetricFactory
 
 

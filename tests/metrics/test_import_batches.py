@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from metrics.forms import UploadForm
 from metrics.models import DuplicateFile, ImportBatch, Indicator, Job, JobStatus, Metric
-from tests.conftest import imports_state
+from tests.data import imports_state
 from tests.pages import messages_of
 
 CSV = b"valor,decisao,tempo\n500,1,10\n600,0,60\n700,0,5\n"

@@ -434,11 +434,16 @@ def test_indicators_outlive_the_account_that_registered_them(
     client: Client, owner: User, contributor: User, metric: Metric
 ) -> None:
     IndicatorFactory.create(metric=metric, created_by=contributor, value=777)
+    TrainedModelFactory.create(metric=metric, trained_by=contributor)
     contributor.delete()
     client.force_login(owner)
 
-    rows = table_rows(client.get(detail_url(metric)))
+    response = client.get(detail_url(metric))
+    rows = table_rows(response, "indicators")
 
     assert [row[0] for row in rows] == ["777"]
     assert rows[0][3] == "—"
-    assert TrainedModel.objects.count() == 0
+    # The model trained on them outlives the account too, still current: the data did not change.
+    html = response.content.decode()
+    assert "Trained just now by —" in html
+    assert "new data since: train again" not in html

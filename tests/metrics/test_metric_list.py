@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from metrics.models import Metric, TrainedModel
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 from tests.pages import table_rows
 

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from metrics.csv_io import parse_indicator_csv
 from metrics.models import Indicator, Metric, TrainedModel
 from predictor.columns import IndicatorColumns
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 
 

@@ -16,7 +16,7 @@ from predictor import charts
 from predictor.columns import ROLLBACK, IndicatorColumns
 from predictor.explain import written_split
 from predictor.training import as_features
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import MetricFactory, TrainedModelFactory, fitted_tree
 
 PREDICT_URL = reverse("metrics:predict")

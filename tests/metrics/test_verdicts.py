@@ -40,7 +40,7 @@ from predictor import artifacts
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import written_split
 from predictor.training import as_features, wilson_lower_bound
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import IndicatorFactory, TrainedModelFactory
 from tests.pages import messages_of, table_rows
 

@@ -20,7 +20,7 @@ from predictor.charts import (
 )
 from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
 from predictor.explain import Condition, Leaf
-from tests.conftest import rule_data
+from tests.data import rule_data
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Okabe and Ito's palette: told apart by readers with any common colour-vision deficiency.

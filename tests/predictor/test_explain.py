@@ -8,7 +8,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import Condition, WrittenSplit, compile_tree, written_split
-from tests.conftest import rule_data
+from tests.data import rule_data
 from tests.factories import fitted_tree
 
 

@@ -19,7 +19,7 @@ from predictor.training import (
     fit_decision_tree,
     wilson_lower_bound,
 )
-from tests.conftest import rule_data
+from tests.data import rule_data
 
 
 def columns(values, times, decisions) -> IndicatorColumns:
