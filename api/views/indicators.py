@@ -21,7 +21,7 @@ from api.strict import type_errors, unknown_fields
 from api.views.common import caller, checked, request_body
 from metrics.access import get_metric
 from metrics.forms import ApiIndicatorForm
-from metrics.models import Indicator, MetricDeleted
+from metrics.models import Indicator
 from predictor.columns import IndicatorColumns
 
 MAX_BULK_INDICATORS = 10_000
@@ -45,10 +45,7 @@ class MetricIndicators(generics.ListAPIView[Indicator]):
         """Add one indicator (a past deployment: the value seen, after how many minutes, what was decided)."""
         metric = get_metric(request.user, metric_id)
         row = checked(ApiIndicatorForm(request_body(request)))
-        try:
-            indicator = metric.add_indicator(row["value"], row["decision"], row["minutes"], caller(request))
-        except MetricDeleted:
-            raise exceptions.NotFound() from None
+        indicator = metric.add_indicator(row["value"], row["decision"], row["minutes"], caller(request))
         return Response(IndicatorSerializer(indicator).data, status=status.HTTP_201_CREATED)
 
 
@@ -91,10 +88,7 @@ class MetricIndicatorsBulk(APIView):
                 }
         if errors:
             raise exceptions.ValidationError(errors)
-        try:
-            stored = metric.import_indicators(data, caller(request))
-        except MetricDeleted:
-            raise exceptions.NotFound() from None
+        stored = metric.import_indicators(data, caller(request))
         metric.refresh_from_db(fields=["indicator_count"])
         return Response({"stored": stored, "indicator_count": metric.indicator_count}, status=status.HTTP_201_CREATED)
 

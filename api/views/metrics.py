@@ -16,7 +16,7 @@ from api.strict import unknown_fields
 from api.views.common import Conflict, caller, checked, request_body
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.forms import MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Metric, MetricDeleted
+from metrics.models import Metric
 from metrics.models.metric import VERDICT_SETTINGS
 
 NAME_FILTER = OpenApiParameter("name", str, description="Metrics whose name contains this, ignoring case.")
@@ -94,8 +94,5 @@ class MetricDetail(APIView):
     def delete(self, request: Request, metric_id: int) -> Response:
         """Delete the metric and all its data: its owner only."""
         metric = get_metric_for_deletion(request.user, metric_id)
-        try:
-            metric.delete()
-        except MetricDeleted:
-            raise exceptions.NotFound() from None
+        metric.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

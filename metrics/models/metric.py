@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.exceptions import DuplicateFile, MetricDeleted, ModelUnusable, NoTrainedModel
 from predictor import columns
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, is_enough_to_train
 
@@ -33,17 +34,6 @@ if TYPE_CHECKING:
 class Decision(models.IntegerChoices):
     ROLLOUT = columns.ROLLOUT, _("Rollout")
     ROLLBACK = columns.ROLLBACK, _("Rollback")
-
-
-class MetricDeleted(Exception):
-    """The metric was deleted (by its owner, in another request) while data was sent to it."""
-
-    def __init__(self, metric: Metric) -> None:
-        self.metric = metric
-        super().__init__(
-            gettext("The metric “%(name)s” was deleted while your data was being sent: nothing was stored.")
-            % {"name": metric.name}
-        )
 
 
 # Characters that show nothing: controls (Cc) and format characters (Cf) such as the
@@ -414,7 +404,7 @@ class Metric(Labelled):
         Raises `DuplicateFile` when the same file was imported into this metric, or is being
         imported, unless `import_again`; `MetricDeleted` if the metric is gone.
         """
-        from metrics.models.indicator import DuplicateFile, ImportBatch
+        from metrics.models.indicator import ImportBatch
         from metrics.models.job import Job
 
         with transaction.atomic():  # no file kept without its job
@@ -473,7 +463,7 @@ class Metric(Labelled):
         Raises `NoTrainedModel` when there is no model yet, and `ModelUnusable` (with
         its cause) when the stored model cannot be trusted on this server.
         """
-        from metrics.models.trained_model import NoTrainedModel, TrainedModel
+        from metrics.models.trained_model import TrainedModel
         from metrics.models.verdict import Verdict
 
         model = TrainedModel.objects.answering_verdicts(self)
@@ -496,8 +486,6 @@ class Metric(Labelled):
 
         Raises `ModelUnusable` for a version that cannot answer on this server.
         """
-        from metrics.models.trained_model import ModelUnusable
-
         if model.metric_id != self.pk:
             raise ValueError("a version of another metric")
         cause = model.unusable_cause

@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.exceptions import ModelUnusable
 from metrics.models.metric import Metric, MetricQuerySet
 from metrics.models.verdict import Reason, Rule, model_reasons, reason_text, rules_of
 from metrics.templatetags.formatting import percent
@@ -75,25 +76,6 @@ _REFUSALS_RECORDED = {
     artifacts.RefusalCause.SIGNATURE: Unusable.SIGNATURE,
     artifacts.RefusalCause.NOT_A_TREE: Unusable.NOT_A_TREE,
 }
-
-
-class NoTrainedModel(Exception):
-    def __init__(self, metric: Metric) -> None:
-        self.metric = metric
-        super().__init__(
-            gettext("“%(name)s” has no trained model yet. Train it, then run the prediction again.")
-            % {"name": metric.name}
-        )
-
-
-class ModelUnusable(Exception):
-    def __init__(self, model: TrainedModel, cause: Unusable) -> None:
-        self.model = model
-        self.cause = cause
-        super().__init__(
-            gettext("Version %(version)d of the model of “%(name)s” cannot be used: %(cause)s. Train it again.")
-            % {"version": model.version, "name": model.metric.name, "cause": cause.label}
-        )
 
 
 @dataclass

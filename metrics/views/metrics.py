@@ -14,8 +14,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
+from metrics.exceptions import MetricDeleted
 from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Job, Metric, MetricDeleted
+from metrics.models import Indicator, Job, Metric
 
 METRICS_PER_PAGE = 20
 
