@@ -33,8 +33,7 @@ class MetricList(generics.ListAPIView[Metric]):
         return (
             Metric.objects.visible_to(self.request.user)
             .search(name=searched["name"], category=searched["category"])
-            .select_related("owner")
-            .with_latest_model()
+            .listed()
             .order_by("category_key", "name_key", "pk")
         )
 
@@ -60,18 +59,15 @@ class MetricList(generics.ListAPIView[Metric]):
                 metric.save()
         except IntegrityError:  # made by another request since the form looked
             raise Conflict(metric.duplicate_message(), code="duplicate") from None
-        body = MetricSerializer(self._annotated(metric), context={"request": request}).data
+        body = MetricSerializer(Metric.objects.listed().get(pk=metric.pk), context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
-
-    def _annotated(self, metric: Metric) -> Metric:
-        return Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
 
 
 class MetricDetail(APIView):
     @extend_schema(responses=MetricSerializer)
     def get(self, request: Request, metric_id: int) -> Response:
         metric = get_metric(request.user, metric_id)
-        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        annotated = Metric.objects.listed().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)
 
     @extend_schema(request=VerdictSettingsSerializer(partial=True), responses=MetricSerializer)
@@ -87,7 +83,7 @@ class MetricDetail(APIView):
         checked(form)
         # Only what was sent: two requests changing different settings at once keep both.
         form.save(commit=False).save_settings(fields=sent)
-        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        annotated = Metric.objects.listed().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)
 
     @extend_schema(responses={204: None})

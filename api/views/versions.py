@@ -63,5 +63,5 @@ class MetricUnpin(APIView):
         """Unpin the active version (the owner only): the next training that is not worse answers."""
         metric = get_metric_for_settings(request.user, metric_id)
         metric.unpin()
-        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        annotated = Metric.objects.listed().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)
