@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
+from metrics.exceptions import DuplicateFile
 from metrics.formatting import number
-from metrics.models import Decision, DuplicateFile, Gate, GateMetric, Metric, VerdictState
+from metrics.models import Decision, Gate, GateMetric, Metric, VerdictState
 from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
 
 if TYPE_CHECKING:

@@ -7,15 +7,12 @@ from metrics.models.gate import (
     Answer,
     Gate,
     GateMetric,
-    NotInGate,
     Observation,
     Release,
     ReleaseRule,
     ReleaseVerdict,
 )
 from metrics.models.indicator import (
-    CannotUndo,
-    DuplicateFile,
     ImportBatch,
     ImportBatchQuerySet,
     Indicator,
@@ -25,7 +22,6 @@ from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
 from metrics.models.metric import (
     Decision,
     Metric,
-    MetricDeleted,
     MetricQuerySet,
     has_visible_character,
     normalise_label,
@@ -34,14 +30,12 @@ from metrics.models.metric import (
 from metrics.models.trained_model import (
     PROMOTION_TOLERANCE,
     CandidateReason,
-    ModelUnusable,
-    NoTrainedModel,
     TrainedModel,
     TrainedModelQuerySet,
     Unusable,
     signing_keys,
 )
-from metrics.models.verdict import FeedbackAlreadyGiven, Reason, Source, Verdict, VerdictQuerySet, VerdictState
+from metrics.models.verdict import Reason, Source, Verdict, VerdictQuerySet, VerdictState
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 # What training may raise, and the data it needs, for the callers of `TrainedModel.objects.train`.
@@ -51,11 +45,8 @@ __all__ = [
     "PROMOTION_TOLERANCE",
     "Answer",
     "CandidateReason",
-    "CannotUndo",
     "Decision",
-    "DuplicateFile",
     "Failure",
-    "FeedbackAlreadyGiven",
     "Gate",
     "GateMetric",
     "ImportBatch",
@@ -67,12 +58,8 @@ __all__ = [
     "JobQuerySet",
     "JobStatus",
     "Metric",
-    "MetricDeleted",
     "MetricQuerySet",
-    "ModelUnusable",
-    "NoTrainedModel",
     "NotEnoughDataError",
-    "NotInGate",
     "Observation",
     "Reason",
     "Release",

@@ -22,18 +22,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from sklearn.tree import DecisionTreeClassifier
 
+from metrics.exceptions import FeedbackAlreadyGiven
 from metrics.formatting import rule_text, threshold
-from metrics.models import (
-    Decision,
-    FeedbackAlreadyGiven,
-    Indicator,
-    Metric,
-    Reason,
-    TrainedModel,
-    Verdict,
-    VerdictState,
-    signing_keys,
-)
+from metrics.models import Decision, Indicator, Metric, Reason, TrainedModel, Verdict, VerdictState, signing_keys
 from metrics.models.trained_model import chart_sample
 from metrics.models.verdict import reason_text
 from predictor import artifacts
