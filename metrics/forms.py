@@ -269,7 +269,7 @@ class IndicatorForm(BootstrapFormMixin, forms.Form):
         ],
         coerce=int,
     )
-    time = number_field(_("Time (minutes)"), minutes=True, localize=True)
+    minutes = number_field(_("Time (minutes)"), minutes=True, localize=True)
 
 
 class MetricChoiceFormMixin:
@@ -361,7 +361,7 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
         label=_("Metric"), queryset=Metric.objects.none(), empty_label=_("Choose a metric…")
     )
     value = number_field(_("Observed value"), localize=True)
-    time = number_field(_("Time (minutes)"), minutes=True, localize=True)
+    minutes = number_field(_("Time (minutes)"), minutes=True, localize=True)
 
 
 class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Metric]):

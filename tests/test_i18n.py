@@ -142,7 +142,7 @@ def test_flash_messages_are_in_portuguese(client: Client, owner: User, metric: M
     choose_portuguese(client)
 
     response = client.post(
-        reverse("metrics:add_indicator", args=[metric.pk]), {"value": 1, "decision": 1, "time": 1}, follow=True
+        reverse("metrics:add_indicator", args=[metric.pk]), {"value": 1, "decision": 1, "minutes": 1}, follow=True
     )
 
     assert response.status_code == 200
@@ -157,7 +157,7 @@ def test_form_errors_are_in_portuguese(client: Client, owner: User, metric: Metr
     client.force_login(owner)
     choose_portuguese(client)
 
-    response = client.post(reverse("metrics:add_indicator", args=[metric.pk]), {"value": "", "decision": 1, "time": 1})
+    response = client.post(reverse("metrics:add_indicator", args=[metric.pk]), {"value": "", "decision": 1, "minutes": 1})
 
     assert response.status_code == 400
     html = response.content.decode()
@@ -191,7 +191,7 @@ def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner:
     model = TrainedModel.objects.get(metric=trained_metric)
 
     response = client.post(
-        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}, follow=True
+        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "minutes": 30}, follow=True
     )
 
     assert response.status_code == 200
@@ -215,7 +215,7 @@ def test_an_inconclusive_verdict_gives_its_reasons_in_portuguese(
     model = TrainedModel.objects.get(metric=trained_metric)
 
     response = client.post(
-        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 5000, "time": 30}, follow=True
+        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 5000, "minutes": 30}, follow=True
     )
 
     assert response.status_code == 200
@@ -295,7 +295,7 @@ def test_unusable_model_message_is_in_portuguese(client: Client, owner: User, tr
     client.force_login(owner)
     choose_portuguese(client)
 
-    response = client.post(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30})
+    response = client.post(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "minutes": 30})
 
     assert response.status_code == 200
     assert not Verdict.objects.exists()

@@ -34,6 +34,21 @@ class Decision(models.IntegerChoices):
     ROLLOUT = columns.ROLLOUT, _("Rollout")
     ROLLBACK = columns.ROLLBACK, _("Rollback")
 
+    @property
+    def word(self) -> str:
+        """How the API says it: "rollback" or "rollout" (a program's word, never translated)."""
+        return self.name.lower()
+
+    @classmethod
+    def words(cls) -> list[str]:
+        """Every decision's word, as the API's schema lists them."""
+        return sorted(decision.word for decision in cls)
+
+    @classmethod
+    def from_word(cls, word: str) -> Decision:
+        """The decision a word names; raises KeyError for another word."""
+        return cls[word.upper()]
+
 
 class MetricDeleted(Exception):
     """The metric was deleted (by its owner, in another request) while data was sent to it."""
