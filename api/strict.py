@@ -67,19 +67,23 @@ def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str,
         value = data[name]
         if value is None and getattr(field, "allow_null", False):
             continue
-        if isinstance(field, forms.BooleanField | serializers.BooleanField):
-            message = None if isinstance(value, bool) else _("Send true or false.")
-        elif isinstance(field, NUMBER_FIELDS):
-            # A field that `takes_names` (a metric by id or name) takes a string too.
-            takes_name = getattr(field, "takes_names", False) and isinstance(value, str)
-            message = None if takes_name else _number_error(field, value)
-        elif isinstance(field, TEXT_FIELDS):
-            message = None if isinstance(value, str) else _("Send a string.")
-        else:
-            continue  # lists and nested objects check their own items
-        if message:
+        if message := _type_error(field, value):
             errors[name] = [ErrorDetail(message, "type")]
     return errors
+
+
+def _type_error(field: Any, value: Any) -> str | None:
+    """Why `value` is not of the JSON type `field` takes, or None (lists and nested objects
+    check their own items)."""
+    if isinstance(field, forms.BooleanField | serializers.BooleanField):
+        return None if isinstance(value, bool) else _("Send true or false.")
+    if isinstance(field, NUMBER_FIELDS):
+        # A field that `takes_names` (a metric by id or name) takes a string too.
+        takes_name = getattr(field, "takes_names", False) and isinstance(value, str)
+        return None if takes_name else _number_error(field, value)
+    if isinstance(field, TEXT_FIELDS):
+        return None if isinstance(value, str) else _("Send a string.")
+    return None
 
 
 def unknown_fields(
