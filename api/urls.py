@@ -6,7 +6,7 @@ from django.urls import URLPattern, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.views import APIView
 
-from api import views
+from api.views import gates, imports, indicators, jobs, metrics, releases, root, verdicts, versions
 
 app_name = "api"
 
@@ -23,33 +23,33 @@ def v1(route: str, view: type[APIView], name: str) -> URLPattern:
 urlpatterns = [
     path("schema/", open_to_tokens(SpectacularAPIView.as_view()), name="schema"),
     path("docs/", open_to_tokens(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
-    v1("", views.Root, "root"),
-    v1("metrics/", views.MetricList, "metrics"),
-    v1("metrics/<int:metric_id>/", views.MetricDetail, "metric"),
-    v1("metrics/<int:metric_id>/verdicts/", views.MetricVerdicts, "metric_verdicts"),
-    v1("metrics/<int:metric_id>/train/", views.TrainMetric, "train"),
-    v1("metrics/<int:metric_id>/indicators/", views.MetricIndicators, "indicators"),
-    v1("metrics/<int:metric_id>/indicators/bulk/", views.MetricIndicatorsBulk, "indicators_bulk"),
-    v1("metrics/<int:metric_id>/imports/", views.MetricImports, "imports"),
-    v1("metrics/<int:metric_id>/indicators.csv", views.MetricIndicatorsCsv, "indicators_csv"),
-    v1("imports/<int:import_id>/", views.ImportDetail, "import"),
-    v1("imports/<int:import_id>/undo/", views.ImportUndo, "undo_import"),
-    v1("gates/", views.GateList, "gates"),
-    v1("gates/<int:gate_id>/", views.GateDetail, "gate"),
-    v1("gates/<int:gate_id>/releases/", views.GateReleases, "gate_releases"),
-    v1("releases/<int:release_id>/", views.ReleaseDetail, "release"),
-    v1("releases/<int:release_id>/observations/", views.ReleaseObservations, "release_observations"),
+    v1("", root.Root, "root"),
+    v1("metrics/", metrics.MetricList, "metrics"),
+    v1("metrics/<int:metric_id>/", metrics.MetricDetail, "metric"),
+    v1("metrics/<int:metric_id>/verdicts/", verdicts.MetricVerdicts, "metric_verdicts"),
+    v1("metrics/<int:metric_id>/train/", jobs.TrainMetric, "train"),
+    v1("metrics/<int:metric_id>/indicators/", indicators.MetricIndicators, "indicators"),
+    v1("metrics/<int:metric_id>/indicators/bulk/", indicators.MetricIndicatorsBulk, "indicators_bulk"),
+    v1("metrics/<int:metric_id>/imports/", imports.MetricImports, "imports"),
+    v1("metrics/<int:metric_id>/indicators.csv", indicators.MetricIndicatorsCsv, "indicators_csv"),
+    v1("imports/<int:import_id>/", imports.ImportDetail, "import"),
+    v1("imports/<int:import_id>/undo/", imports.ImportUndo, "undo_import"),
+    v1("gates/", gates.GateList, "gates"),
+    v1("gates/<int:gate_id>/", gates.GateDetail, "gate"),
+    v1("gates/<int:gate_id>/releases/", gates.GateReleases, "gate_releases"),
+    v1("releases/<int:release_id>/", releases.ReleaseDetail, "release"),
+    v1("releases/<int:release_id>/observations/", releases.ReleaseObservations, "release_observations"),
     # Argo Rollouts' web provider asks this URL as is (no trailing slash).
-    v1("releases/<int:release_id>/verdict", views.ReleaseVerdictView, "release_verdict"),
-    v1("metrics/<int:metric_id>/versions/", views.MetricVersions, "versions"),
-    v1("metrics/<int:metric_id>/unpin/", views.MetricUnpin, "unpin"),
-    v1("versions/<int:version_id>/", views.VersionDetail, "version"),
-    v1("versions/<int:version_id>/activate/", views.VersionActivate, "activate"),
-    v1("jobs/", views.JobList, "jobs"),
-    v1("jobs/<int:job_id>/", views.JobDetail, "job"),
-    v1("verdicts/<int:verdict_id>/", views.VerdictDetail, "verdict"),
-    v1("verdicts/<int:verdict_id>/feedback/", views.VerdictFeedback, "feedback"),
+    v1("releases/<int:release_id>/verdict", releases.ReleaseVerdictView, "release_verdict"),
+    v1("metrics/<int:metric_id>/versions/", versions.MetricVersions, "versions"),
+    v1("metrics/<int:metric_id>/unpin/", versions.MetricUnpin, "unpin"),
+    v1("versions/<int:version_id>/", versions.VersionDetail, "version"),
+    v1("versions/<int:version_id>/activate/", versions.VersionActivate, "activate"),
+    v1("jobs/", jobs.JobList, "jobs"),
+    v1("jobs/<int:job_id>/", jobs.JobDetail, "job"),
+    v1("verdicts/<int:verdict_id>/", verdicts.VerdictDetail, "verdict"),
+    v1("verdicts/<int:verdict_id>/feedback/", verdicts.VerdictFeedback, "feedback"),
     # Last: a path that matches nothing above is a 404 in problem details too.
     # Any character: "." alone stops at a newline (%0A), which then got the HTML page.
-    re_path(r"^[\s\S]*$", open_to_tokens(views.NotFound.as_view()), name="not_found"),
+    re_path(r"^[\s\S]*$", open_to_tokens(root.NotFound.as_view()), name="not_found"),
 ]

@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from accounts.forms import SignupForm
 from accounts.models import ApiToken, TokenScope
-from api import views as api_views
 from api.serializers import GateSerializer
+from api.views import metrics as metric_views
 from metrics.forms import GateMetricFormSet
 from metrics.models import Gate, ImportBatch, Indicator, Metric, Verdict
 from metrics.models.indicator import IndicatorQuerySet
@@ -80,7 +80,7 @@ def test_two_settings_changed_at_once_through_the_api_are_both_kept(metric: Metr
     read_before = Metric.objects.get(pk=metric.pk)  # this request read the metric...
     Metric.objects.filter(pk=metric.pk).update(min_leaf_cases=20)  # ...before another one saved its change
 
-    with mock.patch.object(api_views, "get_metric_for_settings", return_value=read_before):
+    with mock.patch.object(metric_views, "get_metric_for_settings", return_value=read_before):
         response = Client().patch(
             reverse("api:metric", args=[metric.pk]),
             {"rollback_threshold": 0.9},

@@ -94,7 +94,7 @@ def test_a_path_the_api_does_not_have_is_a_404_whatever_the_method(client: Clien
 
 def test_a_server_error_in_the_api_is_a_problem_that_shows_nothing_of_the_bug(client: Client, owner: User) -> None:
     client.raise_request_exception = False
-    with mock.patch("api.views.GateList.get_queryset", side_effect=RuntimeError("a bug in the gate list")):
+    with mock.patch("api.views.gates.GateList.get_queryset", side_effect=RuntimeError("a bug in the gate list")):
         response = client.get(reverse("api:gates"), headers=bearer(owner))
 
     body = assert_problem(response, 500, "server_error")

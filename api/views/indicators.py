@@ -1,0 +1,122 @@
+"""Indicators: a metric's list, adding one or many, and the CSV download."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.pagination import NewestFirst
+from api.serializers import IndicatorInputSerializer, IndicatorSerializer, IndicatorsInputSerializer, StoredSerializer
+from api.strict import type_errors, unknown_fields
+from api.views.common import caller, checked, request_body
+from metrics.access import get_metric
+from metrics.forms import ApiIndicatorForm
+from metrics.models import Indicator, MetricDeleted
+from predictor.columns import IndicatorColumns
+
+MAX_BULK_INDICATORS = 10_000
+
+
+class MetricIndicators(generics.ListAPIView[Indicator]):
+    """A metric's indicators, newest first (cursor pages: no row is counted or skipped one by one)."""
+
+    serializer_class = IndicatorSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self) -> Any:
+        metric = get_metric(self.request.user, self.kwargs["metric_id"])
+        return metric.indicators.select_related("created_by")
+
+    @extend_schema(
+        request=IndicatorInputSerializer,
+        responses={201: IndicatorSerializer, 400: OpenApiResponse(description="Invalid indicator")},
+    )
+    def post(self, request: Request, metric_id: int) -> Response:
+        """Add one indicator (a past deployment: the value seen, after how many minutes, what was decided)."""
+        metric = get_metric(request.user, metric_id)
+        row = checked(ApiIndicatorForm(request_body(request)))
+        try:
+            indicator = metric.add_indicator(row["value"], row["decision"], row["minutes"], caller(request))
+        except MetricDeleted:
+            raise exceptions.NotFound() from None
+        return Response(IndicatorSerializer(indicator).data, status=status.HTTP_201_CREATED)
+
+
+class MetricIndicatorsBulk(APIView):
+    @extend_schema(
+        request=IndicatorsInputSerializer,
+        responses={201: StoredSerializer, 400: OpenApiResponse(description="Some row is invalid: none stored")},
+    )
+    def post(self, request: Request, metric_id: int) -> Response:
+        """Add many indicators in one request, all or nothing; an error names the row (from 0)."""
+        metric = get_metric(request.user, metric_id)
+        body = request_body(request)
+        if unknown := unknown_fields(["indicators"], body):
+            raise exceptions.ValidationError(unknown)
+        rows = body.get("indicators")
+        if not isinstance(rows, list) or not rows:
+            message = _("Send a non-empty list of indicators as “indicators”.")
+            raise exceptions.ValidationError({"indicators": [exceptions.ErrorDetail(message, "invalid")]})
+        if len(rows) > MAX_BULK_INDICATORS:
+            message = _("At most %(count)d indicators a request; upload a CSV file for more.") % {
+                "count": MAX_BULK_INDICATORS
+            }
+            raise exceptions.ValidationError({"indicators": [exceptions.ErrorDetail(message, "too_many")]})
+        data = IndicatorColumns()
+        errors: dict[str, Any] = {}
+        for index, row in enumerate(rows):
+            form = ApiIndicatorForm(row if isinstance(row, dict) else {})
+            if wrong_types := type_errors(form.fields, form.data):
+                errors[f"indicators.{index}"] = wrong_types
+            elif form.is_valid():
+                data.append(
+                    value=form.cleaned_data["value"],
+                    time=form.cleaned_data["minutes"],
+                    decision=form.cleaned_data["decision"],
+                )
+            else:
+                errors[f"indicators.{index}"] = {
+                    field: [exceptions.ErrorDetail(e["message"], e["code"] or "invalid") for e in field_errors]
+                    for field, field_errors in form.errors.get_json_data().items()
+                }
+        if errors:
+            raise exceptions.ValidationError(errors)
+        try:
+            stored = metric.import_indicators(data, caller(request))
+        except MetricDeleted:
+            raise exceptions.NotFound() from None
+        metric.refresh_from_db(fields=["indicator_count"])
+        return Response({"stored": stored, "indicator_count": metric.indicator_count}, status=status.HTTP_201_CREATED)
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets a client that asks for `text/csv` reach the download (its errors stay JSON)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()
+
+
+class MetricIndicatorsCsv(APIView):
+    renderer_classes = [JSONRenderer, CsvRenderer]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request, metric_id: int) -> StreamingHttpResponse:
+        """Every indicator as CSV (the web page's download), streamed."""
+        metric = get_metric(request.user, metric_id)
+        response = StreamingHttpResponse(metric.indicators.csv_file(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="metric-{metric.pk}-indicators.csv"'
+        return response

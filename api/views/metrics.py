@@ -1,0 +1,101 @@
+"""Metrics: the catalogue, one metric and its verdict settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.serializers import MetricInputSerializer, MetricSerializer, VerdictSettingsSerializer
+from api.strict import unknown_fields
+from api.views.common import Conflict, caller, checked, request_body
+from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
+from metrics.forms import MetricFilterForm, MetricForm, MetricSettingsForm
+from metrics.models import Metric, MetricDeleted
+from metrics.models.metric import VERDICT_SETTINGS
+
+NAME_FILTER = OpenApiParameter("name", str, description="Metrics whose name contains this, ignoring case.")
+CATEGORY_FILTER = OpenApiParameter("category", str, description="Metrics whose category contains this, ignoring case.")
+
+
+class MetricList(generics.ListAPIView[Metric]):
+    """The shared catalogue of metrics, as the list page shows it."""
+
+    serializer_class = MetricSerializer
+
+    def get_queryset(self) -> Any:
+        searched = checked(MetricFilterForm(self.request.query_params), json_body=False)
+        return (
+            Metric.objects.visible_to(self.request.user)
+            .search(name=searched["name"], category=searched["category"])
+            .select_related("owner")
+            .with_latest_model()
+            .order_by("category_key", "name_key", "pk")
+        )
+
+    @extend_schema(parameters=[NAME_FILTER, CATEGORY_FILTER])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=MetricInputSerializer,
+        responses={
+            201: MetricSerializer,
+            409: OpenApiResponse(description="A metric of that name and category exists (code `duplicate`)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Create a metric, owned by the caller."""
+        form = MetricForm(request_body(request))
+        checked(form)
+        metric = form.save(commit=False)
+        metric.owner = caller(request)
+        try:
+            with transaction.atomic():
+                metric.save()
+        except IntegrityError:  # made by another request since the form looked
+            raise Conflict(metric.duplicate_message(), code="duplicate") from None
+        body = MetricSerializer(self._annotated(metric), context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+    def _annotated(self, metric: Metric) -> Metric:
+        return Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+
+
+class MetricDetail(APIView):
+    @extend_schema(responses=MetricSerializer)
+    def get(self, request: Request, metric_id: int) -> Response:
+        metric = get_metric(request.user, metric_id)
+        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        return Response(MetricSerializer(annotated, context={"request": request}).data)
+
+    @extend_schema(request=VerdictSettingsSerializer(partial=True), responses=MetricSerializer)
+    def patch(self, request: Request, metric_id: int) -> Response:
+        """Change the verdict settings (its owner only): the thresholds, the minimum of similar
+        cases, the out-of-range margin, and whether a stale model is refused."""
+        metric = get_metric_for_settings(request.user, metric_id)
+        sent = request_body(request)
+        if unknown := unknown_fields(VERDICT_SETTINGS, sent):
+            raise exceptions.ValidationError(unknown)
+        data = {field: sent.get(field, getattr(metric, field)) for field in VERDICT_SETTINGS}
+        form = MetricSettingsForm(data, instance=metric)  # the web page's: its rules and messages
+        checked(form)
+        # Only what was sent: two requests changing different settings at once keep both.
+        form.save(commit=False).save_settings(fields=sent)
+        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        return Response(MetricSerializer(annotated, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, metric_id: int) -> Response:
+        """Delete the metric and all its data: its owner only."""
+        metric = get_metric_for_deletion(request.user, metric_id)
+        try:
+            metric.delete()
+        except MetricDeleted:
+            raise exceptions.NotFound() from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

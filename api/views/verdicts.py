@@ -1,0 +1,94 @@
+"""Verdicts: a metric's log, asking for one, and the feedback on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.serializers import AskSerializer, FeedbackSerializer, VerdictSerializer
+from api.views.common import Conflict, caller, checked, request_body
+from metrics.access import get_metric, get_verdict, get_verdict_for_feedback
+from metrics.forms import ApiFeedbackForm, ObservationForm
+from metrics.models import (
+    FeedbackAlreadyGiven,
+    MetricDeleted,
+    ModelUnusable,
+    NoTrainedModel,
+    Source,
+    Verdict,
+    VerdictState,
+)
+
+STATE_FILTER = OpenApiParameter("verdict", str, enum=VerdictState.values, description="Only verdicts in this state.")
+
+
+class MetricVerdicts(generics.ListCreateAPIView[Verdict]):
+    """A metric's verdict log (newest first), and asking for a new verdict."""
+
+    serializer_class = VerdictSerializer
+
+    def get_queryset(self) -> Any:
+        metric = get_metric(self.request.user, self.kwargs["metric_id"])
+        verdicts = metric.verdicts.select_related("metric", "asked_by").order_by("-asked_at", "-pk")
+        if "verdict" in self.request.query_params:  # "?verdict=" names no state: refused, not ignored
+            state = self.request.query_params["verdict"]
+            if state not in VerdictState.values:
+                unknown = exceptions.ErrorDetail(_("Unknown verdict."), "invalid")
+                raise exceptions.ValidationError({"verdict": [unknown]})
+            verdicts = verdicts.filter(state=state)
+        return verdicts
+
+    @extend_schema(parameters=[STATE_FILTER])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=AskSerializer,
+        responses={
+            201: VerdictSerializer,
+            400: OpenApiResponse(description="Invalid observation"),
+            409: OpenApiResponse(description="No usable model yet (code no_model or model_unusable)"),
+        },
+    )
+    def post(self, request: Request, metric_id: int) -> Response:
+        """Ask for a verdict on an observation; it is logged, and has its own permanent URL."""
+        metric = get_metric(request.user, metric_id)
+        observation = checked(ObservationForm(request_body(request)))
+        try:
+            verdict = metric.predict(observation["value"], observation["minutes"], caller(request), source=Source.API)
+        except NoTrainedModel as error:
+            raise Conflict(str(error), code="no_model") from None
+        except ModelUnusable as error:
+            raise Conflict(str(error), code="model_unusable") from None
+        body = VerdictSerializer(verdict, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+
+class VerdictDetail(APIView):
+    @extend_schema(responses=VerdictSerializer)
+    def get(self, request: Request, verdict_id: int) -> Response:
+        return Response(VerdictSerializer(get_verdict(request.user, verdict_id), context={"request": request}).data)
+
+
+class VerdictFeedback(APIView):
+    @extend_schema(
+        request=FeedbackSerializer,
+        responses={200: VerdictSerializer, 409: OpenApiResponse(description="Already recorded")},
+    )
+    def post(self, request: Request, verdict_id: int) -> Response:
+        """Say what was actually decided: one labelled indicator the next training learns from."""
+        verdict = get_verdict_for_feedback(request.user, verdict_id)
+        feedback = checked(ApiFeedbackForm(request_body(request)))
+        try:
+            verdict.add_feedback(feedback["decided"], feedback["note"], caller(request))
+        except FeedbackAlreadyGiven as error:
+            raise Conflict(str(error), code="feedback_already_given") from None
+        except MetricDeleted:
+            raise exceptions.NotFound() from None
+        return Response(VerdictSerializer(verdict, context={"request": request}).data)
