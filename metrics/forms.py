@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
-from metrics.models import Decision, DuplicateFile, Gate, GateMetric, Metric, VerdictState
-from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
+from metrics.models import Decision, DuplicateFile, Gate, GateMetric, Metric, Verdict, VerdictState
+from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
+from metrics.models.metric import VERDICT_SETTINGS
 from metrics.templatetags.formatting import number
 
 if TYPE_CHECKING:
@@ -242,23 +243,14 @@ class MetricForm(BootstrapFormMixin, forms.ModelForm[Metric]):
         }
 
 
-def number_field(label: StrOrPromise, *, minutes: bool = False, localize: bool = False) -> DecimalTextField:
-    """A finite number the tree can learn from (it computes in 32-bit floats); minutes are not
-    negative. `localize` for a page's form (typed in the page's language), not for the API's."""
-    error_messages = {"max_value": _("Enter a number no larger than %(limit_value).1e.")}
-    if not minutes:
-        error_messages["min_value"] = _("Enter a number no smaller than %(limit_value).1e.")
-    return DecimalTextField(
-        label=label,
-        min_value=0 if minutes else -csv_io.LARGEST_NUMBER,
-        max_value=csv_io.LARGEST_NUMBER,
-        error_messages=error_messages,
-        localize=localize,
-    )
+def number_field(label: StrOrPromise, *, minutes: bool = False) -> DecimalTextField:
+    """A finite number the tree can learn from, typed in the page's language: the indicator's
+    limits (`VALUE_VALIDATORS`, `MINUTES_VALIDATORS`), as the API's serializers check them."""
+    return DecimalTextField(label=label, validators=MINUTES_VALIDATORS if minutes else VALUE_VALIDATORS, localize=True)
 
 
 class IndicatorForm(BootstrapFormMixin, forms.Form):
-    value = number_field(_("Value"), localize=True)
+    value = number_field(_("Value"))
     decision = forms.TypedChoiceField(
         label=_("Decision"),
         # No default: a decision recorded by mistake would teach the model the wrong thing.
@@ -269,7 +261,7 @@ class IndicatorForm(BootstrapFormMixin, forms.Form):
         ],
         coerce=int,
     )
-    minutes = number_field(_("Time (minutes)"), minutes=True, localize=True)
+    minutes = number_field(_("Time (minutes)"), minutes=True)
 
 
 class MetricChoiceFormMixin:
@@ -360,8 +352,8 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
     metric = forms.ModelChoiceField(
         label=_("Metric"), queryset=Metric.objects.none(), empty_label=_("Choose a metric…")
     )
-    value = number_field(_("Observed value"), localize=True)
-    minutes = number_field(_("Time (minutes)"), minutes=True, localize=True)
+    value = number_field(_("Observed value"))
+    minutes = number_field(_("Time (minutes)"), minutes=True)
 
 
 class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Metric]):
@@ -386,8 +378,6 @@ class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelF
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["refuse_stale"].widget.attrs["class"] = "form-check-input"
-        # The same bound on every database (SQLite alone would take a larger number).
-        self.fields["min_leaf_cases"].validators.append(MaxValueValidator(LARGEST_MIN_LEAF_CASES))
 
 
 class FeedbackForm(BootstrapFormMixin, forms.Form):
@@ -401,7 +391,10 @@ class FeedbackForm(BootstrapFormMixin, forms.Form):
         coerce=int,
     )
     note = forms.CharField(
-        label=_("Note (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Note (optional)"),
+        required=False,
+        max_length=Verdict.NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -409,34 +402,6 @@ class VerdictFilterForm(forms.Form):
     state = forms.ChoiceField(
         label=_("Verdict"), required=False, choices=[("", _("All verdicts")), *VerdictState.choices]
     )
-
-
-class ObservationForm(forms.Form):
-    """An observation asked about through the API: the same numbers the predict page accepts."""
-
-    value = number_field(_("Observed value"))
-    minutes = number_field(_("Time (minutes)"), minutes=True)
-
-
-class ApiFeedbackForm(forms.Form):
-    """What was decided, as the API says it (the words, not the stored numbers)."""
-
-    decided = forms.TypedChoiceField(
-        choices=[("rollback", "rollback"), ("rollout", "rollout")],
-        coerce=lambda word: Decision.ROLLBACK.value if word == "rollback" else Decision.ROLLOUT.value,
-    )
-    note = forms.CharField(required=False, max_length=2000)
-
-
-class ApiIndicatorForm(forms.Form):
-    """One indicator as the API says it: the page's numbers, the decision as a word."""
-
-    value = number_field(_("Value"))
-    decision = forms.TypedChoiceField(
-        choices=[("rollback", "rollback"), ("rollout", "rollout")],
-        coerce=lambda word: Decision.ROLLBACK.value if word == "rollback" else Decision.ROLLOUT.value,
-    )
-    minutes = number_field(_("Time (minutes)"), minutes=True)
 
 
 class GateForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Gate]):
@@ -496,8 +461,8 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
             for form in self.initial_forms
             if not form.has_changed() and not (form.cleaned_data or {}).get("DELETE")
         ]
-        if not kept:
-            raise forms.ValidationError(_("A gate needs at least one metric."), code="empty")
+        # The gate's own rule (duplicates were refused above, row by row).
+        Gate.check_metrics([(form.cleaned_data or {}).get("metric") or form.instance.metric_id for form in kept])
         self._refuse_metrics_added_meanwhile()
 
     def _refuse_metrics_added_meanwhile(self) -> None:

@@ -157,7 +157,9 @@ def test_form_errors_are_in_portuguese(client: Client, owner: User, metric: Metr
     client.force_login(owner)
     choose_portuguese(client)
 
-    response = client.post(reverse("metrics:add_indicator", args=[metric.pk]), {"value": "", "decision": 1, "minutes": 1})
+    response = client.post(
+        reverse("metrics:add_indicator", args=[metric.pk]), {"value": "", "decision": 1, "minutes": 1}
+    )
 
     assert response.status_code == 400
     html = response.content.decode()

@@ -20,6 +20,7 @@ from api.serializers.indicators import (
 from api.serializers.jobs import JobSerializer
 from api.serializers.metrics import (
     AnsweringModelSerializer,
+    MetricFilterSerializer,
     MetricInputSerializer,
     MetricSerializer,
     VerdictSettingsSerializer,
@@ -50,6 +51,7 @@ __all__ = [
     "IndicatorsInputSerializer",
     "JobSerializer",
     "Link",
+    "MetricFilterSerializer",
     "MetricInputSerializer",
     "MetricJudgementSerializer",
     "MetricReference",

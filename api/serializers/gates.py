@@ -4,37 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from rest_framework import serializers
+from rest_framework.fields import get_error_detail
 
-from api.serializers.base import Link
-from api.strict import StrictTypes
-from metrics.models import (
-    Gate,
-    GateMetric,
-    Metric,
-)
-from metrics.models.gate import LARGEST_WEIGHT
+from api.serializers.base import Link, ValidatedModelSerializer
+from metrics.models import Gate, GateMetric, Metric
 
 
-class GateMetricSerializer(StrictTypes, serializers.ModelSerializer[GateMetric]):
+class GateMetricSerializer(ValidatedModelSerializer[GateMetric]):
     metric = serializers.PrimaryKeyRelatedField(queryset=Metric.objects.all())
     metric_name = serializers.CharField(source="metric.name", read_only=True)
-    weight = serializers.FloatField(min_value=0, max_value=LARGEST_WEIGHT, default=1.0)
 
     class Meta:
         model = GateMetric
         fields = ["metric", "metric_name", "weight", "critical", "observe_only"]
 
 
-SCORE_FIELDS = ("pass_score", "marginal_score")
-
-
-class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
+class GateSerializer(ValidatedModelSerializer[Gate]):
     owner = serializers.CharField(source="owner.username", read_only=True)
     metrics = GateMetricSerializer(source="gate_metrics", many=True)
-    pass_score = serializers.FloatField(min_value=0, max_value=100, default=80.0)
-    marginal_score = serializers.FloatField(min_value=0, max_value=100, default=50.0)
     url = Link("api:gate")
 
     class Meta:
@@ -42,37 +32,29 @@ class GateSerializer(StrictTypes, serializers.ModelSerializer[Gate]):
         fields = ["id", "name", "owner", "pass_score", "marginal_score", "metrics", "url"]
         read_only_fields = ["id", "owner", "url"]
 
-    def validate_name(self, name: str) -> str:
-        return Gate.checked_label("name", name)
-
-    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        # A partial change (PATCH) is checked against what the gate already has.
-        scores = {field: data[field] if field in data else getattr(self.instance, field) for field in SCORE_FIELDS}
-        if scores["marginal_score"] > scores["pass_score"]:
-            raise serializers.ValidationError(
-                {"marginal_score": _("The marginal score cannot be above the pass score.")}, code="order"
-            )
-        if "gate_metrics" not in data:
-            return data
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)  # the gate's own rules (a PATCH: against what it has)
+        if "gate_metrics" not in attrs:
+            return attrs
         # A PATCH makes DRF take the entries as partial too: each still names its metric.
         unnamed = {
             str(index): {"metric": [serializers.ErrorDetail(_("This field is required."), "required")]}
-            for index, item in enumerate(data["gate_metrics"])
+            for index, item in enumerate(attrs["gate_metrics"])
             if "metric" not in item
         }
         if unnamed:
             raise serializers.ValidationError({"metrics": unnamed})
-        metrics = [item["metric"].pk for item in data["gate_metrics"]]
-        if not metrics:
-            raise serializers.ValidationError({"metrics": _("A gate needs at least one metric.")}, code="empty")
-        if len(set(metrics)) != len(metrics):
-            raise serializers.ValidationError({"metrics": _("Each metric may appear once.")}, code="duplicate")
-        return data
+        try:
+            Gate.check_metrics([item["metric"] for item in attrs["gate_metrics"]])
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"metrics": get_error_detail(error)}) from None
+        return attrs
 
 
 class GateInputSerializer(GateSerializer):
     """A gate as sent: its name, its scores and at least one metric."""
 
-    # For the schema only (GateSerializer checks the body): the server refuses an empty list
-    # of metrics, while a gate's answer may list none (deleting a metric takes it out of its gates).
+    # For the schema only (GateSerializer checks the body with `Gate.check_metrics`): the server
+    # refuses an empty list of metrics, while a gate's answer may list none (deleting a metric
+    # takes it out of its gates).
     metrics = serializers.ListField(child=GateMetricSerializer(), min_length=1)  # type: ignore[assignment]

@@ -7,11 +7,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers.base import Link, UtcDateTimeField
+from api.serializers.base import Link, UtcDateTimeField, ValidatedModelSerializer
 from metrics.models import (
     Metric,
 )
-from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
+from metrics.models.metric import VERDICT_SETTINGS
 
 
 class AnsweringModelSerializer(serializers.Serializer[Metric]):
@@ -25,14 +25,13 @@ class AnsweringModelSerializer(serializers.Serializer[Metric]):
         return bool(metric.latest_model_data_version != metric.data_version)  # type: ignore[attr-defined]
 
 
-class VerdictSettingsSerializer(serializers.ModelSerializer[Metric]):
+class VerdictSettingsSerializer(ValidatedModelSerializer[Metric]):
     """When a verdict is inconclusive: the owner's to set (PATCH the metric with those to
-    change; the "Verdict settings" page's form checks them)."""
+    change; the model's rules, as the "Verdict settings" page's)."""
 
     class Meta:
         model = Metric
         fields = list(VERDICT_SETTINGS)
-        extra_kwargs = {"min_leaf_cases": {"max_value": LARGEST_MIN_LEAF_CASES}}
 
 
 class MetricSerializer(serializers.ModelSerializer[Metric]):
@@ -66,8 +65,16 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
         return dict(AnsweringModelSerializer(metric).data)
 
 
-class MetricInputSerializer(serializers.Serializer[Metric]):
-    """For the schema only: the body a metric is created from (checked by the web page's form)."""
+class MetricInputSerializer(ValidatedModelSerializer[Metric]):
+    """A metric as sent: its name and category (the model's rules, as the page's form)."""
 
-    name = serializers.CharField(max_length=120)
-    category = serializers.CharField(max_length=120)
+    class Meta:
+        model = Metric
+        fields = ["name", "category"]
+
+
+class MetricFilterSerializer(serializers.Serializer[dict[str, str]]):
+    """The list's search (no length limit: a search longer than any name finds nothing)."""
+
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+    category = serializers.CharField(required=False, allow_blank=True, default="")

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers.base import Link, UtcDateTimeField
+from api.serializers.base import Link, NumberField, UtcDateTimeField, ValidatedModelSerializer
 from api.serializers.verdicts import VerdictSerializer
 from api.strict import StrictTypes
-from metrics.csv_io import LARGEST_NUMBER
-from metrics.models import (
-    Metric,
-    Release,
-    VerdictState,
-)
+from metrics.models import Metric, Release, VerdictState
+from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 from metrics.models.metric import LARGEST_ID
 
 
-class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
+class ReleaseSerializer(ValidatedModelSerializer[Release]):
     gate = serializers.IntegerField(source="gate_id", read_only=True)
     started_at = UtcDateTimeField(required=False)
     url = Link("api:release")
@@ -32,9 +27,6 @@ class ReleaseSerializer(StrictTypes, serializers.ModelSerializer[Release]):
         model = Release
         fields = ["id", "gate", "name", "version", "started_at", "url", "verdict_url", "web_url"]
         read_only_fields = ["id", "gate", "url", "verdict_url", "web_url"]
-
-    def validate_started_at(self, started_at: datetime) -> datetime:
-        return Release.checked_start(started_at)
 
 
 @extend_schema_field(
@@ -90,10 +82,9 @@ class ObservationInputSerializer(StrictTypes, serializers.Serializer[dict[str, A
         help_text="The metric's id (a number), or its name (a string, any case; name/category when two "
         "categories share it); one of the gate's metrics.",
     )
-    value = serializers.FloatField(min_value=-LARGEST_NUMBER, max_value=LARGEST_NUMBER)
-    minutes = serializers.FloatField(
-        min_value=0,
-        max_value=LARGEST_NUMBER,
+    value = NumberField(validators=VALUE_VALIDATORS)
+    minutes = NumberField(
+        validators=MINUTES_VALIDATORS,
         required=False,
         help_text="Minutes since the release started; by default, computed by the server from its start.",
     )

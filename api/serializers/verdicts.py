@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import MaxLengthValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers.base import Link, UtcDateTimeField, model_label
-from metrics.csv_io import LARGEST_NUMBER
+from api.serializers.base import DecisionField, Link, NumberField, UtcDateTimeField, model_label
+from api.strict import StrictTypes
 from metrics.models import (
-    Decision,
     Source,
     Verdict,
     VerdictState,
 )
+from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 from metrics.templatetags.formatting import rule_text
 
 
@@ -58,7 +59,9 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
     source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=Source.choices, read_only=True, label=model_label(Verdict, "source")
     )
-    decided = serializers.SerializerMethodField()
+    decided = DecisionField(
+        read_only=True, allow_null=True, help_text="What was actually decided, once someone said so."
+    )
     url = Link("api:verdict")
     web_url = Link()
 
@@ -104,21 +107,16 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
     def get_similar_cases(self, verdict: Verdict) -> dict[str, int]:
         return {"rollbacks": verdict.leaf_rollbacks, "rollouts": verdict.leaf_rollouts}
 
-    @extend_schema_field(serializers.ChoiceField(choices=["rollback", "rollout"], allow_null=True))
-    def get_decided(self, verdict: Verdict) -> str | None:
-        """What was actually decided, once someone said so."""
-        if verdict.decided is None:
-            return None
-        return "rollback" if verdict.decided == Decision.ROLLBACK else "rollout"
+
+class AskSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
+    """An observation: a value seen `minutes` after the deployment (an indicator's limits)."""
+
+    value = NumberField(validators=VALUE_VALIDATORS)
+    minutes = NumberField(validators=MINUTES_VALIDATORS)
 
 
-class AskSerializer(serializers.Serializer[dict[str, Any]]):
-    """An observation: a value seen `minutes` after the deployment."""
-
-    value = serializers.FloatField(min_value=-LARGEST_NUMBER, max_value=LARGEST_NUMBER)
-    minutes = serializers.FloatField(min_value=0, max_value=LARGEST_NUMBER)
-
-
-class FeedbackSerializer(serializers.Serializer[dict[str, Any]]):
-    decided = serializers.ChoiceField(choices=["rollback", "rollout"], help_text="What was actually decided.")
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+class FeedbackSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
+    decided = DecisionField(help_text="What was actually decided.")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", validators=[MaxLengthValidator(Verdict.NOTE_MAX_LENGTH)]
+    )

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ImportInputSerializer, ImportSerializer, JobSerializer, UndoneImportSerializer
-from api.views.common import Conflict, QueueUnavailable, caller, checked
+from api.views.common import Conflict, QueueUnavailable, caller, checked_form
 from metrics.access import get_batch, get_batch_for_undo, get_job, get_metric
 from metrics.csv_io import DETECT
 from metrics.forms import ApiUploadForm
@@ -55,7 +55,7 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
             "import_again": import_again == "true",
         }
         form = ApiUploadForm(user, fields, request.FILES)
-        cleaned = checked(form, json_body=False)
+        cleaned = checked_form(form)
         try:
             queued = metric.queue_import(
                 user,

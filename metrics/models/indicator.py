@@ -11,6 +11,7 @@ from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, connections, models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
@@ -373,6 +374,19 @@ class CannotUndo(Exception):
             "nothing_stored": gettext("The import of “%(file)s” stored no indicator: there is nothing to undo."),
         }
         super().__init__(messages[code] % {"file": batch.file_name})
+
+
+# The numbers the tree can learn from (it computes in 32-bit floats), as the database holds
+# them (`indicator_numbers_learnable`): every form, serializer and command checks these.
+NUMBER_TOO_SMALL = _("Enter a number no smaller than %(limit_value).1e.")
+NUMBER_TOO_LARGE = _("Enter a number no larger than %(limit_value).1e.")
+VALUE_VALIDATORS = [
+    MinValueValidator(-LARGEST_NUMBER, message=NUMBER_TOO_SMALL),
+    MaxValueValidator(LARGEST_NUMBER, message=NUMBER_TOO_LARGE),
+]
+MINUTES_VALIDATORS = [MinValueValidator(0), MaxValueValidator(LARGEST_NUMBER, message=NUMBER_TOO_LARGE)]
+# Indicators one API request may add: more come as a CSV file, imported by a job.
+MAX_BULK_INDICATORS = 10_000
 
 
 class Indicator(models.Model):

@@ -252,14 +252,6 @@ class Labelled(models.Model):
     class Meta:
         abstract = True
 
-    @classmethod
-    def checked_label(cls, field: str, text: str) -> str:
-        """`text` as `field` stores it; raises `ValidationError` when it shows nothing."""
-        label = normalise_label(text)
-        if not has_visible_character(label):
-            raise ValidationError(cls.LABELS[field])
-        return label
-
     def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
         # The admin, the forms and the API all come through here: what is checked
         # (length, duplicates) is what will be stored.
@@ -318,7 +310,8 @@ class Metric(Labelled):
     min_leaf_cases = models.PositiveIntegerField(
         _("minimum similar cases"),
         default=5,
-        validators=[MinValueValidator(1)],
+        # The same bound on every database: PostgreSQL's integer, which SQLite would exceed.
+        validators=[MinValueValidator(1), MaxValueValidator(LARGEST_MIN_LEAF_CASES)],
         help_text=_("Fewer similar past cases than this make the verdict inconclusive."),
     )
     range_margin = models.FloatField(
@@ -355,6 +348,9 @@ class Metric(Labelled):
         verbose_name_plural = _("metrics")
         constraints = [
             models.UniqueConstraint(fields=["name_key", "category_key"], name="metric_unique_name_category"),
+            models.CheckConstraint(
+                condition=Q(min_leaf_cases__lte=LARGEST_MIN_LEAF_CASES), name="metric_min_leaf_cases_bounded"
+            ),
         ]
 
     def __str__(self) -> str:

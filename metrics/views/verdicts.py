@@ -35,7 +35,9 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
             verdict = metric.predict(form.cleaned_data["value"], form.cleaned_data["minutes"], request.user)
         except (NoTrainedModel, ModelUnusable) as refused:
             # After training, come back to this form filled in as it was.
-            query = urlencode({"metric": str(metric.pk), "value": request.POST["value"], "minutes": request.POST["minutes"]})
+            query = urlencode(
+                {"metric": str(metric.pk), "value": request.POST["value"], "minutes": request.POST["minutes"]}
+            )
             context.update(
                 metric=metric,
                 refused=refused,

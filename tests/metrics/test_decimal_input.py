@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from api.serializers import IndicatorInputSerializer
 from metrics.forms import (
-    ApiIndicatorForm,
     IndicatorForm,
     MetricSettingsForm,
     PredictForm,
@@ -98,8 +98,8 @@ def test_the_predict_form_reads_a_decimal_comma(metric: Metric, owner: User, lan
 
 def test_the_api_reads_numbers_as_before_whatever_the_language() -> None:
     with translation.override("pt-br"):
-        assert ApiIndicatorForm({"value": 2.5, "decision": "rollout", "minutes": 10}).is_valid()
-        assert not ApiIndicatorForm({"value": "2,5", "decision": "rollout", "minutes": 10}).is_valid()
+        assert IndicatorInputSerializer(data={"value": 2.5, "decision": "rollout", "minutes": 10}).is_valid()
+        assert not IndicatorInputSerializer(data={"value": "2,5", "decision": "rollout", "minutes": 10}).is_valid()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
