@@ -14,6 +14,8 @@ from metrics.models import Gate, GateMetric, Metric
 
 
 class GateMetricSerializer(ValidatedModelSerializer[GateMetric]):
+    """One of a gate's metrics: how much its verdict weighs, and whether it vetoes or only shows."""
+
     metric = serializers.PrimaryKeyRelatedField(queryset=Metric.objects.all())
     metric_name = serializers.CharField(source="metric.name", read_only=True)
 
@@ -23,6 +25,8 @@ class GateMetricSerializer(ValidatedModelSerializer[GateMetric]):
 
 
 class GateSerializer(ValidatedModelSerializer[Gate]):
+    """A gate: named metrics that judge a release together, and the scores that decide."""
+
     owner = serializers.CharField(source="owner.username", read_only=True)
     metrics = GateMetricSerializer(source="gate_metrics", many=True)
     url = Link("api:gate")

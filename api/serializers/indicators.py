@@ -56,6 +56,8 @@ class IndicatorList(serializers.ListField):
 
 
 class IndicatorsInputSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
+    """Many indicators at once, all stored or none."""
+
     indicators = IndicatorList()
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from api.serializers.base import Link, UtcDateTimeField, ValidatedModelSerializer
 from metrics.models import (
@@ -32,6 +33,8 @@ class VerdictSettingsSerializer(ValidatedModelSerializer[Metric]):
     class Meta:
         model = Metric
         fields = list(VERDICT_SETTINGS)
+        # Changed by a PATCH: a setting not sent stays as it is, whatever the model's default.
+        extra_kwargs = {field: {"default": empty} for field in VERDICT_SETTINGS}
 
 
 class MetricSerializer(serializers.ModelSerializer[Metric]):

@@ -17,6 +17,8 @@ from metrics.models.metric import LARGEST_ID
 
 
 class ReleaseSerializer(ValidatedModelSerializer[Release]):
+    """A deployment judged by a gate, from its start (which is not in the future)."""
+
     gate = serializers.IntegerField(source="gate_id", read_only=True)
     started_at = UtcDateTimeField(required=False)
     url = Link("api:release")

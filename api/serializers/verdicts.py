@@ -116,6 +116,8 @@ class AskSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
 
 
 class FeedbackSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
+    """What was actually decided about a verdict, with a note."""
+
     decided = DecisionField(help_text="What was actually decided.")
     note = serializers.CharField(
         required=False, allow_blank=True, default="", validators=[MaxLengthValidator(Verdict.NOTE_MAX_LENGTH)]
