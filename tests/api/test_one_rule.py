@@ -4,7 +4,7 @@ place changes the page, the API and the OpenAPI schema alike, with the same mess
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,6 +19,9 @@ from metrics.models.verdict import Verdict
 from tests.api.test_gates import bearer
 from tests.metrics.test_gate_pages import form_data
 
+if TYPE_CHECKING:
+    from django.db.models import Field
+
 
 def components(client: Client) -> dict[str, Any]:
     schema = client.get(reverse("api:schema"), headers={"Accept": "application/vnd.oai.openapi+json"})
@@ -27,7 +30,8 @@ def components(client: Client) -> dict[str, Any]:
 
 def field_limit(model: type[Metric | GateMetric], field: str, kind: type) -> Any:
     """The model field's own validator of that kind: the one place its limit is written."""
-    return next(validator for validator in model._meta.get_field(field).validators if isinstance(validator, kind))
+    validators = cast("Field[Any, Any]", model._meta.get_field(field)).validators
+    return next(validator for validator in validators if isinstance(validator, kind))
 
 
 def api_errors(response: Any) -> list[tuple[str, str, str]]:
@@ -130,7 +134,8 @@ def test_the_gate_rules_refuse_the_same_gate_with_the_same_message_on_the_page_a
     client.force_login(owner)
     metrics = [{"metric": metric.pk, "weight": 1}] * rows
 
-    page = client.post(reverse("metrics:gate_create"), form_data(metrics, **{k: str(v) for k, v in scores.items()}))
+    typed: dict[str, Any] = {name: str(score) for name, score in scores.items()}
+    page = client.post(reverse("metrics:gate_create"), form_data(metrics, **typed))
     api = client.post(
         reverse("api:gates"),
         {"name": "Checkout", **scores, "metrics": metrics},
