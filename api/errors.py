@@ -9,10 +9,13 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from metrics.exceptions import DomainError, DuplicateFile
 
 
 class TooLarge(exceptions.APIException):
@@ -21,9 +24,28 @@ class TooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+# How a program acts on a refusal, where the API's way differs from the page's.
+API_HINTS = {DuplicateFile: gettext_lazy("Send import_again=true to import it twice.")}
+
+
+def refusal(exc: DomainError) -> exceptions.APIException:
+    """The API's answer to a refusal of the domain: its status and code, its message as the detail."""
+    if exc.status == HTTPStatus.NOT_FOUND:  # as any other 404 of the API: it says no more
+        return exceptions.NotFound()
+    detail = " ".join([str(exc), *(str(hint) for kind, hint in API_HINTS.items() if isinstance(exc, kind))])
+    if exc.field is not None:  # about one field of the request: a field error, as a form's
+        return exceptions.ValidationError({exc.field: [exceptions.ErrorDetail(detail, exc.code)]})
+    answer = exceptions.APIException(detail, exc.code)
+    answer.status_code = exc.status
+    answer.wait = exc.retry_after  # type: ignore[attr-defined]  # DRF's handler sends it as Retry-After
+    return answer
+
+
 def problem_details(exc: Exception, context: dict[str, Any]) -> Response | None:
     # The access helpers raise Django's exceptions, with the same messages as the pages.
-    if isinstance(exc, Http404):
+    if isinstance(exc, DomainError):
+        exc = refusal(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)

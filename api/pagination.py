@@ -31,10 +31,17 @@ class NewestFirst(BasePagination):
     whose cursor is the row a page ended (or began) with.
 
     Each row is listed once whatever the number of rows sharing a time (an import stores
-    thousands at the same instant), and a page costs one indexed query at any depth. DRF's
-    `CursorPagination` positions on the first ordering field only and steps over ties with
-    an offset, capped at 1,000: past a thousand rows of one import, `next` led to the same
-    page forever.
+    thousands at the same instant), and a page costs one indexed query at any depth.
+
+    Why not DRF's `CursorPagination` (tried against tests/api/test_api_data.py):
+    - ordered by (`-created_at`, `-pk`), it positions on the first field only and steps over
+      ties with an offset, capped at 1,000: past a thousand rows of one import, `next` led to
+      the same page forever (the 1,280-row test fails);
+    - ordered by the unique `-pk` alone, it gives the same pages in that test, but it is not
+      the same order wherever a row's time and id disagree, and it cannot use the
+      (`metric`, `-created_at`, `-id`) index: a metric's page then sorts all its rows, or
+      walks every metric's ids; and a made-up cursor answers a 500 ("p=garbage") or the first
+      page instead of a 404, which a subclass would have to decode by hand again.
     """
 
     page_size = 100

@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
-from metrics.models import Decision, DuplicateFile, Gate, GateMetric, Metric, Verdict, VerdictState
+from metrics.exceptions import DuplicateFile
+from metrics.models import Decision, Gate, GateMetric, Metric, Verdict, VerdictState
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 from metrics.models.metric import VERDICT_SETTINGS
 from metrics.templatetags.formatting import number

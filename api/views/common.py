@@ -10,6 +10,10 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 
+from metrics.access import get_job
+from metrics.exceptions import QueueUnavailable
+from metrics.models import Failure, Job
+
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
@@ -61,7 +65,10 @@ def request_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
     return request.data
 
 
-class QueueUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "unqueued"
-    wait = 30  # seconds: DRF's handler sends it as Retry-After
+def sent_job(user: User, job_id: int) -> Job:
+    """The job as sent to the queue; `QueueUnavailable` if it could not be sent: a pipeline
+    retries a 503, not a 202 of a failed job."""
+    job = get_job(user, job_id)
+    if job.failure == Failure.UNQUEUED:
+        raise QueueUnavailable(job)
+    return job

@@ -13,11 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ImportInputSerializer, ImportSerializer, JobSerializer, UndoneImportSerializer
-from api.views.common import Conflict, QueueUnavailable, caller, checked_form
-from metrics.access import get_batch, get_batch_for_undo, get_job, get_metric
+from api.views.common import caller, checked_form, sent_job
+from metrics.access import get_batch, get_batch_for_undo, get_metric
 from metrics.csv_io import DETECT
 from metrics.forms import ApiUploadForm
-from metrics.models import CannotUndo, DuplicateFile, Failure, ImportBatch, MetricDeleted
+from metrics.models import ImportBatch
 
 
 class MetricImports(generics.ListAPIView[ImportBatch]):
@@ -56,22 +56,15 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
         }
         form = ApiUploadForm(user, fields, request.FILES)
         cleaned = checked_form(form)
-        try:
-            queued = metric.queue_import(
-                user,
-                file_name=cleaned["file"].name,
-                data=form.data_bytes,
-                sha256=form.sha256,
-                delimiter=cleaned["delimiter"],
-                import_again=cleaned["import_again"],
-            )
-        except DuplicateFile as duplicate:
-            raise Conflict(f"{duplicate} {form.import_again_hint}", code="duplicate_file") from None
-        except MetricDeleted:
-            raise exceptions.NotFound() from None
-        job = get_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
-        if job.failure == Failure.UNQUEUED:  # as for a training: a 503 to retry, not a 202 of a failed job
-            raise QueueUnavailable(job.outcome())
+        queued = metric.queue_import(
+            user,
+            file_name=cleaned["file"].name,
+            data=form.data_bytes,
+            sha256=form.sha256,
+            delimiter=cleaned["delimiter"],
+            import_again=cleaned["import_again"],
+        )
+        job = sent_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
         body = JobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
@@ -94,9 +87,6 @@ class ImportUndo(APIView):
     def post(self, request: Request, import_id: int) -> Response:
         """Delete every indicator the file stored (who uploaded it, or the metric's owner)."""
         batch = get_batch_for_undo(request.user, import_id)
-        try:
-            deleted = batch.undo()
-        except CannotUndo as refused:
-            raise Conflict(str(refused), code=refused.code) from None
+        deleted = batch.undo()
         context = {"request": request, "deleted": deleted}
         return Response(UndoneImportSerializer(batch, context=context).data)

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from api.pagination import NewestFirst
 from api.serializers import IndicatorInputSerializer, IndicatorSerializer, IndicatorsInputSerializer, StoredSerializer
 from api.views.common import caller, checked, request_body
 from metrics.access import get_metric
-from metrics.models import Indicator, MetricDeleted
+from metrics.models import Indicator
 from predictor.columns import IndicatorColumns
 
 
@@ -40,10 +40,7 @@ class MetricIndicators(generics.ListAPIView[Indicator]):
         """Add one indicator (a past deployment: the value seen, after how many minutes, what was decided)."""
         metric = get_metric(request.user, metric_id)
         row = checked(IndicatorInputSerializer(data=request_body(request)))
-        try:
-            indicator = metric.add_indicator(row["value"], row["decision"], row["minutes"], caller(request))
-        except MetricDeleted:
-            raise exceptions.NotFound() from None
+        indicator = metric.add_indicator(row["value"], row["decision"], row["minutes"], caller(request))
         return Response(IndicatorSerializer(indicator).data, status=status.HTTP_201_CREATED)
 
 
@@ -59,10 +56,7 @@ class MetricIndicatorsBulk(APIView):
         data = IndicatorColumns()
         for row in rows:
             data.append(value=row["value"], time=row["minutes"], decision=row["decision"])
-        try:
-            stored = metric.import_indicators(data, caller(request))
-        except MetricDeleted:
-            raise exceptions.NotFound() from None
+        stored = metric.import_indicators(data, caller(request))
         metric.refresh_from_db(fields=["indicator_count"])
         return Response({"stored": stored, "indicator_count": metric.indicator_count}, status=status.HTTP_201_CREATED)
 

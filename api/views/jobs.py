@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import JobSerializer
-from api.views.common import QueueUnavailable, caller
+from api.views.common import caller, sent_job
 from metrics.access import get_job, get_metric
-from metrics.models import Failure, Job
+from metrics.models import Job
 
 
 class TrainMetric(APIView):
@@ -28,9 +28,7 @@ class TrainMetric(APIView):
         """Queue a training of the metric (or find the one already queued or running): 202 with its job."""
         metric = get_metric(request.user, metric_id)
         job, _created = Job.objects.enqueue_training(metric, caller(request))
-        job = get_job(request.user, job.pk)  # as sent to the queue, or not
-        if job.failure == Failure.UNQUEUED:  # a pipeline retries a 503, not a 202 of a failed job
-            raise QueueUnavailable(job.outcome())
+        job = sent_job(caller(request), job.pk)
         body = JobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,7 +19,7 @@ from api.serializers import (
 )
 from api.views.common import Conflict, caller, checked, request_body
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
-from metrics.models import Metric, MetricDeleted
+from metrics.models import Metric
 
 NAME_FILTER = OpenApiParameter("name", str, description="Metrics whose name contains this, ignoring case.")
 CATEGORY_FILTER = OpenApiParameter("category", str, description="Metrics whose category contains this, ignoring case.")
@@ -35,8 +35,7 @@ class MetricList(generics.ListAPIView[Metric]):
         return (
             Metric.objects.visible_to(self.request.user)
             .search(name=searched["name"], category=searched["category"])
-            .select_related("owner")
-            .with_latest_model()
+            .listed()
             .order_by("category_key", "name_key", "pk")
         )
 
@@ -57,20 +56,17 @@ class MetricList(generics.ListAPIView[Metric]):
         try:
             with transaction.atomic():
                 metric.save()
-        except IntegrityError:  # made by another request since the form looked
+        except IntegrityError:  # made by another request since it was checked
             raise Conflict(metric.duplicate_message(), code="duplicate") from None
-        body = MetricSerializer(self._annotated(metric), context={"request": request}).data
+        body = MetricSerializer(Metric.objects.listed().get(pk=metric.pk), context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
-
-    def _annotated(self, metric: Metric) -> Metric:
-        return Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
 
 
 class MetricDetail(APIView):
     @extend_schema(responses=MetricSerializer)
     def get(self, request: Request, metric_id: int) -> Response:
         metric = get_metric(request.user, metric_id)
-        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        annotated = Metric.objects.listed().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)
 
     @extend_schema(request=VerdictSettingsSerializer(partial=True), responses=MetricSerializer)
@@ -84,15 +80,12 @@ class MetricDetail(APIView):
             setattr(metric, field, value)
         # Only what was sent: two requests changing different settings at once keep both.
         metric.save_settings(fields=sent)
-        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        annotated = Metric.objects.listed().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, metric_id: int) -> Response:
         """Delete the metric and all its data: its owner only."""
         metric = get_metric_for_deletion(request.user, metric_id)
-        try:
-            metric.delete()
-        except MetricDeleted:
-            raise exceptions.NotFound() from None
+        metric.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ObservationInputSerializer, ReleaseSerializer, ReleaseVerdictSerializer
-from api.views.common import Conflict, caller, request_body
+from api.views.common import caller, request_body
 from metrics.access import get_metric, get_release, get_release_for_observation
-from metrics.models import ModelUnusable, NotInGate, NoTrainedModel
 
 
 class ReleaseDetail(APIView):
@@ -34,14 +33,7 @@ class ReleaseObservations(APIView):
         )
         data.is_valid(raise_exception=True)
         metric = get_metric(request.user, data.validated_data["metric"].pk)
-        try:
-            release.observe(metric, data.validated_data["value"], caller(request), data.validated_data.get("minutes"))
-        except NotInGate as error:
-            raise exceptions.ValidationError({"metric": [exceptions.ErrorDetail(str(error), "not_in_gate")]}) from None
-        except NoTrainedModel as error:
-            raise Conflict(str(error), code="no_model") from None
-        except ModelUnusable as error:
-            raise Conflict(str(error), code="model_unusable") from None
+        release.observe(metric, data.validated_data["value"], caller(request), data.validated_data.get("minutes"))
         body = ReleaseVerdictSerializer(release.answer(caller(request)), context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 

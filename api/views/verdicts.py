@@ -12,17 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import AskSerializer, FeedbackSerializer, VerdictSerializer
-from api.views.common import Conflict, caller, checked, request_body
+from api.views.common import caller, checked, request_body
 from metrics.access import get_metric, get_verdict, get_verdict_for_feedback
-from metrics.models import (
-    FeedbackAlreadyGiven,
-    MetricDeleted,
-    ModelUnusable,
-    NoTrainedModel,
-    Source,
-    Verdict,
-    VerdictState,
-)
+from metrics.models import Source, Verdict, VerdictState
 
 STATE_FILTER = OpenApiParameter("verdict", str, enum=VerdictState.values, description="Only verdicts in this state.")
 
@@ -59,12 +51,7 @@ class MetricVerdicts(generics.ListCreateAPIView[Verdict]):
         """Ask for a verdict on an observation; it is logged, and has its own permanent URL."""
         metric = get_metric(request.user, metric_id)
         observation = checked(AskSerializer(data=request_body(request)))
-        try:
-            verdict = metric.predict(observation["value"], observation["minutes"], caller(request), source=Source.API)
-        except NoTrainedModel as error:
-            raise Conflict(str(error), code="no_model") from None
-        except ModelUnusable as error:
-            raise Conflict(str(error), code="model_unusable") from None
+        verdict = metric.predict(observation["value"], observation["minutes"], caller(request), source=Source.API)
         body = VerdictSerializer(verdict, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
@@ -84,10 +71,5 @@ class VerdictFeedback(APIView):
         """Say what was actually decided: one labelled indicator the next training learns from."""
         verdict = get_verdict_for_feedback(request.user, verdict_id)
         feedback = checked(FeedbackSerializer(data=request_body(request)))
-        try:
-            verdict.add_feedback(feedback["decided"], feedback["note"], caller(request))
-        except FeedbackAlreadyGiven as error:
-            raise Conflict(str(error), code="feedback_already_given") from None
-        except MetricDeleted:
-            raise exceptions.NotFound() from None
+        verdict.add_feedback(feedback["decided"], feedback["note"], caller(request))
         return Response(VerdictSerializer(verdict, context={"request": request}).data)

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ActivateSerializer, MetricSerializer, VersionSerializer
-from api.views.common import Conflict, request_body
+from api.views.common import request_body
 from metrics.access import get_metric, get_metric_for_settings, get_trained_model, get_trained_model_for_activation
-from metrics.models import Metric, ModelUnusable, TrainedModel
+from metrics.models import Metric, TrainedModel
 
 
 class MetricVersions(generics.ListAPIView[TrainedModel]):
@@ -52,10 +52,7 @@ class VersionActivate(APIView):
         model = get_trained_model_for_activation(request.user, version_id)
         options = ActivateSerializer(data=request_body(request, optional=True))
         options.is_valid(raise_exception=True)
-        try:
-            model.metric.activate(model, pin=options.validated_data["pin"])
-        except ModelUnusable as error:
-            raise Conflict(str(error), code="model_unusable") from None
+        model.metric.activate(model, pin=options.validated_data["pin"])
         model.metric.refresh_from_db()
         return Response(VersionSerializer(model, context={"request": request}).data)
 
@@ -66,5 +63,5 @@ class MetricUnpin(APIView):
         """Unpin the active version (the owner only): the next training that is not worse answers."""
         metric = get_metric_for_settings(request.user, metric_id)
         metric.unpin()
-        annotated = Metric.objects.select_related("owner").with_latest_model().get(pk=metric.pk)
+        annotated = Metric.objects.listed().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)

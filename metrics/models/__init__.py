@@ -3,10 +3,8 @@
 One module per aggregate; everything is importable from `metrics.models`.
 """
 
-from metrics.models.gate import Answer, Gate, GateMetric, NotInGate, Observation, Release, ReleaseVerdict
+from metrics.models.gate import Answer, Gate, GateMetric, Observation, Release, ReleaseVerdict
 from metrics.models.indicator import (
-    CannotUndo,
-    DuplicateFile,
     ImportBatch,
     ImportBatchQuerySet,
     Indicator,
@@ -16,7 +14,6 @@ from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
 from metrics.models.metric import (
     Decision,
     Metric,
-    MetricDeleted,
     MetricQuerySet,
     has_visible_character,
     normalise_label,
@@ -25,15 +22,13 @@ from metrics.models.metric import (
 from metrics.models.trained_model import (
     PROMOTION_TOLERANCE,
     CandidateReason,
-    ModelUnusable,
-    NoTrainedModel,
     TrainedModel,
     TrainedModelQuerySet,
     TrainingReport,
     Unusable,
     signing_keys,
 )
-from metrics.models.verdict import FeedbackAlreadyGiven, Reason, Source, Verdict, VerdictQuerySet, VerdictState
+from metrics.models.verdict import Reason, Source, Verdict, VerdictQuerySet, VerdictState
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 # What training may raise, and the data it needs, for the callers of `TrainedModel.objects.train`.
@@ -43,11 +38,8 @@ __all__ = [
     "PROMOTION_TOLERANCE",
     "Answer",
     "CandidateReason",
-    "CannotUndo",
     "Decision",
-    "DuplicateFile",
     "Failure",
-    "FeedbackAlreadyGiven",
     "Gate",
     "GateMetric",
     "ImportBatch",
@@ -59,12 +51,8 @@ __all__ = [
     "JobQuerySet",
     "JobStatus",
     "Metric",
-    "MetricDeleted",
     "MetricQuerySet",
-    "ModelUnusable",
-    "NoTrainedModel",
     "NotEnoughDataError",
-    "NotInGate",
     "Observation",
     "Reason",
     "Release",

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.exceptions import NotInGate
 from metrics.models.metric import Labelled, Metric
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
@@ -291,14 +292,6 @@ class Answer(models.Model):
     @property
     def shown_score(self) -> float | None:
         return score_to_show(self.score, self.rule)
-
-
-class NotInGate(Exception):
-    def __init__(self, gate: Gate, metric: Metric) -> None:
-        super().__init__(
-            gettext("“%(metric)s” is not one of the metrics of the gate “%(gate)s”.")
-            % {"metric": metric.name, "gate": gate.name}
-        )
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,11 @@ from django.db import connection, connections, models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics import csv_io
 from metrics.csv_io import LARGEST_NUMBER
+from metrics.exceptions import CannotUndo
 from metrics.models.metric import Decision, Metric
 from predictor.columns import IndicatorColumns
 
@@ -344,36 +343,6 @@ class ImportBatch(models.Model):
             self.undone_at = timezone.now()
             ImportBatch.objects.filter(pk=self.pk).update(undone_at=self.undone_at, data=b"")
         return deleted
-
-
-class DuplicateFile(Exception):
-    """The same file (same bytes) was imported into the metric already, or is being imported."""
-
-    def __init__(self, earlier: ImportBatch) -> None:
-        self.earlier = earlier
-        params = {
-            "name": earlier.metric.name,
-            "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
-            "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
-            "rows": number_format(earlier.rows, force_grouping=True),
-        }
-        if earlier.rows:
-            said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)s rows).")
-        else:
-            # In parentheses: an English time ends with "p.m.", and a full stop after it would be doubled.
-            said = gettext("This file is being imported into “%(name)s” (%(who)s uploaded it on %(when)s).")
-        super().__init__(said % params)
-
-
-class CannotUndo(Exception):
-    def __init__(self, batch: ImportBatch, code: str) -> None:
-        self.batch, self.code = batch, code
-        messages = {
-            "already_undone": gettext("The import of “%(file)s” was already undone."),
-            "not_finished": gettext("The import of “%(file)s” has not finished yet: undo it once it has."),
-            "nothing_stored": gettext("The import of “%(file)s” stored no indicator: there is nothing to undo."),
-        }
-        super().__init__(messages[code] % {"file": batch.file_name})
 
 
 # The numbers the tree can learn from (it computes in 32-bit floats), as the database holds

@@ -25,6 +25,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.exceptions import MetricDeleted
 from metrics.models.metric import Metric
 from metrics.templatetags.formatting import percent
 from metrics.wording import as_stored, word_again
@@ -525,7 +526,6 @@ class Job(models.Model):
         """Parse the uploaded file and store all its rows, or none; the file is dropped after."""
         from metrics import csv_io
         from metrics.models.indicator import ImportBatch
-        from metrics.models.metric import MetricDeleted
 
         batch = ImportBatch.objects.filter(pk=self.batch_id).first() if self.batch_id else None
         if batch is None:  # deleted with its metric

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.exceptions import DuplicateFile, MetricDeleted, ModelUnusable, NoTrainedModel
 from predictor import columns
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, is_enough_to_train
 
@@ -48,17 +49,6 @@ class Decision(models.IntegerChoices):
     def from_word(cls, word: str) -> Decision:
         """The decision a word names; raises KeyError for another word."""
         return cls[word.upper()]
-
-
-class MetricDeleted(Exception):
-    """The metric was deleted (by its owner, in another request) while data was sent to it."""
-
-    def __init__(self, metric: Metric) -> None:
-        self.metric = metric
-        super().__init__(
-            gettext("The metric “%(name)s” was deleted while your data was being sent: nothing was stored.")
-            % {"name": metric.name}
-        )
 
 
 # Characters that show nothing: controls (Cc) and format characters (Cf) such as the
@@ -191,9 +181,14 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         rows = Indicator.objects.filter(metric=OuterRef("pk")).order_by().values("metric").annotate(rows=Count("pk"))
         metrics.update(data_version=F("data_version") + 1, indicator_count=Coalesce(Subquery(rows.values("rows")), 0))
 
-    def with_latest_model(self) -> MetricQuerySet:
-        """Annotate the answering model (the active version, else the newest): its version, accuracy,
-        training time and whether it can be used; and the data version the newest was trained on."""
+    def listed(self) -> MetricQuerySet:
+        """As the catalogue shows each metric: with its owner and its answering version."""
+        return self.select_related("owner").with_answering_version()
+
+    def with_answering_version(self) -> MetricQuerySet:
+        """Annotate the answering version (the active one, else the newest; `latest_model_*`): its
+        version, accuracy, training time and whether it can be used; and the data version the
+        newest was trained on."""
         from metrics.models.trained_model import TrainedModel
 
         newest = TrainedModel.objects.filter(metric=OuterRef("pk")).order_by("-version")
@@ -230,7 +225,7 @@ class MetricQuerySet(models.QuerySet["Metric"]):
             condition |= Q(latest_model_version__isnull=True) | ~Q(newest_model_data_version=F("data_version"))
         if unusable:
             condition |= Q(latest_model_version__isnull=False, latest_model_is_usable=False)
-        return self.with_latest_model().filter(condition).order_by("pk")
+        return self.with_answering_version().filter(condition).order_by("pk")
 
     def train_each(self, user: User | None, budget_seconds: float | None = None) -> TrainingReport:
         """Train a new model version for each of these metrics, and report what happened.
@@ -391,13 +386,9 @@ class Metric(Labelled):
 
     def add_indicator(self, value: float, decision: int, time: float, user: User) -> Indicator:
         """Store one indicator; raises `MetricDeleted` if the metric is gone."""
-        from metrics.models.indicator import Indicator
-
         with transaction.atomic():
             self._lock()
-            indicator = Indicator.objects.create(
-                metric=self, value=value, decision=decision, time=time, created_by=user
-            )
+            indicator = self.indicators.create(value=value, decision=decision, time=time, created_by=user)
             # Inside the transaction: once it commits, the owner may delete the metric.
             self.refresh_from_db(fields=["data_version"])
         return indicator
@@ -425,7 +416,7 @@ class Metric(Labelled):
         Raises `DuplicateFile` when the same file was imported into this metric, or is being
         imported, unless `import_again`; `MetricDeleted` if the metric is gone.
         """
-        from metrics.models.indicator import DuplicateFile, ImportBatch
+        from metrics.models.indicator import ImportBatch
         from metrics.models.job import Job
 
         with transaction.atomic():  # no file kept without its job
@@ -484,7 +475,7 @@ class Metric(Labelled):
         Raises `NoTrainedModel` when there is no model yet, and `ModelUnusable` (with
         its cause) when the stored model cannot be trusted on this server.
         """
-        from metrics.models.trained_model import NoTrainedModel, TrainedModel
+        from metrics.models.trained_model import TrainedModel
         from metrics.models.verdict import Verdict
 
         model = TrainedModel.objects.answering_verdicts(self)
@@ -507,8 +498,6 @@ class Metric(Labelled):
 
         Raises `ModelUnusable` for a version that cannot answer on this server.
         """
-        from metrics.models.trained_model import ModelUnusable
-
         if model.metric_id != self.pk:
             raise ValueError("a version of another metric")
         cause = model.unusable_cause
@@ -535,9 +524,7 @@ class Metric(Labelled):
     def feedback_summary(self) -> dict[str, int]:
         """How the verdicts given were borne out: counts of those confirmed, overridden, or
         decided after an inconclusive verdict, among those with feedback."""
-        from metrics.models.verdict import Verdict
-
-        return Verdict.objects.filter(metric=self).feedback_summary()
+        return self.verdicts.feedback_summary()
 
     def _lock(self) -> None:
         """Lock this metric's row until the transaction ends; raise `MetricDeleted` if it is gone.

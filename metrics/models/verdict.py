@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.exceptions import FeedbackAlreadyGiven
 from metrics.models.indicator import Indicator
 from metrics.models.metric import Decision, Metric
 from metrics.templatetags.formatting import grouped, number, percent
@@ -349,12 +350,6 @@ class Verdict(models.Model):
             self.feedback_at, self.feedback_indicator = timezone.now(), indicator
             super().save(update_fields=["decided", "feedback_note", "feedback_by", "feedback_at", "feedback_indicator"])
         return indicator
-
-
-class FeedbackAlreadyGiven(Exception):
-    def __init__(self, verdict: Verdict) -> None:
-        self.verdict = verdict
-        super().__init__(gettext("What was decided for this verdict has already been recorded."))
 
 
 def reason_text(reason: dict[str, Any]) -> str:

@@ -14,8 +14,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from mbreak.http import AuthenticatedHttpRequest
 from metrics import csv_io
 from metrics.access import get_batch_for_undo, get_indicator_for_deletion, get_metric
+from metrics.exceptions import CannotUndo, DuplicateFile, MetricDeleted
 from metrics.forms import IndicatorForm, UploadForm
-from metrics.models import CannotUndo, DuplicateFile, Failure, Job, JobStatus, Metric, MetricDeleted
+from metrics.models import Failure, Job, JobStatus, Metric
 from metrics.views.metrics import render_detail
 
 

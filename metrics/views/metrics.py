@@ -14,8 +14,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
+from metrics.exceptions import MetricDeleted
 from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Job, Metric, MetricDeleted
+from metrics.models import Indicator, Job, Metric
 
 METRICS_PER_PAGE = 20
 
@@ -54,11 +55,9 @@ def metric_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     filters = MetricFilterForm(request.GET)
     # A search the form refuses (a NUL character, which no name holds) finds nothing, and says why.
     searched = Metric.objects.visible_to(request.user) if filters.is_valid() else Metric.objects.none()
-    metrics = (
-        searched.search(name=filters.cleaned_data.get("name", ""), category=filters.cleaned_data.get("category", ""))
-        .select_related("owner")
-        .with_latest_model()
-    )
+    metrics = searched.search(
+        name=filters.cleaned_data.get("name", ""), category=filters.cleaned_data.get("category", "")
+    ).listed()
     page = Paginator(metrics, METRICS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,

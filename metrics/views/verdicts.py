@@ -11,8 +11,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_trained_model, get_verdict, get_verdict_for_feedback
+from metrics.exceptions import FeedbackAlreadyGiven, MetricDeleted, ModelUnusable, NoTrainedModel
 from metrics.forms import FeedbackForm, PredictForm, VerdictFilterForm
-from metrics.models import Decision, FeedbackAlreadyGiven, Metric, MetricDeleted, ModelUnusable, NoTrainedModel, Verdict
+from metrics.models import Decision, Metric, Verdict
 from metrics.models.trained_model import chart_labels
 
 VERDICTS_PER_PAGE = 25

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric_for_settings, get_trained_model, get_trained_model_for_activation
-from metrics.models import ModelUnusable
+from metrics.exceptions import ModelUnusable
 from metrics.models.verdict import Rule
 
 

@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics.models import Failure, ImportBatch, Job, JobStatus, Metric, MetricDeleted
+from metrics.exceptions import MetricDeleted
+from metrics.models import Failure, ImportBatch, Job, JobStatus, Metric
 from metrics.tasks import sweep_abandoned_jobs
 from tests.pages import messages_of
 

@@ -15,7 +15,8 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics import csv_io
-from metrics.models import Indicator, Metric, MetricDeleted
+from metrics.exceptions import MetricDeleted
+from metrics.models import Indicator, Metric
 from tests.conftest import rule_data
 from tests.pages import messages_of
 

@@ -15,8 +15,9 @@ from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
+from metrics.exceptions import DuplicateFile
 from metrics.forms import UploadForm
-from metrics.models import DuplicateFile, ImportBatch, Indicator, Job, JobStatus, Metric
+from metrics.models import ImportBatch, Indicator, Job, JobStatus, Metric
 from tests.conftest import imports_state
 from tests.pages import messages_of
 

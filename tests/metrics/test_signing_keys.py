@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Metric, ModelUnusable, TrainedModel, Unusable, Verdict
+from metrics.exceptions import ModelUnusable
+from metrics.models import Metric, TrainedModel, Unusable, Verdict
 from tests.factories import MetricFactory, TrainedModelFactory
 from tests.pages import messages_of, table_rows
 

@@ -22,17 +22,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from sklearn.tree import DecisionTreeClassifier
 
-from metrics.models import (
-    Decision,
-    FeedbackAlreadyGiven,
-    Indicator,
-    Metric,
-    Reason,
-    TrainedModel,
-    Verdict,
-    VerdictState,
-    signing_keys,
-)
+from metrics.exceptions import FeedbackAlreadyGiven
+from metrics.models import Decision, Indicator, Metric, Reason, TrainedModel, Verdict, VerdictState, signing_keys
 from metrics.models.trained_model import chart_sample
 from metrics.models.verdict import reason_text
 from metrics.templatetags.formatting import rule_text, threshold

@@ -9,8 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from metrics import csv_io
+from metrics.exceptions import MetricDeleted
 from metrics.management.commands._arguments import metric_named, user_named
-from metrics.models import ImportBatch, MetricDeleted
+from metrics.models import ImportBatch
 
 
 def delimiter_name(text: str) -> str:

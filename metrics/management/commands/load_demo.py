@@ -18,7 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from metrics.models import Decision, Gate, GateMetric, Metric, ModelUnusable, NoTrainedModel, Release, TrainedModel
+from metrics.exceptions import ModelUnusable, NoTrainedModel
+from metrics.models import Decision, Gate, GateMetric, Metric, Release, TrainedModel
 from predictor.columns import IndicatorColumns
 
 DEMO_USERNAME = "demo"

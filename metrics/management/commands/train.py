@@ -58,7 +58,7 @@ class Command(BaseCommand):
         if options["stale"] or options["unusable"]:
             needing = Metric.objects.needing_training(stale=options["stale"], unusable=options["unusable"])
             chosen |= set(needing.values_list("pk", flat=True))
-        metrics = Metric.objects.filter(pk__in=chosen).with_latest_model().order_by("pk")
+        metrics = Metric.objects.filter(pk__in=chosen).with_answering_version().order_by("pk")
         report = metrics.train_each(user, budget_seconds=options["budget"])
         for model in report.trained:
             self.stdout.write(

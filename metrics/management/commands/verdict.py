@@ -13,8 +13,9 @@ from django.utils.translation import gettext
 
 from api.serializers import ReleaseVerdictSerializer, VerdictSerializer
 from metrics.csv_io import LARGEST_NUMBER
+from metrics.exceptions import ModelUnusable, NoTrainedModel
 from metrics.management.commands._arguments import metric_named, user_named
-from metrics.models import ModelUnusable, NoTrainedModel, Release, Source, VerdictState
+from metrics.models import Release, Source, VerdictState
 from metrics.models.metric import LARGEST_ID
 
 # A pipeline gates on the status: anything but 0 stops the deployment. 1 is Python's (and

@@ -1,0 +1,141 @@
+"""The refusals of the rollout domain: what a caller did that the rules do not allow, or a state
+that stops a use case. Each says what happened in words a person can act on, names itself with a
+`code` a program can test, and carries the HTTP `status` the API answers it with (`api/errors.py`
+maps every one of them the same way, so no API view catches them one by one).
+
+This module imports no model (the models import it), so that any layer can name a refusal.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext
+
+if TYPE_CHECKING:
+    from metrics.models import Gate, ImportBatch, Job, Metric, TrainedModel, Unusable, Verdict
+
+
+class DomainError(Exception):
+    """A refusal of the domain. `field`, when set, is the part of the request it is about: the
+    API answers it as an error of that field (a 400), like a form error."""
+
+    code: str
+    status: HTTPStatus
+    field: str | None = None
+    retry_after: int | None = None  # seconds: a refusal that passes (the API sends Retry-After)
+
+
+class MetricDeleted(DomainError):
+    """The metric was deleted (by its owner, in another request) while data was sent to it."""
+
+    code = "not_found"
+    status = HTTPStatus.NOT_FOUND
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+        super().__init__(
+            gettext("The metric “%(name)s” was deleted while your data was being sent: nothing was stored.")
+            % {"name": metric.name}
+        )
+
+
+class NoTrainedModel(DomainError):
+    code = "no_model"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+        super().__init__(
+            gettext("“%(name)s” has no trained model yet. Train it, then run the prediction again.")
+            % {"name": metric.name}
+        )
+
+
+class ModelUnusable(DomainError):
+    code = "model_unusable"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, model: TrainedModel, cause: Unusable) -> None:
+        self.model = model
+        self.cause = cause
+        super().__init__(
+            gettext("Version %(version)d of the model of “%(name)s” cannot be used: %(cause)s. Train it again.")
+            % {"version": model.version, "name": model.metric.name, "cause": cause.label}
+        )
+
+
+class FeedbackAlreadyGiven(DomainError):
+    code = "feedback_already_given"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        super().__init__(gettext("What was decided for this verdict has already been recorded."))
+
+
+class DuplicateFile(DomainError):
+    """The same file (same bytes) was imported into the metric already, or is being imported."""
+
+    code = "duplicate_file"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, earlier: ImportBatch) -> None:
+        self.earlier = earlier
+        params = {
+            "name": earlier.metric.name,
+            "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
+            "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
+            "rows": number_format(earlier.rows, force_grouping=True),
+        }
+        if earlier.rows:
+            said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)s rows).")
+        else:
+            # In parentheses: an English time ends with "p.m.", and a full stop after it would be doubled.
+            said = gettext("This file is being imported into “%(name)s” (%(who)s uploaded it on %(when)s).")
+        super().__init__(said % params)
+
+
+class CannotUndo(DomainError):
+    """An import that cannot be undone; `code` says why (`already_undone`, `not_finished`, `nothing_stored`)."""
+
+    code = "cannot_undo"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, batch: ImportBatch, code: str) -> None:
+        self.batch, self.code = batch, code
+        messages = {
+            "already_undone": gettext("The import of “%(file)s” was already undone."),
+            "not_finished": gettext("The import of “%(file)s” has not finished yet: undo it once it has."),
+            "nothing_stored": gettext("The import of “%(file)s” stored no indicator: there is nothing to undo."),
+        }
+        super().__init__(messages[code] % {"file": batch.file_name})
+
+
+class NotInGate(DomainError):
+    """An observation of a metric that is not one of the gate's: an error of the `metric` sent."""
+
+    code = "not_in_gate"
+    status = HTTPStatus.BAD_REQUEST
+    field = "metric"
+
+    def __init__(self, gate: Gate, metric: Metric) -> None:
+        super().__init__(
+            gettext("“%(metric)s” is not one of the metrics of the gate “%(gate)s”.")
+            % {"metric": metric.name, "gate": gate.name}
+        )
+
+
+class QueueUnavailable(DomainError):
+    """A job could not be sent to its queue (the broker was unreachable): worth trying again soon.
+    The job is kept, failed, and says so (`Failure.UNQUEUED`)."""
+
+    code = "unqueued"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    retry_after = 30
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        super().__init__(job.outcome())
