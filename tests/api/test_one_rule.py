@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.test import Client
 from django.urls import reverse
@@ -161,3 +163,14 @@ def test_the_bulk_limit_is_the_models(client: Client, owner: User, metric: Metri
     message = f"At most {MAX_BULK_INDICATORS} indicators a request; upload a CSV file for more."
     assert api_errors(response) == [("indicators", "too_many", message)]
     assert not metric.indicators.exists()
+
+
+def test_an_indicator_limit_changed_on_the_model_changes_the_command_line(
+    trained_metric: Metric, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(VALUE_VALIDATORS[1], "limit_value", 1000)
+
+    with pytest.raises(CommandError, match=r"VALUE must be a finite number no larger than 1\.0e\+03\."):
+        call_command("verdict", str(trained_metric.pk), "1001", "30")
+
+    assert not trained_metric.verdicts.exists()
