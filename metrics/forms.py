@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import BaseValidator, MaxValueValidator, MinValueValidator
-from django.template.defaultfilters import filesizeformat
 from django.utils.formats import get_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +15,7 @@ from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
 from metrics.exceptions import DuplicateFile
 from metrics.models import Decision, Gate, GateMetric, Metric, Verdict, VerdictState
-from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
+from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, read_upload
 from metrics.models.metric import VERDICT_SETTINGS
 from metrics.templatetags.formatting import number
 
@@ -315,21 +312,8 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        limit = settings.MBREAK_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                _("The file is too large (%(size)s); the limit is %(limit)s."),
-                code="too_large",
-                params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
-            )
-        upload.seek(0)
-        self.data_bytes = upload.read()
-        try:
-            # At once, rather than from a worker after the file was stored and queued.
-            csv_io.refuse_long_lines(self.data_bytes)
-        except csv_io.CsvFormatError as error:
-            raise forms.ValidationError(error.message, code="line_too_long") from None
-        self.sha256 = hashlib.sha256(self.data_bytes).hexdigest()
+        read = read_upload(upload)  # the API's rules too
+        self.data_bytes, self.sha256 = read.data, read.sha256
         return upload
 
     def duplicate(self, error: DuplicateFile) -> None:
@@ -341,12 +325,6 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
         """Show why the import refused the file: rows errors above the form, a file error under the file."""
         self.csv_error = error
         self.add_error(None if error.row_errors else "file", error.message)
-
-
-class ApiUploadForm(UploadForm):
-    """The upload as the API takes it: the same rules, told to a program."""
-
-    import_again_hint = _("Send import_again=true to import it twice.")
 
 
 class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):

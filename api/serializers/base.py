@@ -80,18 +80,24 @@ class WholeNumberField(serializers.IntegerField):
     default_error_messages = {"invalid": forms.IntegerField.default_error_messages["invalid"]}
 
 
-class DecisionField(serializers.ChoiceField):
+class ChoiceField(serializers.ChoiceField):
+    """One of the choices, refused in the page's words, in the request's language."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data not in self.choices:
+            choice = forms.ChoiceField.default_error_messages["invalid_choice"]
+            raise DjangoValidationError(choice, code="invalid_choice", params={"value": data})
+        return super().to_internal_value(data)
+
+
+class DecisionField(ChoiceField):
     """A decision as the API says it: its word ("rollback", "rollout"), stored as `Decision`."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=Decision.words(), **kwargs)
 
     def to_internal_value(self, data: Any) -> Decision:  # type: ignore[override]  # stored as a number
-        if data not in Decision.words():
-            # The page's words for it, in the request's language.
-            choice = forms.ChoiceField.default_error_messages["invalid_choice"]
-            raise DjangoValidationError(choice, code="invalid_choice", params={"value": data})
-        return Decision.from_word(data)
+        return Decision.from_word(super().to_internal_value(data))
 
     def to_representation(self, value: Any) -> str:
         return Decision(value).word

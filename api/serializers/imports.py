@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty, get_error_detail
 
-from api.serializers.base import Link, UtcDateTimeField
+from api.serializers.base import ChoiceField, Link, UtcDateTimeField
 from metrics.csv_io import DELIMITERS, DETECT
-from metrics.models import (
-    ImportBatch,
-)
+from metrics.models import ImportBatch
+from metrics.models.indicator import read_upload
 
 JOB_LINK = (
     "Its import job (the latest, for a file sent again after a failure): its status and errors; "
@@ -65,11 +68,33 @@ class FileErrorsSerializer(serializers.Serializer[Any]):
     total = serializers.IntegerField(help_text="How many errors the file has in all.")
 
 
+class FormBooleanField(serializers.BooleanField):
+    """A multipart form's true or false: the text "true" or "false", and nothing else."""
+
+    default_empty_html = empty  # not sent: the default
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data not in ("true", "false"):
+            raise serializers.ValidationError(_("Send true or false."), code="type")
+        return bool(data == "true")
+
+
 class ImportInputSerializer(serializers.Serializer[Any]):
-    file = serializers.FileField(help_text="The CSV file: value, decision, time (minutes), with a header line.")
-    delimiter = serializers.ChoiceField(
+    """A CSV file uploaded (the upload page's rules: `read_upload`)."""
+
+    file = serializers.FileField(
+        help_text="The CSV file: value, decision, time (minutes), with a header line.",
+        error_messages={"required": forms.Field.default_error_messages["required"]},  # the page's words
+    )
+    delimiter = ChoiceField(
         choices=[DETECT, *DELIMITERS], default=DETECT, required=False, help_text="How the file's fields are separated."
     )
-    import_again = serializers.BooleanField(
+    import_again = FormBooleanField(
         default=False, required=False, help_text="Import a file already imported into this metric once more."
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return {**attrs, "upload": read_upload(attrs["file"])}
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"file": get_error_detail(error)}) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
@@ -34,19 +33,6 @@ def checked(serializer: serializers.BaseSerializer[Any]) -> Any:
     if found and all(error.code in CONFLICTS for error in found):
         raise Conflict(str(found[0]), code=found[0].code)
     raise exceptions.ValidationError(errors)
-
-
-def checked_form(form: forms.BaseForm) -> dict[str, Any]:
-    """A multipart form's cleaned data (the upload: a file, which JSON does not carry), or a
-    400 listing each field's errors with their codes."""
-    if not form.is_valid():
-        raise exceptions.ValidationError(
-            {
-                field: [exceptions.ErrorDetail(error["message"], error["code"] or "invalid") for error in errors]
-                for field, errors in form.errors.get_json_data().items()
-            }
-        )
-    return form.cleaned_data
 
 
 def caller(request: Request) -> User:

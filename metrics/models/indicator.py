@@ -1,20 +1,24 @@
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
 from array import array
 from collections import Counter
 from collections.abc import Iterator, MutableSequence, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, connections, models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from django.contrib.auth.models import AnonymousUser, User
+    from django.core.files.uploadedfile import UploadedFile
 
 INSERT_CHUNK_ROWS = 10_000
 COPY_CHUNK_ROWS = 100_000
@@ -287,6 +292,34 @@ class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
 
         latest_job = Job.objects.filter(batch=OuterRef("pk")).order_by("-pk").values("pk")[:1]
         return self.newest_first().defer("data").annotate(job_id=Subquery(latest_job))
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded CSV file's bytes, and their sha256 (how a file imported twice is found)."""
+
+    data: bytes
+    sha256: str
+
+
+def read_upload(upload: UploadedFile) -> Upload:
+    """The file a person or a program uploads, read once it is known to be importable: not
+    beyond `MBREAK_MAX_UPLOAD_BYTES`, and no line too long (refused at once, rather than by a
+    worker after the file was stored and queued). Raises `ValidationError` otherwise."""
+    limit = settings.MBREAK_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ValidationError(
+            _("The file is too large (%(size)s); the limit is %(limit)s."),
+            code="too_large",
+            params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+        )
+    upload.seek(0)
+    data = upload.read()
+    try:
+        csv_io.refuse_long_lines(data)
+    except csv_io.CsvFormatError as error:
+        raise ValidationError(error.message, code="line_too_long") from None
+    return Upload(data, hashlib.sha256(data).hexdigest())
 
 
 class ImportBatch(models.Model):
