@@ -24,6 +24,12 @@ class TooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class Refused(exceptions.APIException):
+    """A refusal of the domain (`metrics.exceptions`), as DRF answers it."""
+
+    wait: int | None = None  # seconds: DRF's handler sends it as Retry-After
+
+
 # How a program acts on a refusal, where the API's way differs from the page's.
 API_HINTS = {DuplicateFile: gettext_lazy("Send import_again=true to import it twice.")}
 
@@ -35,24 +41,29 @@ def refusal(exc: DomainError) -> exceptions.APIException:
     detail = " ".join([str(exc), *(str(hint) for kind, hint in API_HINTS.items() if isinstance(exc, kind))])
     if exc.field is not None:  # about one field of the request: a field error, as a form's
         return exceptions.ValidationError({exc.field: [exceptions.ErrorDetail(detail, exc.code)]})
-    answer = exceptions.APIException(detail, exc.code)
-    answer.status_code = exc.status
-    answer.wait = exc.retry_after  # type: ignore[attr-defined]  # DRF's handler sends it as Retry-After
+    answer = Refused(detail, exc.code)
+    answer.status_code, answer.wait = exc.status, exc.retry_after
     return answer
 
 
-def problem_details(exc: Exception, context: dict[str, Any]) -> Response | None:
-    # The access helpers raise Django's exceptions, with the same messages as the pages.
+def as_api_exception(exc: Exception) -> Exception:
+    """DRF's exception for one raised below the API (others are left as they are)."""
     if isinstance(exc, DomainError):
-        exc = refusal(exc)
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, RequestDataTooBig):
-        exc = TooLarge(_too_large())
-    elif isinstance(exc, SuspiciousOperation):  # too many fields, a bad multipart boundary...
-        exc = exceptions.ParseError(str(exc))
+        return refusal(exc)
+    # The access helpers raise Django's exceptions, with the same messages as the pages.
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, RequestDataTooBig):
+        return TooLarge(_too_large())
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a bad multipart boundary...
+        return exceptions.ParseError(str(exc))
+    return exc
+
+
+def problem_details(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = as_api_exception(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -25,18 +25,18 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics import csv_io
+from metrics.csv_io import CsvFormatError, RowError
 from metrics.exceptions import MetricDeleted
+from metrics.models.indicator import ImportBatch
 from metrics.models.metric import Metric
+from metrics.models.trained_model import TrainedModel
 from metrics.templatetags.formatting import percent
 from metrics.wording import as_stored, word_again
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
-
-    from metrics.csv_io import CsvFormatError
-    from metrics.models.indicator import ImportBatch
-    from metrics.models.trained_model import TrainedModel
 
 logger = logging.getLogger("mbreak.jobs")
 
@@ -194,8 +194,6 @@ class JobQuerySet(models.QuerySet["Job"]):
         """End these running jobs, whose worker is gone; return how many. Failed, but for a
         training whose version was stored before its worker stopped (while drawing its charts,
         which a page draws again): it did its work. Their files are dropped."""
-        from metrics.models.indicator import ImportBatch
-
         now = timezone.now()
         stored = self.filter(result__isnull=False).update(status=JobStatus.DONE, stage="finished", finished_at=now)
         failed = self.filter(result__isnull=True).update(
@@ -437,8 +435,6 @@ class Job(models.Model):
         finally:
             if self.kind == JobKind.IMPORT and self.batch_id:
                 # The file was only kept for this job, whatever its outcome.
-                from metrics.models.indicator import ImportBatch
-
                 ImportBatch.objects.filter(pk=self.batch_id).update(data=b"")
         logger.info(
             "job %s %s: %s",
@@ -504,8 +500,6 @@ class Job(models.Model):
             connections.close_all()
 
     def _train(self) -> None:
-        from metrics.models.trained_model import TrainedModel
-
         try:
             model = TrainedModel.objects.train(self.metric, self.requested_by, progress=self.report)
         except NotEnoughDataError as error:
@@ -524,9 +518,6 @@ class Job(models.Model):
 
     def _import(self) -> None:
         """Parse the uploaded file and store all its rows, or none; the file is dropped after."""
-        from metrics import csv_io
-        from metrics.models.indicator import ImportBatch
-
         batch = ImportBatch.objects.filter(pk=self.batch_id).first() if self.batch_id else None
         if batch is None:  # deleted with its metric
             self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED)
@@ -562,8 +553,6 @@ class Job(models.Model):
     def csv_error(self) -> CsvFormatError | None:
         """The errors that refused an uploaded file, as the parser reported them, in the
         reader's language (those stored as text only, before, as they were worded then)."""
-        from metrics.csv_io import CsvFormatError, RowError
-
         if not self.errors:
             return None
         worded = self.errors.get("worded") or {}
@@ -631,8 +620,6 @@ def _send(job: Job) -> None:
             status=JobStatus.FAILED, failure=Failure.UNQUEUED, stage="finished", finished_at=timezone.now()
         )
         if unqueued and job.batch_id is not None:  # no worker will read the file
-            from metrics.models.indicator import ImportBatch
-
             ImportBatch.objects.filter(pk=job.batch_id).update(data=b"")
 
 

@@ -4,7 +4,10 @@ one and answer 500."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from http import HTTPStatus
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -15,6 +18,8 @@ from django.urls import reverse
 from metrics.exceptions import DomainError
 from metrics.models import Metric, Verdict
 from tests.api.test_bad_requests import assert_problem, bearer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def every_refusal(kind: type[DomainError] = DomainError) -> list[type[DomainError]]:
@@ -33,6 +38,13 @@ class RefusedForTheTest(DomainError):
 
     code = "refused_for_the_test"
     status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+def test_the_refusals_import_no_model() -> None:
+    """Any layer may name a refusal: importing them loads nothing else of the project."""
+    loaded = "import sys, metrics.exceptions; print(sorted(m for m in sys.modules if m.startswith(('metrics', 'api'))))"
+    found = subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True, check=True, cwd=ROOT)  # noqa: S603
+    assert found.stdout.strip() == "['metrics', 'metrics.exceptions']"
 
 
 def test_there_are_refusals_to_check() -> None:
