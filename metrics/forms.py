@@ -430,6 +430,12 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
                 _("A metric of this gate was changed or removed meanwhile, in another page: reload this one."),
                 code="changed_meanwhile",
             )
+        # The gate's own rule (duplicates were refused above, row by row).
+        Gate.check_metrics(self._kept_metrics())
+        self._refuse_metrics_added_meanwhile()
+
+    def _kept_metrics(self) -> list[Metric | int]:
+        """The metrics of the rows the gate keeps: filled in and not deleted, or shown and left as they were."""
         kept = [
             form
             for form in self.forms
@@ -440,9 +446,7 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
             for form in self.initial_forms
             if not form.has_changed() and not (form.cleaned_data or {}).get("DELETE")
         ]
-        # The gate's own rule (duplicates were refused above, row by row).
-        Gate.check_metrics([(form.cleaned_data or {}).get("metric") or form.instance.metric_id for form in kept])
-        self._refuse_metrics_added_meanwhile()
+        return [(form.cleaned_data or {}).get("metric") or form.instance.metric_id for form in kept]
 
     def _refuse_metrics_added_meanwhile(self) -> None:
         """A new row for a metric the gate has in a row this page did not show: added since the

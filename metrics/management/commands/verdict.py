@@ -26,6 +26,17 @@ EXIT_CODES = {VerdictState.ROLLOUT: 0, VerdictState.ROLLBACK: 3, VerdictState.IN
 ARGUMENTS = "Give METRIC VALUE MINUTES for a metric's verdict, or --release ID for a release's, not both."
 
 
+def observed(value_text: str, minutes_text: str) -> tuple[float, float]:
+    """VALUE and MINUTES as numbers, within the limits the pages and the API check (the model's)."""
+    value, minutes = float(value_text), float(minutes_text)
+    if not is_valid(value, VALUE_VALIDATORS):
+        largest = max(validator.limit_value for validator in VALUE_VALIDATORS)
+        raise CommandError(f"VALUE must be a finite number no larger than {largest:.1e}.")
+    if not is_valid(minutes, MINUTES_VALIDATORS):
+        raise CommandError("MINUTES must be a number of minutes, 0 or more.")
+    return value, minutes
+
+
 def is_valid(number: float, validators: list[BaseValidator]) -> bool:
     """Whether `number` is finite and within the limits the pages and the API check (the model's)."""
     try:
@@ -81,12 +92,7 @@ class Command(BaseCommand):
             self.release_verdict(options["release"], options)
         if any(argument is None for argument in positional):
             raise CommandError(ARGUMENTS, returncode=2)
-        value, minutes = float(options["value"]), float(options["minutes"])
-        if not is_valid(value, VALUE_VALIDATORS):
-            largest = max(validator.limit_value for validator in VALUE_VALIDATORS)
-            raise CommandError(f"VALUE must be a finite number no larger than {largest:.1e}.")
-        if not is_valid(minutes, MINUTES_VALIDATORS):
-            raise CommandError("MINUTES must be a number of minutes, 0 or more.")
+        value, minutes = observed(options["value"], options["minutes"])
         metric = metric_named(options["metric"])
         user = user_named(options["user"]) if options["user"] else None
         try:
