@@ -1,6 +1,6 @@
 """JSON values of the types the schema gives, or a 400 saying which.
 
-Django's forms and DRF's fields read what a browser's form sends, where everything is text:
+DRF's fields read what a browser's form sends, where everything is text:
 they would take `false` for 0, `"12"` for 12 and a list for a name (stored as "[None]"). A
 JSON body has types; the API holds callers to the schema's.
 """
@@ -11,28 +11,14 @@ import sys
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from django import forms
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from metrics.models.metric import LARGEST_ID
 
-NUMBER_FIELDS = (
-    forms.FloatField,
-    forms.IntegerField,
-    forms.ModelChoiceField,
-    serializers.FloatField,
-    serializers.IntegerField,
-    serializers.PrimaryKeyRelatedField,
-)
-TEXT_FIELDS = (
-    forms.CharField,
-    forms.ChoiceField,
-    serializers.CharField,
-    serializers.ChoiceField,
-    serializers.DateTimeField,
-)
+NUMBER_FIELDS = (serializers.FloatField, serializers.IntegerField, serializers.PrimaryKeyRelatedField)
+TEXT_FIELDS = (serializers.CharField, serializers.ChoiceField, serializers.DateTimeField)
 
 
 def _number_error(field: Any, value: Any) -> str | None:
@@ -40,9 +26,8 @@ def _number_error(field: Any, value: Any) -> str | None:
     limit, Python's ints neither; a float or a database id has one."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return _("Send a number.")
-    is_id = isinstance(field, forms.ModelChoiceField | serializers.PrimaryKeyRelatedField)
+    is_id = isinstance(field, serializers.PrimaryKeyRelatedField)
     whole = is_id or isinstance(field, serializers.IntegerField)
-    whole = whole or (isinstance(field, forms.IntegerField) and not isinstance(field, forms.FloatField))
     if isinstance(value, float):
         # An id of 1.5 would be read as 1, and one of 1e400 (infinity, to Python) fail as a
         # server error; 7.0 is 7. Other fields' own checks refuse what they cannot take.
@@ -67,19 +52,23 @@ def type_errors(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str,
         value = data[name]
         if value is None and getattr(field, "allow_null", False):
             continue
-        if isinstance(field, forms.BooleanField | serializers.BooleanField):
-            message = None if isinstance(value, bool) else _("Send true or false.")
-        elif isinstance(field, NUMBER_FIELDS):
-            # A field that `takes_names` (a metric by id or name) takes a string too.
-            takes_name = getattr(field, "takes_names", False) and isinstance(value, str)
-            message = None if takes_name else _number_error(field, value)
-        elif isinstance(field, TEXT_FIELDS):
-            message = None if isinstance(value, str) else _("Send a string.")
-        else:
-            continue  # lists and nested objects check their own items
-        if message:
+        if message := _type_error(field, value):
             errors[name] = [ErrorDetail(message, "type")]
     return errors
+
+
+def _type_error(field: Any, value: Any) -> str | None:
+    """Why `value` is not of the JSON type `field` takes, or None (lists and nested objects
+    check their own items)."""
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else _("Send true or false.")
+    if isinstance(field, NUMBER_FIELDS):
+        # A field that `takes_names` (a metric by id or name) takes a string too.
+        takes_name = getattr(field, "takes_names", False) and isinstance(value, str)
+        return None if takes_name else _number_error(field, value)
+    if isinstance(field, TEXT_FIELDS):
+        return None if isinstance(value, str) else _("Send a string.")
+    return None
 
 
 def unknown_fields(

@@ -347,7 +347,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {
-        "DecisionEnum": ["rollback", "rollout"],
+        "DecisionEnum": "metrics.models.metric.Decision.words",
         "VerdictEnum": ["rollback", "rollout", "inconclusive"],
     },
 }

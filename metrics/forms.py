@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import BaseValidator, MaxValueValidator, MinValueValidator
-from django.template.defaultfilters import filesizeformat
 from django.utils.formats import get_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -18,8 +15,9 @@ from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
 from metrics.exceptions import DuplicateFile
 from metrics.formatting import number
-from metrics.models import Decision, Gate, GateMetric, Metric, VerdictState
-from metrics.models.metric import LARGEST_MIN_LEAF_CASES, VERDICT_SETTINGS
+from metrics.models import Decision, Gate, GateMetric, Metric, Verdict, VerdictState
+from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, read_upload
+from metrics.models.metric import VERDICT_SETTINGS
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -243,23 +241,14 @@ class MetricForm(BootstrapFormMixin, forms.ModelForm[Metric]):
         }
 
 
-def number_field(label: StrOrPromise, *, minutes: bool = False, localize: bool = False) -> DecimalTextField:
-    """A finite number the tree can learn from (it computes in 32-bit floats); minutes are not
-    negative. `localize` for a page's form (typed in the page's language), not for the API's."""
-    error_messages = {"max_value": _("Enter a number no larger than %(limit_value).1e.")}
-    if not minutes:
-        error_messages["min_value"] = _("Enter a number no smaller than %(limit_value).1e.")
-    return DecimalTextField(
-        label=label,
-        min_value=0 if minutes else -csv_io.LARGEST_NUMBER,
-        max_value=csv_io.LARGEST_NUMBER,
-        error_messages=error_messages,
-        localize=localize,
-    )
+def number_field(label: StrOrPromise, *, minutes: bool = False) -> DecimalTextField:
+    """A finite number the tree can learn from, typed in the page's language: the indicator's
+    limits (`VALUE_VALIDATORS`, `MINUTES_VALIDATORS`), as the API's serializers check them."""
+    return DecimalTextField(label=label, validators=MINUTES_VALIDATORS if minutes else VALUE_VALIDATORS, localize=True)
 
 
 class IndicatorForm(BootstrapFormMixin, forms.Form):
-    value = number_field(_("Value"), localize=True)
+    value = number_field(_("Value"))
     decision = forms.TypedChoiceField(
         label=_("Decision"),
         # No default: a decision recorded by mistake would teach the model the wrong thing.
@@ -270,7 +259,7 @@ class IndicatorForm(BootstrapFormMixin, forms.Form):
         ],
         coerce=int,
     )
-    time = number_field(_("Time (minutes)"), minutes=True, localize=True)
+    minutes = number_field(_("Time (minutes)"), minutes=True)
 
 
 class MetricChoiceFormMixin:
@@ -323,21 +312,8 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        limit = settings.MBREAK_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                _("The file is too large (%(size)s); the limit is %(limit)s."),
-                code="too_large",
-                params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
-            )
-        upload.seek(0)
-        self.data_bytes = upload.read()
-        try:
-            # At once, rather than from a worker after the file was stored and queued.
-            csv_io.refuse_long_lines(self.data_bytes)
-        except csv_io.CsvFormatError as error:
-            raise forms.ValidationError(error.message, code="line_too_long") from None
-        self.sha256 = hashlib.sha256(self.data_bytes).hexdigest()
+        read = read_upload(upload)  # the API's rules too
+        self.data_bytes, self.sha256 = read.data, read.sha256
         return upload
 
     def duplicate(self, error: DuplicateFile) -> None:
@@ -351,18 +327,12 @@ class UploadForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
         self.add_error(None if error.row_errors else "file", error.message)
 
 
-class ApiUploadForm(UploadForm):
-    """The upload as the API takes it: the same rules, told to a program."""
-
-    import_again_hint = _("Send import_again=true to import it twice.")
-
-
 class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
     metric = forms.ModelChoiceField(
         label=_("Metric"), queryset=Metric.objects.none(), empty_label=_("Choose a metric…")
     )
-    value = number_field(_("Observed value"), localize=True)
-    time = number_field(_("Time (minutes)"), minutes=True, localize=True)
+    value = number_field(_("Observed value"))
+    minutes = number_field(_("Time (minutes)"), minutes=True)
 
 
 class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Metric]):
@@ -387,8 +357,6 @@ class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelF
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["refuse_stale"].widget.attrs["class"] = "form-check-input"
-        # The same bound on every database (SQLite alone would take a larger number).
-        self.fields["min_leaf_cases"].validators.append(MaxValueValidator(LARGEST_MIN_LEAF_CASES))
 
 
 class FeedbackForm(BootstrapFormMixin, forms.Form):
@@ -402,7 +370,10 @@ class FeedbackForm(BootstrapFormMixin, forms.Form):
         coerce=int,
     )
     note = forms.CharField(
-        label=_("Note (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Note (optional)"),
+        required=False,
+        max_length=Verdict.NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -410,34 +381,6 @@ class VerdictFilterForm(forms.Form):
     state = forms.ChoiceField(
         label=_("Verdict"), required=False, choices=[("", _("All verdicts")), *VerdictState.choices]
     )
-
-
-class ObservationForm(forms.Form):
-    """An observation asked about through the API: the same numbers the predict page accepts."""
-
-    value = number_field(_("Observed value"))
-    minutes = number_field(_("Time (minutes)"), minutes=True)
-
-
-class ApiFeedbackForm(forms.Form):
-    """What was decided, as the API says it (the words, not the stored numbers)."""
-
-    decided = forms.TypedChoiceField(
-        choices=[("rollback", "rollback"), ("rollout", "rollout")],
-        coerce=lambda word: Decision.ROLLBACK.value if word == "rollback" else Decision.ROLLOUT.value,
-    )
-    note = forms.CharField(required=False, max_length=2000)
-
-
-class ApiIndicatorForm(forms.Form):
-    """One indicator as the API says it: the page's numbers, the decision as a word."""
-
-    value = number_field(_("Value"))
-    decision = forms.TypedChoiceField(
-        choices=[("rollback", "rollback"), ("rollout", "rollout")],
-        coerce=lambda word: Decision.ROLLBACK.value if word == "rollback" else Decision.ROLLOUT.value,
-    )
-    minutes = number_field(_("Time (minutes)"), minutes=True)
 
 
 class GateForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Gate]):
@@ -487,6 +430,12 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
                 _("A metric of this gate was changed or removed meanwhile, in another page: reload this one."),
                 code="changed_meanwhile",
             )
+        # The gate's own rule (duplicates were refused above, row by row).
+        Gate.check_metrics(self._kept_metrics())
+        self._refuse_metrics_added_meanwhile()
+
+    def _kept_metrics(self) -> list[Metric | int]:
+        """The metrics of the rows the gate keeps: filled in and not deleted, or shown and left as they were."""
         kept = [
             form
             for form in self.forms
@@ -497,9 +446,7 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
             for form in self.initial_forms
             if not form.has_changed() and not (form.cleaned_data or {}).get("DELETE")
         ]
-        if not kept:
-            raise forms.ValidationError(_("A gate needs at least one metric."), code="empty")
-        self._refuse_metrics_added_meanwhile()
+        return [(form.cleaned_data or {}).get("metric") or form.instance.metric_id for form in kept]
 
     def _refuse_metrics_added_meanwhile(self) -> None:
         """A new row for a metric the gate has in a row this page did not show: added since the

@@ -70,7 +70,7 @@ def test_pages_have_no_inline_script_or_event_handler(
     url, proof = pages[page]
 
     if page == "predict-refused":
-        response = client.post(url, {"metric": untrained.pk, "value": 200, "time": 30})
+        response = client.post(url, {"metric": untrained.pk, "value": 200, "minutes": 30})
     else:
         response = client.get(url, follow=True)
 

@@ -149,7 +149,7 @@ def test_flash_messages_are_in_portuguese(client: Client, owner: User, metric: M
     choose_portuguese(client)
 
     response = client.post(
-        reverse("metrics:add_indicator", args=[metric.pk]), {"value": 1, "decision": 1, "time": 1}, follow=True
+        reverse("metrics:add_indicator", args=[metric.pk]), {"value": 1, "decision": 1, "minutes": 1}, follow=True
     )
 
     assert response.status_code == 200
@@ -164,7 +164,9 @@ def test_form_errors_are_in_portuguese(client: Client, owner: User, metric: Metr
     client.force_login(owner)
     choose_portuguese(client)
 
-    response = client.post(reverse("metrics:add_indicator", args=[metric.pk]), {"value": "", "decision": 1, "time": 1})
+    response = client.post(
+        reverse("metrics:add_indicator", args=[metric.pk]), {"value": "", "decision": 1, "minutes": 1}
+    )
 
     assert response.status_code == 400
     html = response.content.decode()
@@ -198,7 +200,7 @@ def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner:
     model = TrainedModel.objects.get(metric=trained_metric)
 
     response = client.post(
-        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}, follow=True
+        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "minutes": 30}, follow=True
     )
 
     assert response.status_code == 200
@@ -222,7 +224,7 @@ def test_an_inconclusive_verdict_gives_its_reasons_in_portuguese(
     model = TrainedModel.objects.get(metric=trained_metric)
 
     response = client.post(
-        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 5000, "time": 30}, follow=True
+        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 5000, "minutes": 30}, follow=True
     )
 
     assert response.status_code == 200
@@ -302,7 +304,7 @@ def test_unusable_model_message_is_in_portuguese(client: Client, owner: User, tr
     client.force_login(owner)
     choose_portuguese(client)
 
-    response = client.post(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30})
+    response = client.post(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "minutes": 30})
 
     assert response.status_code == 200
     assert not Verdict.objects.exists()

@@ -33,7 +33,9 @@ def test_a_verdict_and_its_charts_render_without_the_cache(
 ) -> None:
     client.force_login(owner)
 
-    page = client.post(reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "time": 30}, follow=True)
+    page = client.post(
+        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "minutes": 30}, follow=True
+    )
     model = trained_metric.trained_models.get()
     pairplot = client.get(reverse("metrics:pairplot", args=[model.pk]))
 

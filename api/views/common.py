@@ -1,16 +1,14 @@
-"""Shared by every view of the API: the caller, the JSON body, form validation and the API's own errors."""
+"""Shared by every view of the API: the caller, the JSON body, validation and the API's own errors."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 
-from api.strict import type_errors
 from metrics.access import get_job
 from metrics.exceptions import QueueUnavailable
 from metrics.models import Failure, Job
@@ -21,26 +19,20 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-# Form errors about what is already stored, not about what was sent: 409, not 400.
-CONFLICTS = {"duplicate"}  # a duplicate file is found when the import is queued
+# Errors about what is already stored, not about what was sent: 409, not 400.
+CONFLICTS = {"duplicate"}
 
 
-def checked(form: forms.BaseForm, *, json_body: bool = True) -> dict[str, Any]:
-    """The form's cleaned data, or a 400 listing each field's errors with their codes. A form
-    filled from a JSON body first has each value of its field's JSON type."""
-    if json_body and (wrong_types := type_errors(form.fields, form.data)):
-        raise exceptions.ValidationError(wrong_types)
-    if not form.is_valid():
-        found = [error for field_errors in form.errors.get_json_data().values() for error in field_errors]
-        if all(error["code"] in CONFLICTS for error in found):
-            raise Conflict(found[0]["message"], code=found[0]["code"])
-        raise exceptions.ValidationError(
-            {
-                field: [exceptions.ErrorDetail(error["message"], error["code"] or "invalid") for error in errors]
-                for field, errors in form.errors.get_json_data().items()
-            }
-        )
-    return form.cleaned_data
+def checked(serializer: serializers.BaseSerializer[Any]) -> Any:
+    """The serializer's validated data (the model's rules: `ValidatedModelSerializer`), or a
+    400 listing each field's errors with their codes; a 409 when they are all conflicts."""
+    if serializer.is_valid():
+        return serializer.validated_data
+    errors: dict[str, Any] = dict(serializer.errors)  # a dict: one object was sent
+    found = [error for field_errors in errors.values() if isinstance(field_errors, list) for error in field_errors]
+    if found and all(error.code in CONFLICTS for error in found):
+        raise Conflict(str(found[0]), code=found[0].code)
+    raise exceptions.ValidationError(errors)
 
 
 def caller(request: Request) -> User:

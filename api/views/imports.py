@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,8 +14,6 @@ from rest_framework.views import APIView
 from api.serializers import ImportInputSerializer, ImportSerializer, JobSerializer, UndoneImportSerializer
 from api.views.common import caller, checked, sent_job
 from metrics.access import get_batch, get_batch_for_undo, get_metric
-from metrics.csv_io import DETECT
-from metrics.forms import ApiUploadForm
 from metrics.models import ImportBatch
 
 
@@ -45,24 +42,14 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
         the job; a refused file's job says why, line by line, in `file_errors`."""
         metric = get_metric(request.user, metric_id)
         user = caller(request)
-        import_again = request.data.get("import_again", "false")
-        if import_again not in ("true", "false"):
-            message = _("Send true or false.")
-            raise exceptions.ValidationError({"import_again": [exceptions.ErrorDetail(message, "type")]})
-        fields = {
-            "metric": metric.pk,
-            "delimiter": request.data.get("delimiter", DETECT),
-            "import_again": import_again == "true",
-        }
-        form = ApiUploadForm(user, fields, request.FILES)
-        cleaned = checked(form, json_body=False)
+        sent = checked(ImportInputSerializer(data=request.data))
         queued = metric.queue_import(
             user,
-            file_name=cleaned["file"].name,
-            data=form.data_bytes,
-            sha256=form.sha256,
-            delimiter=cleaned["delimiter"],
-            import_again=cleaned["import_again"],
+            file_name=sent["file"].name,
+            data=sent["upload"].data,
+            sha256=sent["upload"].sha256,
+            delimiter=sent["delimiter"],
+            import_again=sent["import_again"],
         )
         job = sent_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
         body = JobSerializer(job, context={"request": request}).data

@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,14 +16,10 @@ from rest_framework.views import APIView
 
 from api.pagination import NewestFirst
 from api.serializers import IndicatorInputSerializer, IndicatorSerializer, IndicatorsInputSerializer, StoredSerializer
-from api.strict import type_errors, unknown_fields
 from api.views.common import caller, checked, request_body
 from metrics.access import get_metric
-from metrics.forms import ApiIndicatorForm
 from metrics.models import Indicator
 from predictor.columns import IndicatorColumns
-
-MAX_BULK_INDICATORS = 10_000
 
 
 class MetricIndicators(generics.ListAPIView[Indicator]):
@@ -44,7 +39,7 @@ class MetricIndicators(generics.ListAPIView[Indicator]):
     def post(self, request: Request, metric_id: int) -> Response:
         """Add one indicator (a past deployment: the value seen, after how many minutes, what was decided)."""
         metric = get_metric(request.user, metric_id)
-        row = checked(ApiIndicatorForm(request_body(request)))
+        row = checked(IndicatorInputSerializer(data=request_body(request)))
         indicator = metric.add_indicator(row["value"], row["decision"], row["minutes"], caller(request))
         return Response(IndicatorSerializer(indicator).data, status=status.HTTP_201_CREATED)
 
@@ -57,37 +52,10 @@ class MetricIndicatorsBulk(APIView):
     def post(self, request: Request, metric_id: int) -> Response:
         """Add many indicators in one request, all or nothing; an error names the row (from 0)."""
         metric = get_metric(request.user, metric_id)
-        body = request_body(request)
-        if unknown := unknown_fields(["indicators"], body):
-            raise exceptions.ValidationError(unknown)
-        rows = body.get("indicators")
-        if not isinstance(rows, list) or not rows:
-            message = _("Send a non-empty list of indicators as “indicators”.")
-            raise exceptions.ValidationError({"indicators": [exceptions.ErrorDetail(message, "invalid")]})
-        if len(rows) > MAX_BULK_INDICATORS:
-            message = _("At most %(count)d indicators a request; upload a CSV file for more.") % {
-                "count": MAX_BULK_INDICATORS
-            }
-            raise exceptions.ValidationError({"indicators": [exceptions.ErrorDetail(message, "too_many")]})
+        rows = checked(IndicatorsInputSerializer(data=request_body(request)))["indicators"]
         data = IndicatorColumns()
-        errors: dict[str, Any] = {}
-        for index, row in enumerate(rows):
-            form = ApiIndicatorForm(row if isinstance(row, dict) else {})
-            if wrong_types := type_errors(form.fields, form.data):
-                errors[f"indicators.{index}"] = wrong_types
-            elif form.is_valid():
-                data.append(
-                    value=form.cleaned_data["value"],
-                    time=form.cleaned_data["minutes"],
-                    decision=form.cleaned_data["decision"],
-                )
-            else:
-                errors[f"indicators.{index}"] = {
-                    field: [exceptions.ErrorDetail(e["message"], e["code"] or "invalid") for e in field_errors]
-                    for field, field_errors in form.errors.get_json_data().items()
-                }
-        if errors:
-            raise exceptions.ValidationError(errors)
+        for row in rows:
+            data.append(value=row["value"], time=row["minutes"], decision=row["decision"])
         stored = metric.import_indicators(data, caller(request))
         metric.refresh_from_db(fields=["indicator_count"])
         return Response({"stored": stored, "indicator_count": metric.indicator_count}, status=status.HTTP_201_CREATED)

@@ -6,18 +6,20 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers import MetricInputSerializer, MetricSerializer, VerdictSettingsSerializer
-from api.strict import unknown_fields
+from api.serializers import (
+    MetricFilterSerializer,
+    MetricInputSerializer,
+    MetricSerializer,
+    VerdictSettingsSerializer,
+)
 from api.views.common import Conflict, caller, checked, request_body
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
-from metrics.forms import MetricFilterForm, MetricForm, MetricSettingsForm
 from metrics.models import Metric
-from metrics.models.metric import VERDICT_SETTINGS
 
 NAME_FILTER = OpenApiParameter("name", str, description="Metrics whose name contains this, ignoring case.")
 CATEGORY_FILTER = OpenApiParameter("category", str, description="Metrics whose category contains this, ignoring case.")
@@ -29,7 +31,7 @@ class MetricList(generics.ListAPIView[Metric]):
     serializer_class = MetricSerializer
 
     def get_queryset(self) -> Any:
-        searched = checked(MetricFilterForm(self.request.query_params), json_body=False)
+        searched = checked(MetricFilterSerializer(data=self.request.query_params))
         return (
             Metric.objects.visible_to(self.request.user)
             .search(name=searched["name"], category=searched["category"])
@@ -50,14 +52,11 @@ class MetricList(generics.ListAPIView[Metric]):
     )
     def post(self, request: Request) -> Response:
         """Create a metric, owned by the caller."""
-        form = MetricForm(request_body(request))
-        checked(form)
-        metric = form.save(commit=False)
-        metric.owner = caller(request)
+        metric = Metric(owner=caller(request), **checked(MetricInputSerializer(data=request_body(request))))
         try:
             with transaction.atomic():
                 metric.save()
-        except IntegrityError:  # made by another request since the form looked
+        except IntegrityError:  # made by another request since it was checked
             raise Conflict(metric.duplicate_message(), code="duplicate") from None
         body = MetricSerializer(Metric.objects.listed().get(pk=metric.pk), context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
@@ -76,13 +75,11 @@ class MetricDetail(APIView):
         cases, the out-of-range margin, and whether a stale model is refused."""
         metric = get_metric_for_settings(request.user, metric_id)
         sent = request_body(request)
-        if unknown := unknown_fields(VERDICT_SETTINGS, sent):
-            raise exceptions.ValidationError(unknown)
-        data = {field: sent.get(field, getattr(metric, field)) for field in VERDICT_SETTINGS}
-        form = MetricSettingsForm(data, instance=metric)  # the web page's: its rules and messages
-        checked(form)
+        settings = checked(VerdictSettingsSerializer(metric, data=sent, partial=True))  # the page's rules
+        for field, value in settings.items():
+            setattr(metric, field, value)
         # Only what was sent: two requests changing different settings at once keep both.
-        form.save(commit=False).save_settings(fields=sent)
+        metric.save_settings(fields=sent)
         annotated = Metric.objects.listed().get(pk=metric.pk)
         return Response(MetricSerializer(annotated, context={"request": request}).data)
 

@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 from api.serializers import AskSerializer, FeedbackSerializer, VerdictSerializer
 from api.views.common import caller, checked, request_body
 from metrics.access import get_metric, get_verdict, get_verdict_for_feedback
-from metrics.forms import ApiFeedbackForm, ObservationForm
 from metrics.models import Source, Verdict, VerdictState
 
 STATE_FILTER = OpenApiParameter("verdict", str, enum=VerdictState.values, description="Only verdicts in this state.")
@@ -51,7 +50,7 @@ class MetricVerdicts(generics.ListCreateAPIView[Verdict]):
     def post(self, request: Request, metric_id: int) -> Response:
         """Ask for a verdict on an observation; it is logged, and has its own permanent URL."""
         metric = get_metric(request.user, metric_id)
-        observation = checked(ObservationForm(request_body(request)))
+        observation = checked(AskSerializer(data=request_body(request)))
         verdict = metric.predict(observation["value"], observation["minutes"], caller(request), source=Source.API)
         body = VerdictSerializer(verdict, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
@@ -71,6 +70,6 @@ class VerdictFeedback(APIView):
     def post(self, request: Request, verdict_id: int) -> Response:
         """Say what was actually decided: one labelled indicator the next training learns from."""
         verdict = get_verdict_for_feedback(request.user, verdict_id)
-        feedback = checked(ApiFeedbackForm(request_body(request)))
+        feedback = checked(FeedbackSerializer(data=request_body(request)))
         verdict.add_feedback(feedback["decided"], feedback["note"], caller(request))
         return Response(VerdictSerializer(verdict, context={"request": request}).data)

@@ -33,7 +33,7 @@ from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping, Sequence
 
     from django.contrib.auth.models import AnonymousUser, User
 
@@ -84,9 +84,8 @@ class Gate(Labelled):
 
     def clean(self) -> None:
         if self.marginal_score is not None and self.pass_score is not None and self.marginal_score > self.pass_score:
-            raise ValidationError(
-                {"marginal_score": gettext("The marginal score cannot be above the pass score.")}, code="order"
-            )
+            message = gettext("The marginal score cannot be above the pass score.")
+            raise ValidationError({"marginal_score": ValidationError(message, code="order")})
 
     def can_change(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
@@ -96,9 +95,19 @@ class Gate(Labelled):
         of their tokens (until teams exist, no one else). Anyone may read them."""
         return user.is_authenticated and user.is_active and user.pk == self.owner_id
 
-    def set_metrics(self, items: Iterable[Mapping[str, Any]]) -> None:
+    @staticmethod
+    def check_metrics(metrics: Sequence[Metric | int]) -> None:
+        """A gate judges with at least one metric, each once; raises `ValidationError` otherwise."""
+        if not metrics:
+            raise ValidationError(gettext("A gate needs at least one metric."), code="empty")
+        ids = [getattr(metric, "pk", metric) for metric in metrics]
+        if len(set(ids)) != len(ids):
+            raise ValidationError(gettext("Each metric may appear once."), code="duplicate")
+
+    def set_metrics(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Make these the gate's metrics (each a `metric` with its `weight`, `critical` and
-        `observe_only`), in this order, in place of the ones it had."""
+        `observe_only`), in this order, in place of the ones it had (`check_metrics`' rules)."""
+        self.check_metrics([item["metric"] for item in items])
         with transaction.atomic():
             self.gate_metrics.all().delete()
             GateMetric.objects.bulk_create(GateMetric(gate=self, **item) for item in items)
@@ -164,20 +173,16 @@ class Release(models.Model):
         """Who may push observations, and so change its verdict: who may start its releases."""
         return self.gate.can_start_release(user)
 
-    @staticmethod
-    def checked_start(started_at: datetime) -> datetime:
-        """A start that is not in the future (but for clocks a few minutes apart). Minutes are
-        counted from it: a local time sent without its offset, east of UTC, would put every
-        observation at minute 0 for hours."""
-        if started_at > timezone.now() + ALLOWED_CLOCK_SKEW:
-            raise ValidationError(
-                gettext(
-                    "The release cannot start in the future. Send its start with its UTC offset "
-                    "(2026-03-01T14:00:00+02:00), or in UTC (2026-03-01T12:00:00Z)."
-                ),
-                code="future",
+    def clean(self) -> None:
+        # Not in the future (but for clocks a few minutes apart). Minutes are counted from the
+        # start: a local time sent without its offset, east of UTC, would put every observation
+        # at minute 0 for hours.
+        if self.started_at is not None and self.started_at > timezone.now() + ALLOWED_CLOCK_SKEW:
+            message = gettext(
+                "The release cannot start in the future. Send its start with its UTC offset "
+                "(2026-03-01T14:00:00+02:00), or in UTC (2026-03-01T12:00:00Z)."
             )
-        return started_at
+            raise ValidationError({"started_at": ValidationError(message, code="future")})
 
     def observe(self, metric: Metric, value: float, user: User | None, minutes: float | None = None) -> Observation:
         """Judge `value` of one of the gate's metrics, `minutes` after the release started (by

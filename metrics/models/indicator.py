@@ -1,19 +1,24 @@
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
 from array import array
 from collections import Counter
 from collections.abc import Iterator, MutableSequence, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, connections, models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from django.contrib.auth.models import AnonymousUser, User
+    from django.core.files.uploadedfile import UploadedFile
 
 INSERT_CHUNK_ROWS = 10_000
 COPY_CHUNK_ROWS = 100_000
@@ -288,6 +294,34 @@ class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
         return self.newest_first().defer("data").annotate(job_id=Subquery(latest_job))
 
 
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded CSV file's bytes, and their sha256 (how a file imported twice is found)."""
+
+    data: bytes
+    sha256: str
+
+
+def read_upload(upload: UploadedFile) -> Upload:
+    """The file a person or a program uploads, read once it is known to be importable: not
+    beyond `MBREAK_MAX_UPLOAD_BYTES`, and no line too long (refused at once, rather than by a
+    worker after the file was stored and queued). Raises `ValidationError` otherwise."""
+    limit = settings.MBREAK_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ValidationError(
+            _("The file is too large (%(size)s); the limit is %(limit)s."),
+            code="too_large",
+            params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+        )
+    upload.seek(0)
+    data = upload.read()
+    try:
+        csv_io.refuse_long_lines(data)
+    except csv_io.CsvFormatError as error:
+        raise ValidationError(error.message, code="line_too_long") from None
+    return Upload(data, hashlib.sha256(data).hexdigest())
+
+
 class ImportBatch(models.Model):
     """One uploaded file: who sent what, when, and the rows it stored; undoable as a whole.
 
@@ -342,6 +376,19 @@ class ImportBatch(models.Model):
             self.undone_at = timezone.now()
             ImportBatch.objects.filter(pk=self.pk).update(undone_at=self.undone_at, data=b"")
         return deleted
+
+
+# The numbers the tree can learn from (it computes in 32-bit floats), as the database holds
+# them (`indicator_numbers_learnable`): every form, serializer and command checks these.
+NUMBER_TOO_SMALL = _("Enter a number no smaller than %(limit_value).1e.")
+NUMBER_TOO_LARGE = _("Enter a number no larger than %(limit_value).1e.")
+VALUE_VALIDATORS = [
+    MinValueValidator(-LARGEST_NUMBER, message=NUMBER_TOO_SMALL),
+    MaxValueValidator(LARGEST_NUMBER, message=NUMBER_TOO_LARGE),
+]
+MINUTES_VALIDATORS = [MinValueValidator(0), MaxValueValidator(LARGEST_NUMBER, message=NUMBER_TOO_LARGE)]
+# Indicators one API request may add: more come as a CSV file, imported by a job.
+MAX_BULK_INDICATORS = 10_000
 
 
 class Indicator(models.Model):

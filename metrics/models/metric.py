@@ -36,6 +36,21 @@ class Decision(models.IntegerChoices):
     ROLLOUT = columns.ROLLOUT, _("Rollout")
     ROLLBACK = columns.ROLLBACK, _("Rollback")
 
+    @property
+    def word(self) -> str:
+        """How the API says it: "rollback" or "rollout" (a program's word, never translated)."""
+        return self.name.lower()
+
+    @classmethod
+    def words(cls) -> list[str]:
+        """Every decision's word, as the API's schema lists them."""
+        return sorted(decision.word for decision in cls)
+
+    @classmethod
+    def from_word(cls, word: str) -> Decision:
+        """The decision a word names; raises KeyError for another word."""
+        return cls[word.upper()]
+
 
 # Characters that show nothing: controls (Cc) and format characters (Cf) such as the
 # zero-width space and joiners, the byte-order mark, soft hyphens and direction marks.
@@ -223,14 +238,6 @@ class Labelled(models.Model):
     class Meta:
         abstract = True
 
-    @classmethod
-    def checked_label(cls, field: str, text: str) -> str:
-        """`text` as `field` stores it; raises `ValidationError` when it shows nothing."""
-        label = normalise_label(text)
-        if not has_visible_character(label):
-            raise ValidationError(cls.LABELS[field])
-        return label
-
     def clean_fields(self, exclude: Iterable[str] | None = None) -> None:
         # The admin, the forms and the API all come through here: what is checked
         # (length, duplicates) is what will be stored.
@@ -289,7 +296,8 @@ class Metric(Labelled):
     min_leaf_cases = models.PositiveIntegerField(
         _("minimum similar cases"),
         default=5,
-        validators=[MinValueValidator(1)],
+        # The same bound on every database: PostgreSQL's integer, which SQLite would exceed.
+        validators=[MinValueValidator(1), MaxValueValidator(LARGEST_MIN_LEAF_CASES)],
         help_text=_("Fewer similar past cases than this make the verdict inconclusive."),
     )
     range_margin = models.FloatField(
@@ -326,6 +334,9 @@ class Metric(Labelled):
         verbose_name_plural = _("metrics")
         constraints = [
             models.UniqueConstraint(fields=["name_key", "category_key"], name="metric_unique_name_category"),
+            models.CheckConstraint(
+                condition=Q(min_leaf_cases__lte=LARGEST_MIN_LEAF_CASES), name="metric_min_leaf_cases_bounded"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -256,6 +256,7 @@ class Verdict(models.Model):
     # Feedback: what was actually decided, recorded once, as an indicator of the metric.
     decided = models.PositiveSmallIntegerField(_("actually decided"), null=True, choices=Decision.choices)
     feedback_note = models.TextField(_("note"), blank=True, default="")
+    NOTE_MAX_LENGTH = 2000  # a feedback note's, on the page and in the API
     feedback_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("feedback by")
     )

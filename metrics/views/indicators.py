@@ -26,7 +26,8 @@ def indicator_add(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResp
     if not form.is_valid():
         return render_detail(request, metric, form, status=400)
     try:
-        metric.add_indicator(user=request.user, **form.cleaned_data)
+        row = form.cleaned_data
+        metric.add_indicator(row["value"], row["decision"], row["minutes"], request.user)
     except MetricDeleted as deleted:
         messages.error(request, str(deleted))
         return redirect("metrics:list")

@@ -25,7 +25,7 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = PredictForm(request.user, request.POST)
     else:
-        initial = {key: request.GET[key] for key in ("value", "time") if key in request.GET}
+        initial = {key: request.GET[key] for key in ("value", "minutes") if key in request.GET}
         form = PredictForm(
             request.user, initial={"metric": request.GET.get("for") or request.GET.get("metric"), **initial}
         )
@@ -33,10 +33,12 @@ def predict(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         metric: Metric = form.cleaned_data["metric"]
         try:
-            verdict = metric.predict(form.cleaned_data["value"], form.cleaned_data["time"], request.user)
+            verdict = metric.predict(form.cleaned_data["value"], form.cleaned_data["minutes"], request.user)
         except (NoTrainedModel, ModelUnusable) as refused:
             # After training, come back to this form filled in as it was.
-            query = urlencode({"metric": str(metric.pk), "value": request.POST["value"], "time": request.POST["time"]})
+            query = urlencode(
+                {"metric": str(metric.pk), "value": request.POST["value"], "minutes": request.POST["minutes"]}
+            )
             context.update(
                 metric=metric,
                 refused=refused,
@@ -74,7 +76,7 @@ def render_verdict(
                 initial={
                     "metric": verdict.metric_id,
                     "value": verdict.value,
-                    "time": verdict.minutes,
+                    "minutes": verdict.minutes,
                 },
             ),
         },

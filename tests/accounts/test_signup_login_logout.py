@@ -219,7 +219,7 @@ def read_urls(ids: dict[str, int]) -> list[str]:
         reverse("metrics:delete", args=[ids["metric"]]),
         reverse("metrics:upload"),
         reverse("metrics:download", args=[ids["metric"]]),
-        reverse("metrics:predict") + f"?metric={ids['metric']}&value=200&time=30",
+        reverse("metrics:predict") + f"?metric={ids['metric']}&value=200&minutes=30",
         reverse("metrics:pairplot", args=[ids["model"]]),
     ]
 
@@ -227,7 +227,7 @@ def read_urls(ids: dict[str, int]) -> list[str]:
 def write_urls(ids: dict[str, int]) -> list[tuple[str, dict[str, object]]]:
     return [
         (reverse("metrics:create"), {"name": "Sneaky", "category": "Anon"}),
-        (reverse("metrics:add_indicator", args=[ids["metric"]]), {"value": 1, "decision": 1, "time": 1}),
+        (reverse("metrics:add_indicator", args=[ids["metric"]]), {"value": 1, "decision": 1, "minutes": 1}),
         (reverse("metrics:delete_indicator", args=[ids["metric"], ids["indicator"]]), {}),
         (reverse("metrics:delete", args=[ids["metric"]]), {}),
         (reverse("metrics:train", args=[ids["metric"]]), {}),

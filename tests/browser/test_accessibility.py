@@ -128,7 +128,7 @@ def pages_to_sweep(ids: dict[str, int]) -> tuple[list[str], list[str]]:
         (anonymous if name in ANONYMOUS else logged_in).append(url)
     assert not unclassified, f"Routes neither swept nor in NOT_PAGES: {unclassified}"
     logged_in += [
-        f"{reverse('metrics:predict')}?metric={ids['metric_id']}&value=200&time=30",
+        f"{reverse('metrics:predict')}?metric={ids['metric_id']}&value=200&minutes=30",
         reverse("metrics:model_card", args=[ids["candidate_id"]]),
         NOT_FOUND,
     ]

@@ -20,7 +20,7 @@ WORDS = {
     "en-US": {
         "value": "Value",
         "observed": "Observed value",
-        "time": "Time (minutes)",
+        "minutes": "Time (minutes)",
         "decision": "Decision",
         "rollout": "Rollout (0)",
         "add": "Add indicator",
@@ -34,7 +34,7 @@ WORDS = {
     "pt-BR": {
         "value": "Valor",
         "observed": "Valor observado",
-        "time": "Tempo (minutos)",
+        "minutes": "Tempo (minutos)",
         "decision": "Decisão",
         "rollout": "Rollout (0)",
         "add": "Adicionar indicador",
@@ -89,7 +89,7 @@ def test_a_decimal_typed_into_the_indicator_form_is_stored_as_meant(
 
     type_into(page.get_by_label(words["value"], exact=True), typed)
     page.get_by_label(words["decision"]).select_option(label=words["rollout"])
-    type_into(page.get_by_label(words["time"]), typed)
+    type_into(page.get_by_label(words["minutes"]), typed)
     page.get_by_role("button", name=words["add"]).click()
 
     expect(page.get_by_test_id("indicators")).to_be_visible()
@@ -106,7 +106,7 @@ def test_a_number_that_could_mean_two_things_is_refused_and_nothing_is_stored(
 
     type_into(page.get_by_label(words["value"], exact=True), words["typed_ambiguous"])
     page.get_by_label(words["decision"]).select_option(label=words["rollout"])
-    type_into(page.get_by_label(words["time"]), "10")
+    type_into(page.get_by_label(words["minutes"]), "10")
     page.get_by_role("button", name=words["add"]).click()
 
     expect(page.get_by_text(words["ambiguous"])).to_be_visible()
@@ -127,7 +127,7 @@ def test_a_decimal_typed_into_the_predict_form_is_used_as_meant(
     page.goto(f"{live_server.url}/predict/?for={metric.pk}")
 
     type_into(page.get_by_label(words["observed"]), typed)
-    type_into(page.get_by_label(words["time"]), typed)
+    type_into(page.get_by_label(words["minutes"]), typed)
     page.get_by_role("button", name=words["run"], exact=True).click()
 
     page.wait_for_url(f"{live_server.url}/verdicts/*/")

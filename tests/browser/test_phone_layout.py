@@ -55,7 +55,7 @@ def test_no_page_scrolls_sideways_on_a_phone(page: Page, live_server, fill_login
         reverse("metrics:upload"),
         metric.get_absolute_url(),
         reverse("metrics:delete", args=[metric.pk]),
-        f"{reverse('metrics:predict')}?metric={metric.pk}&value=200&time=30",
+        f"{reverse('metrics:predict')}?metric={metric.pk}&value=200&minutes=30",
         reverse("metrics:predict"),
     ]
     for path in pages:

@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from api.serializers import IndicatorInputSerializer
 from metrics.forms import (
-    ApiIndicatorForm,
     IndicatorForm,
     MetricSettingsForm,
     PredictForm,
@@ -30,7 +30,7 @@ UM_SEPARADOR = "Digite o número com um só separador decimal e sem separador de
 
 
 def indicator_form(value: str, time: str) -> IndicatorForm:
-    return IndicatorForm({"value": value, "decision": str(Decision.ROLLBACK.value), "time": time})
+    return IndicatorForm({"value": value, "decision": str(Decision.ROLLBACK.value), "minutes": time})
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -40,7 +40,7 @@ def test_a_decimal_comma_or_point_is_read_as_two_and_a_half_in_either_language(l
         form = indicator_form(typed, typed)
 
         assert form.is_valid(), form.errors
-    assert (form.cleaned_data["value"], form.cleaned_data["time"]) == (2.5, 2.5)
+    assert (form.cleaned_data["value"], form.cleaned_data["minutes"]) == (2.5, 2.5)
 
 
 @pytest.mark.parametrize(
@@ -90,16 +90,16 @@ def test_a_number_whose_separators_could_mean_two_things_is_refused_with_a_messa
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_predict_form_reads_a_decimal_comma(metric: Metric, owner: User, language: str) -> None:
     with translation.override(language):
-        form = PredictForm(owner, {"metric": str(metric.pk), "value": "873,63", "time": "2,5"})
+        form = PredictForm(owner, {"metric": str(metric.pk), "value": "873,63", "minutes": "2,5"})
 
         assert form.is_valid(), form.errors
-    assert (form.cleaned_data["value"], form.cleaned_data["time"]) == (873.63, 2.5)
+    assert (form.cleaned_data["value"], form.cleaned_data["minutes"]) == (873.63, 2.5)
 
 
 def test_the_api_reads_numbers_as_before_whatever_the_language() -> None:
     with translation.override("pt-br"):
-        assert ApiIndicatorForm({"value": 2.5, "decision": "rollout", "minutes": 10}).is_valid()
-        assert not ApiIndicatorForm({"value": "2,5", "decision": "rollout", "minutes": 10}).is_valid()
+        assert IndicatorInputSerializer(data={"value": 2.5, "decision": "rollout", "minutes": 10}).is_valid()
+        assert not IndicatorInputSerializer(data={"value": "2,5", "decision": "rollout", "minutes": 10}).is_valid()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -152,7 +152,7 @@ def test_a_refused_separator_stores_nothing(client: Client, metric: Metric, owne
 
     response = client.post(
         reverse("metrics:add_indicator", args=[metric.pk]),
-        {"value": "1,500", "decision": str(Decision.ROLLOUT.value), "time": "10"},
+        {"value": "1,500", "decision": str(Decision.ROLLOUT.value), "minutes": "10"},
     )
 
     assert response.status_code == 400

@@ -45,7 +45,7 @@ def assert_stale(metric: Metric, client: Client) -> None:
 
 def test_the_indicator_form_makes_the_model_stale(client: Client, model: TrainedModel, contributor: User) -> None:
     client.force_login(contributor)
-    client.post(reverse("metrics:add_indicator", args=[model.metric_id]), {"value": 1, "decision": 1, "time": 20})
+    client.post(reverse("metrics:add_indicator", args=[model.metric_id]), {"value": 1, "decision": 1, "minutes": 20})
     assert_stale(model.metric, client)
 
 

@@ -122,7 +122,7 @@ def test_metric_name_with_markup_is_shown_as_text_everywhere(client: Client, own
         created,
         client.get(reverse("metrics:list")),
         client.get(reverse("metrics:delete", args=[metric.pk])),
-        client.get(reverse("metrics:predict"), {"metric": metric.pk, "value": 1, "time": 1}),
+        client.get(reverse("metrics:predict"), {"metric": metric.pk, "value": 1, "minutes": 1}),
     ]
     for page in pages:
         html = page.content.decode()

@@ -242,7 +242,7 @@ def test_add_indicator_stores_it_by_the_user_and_bumps_the_data_version(
     client.force_login(owner)
     version_before = data_version(metric)
 
-    response = client.post(add_url(metric), {"value": "612.5", "decision": "1", "time": "15"})
+    response = client.post(add_url(metric), {"value": "612.5", "decision": "1", "minutes": "15"})
 
     assert response.status_code == 302
     assert response["Location"] == detail_url(metric)
@@ -258,7 +258,7 @@ def test_any_logged_in_user_may_add_an_indicator_to_any_metric(
 ) -> None:
     client.force_login(contributor)
 
-    response = client.post(add_url(metric), {"value": "-7", "decision": "0", "time": "0"}, follow=True)
+    response = client.post(add_url(metric), {"value": "-7", "decision": "0", "minutes": "0"}, follow=True)
 
     indicator = Indicator.objects.get()
     assert (indicator.value, indicator.decision, indicator.time) == (-7.0, 0, 0.0)
@@ -269,20 +269,20 @@ def test_any_logged_in_user_may_add_an_indicator_to_any_metric(
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"value": "lots", "decision": "1", "time": "10"}, "Enter a number."),
-        ({"value": "", "decision": "1", "time": "10"}, "This field is required."),
-        ({"value": "500", "decision": "1", "time": "-1"}, "Ensure this value is greater than or equal to 0."),
-        ({"value": "500", "decision": "", "time": "10"}, "This field is required."),
+        ({"value": "lots", "decision": "1", "minutes": "10"}, "Enter a number."),
+        ({"value": "", "decision": "1", "minutes": "10"}, "This field is required."),
+        ({"value": "500", "decision": "1", "minutes": "-1"}, "Ensure this value is greater than or equal to 0."),
+        ({"value": "500", "decision": "", "minutes": "10"}, "This field is required."),
         (
-            {"value": "500", "decision": "2", "time": "10"},
+            {"value": "500", "decision": "2", "minutes": "10"},
             "Select a valid choice. 2 is not one of the available choices.",
         ),
-        ({"value": "NaN", "decision": "1", "time": "10"}, "Enter a number."),
-        ({"value": "inf", "decision": "1", "time": "10"}, "Enter a number."),
-        ({"value": "500", "decision": "0", "time": "-inf"}, "Enter a number."),
-        ({"value": "500", "decision": "0", "time": "nan"}, "Enter a number."),
-        ({"value": "1e39", "decision": "1", "time": "10"}, "Enter a number no larger than 3.4e+38."),
-        ({"value": "500", "decision": "1", "time": "1e308"}, "Enter a number no larger than 3.4e+38."),
+        ({"value": "NaN", "decision": "1", "minutes": "10"}, "Enter a number."),
+        ({"value": "inf", "decision": "1", "minutes": "10"}, "Enter a number."),
+        ({"value": "500", "decision": "0", "minutes": "-inf"}, "Enter a number."),
+        ({"value": "500", "decision": "0", "minutes": "nan"}, "Enter a number."),
+        ({"value": "1e39", "decision": "1", "minutes": "10"}, "Enter a number no larger than 3.4e+38."),
+        ({"value": "500", "decision": "1", "minutes": "1e308"}, "Enter a number no larger than 3.4e+38."),
     ],
 )
 def test_add_indicator_with_bad_input_is_refused_with_a_message_and_stores_nothing(
@@ -305,7 +305,7 @@ def test_add_indicator_to_a_missing_metric_is_404_and_stores_nothing(
     client.force_login(owner)
     before = database_state()
 
-    response = client.post(reverse("metrics:add_indicator", args=[999_999]), {"value": 1, "decision": 1, "time": 1})
+    response = client.post(reverse("metrics:add_indicator", args=[999_999]), {"value": 1, "decision": 1, "minutes": 1})
 
     assert response.status_code == 404
     assert database_state() == before
@@ -315,7 +315,7 @@ def test_add_indicator_by_get_is_not_allowed(client: Client, owner: User, metric
     client.force_login(owner)
     before = database_state()
 
-    response = client.get(add_url(metric), {"value": 1, "decision": 1, "time": 1})
+    response = client.get(add_url(metric), {"value": 1, "decision": 1, "minutes": 1})
 
     assert response.status_code == 405
     assert database_state() == before
@@ -327,7 +327,7 @@ def test_metric_page_says_the_model_is_out_of_date_after_new_data(
     client.force_login(owner)
     assert "new data since: train again" not in client.get(detail_url(trained_metric)).content.decode()
 
-    response = client.post(add_url(trained_metric), {"value": "5", "decision": "1", "time": "5"}, follow=True)
+    response = client.post(add_url(trained_metric), {"value": "5", "decision": "1", "minutes": "5"}, follow=True)
 
     html = response.content.decode()
     assert "Version 1" in html

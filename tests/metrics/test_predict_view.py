@@ -25,13 +25,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def ask(client: Client, metric: Metric | None, value: str | int, time: str | int):
     """POST the predict form, without following: a verdict redirects, a refusal or an error renders."""
-    data: dict[str, str | int] = {"metric": "" if metric is None else metric.pk, "value": value, "time": time}
+    data: dict[str, str | int] = {"metric": "" if metric is None else metric.pk, "value": value, "minutes": time}
     return client.post(PREDICT_URL, data)
 
 
 def verdict_page(client: Client, metric: Metric, value: str | int, time: str | int) -> str:
     """Ask for a verdict and read the page it redirects to: the verdict's own, permanent one."""
-    response = client.post(PREDICT_URL, {"metric": metric.pk, "value": value, "time": time}, follow=True)
+    response = client.post(PREDICT_URL, {"metric": metric.pk, "value": value, "minutes": time}, follow=True)
     newest = Verdict.objects.latest("pk")
     assert response.redirect_chain == [(reverse("metrics:verdict", args=[newest.pk]), 302)]
     assert response.status_code == 200
@@ -241,13 +241,13 @@ def test_predict_page_by_get_fills_the_form_from_the_link_and_gives_no_verdict(
     # A link (say, back from training) may carry the inputs; only pressing Run gives a verdict.
     client.force_login(owner)
 
-    response = client.get(PREDICT_URL, {"metric": trained_metric.pk, "value": 200, "time": 30})
+    response = client.get(PREDICT_URL, {"metric": trained_metric.pk, "value": 200, "minutes": 30})
 
     assert response.status_code == 200
     html = response.content.decode()
     assert f'<option value="{trained_metric.pk}" selected>' in html
     assert 'name="value" value="200"' in html
-    assert 'name="time" value="30"' in html
+    assert 'name="minutes" value="30"' in html
     assert 'method="post"' in html
     assert "recommended" not in html
     assert not Verdict.objects.exists()
@@ -351,14 +351,14 @@ def test_training_from_the_refusal_comes_back_to_the_form_filled_in_as_it_was(
     metric.import_indicators(rule_data(40), owner)
     client.force_login(owner)
     html = ask(client, metric, 200, 30).content.decode()
-    back = f"{PREDICT_URL}?metric={metric.pk}&amp;value=200&amp;time=30"
+    back = f"{PREDICT_URL}?metric={metric.pk}&amp;value=200&amp;minutes=30"
     assert f'name="next" value="{back}"' in html
 
     trained = client.post(reverse("metrics:train", args=[metric.pk]), {"next": back.replace("&amp;", "&")})
     form = client.get(trained["Location"]).content.decode()
 
     assert 'name="value" value="200"' in form
-    assert 'name="time" value="30"' in form
+    assert 'name="minutes" value="30"' in form
     assert f'<option value="{metric.pk}" selected>' in form
 
 
@@ -494,7 +494,7 @@ def test_prediction_with_bad_input_shows_the_form_errors_and_no_verdict(
 def test_prediction_for_a_metric_that_does_not_exist_shows_a_form_error(client: Client, owner: User) -> None:
     client.force_login(owner)
 
-    response = client.post(PREDICT_URL, {"metric": 999_999, "value": 200, "time": 30})
+    response = client.post(PREDICT_URL, {"metric": 999_999, "value": 200, "minutes": 30})
 
     assert response.status_code == 400
     html = response.content.decode()

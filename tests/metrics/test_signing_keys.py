@@ -36,7 +36,7 @@ def signed_with_old_key(settings, trained_metric: Metric) -> TrainedModel:
 
 def ask(client: Client, metric: Metric) -> str:
     """Run the model from the predict page: the verdict page it leads to, or the refusal."""
-    data = {"metric": metric.pk, "value": 200, "time": 30}
+    data = {"metric": metric.pk, "value": 200, "minutes": 30}
     return client.post(reverse("metrics:predict"), data, follow=True).content.decode()
 
 

@@ -220,7 +220,7 @@ def test_training_a_missing_metric_is_404_and_changes_nothing(client: Client, ow
 
 def test_training_goes_back_to_a_same_site_next(client: Client, owner: User, ready: Metric) -> None:
     client.force_login(owner)
-    next_url = f"{reverse('metrics:predict')}?metric={ready.pk}&value=200&time=30"
+    next_url = f"{reverse('metrics:predict')}?metric={ready.pk}&value=200&minutes=30"
 
     response = client.post(train_url(ready), {"next": next_url})
 
@@ -314,7 +314,7 @@ def test_a_contributor_adding_an_indicator_makes_the_metric_stale_again(
     client.force_login(contributor)
     client.post(
         reverse("metrics:add_indicator", args=[small_trained_metric.pk]),
-        {"value": 1, "decision": ROLLBACK, "time": 50},
+        {"value": 1, "decision": ROLLBACK, "minutes": 50},
         follow=True,
     )
 

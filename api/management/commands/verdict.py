@@ -11,20 +11,43 @@ import json
 import math
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import BaseValidator
 from django.utils.translation import gettext
 
 from api.serializers import ReleaseVerdictSerializer, VerdictSerializer
-from metrics.csv_io import LARGEST_NUMBER
 from metrics.exceptions import ModelUnusable, NoTrainedModel
 from metrics.management.commands._arguments import metric_named, user_named
 from metrics.models import Release, Source, VerdictState
+from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 from metrics.models.metric import LARGEST_ID
 
 # A pipeline gates on the status: anything but 0 stops the deployment. 1 is Python's (and
 # CommandError's) status for a failure, 2 argparse's for arguments that do not parse.
 EXIT_CODES = {VerdictState.ROLLOUT: 0, VerdictState.ROLLBACK: 3, VerdictState.INCONCLUSIVE: 4}
 ARGUMENTS = "Give METRIC VALUE MINUTES for a metric's verdict, or --release ID for a release's, not both."
+
+
+def observed(value_text: str, minutes_text: str) -> tuple[float, float]:
+    """VALUE and MINUTES as numbers, within the limits the pages and the API check (the model's)."""
+    value, minutes = float(value_text), float(minutes_text)
+    if not is_valid(value, VALUE_VALIDATORS):
+        largest = max(validator.limit_value for validator in VALUE_VALIDATORS)
+        raise CommandError(f"VALUE must be a finite number no larger than {largest:.1e}.")
+    if not is_valid(minutes, MINUTES_VALIDATORS):
+        raise CommandError("MINUTES must be a number of minutes, 0 or more.")
+    return value, minutes
+
+
+def is_valid(number: float, validators: list[BaseValidator]) -> bool:
+    """Whether `number` is finite and within the limits the pages and the API check (the model's)."""
+    try:
+        for validator in validators:
+            validator(number)
+    except ValidationError:
+        return False
+    return math.isfinite(number)
 
 
 def number_as_entered(text: str) -> str:
@@ -75,11 +98,7 @@ class Command(BaseCommand):
         self.metric_verdict(options)
 
     def metric_verdict(self, options: dict[str, Any]) -> None:
-        value, minutes = float(options["value"]), float(options["minutes"])
-        if not (math.isfinite(value) and abs(value) <= LARGEST_NUMBER):
-            raise CommandError(f"VALUE must be a finite number no larger than {LARGEST_NUMBER:.1e}.")
-        if not (math.isfinite(minutes) and 0 <= minutes <= LARGEST_NUMBER):
-            raise CommandError("MINUTES must be a number of minutes, 0 or more.")
+        value, minutes = observed(options["value"], options["minutes"])
         metric = metric_named(options["metric"])
         user = user_named(options["user"]) if options["user"] else None
         try:

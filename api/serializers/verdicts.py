@@ -1,0 +1,124 @@
+"""Verdicts: what a model answered about an observation, and what was decided."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import MaxLengthValidator
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.serializers.base import DecisionField, Link, NumberField, UtcDateTimeField, model_label
+from api.strict import StrictTypes
+from metrics.formatting import rule_text
+from metrics.models import (
+    Source,
+    Verdict,
+    VerdictState,
+)
+from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
+
+
+class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
+    code = serializers.CharField(
+        help_text="value_out_of_range, minutes_out_of_range, few_cases, weak_majority, no_better_than_baseline, "
+        "could_be_chance (better than the baseline as measured, not beyond chance), stale"
+    )
+    message = serializers.CharField(help_text="The reason in words, in the request's language (Accept-Language).")
+
+
+# One side of a verdict's range: its number, and whether that number itself is in the range.
+BOUND_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"number": {"type": "number"}, "inclusive": {"type": "boolean"}},
+    "required": ["number", "inclusive"],
+}
+
+
+class VerdictSerializer(serializers.Serializer[Verdict]):
+    # Its fields declared rather than read from the model: a ModelSerializer reads them again
+    # for every object it shows, which cost as much as giving the verdict.
+    id = serializers.IntegerField(read_only=True)
+    verdict = serializers.ChoiceField(source="state", choices=VerdictState.values, read_only=True)
+    leaning = serializers.ChoiceField(choices=[VerdictState.ROLLBACK.value, VerdictState.ROLLOUT.value], read_only=True)
+    metric = serializers.IntegerField(source="metric_id", read_only=True)
+    metric_name = serializers.CharField(source="metric.name", read_only=True)
+    value = serializers.FloatField(read_only=True)
+    minutes = serializers.FloatField(read_only=True, label=model_label(Verdict, "minutes"))
+    reasons = serializers.SerializerMethodField()
+    rule = serializers.SerializerMethodField()
+    conditions = serializers.SerializerMethodField()
+    similar_cases = serializers.SerializerMethodField()
+    model_version = serializers.IntegerField(read_only=True)
+    model_accuracy = serializers.FloatField(read_only=True, label=model_label(Verdict, "model_accuracy"))
+    is_stale = serializers.BooleanField(read_only=True)
+    asked_by = serializers.CharField(source="asked_by.username", default=None, read_only=True, allow_null=True)
+    asked_at = UtcDateTimeField(read_only=True)
+    # "source" is also an attribute of every DRF field (a serializer is one): only mypy minds.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=Source.choices, read_only=True, label=model_label(Verdict, "source")
+    )
+    decided = DecisionField(
+        read_only=True, allow_null=True, help_text="What was actually decided, once someone said so."
+    )
+    url = Link("api:verdict")
+    web_url = Link()
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_reasons(self, verdict: Verdict) -> list[dict[str, str]]:
+        """Why it is inconclusive (empty for a clear verdict)."""
+        return [
+            {"code": str(reason["code"]), "message": text}
+            for reason, text in zip(verdict.reasons, verdict.reason_texts(), strict=True)
+        ]
+
+    def get_rule(self, verdict: Verdict) -> str:
+        """What "similar" means for this verdict: the tree's path, in words."""
+        return rule_text(verdict.path)
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "feature": {"type": "string", "enum": ["value", "minutes"]},
+                    "lower": BOUND_SCHEMA,
+                    "upper": BOUND_SCHEMA,
+                },
+                "required": ["feature", "lower", "upper"],
+            },
+        }
+    )
+    def get_conditions(self, verdict: Verdict) -> list[dict[str, Any]]:
+        """The rule as ranges, one per feature, each bound written as people write it (48.2, not
+        48.19999694824219), with whether that number itself is in the range (null: open): what
+        `rule` says in words."""
+        return [condition.as_written() for condition in verdict.path]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"rollbacks": {"type": "integer"}, "rollouts": {"type": "integer"}},
+            "required": ["rollbacks", "rollouts"],
+        }
+    )
+    def get_similar_cases(self, verdict: Verdict) -> dict[str, int]:
+        return {"rollbacks": verdict.leaf_rollbacks, "rollouts": verdict.leaf_rollouts}
+
+
+class AskSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
+    """An observation: a value seen `minutes` after the deployment (an indicator's limits)."""
+
+    value = NumberField(validators=VALUE_VALIDATORS)
+    minutes = NumberField(validators=MINUTES_VALIDATORS)
+
+
+class FeedbackSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
+    """What was actually decided about a verdict, with a note."""
+
+    decided = DecisionField(help_text="What was actually decided.")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", validators=[MaxLengthValidator(Verdict.NOTE_MAX_LENGTH)]
+    )
