@@ -345,10 +345,25 @@ def worker_command(
     return command + (["--pool", "solo"] if solo else [])
 
 
-def start_web(name: str, port: int, env: dict[str, str], folder: Path, **sizes: int | None) -> Service:
-    service = Service.start(name, web_command(port, folder, **sizes), env, folder)
+def start_web(name: str, command: list[str], port: int, env: dict[str, str], folder: Path) -> Service:
+    service = Service.start(name, command, env, folder)
     service.wait_for(lambda: answers_healthz(port), "answer /healthz with 200")
     return service
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    command: list[str]
+    log_path: Path  # gunicorn's output: its own lines and the application's JSON log
+
+
+@contextmanager
+def running_web(command: list[str], port: int, env: dict[str, str], folder: Path) -> Iterator[Server]:
+    """gunicorn, started here and stopped whatever happens."""
+    with running(lambda: start_web("gunicorn", command, port, env, folder)) as (service,):
+        yield Server("127.0.0.1", port, command, service.log_path)
 
 
 def start_worker(name: str, command: list[str], env: dict[str, str], folder: Path) -> Service:
