@@ -72,7 +72,6 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
-	$(BIN)/mypy bench/api.py
 
 format: install-dev
 	$(BIN)/ruff check --fix .

@@ -36,6 +36,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from harness import (
     DEFAULT_POSTGRES_URL,
@@ -205,7 +206,9 @@ def run_one(backend: str, rows: int, train: bool) -> JobRun:
     )
 
 
-def run_jobs(client, user, data: bytes, rows: int, in_process, train: bool, worker_pid: int) -> tuple:  # type: ignore[no-untyped-def]
+def run_jobs(
+    client: Any, user: Any, data: bytes, rows: int, in_process: Any, train: bool, worker_pid: int
+) -> tuple[float, float, float, float | None, float | None]:
     """An upload through the form until the worker committed its rows, then (if `train`) Train until
     the new version is stored, against training in this process; and the worker's memory."""
     from django.urls import reverse
