@@ -243,15 +243,20 @@ class Service:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
+    is_ready: Callable[[], bool]  # what tells that it has started
 
     @classmethod
-    def start(cls, name: str, command: list[str], env: dict[str, str], folder: Path) -> Service:
+    def start(
+        cls, name: str, command: list[str], env: dict[str, str], folder: Path, is_ready: Callable[[Service], bool]
+    ) -> Service:
         log_path = folder / f"{name.replace(' ', '-')}.log"
         log_file = log_path.open("wb")
         process = subprocess.Popen(  # noqa: S603 - this interpreter, our own code
             command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
-        return cls(name, process, log_path, log_file)
+        service = cls(name, process, log_path, log_file, lambda: False)
+        service.is_ready = lambda: is_ready(service)
+        return service
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -272,15 +277,15 @@ class Service:
                 self.process.wait(timeout=10)
         self.log_file.close()
 
-    def wait_for(self, ready: Callable[[], bool], what: str, seconds: float = 90) -> None:
+    def wait_until_ready(self, seconds: float = 120) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
-            if ready():
+            if self.is_ready():
                 return
             time.sleep(0.25)
-        raise RuntimeError(f"{self.name} did not {what} in {seconds:.0f} s:\n{self.tail()}")
+        raise RuntimeError(f"{self.name} was not ready in {seconds:.0f} s:\n{self.tail()}")
 
 
 def answers_healthz(port: int) -> bool:
@@ -346,9 +351,8 @@ def worker_command(
 
 
 def start_web(name: str, command: list[str], port: int, env: dict[str, str], folder: Path) -> Service:
-    service = Service.start(name, command, env, folder)
-    service.wait_for(lambda: answers_healthz(port), "answer /healthz with 200")
-    return service
+    """gunicorn, ready when it answers /healthz with 200."""
+    return Service.start(name, command, env, folder, lambda _service: answers_healthz(port))
 
 
 @dataclass
@@ -367,18 +371,19 @@ def running_web(command: list[str], port: int, env: dict[str, str], folder: Path
 
 
 def start_worker(name: str, command: list[str], env: dict[str, str], folder: Path) -> Service:
-    service = Service.start(name, command, env, folder)
-    service.wait_for(lambda: " ready." in service.log(), "start")
-    return service
+    """A Celery worker, ready when it says so."""
+    return Service.start(name, command, env, folder, lambda service: " ready." in service.log())
 
 
 @contextmanager
-def running(*services: Callable[[], Service]) -> Iterator[list[Service]]:
-    """Services started in turn, and stopped whatever happens."""
+def running(*starts: Callable[[], Service]) -> Iterator[list[Service]]:
+    """Services started together, ready when this yields, and stopped whatever happens."""
     started: list[Service] = []
     try:
-        for start in services:
+        for start in starts:
             started.append(start())
+        for service in started:
+            service.wait_until_ready()
         yield started
     finally:
         for service in started:
