@@ -28,9 +28,10 @@ production settings (DEBUG=0, a long random SECRET_KEY, ALLOWED_HOSTS; `manage.p
 - worker A and worker B: `celery -A mbreak worker`, one process each (`--concurrency 1`),
   distinct node names, on their own queue (MBREAK_JOB_QUEUE=bench-scaleout-<pid>), on the
   Redis database of --redis-url (broker and cache). Which worker ran which job is read from
-  each worker's own log: the `job <id> <kind>: <status>` line that `Job.run` logs. `--keep-logs FOLDER` keeps the four logs.
+  each worker's own log: the `job <id> <kind>: <status>` line that `Job.run` logs.
+  `--keep-logs FOLDER` keeps the four logs.
 
-The ten metrics of part 2 are stored by this process through `Metric.import_indicators`
+The metrics of part 2 are stored by this process through `Metric.import_indicators`
 (fast, and the same code an import job runs); everything else goes through the pages.
 
 Exits 0 only when every check holds; the report lists each one.
