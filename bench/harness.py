@@ -20,12 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 # Marks a child's one line of results, so that anything else it prints is not parsed.
@@ -498,3 +500,135 @@ def print_table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[obje
     print("-" * len(header))
     for row in rows:
         print(" ".join(cell(value, spec) for value, (_title, spec) in zip(row, columns, strict=True)))
+
+
+# --- a browser behind the load balancer -----------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+    path: str
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return self.headers.get("location", "")
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Browser:
+    """One person's browser speaking to a web process as the TLS-ending load balancer forwards
+    it (`X-Forwarded-Proto: https`): its cookies (kept whatever their Secure flag: the browser
+    spoke HTTPS to the balancer), one keep-alive connection, and the last page it showed,
+    whose forms it posts with their CSRF token."""
+
+    def __init__(self, port: int, timeout: float = 180, name: str = "") -> None:
+        self.name = name
+        self.port = port
+        self.timeout = timeout
+        self.origin = f"https://127.0.0.1:{port}"
+        self.cookies: dict[str, str] = {}
+        self.connection: http.client.HTTPConnection | None = None
+        self.reconnects = 0
+        self.page = Answer(0, {}, b"", "/")  # the last HTML page shown
+
+    def send(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Answer:
+        """One request, no redirect followed. A kept-alive connection the server closed meanwhile
+        (a worker recycled by --max-requests, or idle too long) is opened again, as a browser does."""
+        headers = {"Host": f"127.0.0.1:{self.port}", "X-Forwarded-Proto": "https", "Accept-Language": "en"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if method == "POST":
+            headers["Origin"] = self.origin
+            headers["Referer"] = self.origin + self.page.path
+            headers["Content-Type"] = content_type or "application/x-www-form-urlencoded"
+        for attempt in (1, 2):
+            reused = self.connection is not None
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.connection.request(method, path, body=body, headers=headers)
+                answer = self.connection.getresponse()
+                data = answer.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if reused and attempt == 1:
+                    self.reconnects += 1
+                    continue
+                raise
+            except BaseException:
+                self.close()
+                raise
+            if answer.will_close:
+                self.close()
+            for header in answer.msg.get_all("Set-Cookie") or []:
+                self._keep_cookie(header)
+            return Answer(answer.status, {name.lower(): value for name, value in answer.getheaders()}, data, path)
+        raise AssertionError("unreachable")
+
+    def _keep_cookie(self, header: str) -> None:
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(header)
+        for name, morsel in cookie.items():
+            if morsel["max-age"] == "0" or not morsel.value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = morsel.value
+
+    def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Answer:
+        """Send, then follow redirects as a browser does (with GET)."""
+        redirects: list[str] = []
+        answer = self.send(method, path, body, content_type)
+        while answer.status in (301, 302, 303) and len(redirects) < 10:
+            location = urlsplit(answer.location)
+            redirects.append(urlunsplit(("", "", location.path or "/", location.query, "")))
+            answer = self.send("GET", redirects[-1])
+        answer.redirects = redirects
+        if answer.headers.get("content-type", "").startswith("text/html"):
+            self.page = answer
+        return answer
+
+    def get(self, path: str) -> Answer:
+        return self.request("GET", path)
+
+    def submit(
+        self, action: str, fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]] | None = None
+    ) -> Answer:
+        """Post a form of the page last shown, with its CSRF token, as its submit button would."""
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.page.text)
+        if token is None:
+            raise RuntimeError(f"web {self.name}: no CSRF token on {self.page.path}")
+        fields = [("csrfmiddlewaretoken", token.group(1)), *fields]
+        if files is None:
+            return self.request("POST", action, urlencode(fields).encode())
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields
+        ]
+        for name, file_name, data in files:
+            head = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
+                "Content-Type: text/csv\r\n\r\n"
+            )
+            parts.append(head.encode() + data + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        return self.request("POST", action, b"".join(parts), f"multipart/form-data; boundary={boundary}")
+
+    def login(self, username: str, password: str) -> Answer:
+        self.get("/accounts/login/")
+        return self.submit("/accounts/login/", [("username", username), ("password", password), ("next", "")])
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None

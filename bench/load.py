@@ -62,7 +62,6 @@ of 0.5 s or more on its own.
 from __future__ import annotations
 
 import argparse
-import http.client
 import math
 import os
 import random
@@ -78,12 +77,13 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from harness import (
+    Answer,
+    Browser,
     LogReader,
     Server,
     Service,
@@ -379,84 +379,6 @@ def server_seconds(entries: list[dict[str, Any]]) -> dict[str, list[float]]:
 
 
 @dataclass
-class Response:
-    status: int
-    location: str
-    body: bytes
-
-
-class Browser:
-    """One user's browser: a keep-alive connection, its cookies, and the headers the load balancer adds."""
-
-    def __init__(self, server: Server, timeout: float) -> None:
-        self.server = server
-        self.timeout = timeout
-        self.origin = f"https://{server.host}:{server.port}"
-        self.connection: http.client.HTTPConnection | None = None
-        self.cookies: dict[str, str] = {}
-        self.reconnects = 0
-
-    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> Response:
-        headers = {
-            "Host": f"{self.server.host}:{self.server.port}",
-            "X-Forwarded-Proto": "https",  # TLS ends at the load balancer
-            "User-Agent": "mbreak-load-bench",
-            "Accept-Language": "en",
-        }
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        body = None
-        if form is not None:
-            body = urlencode(form).encode()
-            headers.update(
-                {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Origin": self.origin,
-                    "Referer": self.origin + path,
-                }
-            )
-        for attempt in (1, 2):
-            reused = self.connection is not None
-            if self.connection is None:
-                self.connection = http.client.HTTPConnection(self.server.host, self.server.port, timeout=self.timeout)
-            try:
-                self.connection.request(method, path, body=body, headers=headers)
-                answer = self.connection.getresponse()
-                data = answer.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.close()
-                # A kept-alive connection the server closed meanwhile (a worker recycled by
-                # --max-requests, or idle too long): a browser opens another and sends again.
-                if reused and attempt == 1:
-                    self.reconnects += 1
-                    continue
-                raise
-            except BaseException:
-                self.close()
-                raise
-            if answer.will_close:
-                self.close()
-            self._keep_cookies(answer.headers.get_all("Set-Cookie") or [])
-            return Response(answer.status, answer.getheader("Location") or "", data)
-        raise AssertionError("unreachable")
-
-    def _keep_cookies(self, headers: list[str]) -> None:
-        for header in headers:
-            cookie: SimpleCookie = SimpleCookie()
-            cookie.load(header)
-            for name, morsel in cookie.items():
-                if morsel["max-age"] == "0":
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-
-
-@dataclass
 class Plan:
     metric_id: int
     model_id: int
@@ -468,33 +390,33 @@ CSRF_FIELD = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 VERDICT_URL = re.compile(r"/verdicts/\d+/")
 
 
-def expect_page(response: Response) -> str | None:
+def expect_page(response: Answer) -> str | None:
     if response.status == 200:
         return None
     return f"HTTP {response.status}" + (f" -> {response.location}" if response.location else "")
 
 
-def expect_chart_page(response: Response) -> str | None:
+def expect_chart_page(response: Answer) -> str | None:
     problem = expect_page(response)
     if problem is None and b'id="regions-data"' not in response.body:
         return "verdict page without its decision-regions chart"
     return problem
 
 
-def expect_png(response: Response) -> str | None:
+def expect_png(response: Answer) -> str | None:
     problem = expect_page(response)
     if problem is None and not response.body.startswith(b"\x89PNG"):
         return "not a PNG"
     return problem
 
 
-def expect_verdict_redirect(response: Response) -> str | None:
+def expect_verdict_redirect(response: Answer) -> str | None:
     if response.status == 302 and VERDICT_URL.fullmatch(response.location):
         return None
     return f"HTTP {response.status}" + (f" -> {response.location}" if response.location else "") + ", no verdict"
 
 
-def expect_logged_in(response: Response) -> str | None:
+def expect_logged_in(response: Answer) -> str | None:
     if response.status == 302 and response.location == "/":
         return None
     return f"HTTP {response.status}: login refused"
@@ -510,11 +432,14 @@ class User:
         self.random = random.Random(seed)
 
     def visit(
-        self, key: str, path: str, expect: Callable[[Response], str | None], form: dict[str, str] | None = None
-    ) -> Response | None:
+        self, key: str, path: str, expect: Callable[[Answer], str | None], form: dict[str, str] | None = None
+    ) -> Answer | None:
         started = time.perf_counter()
         try:
-            response = self.browser.request("POST" if form is not None else "GET", path, form)
+            if form is None:
+                response = self.browser.send("GET", path)
+            else:
+                response = self.browser.send("POST", path, urlencode(form).encode())
         except Exception as error:
             self.record(key, time.perf_counter() - started, f"{type(error).__name__}: {error}")
             return None
@@ -533,7 +458,7 @@ class User:
     def session(self, proceed: Callable[[], bool]) -> None:
         """One pass over the pages; stops as soon as `proceed()` says the time is up."""
         metric, model = self.plan.metric_id, self.plan.model_id
-        steps: list[tuple[str, str, Callable[[Response], str | None]]] = [
+        steps: list[tuple[str, str, Callable[[Answer], str | None]]] = [
             ("list", "/", expect_page),
             ("metric", f"/metrics/{metric}/", expect_page),
             ("model card", f"/models/{model}/", expect_page),
@@ -570,7 +495,7 @@ class User:
         return proceed()
 
 
-def csrf_token(response: Response | None) -> str | None:
+def csrf_token(response: Answer | None) -> str | None:
     if response is None:
         return None
     found = CSRF_FIELD.search(response.body)
@@ -608,7 +533,7 @@ class PageTimes:
 def measure_pages(server: Server, plan: Plan, repeat: int, timeout: float, username: str) -> list[PageTimes]:
     """Each page `repeat` times, one request at a time, with its server time from the log; then
     the big metric's last page of indicators (its "Last" link), which the load does not visit."""
-    browser = Browser(server, timeout)
+    browser = Browser(server.port, timeout)
     server_times: dict[str, list[float]] = defaultdict(list)
     recorder = Recorder()
     reader = LogReader(server.log_path)
@@ -666,7 +591,7 @@ class Crowd:
         self.plan = plan
         self.users = users
         self.recorder, self.logins = Recorder(), Recorder()
-        self.browsers = [Browser(server, timeout) for _ in users]
+        self.browsers = [Browser(server.port, timeout) for _ in users]
         self.everyone_in = threading.Barrier(len(users) + 1, timeout=300)
         self.start = threading.Event()
         self.deadline = 0.0

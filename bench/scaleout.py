@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
-import json
 import os
 import re
 import secrets
@@ -52,17 +50,16 @@ import sys
 import tempfile
 import time
 import traceback
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from html.parser import HTMLParser
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from harness import (
+    Browser,
     Service,
     collect_static,
     csv_file,
@@ -132,111 +129,6 @@ class CheckFailed(Exception):
 def require(report: Report, name: str, ok: bool, detail: str = "") -> None:
     if not report.check(name, ok, detail):
         raise CheckFailed(name)
-
-
-# --- A browser behind the load balancer ---------------------------------------------------
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    text: str
-    path: str
-    redirects: list[str] = field(default_factory=list)
-
-    def json(self) -> Any:
-        return json.loads(self.text)
-
-
-class Browser:
-    """Requests to one web process as the TLS-ending load balancer forwards them
-    (`X-Forwarded-Proto: https`), with its own cookies: one login session per browser.
-    Cookies are kept whatever their Secure flag: the browser spoke HTTPS to the balancer."""
-
-    def __init__(self, name: str, port: int) -> None:
-        self.name = name
-        self.port = port
-        self.origin = f"https://127.0.0.1:{port}"
-        self.cookies: dict[str, str] = {}
-        self.page = Response(0, {}, "", "/")  # the last HTML page shown, whose forms are posted
-
-    def _send(self, method: str, path: str, body: bytes | None, content_type: str | None) -> Response:
-        headers = {
-            "Host": f"127.0.0.1:{self.port}",
-            "X-Forwarded-Proto": "https",
-            "Accept-Language": "en",
-        }
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        if method == "POST":
-            headers["Origin"] = self.origin
-            headers["Referer"] = self.origin + self.page.path
-            headers["Content-Type"] = content_type or "application/x-www-form-urlencoded"
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=180)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            answer = connection.getresponse()
-            data = answer.read()
-            for header in answer.msg.get_all("Set-Cookie") or []:
-                self._keep_cookie(header)
-            return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data.decode(), path)
-        finally:
-            connection.close()
-
-    def _keep_cookie(self, header: str) -> None:
-        cookie: SimpleCookie = SimpleCookie()
-        cookie.load(header)
-        for name, morsel in cookie.items():
-            if morsel["max-age"] == "0" or not morsel.value:
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = morsel.value
-
-    def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Response:
-        """Send, then follow redirects as a browser does (with GET)."""
-        redirects: list[str] = []
-        response = self._send(method, path, body, content_type)
-        while response.status in (301, 302, 303) and len(redirects) < 10:
-            location = urlsplit(response.headers["location"])
-            target = urlunsplit(("", "", location.path or "/", location.query, ""))
-            redirects.append(target)
-            response = self._send("GET", target, None, None)
-        response.redirects = redirects
-        if response.headers.get("content-type", "").startswith("text/html"):
-            self.page = response
-        return response
-
-    def get(self, path: str) -> Response:
-        return self.request("GET", path)
-
-    def submit(
-        self, action: str, fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]] | None = None
-    ) -> Response:
-        """Post a form of the page last shown, with its CSRF token, as its submit button would."""
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.page.text)
-        if token is None:
-            raise RuntimeError(f"web {self.name}: no CSRF token on {self.page.path}")
-        fields = [("csrfmiddlewaretoken", token.group(1)), *fields]
-        if files is None:
-            return self.request("POST", action, urlencode(fields).encode())
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-            for name, value in fields
-        ]
-        for name, file_name, data in files:
-            head = (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
-                "Content-Type: text/csv\r\n\r\n"
-            )
-            parts.append(head.encode() + data + b"\r\n")
-        parts.append(f"--{boundary}--\r\n".encode())
-        return self.request("POST", action, b"".join(parts), f"multipart/form-data; boundary={boundary}")
-
-    def login(self, username: str, password: str) -> Response:
-        self.get("/accounts/login/")
-        return self.submit("/accounts/login/", [("username", username), ("password", password), ("next", "")])
 
 
 # --- What the pages say --------------------------------------------------------------------
@@ -669,7 +561,7 @@ def start_the_four(
             + ", ".join(f"{name} celery node {node.replace('%h', host)}" for name, node in nodes.items())
         )
         workers = {service.name: service for service in services if service.name.startswith("worker")}
-        web = {name: Browser(name.removeprefix("web "), port) for name, port in ports.items()}
+        web = {name: Browser(port, name=name.removeprefix("web ")) for name, port in ports.items()}
         print("\n1. An upload on web A, trained by a worker, seen and answered alike on web B")
         one_upload_two_webs(report, web, workers, (username, password), arguments.rows, arguments.timeout)
         print(f"\n2. {arguments.trainings} trainings queued at once, spread over the two workers")
