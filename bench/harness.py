@@ -544,13 +544,7 @@ class Browser:
     def send(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Answer:
         """One request, no redirect followed. A kept-alive connection the server closed meanwhile
         (a worker recycled by --max-requests, or idle too long) is opened again, as a browser does."""
-        headers = {"Host": f"127.0.0.1:{self.port}", "X-Forwarded-Proto": "https", "Accept-Language": "en"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        if method == "POST":
-            headers["Origin"] = self.origin
-            headers["Referer"] = self.origin + self.page.path
-            headers["Content-Type"] = content_type or "application/x-www-form-urlencoded"
+        headers = self._headers(method, content_type)
         for attempt in (1, 2):
             reused = self.connection is not None
             if self.connection is None:
@@ -574,6 +568,16 @@ class Browser:
                 self._keep_cookie(header)
             return Answer(answer.status, {name.lower(): value for name, value in answer.getheaders()}, data, path)
         raise AssertionError("unreachable")
+
+    def _headers(self, method: str, content_type: str | None) -> dict[str, str]:
+        headers = {"Host": f"127.0.0.1:{self.port}", "X-Forwarded-Proto": "https", "Accept-Language": "en"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if method == "POST":
+            headers["Origin"] = self.origin
+            headers["Referer"] = self.origin + self.page.path
+            headers["Content-Type"] = content_type or "application/x-www-form-urlencoded"
+        return headers
 
     def _keep_cookie(self, header: str) -> None:
         cookie: SimpleCookie = SimpleCookie()
