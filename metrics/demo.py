@@ -28,6 +28,7 @@ class DemoMetric:
     value_range: tuple[float, float]
     time_range: tuple[float, float]
     rule: Rule  # True where the team rolled back
+    time_decimals: int = 0  # minutes as observed: whole by default
 
 
 # Traffic that stays low for a while after a deploy means users cannot reach the service.
@@ -50,7 +51,7 @@ def demo_data(
     metrics: Sequence[DemoMetric] = DEMO_METRICS,
 ) -> Iterator[tuple[DemoMetric, IndicatorColumns]]:
     """Each metric with `rows` indicators: values and minutes drawn evenly over its ranges
-    (values to the cent, whole minutes), decided by its rule, a share `noise` the other way.
+    (values to the cent, minutes to the metric's decimals), decided by its rule, a share `noise` the other way.
 
     One generator draws for every metric in turn, so the same seed always gives the same rows,
     whichever of them the caller stores. Lazy: a caller that wants the first metric's rows
@@ -59,7 +60,7 @@ def demo_data(
     generator = np.random.default_rng(seed)
     for metric in metrics:
         values = np.round(generator.uniform(*metric.value_range, rows), 2)
-        times = np.round(generator.uniform(*metric.time_range, rows))
+        times = np.round(generator.uniform(*metric.time_range, rows), metric.time_decimals)
         flip = generator.random(rows) < noise
         decisions = metric.rule(values, times).astype(np.int8)
         decisions[flip] ^= 1
