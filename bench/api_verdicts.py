@@ -91,6 +91,7 @@ from harness import (
     log,
     percentile,
     print_result,
+    print_table,
     production_environment,
     running_web,
     setup_django,
@@ -450,19 +451,24 @@ def milliseconds(value: float, width: int = 7) -> str:
 
 
 def print_measurements(measurements: list[Measurement]) -> None:
-    header = (
-        f"{'endpoint':<16} {'request':<37} {'requests':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6} {'srv p50':>7} {'srv p99':>7} {'boots':>5}"
-    )
-    print(header)
-    print("-" * len(header))
-    for each in measurements:
-        print(
-            f"{each.endpoint.key:<16} {each.endpoint.template:<37} {each.wrk.requests:>8} "
-            f"{each.wrk.requests_per_second:>8.1f} {milliseconds(each.wrk.p50)} {milliseconds(each.wrk.p99)} "
-            f"{each.errors:>6} {milliseconds(percentile(each.server, 0.5))} "
-            f"{milliseconds(percentile(each.server, 0.99))} {each.worker_boots:>5}"
+    columns = [("endpoint", "<16"), ("request", "<37"), ("requests", ">8"), ("req/s", ">8.1f"), ("p50 ms", ">7.1f")]
+    columns += [("p99 ms", ">7.1f"), ("errors", ">6"), ("srv p50", ">7.1f"), ("srv p99", ">7.1f"), ("boots", ">5")]
+    rows = [
+        (
+            each.endpoint.key,
+            each.endpoint.template,
+            each.wrk.requests,
+            each.wrk.requests_per_second,
+            each.wrk.p50 * 1000,
+            each.wrk.p99 * 1000,
+            each.errors,
+            percentile(each.server, 0.5) * 1000,
+            percentile(each.server, 0.99) * 1000,
+            each.worker_boots,
         )
+        for each in measurements
+    ]
+    print_table(columns, rows)
     for each in measurements:
         if each.errors:
             statuses = ", ".join(

@@ -488,8 +488,11 @@ def cell(value: object, spec: str) -> str:
     return format(value, spec)
 
 
-def print_table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[object]]) -> None:
-    """A header of (title, spec) columns, a rule, then a line per row, each value by its column's spec."""
+def print_table(
+    columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[object]], footer: Sequence[Sequence[object]] = ()
+) -> None:
+    """A header of (title, spec) columns, a rule, then a line per row, each value by its column's
+    spec; then, under another rule, the `footer` rows (totals)."""
     titles = []
     for title, spec in columns:
         found = WIDTH.match(spec)
@@ -498,8 +501,10 @@ def print_table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[obje
     header = " ".join(titles)
     print(header)
     print("-" * len(header))
-    for row in rows:
-        print(" ".join(cell(value, spec) for value, (_title, spec) in zip(row, columns, strict=True)))
+    print_table_rows(columns, rows)
+    if footer:
+        print("-" * len(header))
+        print_table_rows(columns, footer)
 
 
 # --- a browser behind the load balancer -----------------------------------------------------------------
@@ -636,3 +641,8 @@ class Browser:
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+
+
+def print_table_rows(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[object]]) -> None:
+    for row in rows:
+        print(" ".join(cell(value, spec) for value, (_title, spec) in zip(row, columns, strict=True)))

@@ -96,6 +96,7 @@ from harness import (
     manage,
     percentile,
     print_result,
+    print_table,
     procfile_command,
     production_environment,
     replace_options,
@@ -711,34 +712,29 @@ def print_load(
         f"Load: {users} users for {seconds:g} s ({pause}); ran {result.seconds:.1f} s. "
         "Client times from sending to the last byte; server times from the request log (s)"
     )
-    header = (
-        f"{'page':<14} {'request':<30} {'requests':>8} {'errors':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} "
-        f"{'req/s':>7} {'srv p50':>7} {'srv p99':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    everything: list[float] = []
-    all_server: list[float] = []
-    total_errors = 0
+    columns = [("page", "<14"), ("request", "<30"), ("requests", ">8"), ("errors", ">6"), ("p50", ">7.3f")]
+    columns += [("p95", ">7.3f"), ("p99", ">7.3f"), ("max", ">7.3f"), ("req/s", ">7.1f"), ("srv p50", ">7.3f")]
+    columns.append(("srv p99", ">7.3f"))
 
-    def row(name: str, template: str, client: list[float], errors: int, server: list[float]) -> None:
-        print(
-            f"{name:<14} {template:<30} {len(client):>8} {errors:>6} {seconds_text(percentile(client, 0.5))} "
-            f"{seconds_text(percentile(client, 0.95))} {seconds_text(percentile(client, 0.99))} "
-            f"{seconds_text(max(client, default=math.nan))} {len(client) / result.seconds:>7.1f} "
-            f"{seconds_text(percentile(server, 0.5))} {seconds_text(percentile(server, 0.99))}"
+    def row(name: str, template: str, client: list[float], errors: int, server: list[float]) -> tuple[object, ...]:
+        spread = [percentile(client, share) for share in (0.5, 0.95, 0.99)] + [max(client, default=math.nan)]
+        server_spread = [percentile(server, 0.5), percentile(server, 0.99)]
+        return (name, template, len(client), errors, *spread, len(client) / result.seconds, *server_spread)
+
+    rows = [
+        row(
+            page.key,
+            page.template,
+            result.recorder.seconds.get(page.key, []),
+            sum(result.recorder.errors[page.key].values()),
+            result.server.get(page.key, []),
         )
-
-    for page in PAGES:
-        client = result.recorder.seconds.get(page.key, [])
-        errors = sum(result.recorder.errors[page.key].values())
-        server = result.server.get(page.key, [])
-        everything += client
-        all_server += server
-        total_errors += errors
-        row(page.key, page.template, client, errors, server)
-    print("-" * len(header))
-    row("all", "", everything, total_errors, all_server)
+        for page in PAGES
+    ]
+    everything = [value for page in PAGES for value in result.recorder.seconds.get(page.key, [])]
+    total_errors = sum(sum(result.recorder.errors[page.key].values()) for page in PAGES)
+    all_server = [value for page in PAGES for value in result.server.get(page.key, [])]
+    print_table(columns, rows, footer=[row("all", "", everything, total_errors, all_server)])
     login_errors = print_logins(result, users)
     print_server_notes(result)
     p99 = percentile(everything, 0.99)
