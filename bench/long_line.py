@@ -13,23 +13,10 @@ normal file of the same size, and their ratio. No database is used.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
-from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
+from harness import best_of, print_table, setup_django
 
 
 def normal_file(size: int) -> bytes:
@@ -41,11 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=50, help="the size of each file, in MiB (default 50)")
     arguments = parser.parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mbreak.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    setup_django()
     from metrics.csv_io import MAX_LINE_BYTES, CsvFormatError, parse_indicator_csv
 
     size = arguments.mib * 1024 * 1024
@@ -66,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
 
     normal = normal_file(size)
     parse_s = best_of(3, lambda: parse_indicator_csv(normal))
-    print(f"{arguments.mib} MiB files; lines longer than {MAX_LINE_BYTES:,} bytes are refused")
-    print(f"{'file':<38} {'ms':>10} {'vs parsing':>11}")
-    print(f"{'a normal file, parsed':<38} {parse_s * 1000:>10.3f} {1:>11.5f}")
+    rows: list[tuple[str, float, float]] = [("a normal file, parsed", parse_s * 1000, 1.0)]
     for name, data in long_files.items():
         refuse_s = best_of(3, partial(refuse, data))
-        print(f"{name + ', refused':<38} {refuse_s * 1000:>10.3f} {refuse_s / parse_s:>11.5f}")
+        rows.append((name + ", refused", refuse_s * 1000, refuse_s / parse_s))
+    print(f"{arguments.mib} MiB files; lines longer than {MAX_LINE_BYTES:,} bytes are refused")
+    print_table([("file", "<38"), ("ms", ">10.3f"), ("vs parsing", ">11.5f")], rows)
     return 0
 
 

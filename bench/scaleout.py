@@ -10,7 +10,7 @@ What it proves, as a deployment of two instances would see it:
    visible on web B (same indicator count, same new model version), and the same
    observations asked on A and on B get the same verdicts (state, reasons, similar cases,
    rule, model version, nearest past cases), as the verdict pages render them.
-2. Ten trainings queued at once ("Train the models" on web B) are spread over both
+2. Ten trainings (`--trainings`) queued at once ("Train the models" on web B) are spread over both
    workers: each runs at least one. The spread and the wall time are printed.
 
 It creates a throw-away PostgreSQL database (`mbreak_scaleout_<pid>`) on the server of
@@ -18,21 +18,20 @@ It creates a throw-away PostgreSQL database (`mbreak_scaleout_<pid>`) on the ser
 production settings (DEBUG=0, a long random SECRET_KEY, ALLOWED_HOSTS; `manage.py check
 --deploy` must find no issue with them):
 
-- web A and web B: gunicorn, as the Procfile runs it, on two free ports of 127.0.0.1. The
-  settings fix STATIC_ROOT to the checkout's `staticfiles/`, which this script must not
-  write (another checkout user may serve it), so the web processes use a settings module
-  written to this run's temporary folder that imports `mbreak.settings` and only moves
-  STATIC_ROOT there; `collectstatic` fills it first (the wsgi module refuses to boot
-  without its manifest). Requests come as from the TLS-ending load balancer
+- web A and web B: gunicorn, as the Procfile runs it (2 workers of 2 threads each: the
+  machine has two cores for everything), on two free ports of 127.0.0.1. STATIC_ROOT is
+  this run's temporary folder, not the checkout's `staticfiles/` (another checkout user may
+  serve it); `collectstatic` fills it first (the wsgi module refuses to boot without its
+  manifest). Requests come as from the TLS-ending load balancer
   (`X-Forwarded-Proto: https`), so the HTTPS redirect, secure cookies and the HTTPS CSRF
   checks (Origin) are those of production.
 - worker A and worker B: `celery -A mbreak worker`, one process each (`--concurrency 1`),
   distinct node names, on their own queue (MBREAK_JOB_QUEUE=bench-scaleout-<pid>), on the
   Redis database of --redis-url (broker and cache). Which worker ran which job is read from
-  each worker's own log: the `job <id> <kind>: <status>` line that `Job.run` logs (the Job
-  row does not record its worker). `--keep-logs FOLDER` keeps the four logs.
+  each worker's own log: the `job <id> <kind>: <status>` line that `Job.run` logs.
+  `--keep-logs FOLDER` keeps the four logs.
 
-The ten metrics of part 2 are stored by this process through `Metric.import_indicators`
+The metrics of part 2 are stored by this process through `Metric.import_indicators`
 (fast, and the same code an import job runs); everything else goes through the pages.
 
 Exits 0 only when every check holds; the report lists each one.
@@ -42,38 +41,49 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
-import json
 import os
-import random
 import re
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from html.parser import HTMLParser
-from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    Browser,
+    Service,
+    collect_static,
+    csv_file,
+    free_port,
+    indicators,
+    manage,
+    postgres_database,
+    postgres_unreachable_reason,
+    production_environment,
+    redis_unreachable_reason,
+    running,
+    setup_django,
+    start_web,
+    start_worker,
+    web_command,
+    worker_command,
+)
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 # A Redis database number nobody else on the machine uses (the tests use 15).
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 DEFAULT_ROWS = 20_000
 DEFAULT_METRIC_ROWS = 5_000
-TRAININGS = 10
+DEFAULT_TRAININGS = 10
 # (value, minutes) asked on both web processes: clear rollbacks and rollouts, the edge of
 # the rule, and observations beyond what the model has seen (inconclusive).
 VERDICT_PAIRS = [
@@ -85,30 +95,6 @@ VERDICT_PAIRS = [
     (5000.0, 30.0),
     (600.0, 500.0),
 ]
-# Settings the processes read from the environment; the caller's own are not passed on.
-SETTING_PREFIXES = (
-    "DATABASE_",
-    "CELERY_",
-    "MBREAK_",
-    "REDIS_",
-    "DJANGO_",
-    "SECRET_KEY",
-    "DEBUG",
-    "ALLOWED_HOSTS",
-    "CSRF_",
-    "SECURE_",
-    "BEHIND_TLS_PROXY",
-    "LOG_",
-    "TIME_ZONE",
-)
-WRAPPER_SETTINGS = '''"""Production settings; static files collected into this run's temporary folder."""
-
-from pathlib import Path
-
-from mbreak.settings import *  # noqa: F403
-
-STATIC_ROOT = Path({static_root!r})
-'''
 # How an error shows in the logs: the app's JSON lines, celery's and gunicorn's text lines.
 ERROR_MARKS = ('"level": "ERROR"', '"level": "CRITICAL"', " ERROR/", " CRITICAL/", "[ERROR]", "[CRITICAL]", "Traceback")
 JOB_LINE = re.compile(r"job (\d+) (training|import): (\w+)")
@@ -143,111 +129,6 @@ class CheckFailed(Exception):
 def require(report: Report, name: str, ok: bool, detail: str = "") -> None:
     if not report.check(name, ok, detail):
         raise CheckFailed(name)
-
-
-# --- A browser behind the load balancer ---------------------------------------------------
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    text: str
-    path: str
-    redirects: list[str] = field(default_factory=list)
-
-    def json(self) -> Any:
-        return json.loads(self.text)
-
-
-class Browser:
-    """Requests to one web process as the TLS-ending load balancer forwards them
-    (`X-Forwarded-Proto: https`), with its own cookies: one login session per browser.
-    Cookies are kept whatever their Secure flag: the browser spoke HTTPS to the balancer."""
-
-    def __init__(self, name: str, port: int) -> None:
-        self.name = name
-        self.port = port
-        self.origin = f"https://127.0.0.1:{port}"
-        self.cookies: dict[str, str] = {}
-        self.page = Response(0, {}, "", "/")  # the last HTML page shown, whose forms are posted
-
-    def _send(self, method: str, path: str, body: bytes | None, content_type: str | None) -> Response:
-        headers = {
-            "Host": f"127.0.0.1:{self.port}",
-            "X-Forwarded-Proto": "https",
-            "Accept-Language": "en",
-        }
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        if method == "POST":
-            headers["Origin"] = self.origin
-            headers["Referer"] = self.origin + self.page.path
-            headers["Content-Type"] = content_type or "application/x-www-form-urlencoded"
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=180)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            answer = connection.getresponse()
-            data = answer.read()
-            for header in answer.msg.get_all("Set-Cookie") or []:
-                self._keep_cookie(header)
-            return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data.decode(), path)
-        finally:
-            connection.close()
-
-    def _keep_cookie(self, header: str) -> None:
-        cookie: SimpleCookie = SimpleCookie()
-        cookie.load(header)
-        for name, morsel in cookie.items():
-            if morsel["max-age"] == "0" or not morsel.value:
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = morsel.value
-
-    def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> Response:
-        """Send, then follow redirects as a browser does (with GET)."""
-        redirects: list[str] = []
-        response = self._send(method, path, body, content_type)
-        while response.status in (301, 302, 303) and len(redirects) < 10:
-            location = urlsplit(response.headers["location"])
-            target = urlunsplit(("", "", location.path or "/", location.query, ""))
-            redirects.append(target)
-            response = self._send("GET", target, None, None)
-        response.redirects = redirects
-        if response.headers.get("content-type", "").startswith("text/html"):
-            self.page = response
-        return response
-
-    def get(self, path: str) -> Response:
-        return self.request("GET", path)
-
-    def submit(
-        self, action: str, fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]] | None = None
-    ) -> Response:
-        """Post a form of the page last shown, with its CSRF token, as its submit button would."""
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.page.text)
-        if token is None:
-            raise RuntimeError(f"web {self.name}: no CSRF token on {self.page.path}")
-        fields = [("csrfmiddlewaretoken", token.group(1)), *fields]
-        if files is None:
-            return self.request("POST", action, urlencode(fields).encode())
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-            for name, value in fields
-        ]
-        for name, file_name, data in files:
-            head = (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
-                "Content-Type: text/csv\r\n\r\n"
-            )
-            parts.append(head.encode() + data + b"\r\n")
-        parts.append(f"--{boundary}--\r\n".encode())
-        return self.request("POST", action, b"".join(parts), f"multipart/form-data; boundary={boundary}")
-
-    def login(self, username: str, password: str) -> Response:
-        self.get("/accounts/login/")
-        return self.submit("/accounts/login/", [("username", username), ("password", password), ("next", "")])
 
 
 # --- What the pages say --------------------------------------------------------------------
@@ -328,102 +209,6 @@ def verdict_page_answer(html: str) -> dict[str, str]:
 # --- The four processes --------------------------------------------------------------------
 
 
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    log_file: IO[bytes]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """SIGTERM to its own process group (gunicorn's and celery's children too), then SIGKILL."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log_file.close()
-
-
-def start(name: str, command: list[str], environment: dict[str, str], folder: Path) -> Service:
-    log_path = folder / f"{name.replace(' ', '-')}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, our own code
-        command,
-        cwd=ROOT,
-        env=environment,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stopped whole, children included
-    )
-    return Service(name, process, log_path, log_file)
-
-
-def start_web(name: str, port: int, environment: dict[str, str], folder: Path) -> Service:
-    # As the Procfile runs it, with fewer processes: the machine has two cores for everything.
-    command = [sys.executable, "-m", "gunicorn", "mbreak.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", "2", "--threads", "2", "--timeout", "120", "--graceful-timeout", "30"]
-    command += ["--access-logfile", "-", "--error-logfile", "-"]
-    # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl by default, unlinking
-    # whatever is there: two servers on one machine (web A, web B, anyone else's) would take
-    # it from each other. Each gets its own, in the run's folder.
-    command += ["--control-socket", str(folder / f"{name.replace(' ', '-')}.ctl")]
-    return start(name, command, environment, folder)
-
-
-def start_worker(name: str, node: str, queue: str, environment: dict[str, str], folder: Path) -> Service:
-    command = [sys.executable, "-m", "celery", "-A", "mbreak", "worker", "-n", node, "--concurrency", "1"]
-    command += ["-Q", queue, "--loglevel", "INFO", "--without-heartbeat", "--without-mingle", "--without-gossip"]
-    return start(name, command, environment, folder)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_healthy(service: Service, port: int, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise RuntimeError(f"{service.name} exited with {service.process.returncode}:\n{tail(service)}")
-        with contextlib.suppress(OSError):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            try:
-                connection.request("GET", "/healthz")
-                answer = connection.getresponse()
-                answer.read()
-                if answer.status == 200:
-                    return
-            finally:
-                connection.close()
-        time.sleep(0.3)
-    raise RuntimeError(f"{service.name} did not answer /healthz with 200 in {seconds:.0f} s:\n{tail(service)}")
-
-
-def wait_until_ready(service: Service, node: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise RuntimeError(f"{service.name} exited with {service.process.returncode}:\n{tail(service)}")
-        if f"{node} ready." in service.log():
-            return
-        time.sleep(0.3)
-    raise RuntimeError(f"{service.name} was not ready in {seconds:.0f} s:\n{tail(service)}")
-
-
-def tail(service: Service, lines: int = 25) -> str:
-    return "\n".join(f"    {line}" for line in service.log().splitlines()[-lines:])
-
-
 def jobs_run_by(workers: dict[str, Service]) -> dict[int, list[tuple[str, str]]]:
     """Job id -> [(worker, status)] from the `job <id> <kind>: <status>` lines of each worker's log."""
     seen: dict[int, list[tuple[str, str]]] = {}
@@ -443,64 +228,6 @@ def worker_of(job_id: int, workers: dict[str, Service], seconds: float = 15) -> 
         time.sleep(0.2)
 
 
-# --- Data ----------------------------------------------------------------------------------
-
-
-def indicator_rows(rows: int, seed: int) -> Iterator[tuple[float, int, float]]:
-    """Requests per minute, decision, minutes: rollback when traffic stays low for 10 minutes
-    or more, with 5% of decisions the other way (as bench/ingest.py generates them)."""
-    rng = random.Random(seed)
-    for _ in range(rows):
-        value = round(max(0.0, rng.gauss(600, 180)), 2)
-        minutes = round(rng.uniform(0.5, 60), 1)
-        decision = int(value < 400 and minutes >= 10)
-        if rng.random() < 0.05:
-            decision = 1 - decision
-        yield value, decision, minutes
-
-
-def generate_csv(rows: int, seed: int = 2024) -> bytes:
-    lines = ["valor,decisao,tempo"] + [f"{v},{d},{m}" for v, d, m in indicator_rows(rows, seed)]
-    return ("\n".join(lines) + "\n").encode()
-
-
-# --- Throw-away database -------------------------------------------------------------------
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh, empty database on the server of `admin_url`, dropped on the way out."""
-    import psycopg
-    from psycopg import sql
-
-    # Our process id in the name: we only ever drop a database this run created.
-    name = f"mbreak_scaleout_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        print(f"dropped database {name}", file=sys.stderr)
-
-
-def unreachable(database_url: str, redis_url: str) -> str | None:
-    import psycopg
-    import redis
-
-    try:
-        with psycopg.connect(database_url, connect_timeout=5) as connection:
-            connection.execute("SELECT 1")
-    except psycopg.Error as error:
-        return f"PostgreSQL is unreachable: {str(error).strip().splitlines()[0]}"
-    try:
-        redis.Redis.from_url(redis_url, socket_connect_timeout=5).ping()
-    except redis.RedisError as error:
-        return f"Redis is unreachable: {error}"
-    return None
-
-
 def redis_keys(redis_url: str) -> set[str]:
     import redis
 
@@ -517,21 +244,6 @@ def forget_run(redis_url: str, queue: str, keys_before: set[str]) -> None:
     with contextlib.suppress(redis.RedisError):
         cached = [key for key in redis_keys(redis_url) - keys_before if key.startswith(":1:")]
         client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", *cached)
-
-
-def manage(environment: dict[str, str], *arguments: str) -> str:
-    completed = subprocess.run(  # noqa: S603 - this interpreter, our own code
-        [sys.executable, "manage.py", *arguments],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(arguments)} failed:\n{completed.stdout}{completed.stderr}")
-    return completed.stdout + completed.stderr
 
 
 # --- The run -------------------------------------------------------------------------------
@@ -556,28 +268,12 @@ def one_upload_two_webs(
     report: Report,
     web: dict[str, Browser],
     workers: dict[str, Service],
-    username: str,
-    password: str,
+    user: tuple[str, str],
     rows: int,
     timeout: float,
 ) -> None:
-    from metrics.models import Job, JobKind
-
-    a, b = web["web A"], web["web B"]
-    for browser in (a, b):
-        answer = browser.login(username, password)
-        require(
-            report,
-            f"web {browser.name}: logs in through the login form (CSRF)",
-            answer.status == 200 and answer.path == "/" and "sessionid" in browser.cookies,
-            f"{answer.status} at {answer.path}",
-        )
-    require(
-        report,
-        "two separate login sessions",
-        a.cookies["sessionid"] != b.cookies["sessionid"],
-    )
-
+    a = web["web A"]
+    log_in_on_both(report, web, *user)
     a.get("/metrics/new/")
     created = a.submit("/metrics/new/", [("name", "Scale-out requests per minute"), ("category", "Scale-out")])
     found = re.fullmatch(r"/metrics/(\d+)/", created.path)
@@ -585,8 +281,40 @@ def one_upload_two_webs(
         raise CheckFailed(f"web A: creating the metric answered {created.status} at {created.path}")
     metric_id = int(found.group(1))
     report.check("web A: metric created through the form", True, f"metric {metric_id}")
+    upload_on_a(report, a, workers, metric_id, rows, timeout)
+    version = train_on_a(report, web, workers, metric_id, timeout)
+    pages = {name: metric_page_summary(browser.get(f"/metrics/{metric_id}/").text) for name, browser in web.items()}
+    for name, summary in pages.items():
+        report.check(
+            f"{name}: metric page shows {rows} indicators and version {version}",
+            summary["indicators"] == str(rows) and summary["newest version"] == version,
+            f"{summary['indicators']} indicators, newest version {summary['newest version']}, "
+            f"accuracy {summary['accuracy']}",
+        )
+    report.check("metric pages identical on web A and web B", pages["web A"] == pages["web B"])
+    for value, minutes in VERDICT_PAIRS:
+        compare_verdicts(report, web, metric_id, value, minutes, version)
 
-    data = generate_csv(rows)
+
+def log_in_on_both(report: Report, web: dict[str, Browser], username: str, password: str) -> None:
+    for browser in web.values():
+        answer = browser.login(username, password)
+        require(
+            report,
+            f"web {browser.name}: logs in through the login form (CSRF)",
+            answer.status == 200 and answer.path == "/" and "sessionid" in browser.cookies,
+            f"{answer.status} at {answer.path}",
+        )
+    sessions = {browser.cookies["sessionid"] for browser in web.values()}
+    require(report, "two separate login sessions", len(sessions) == len(web))
+
+
+def upload_on_a(
+    report: Report, a: Browser, workers: dict[str, Service], metric_id: int, rows: int, timeout: float
+) -> None:
+    from metrics.models import Job, JobKind
+
+    data = csv_file(rows)
     a.get(f"/metrics/upload/?metric={metric_id}")
     started = time.perf_counter()
     uploaded = a.submit(
@@ -603,103 +331,75 @@ def one_upload_two_webs(
     import_job = Job.objects.filter(metric_id=metric_id, kind=JobKind.IMPORT).latest("pk")
     shown = f'data-job-progress="/jobs/{import_job.pk}/progress.json"' in uploaded.text
     progress, stages = wait_for_job(a, import_job.pk, timeout)
-    import_seconds = time.perf_counter() - started
     require(
         report,
         f"import job {import_job.pk} done",
         progress["status"] == "done",
-        f"{progress['outcome']} in {import_seconds:.1f} s; stages polled on web A: {' → '.join(stages)}"
+        f"{progress['outcome']} in {time.perf_counter() - started:.1f} s; stages polled on web A: {' → '.join(stages)}"
         + ("" if shown else " (already over when the metric page was drawn)"),
     )
-    import_worker = worker_of(import_job.pk, workers)
-    report.fact(f"import job {import_job.pk} ran on {import_worker}")
+    report.fact(f"import job {import_job.pk} ran on {worker_of(import_job.pk, workers)}")
 
+
+def train_on_a(
+    report: Report, web: dict[str, Browser], workers: dict[str, Service], metric_id: int, timeout: float
+) -> str:
+    """Train on web A until the job is done, and web B reads its progress alike; the new version."""
+    from metrics.models import Job, JobKind
+
+    a, b = web["web A"], web["web B"]
     a.get(f"/metrics/{metric_id}/")
     started = time.perf_counter()
     trained = a.submit(f"/metrics/{metric_id}/train/", [])
     require(report, "web A: Train answered with the metric page", trained.path == f"/metrics/{metric_id}/")
     training_job = Job.objects.filter(metric_id=metric_id, kind=JobKind.TRAINING).latest("pk")
     progress, stages = wait_for_job(a, training_job.pk, timeout)
-    training_seconds = time.perf_counter() - started
     require(
         report,
         f"training job {training_job.pk} done",
         progress["status"] == "done",
-        f"{progress['outcome']} in {training_seconds:.1f} s; stages polled on web A: {' → '.join(stages)}",
+        f"{progress['outcome']} in {time.perf_counter() - started:.1f} s; stages polled on web A: {' → '.join(stages)}",
     )
-    training_worker = worker_of(training_job.pk, workers)
-    report.fact(f"training job {training_job.pk} ran on {training_worker}")
+    report.fact(f"training job {training_job.pk} ran on {worker_of(training_job.pk, workers)}")
     training_job.refresh_from_db()
     if training_job.result is None:
         raise CheckFailed(f"training job {training_job.pk} is done but names no trained model")
-    version = str(training_job.result.version)
-
     progress_b = b.get(f"/jobs/{training_job.pk}/progress.json").json()
     report.check("web B: the training job's progress reads as on web A", progress_b == progress, str(progress_b))
-
-    pages = {name: metric_page_summary(browser.get(f"/metrics/{metric_id}/").text) for name, browser in web.items()}
-    for name, summary in pages.items():
-        report.check(
-            f"{name}: metric page shows {rows} indicators and version {version}",
-            summary["indicators"] == str(rows) and summary["newest version"] == version,
-            f"{summary['indicators']} indicators, newest version {summary['newest version']}, "
-            f"accuracy {summary['accuracy']}",
-        )
-    report.check("metric pages identical on web A and web B", pages["web A"] == pages["web B"])
-
-    for value, minutes in VERDICT_PAIRS:
-        answers = {}
-        for name, browser in web.items():
-            browser.get(f"/predict/?for={metric_id}")
-            asked = browser.submit(
-                "/predict/", [("metric", str(metric_id)), ("value", str(value)), ("time", str(minutes))]
-            )
-            if asked.status != 200 or not re.fullmatch(r"/verdicts/\d+/", asked.path):
-                answers[name] = {"error": f"{asked.status} at {asked.path}"}
-            else:
-                answers[name] = {"page": asked.path, **verdict_page_answer(asked.text)}
-        on_a, on_b = ({k: v for k, v in answers[n].items() if k != "page"} for n in web)
-        differences = [key for key in on_a if on_a.get(key) != on_b.get(key)]
-        report.check(
-            f"verdict for {value:g} over {minutes:g} min identical on web A and web B",
-            not differences and on_a.get("model version") == version and "error" not in on_a,
-            f"{on_a.get('state')} · {on_a.get('similar cases')} · {on_a.get('rule')}"
-            + (f" · reasons: {on_a['reasons']}" if on_a.get("reasons") else "")
-            + f" · model {on_a.get('model')} · pages {answers['web A'].get('page')} and {answers['web B'].get('page')}"
-            + (f" · DIFFERENT: {', '.join(differences)}: A {on_a} B {on_b}" if differences else ""),
-        )
+    return str(training_job.result.version)
 
 
-def ten_trainings_two_workers(
+def compare_verdicts(
+    report: Report, web: dict[str, Browser], metric_id: int, value: float, minutes: float, version: str
+) -> None:
+    answers = {}
+    for name, browser in web.items():
+        browser.get(f"/predict/?for={metric_id}")
+        asked = browser.submit("/predict/", [("metric", str(metric_id)), ("value", str(value)), ("time", str(minutes))])
+        if asked.status != 200 or not re.fullmatch(r"/verdicts/\d+/", asked.path):
+            answers[name] = {"error": f"{asked.status} at {asked.path}"}
+        else:
+            answers[name] = {"page": asked.path, **verdict_page_answer(asked.text)}
+    on_a, on_b = ({k: v for k, v in answers[n].items() if k != "page"} for n in web)
+    differences = [key for key in on_a if on_a.get(key) != on_b.get(key)]
+    report.check(
+        f"verdict for {value:g} over {minutes:g} min identical on web A and web B",
+        not differences and on_a.get("model version") == version and "error" not in on_a,
+        f"{on_a.get('state')} · {on_a.get('similar cases')} · {on_a.get('rule')}"
+        + (f" · reasons: {on_a['reasons']}" if on_a.get("reasons") else "")
+        + f" · model {on_a.get('model')} · pages {answers['web A'].get('page')} and {answers['web B'].get('page')}"
+        + (f" · DIFFERENT: {', '.join(differences)}: A {on_a} B {on_b}" if differences else ""),
+    )
+
+
+def trainings_spread_over_workers(
     report: Report,
     web: dict[str, Browser],
     workers: dict[str, Service],
     username: str,
-    metric_rows: int,
-    timeout: float,
+    arguments: argparse.Namespace,
 ) -> None:
-    from django.contrib.auth.models import User
-
-    from metrics.models import Job, JobKind, JobStatus, Metric
-    from predictor.columns import IndicatorColumns
-
-    user = User.objects.get(username=username)
-    started = time.perf_counter()
-    metrics = []
-    for number in range(1, TRAININGS + 1):
-        metric = Metric.objects.create(name=f"Scale-out metric {number}", category="Scale-out", owner=user)
-        columns = IndicatorColumns()
-        for value, decision, minutes in indicator_rows(metric_rows, seed=number):
-            columns.values.append(value)
-            columns.decisions.append(decision)
-            columns.times.append(minutes)
-        metric.import_indicators(columns, user)
-        metrics.append(metric)
-    report.fact(
-        f"{TRAININGS} metrics of {metric_rows:,} indicators stored through Metric.import_indicators "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
-
+    metrics = store_metrics(report, username, arguments.metric_rows, arguments.trainings)
     b = web["web B"]
     b.get("/")
     started = time.perf_counter()
@@ -707,40 +407,76 @@ def ten_trainings_two_workers(
     queued_seconds = time.perf_counter() - started
     message = re.search(r"(\d+) trainings queued", queued.text)
     report.check(
-        "web B: “Train the models” queued the ten trainings",
-        queued.status == 200 and message is not None and message.group(1) == str(TRAININGS),
+        f"web B: “Train the models” queued the {len(metrics)} trainings",
+        queued.status == 200 and message is not None and message.group(1) == str(len(metrics)),
         f"answered in {queued_seconds:.2f} s: {message.group(0) if message else strip_tags(queued.text)[:200]}",
     )
-    jobs = Job.objects.filter(kind=JobKind.TRAINING, metric__in=metrics)
-    require(report, f"{TRAININGS} training jobs in the database", jobs.count() == TRAININGS, str(jobs.count()))
-    deadline = time.monotonic() + timeout
-    while jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
-        if time.monotonic() > deadline:
-            raise CheckFailed(f"the ten trainings did not end in {timeout:g} s")
-        time.sleep(0.3)
+    ended = wait_for_trainings(report, metrics, arguments.timeout)
     wall = time.perf_counter() - started
-    ended = list(jobs.select_related("result").order_by("pk"))
-    done = [job for job in ended if job.status == JobStatus.DONE and job.result is not None]
-    report.check(f"all {TRAININGS} trainings done", len(done) == TRAININGS, f"{len(done)} done")
-
     runs = {job.pk: worker_of(job.pk, workers) for job in ended}
-    spread = Counter(runs.values())
     for job in ended:
         busy = (job.finished_at - job.started_at).total_seconds() if job.finished_at and job.started_at else 0.0
         report.fact(
             f"job {job.pk} ({job.metric.name}): {job.status}, version {job.result.version if job.result else '-'}, "
             f"attempt {job.attempts}, {busy:.1f} s on {runs[job.pk]}"
         )
-    # How many ran at the same moment, from the jobs' own start and end times.
+    report.fact(f"at most {most_at_once(ended)} trainings ran at the same time")
+    check_spread(report, runs, workers, wall)
+
+
+def store_metrics(report: Report, username: str, metric_rows: int, count: int) -> list[Any]:
+    """The metrics trained at once, stored by this process through `Metric.import_indicators`."""
+    from django.contrib.auth.models import User
+
+    from metrics.models import Metric
+
+    user = User.objects.get(username=username)
+    started = time.perf_counter()
+    metrics = []
+    for number in range(1, count + 1):
+        metric = Metric.objects.create(name=f"Scale-out metric {number}", category="Scale-out", owner=user)
+        metric.import_indicators(indicators(metric_rows, seed=number), user)
+        metrics.append(metric)
+    report.fact(
+        f"{count} metrics of {metric_rows:,} indicators stored through Metric.import_indicators "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return metrics
+
+
+def wait_for_trainings(report: Report, metrics: list[Any], timeout: float) -> list[Any]:
+    """Every training job of `metrics`, once none is queued or running."""
+    from metrics.models import Job, JobKind, JobStatus
+
+    jobs = Job.objects.filter(kind=JobKind.TRAINING, metric__in=metrics)
+    count = len(metrics)
+    require(report, f"{count} training jobs in the database", jobs.count() == count, str(jobs.count()))
+    deadline = time.monotonic() + timeout
+    while jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"the {count} trainings did not end in {timeout:g} s")
+        time.sleep(0.3)
+    ended = list(jobs.select_related("result", "metric").order_by("pk"))
+    done = [job for job in ended if job.status == JobStatus.DONE and job.result is not None]
+    report.check(f"all {count} trainings done", len(done) == count, f"{len(done)} done")
+    return ended
+
+
+def most_at_once(jobs: list[Any]) -> int:
+    """How many ran at the same moment, from the jobs' own start and end times."""
     moments = sorted(
-        [(job.started_at, 1) for job in ended if job.started_at]
-        + [(job.finished_at, -1) for job in ended if job.finished_at]
+        [(job.started_at, 1) for job in jobs if job.started_at]
+        + [(job.finished_at, -1) for job in jobs if job.finished_at]
     )
     running = most = 0
     for _, step in moments:
         running += step
         most = max(most, running)
-    report.fact(f"at most {most} trainings ran at the same time")
+    return most
+
+
+def check_spread(report: Report, runs: dict[int, str], workers: dict[str, Service], wall: float) -> None:
+    spread = Counter(runs.values())
     per_worker = {name: sum(1 for run in runs.values() if run == f"{name} (done)") for name in workers}
     report.fact(
         "spread: "
@@ -749,122 +485,120 @@ def ten_trainings_two_workers(
     )
     report.check(
         "every training logged by exactly one worker",
-        sum(per_worker.values()) == TRAININGS and len(spread) == len(workers),
+        sum(per_worker.values()) == len(runs) and len(spread) == len(workers),
         ", ".join(f"{run}: {count}" for run, count in sorted(spread.items())),
     )
     report.check(
-        "both workers ran at least one of the ten trainings",
+        f"both workers ran at least one of the {len(runs)} trainings",
         all(count >= 1 for count in per_worker.values()),
         " / ".join(f"{name} {count}" for name, count in per_worker.items()),
     )
 
 
 def run(arguments: argparse.Namespace, report: Report) -> None:
-    pid = os.getpid()
-    queue = f"bench-scaleout-{pid}"
-    username, password = "scaleout", secrets.token_urlsafe(16)
-    services: list[Service] = []
+    queue = f"bench-scaleout-{os.getpid()}"
     keys_before = redis_keys(arguments.redis_url)
+    services: list[Service] = []  # those started, for the cleanup
     with (
         tempfile.TemporaryDirectory(prefix="mbreak-scaleout-") as scratch,
-        postgres_database(arguments.database_url) as database_url,
+        postgres_database(arguments.database_url, "mbreak_scaleout") as database_url,
     ):
         folder = Path(scratch)
-        static_root = folder / "static"
-        (folder / "scaleout_settings.py").write_text(WRAPPER_SETTINGS.format(static_root=str(static_root)))
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(SETTING_PREFIXES)}
-        environment.update(
-            DJANGO_SETTINGS_MODULE="mbreak.settings",
-            DATABASE_URL=database_url,
-            REDIS_URL=arguments.redis_url,  # the cache, and the broker (no CELERY_BROKER_URL)
-            MBREAK_JOB_QUEUE=queue,
-            DEBUG="0",
-            SECRET_KEY=secrets.token_urlsafe(50),  # a long random key, as check --deploy asks
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            PYTHONPATH=str(ROOT),
-            PYTHONUNBUFFERED="1",
-        )
-        web_environment = dict(
-            environment, DJANGO_SETTINGS_MODULE="scaleout_settings", PYTHONPATH=f"{folder}{os.pathsep}{ROOT}"
-        )
+        environment = production_environment(database_url, arguments.redis_url, folder, queue)
+        environment["SECRET_KEY"] = secrets.token_urlsafe(50)  # a long random key, as check --deploy asks
         try:
             print(f"database {urlsplit(database_url).path[1:]}, queue {queue}, Redis {arguments.redis_url}")
-            manage(environment, "migrate", "--noinput", "-v", "0")
-            manage(web_environment, "collectstatic", "--noinput", "-v", "0")
-            deploy = manage(web_environment, "check", "--deploy", "--fail-level", "WARNING")
-            report.check("manage.py check --deploy with the web processes' settings", True, deploy.strip())
-
-            # The bench process reads and writes the same database through the app's own models.
-            os.environ.update({key: environment[key] for key in environment if key.startswith(SETTING_PREFIXES)})
-            os.environ["LOG_LEVEL"] = "WARNING"
-            sys.path.insert(0, str(ROOT))
-            import django
-
-            django.setup()
-            from django.contrib.auth.models import User
-
-            User.objects.create_user(username, password=password)
-
-            ports = {"web A": free_port(), "web B": free_port()}
-            nodes = {"worker A": f"scaleout-a-{pid}@%h", "worker B": f"scaleout-b-{pid}@%h"}
-            workers = {name: start_worker(name, node, queue, environment, folder) for name, node in nodes.items()}
-            services += workers.values()
-            webs = {name: start_web(name, port, web_environment, folder) for name, port in ports.items()}
-            services += webs.values()
-            started = time.perf_counter()
-            host = socket.gethostname()
-            for name, service in workers.items():
-                wait_until_ready(service, nodes[name].replace("%h", host))
-            for name, service in webs.items():
-                wait_until_healthy(service, ports[name])
-            report.fact(
-                f"up in {time.perf_counter() - started:.1f} s: "
-                + ", ".join(f"{name} gunicorn on 127.0.0.1:{port}" for name, port in ports.items())
-                + ", "
-                + ", ".join(f"{name} celery node {node.replace('%h', host)}" for name, node in nodes.items())
-            )
-            web = {name: Browser(name.removeprefix("web "), port) for name, port in ports.items()}
-
-            print("\n1. An upload on web A, trained by a worker, seen and answered alike on web B")
-            one_upload_two_webs(report, web, workers, username, password, arguments.rows, arguments.timeout)
-            print(f"\n2. {TRAININGS} trainings queued at once, spread over the two workers")
-            ten_trainings_two_workers(report, web, workers, username, arguments.metric_rows, arguments.timeout)
-
-            for service in services:
-                report.check(f"{service.name} still running at the end", service.process.poll() is None)
-            errors = [
-                (service.name, line)
-                for service in services
-                for line in service.log().splitlines()
-                if any(mark in line for mark in ERROR_MARKS)
-            ]
-            report.check(
-                "no error or traceback in the four logs",
-                not errors,
-                "; ".join(f"{name}: {line[:200]}" for name, line in errors[:5]),
-            )
+            start_the_four(report, arguments, environment, folder, queue, services)
+            checks_at_the_end(report, services)
         except CheckFailed as failed:
             report.check("the run went through", False, f"stopped at: {failed}")
         except Exception as error:  # whatever it was, the report says so and the cleanup runs
             traceback.print_exc()
             report.check("the run went through", False, f"{type(error).__name__}: {error}")
         finally:
-            if report.failed:
-                for service in services:
-                    print(f"\n--- last lines of {service.name} ({service.log_path.name}) ---\n{tail(service)}")
-            for service in services:
-                service.stop()
-            if services:
-                print(f"stopped {', '.join(s.name for s in services)}", file=sys.stderr)
-            if "django" in sys.modules:
-                from django.db import connections
+            clean_up(report, arguments, services, queue, keys_before)
 
-                connections.close_all()
-            forget_run(arguments.redis_url, queue, keys_before)
-            if arguments.keep_logs:
-                arguments.keep_logs.mkdir(parents=True, exist_ok=True)
-                for service in services:
-                    shutil.copy(service.log_path, arguments.keep_logs / service.log_path.name)
+
+def start_the_four(
+    report: Report,
+    arguments: argparse.Namespace,
+    environment: dict[str, str],
+    folder: Path,
+    queue: str,
+    services: list[Service],
+) -> None:
+    """Migrate, start two web processes and two workers (added to `services`), and run both parts."""
+    manage(environment, "migrate", "--noinput", "-v", "0")
+    collect_static(environment)
+    deploy = manage(environment, "check", "--deploy", "--fail-level", "WARNING")
+    report.check("manage.py check --deploy with the web processes' settings", True, deploy.strip())
+    # The bench process reads and writes the same database through the app's own models.
+    os.environ.update(environment, LOG_LEVEL="WARNING")
+    setup_django()
+    from django.contrib.auth.models import User
+
+    username, password = "scaleout", secrets.token_urlsafe(16)
+    User.objects.create_user(username, password=password)
+    ports = {"web A": free_port(), "web B": free_port()}
+    nodes = {"worker A": f"scaleout-a-{os.getpid()}@%h", "worker B": f"scaleout-b-{os.getpid()}@%h"}
+    starts = [
+        partial(start_worker, name, worker_command(queue, node=node, concurrency=1), environment, folder)
+        for name, node in nodes.items()
+    ]
+    # As the Procfile runs them, with fewer processes: the machine has two cores for everything.
+    starts += [
+        partial(start_web, name, web_command(port, folder, workers=2, threads=2), port, environment, folder)
+        for name, port in ports.items()
+    ]
+    started = time.perf_counter()
+    with running(*starts) as started_services:
+        services += started_services
+        host = socket.gethostname()
+        report.fact(
+            f"up in {time.perf_counter() - started:.1f} s: "
+            + ", ".join(f"{name} gunicorn on 127.0.0.1:{port}" for name, port in ports.items())
+            + ", "
+            + ", ".join(f"{name} celery node {node.replace('%h', host)}" for name, node in nodes.items())
+        )
+        workers = {service.name: service for service in services if service.name.startswith("worker")}
+        web = {name: Browser(port, name=name.removeprefix("web ")) for name, port in ports.items()}
+        print("\n1. An upload on web A, trained by a worker, seen and answered alike on web B")
+        one_upload_two_webs(report, web, workers, (username, password), arguments.rows, arguments.timeout)
+        print(f"\n2. {arguments.trainings} trainings queued at once, spread over the two workers")
+        trainings_spread_over_workers(report, web, workers, username, arguments)
+        for service in services:
+            report.check(f"{service.name} still running at the end", service.process.poll() is None)
+
+
+def checks_at_the_end(report: Report, services: list[Service]) -> None:
+    errors = [
+        (service.name, line)
+        for service in services
+        for line in service.log().splitlines()
+        if any(mark in line for mark in ERROR_MARKS)
+    ]
+    report.check(
+        "no error or traceback in the four logs",
+        not errors,
+        "; ".join(f"{name}: {line[:200]}" for name, line in errors[:5]),
+    )
+
+
+def clean_up(
+    report: Report, arguments: argparse.Namespace, services: list[Service], queue: str, keys_before: set[str]
+) -> None:
+    if report.failed:
+        for service in services:
+            print(f"\n--- last lines of {service.name} ({service.log_path.name}) ---\n{service.tail()}")
+    if "django" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+    forget_run(arguments.redis_url, queue, keys_before)
+    if arguments.keep_logs:
+        arguments.keep_logs.mkdir(parents=True, exist_ok=True)
+        for service in services:
+            shutil.copy(service.log_path, arguments.keep_logs / service.log_path.name)
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -885,19 +619,27 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--metric-rows",
         type=int,
         default=DEFAULT_METRIC_ROWS,
-        help=f"indicators of each of the ten metrics trained at once (default {DEFAULT_METRIC_ROWS})",
+        help=f"indicators of each of the metrics trained at once (default {DEFAULT_METRIC_ROWS})",
+    )
+    parser.add_argument(
+        "--trainings",
+        type=int,
+        default=DEFAULT_TRAININGS,
+        help=f"metrics trained at once, at least 2 (default {DEFAULT_TRAININGS})",
     )
     parser.add_argument("--keep-logs", type=Path, metavar="FOLDER", help="copy the four processes' logs there")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for jobs (default 600)")
     arguments = parser.parse_args(argv)
     if arguments.rows < 10 or arguments.metric_rows < 10:
         parser.error("--rows and --metric-rows take at least 10 (the least a metric trains on)")
+    if arguments.trainings < 2:
+        parser.error("--trainings takes at least 2: one for each worker")
     return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    reason = unreachable(arguments.database_url, arguments.redis_url)
+    reason = postgres_unreachable_reason(arguments.database_url) or redis_unreachable_reason(arguments.redis_url)
     if reason is not None:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 2

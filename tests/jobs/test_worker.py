@@ -138,11 +138,9 @@ def test_a_worker_process_trains_a_queued_job_to_a_new_version(
 
 # The demo's "p95 latency (ms)", big enough for a training to last a few seconds.
 GROW_FOR_A_LONG_TRAINING = (
-    "import numpy as np; from metrics.models import Metric; from predictor.columns import IndicatorColumns; "
-    "m = Metric.objects.get(name='p95 latency (ms)'); rng = np.random.default_rng(1); "
-    "v = rng.uniform(80, 2000, 60000); "
-    "m.import_indicators(IndicatorColumns(values=v.tolist(), times=rng.uniform(1, 60, 60000).tolist(), "
-    "decisions=(v > 750).astype(int).tolist()), m.owner); print('ok')"
+    "from metrics.demo import LATENCY, demo_data; from metrics.models import Metric; "
+    "m = Metric.objects.get(name=LATENCY.name); "
+    "m.import_indicators(next(demo_data(60000, seed=1, noise=0, metrics=[LATENCY]))[1], m.owner); print('ok')"
 )
 
 

@@ -7,27 +7,22 @@ which is made whole (with its release and observations) or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from metrics.demo import DEMO_METRICS, demo_data
 from metrics.exceptions import ModelUnusable, NoTrainedModel
 from metrics.models import Decision, Gate, GateMetric, Metric, Release, TrainedModel
 from predictor.columns import IndicatorColumns
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "make-or-break"  # noqa: S105 - printed for newcomers; a local demo only
-INDICATORS_PER_METRIC = 400
-NOISE = 0.08
-
-Rule = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 # Verdicts the demo team asked for after past deployments, and what they then decided
 # (None: no feedback yet): (value, minutes, decided) per metric, in DEMO_METRICS' order.
@@ -35,15 +30,6 @@ DEMO_VERDICTS: list[list[tuple[float, float, int | None]]] = [
     [(260, 45, Decision.ROLLBACK), (900, 30, Decision.ROLLOUT), (5_000, 30, None)],
     [(9.5, 60, Decision.ROLLBACK), (0.4, 10, Decision.ROLLBACK), (3.1, 8, None)],
     [(1_400, 20, Decision.ROLLBACK), (300, 15, Decision.ROLLOUT), (760, 30, None)],
-]
-
-# (name, category, value range, time range, rule deciding rollback)
-DEMO_METRICS: list[tuple[str, str, tuple[float, float], tuple[float, float], Rule]] = [
-    # Traffic that stays low for a while after a deploy means users cannot reach the service.
-    ("Requests per minute", "Traffic", (150, 1200), (1, 120), lambda v, t: (v < 450) & (t >= 10)),
-    # A short spike of errors is tolerated; a sustained one is not.
-    ("Error rate (%)", "Reliability", (0, 12), (1, 90), lambda v, t: v > 2 + 20 / (t + 4)),
-    ("p95 latency (ms)", "Performance", (80, 2000), (1, 60), lambda v, t: v > 750),
 ]
 
 
@@ -73,26 +59,19 @@ class Command(BaseCommand):
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
-        rng = np.random.default_rng(2024)
-        for (name, category, value_range, time_range, rule), verdicts in zip(DEMO_METRICS, DEMO_VERDICTS, strict=True):
-            # The same draws whether or not the metric is made, so that each demo metric's data is always the same.
-            values = np.round(rng.uniform(*value_range, INDICATORS_PER_METRIC), 2)
-            times = np.round(rng.uniform(*time_range, INDICATORS_PER_METRIC))
-            flip = rng.random(INDICATORS_PER_METRIC) < NOISE
+        # demo_data draws every metric's rows whether or not it is made: each demo metric's data is always the same.
+        for (demo, data), verdicts in zip(demo_data(), DEMO_VERDICTS, strict=True):
             # The catalogue's rule for a duplicate (same words, any case), not the exact name.
-            existing = Metric.objects.same_as(name, category).select_related("owner").first()
+            existing = Metric.objects.same_as(demo.name, demo.category).select_related("owner").first()
             if existing is not None:
                 if existing.owner_id != user.pk:
                     self.stderr.write(
                         gettext("Skipped the demo metric “%(name)s”: “%(existing)s” belongs to %(owner)s.")
-                        % {"name": name, "existing": existing, "owner": existing.owner.username}
+                        % {"name": demo.name, "existing": existing, "owner": existing.owner.username}
                     )
                 continue
-            decisions = rule(values, times).astype(int)
-            decisions[flip] = 1 - decisions[flip]
-            data = IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=decisions.tolist())
             with transaction.atomic():  # a demo metric with all its data and models, or none (run again to make it)
-                metric = Metric.objects.create(name=name, category=category, owner=user)
+                metric = Metric.objects.create(name=demo.name, category=demo.category, owner=user)
                 self.load_metric(metric, data, verdicts, user)
         self.load_gate(user)
         self.stdout.write(self.style.SUCCESS(f"Demo login: username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r}"))
@@ -103,7 +82,7 @@ class Command(BaseCommand):
         """Its indicators, a model of them, verdicts with feedback, and a second version that learnt from it."""
         metric.import_indicators(data, user)
         model = TrainedModel.objects.train(metric, user)
-        self.stdout.write(f"  {metric.name}: {INDICATORS_PER_METRIC} indicators, model accuracy {model.accuracy:.1%}")
+        self.stdout.write(f"  {metric.name}: {len(data)} indicators, model accuracy {model.accuracy:.1%}")
         given = [(metric.predict(value, minutes, user), decided) for value, minutes, decided in verdicts]
         for verdict, decided in given:
             if decided is not None:
@@ -117,14 +96,15 @@ class Command(BaseCommand):
             return
         # The demo's own metrics: another account may own one of the same name in another category.
         metrics = {}
-        for name, category, *_rest in DEMO_METRICS:
-            metric = Metric.objects.same_as(name, category).filter(owner=user).first()
+        for demo in DEMO_METRICS:
+            metric = Metric.objects.same_as(demo.name, demo.category).filter(owner=user).first()
             if metric is None:
                 self.stderr.write(
-                    gettext("Skipped the demo gate: the demo metric “%(name)s” could not be made.") % {"name": name}
+                    gettext("Skipped the demo gate: the demo metric “%(name)s” could not be made.")
+                    % {"name": demo.name}
                 )
                 return
-            metrics[name] = metric
+            metrics[demo.name] = metric
         try:
             with transaction.atomic():  # the gate, its release and its observations, or nothing
                 release = self.create_gate_and_release(user, metrics)

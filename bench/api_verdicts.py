@@ -1,8 +1,8 @@
 """Is a verdict through the API as fast as the API's cheapest answer? Requests/s and p99, as ratios.
 
-    .venv/bin/python bench/api.py                 # SQLite in a temporary folder, 20 s per endpoint
-    .venv/bin/python bench/api.py --database-url postgres://postgres@127.0.0.1:5432/mbreak_api_bench
-    .venv/bin/python bench/api.py --profile 300   # also: where 300 verdicts spend their time, in-process
+    .venv/bin/python bench/api_verdicts.py                 # SQLite in a temporary folder, 20 s per endpoint
+    .venv/bin/python bench/api_verdicts.py --database-url postgres://postgres@127.0.0.1:5432/mbreak_api_bench
+    .venv/bin/python bench/api_verdicts.py --profile 300   # also: where 300 verdicts spend their time, in-process
 
 The load generator is `wrk` (`apt-get install wrk` on Debian and Ubuntu, `brew install wrk`
 on macOS); without it the benchmark says so and exits with status 2.
@@ -79,27 +79,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import (  # the sibling benchmark's production server and its helpers
-    DEFAULT_REDIS_URL,
-    RESULT_PREFIX,
+from harness import (
     LogReader,
     Server,
-    admin_url,
     child_result,
     collect_static,
-    create_database,
     drop_database,
     free_port,
+    fresh_database,
+    indicators,
     log,
     percentile,
-    production_command,
-    running_server,
-    server_environment,
+    print_result,
+    print_table,
+    production_environment,
+    running_web,
+    setup_django,
+    web_command,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8200
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
 DEFAULT_INDICATORS = 5_000
 # A database holding this user was made by this benchmark: only such a database is dropped.
 OWNER = "api-bench-owner"
@@ -154,14 +154,10 @@ def endpoints(metric_id: int, release_id: int) -> list[Endpoint]:
 # --- the database (prepared in a child process running Django) ---------------------------------
 
 
-def prepare_child(indicators: int, profile: int) -> dict[str, Any]:
+def prepare_child(rows: int, profile: int) -> dict[str, Any]:
     """Store the user, metric, model, token, gate and release; count each endpoint's queries."""
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    setup_django()
     # Only importable once Django is set up.
-    import numpy as np
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection
@@ -169,19 +165,11 @@ def prepare_child(indicators: int, profile: int) -> dict[str, Any]:
 
     from accounts.models import ApiToken, TokenScope
     from metrics.models import Gate, GateMetric, Metric, Release, TrainedModel
-    from predictor.columns import IndicatorColumns
 
     call_command("migrate", verbosity=0, interactive=False)
     owner = User.objects.create_user(OWNER)
     metric = Metric.objects.create(name="Requests per minute", category="API bench", owner=owner)
-    rng = np.random.default_rng(2024)
-    values = np.round(rng.uniform(*VALUE_RANGE, indicators), 2)
-    minutes = np.round(rng.uniform(*MINUTES_RANGE, indicators))
-    decisions = ((values < 450) & (minutes >= 10)).astype(int)
-    flip = rng.random(indicators) < 0.08
-    decisions[flip] = 1 - decisions[flip]
-    columns = IndicatorColumns(values=values.tolist(), times=minutes.tolist(), decisions=decisions.tolist())
-    metric.import_indicators(columns, owner)
+    metric.import_indicators(indicators(rows), owner)
     model = TrainedModel.objects.train(metric, owner)
     _token, secret = ApiToken.objects.issue(owner, "API bench", TokenScope.WRITE)
     gate = Gate.objects.create(name="API bench deploys", owner=owner)
@@ -255,22 +243,7 @@ def prepare_database(arguments: argparse.Namespace, env: dict[str, str]) -> dict
     command = [sys.executable, str(Path(__file__).resolve()), "--prepare-child", str(arguments.indicators)]
     command += ["--profile", str(arguments.profile)]
     # Warnings and errors only: not the request log of the test client's requests.
-    return child_result(command, {**env, "LOG_LEVEL": "WARNING"})
-
-
-def database_state(url: str) -> str:
-    """Whether the PostgreSQL database is "missing", "ours" (left by this benchmark) or "foreign"."""
-    import psycopg
-
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(admin_url(url), autocommit=True, connect_timeout=5) as admin:
-        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            return "missing"
-    with psycopg.connect(url, connect_timeout=5) as connection:
-        if connection.execute("SELECT to_regclass('public.auth_user')").fetchone() == (None,):
-            return "foreign"
-        owner = connection.execute("SELECT 1 FROM auth_user WHERE username = %s", [OWNER]).fetchone()
-        return "ours" if owner is not None else "foreign"
+    return child_result(command, {**env, "LOG_LEVEL": "WARNING"}, "preparing the database")
 
 
 # --- the load: wrk --------------------------------------------------------------------------------
@@ -282,7 +255,7 @@ def lua_script(endpoint: Endpoint, token: str) -> str:
     # A JSON string of ASCII text is a valid Lua string literal.
     quoted = ",\n  ".join(json.dumps(body) for body in bodies)
     content_type = '\n  headers["Content-Type"] = "application/json"' if endpoint.bodies else ""
-    return f"""-- written by bench/api.py
+    return f"""-- written by bench/api_verdicts.py
 local bodies = {{
   {quoted}
 }}
@@ -478,19 +451,24 @@ def milliseconds(value: float, width: int = 7) -> str:
 
 
 def print_measurements(measurements: list[Measurement]) -> None:
-    header = (
-        f"{'endpoint':<16} {'request':<37} {'requests':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6} {'srv p50':>7} {'srv p99':>7} {'boots':>5}"
-    )
-    print(header)
-    print("-" * len(header))
-    for each in measurements:
-        print(
-            f"{each.endpoint.key:<16} {each.endpoint.template:<37} {each.wrk.requests:>8} "
-            f"{each.wrk.requests_per_second:>8.1f} {milliseconds(each.wrk.p50)} {milliseconds(each.wrk.p99)} "
-            f"{each.errors:>6} {milliseconds(percentile(each.server, 0.5))} "
-            f"{milliseconds(percentile(each.server, 0.99))} {each.worker_boots:>5}"
+    columns = [("endpoint", "<16"), ("request", "<37"), ("requests", ">8"), ("req/s", ">8.1f"), ("p50 ms", ">7.1f")]
+    columns += [("p99 ms", ">7.1f"), ("errors", ">6"), ("srv p50", ">7.1f"), ("srv p99", ">7.1f"), ("boots", ">5")]
+    rows = [
+        (
+            each.endpoint.key,
+            each.endpoint.template,
+            each.wrk.requests,
+            each.wrk.requests_per_second,
+            each.wrk.p50 * 1000,
+            each.wrk.p99 * 1000,
+            each.errors,
+            percentile(each.server, 0.5) * 1000,
+            percentile(each.server, 0.99) * 1000,
+            each.worker_boots,
         )
+        for each in measurements
+    ]
+    print_table(columns, rows)
     for each in measurements:
         if each.errors:
             statuses = ", ".join(
@@ -538,69 +516,70 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     # Anything else busy on the machine (tests, a build) takes cores from the figures.
     load_before = os.getloadavg()[0]
-    postgres = arguments.database_url is not None
-    if postgres:
-        state = database_state(arguments.database_url)
-        if state == "foreign":
-            raise SystemExit(
-                f"{urlsplit(arguments.database_url).path.lstrip('/')} exists and was not made by this benchmark "
-                f"(no user {OWNER}): choose another --database-url"
-            )
-        if state == "ours":
-            log("dropping the database left by an earlier run…")
-            drop_database(arguments.database_url)
-        create_database(arguments.database_url)
-    status = 0
+    if arguments.database_url:
+        fresh_database(arguments.database_url, OWNER)
     with tempfile.TemporaryDirectory(prefix="mbreak-api-") as temporary:
         folder = Path(arguments.log_dir) if arguments.log_dir else Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         url = arguments.database_url or f"sqlite:///{Path(temporary) / 'api-bench.sqlite3'}"
-        env = server_environment(url, arguments.redis_url, Path(temporary))
+        env = production_environment(url, arguments.redis_url, Path(temporary), "bench-api")
         env["MBREAK_API_RATE"] = API_RATE
         try:
             collect_static(env)
             log(f"preparing the database ({arguments.indicators:,} indicators, training)…")
             info = prepare_database(arguments, env)
             port = free_port(arguments.port)
-            command = production_command(port, arguments.workers, arguments.threads, Path(temporary))
-            chosen = endpoints(info["metric_id"], info["release_id"])
-            with running_server(command, env, port, folder) as server:
-                shown = shlex.join([Path(command[0]).name, *command[1:]]).replace(temporary, "$TMPDIR")
-                print(
-                    f"Python {sys.version.split()[0]}, {info['database']}, {os.cpu_count()} cores "
-                    f"(load average {load_before:.1f} before the run), wrk {wrk_version(wrk)}; "
-                    f"MBREAK_API_RATE={API_RATE}"
+            command = web_command(port, Path(temporary), arguments.workers, arguments.threads)
+            with running_web(command, port, env, folder) as server:
+                print_setting(
+                    arguments, info, command, temporary, f"load average {load_before:.1f}, wrk {wrk_version(wrk)}"
                 )
-                print(f"Server: {shown}")
-                print(
-                    f"Metric: {arguments.indicators:,} indicators, model v{info['model_version']} trained on "
-                    f"{info['trained_on']:,}, {info['sample_rows']:,} rows kept for the nearest cases"
-                )
-                counts = ", ".join(f"{key} {count}" for key, count in info["queries"].items())
-                print(f"SQL queries per request (in-process, second request): {counts}")
-                print(
-                    f"Load: wrk, {arguments.wrk_threads} threads, {arguments.connections} connections, "
-                    f"{arguments.seconds:g} s per endpoint in {arguments.rounds} alternating rounds, "
-                    f"after {arguments.warmup:g} s of warm-up"
-                )
-                print()
+                chosen = endpoints(info["metric_id"], info["release_id"])
                 measurements = measure_interleaved(wrk, server, chosen, info["token"], arguments, folder)
-            print_measurements(measurements)
-            print()
-            if not print_ratios(measurements) or any(each.errors for each in measurements):
-                status = 1
-            if arguments.profile:
-                print()
-                print("SQL of one verdict request:")
-                for number, sql in enumerate(info["verdict_sql"], 1):
-                    print(f"  {number:>2}. {sql[:160]}")
-                print()
-                print(f"Profile of {arguments.profile} verdict requests in-process (Django's test client):")
-                print(info["profile"])
+            return report(arguments, info, measurements)
         finally:
-            if postgres:
+            if arguments.database_url:
                 drop_database(arguments.database_url)
-    return status
+
+
+def print_setting(
+    arguments: argparse.Namespace, info: dict[str, Any], command: list[str], temporary: str, machine: str
+) -> None:
+    shown = shlex.join([Path(command[0]).name, *command[1:]]).replace(temporary, "$TMPDIR")
+    print(
+        f"Python {sys.version.split()[0]}, {info['database']}, {os.cpu_count()} cores ({machine}; "
+        f"MBREAK_API_RATE={API_RATE}"
+    )
+    print(f"Server: {shown}")
+    print(
+        f"Metric: {arguments.indicators:,} indicators, model v{info['model_version']} trained on "
+        f"{info['trained_on']:,}, {info['sample_rows']:,} rows kept for the nearest cases"
+    )
+    counts = ", ".join(f"{key} {count}" for key, count in info["queries"].items())
+    print(f"SQL queries per request (in-process, second request): {counts}")
+    print(
+        f"Load: wrk, {arguments.wrk_threads} threads, {arguments.connections} connections, "
+        f"{arguments.seconds:g} s per endpoint in {arguments.rounds} alternating rounds, "
+        f"after {arguments.warmup:g} s of warm-up"
+    )
+    print()
+
+
+def report(arguments: argparse.Namespace, info: dict[str, Any], measurements: list[Measurement]) -> int:
+    """The tables, and the profile if asked; 1 when a request failed or (unless --figures-only) the target is missed."""
+    print_measurements(measurements)
+    print()
+    met = print_ratios(measurements)
+    if arguments.profile:
+        print()
+        print("SQL of one verdict request:")
+        for number, sql in enumerate(info["verdict_sql"], 1):
+            print(f"  {number:>2}. {sql[:160]}")
+        print()
+        print(f"Profile of {arguments.profile} verdict requests in-process (Django's test client):")
+        print(info["profile"])
+    failed = any(each.errors for each in measurements) or not (met or arguments.figures_only)
+    return 1 if failed else 0
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -636,6 +615,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="also profile this many verdict requests in-process and print the SQL of one",
     )
     parser.add_argument("--log-dir", help="keep gunicorn's log and the Lua scripts in this folder")
+    parser.add_argument(
+        "--figures-only",
+        action="store_true",
+        help="exit 0 when no request failed, whatever the ratio (a run too short to judge it)",
+    )
     # Internal: prepare the database in a child process running Django, print what it holds.
     parser.add_argument("--prepare-child", type=int, metavar="INDICATORS", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
@@ -657,7 +641,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     if arguments.prepare_child is not None:
-        print(RESULT_PREFIX + json.dumps(prepare_child(arguments.prepare_child, arguments.profile)))
+        print_result(prepare_child(arguments.prepare_child, arguments.profile))
         return 0
     return run(arguments)
 

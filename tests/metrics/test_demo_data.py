@@ -1,0 +1,42 @@
+"""`demo_data` gives `make run` the same demo metrics as before it was shared with the benchmarks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from metrics.demo import DEMO_METRICS, REQUESTS_PER_MINUTE, demo_data, requests_per_minute
+
+
+def test_demo_data_draws_the_rows_load_demo_always_stored() -> None:
+    # Figures of load_demo's own draws (seed 2024, 400 rows a metric) before demo_data existed.
+    expected = {
+        "Requests per minute": (258_011.31, 25_575.0, 149, [859.62, 375.04, 474.92], [25.0, 104.0, 92.0]),
+        "Error rate (%)": (2_489.19, 18_370.0, 306, [9.71, 5.03, 4.25], [72.0, 60.0, 43.0]),
+        "p95 latency (ms)": (407_178.5, 11_889.0, 246, [931.83, 1802.5, 325.25], [7.0, 27.0, 6.0]),
+    }
+
+    drawn = {
+        metric.name: (round(sum(data.values), 2), sum(data.times), sum(data.decisions), data.values[:3], data.times[:3])
+        for metric, data in demo_data()
+    }
+
+    assert drawn == expected
+    assert [metric.name for metric in DEMO_METRICS] == list(expected)
+
+
+def test_the_benchmarks_rows_follow_the_demo_rule_with_the_noise_asked() -> None:
+    data = requests_per_minute(20_000, seed=7, noise=0.1)
+
+    values, times = np.array(data.values), np.array(data.times)
+    by_rule = REQUESTS_PER_MINUTE.rule(values, times).astype(int)
+    other_way = float(np.mean(by_rule != np.array(data.decisions)))
+
+    assert len(data) == 20_000
+    assert 0.09 < other_way < 0.11
+    assert values.min() >= 150
+    assert values.max() <= 1200
+
+
+def test_the_same_seed_gives_the_same_rows_and_another_seed_others() -> None:
+    assert requests_per_minute(50, seed=3) == requests_per_minute(50, seed=3)
+    assert requests_per_minute(50, seed=3) != requests_per_minute(50, seed=4)
