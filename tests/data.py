@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics.demo import DemoMetric, demo_data
 from metrics.models import ImportBatch, Indicator, Metric
 from predictor.columns import IndicatorColumns
 
@@ -20,15 +21,15 @@ def imports_state() -> dict[str, list]:
     }
 
 
+# The tests' rule: rollback when value < 400 and time >= 10, minutes to a tenth.
+RULE = DemoMetric("Rule", "Tests", (100, 1000), (0, 60), lambda values, times: (values < 400) & (times >= 10), 1)
+
+
 def rule_data(n: int, noise: float = 0.0, seed: int = 0) -> IndicatorColumns:
-    """Indicators that follow a known rule: rollback when value < 400 and time >= 10."""
-    rng = np.random.default_rng(seed)
-    values = rng.uniform(100, 1000, n).round(2)
-    times = rng.uniform(0, 60, n).round(1)
-    decisions = ((values < 400) & (times >= 10)).astype(int)
-    flip = rng.random(n) < noise
-    decisions[flip] = 1 - decisions[flip]
-    return IndicatorColumns(values=values.tolist(), times=times.tolist(), decisions=decisions.tolist())
+    """Indicators that follow a known rule: rollback when value < 400 and time >= 10 (the demo's
+    generator, with the tests' rule)."""
+    [(_, columns)] = demo_data(n, seed=seed, noise=noise, metrics=[RULE])
+    return columns
 
 
 def noise_data(n: int = 14, seed: int = 10) -> IndicatorColumns:
