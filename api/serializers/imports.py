@@ -80,7 +80,7 @@ class FormBooleanField(serializers.BooleanField):
 
 
 class ImportInputSerializer(serializers.Serializer[Any]):
-    """A CSV file uploaded (the upload page's rules: `read_upload`)."""
+    """A CSV file uploaded, checked as the upload page checks it."""
 
     file = serializers.FileField(
         help_text="The CSV file: value, decision, time (minutes), with a header line.",

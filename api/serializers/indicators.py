@@ -27,7 +27,7 @@ class IndicatorSerializer(serializers.ModelSerializer[Indicator]):
 
 
 class IndicatorInputSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
-    """One indicator: the value seen, what was decided, after how many minutes (the page's limits)."""
+    """One indicator: the value seen, what was decided, after how many minutes, within the page's limits."""
 
     value = NumberField(validators=VALUE_VALIDATORS)
     decision = DecisionField()

@@ -28,7 +28,7 @@ class AnsweringModelSerializer(serializers.Serializer[Metric]):
 
 class VerdictSettingsSerializer(ValidatedModelSerializer[Metric]):
     """When a verdict is inconclusive: the owner's to set (PATCH the metric with those to
-    change; the model's rules, as the "Verdict settings" page's)."""
+    change; checked as the "Verdict settings" page checks them)."""
 
     class Meta:
         model = Metric
@@ -69,7 +69,7 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
 
 
 class MetricInputSerializer(ValidatedModelSerializer[Metric]):
-    """A metric as sent: its name and category (the model's rules, as the page's form)."""
+    """A metric as sent: its name and category, checked as the page checks them."""
 
     class Meta:
         model = Metric

@@ -109,7 +109,7 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
 
 
 class AskSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
-    """An observation: a value seen `minutes` after the deployment (an indicator's limits)."""
+    """An observation: a value seen `minutes` after the deployment, within an indicator's limits."""
 
     value = NumberField(validators=VALUE_VALIDATORS)
     minutes = NumberField(validators=MINUTES_VALIDATORS)
