@@ -42,6 +42,17 @@ class MetricDeleted(DomainError):
         )
 
 
+class DuplicateMetric(DomainError):
+    """A metric of that name and category was made by another request after this one was checked."""
+
+    code = "duplicate"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+        super().__init__(metric.duplicate_message())
+
+
 class NoTrainedModel(DomainError):
     code = "no_model"
     status = HTTPStatus.CONFLICT

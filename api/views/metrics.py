@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -17,7 +16,7 @@ from api.serializers import (
     MetricSerializer,
     VerdictSettingsSerializer,
 )
-from api.views.common import Conflict, caller, checked, request_body
+from api.views.common import caller, checked, request_body
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.models import Metric
 
@@ -53,11 +52,7 @@ class MetricList(generics.ListAPIView[Metric]):
     def post(self, request: Request) -> Response:
         """Create a metric, owned by the caller."""
         metric = Metric(owner=caller(request), **checked(MetricInputSerializer(data=request_body(request))))
-        try:
-            with transaction.atomic():
-                metric.save()
-        except IntegrityError:  # made by another request since it was checked
-            raise Conflict(metric.duplicate_message(), code="duplicate") from None
+        metric.add()
         body = MetricSerializer(Metric.objects.listed().get(pk=metric.pk), context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 

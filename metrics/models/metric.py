@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -15,7 +15,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.exceptions import DuplicateFile, MetricDeleted, ModelUnusable, NoTrainedModel
+from metrics.exceptions import DuplicateFile, DuplicateMetric, MetricDeleted, ModelUnusable, NoTrainedModel
 from predictor import columns
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, is_enough_to_train
 
@@ -365,6 +365,15 @@ class Metric(Labelled):
         duplicates = Metric.objects.same_as(self.name, self.category).exclude(pk=self.pk)
         if self.name and self.category and duplicates.exists():
             raise ValidationError(self.duplicate_message(), code="duplicate")
+
+    def add(self) -> None:
+        """Store this new, checked metric. The check and the insert are two steps: a metric of the
+        same name and category made by another request in between is refused as the check would."""
+        try:
+            with transaction.atomic():
+                self.save()
+        except IntegrityError:
+            raise DuplicateMetric(self) from None
 
     def duplicate_message(self) -> str:
         return gettext("A metric named “%(name)s” already exists in the category “%(category)s”.") % {

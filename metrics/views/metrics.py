@@ -4,7 +4,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
-from metrics.exceptions import MetricDeleted
+from metrics.exceptions import DuplicateMetric, MetricDeleted
 from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
 from metrics.models import Indicator, Job, Metric
 
@@ -86,11 +85,9 @@ def metric_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         metric = form.save(commit=False)
         metric.owner = request.user
         try:
-            with transaction.atomic():
-                metric.save()
-        except IntegrityError:
-            # Someone created the same metric between the check and the insert.
-            form.add_error(None, metric.duplicate_message())
+            metric.add()
+        except DuplicateMetric as duplicate:
+            form.add_error(None, str(duplicate))
             return render(request, "metrics/metric_create.html", {"form": form})
         messages.success(request, _("Metric “%(name)s” created. Now add some data to it.") % {"name": metric.name})
         return redirect(metric)

@@ -171,6 +171,28 @@ def test_a_metric_that_exists_already_is_a_conflict_and_nothing_stored(
     assert state() == before
 
 
+@pytest.fixture
+def check_that_misses_a_duplicate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race: another request stores the same metric between this one's check and its insert."""
+    monkeypatch.setattr(Metric, "validate_constraints", lambda self, exclude=None: None)
+    monkeypatch.setattr(Metric, "clean", lambda self: None)
+
+
+@pytest.mark.usefixtures("check_that_misses_a_duplicate")
+def test_a_metric_made_by_another_request_since_the_check_is_a_conflict_and_nothing_stored(
+    client: Client, metric: Metric, contributor: User
+) -> None:
+    before = state()
+    body = {"name": "Requests per minute", "category": "Traffic"}
+
+    response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "duplicate"
+    assert response.json()["detail"] == "A metric named “Requests per minute” already exists in the category “Traffic”."
+    assert state() == before
+
+
 def test_only_the_owner_deletes_a_metric(client: Client, metric: Metric, stranger: User, owner: User) -> None:
     before = state()
 

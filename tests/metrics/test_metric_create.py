@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -84,6 +85,22 @@ def test_create_duplicate_name_and_category_ignoring_case_is_refused_and_creates
     assert list(Metric.objects.values_list("pk", "name", "category", "owner_id")) == [
         (metric.pk, "Requests per minute", "Traffic", owner.pk)
     ]
+
+
+def test_a_metric_made_by_another_request_since_the_check_is_refused_on_the_form(
+    client: Client, stranger: User, metric: Metric, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The race: another request stores the same metric between the form's check and the insert.
+    monkeypatch.setattr(Metric, "validate_constraints", lambda self, exclude=None: None)
+    monkeypatch.setattr(Metric, "validate_unique", lambda self, exclude=None: None)
+    monkeypatch.setattr(Metric, "clean", lambda self: None)
+    client.force_login(stranger)
+
+    response = client.post(CREATE_URL, {"name": "Requests per minute", "category": "Traffic"})
+
+    assert response.status_code == 200
+    assert "A metric named “Requests per minute” already exists in the category “Traffic”." in response.content.decode()
+    assert list(Metric.objects.values_list("pk", flat=True)) == [metric.pk]
 
 
 def test_create_same_name_in_another_category_is_allowed(client: Client, owner: User, metric: Metric) -> None:
