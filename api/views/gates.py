@@ -76,8 +76,10 @@ class GateDetail(APIView):
                 gate.save(update_fields=list(changes))
             if items is not None:
                 gate.set_metrics(items)
-        gate = with_metrics(get_gate(request.user, gate.pk))
-        return Response(GateSerializer(gate, context={"request": request}).data)
+            # Read back under the lock: the answer is what this change saved, even when the owner
+            # deletes the gate the moment the lock is let go.
+            saved = GateSerializer(with_metrics(get_gate(request.user, gate.pk)), context={"request": request}).data
+        return Response(saved)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, gate_id: int) -> Response:
