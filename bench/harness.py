@@ -7,6 +7,7 @@ children (with their own settings) and reads what they print after `RESULT_PREFI
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ RESULT_PREFIX = "BENCH-RESULT "
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 CSV_HEADER = b"valor,decisao,tempo\n"
 CSV_CHUNK_ROWS = 100_000
+BACKENDS = ("sqlite", "postgres")
 # The benchmarks run as scripts from bench/: the project's packages are importable once this is.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -184,6 +186,72 @@ def redis_unreachable_reason(url: str) -> str | None:
     except redis.RedisError as error:
         return f"Redis is unreachable ({error})"
     return None
+
+
+# --- each size on each database ------------------------------------------------------------------
+
+Run = TypeVar("Run")
+
+
+def add_size_options(parser: argparse.ArgumentParser, default_sizes: str) -> None:
+    """--sizes on --backends, each run on a throw-away database (made on --postgres-url's server)."""
+    parser.add_argument("--sizes", default=default_sizes, help=f"comma-separated row counts (default {default_sizes})")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help=f"comma-separated, of {', '.join(BACKENDS)} (default all)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help="a server where a throw-away database may be created and dropped "
+        f"(default {DEFAULT_POSTGRES_URL}; only its server and credentials are used)",
+    )
+    # Internal: run one measurement in this process and print it as JSON.
+    parser.add_argument("--child", nargs=2, metavar=("BACKEND", "ROWS"), help=argparse.SUPPRESS)
+
+
+def parse_size_options(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, --sizes and --backends as lists; a usage error for what is not a size or a backend."""
+    arguments = parser.parse_args(argv)
+    try:
+        arguments.sizes = parse_sizes(arguments.sizes)
+    except ValueError:
+        parser.error("--sizes takes positive whole numbers separated by commas, e.g. 100000,1000000")
+    arguments.backends = [backend.strip() for backend in arguments.backends.split(",") if backend.strip()]
+    if unknown := sorted(set(arguments.backends) - set(BACKENDS)):
+        parser.error(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+    return arguments
+
+
+def measure_each_size(
+    arguments: argparse.Namespace,
+    measure: Callable[[str, int, str], Run],
+    size_name: Callable[[int], str] = lambda rows: f"{rows:,} rows",
+) -> tuple[list[Run], list[str]]:
+    """`measure(backend, rows, database_url)` for each size on each backend, each on a throw-away
+    database; the runs, and what went wrong."""
+    runs: list[Run] = []
+    problems: list[str] = []
+    for backend in arguments.backends:
+        if backend == "postgres" and (reason := postgres_unreachable_reason(arguments.postgres_url)):
+            # The figures asked for cannot be given: the run says so, and fails.
+            problems.append(f"postgres: not measured, {reason}")
+            continue
+        for rows in arguments.sizes:
+            log(f"running {backend}, {size_name(rows)}…")
+            try:
+                with throwaway_database(backend, arguments.postgres_url) as url:
+                    runs.append(measure(backend, rows, url))
+            except Exception as error:
+                # One failed run should not hide the others' figures.
+                problems.append(f"{backend}, {size_name(rows)}: failed: {error}")
+    return runs, problems
+
+
+def measure_in_child(script: str, backend: str, rows: int, env: dict[str, str], *options: str) -> dict[str, Any]:
+    """One size measured by the benchmark `script` (its `__file__`) with `--child`, in a process of
+    its own (its peak memory that run's alone) on the database `env` names; what it printed."""
+    command = [sys.executable, str(Path(script).resolve()), "--child", backend, str(rows), *options]
+    return child_result(command, env, f"the {backend} run of {rows:,} rows")
 
 
 # --- child processes ---------------------------------------------------------------------------------
