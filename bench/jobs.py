@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    add_figures_only_option,
     add_size_options,
     best_of,
     csv_file,
@@ -364,11 +365,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add_size_options(parser, DEFAULT_SIZES)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the broker, if it answers")
     parser.add_argument("--skip-training", action="store_true", help="measure imports and downloads only")
-    parser.add_argument(
-        "--figures-only",
-        action="store_true",
-        help="exit 0 when every run went through, whatever the targets (a size too small to judge them)",
-    )
+    add_figures_only_option(parser, "every run went through")
     parser.add_argument(
         "--at-limit",
         action="store_true",
