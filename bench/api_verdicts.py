@@ -157,17 +157,15 @@ def endpoints(metric_id: int, release_id: int) -> list[Endpoint]:
 def prepare_child(arguments: argparse.Namespace) -> dict[str, Any]:
     """Store the user, metric, model, token, gate and release; count each endpoint's queries."""
     rows, profile = arguments.prepare_child, arguments.profile
-    setup_django()
+    setup_django(migrate=True)
     # Only importable once Django is set up.
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
 
     from accounts.models import ApiToken, TokenScope
     from metrics.models import Gate, GateMetric, Metric, Release, TrainedModel
 
-    call_command("migrate", verbosity=0, interactive=False)
     owner = User.objects.create_user(OWNER)
     metric = Metric.objects.create(name="Requests per minute", category="API bench", owner=owner)
     metric.import_indicators(indicators(rows), owner)

@@ -47,12 +47,15 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def setup_django() -> None:
-    """Django in this process, on the settings its environment names."""
+def setup_django(migrate: bool = False) -> None:
+    """Django in this process, on the settings its environment names; its database migrated if asked."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mbreak.settings")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    if migrate:
+        call_command("migrate", verbosity=0, interactive=False)
 
 
 # --- data ------------------------------------------------------------------------------------------

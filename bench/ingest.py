@@ -57,16 +57,14 @@ class RunResult:
 
 def run_one(backend: str, rows: int) -> RunResult:
     """Time one import in this process; DATABASE_URL already names a throw-away database."""
-    setup_django()
+    setup_django(migrate=True)
     # Only importable once Django is set up.
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from django.db import connection
 
     from metrics.csv_io import parse_indicator_csv
     from metrics.models import Indicator, Metric
 
-    call_command("migrate", verbosity=0, interactive=False)
     user = User.objects.create(username="bench")
     metric = Metric.objects.create(name="Requests per minute", category="Traffic", owner=user)
     data = csv_file(rows)

@@ -115,11 +115,10 @@ def wait_for_job(job_id: int, timeout: float = 3600) -> None:
 
 def run_one(backend: str, rows: int, train: bool) -> JobRun:
     """Measure one size in this process; DATABASE_URL already names a throw-away database."""
-    setup_django()
+    setup_django(migrate=True)
     import pandas as pd
     from django.conf import settings
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.test import Client
     from django.test.utils import setup_test_environment
@@ -128,7 +127,6 @@ def run_one(backend: str, rows: int, train: bool) -> JobRun:
     from metrics import csv_io
     from metrics.models import ImportBatch, Metric
 
-    call_command("migrate", verbosity=0)
     setup_test_environment()
     user = User.objects.create_user("bench", password="unused-password-1")  # noqa: S106
     if rows == AT_LIMIT:

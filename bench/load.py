@@ -185,10 +185,7 @@ def user_names(count: int) -> list[str]:
 def prepare_child(arguments: argparse.Namespace) -> dict[str, Any]:
     """Make the database hold what the run needs, loading only what is missing; say what it holds."""
     rows, users = arguments.prepare_child, arguments.users
-    setup_django()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
+    setup_django(migrate=True)
     owner = create_users(users)
     timings: dict[str, float] = {}
     big, smalls = load_metrics(rows, owner, timings)
