@@ -474,7 +474,7 @@ class User:
             "csrfmiddlewaretoken": token,
             "metric": str(metric),
             "value": f"{self.random.uniform(100, 1100):.1f}",
-            "time": f"{self.random.uniform(1, 60):.1f}",
+            "minutes": f"{self.random.uniform(1, 60):.1f}",
         }
         verdict = self.visit("verdict POST", "/predict/", expect_verdict_redirect, observation)
         if verdict is None:

@@ -69,7 +69,7 @@ def measure(user: Any, size: int, repeat: int) -> tuple[int, float, float, float
     for _ in range(repeat + 1):
         value, minute = float(rng.uniform(150, 1200)), float(rng.uniform(1, 120))
         started = time.perf_counter()
-        response = client.post("/predict/", {"metric": metric.pk, "value": value, "time": minute})
+        response = client.post("/predict/", {"metric": metric.pk, "value": value, "minutes": minute})
         page = client.get(response["Location"])
         if (response.status_code, page.status_code) != (302, 200):
             raise SystemExit(f"the verdict failed: {response.status_code}, {page.status_code}")
