@@ -375,7 +375,9 @@ def compare_verdicts(
     answers = {}
     for name, browser in web.items():
         browser.get(f"/predict/?for={metric_id}")
-        asked = browser.submit("/predict/", [("metric", str(metric_id)), ("value", str(value)), ("minutes", str(minutes))])
+        asked = browser.submit(
+            "/predict/", [("metric", str(metric_id)), ("value", str(value)), ("minutes", str(minutes))]
+        )
         if asked.status != 200 or not re.fullmatch(r"/verdicts/\d+/", asked.path):
             answers[name] = {"error": f"{asked.status} at {asked.path}"}
         else:
