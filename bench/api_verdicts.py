@@ -67,7 +67,6 @@ import math
 import os
 import random
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -77,25 +76,26 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from harness import (
     LogReader,
     Server,
-    child_result,
+    add_database_url_option,
+    add_figures_only_option,
+    add_server_options,
+    benchmark_database,
     collect_static,
-    drop_database,
-    free_port,
-    fresh_database,
     indicators,
     log,
+    log_folder,
     percentile,
-    print_result,
+    prepare_in_child,
+    prepare_or_run,
     print_table,
     production_environment,
-    running_web,
+    serving,
     setup_django,
-    web_command,
+    shown_command,
 )
 
 DEFAULT_PORT = 8200
@@ -154,19 +154,18 @@ def endpoints(metric_id: int, release_id: int) -> list[Endpoint]:
 # --- the database (prepared in a child process running Django) ---------------------------------
 
 
-def prepare_child(rows: int, profile: int) -> dict[str, Any]:
+def prepare_child(arguments: argparse.Namespace) -> dict[str, Any]:
     """Store the user, metric, model, token, gate and release; count each endpoint's queries."""
-    setup_django()
+    rows, profile = arguments.prepare_child, arguments.profile
+    setup_django(migrate=True)
     # Only importable once Django is set up.
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
 
     from accounts.models import ApiToken, TokenScope
     from metrics.models import Gate, GateMetric, Metric, Release, TrainedModel
 
-    call_command("migrate", verbosity=0, interactive=False)
     owner = User.objects.create_user(OWNER)
     metric = Metric.objects.create(name="Requests per minute", category="API bench", owner=owner)
     metric.import_indicators(indicators(rows), owner)
@@ -240,10 +239,9 @@ def count_queries(chosen: list[Endpoint], token: str, profile: int) -> dict[str,
 
 
 def prepare_database(arguments: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--prepare-child", str(arguments.indicators)]
-    command += ["--profile", str(arguments.profile)]
     # Warnings and errors only: not the request log of the test client's requests.
-    return child_result(command, {**env, "LOG_LEVEL": "WARNING"}, "preparing the database")
+    env = {**env, "LOG_LEVEL": "WARNING"}
+    return prepare_in_child(__file__, arguments.indicators, env, "--profile", str(arguments.profile))
 
 
 # --- the load: wrk --------------------------------------------------------------------------------
@@ -516,36 +514,29 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     # Anything else busy on the machine (tests, a build) takes cores from the figures.
     load_before = os.getloadavg()[0]
-    if arguments.database_url:
-        fresh_database(arguments.database_url, OWNER)
-    with tempfile.TemporaryDirectory(prefix="mbreak-api-") as temporary:
-        folder = Path(arguments.log_dir) if arguments.log_dir else Path(temporary)
-        folder.mkdir(parents=True, exist_ok=True)
+    with (
+        benchmark_database(arguments.database_url, OWNER),
+        tempfile.TemporaryDirectory(prefix="mbreak-api-") as temporary,
+    ):
+        folder = log_folder(arguments.log_dir, temporary)
         url = arguments.database_url or f"sqlite:///{Path(temporary) / 'api-bench.sqlite3'}"
         env = production_environment(url, arguments.redis_url, Path(temporary), "bench-api")
         env["MBREAK_API_RATE"] = API_RATE
-        try:
-            collect_static(env)
-            log(f"preparing the database ({arguments.indicators:,} indicators, training)…")
-            info = prepare_database(arguments, env)
-            port = free_port(arguments.port)
-            command = web_command(port, Path(temporary), arguments.workers, arguments.threads)
-            with running_web(command, port, env, folder) as server:
-                print_setting(
-                    arguments, info, command, temporary, f"load average {load_before:.1f}, wrk {wrk_version(wrk)}"
-                )
-                chosen = endpoints(info["metric_id"], info["release_id"])
-                measurements = measure_interleaved(wrk, server, chosen, info["token"], arguments, folder)
-            return report(arguments, info, measurements)
-        finally:
-            if arguments.database_url:
-                drop_database(arguments.database_url)
+        collect_static(env)
+        log(f"preparing the database ({arguments.indicators:,} indicators, training)…")
+        info = prepare_database(arguments, env)
+        with serving(arguments, env, temporary, folder) as server:
+            machine = f"load average {load_before:.1f}, wrk {wrk_version(wrk)}"
+            print_setting(arguments, info, server.command, temporary, machine)
+            chosen = endpoints(info["metric_id"], info["release_id"])
+            measurements = measure_interleaved(wrk, server, chosen, info["token"], arguments, folder)
+        return report(arguments, info, measurements)
 
 
 def print_setting(
     arguments: argparse.Namespace, info: dict[str, Any], command: list[str], temporary: str, machine: str
 ) -> None:
-    shown = shlex.join([Path(command[0]).name, *command[1:]]).replace(temporary, "$TMPDIR")
+    shown = shown_command(command, temporary)
     print(
         f"Python {sys.version.split()[0]}, {info['database']}, {os.cpu_count()} cores ({machine}; "
         f"MBREAK_API_RATE={API_RATE}"
@@ -595,18 +586,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--indicators", type=int, default=DEFAULT_INDICATORS, help=f"the metric's indicators ({DEFAULT_INDICATORS:,})"
     )
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL database to create, use and drop (default: SQLite in a temporary folder)",
+    add_database_url_option(
+        parser, None, "a PostgreSQL database to create, use and drop (default: SQLite in a temporary folder)"
     )
     parser.add_argument(
         "--redis-url", default=DEFAULT_REDIS_URL, help=f"the server's cache and throttle counts ({DEFAULT_REDIS_URL})"
     )
-    parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"gunicorn's port, if free (default {DEFAULT_PORT})"
-    )
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the Procfile's)")
-    parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: the Procfile's)")
+    add_server_options(parser, DEFAULT_PORT, "INDICATORS")
     parser.add_argument(
         "--profile",
         type=int,
@@ -615,13 +601,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="also profile this many verdict requests in-process and print the SQL of one",
     )
     parser.add_argument("--log-dir", help="keep gunicorn's log and the Lua scripts in this folder")
-    parser.add_argument(
-        "--figures-only",
-        action="store_true",
-        help="exit 0 when no request failed, whatever the ratio (a run too short to judge it)",
-    )
-    # Internal: prepare the database in a child process running Django, print what it holds.
-    parser.add_argument("--prepare-child", type=int, metavar="INDICATORS", help=argparse.SUPPRESS)
+    add_figures_only_option(parser, "no request failed")
     arguments = parser.parse_args(argv)
     if (
         arguments.seconds <= 0
@@ -633,17 +613,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(
             "--seconds, --rounds and --connections must be positive, --warmup not negative, --indicators 100 or more"
         )
-    if arguments.database_url and not urlsplit(arguments.database_url).scheme.startswith("postgres"):
-        parser.error("--database-url must be a PostgreSQL URL")
     return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = parse_arguments(argv)
-    if arguments.prepare_child is not None:
-        print_result(prepare_child(arguments.prepare_child, arguments.profile))
-        return 0
-    return run(arguments)
+    return prepare_or_run(parse_arguments(argv), prepare_child, run)
 
 
 if __name__ == "__main__":

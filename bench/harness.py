@@ -7,6 +7,7 @@ children (with their own settings) and reads what they print after `RESULT_PREFI
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ RESULT_PREFIX = "BENCH-RESULT "
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 CSV_HEADER = b"valor,decisao,tempo\n"
 CSV_CHUNK_ROWS = 100_000
+BACKENDS = ("sqlite", "postgres")
 # The benchmarks run as scripts from bench/: the project's packages are importable once this is.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -45,12 +47,15 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def setup_django() -> None:
-    """Django in this process, on the settings its environment names."""
+def setup_django(migrate: bool = False) -> None:
+    """Django in this process, on the settings its environment names; its database migrated if asked."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mbreak.settings")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    if migrate:
+        call_command("migrate", verbosity=0, interactive=False)
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -165,6 +170,21 @@ def fresh_database(url: str, owner: str, keep_existing: bool = False) -> None:
         create_database(url)
 
 
+@contextmanager
+def benchmark_database(url: str | None, owner: str, reuse: bool = False, keep: bool = False) -> Iterator[None]:
+    """The PostgreSQL database `url` made fresh for the run (`fresh_database`; with `reuse`, the one
+    an earlier run left) and dropped at its end unless kept or reused; nothing without a `url`."""
+    if not url:
+        yield
+        return
+    fresh_database(url, owner, keep_existing=reuse)
+    try:
+        yield
+    finally:
+        if not (keep or reuse):
+            drop_database(url)
+
+
 def postgres_unreachable_reason(url: str) -> str | None:
     import psycopg
 
@@ -186,6 +206,72 @@ def redis_unreachable_reason(url: str) -> str | None:
     return None
 
 
+# --- each size on each database ------------------------------------------------------------------
+
+Run = TypeVar("Run")
+
+
+def add_size_options(parser: argparse.ArgumentParser, default_sizes: str) -> None:
+    """--sizes on --backends, each run on a throw-away database (made on --postgres-url's server)."""
+    parser.add_argument("--sizes", default=default_sizes, help=f"comma-separated row counts (default {default_sizes})")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help=f"comma-separated, of {', '.join(BACKENDS)} (default all)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help="a server where a throw-away database may be created and dropped "
+        f"(default {DEFAULT_POSTGRES_URL}; only its server and credentials are used)",
+    )
+    # Internal: run one measurement in this process and print it as JSON.
+    parser.add_argument("--child", nargs=2, metavar=("BACKEND", "ROWS"), help=argparse.SUPPRESS)
+
+
+def parse_size_options(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, --sizes and --backends as lists; a usage error for what is not a size or a backend."""
+    arguments = parser.parse_args(argv)
+    try:
+        arguments.sizes = parse_sizes(arguments.sizes)
+    except ValueError:
+        parser.error("--sizes takes positive whole numbers separated by commas, e.g. 100000,1000000")
+    arguments.backends = [backend.strip() for backend in arguments.backends.split(",") if backend.strip()]
+    if unknown := sorted(set(arguments.backends) - set(BACKENDS)):
+        parser.error(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+    return arguments
+
+
+def measure_each_size(
+    arguments: argparse.Namespace,
+    measure: Callable[[str, int, str], Run],
+    size_name: Callable[[int], str] = lambda rows: f"{rows:,} rows",
+) -> tuple[list[Run], list[str]]:
+    """`measure(backend, rows, database_url)` for each size on each backend, each on a throw-away
+    database; the runs, and what went wrong."""
+    runs: list[Run] = []
+    problems: list[str] = []
+    for backend in arguments.backends:
+        if backend == "postgres" and (reason := postgres_unreachable_reason(arguments.postgres_url)):
+            # The figures asked for cannot be given: the run says so, and fails.
+            problems.append(f"postgres: not measured, {reason}")
+            continue
+        for rows in arguments.sizes:
+            log(f"running {backend}, {size_name(rows)}…")
+            try:
+                with throwaway_database(backend, arguments.postgres_url) as url:
+                    runs.append(measure(backend, rows, url))
+            except Exception as error:
+                # One failed run should not hide the others' figures.
+                problems.append(f"{backend}, {size_name(rows)}: failed: {error}")
+    return runs, problems
+
+
+def measure_in_child(script: str, backend: str, rows: int, env: dict[str, str], *options: str) -> dict[str, Any]:
+    """One size measured by the benchmark `script` (its `__file__`) with `--child`, in a process of
+    its own (its peak memory that run's alone) on the database `env` names; what it printed."""
+    command = [sys.executable, str(Path(script).resolve()), "--child", backend, str(rows), *options]
+    return child_result(command, env, f"the {backend} run of {rows:,} rows")
+
+
 # --- child processes ---------------------------------------------------------------------------------
 
 
@@ -202,6 +288,26 @@ def child_result(command: list[str], env: dict[str, str], what: str) -> dict[str
         raise RuntimeError(f"{what} failed (exit status {completed.returncode}):\n{completed.stdout[-2000:]}")
     result: dict[str, Any] = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
     return result
+
+
+def prepare_in_child(script: str, size: int, env: dict[str, str], *options: str) -> dict[str, Any]:
+    """The database that `env` names, prepared by the benchmark `script` (its `__file__`) run with
+    `--prepare-child SIZE` in a process of its own; what it printed that the database holds."""
+    command = [sys.executable, str(Path(script).resolve()), "--prepare-child", str(size), *options]
+    return child_result(command, env, "preparing the database")
+
+
+def prepare_or_run(
+    arguments: argparse.Namespace,
+    prepare: Callable[[argparse.Namespace], dict[str, Any]],
+    run: Callable[[argparse.Namespace], int],
+) -> int:
+    """The benchmark's run; or, in the child it starts with --prepare-child, the database prepared
+    and what it holds printed for the run to read."""
+    if arguments.prepare_child is None:
+        return run(arguments)
+    print_result(prepare(arguments))
+    return 0
 
 
 def manage(env: dict[str, str], *arguments: str) -> str:
@@ -372,6 +478,28 @@ def running_web(command: list[str], port: int, env: dict[str, str], folder: Path
         yield Server("127.0.0.1", port, command, service.log_path)
 
 
+@contextmanager
+def serving(arguments: argparse.Namespace, env: dict[str, str], temporary: str, folder: Path) -> Iterator[Server]:
+    """gunicorn on --port (or a free one if taken), with --workers and --threads (`add_server_options`)."""
+    port = free_port(arguments.port)
+    with running_web(
+        web_command(port, Path(temporary), arguments.workers, arguments.threads), port, env, folder
+    ) as server:
+        yield server
+
+
+def log_folder(log_dir: str | None, temporary: str) -> Path:
+    """Where the processes' logs go: --log-dir (made if missing), else the run's temporary folder."""
+    folder = Path(log_dir) if log_dir else Path(temporary)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shown_command(command: list[str], temporary: str) -> str:
+    """A command as the figures show it: its program by name, the temporary folder as $TMPDIR."""
+    return shlex.join([Path(command[0]).name, *command[1:]]).replace(temporary, "$TMPDIR")
+
+
 def start_worker(name: str, command: list[str], env: dict[str, str], folder: Path) -> Service:
     """A Celery worker, ready when it says so."""
     return Service.start(name, command, env, folder, lambda service: " ready." in service.log())
@@ -441,7 +569,42 @@ def memory_mib(pid: int, field: str) -> float:
     return math.nan
 
 
+def add_server_options(parser: argparse.ArgumentParser, default_port: int, size_metavar: str) -> None:
+    """The options of a benchmark that serves the app: gunicorn's --port, --workers and --threads
+    (the Procfile's unless given, see `serving`), and the internal --prepare-child SIZE that starts
+    the child preparing its database (`prepare_in_child`, `prepare_or_run`)."""
+    parser.add_argument(
+        "--port", type=int, default=default_port, help=f"gunicorn's port, if free (default {default_port})"
+    )
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the Procfile's)")
+    parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: the Procfile's)")
+    parser.add_argument("--prepare-child", type=int, metavar=size_metavar, help=argparse.SUPPRESS)
+
+
+def add_database_url_option(parser: argparse.ArgumentParser, default: str | None, help: str) -> None:
+    """--database-url: the PostgreSQL database the benchmark creates (refusing one it did not make,
+    see `fresh_database`), loads and drops."""
+    parser.add_argument("--database-url", type=postgres_url, default=default, help=help)
+
+
+def postgres_url(text: str) -> str:
+    """--database-url's type: a PostgreSQL URL, or a usage error."""
+    if not urlsplit(text).scheme.startswith("postgres"):
+        raise argparse.ArgumentTypeError("must be a PostgreSQL URL")
+    return text
+
+
 # --- measuring and printing ----------------------------------------------------------------------------
+
+
+def add_figures_only_option(parser: argparse.ArgumentParser, went_through: str) -> None:
+    """--figures-only: the exit status says whether the run went through, not whether it met the
+    targets, which a size small enough for the smoke runs (tests/bench) cannot be judged by."""
+    parser.add_argument(
+        "--figures-only",
+        action="store_true",
+        help=f"exit 0 when {went_through}, whatever the targets (a size too small to judge them)",
+    )
 
 
 def best_of(runs: int, work: Callable[[], object]) -> float:

@@ -15,32 +15,24 @@ then `Metric.import_indicators` (its transaction, bulk insert and data-version b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from harness import (
-    DEFAULT_POSTGRES_URL,
-    RESULT_PREFIX,
-    ROOT,
+    add_size_options,
     csv_file,
-    log,
-    parse_sizes,
-    postgres_unreachable_reason,
+    measure_each_size,
+    measure_in_child,
+    parse_size_options,
     print_result,
     print_table,
     setup_django,
-    throwaway_database,
 )
 
 DEFAULT_SIZES = "100000,1000000"
-DEFAULT_BACKENDS = "sqlite,postgres"
-BACKENDS = ("sqlite", "postgres")
 
 
 @dataclass
@@ -65,16 +57,14 @@ class RunResult:
 
 def run_one(backend: str, rows: int) -> RunResult:
     """Time one import in this process; DATABASE_URL already names a throw-away database."""
-    setup_django()
+    setup_django(migrate=True)
     # Only importable once Django is set up.
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from django.db import connection
 
     from metrics.csv_io import parse_indicator_csv
     from metrics.models import Indicator, Metric
 
-    call_command("migrate", verbosity=0, interactive=False)
     user = User.objects.create(username="bench")
     metric = Metric.objects.create(name="Requests per minute", category="Traffic", owner=user)
     data = csv_file(rows)
@@ -124,12 +114,7 @@ def run_in_child(backend: str, rows: int, database_url: str) -> RunResult:
         # Required with DEBUG off; an import only touches the cache to forget charts.
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
     )
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", backend, str(rows)]
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"the {backend} run of {rows} rows failed:\n{completed.stderr.strip()}")
-    return RunResult(**json.loads(lines[-1].removeprefix(RESULT_PREFIX)))
+    return RunResult(**measure_in_child(__file__, backend, rows, env))
 
 
 def print_results(results: list[RunResult]) -> None:
@@ -165,28 +150,8 @@ def print_results(results: list[RunResult]) -> None:
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Rows per second for importing indicator CSV files.")
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated row counts (default {DEFAULT_SIZES})")
-    parser.add_argument(
-        "--backends", default=DEFAULT_BACKENDS, help=f"comma-separated, of {', '.join(BACKENDS)} (default all)"
-    )
-    parser.add_argument(
-        "--postgres-url",
-        default=DEFAULT_POSTGRES_URL,
-        help="a server where a throw-away database may be created and dropped "
-        f"(default {DEFAULT_POSTGRES_URL}; only its server and credentials are used)",
-    )
-    # Internal: run one measurement in this process and print it as JSON.
-    parser.add_argument("--child", nargs=2, metavar=("BACKEND", "ROWS"), help=argparse.SUPPRESS)
-    arguments = parser.parse_args(argv)
-    try:
-        arguments.sizes = parse_sizes(arguments.sizes)
-    except ValueError:
-        parser.error("--sizes takes positive whole numbers separated by commas, e.g. 100000,1000000")
-    arguments.backends = [backend.strip() for backend in arguments.backends.split(",") if backend.strip()]
-    unknown = sorted(set(arguments.backends) - set(BACKENDS))
-    if unknown:
-        parser.error(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
-    return arguments
+    add_size_options(parser, DEFAULT_SIZES)
+    return parse_size_options(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,22 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print_result(asdict(run_one(backend, int(rows))))
         return 0
 
-    results: list[RunResult] = []
-    problems: list[str] = []
-    for backend in arguments.backends:
-        if backend == "postgres" and (reason := postgres_unreachable_reason(arguments.postgres_url)):
-            # The figures asked for cannot be given: the run says so, and fails.
-            problems.append(f"postgres: not measured, {reason}")
-            continue
-        for rows in arguments.sizes:
-            log(f"running {backend}, {rows:,} rows…")
-            try:
-                with throwaway_database(backend, arguments.postgres_url) as url:
-                    results.append(run_in_child(backend, rows, url))
-            except Exception as error:
-                # One failed run should not hide the others' figures.
-                problems.append(f"{backend}, {rows:,} rows: failed: {error}")
-
+    results, problems = measure_each_size(arguments, run_in_child)
     print(f"Python {sys.version.split()[0]}; " + "; ".join(sorted({f"{r.database} {r.version}" for r in results})))
     print_results(results)
     for problem in problems:

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,27 +37,24 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
-    DEFAULT_POSTGRES_URL,
-    RESULT_PREFIX,
-    ROOT,
+    add_figures_only_option,
+    add_size_options,
     best_of,
     csv_file,
-    log,
+    measure_each_size,
+    measure_in_child,
     memory_mib,
-    parse_sizes,
-    postgres_unreachable_reason,
+    parse_size_options,
     print_result,
     print_table,
     ratio_verdict,
     redis_unreachable_reason,
     setup_django,
     start_worker,
-    throwaway_database,
     worker_command,
 )
 
 DEFAULT_SIZES = "100000,1000000"
-DEFAULT_BACKENDS = "sqlite,postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
 AT_LIMIT = 0  # as a size: the largest file an upload accepts (--at-limit)
 TARGETS = {"parse": 3.0, "import": 1.2, "copy": 0.8, "training": 1.2, "download": 2.0}
@@ -120,11 +115,10 @@ def wait_for_job(job_id: int, timeout: float = 3600) -> None:
 
 def run_one(backend: str, rows: int, train: bool) -> JobRun:
     """Measure one size in this process; DATABASE_URL already names a throw-away database."""
-    setup_django()
+    setup_django(migrate=True)
     import pandas as pd
     from django.conf import settings
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.test import Client
     from django.test.utils import setup_test_environment
@@ -133,7 +127,6 @@ def run_one(backend: str, rows: int, train: bool) -> JobRun:
     from metrics import csv_io
     from metrics.models import ImportBatch, Metric
 
-    call_command("migrate", verbosity=0)
     setup_test_environment()
     user = User.objects.create_user("bench", password="unused-password-1")  # noqa: S106
     if rows == AT_LIMIT:
@@ -310,14 +303,7 @@ def run_in_child(backend: str, rows: int, database_url: str, broker_url: str, tr
         LOG_FORMAT="text",
         LOG_LEVEL="WARNING",
     )
-    arguments = [sys.executable, __file__, "--child", backend, str(rows)] + ([] if train else ["--skip-training"])
-    completed = subprocess.run(  # noqa: S603 - this interpreter, this script
-        arguments, cwd=ROOT, env=environment, capture_output=True, text=True, check=False
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"exit {completed.returncode}:\n{completed.stdout[-2000:]}\n{completed.stderr[-4000:]}")
-    return JobRun(**json.loads(lines[-1].removeprefix(RESULT_PREFIX)))
+    return JobRun(**measure_in_child(__file__, backend, rows, environment, *([] if train else ["--skip-training"])))
 
 
 def print_results(results: list[JobRun]) -> list[str]:
@@ -374,32 +360,18 @@ def print_results(results: list[JobRun]) -> list[str]:
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated row counts (default {DEFAULT_SIZES})")
-    parser.add_argument("--backends", default=DEFAULT_BACKENDS, help="comma-separated, of sqlite, postgres")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="where a throw-away database may be made")
+    add_size_options(parser, DEFAULT_SIZES)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="the broker, if it answers")
     parser.add_argument("--skip-training", action="store_true", help="measure imports and downloads only")
-    parser.add_argument(
-        "--figures-only",
-        action="store_true",
-        help="exit 0 when every run went through, whatever the targets (a size too small to judge them)",
-    )
+    add_figures_only_option(parser, "every run went through")
     parser.add_argument(
         "--at-limit",
         action="store_true",
         help="one size: a file at the upload limit (MBREAK_MAX_UPLOAD_BYTES) of the shortest rows",
     )
-    parser.add_argument("--child", nargs=2, metavar=("BACKEND", "ROWS"), help=argparse.SUPPRESS)
-    arguments = parser.parse_args(argv)
-    try:
-        arguments.sizes = parse_sizes(arguments.sizes)
-    except ValueError:
-        parser.error("--sizes takes positive whole numbers separated by commas, e.g. 100000,1000000")
+    arguments = parse_size_options(parser, argv)
     if arguments.at_limit:
         arguments.sizes = [AT_LIMIT]
-    arguments.backends = [name.strip() for name in arguments.backends.split(",") if name.strip()]
-    if unknown := sorted(set(arguments.backends) - {"sqlite", "postgres"}):
-        parser.error(f"unknown backend {', '.join(unknown)}; choose from sqlite, postgres")
     return arguments
 
 
@@ -411,20 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     broker = "filesystem://" if redis_unreachable_reason(arguments.redis_url) else arguments.redis_url
-    results: list[JobRun] = []
-    problems: list[str] = []
-    for backend in arguments.backends:
-        if backend == "postgres" and (reason := postgres_unreachable_reason(arguments.postgres_url)):
-            problems.append(f"postgres: not measured, {reason}")
-            continue
-        for rows in arguments.sizes:
-            log(f"running {backend}, {rows or 'a file at the upload limit'} rows…")
-            try:
-                with throwaway_database(backend, arguments.postgres_url) as url:
-                    results.append(run_in_child(backend, rows, url, broker, not arguments.skip_training))
-            except Exception as error:
-                problems.append(f"{backend}, {rows:,} rows: failed: {error}")
-
+    results, problems = measure_each_size(
+        arguments,
+        lambda backend, rows, url: run_in_child(backend, rows, url, broker, not arguments.skip_training),
+        lambda rows: "a file at the upload limit" if rows == AT_LIMIT else f"{rows:,} rows",
+    )
     print(f"Python {sys.version.split()[0]}; {os.cpu_count()} cores; broker {broker.split(':')[0]}")
     missed = print_results(results)
     for line in problems + missed:

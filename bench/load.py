@@ -66,7 +66,6 @@ import math
 import os
 import random
 import re
-import shlex
 import statistics
 import sys
 import tempfile
@@ -79,7 +78,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from harness import (
     Answer,
@@ -87,24 +86,26 @@ from harness import (
     LogReader,
     Server,
     Service,
-    child_result,
+    add_database_url_option,
+    add_figures_only_option,
+    add_server_options,
+    benchmark_database,
     collect_static,
-    drop_database,
-    free_port,
-    fresh_database,
     log,
+    log_folder,
     manage,
     percentile,
-    print_result,
+    prepare_in_child,
+    prepare_or_run,
     print_table,
     procfile_command,
     production_environment,
     replace_options,
     running,
-    running_web,
+    serving,
     setup_django,
+    shown_command,
     start_worker,
-    web_command,
 )
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/mbreak_load"
@@ -181,12 +182,10 @@ def user_names(count: int) -> list[str]:
     return [f"load-user-{number:02d}" for number in range(1, count + 1)]
 
 
-def prepare_child(rows: int, users: int) -> dict[str, Any]:
+def prepare_child(arguments: argparse.Namespace) -> dict[str, Any]:
     """Make the database hold what the run needs, loading only what is missing; say what it holds."""
-    setup_django()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
+    rows, users = arguments.prepare_child, arguments.users
+    setup_django(migrate=True)
     owner = create_users(users)
     timings: dict[str, float] = {}
     big, smalls = load_metrics(rows, owner, timings)
@@ -315,8 +314,7 @@ def database_facts() -> dict[str, Any]:
 
 
 def prepare_database(arguments: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--prepare-child", str(arguments.rows)]
-    return child_result([*command, "--users", str(arguments.users)], env, "preparing the database")
+    return prepare_in_child(__file__, arguments.rows, env, "--users", str(arguments.users))
 
 
 def forget_cached_charts(redis_url: str) -> None:
@@ -779,28 +777,25 @@ def print_server_notes(result: LoadResult) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     url = arguments.database_url
-    fresh_database(url, OWNER, keep_existing=arguments.reuse)
-    with tempfile.TemporaryDirectory(prefix="mbreak-load-") as temporary:
-        folder = Path(arguments.log_dir) if arguments.log_dir else Path(temporary)
-        folder.mkdir(parents=True, exist_ok=True)
+    with (
+        benchmark_database(url, OWNER, reuse=arguments.reuse, keep=arguments.keep),
+        tempfile.TemporaryDirectory(prefix="mbreak-load-") as temporary,
+    ):
+        folder = log_folder(arguments.log_dir, temporary)
         env = production_environment(url, arguments.redis_url, Path(temporary), JOB_QUEUE)
         try:
             log(f"preparing {url} ({arguments.rows:,} rows)…")
             info = prepare_database(arguments, env)
             collect_static(env)
             forget_cached_charts(arguments.redis_url)
-            port = free_port(arguments.port)
-            command = web_command(port, Path(temporary), arguments.workers, arguments.threads)
-            with running_web(command, port, env, folder) as server:
-                print_setting(info, command, temporary)
+            with serving(arguments, env, temporary, folder) as server:
+                print_setting(info, server.command, temporary)
                 return measure(
                     arguments, server, Plan(info["metric_id"], info["model_id"], arguments.think), env, folder
                 )
         finally:
             with suppress(Exception):
                 forget_cached_charts(arguments.redis_url)
-            if not (arguments.keep or arguments.reuse):
-                drop_database(url)
 
 
 def print_setting(info: dict[str, Any], command: list[str], temporary: str) -> None:
@@ -812,7 +807,7 @@ def print_setting(info: dict[str, Any], command: list[str], temporary: str) -> N
         + (f"; loaded in {info['load_seconds']:.0f} s" if "load_seconds" in info else "")
         + (f", trained in {info['train_seconds']:.0f} s" if "train_seconds" in info else "")
     )
-    shown = shlex.join([Path(command[0]).name, *command[1:]]).replace(temporary, "$TMPDIR")
+    shown = shown_command(command, temporary)
     print(f"Server: {shown}")
     print()
 
@@ -845,21 +840,15 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rows", type=int, default=DEFAULT_ROWS, help=f"indicators of the big metric ({DEFAULT_ROWS:,})"
     )
-    parser.add_argument(
-        "--database-url",
-        default=DEFAULT_DATABASE_URL,
-        help=f"the PostgreSQL database to create and load (default {DEFAULT_DATABASE_URL})",
+    add_database_url_option(
+        parser, DEFAULT_DATABASE_URL, f"the PostgreSQL database to create and load (default {DEFAULT_DATABASE_URL})"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database at the end, for --reuse")
     parser.add_argument(
         "--reuse", action="store_true", help="use the database of an earlier run, loading only what is missing; kept"
     )
     parser.add_argument("--pages-only", action="store_true", help="only the single-request server times, no load")
-    parser.add_argument(
-        "--figures-only",
-        action="store_true",
-        help="exit 0 when the run went through with no error, whatever the times (a size too small to judge them)",
-    )
+    add_figures_only_option(parser, "the run went through with no error")
     parser.add_argument(
         "--trainings",
         type=int,
@@ -869,11 +858,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=5, help="requests per page for the single-request times (5)")
     parser.add_argument("--think", type=float, default=0, help="mean pause between a user's pages, s (default 0)")
-    parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"gunicorn's port, if free (default {DEFAULT_PORT})"
-    )
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the Procfile's)")
-    parser.add_argument("--threads", type=int, help="threads per worker (default: the Procfile's)")
+    add_server_options(parser, DEFAULT_PORT, "ROWS")
     parser.add_argument("--timeout", type=float, default=30, help="seconds before a request counts as failed (30)")
     parser.add_argument(
         "--redis-url",
@@ -881,22 +866,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"cache for the server; its chart keys are deleted before and after (default {DEFAULT_REDIS_URL})",
     )
     parser.add_argument("--log-dir", help="keep gunicorn's logs in this folder (default: a temporary one)")
-    # Internal: prepare the database in a child process running Django, print what it holds.
-    parser.add_argument("--prepare-child", type=int, metavar="ROWS", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.users < 1 or arguments.seconds <= 0 or arguments.rows < 1000 or arguments.repeat < 1:
         parser.error("--users, --seconds and --repeat must be positive, --rows at least 1000")
-    if not urlsplit(arguments.database_url).scheme.startswith("postgres"):
-        parser.error("--database-url must be a PostgreSQL URL")
     return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = parse_arguments(argv)
-    if arguments.prepare_child is not None:
-        print_result(prepare_child(arguments.prepare_child, arguments.users))
-        return 0
-    return run(arguments)
+    return prepare_or_run(parse_arguments(argv), prepare_child, run)
 
 
 if __name__ == "__main__":

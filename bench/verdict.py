@@ -17,12 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from harness import indicators, parse_sizes, print_table, setup_django
+from harness import indicators, parse_sizes, print_table, setup_django, sqlite_database
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,16 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="mbreak-bench-") as folder:
-        os.environ["DATABASE_URL"] = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        setup_django()
+    with sqlite_database() as url:
+        os.environ["DATABASE_URL"] = url
+        setup_django(migrate=True)
         # Only importable once Django is set up.
         from django.contrib.auth.models import User
-        from django.core.management import call_command
         from django.test.utils import setup_test_environment
 
         setup_test_environment()  # the test client's host and settings
-        call_command("migrate", verbosity=0)
         user = User.objects.create_user("bench")
         rows = [measure(user, size, args.repeat) for size in args.sizes]
     smallest = rows[0][3]

@@ -29,11 +29,6 @@ pytestmark = pytest.mark.bench
 postgresql_only = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: runs in the suite's PostgreSQL pass")
 
 
-def database_on_the_suites_server(name: str) -> str:
-    """A database of this name on the suite's PostgreSQL server (the benchmark makes and drops it)."""
-    return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}_{os.getpid()}"))
-
-
 def postgres_server(option: str) -> list[str]:
     return [option, POSTGRES_URL] if ON_POSTGRES else []
 
@@ -53,6 +48,14 @@ def run_bench(script: str, *arguments: str, timeout: float = 240) -> str:
     )
     assert completed.returncode == 0, f"exit {completed.returncode}\n{completed.stdout}\n{completed.stderr[-4000:]}"
     return completed.stdout
+
+
+def run_server_bench(script: str, database: str, *arguments: str) -> str:
+    """Run a benchmark that serves the app, on a free port; on PostgreSQL, on a database of this
+    name on the suite's server (the benchmark makes and drops it), else on its own SQLite."""
+    url = urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{database}_{os.getpid()}"))
+    on_the_suites_server = ["--database-url", url] if ON_POSTGRES else []
+    return run_bench(script, *arguments, "--port", "0", "--figures-only", *on_the_suites_server)
 
 
 def test_ingest_prints_rows_per_second() -> None:
@@ -94,11 +97,10 @@ def test_jobs_prints_the_background_ratios() -> None:
 
 def test_api_verdicts_prints_the_verdict_against_the_constant_answer() -> None:
     assert shutil.which("wrk"), "the API benchmark needs wrk: `make test` installs it (apt-get install wrk)"
-    database = ["--database-url", database_on_the_suites_server("mbreak_api_smoke")] if ON_POSTGRES else []
-    output = run_bench(
+    output = run_server_bench(
         "api_verdicts.py",
+        "mbreak_api_smoke",
         *("--seconds", "1", "--warmup", "0", "--rounds", "1", "--connections", "2", "--indicators", "200"),
-        *("--port", "0", "--figures-only", *database),
     )
 
     assert "verdict ÷ constant: requests/s" in output
@@ -107,10 +109,8 @@ def test_api_verdicts_prints_the_verdict_against_the_constant_answer() -> None:
 
 @postgresql_only
 def test_load_prints_single_requests_and_the_load() -> None:
-    output = run_bench(
-        "load.py",
-        *("--rows", "1000", "--users", "2", "--seconds", "2", "--repeat", "1", "--port", "0", "--figures-only"),
-        *("--database-url", database_on_the_suites_server("mbreak_load_smoke")),
+    output = run_server_bench(
+        "load.py", "mbreak_load_smoke", *("--rows", "1000", "--users", "2", "--seconds", "2", "--repeat", "1")
     )
 
     assert "Single requests: one user alone" in output
