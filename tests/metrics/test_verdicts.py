@@ -211,27 +211,51 @@ def test_too_few_similar_cases_alone_make_the_verdict_inconclusive(metric: Metri
     assert verdict.reason_texts() == ["Only 4 similar past cases decide it; at least 5 are needed."]
 
 
-def test_a_weak_rollback_majority_alone_makes_the_verdict_inconclusive(metric: Metric) -> None:
-    one_leaf(metric, rollbacks=59, rollouts=41)
+@pytest.mark.parametrize(
+    ("rollbacks", "rollouts", "leaning", "share", "needed", "decision", "text"),
+    [
+        (
+            59,
+            41,
+            VerdictState.ROLLBACK,
+            0.59,
+            0.6,
+            ROLLBACK,
+            "Only 59.0% of similar past cases were rolled back; a rollback needs 60.0%.",
+        ),
+        # 79% would be plenty for a rollback (60%), not for a rollout (80%).
+        (
+            21,
+            79,
+            VerdictState.ROLLOUT,
+            0.79,
+            0.8,
+            ROLLOUT,
+            "Only 79.0% of similar past cases were rolled out; a rollout needs 80.0%.",
+        ),
+    ],
+    ids=["rollback", "rollout-held-to-its-own-threshold"],
+)
+def test_a_weak_majority_alone_makes_the_verdict_inconclusive(
+    metric: Metric,
+    rollbacks: int,
+    rollouts: int,
+    leaning: VerdictState,
+    share: float,
+    needed: float,
+    decision: int,
+    text: str,
+) -> None:
+    one_leaf(metric, rollbacks=rollbacks, rollouts=rollouts)
 
     verdict = ask(metric)
 
     assert verdict.state == VerdictState.INCONCLUSIVE
-    assert verdict.leaning == VerdictState.ROLLBACK
-    assert verdict.reasons == [{"code": Reason.WEAK_MAJORITY, "share": 0.59, "threshold": 0.6, "decision": ROLLBACK}]
-    assert verdict.reason_texts() == ["Only 59.0% of similar past cases were rolled back; a rollback needs 60.0%."]
-
-
-def test_a_weak_rollout_majority_alone_is_held_to_the_rollout_threshold(metric: Metric) -> None:
-    # 79% would be plenty for a rollback (60%), not for a rollout (80%).
-    one_leaf(metric, rollbacks=21, rollouts=79)
-
-    verdict = ask(metric)
-
-    assert verdict.state == VerdictState.INCONCLUSIVE
-    assert verdict.leaning == VerdictState.ROLLOUT
-    assert verdict.reasons == [{"code": Reason.WEAK_MAJORITY, "share": 0.79, "threshold": 0.8, "decision": ROLLOUT}]
-    assert verdict.reason_texts() == ["Only 79.0% of similar past cases were rolled out; a rollout needs 80.0%."]
+    assert verdict.leaning == leaning
+    assert verdict.reasons == [
+        {"code": Reason.WEAK_MAJORITY, "share": share, "threshold": needed, "decision": decision}
+    ]
+    assert verdict.reason_texts() == [text]
 
 
 def test_a_model_no_better_than_its_baseline_alone_makes_the_verdict_inconclusive(metric: Metric) -> None:
