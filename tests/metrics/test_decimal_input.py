@@ -22,7 +22,7 @@ from metrics.forms import (
     share_of_percent,
 )
 from metrics.models import Decision, Metric
-from tests.metrics.test_verdicts import database_state
+from tests.data import database_state
 
 LANGUAGES = ["en", "pt-br"]
 ONE_SEPARATOR = "Type the number with one decimal separator and no thousands separator, e.g. 1234.5."

@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Job, JobKind, JobStatus, Metric
-from tests.metrics.test_upload_view import UPLOAD_URL, database_state, upload
+from tests.data import database_state
+from tests.metrics.test_upload_view import UPLOAD_URL, upload
 
 # 25 bad lines: the first 20 are kept, all are counted.
 MANY_BAD = b"valor,decisao,tempo\n" + b"".join(b"%d,maybe,10\n" % n for n in range(25))

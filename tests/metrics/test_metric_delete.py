@@ -7,25 +7,12 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Indicator, Metric, TrainedModel
+from tests.data import database_state
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 
 
 def delete_url(metric_id: int) -> str:
     return reverse("metrics:delete", args=[metric_id])
-
-
-def database_state() -> dict[str, list]:
-    return {
-        "metrics": list(
-            Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner_id", "data_version")
-        ),
-        "indicators": list(
-            Indicator.objects.order_by("pk").values_list(
-                "pk", "metric_id", "value", "decision", "time", "created_by_id"
-            )
-        ),
-        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version", "data_version")),
-    }
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics.models import Decision, Indicator, Metric, TrainedModel
+from metrics.models import Decision, Indicator, Metric
+from tests.data import database_state
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 from tests.metrics.test_verdicts import text_of
 from tests.pages import messages_of, table_rows
@@ -28,25 +29,8 @@ def delete_url(indicator: Indicator) -> str:
     return reverse("metrics:delete_indicator", args=[indicator.metric_id, indicator.pk])
 
 
-def stored_indicators() -> list[tuple]:
-    return list(
-        Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time", "created_by_id")
-    )
-
-
 def data_version(metric: Metric) -> int:
     return Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
-
-
-def database_state() -> dict[str, list]:
-    """Every row a refused request must leave alone, with the data version that marks models stale."""
-    return {
-        "metrics": list(
-            Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner_id", "data_version")
-        ),
-        "indicators": stored_indicators(),
-        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version", "data_version")),
-    }
 
 
 # --- Reading ---------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Indicator, IndicatorQuerySet, Metric, TrainedModel
+from metrics.models import IndicatorQuerySet, Metric, TrainedModel
 from predictor.columns import ROLLBACK, ROLLOUT, IndicatorColumns
-from tests.data import rule_data
+from tests.data import database_state, rule_data
 from tests.factories import MetricFactory, TrainedModelFactory
 from tests.pages import messages_of
 
@@ -47,25 +47,6 @@ def rows(decisions: list[int]) -> IndicatorColumns:
         decisions=decisions,
         times=[10.0] * len(decisions),
     )
-
-
-def database_state() -> dict[str, object]:
-    """Everything a training could change, to compare before and after a refusal."""
-    return {
-        "metrics": list(
-            Metric.objects.order_by("pk").values_list(
-                "pk", "name", "owner_id", "data_version", "active_model_id", "is_active_model_pinned"
-            )
-        ),
-        "indicators": list(
-            Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time")
-        ),
-        "models": list(
-            TrainedModel.objects.order_by("pk").values_list(
-                "pk", "metric_id", "version", "data_version", "artifact_sha256", "refused_because"
-            )
-        ),
-    }
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics import csv_io
-from metrics.models import Decision, Indicator, Metric, TrainedModel
+from metrics.models import Decision, Indicator, Metric
+from tests.data import database_state
 from tests.factories import IndicatorFactory
 
 UPLOAD_URL = reverse("metrics:upload")
@@ -37,17 +38,6 @@ def stored_rows() -> list[tuple]:
 
 def data_version(metric: Metric) -> int:
     return Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
-
-
-def database_state() -> dict[str, list]:
-    """Every row a refused upload must leave alone, with the data version that marks models stale."""
-    return {
-        "metrics": list(
-            Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner_id", "data_version")
-        ),
-        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", *STORED_FIELDS)),
-        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version", "data_version")),
-    }
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from django.utils import formats, timezone
 from metrics.forms import MetricSettingsForm
 from metrics.models import Decision, Metric, TrainedModel, Verdict, VerdictState
 from predictor.columns import ROLLBACK, ROLLOUT
+from tests.data import database_state
 from tests.factories import TrainedModelFactory
 from tests.metrics.test_verdicts import (
     ask,
     configure,
-    database_state,
     fitted,
     one_leaf,
     split_version,

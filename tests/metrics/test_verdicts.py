@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db import connection, models
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -31,7 +31,7 @@ from predictor import artifacts
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import written_split
 from predictor.training import as_features, wilson_lower_bound
-from tests.data import rule_data
+from tests.data import database_state, rows_of, rule_data
 from tests.factories import IndicatorFactory, TrainedModelFactory
 from tests.pages import messages_of, table_rows
 
@@ -101,21 +101,6 @@ def configure(metric: Metric, **settings: Any) -> None:
 def ask(metric: Metric, value: float = 500.0, minutes: float = 30.0, user: User | None = None) -> Verdict:
     # As the views do: the metric as stored now, with its settings and data version.
     return Metric.objects.get(pk=metric.pk).predict(value, minutes, user)
-
-
-def rows_of(model: type[models.Model], exclude: Sequence[str] = ()) -> list[tuple[Any, ...]]:
-    fields = [field.attname for field in model._meta.concrete_fields if field.name not in exclude]
-    return list(model._default_manager.order_by("pk").values_list(*fields))
-
-
-def database_state() -> dict[str, list[tuple[Any, ...]]]:
-    """Every row a verdict, its feedback or a version change could touch, to compare before and after."""
-    return {
-        "metrics": rows_of(Metric),
-        "indicators": rows_of(Indicator),
-        "models": rows_of(TrainedModel, exclude=("artifact",)),
-        "verdicts": rows_of(Verdict),
-    }
 
 
 class _TextById(HTMLParser):

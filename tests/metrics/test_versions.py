@@ -16,9 +16,8 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import PROMOTION_TOLERANCE, CandidateReason, Metric, TrainedModel
-from tests.data import rule_data
+from tests.data import database_state, rule_data
 from tests.factories import TrainedModelFactory
-from tests.metrics.test_verdicts import database_state
 from tests.pages import messages_of
 
 if TYPE_CHECKING:
