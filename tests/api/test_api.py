@@ -20,6 +20,7 @@ from predictor.columns import ROLLBACK, ROLLOUT
 from tests.data import noise_data
 from tests.factories import MetricFactory
 from tests.metrics.test_verdicts import fitted, version_with_tree
+from tests.refusals import changes_nothing
 
 METRICS_URL = reverse("api:metrics")
 
@@ -144,9 +145,8 @@ def test_a_metric_is_created_owned_by_the_caller(client: Client, contributor: Us
 def test_a_bad_metric_is_refused_with_field_errors_and_nothing_stored(
     client: Client, metric: Metric, contributor: User, body: dict, field: str, code: str
 ) -> None:
-    before = state()
-
-    response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
+    with changes_nothing(state):
+        response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
 
     assert response.status_code == 400
     problem = response.json()
@@ -154,21 +154,18 @@ def test_a_bad_metric_is_refused_with_field_errors_and_nothing_stored(
     assert [(error["field"], error["code"]) for error in problem["errors"]] == [
         ("" if field == "__all__" else field, code)
     ]
-    assert state() == before
 
 
 def test_a_metric_that_exists_already_is_a_conflict_and_nothing_stored(
     client: Client, metric: Metric, contributor: User
 ) -> None:
-    before = state()
     body = {"name": "requests  per minute", "category": "traffic"}
-
-    response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
+    with changes_nothing(state):
+        response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
 
     assert response.status_code == 409
     assert response.json()["code"] == "duplicate"
     assert "already exists" in response.json()["detail"]
-    assert state() == before
 
 
 def test_only_the_owner_deletes_a_metric(client: Client, metric: Metric, stranger: User, owner: User) -> None:

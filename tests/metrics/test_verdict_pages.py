@@ -30,6 +30,7 @@ from tests.metrics.test_verdicts import (
     version_with_tree,
 )
 from tests.pages import messages_of, table_rows
+from tests.refusals import changes_nothing
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -470,14 +471,12 @@ def test_saving_settings_keeps_a_version_promoted_meanwhile_active(
 def test_invalid_settings_are_refused_with_a_message_and_nothing_changes(
     client: Client, trained_metric: Metric, owner: User, field: str, value: str, message: str
 ) -> None:
-    before = database_state()
     client.force_login(owner)
-
-    response = client.post(settings_url(trained_metric), {**VALID_SETTINGS, field: value})
+    with changes_nothing():
+        response = client.post(settings_url(trained_metric), {**VALID_SETTINGS, field: value})
 
     assert response.status_code == 400
     assert f'<div class="invalid-feedback d-block">{message}</div>' in response.content.decode()
-    assert database_state() == before
 
 
 @pytest.mark.parametrize("role", ["stranger", "contributor"])

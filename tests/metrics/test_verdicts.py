@@ -34,6 +34,7 @@ from predictor.training import as_features, wilson_lower_bound
 from tests.data import database_state, rows_of, rule_data
 from tests.factories import IndicatorFactory, TrainedModelFactory
 from tests.pages import messages_of, table_rows
+from tests.refusals import changes_nothing
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -834,14 +835,12 @@ def test_the_metric_owner_may_record_what_was_decided_on_anothers_verdict(
 def test_an_invalid_feedback_form_is_refused_and_nothing_changes(
     client: Client, asked: Verdict, contributor: User, form: dict[str, str]
 ) -> None:
-    before = database_state()
     client.force_login(contributor)
-
-    response = client.post(feedback_url(asked), form)
+    with changes_nothing():
+        response = client.post(feedback_url(asked), form)
 
     assert response.status_code == 400
     assert 'class="invalid-feedback d-block"' in response.content.decode()
-    assert database_state() == before
 
 
 @pytest.mark.parametrize("role", ["stranger", "contributor"])
