@@ -24,10 +24,9 @@ from sklearn.tree import DecisionTreeClassifier
 
 from metrics.exceptions import FeedbackAlreadyGiven
 from metrics.formatting import rule_text, threshold
-from metrics.models import Decision, Indicator, Metric, Reason, TrainedModel, Verdict, VerdictState, signing_keys
+from metrics.models import Decision, Indicator, Metric, Reason, TrainedModel, Verdict, VerdictState
 from metrics.models.trained_model import chart_sample
 from metrics.models.verdict import reason_text
-from predictor import artifacts
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import written_split
 from predictor.training import as_features, wilson_lower_bound
@@ -61,7 +60,6 @@ def fitted(rows: Sequence[Row]) -> DecisionTreeClassifier:
 
 def version_with_tree(metric: Metric, tree: DecisionTreeClassifier, **fields: Any) -> TrainedModel:
     """A stored, signed, active version of `metric` that answers with `tree`."""
-    artifact = artifacts.dump_model(tree, signing_keys()[0])
     defaults: dict[str, Any] = {
         "value_min": 0.0,
         "value_max": 1000.0,
@@ -74,15 +72,7 @@ def version_with_tree(metric: Metric, tree: DecisionTreeClassifier, **fields: An
         "n_indicators": 200,
         "n_trained_on": 200,
     }
-    return TrainedModelFactory.create(
-        metric=metric,
-        artifact=artifact.data,
-        artifact_sha256=artifact.sha256,
-        artifact_signature=artifact.signature,
-        signing_key_id=artifact.key_id,
-        sklearn_version=artifact.sklearn_version,
-        **{**defaults, **fields},
-    )
+    return TrainedModelFactory.create(metric=metric, tree=tree, **{**defaults, **fields})
 
 
 def one_leaf(metric: Metric, rollbacks: int, rollouts: int, **fields: Any) -> TrainedModel:
