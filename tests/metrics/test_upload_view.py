@@ -310,41 +310,23 @@ def test_upload_page_states_the_size_limit(client: Client, owner: User, settings
     assert "Up to 100\xa0bytes." in client.get(UPLOAD_URL).content.decode()
 
 
-def test_upload_without_a_metric_is_refused_and_imports_nothing(
-    client: Client, owner: User, metric: Metric, existing: Indicator
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"metric": None}, "This field is required."),
+        ({"metric": 999_999}, "Select a valid choice."),
+        ({"file": None}, "This field is required."),
+        ({"delimiter": "space"}, "Select a valid choice. space is not one of the available choices."),
+    ],
+    ids=["without-a-metric", "to-a-metric-that-does-not-exist", "without-a-file", "with-an-unknown-delimiter"],
+)
+def test_an_upload_form_with_a_bad_field_is_refused_and_imports_nothing(
+    client: Client, owner: User, metric: Metric, existing: Indicator, fields: dict[str, object], message: str
 ) -> None:
     client.force_login(owner)
+    data = {"metric": metric.pk, "delimiter": "detect", "file": csv_file(GOOD_CSV), **fields}
     with changes_nothing():
-        response = upload(client, None, GOOD_CSV)
+        response = client.post(UPLOAD_URL, {name: value for name, value in data.items() if value is not None})
 
     assert response.status_code == 400
-    assert "This field is required." in response.content.decode()
-
-
-def test_upload_to_a_metric_that_does_not_exist_is_refused_and_imports_nothing(
-    client: Client, owner: User, metric: Metric
-) -> None:
-    client.force_login(owner)
-    with changes_nothing():
-        response = client.post(UPLOAD_URL, {"metric": 999_999, "delimiter": "detect", "file": csv_file(GOOD_CSV)})
-
-    assert response.status_code == 400
-    assert "Select a valid choice." in response.content.decode()
-
-
-def test_upload_without_a_file_is_refused(client: Client, owner: User, metric: Metric) -> None:
-    client.force_login(owner)
-    with changes_nothing():
-        response = client.post(UPLOAD_URL, {"metric": metric.pk, "delimiter": "detect"})
-
-    assert response.status_code == 400
-    assert "This field is required." in response.content.decode()
-
-
-def test_upload_with_an_unknown_delimiter_choice_is_refused(client: Client, owner: User, metric: Metric) -> None:
-    client.force_login(owner)
-    with changes_nothing():
-        response = upload(client, metric, GOOD_CSV, delimiter="space")
-
-    assert response.status_code == 400
-    assert "Select a valid choice. space is not one of the available choices." in response.content.decode()
+    assert message in response.content.decode()
