@@ -1,15 +1,35 @@
-"""Test data: indicators that follow a known rule or none, and what an import may change.
+"""Test data: indicators that follow a known rule or none, and the rows a refusal must leave alone.
 
 Fixtures live in conftest.py; what they and the tests build from lives here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from django.db import models
 
 from metrics.demo import DemoMetric, demo_data
-from metrics.models import ImportBatch, Indicator, Metric
+from metrics.models import ImportBatch, Indicator, Metric, TrainedModel, Verdict
 from predictor.columns import IndicatorColumns
+
+
+def rows_of(model: type[models.Model], exclude: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+    """Every stored row of `model`, every column but `exclude`, in primary key order."""
+    fields = [field.attname for field in model._meta.concrete_fields if field.name not in exclude]
+    return list(model._default_manager.order_by("pk").values_list(*fields))
+
+
+def database_state() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row a refused request, a verdict, its feedback or a version change could touch."""
+    return {
+        "metrics": rows_of(Metric),
+        "indicators": rows_of(Indicator),
+        "models": rows_of(TrainedModel, exclude=("artifact",)),
+        "verdicts": rows_of(Verdict),
+    }
 
 
 def imports_state() -> dict[str, list]:

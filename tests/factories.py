@@ -87,7 +87,8 @@ def fitted_tree() -> DecisionTreeClassifier:
 
 
 class TrainedModelFactory(ModelFactory[TrainedModel]):
-    """A stored model without training: the session's `fitted_tree`, signed with today's key.
+    """A stored model without training: the session's `fitted_tree` (or the `tree` given), signed
+    with today's key.
 
     Counts, data version and next version number are read from the metric, as training would.
     """
@@ -122,6 +123,7 @@ class TrainedModelFactory(ModelFactory[TrainedModel]):
         """Like a training: range and sample of the metric's data, and the new version answers
         (unless `active=False`)."""
         active = kwargs.pop("active", True)
+        tree = kwargs.pop("tree", None) or fitted_tree()
         metric: Metric = kwargs["metric"]
         data, ids = metric.indicators.columns_and_ids()
         if len(data):
@@ -131,7 +133,7 @@ class TrainedModelFactory(ModelFactory[TrainedModel]):
             kwargs.setdefault("minutes_max", max(data.times))
         kwargs.setdefault("chart_sample", with_registrations(chart_sample(data, ids, 3000), metric))
         if "artifact" not in kwargs:
-            artifact = artifacts.dump_model(fitted_tree(), signing_keys()[0])
+            artifact = artifacts.dump_model(tree, signing_keys()[0])
             kwargs.update(
                 artifact=artifact.data,
                 artifact_sha256=artifact.sha256,

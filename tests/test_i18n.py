@@ -194,14 +194,17 @@ def test_upload_errors_are_in_portuguese(client: Client, owner: User, metric: Me
     assert not Indicator.objects.exists()
 
 
-def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner: User, trained_metric: Metric) -> None:
-    client.force_login(owner)
+def predict_in_portuguese(client: Client, user: User, metric: Metric, value: int):
+    """`user`, having chosen Portuguese, asks for a verdict on `value` at 30 minutes: the page it leads to."""
+    client.force_login(user)
     choose_portuguese(client)
+    return client.post(reverse("metrics:predict"), {"metric": metric.pk, "value": value, "minutes": 30}, follow=True)
+
+
+def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner: User, trained_metric: Metric) -> None:
     model = TrainedModel.objects.get(metric=trained_metric)
 
-    response = client.post(
-        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 200, "minutes": 30}, follow=True
-    )
+    response = predict_in_portuguese(client, owner, trained_metric, value=200)
 
     assert response.status_code == 200
     assert response.redirect_chain == [(Verdict.objects.get().get_absolute_url(), 302)]
@@ -219,13 +222,9 @@ def test_prediction_is_in_portuguese_with_a_decimal_comma(client: Client, owner:
 def test_an_inconclusive_verdict_gives_its_reasons_in_portuguese(
     client: Client, owner: User, trained_metric: Metric
 ) -> None:
-    client.force_login(owner)
-    choose_portuguese(client)
     model = TrainedModel.objects.get(metric=trained_metric)
 
-    response = client.post(
-        reverse("metrics:predict"), {"metric": trained_metric.pk, "value": 5000, "minutes": 30}, follow=True
-    )
+    response = predict_in_portuguese(client, owner, trained_metric, value=5000)
 
     assert response.status_code == 200
     html = response.content.decode()

@@ -99,13 +99,21 @@ def test_the_cache_check_fails_when_the_cache_raises(db: None) -> None:
         assert health.check_cache() is False
 
 
+def only_record(
+    client: Client, caplog: pytest.LogCaptureFixture, logger: str, level: int, path: str
+) -> logging.LogRecord:
+    """The one record `logger` writes, at `level` or above, while `path` is fetched."""
+    with caplog.at_level(level, logger=logger):
+        client.get(path)
+    (record,) = [record for record in caplog.records if record.name == logger]
+    return record
+
+
 def test_each_request_is_logged_once_as_json_with_its_duration(
     client: Client, owner, caplog: pytest.LogCaptureFixture
 ) -> None:
     client.force_login(owner)
-    with caplog.at_level(logging.INFO, logger="mbreak.requests"):
-        client.get("/")
-    (record,) = [record for record in caplog.records if record.name == "mbreak.requests"]
+    record = only_record(client, caplog, "mbreak.requests", logging.INFO, "/")
     entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "GET / 200"
     assert (entry["method"], entry["path"], entry["status"], entry["user_id"]) == ("GET", "/", 200, owner.pk)
@@ -119,9 +127,7 @@ def test_an_error_log_names_the_request_without_its_query_string(
 ) -> None:
     """A client may put a token in a URL; the log keeps the method and path only."""
     client.force_login(owner)
-    with caplog.at_level(logging.WARNING, logger="django.request"):
-        client.get("/metrics/999999/?token=mb_secret-in-a-url")
-    (record,) = [record for record in caplog.records if record.name == "django.request"]
+    record = only_record(client, caplog, "django.request", logging.WARNING, "/metrics/999999/?token=mb_secret-in-a-url")
 
     line = JsonFormatter().format(record)
 

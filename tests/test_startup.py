@@ -24,17 +24,22 @@ print(json.dumps(sorted(name for name in {heavy} if name in sys.modules)))
 """
 
 
-def test_the_urlconf_wsgi_app_and_system_checks_load_no_heavy_library() -> None:
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "mbreak.settings"}
-    result = subprocess.run(  # noqa: S603 - this interpreter, our own code
-        [sys.executable, "-c", BOOT.format(heavy=HEAVY)],
-        cwd=ROOT,
+def run_python(code: str, folder: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter, like this one, from `folder`; fail the test if it fails."""
+    return subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-c", code],
+        cwd=folder,
         env=environment,
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
+
+
+def test_the_urlconf_wsgi_app_and_system_checks_load_no_heavy_library() -> None:
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "mbreak.settings"}
+    result = run_python(BOOT.format(heavy=HEAVY), ROOT, environment)
     assert json.loads(result.stdout.splitlines()[-1]) == []
 
 
@@ -52,13 +57,5 @@ def test_the_filesystem_broker_writes_nothing_into_the_folder_it_is_started_from
     # project's tree, where they were committed by mistake.
     environment = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "CELERY_BROKER_URL"}}
     environment |= {"DJANGO_SETTINGS_MODULE": "mbreak.settings", "PYTHONPATH": str(ROOT)}
-    subprocess.run(  # noqa: S603 - this interpreter, our own code
-        [sys.executable, "-c", SEND_WITH_THE_FILESYSTEM_BROKER],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    run_python(SEND_WITH_THE_FILESYSTEM_BROKER, tmp_path, environment)
     assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,7 @@ from django.urls import reverse
 from metrics.models import Indicator, Metric, TrainedModel
 from tests.factories import PASSWORD, IndicatorFactory
 from tests.pages import messages_of
+from tests.refusals import changes_nothing
 
 LOGIN_URL = reverse("accounts:login")
 
@@ -264,13 +265,11 @@ def test_anonymous_upload_redirects_to_login_and_imports_nothing(client: Client,
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("data.csv", b"valor,decisao,tempo\n1,1,1\n", content_type="text/csv")
-    before = database_state()
-
-    response = client.post(reverse("metrics:upload"), {"metric": metric.pk, "delimiter": "detect", "file": upload})
+    with changes_nothing(database_state):
+        response = client.post(reverse("metrics:upload"), {"metric": metric.pk, "delimiter": "detect", "file": upload})
 
     assert response.status_code == 302
     assert response["Location"].startswith(f"{LOGIN_URL}?next=")
-    assert database_state() == before
 
 
 def test_anonymous_sees_no_data_in_the_login_redirect(client: Client, metric: Metric) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,6 +21,7 @@ from predictor.columns import ROLLBACK, ROLLOUT
 from tests.data import noise_data
 from tests.factories import MetricFactory
 from tests.metrics.test_verdicts import fitted, version_with_tree
+from tests.refusals import changes_nothing
 
 METRICS_URL = reverse("api:metrics")
 
@@ -31,6 +33,11 @@ def bearer(user: User, scope: str = TokenScope.WRITE, **options) -> dict[str, st
 
 def ask_url(metric: Metric) -> str:
     return reverse("api:metric_verdicts", args=[metric.pk])
+
+
+def ask(client: Client, metric: Metric, body: dict[str, Any], headers: dict[str, str]):
+    """Ask the API for a verdict on `body`: an observation, as JSON."""
+    return client.post(ask_url(metric), body, content_type="application/json", headers=headers)
 
 
 def state() -> dict[str, list]:
@@ -144,9 +151,8 @@ def test_a_metric_is_created_owned_by_the_caller(client: Client, contributor: Us
 def test_a_bad_metric_is_refused_with_field_errors_and_nothing_stored(
     client: Client, metric: Metric, contributor: User, body: dict, field: str, code: str
 ) -> None:
-    before = state()
-
-    response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
+    with changes_nothing(state):
+        response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
 
     assert response.status_code == 400
     problem = response.json()
@@ -154,21 +160,18 @@ def test_a_bad_metric_is_refused_with_field_errors_and_nothing_stored(
     assert [(error["field"], error["code"]) for error in problem["errors"]] == [
         ("" if field == "__all__" else field, code)
     ]
-    assert state() == before
 
 
 def test_a_metric_that_exists_already_is_a_conflict_and_nothing_stored(
     client: Client, metric: Metric, contributor: User
 ) -> None:
-    before = state()
     body = {"name": "requests  per minute", "category": "traffic"}
-
-    response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
+    with changes_nothing(state):
+        response = client.post(METRICS_URL, body, content_type="application/json", headers=bearer(contributor))
 
     assert response.status_code == 409
     assert response.json()["code"] == "duplicate"
     assert "already exists" in response.json()["detail"]
-    assert state() == before
 
 
 @pytest.fixture
@@ -233,9 +236,7 @@ def test_the_owner_changes_some_verdict_settings_and_the_next_verdict_applies_th
         "refuse_stale": False,
     }
     assert settings_of(trained_metric) == (0.6, 0.95, 8, 0.1, False)
-    asked = client.post(
-        ask_url(trained_metric), {"value": 900, "minutes": 30}, content_type="application/json", headers=bearer(owner)
-    )
+    asked = ask(client, trained_metric, {"value": 900, "minutes": 30}, bearer(owner))
     stored = Verdict.objects.get(pk=asked.json()["id"])
     assert (stored.thresholds["rollout_threshold"], stored.thresholds["min_leaf_cases"]) == (0.95, 8)
     assert client.get(url, headers=bearer(owner)).json()["verdict_settings"]["rollout_threshold"] == 0.95
@@ -299,12 +300,7 @@ def test_an_unknown_metric_is_404(client: Client, owner: User) -> None:
 def test_asking_gives_the_three_state_verdict_with_its_reasons_and_logs_it(
     client: Client, trained_metric: Metric, contributor: User
 ) -> None:
-    response = client.post(
-        ask_url(trained_metric),
-        {"value": 250, "minutes": 30},
-        content_type="application/json",
-        headers=bearer(contributor),
-    )
+    response = ask(client, trained_metric, {"value": 250, "minutes": 30}, bearer(contributor))
 
     assert response.status_code == 201
     body = response.json()
@@ -323,12 +319,7 @@ def test_asking_gives_the_three_state_verdict_with_its_reasons_and_logs_it(
 def test_an_observation_outside_what_the_model_has_seen_is_inconclusive_and_says_why(
     client: Client, trained_metric: Metric, owner: User
 ) -> None:
-    response = client.post(
-        ask_url(trained_metric),
-        {"value": 50_000, "minutes": 30},
-        content_type="application/json",
-        headers=bearer(owner),
-    )
+    response = ask(client, trained_metric, {"value": 50_000, "minutes": 30}, bearer(owner))
 
     body = response.json()
     assert body["verdict"] == "inconclusive"
@@ -343,12 +334,8 @@ def test_a_model_trained_on_noise_gives_no_firm_answer_and_says_its_accuracy_cou
     metric.import_indicators(noise_data(), owner)
     TrainedModel.objects.train(metric, owner)
 
-    response = client.post(
-        ask_url(metric),
-        {"value": 700, "minutes": 30},  # in the leaf of 6 rollouts out of 6
-        content_type="application/json",
-        headers={**bearer(owner), "Accept-Language": "pt-BR"},
-    )
+    # In the leaf of 6 rollouts out of 6.
+    response = ask(client, metric, {"value": 700, "minutes": 30}, {**bearer(owner), "Accept-Language": "pt-BR"})
 
     body = response.json()
     assert (body["verdict"], body["leaning"], body["similar_cases"]) == (
@@ -371,12 +358,7 @@ def test_the_rule_gives_its_numbers_as_people_write_them_in_words_and_plain_in_i
     # Split between 48.1 and 48.3 minutes: kept by the tree as 48.19999885559082.
     version_with_tree(metric, fitted([(500.0, 48.1, ROLLBACK)] * 5 + [(500.0, 48.3, ROLLOUT)] * 5))
 
-    response = client.post(
-        ask_url(metric),
-        {"value": 500, "minutes": 40},
-        content_type="application/json",
-        headers={**bearer(owner), "Accept-Language": "pt-BR"},
-    )
+    response = ask(client, metric, {"value": 500, "minutes": 40}, {**bearer(owner), "Accept-Language": "pt-BR"})
 
     body = response.json()
     assert body["rule"] == "o tempo fica abaixo de 48,2 minutos"
@@ -421,7 +403,7 @@ def test_a_verdict_from_a_version_already_read_reads_the_token_and_the_metric_an
 def test_a_bad_observation_is_refused_and_no_verdict_logged(
     client: Client, trained_metric: Metric, owner: User, body: dict, field: str
 ) -> None:
-    response = client.post(ask_url(trained_metric), body, content_type="application/json", headers=bearer(owner))
+    response = ask(client, trained_metric, body, bearer(owner))
 
     assert response.status_code == 400
     assert [error["field"] for error in response.json()["errors"]] == [field]
@@ -429,9 +411,7 @@ def test_a_bad_observation_is_refused_and_no_verdict_logged(
 
 
 def test_a_metric_without_a_model_answers_409_no_model(client: Client, metric: Metric, owner: User) -> None:
-    response = client.post(
-        ask_url(metric), {"value": 1, "minutes": 1}, content_type="application/json", headers=bearer(owner)
-    )
+    response = ask(client, metric, {"value": 1, "minutes": 1}, bearer(owner))
 
     assert response.status_code == 409
     assert response.json()["code"] == "no_model"
@@ -444,9 +424,7 @@ def test_a_read_only_token_reads_but_cannot_ask_or_change_anything(
     headers = bearer(owner, TokenScope.READ)
     before = state()
 
-    asked = client.post(
-        ask_url(trained_metric), {"value": 1, "minutes": 1}, content_type="application/json", headers=headers
-    )
+    asked = ask(client, trained_metric, {"value": 1, "minutes": 1}, headers)
     deleted = client.delete(reverse("api:metric", args=[trained_metric.pk]), headers=headers)
 
     assert (asked.status_code, deleted.status_code) == (403, 403)
@@ -471,9 +449,7 @@ def test_the_verdict_log_lists_newest_first_and_filters_by_state(
 ) -> None:
     headers = bearer(owner)
     for value in (250, 900, 50_000):
-        client.post(
-            ask_url(trained_metric), {"value": value, "minutes": 30}, content_type="application/json", headers=headers
-        )
+        ask(client, trained_metric, {"value": value, "minutes": 30}, headers)
 
     log = client.get(ask_url(trained_metric), headers=headers).json()
     rollouts = client.get(ask_url(trained_metric), {"verdict": "rollout"}, headers=headers).json()
@@ -487,12 +463,7 @@ def test_the_verdict_log_lists_newest_first_and_filters_by_state(
 def test_feedback_is_recorded_once_by_who_asked_and_makes_one_indicator(
     client: Client, trained_metric: Metric, contributor: User, stranger: User
 ) -> None:
-    asked = client.post(
-        ask_url(trained_metric),
-        {"value": 250, "minutes": 30},
-        content_type="application/json",
-        headers=bearer(contributor),
-    ).json()
+    asked = ask(client, trained_metric, {"value": 250, "minutes": 30}, bearer(contributor)).json()
     feedback_url = reverse("api:feedback", args=[asked["id"]])
     indicators = Indicator.objects.count()
 

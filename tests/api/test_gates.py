@@ -16,6 +16,7 @@ from accounts.models import ApiToken, TokenScope
 from metrics.models import Gate, Metric, Observation, Release, Verdict
 from tests.data import rule_data
 from tests.factories import MetricFactory, TrainedModelFactory
+from tests.refusals import changes_nothing
 
 ROLLBACK = {"value": 250, "minutes": 30}  # rule_data's rule: low value for long -> rollback
 ROLLOUT = {"value": 900, "minutes": 30}
@@ -294,13 +295,11 @@ def test_a_bad_change_is_refused_and_the_gate_left_as_it_was(
     client: Client, owner: User, checkout, change, field
 ) -> None:
     gate = make_gate(client, bearer(owner), checkout)
-    before = gate_state()
-
-    response = client.patch(gate["url"], change, content_type="application/json", headers=bearer(owner))
+    with changes_nothing(gate_state):
+        response = client.patch(gate["url"], change, content_type="application/json", headers=bearer(owner))
 
     assert response.status_code == 400
     assert [error["field"] for error in response.json()["errors"]] == [field]
-    assert gate_state() == before
 
 
 def test_only_the_owner_with_a_write_token_changes_or_deletes_a_gate(

@@ -40,6 +40,15 @@ def api_errors(response: Any) -> list[tuple[str, str, str]]:
     return [(error["field"], error["code"], error["message"]) for error in response.json()["errors"]]
 
 
+def post_to_page_and_api(
+    client: Client, page: tuple[str, dict], api: tuple[str, dict], headers: dict[str, str] | None = None
+) -> tuple[Any, Any]:
+    """The same input sent twice: to the page's form (url, fields), then as JSON to the API (url, body)."""
+    page_url, fields = page
+    api_url, body = api
+    return client.post(page_url, fields), client.post(api_url, body, content_type="application/json", headers=headers)
+
+
 def test_the_schema_states_the_limits_the_models_hold(client: Client, owner: User) -> None:
     client.force_login(owner)
 
@@ -62,10 +71,8 @@ def test_a_metric_name_limit_changed_on_the_model_changes_the_page_the_api_and_t
     client.force_login(owner)
     expected = "Ensure this value has at most 10 characters (it has 11)."
 
-    page = client.post(reverse("metrics:create"), {"name": "x" * 11, "category": "Latency"})
-    api = client.post(
-        reverse("api:metrics"), {"name": "x" * 11, "category": "Latency"}, content_type="application/json"
-    )
+    typed = {"name": "x" * 11, "category": "Latency"}
+    page, api = post_to_page_and_api(client, (reverse("metrics:create"), typed), (reverse("api:metrics"), typed))
 
     assert components(client)["MetricInputRequest"]["properties"]["name"]["maxLength"] == 10
     assert expected in html.unescape(page.content.decode())
@@ -80,13 +87,10 @@ def test_an_indicator_limit_changed_on_the_model_changes_the_page_the_api_and_th
     client.force_login(owner)
     expected = "Enter a number no larger than 1.0e+03."
 
-    page = client.post(
-        reverse("metrics:add_indicator", args=[metric.pk]), {"value": "1001", "decision": "1", "minutes": "5"}
-    )
-    api = client.post(
-        reverse("api:indicators", args=[metric.pk]),
-        {"value": 1001, "decision": "rollback", "minutes": 5},
-        content_type="application/json",
+    page, api = post_to_page_and_api(
+        client,
+        (reverse("metrics:add_indicator", args=[metric.pk]), {"value": "1001", "decision": "1", "minutes": "5"}),
+        (reverse("api:indicators", args=[metric.pk]), {"value": 1001, "decision": "rollback", "minutes": 5}),
     )
 
     schemas = components(client)
@@ -104,12 +108,11 @@ def test_a_gate_weight_limit_changed_on_the_model_changes_the_page_the_api_and_t
     client.force_login(owner)
     expected = "Ensure this value is less than or equal to 10."
 
-    page = client.post(reverse("metrics:gate_create"), form_data([{"metric": metric.pk, "weight": "11"}]))
-    api = client.post(
-        reverse("api:gates"),
-        {"name": "Checkout", "metrics": [{"metric": metric.pk, "weight": 11}]},
-        content_type="application/json",
-        headers=bearer(owner),
+    page, api = post_to_page_and_api(
+        client,
+        (reverse("metrics:gate_create"), form_data([{"metric": metric.pk, "weight": "11"}])),
+        (reverse("api:gates"), {"name": "Checkout", "metrics": [{"metric": metric.pk, "weight": 11}]}),
+        bearer(owner),
     )
 
     assert components(client)["GateMetricRequest"]["properties"]["weight"]["maximum"] == 10
@@ -137,12 +140,11 @@ def test_the_gate_rules_refuse_the_same_gate_with_the_same_message_on_the_page_a
     metrics = [{"metric": metric.pk, "weight": 1}] * rows
 
     typed: dict[str, Any] = {name: str(score) for name, score in scores.items()}
-    page = client.post(reverse("metrics:gate_create"), form_data(metrics, **typed))
-    api = client.post(
-        reverse("api:gates"),
-        {"name": "Checkout", **scores, "metrics": metrics},
-        content_type="application/json",
-        headers=bearer(owner),
+    page, api = post_to_page_and_api(
+        client,
+        (reverse("metrics:gate_create"), form_data(metrics, **typed)),
+        (reverse("api:gates"), {"name": "Checkout", **scores, "metrics": metrics}),
+        bearer(owner),
     )
 
     assert (page.status_code, api.status_code) == (400, 400)

@@ -13,6 +13,7 @@ from django.urls import reverse
 from accounts.models import TokenScope
 from metrics.models import Answer, Metric, Observation, Release, Verdict
 from tests.api.test_gates import ROLLBACK, ROLLOUT, bearer, make_gate, observe, start_release, trained
+from tests.refusals import changes_nothing
 
 
 def database_state() -> dict[str, list[tuple[Any, ...]]]:
@@ -44,26 +45,22 @@ def rolling_out(client: Client, owner: User, checkout: dict[str, Metric]) -> dic
 def test_another_accounts_write_token_cannot_push_an_observation(
     client: Client, owner: User, stranger: User, checkout, rolling_out: dict
 ) -> None:
-    before = database_state()
-
-    response = observe(client, bearer(stranger), rolling_out, checkout["error rate"], ROLLBACK)
+    with changes_nothing(database_state):
+        response = observe(client, bearer(stranger), rolling_out, checkout["error rate"], ROLLBACK)
 
     assert response.status_code == 403
     assert response.json()["detail"] == "Only the gate's owner may push observations to its releases."
-    assert database_state() == before
     assert client.get(rolling_out["verdict_url"], headers=bearer(owner)).json()["verdict"] == "rollout"
 
 
 def test_another_account_signed_in_cannot_push_an_observation(
     client: Client, stranger: User, checkout, rolling_out: dict
 ) -> None:
-    before = database_state()
     client.force_login(stranger)
-
-    response = observe(client, {}, rolling_out, checkout["error rate"], ROLLBACK)
+    with changes_nothing(database_state):
+        response = observe(client, {}, rolling_out, checkout["error rate"], ROLLBACK)
 
     assert response.status_code == 403
-    assert database_state() == before
 
 
 def test_another_accounts_write_token_cannot_start_a_release_on_the_gate(

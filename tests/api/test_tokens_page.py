@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope, token_digest
 from tests.pages import messages_of
+from tests.refusals import changes_nothing
 
 TOKENS_URL = reverse("accounts:api_tokens")
 
@@ -73,13 +74,11 @@ def test_a_bad_form_says_why_and_makes_no_token(client: Client, owner: User, fie
 def test_a_second_live_token_of_the_same_name_is_refused(client: Client, owner: User) -> None:
     client.force_login(owner)
     create(client)
-    before = tokens_state()
-
-    response = create(client)
+    with changes_nothing(tokens_state):
+        response = create(client)
 
     assert response.status_code == 400
     assert "You already have a token named “Deploy gate”." in response.content.decode()
-    assert tokens_state() == before
 
 
 def test_a_name_with_nothing_visible_is_refused_and_one_written_backwards_is_stored_plain(
@@ -114,13 +113,11 @@ def test_another_user_cannot_revoke_or_see_a_token(client: Client, owner: User, 
     client.force_login(owner)
     create(client)
     token = ApiToken.objects.get()
-    before = tokens_state()
     client.force_login(stranger)
-
-    response = client.post(reverse("accounts:api_token_revoke", args=[token.pk]))
+    with changes_nothing(tokens_state):
+        response = client.post(reverse("accounts:api_token_revoke", args=[token.pk]))
 
     assert response.status_code == 404
-    assert tokens_state() == before
     assert "Deploy gate" not in client.get(TOKENS_URL).content.decode()
 
 

@@ -78,19 +78,24 @@ def type_into(field: Locator, text: str) -> None:
     field.press_sequentially(text)
 
 
+def add_an_indicator(page: Page, base: str, words: dict[str, str], value: str, minutes: str) -> None:
+    """As the owner of a new metric, type a rollout into the form on its page and add it."""
+    metric = MetricFactory.create(owner=UserFactory.create(username="owner"))
+    log_in(page, base, "owner")
+    page.goto(base + metric.get_absolute_url())
+    type_into(page.get_by_label(words["value"], exact=True), value)
+    page.get_by_label(words["decision"]).select_option(label=words["rollout"])
+    type_into(page.get_by_label(words["minutes"]), minutes)
+    page.get_by_role("button", name=words["add"]).click()
+
+
 @pytest.mark.parametrize("typed", ["2,5", "2.5"])
 def test_a_decimal_typed_into_the_indicator_form_is_stored_as_meant(
     localized_page: Page, live_server, locale: str, typed: str
 ) -> None:
     page, words = localized_page, WORDS[locale]
-    metric = MetricFactory.create(owner=UserFactory.create(username="owner"))
-    log_in(page, live_server.url, "owner")
-    page.goto(live_server.url + metric.get_absolute_url())
 
-    type_into(page.get_by_label(words["value"], exact=True), typed)
-    page.get_by_label(words["decision"]).select_option(label=words["rollout"])
-    type_into(page.get_by_label(words["minutes"]), typed)
-    page.get_by_role("button", name=words["add"]).click()
+    add_an_indicator(page, live_server.url, words, value=typed, minutes=typed)
 
     expect(page.get_by_test_id("indicators")).to_be_visible()
     assert list(Indicator.objects.values_list("value", "time")) == [(2.5, 2.5)]
@@ -100,14 +105,8 @@ def test_a_number_that_could_mean_two_things_is_refused_and_nothing_is_stored(
     localized_page: Page, live_server, locale: str
 ) -> None:
     page, words = localized_page, WORDS[locale]
-    metric = MetricFactory.create(owner=UserFactory.create(username="owner"))
-    log_in(page, live_server.url, "owner")
-    page.goto(live_server.url + metric.get_absolute_url())
 
-    type_into(page.get_by_label(words["value"], exact=True), words["typed_ambiguous"])
-    page.get_by_label(words["decision"]).select_option(label=words["rollout"])
-    type_into(page.get_by_label(words["minutes"]), "10")
-    page.get_by_role("button", name=words["add"]).click()
+    add_an_indicator(page, live_server.url, words, value=words["typed_ambiguous"], minutes="10")
 
     expect(page.get_by_text(words["ambiguous"])).to_be_visible()
     expect(page.get_by_label(words["value"], exact=True)).to_have_value(words["typed_ambiguous"])

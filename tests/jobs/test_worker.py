@@ -144,15 +144,22 @@ GROW_FOR_A_LONG_TRAINING = (
 )
 
 
-def test_a_worker_killed_mid_training_leaves_the_previous_version_answering_and_the_job_failed(
-    deployment: dict[str, str], worker: subprocess.Popen[str]
-) -> None:
+def kill_mid_training(deployment: dict[str, str], worker: subprocess.Popen[str]) -> int:
+    """Start a long training, kill -9 the worker once it runs (the machine lost, the deploy that
+    kills -9) and return the job's id."""
     shell(deployment, GROW_FOR_A_LONG_TRAINING)
     job_id = int(shell(deployment, ENQUEUE.format(name="p95 latency (ms)")))
     wait_for(deployment, job_id, {"running"})
-
-    os.killpg(worker.pid, signal.SIGKILL)  # the machine lost, the deploy that kills -9
+    os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(timeout=10)
+    return job_id
+
+
+def test_a_worker_killed_mid_training_leaves_the_previous_version_answering_and_the_job_failed(
+    deployment: dict[str, str], worker: subprocess.Popen[str]
+) -> None:
+    job_id = kill_mid_training(deployment, worker)
+
     time.sleep(2.5)  # longer than the heartbeat timeout: the job is abandoned
     swept = shell(deployment, "from metrics.models import Job; print(Job.objects.sweep_abandoned())")
 
@@ -170,11 +177,7 @@ def test_a_worker_started_again_after_it_was_killed_ends_the_job_it_left_at_once
     deployment: dict[str, str], worker: subprocess.Popen[str]
 ) -> None:
     """Same machine, same node name: no need to wait for the heartbeat timeout nor a sweep."""
-    shell(deployment, GROW_FOR_A_LONG_TRAINING)
-    job_id = int(shell(deployment, ENQUEUE.format(name="p95 latency (ms)")))
-    wait_for(deployment, job_id, {"running"})
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=10)
+    job_id = kill_mid_training(deployment, worker)
     environment = {**deployment, "MBREAK_JOB_HEARTBEAT_TIMEOUT": "600"}  # the sweep would wait ten minutes
 
     again = start_worker(environment)

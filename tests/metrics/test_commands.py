@@ -31,6 +31,7 @@ from predictor import training
 from predictor.training import TrainingDataError
 from tests.data import noise_data
 from tests.factories import MetricFactory
+from tests.metrics.test_train_command import train
 
 
 def run(*arguments: str) -> str:
@@ -313,16 +314,6 @@ def test_load_demo_makes_no_half_gate_when_a_demo_metric_cannot_answer(db: None)
         "Skipped the demo gate: “Requests per minute” has no trained model yet. "
         "Train it, then run the prediction again."
     )
-
-
-def train(*arguments: str) -> tuple[str, str, str | None]:
-    """What `train` printed, what it wrote to stderr, and the error it exited with (None: exit 0)."""
-    output, errors = io.StringIO(), io.StringIO()
-    try:
-        call_command("train", *arguments, stdout=output, stderr=errors)
-    except CommandError as error:
-        return output.getvalue(), errors.getvalue(), str(error)
-    return output.getvalue(), errors.getvalue(), None
 
 
 def test_train_a_named_metric_without_enough_data_exits_with_an_error(metric: Metric) -> None:

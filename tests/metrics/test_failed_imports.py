@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import Job, JobKind, JobStatus, Metric
-from tests.metrics.test_upload_view import UPLOAD_URL, database_state, upload
+from tests.metrics.test_upload_view import UPLOAD_URL, upload
+from tests.refusals import changes_nothing
 
 # 25 bad lines: the first 20 are kept, all are counted.
 MANY_BAD = b"valor,decisao,tempo\n" + b"".join(b"%d,maybe,10\n" % n for n in range(25))
@@ -99,55 +100,45 @@ def test_a_stranger_cannot_dismiss_a_failed_import_and_nothing_changes(
     client: Client, stranger: User, failed_import: Job
 ) -> None:
     client.force_login(stranger)
-    before = jobs_state()
-
-    response = client.post(dismiss_url(failed_import))
+    with changes_nothing(jobs_state):
+        response = client.post(dismiss_url(failed_import))
 
     assert response.status_code == 403
-    assert jobs_state() == before
 
 
 def test_a_visitor_cannot_dismiss_a_failed_import_and_nothing_changes(client: Client, failed_import: Job) -> None:
-    before = jobs_state()
-
-    response = client.post(dismiss_url(failed_import))
+    with changes_nothing(jobs_state):
+        response = client.post(dismiss_url(failed_import))
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
-    assert jobs_state() == before
 
 
 def test_dismissing_by_get_is_not_allowed_and_changes_nothing(client: Client, owner: User, failed_import: Job) -> None:
     client.force_login(owner)
-    before = jobs_state()
-
-    response = client.get(dismiss_url(failed_import))
+    with changes_nothing(jobs_state):
+        response = client.get(dismiss_url(failed_import))
 
     assert response.status_code == 405
-    assert jobs_state() == before
 
 
 def test_dismissing_needs_the_csrf_token(owner: User, failed_import: Job) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
-    before = jobs_state()
-
-    response = client.post(dismiss_url(failed_import))
+    with changes_nothing(jobs_state):
+        response = client.post(dismiss_url(failed_import))
 
     assert response.status_code == 403
-    assert jobs_state() == before
 
 
 def test_a_training_is_not_dismissed(client: Client, owner: User, metric: Metric) -> None:
     # Only a failed import is shown until dismissed; a training says why it failed once.
     job, _created = Job.objects.enqueue_training(metric, owner)
     client.force_login(owner)
-    before = jobs_state()
-
-    response = client.post(dismiss_url(job))
+    with changes_nothing(jobs_state):
+        response = client.post(dismiss_url(job))
 
     assert response.status_code == 403
-    assert jobs_state() == before
 
 
 def test_a_missing_job_is_not_found(client: Client, owner: User) -> None:
@@ -158,15 +149,13 @@ def test_a_missing_job_is_not_found(client: Client, owner: User) -> None:
 
 def test_the_upload_that_refuses_a_file_lists_its_errors_once(client: Client, owner: User, metric: Metric) -> None:
     client.force_login(owner)
-    before = database_state()
-
-    response = upload(client, metric, MANY_BAD)
+    with changes_nothing():
+        response = upload(client, metric, MANY_BAD)
 
     assert response.status_code == 400
     html = response.content.decode()
     assert html.count(FIRST_ERROR) == 1
     assert 'data-testid="failed-import"' not in html
-    assert database_state() == before
 
 
 def test_an_import_that_fails_in_the_background_shows_on_the_metric_page_once_it_ends(

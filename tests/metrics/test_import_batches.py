@@ -20,6 +20,7 @@ from metrics.forms import UploadForm
 from metrics.models import ImportBatch, Indicator, Job, JobStatus, Metric
 from tests.data import imports_state
 from tests.pages import messages_of
+from tests.refusals import changes_nothing
 
 CSV = b"valor,decisao,tempo\n500,1,10\n600,0,60\n700,0,5\n"
 UPLOAD_URL = reverse("metrics:upload")
@@ -62,16 +63,14 @@ def test_the_same_file_again_into_the_same_metric_asks_first_and_imports_nothing
 ) -> None:
     client.force_login(owner)
     upload(client, metric)
-    before = imports_state()
-
-    response = upload(client, metric, name="renamed.csv")
+    with changes_nothing(imports_state):
+        response = upload(client, metric, name="renamed.csv")
 
     assert response.status_code == 400
     html = response.content.decode()
     assert "This file was already imported into “Requests per minute” on" in html
     assert "by owner (3 rows). Tick “Import it again” to import it twice." in html
     assert 'name="import_again"' in html
-    assert imports_state() == before
 
     upload(client, metric, name="renamed.csv", import_again="on")
     assert metric.indicators.count() == 6
@@ -115,13 +114,11 @@ def test_undo_by_anyone_else_is_refused_and_changes_nothing(
     client.force_login(owner)
     upload(client, metric)
     batch = ImportBatch.objects.get()
-    before = imports_state()
     client.force_login(stranger if who == "stranger" else contributor)
-
-    response = client.post(reverse("metrics:undo_import", args=[batch.pk]))
+    with changes_nothing(imports_state):
+        response = client.post(reverse("metrics:undo_import", args=[batch.pk]))
 
     assert response.status_code == 403
-    assert imports_state() == before
 
 
 def test_a_file_with_a_bad_line_shows_its_errors_and_stores_nothing(
@@ -196,13 +193,11 @@ def test_undo_twice_says_it_was_already_undone_and_changes_nothing(client: Clien
     upload(client, metric)
     batch = ImportBatch.objects.get()
     client.post(reverse("metrics:undo_import", args=[batch.pk]))
-    before = imports_state()
-
-    response = client.post(reverse("metrics:undo_import", args=[batch.pk]), follow=True)
+    with changes_nothing(imports_state):
+        response = client.post(reverse("metrics:undo_import", args=[batch.pk]), follow=True)
 
     assert response.redirect_chain == [(metric.get_absolute_url(), 302)]
     assert messages_of(response)[-1] == "The import of “deploy-42.csv” was already undone."
-    assert imports_state() == before
 
 
 def test_the_same_file_sent_twice_at_once_is_queued_once(metric: Metric, owner: User) -> None:

@@ -53,20 +53,17 @@ def test_create_strips_surrounding_spaces(client: Client, owner: User) -> None:
     assert Metric.objects.values_list("name", "category").get() == ("Error rate", "Reliability")
 
 
-def test_create_with_empty_name_is_refused_and_creates_nothing(client: Client, owner: User) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [{"name": "   ", "category": "Traffic"}, {"name": "Error rate", "category": ""}],
+    ids=["empty-name", "empty-category"],
+)
+def test_create_with_an_empty_field_is_refused_and_creates_nothing(
+    client: Client, owner: User, data: dict[str, str]
+) -> None:
     client.force_login(owner)
 
-    response = client.post(CREATE_URL, {"name": "   ", "category": "Traffic"})
-
-    assert response.status_code == 200
-    assert "This field is required." in response.content.decode()
-    assert not Metric.objects.exists()
-
-
-def test_create_with_empty_category_is_refused_and_creates_nothing(client: Client, owner: User) -> None:
-    client.force_login(owner)
-
-    response = client.post(CREATE_URL, {"name": "Error rate", "category": ""})
+    response = client.post(CREATE_URL, data)
 
     assert response.status_code == 200
     assert "This field is required." in response.content.decode()

@@ -10,10 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics.models import Decision, Indicator, Metric, TrainedModel
+from metrics.models import Decision, Indicator, Metric
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
 from tests.metrics.test_verdicts import text_of
 from tests.pages import messages_of, table_rows
+from tests.refusals import changes_nothing
 
 
 def detail_url(metric: Metric) -> str:
@@ -28,25 +29,8 @@ def delete_url(indicator: Indicator) -> str:
     return reverse("metrics:delete_indicator", args=[indicator.metric_id, indicator.pk])
 
 
-def stored_indicators() -> list[tuple]:
-    return list(
-        Indicator.objects.order_by("pk").values_list("pk", "metric_id", "value", "decision", "time", "created_by_id")
-    )
-
-
 def data_version(metric: Metric) -> int:
     return Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
-
-
-def database_state() -> dict[str, list]:
-    """Every row a refused request must leave alone, with the data version that marks models stale."""
-    return {
-        "metrics": list(
-            Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner_id", "data_version")
-        ),
-        "indicators": stored_indicators(),
-        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version", "data_version")),
-    }
 
 
 # --- Reading ---------------------------------------------------------------------------
@@ -290,35 +274,31 @@ def test_add_indicator_with_bad_input_is_refused_with_a_message_and_stores_nothi
 ) -> None:
     IndicatorFactory.create(metric=metric)
     client.force_login(owner)
-    before = database_state()
-
-    response = client.post(add_url(metric), data)
+    with changes_nothing():
+        response = client.post(add_url(metric), data)
 
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert database_state() == before
 
 
 def test_add_indicator_to_a_missing_metric_is_404_and_stores_nothing(
     client: Client, owner: User, metric: Metric
 ) -> None:
     client.force_login(owner)
-    before = database_state()
-
-    response = client.post(reverse("metrics:add_indicator", args=[999_999]), {"value": 1, "decision": 1, "minutes": 1})
+    with changes_nothing():
+        response = client.post(
+            reverse("metrics:add_indicator", args=[999_999]), {"value": 1, "decision": 1, "minutes": 1}
+        )
 
     assert response.status_code == 404
-    assert database_state() == before
 
 
 def test_add_indicator_by_get_is_not_allowed(client: Client, owner: User, metric: Metric) -> None:
     client.force_login(owner)
-    before = database_state()
-
-    response = client.get(add_url(metric), {"value": 1, "decision": 1, "minutes": 1})
+    with changes_nothing():
+        response = client.get(add_url(metric), {"value": 1, "decision": 1, "minutes": 1})
 
     assert response.status_code == 405
-    assert database_state() == before
 
 
 def test_metric_page_says_the_model_is_out_of_date_after_new_data(
@@ -394,13 +374,11 @@ def test_stranger_cannot_delete_an_indicator_and_nothing_changes(
 ) -> None:
     theirs = IndicatorFactory.create(metric=metric, created_by=contributor)
     TrainedModelFactory.create(metric=metric)
-    before = database_state()
     client.force_login(stranger)
-
-    response = client.post(delete_url(theirs))
+    with changes_nothing():
+        response = client.post(delete_url(theirs))
 
     assert response.status_code == 403
-    assert database_state() == before
 
 
 def test_deleting_an_indicator_under_another_metric_is_404_and_nothing_changes(
@@ -408,13 +386,11 @@ def test_deleting_an_indicator_under_another_metric_is_404_and_nothing_changes(
 ) -> None:
     elsewhere = MetricFactory.create(owner=owner)
     indicator = IndicatorFactory.create(metric=metric)
-    before = database_state()
     client.force_login(owner)
-
-    response = client.post(reverse("metrics:delete_indicator", args=[elsewhere.pk, indicator.pk]))
+    with changes_nothing():
+        response = client.post(reverse("metrics:delete_indicator", args=[elsewhere.pk, indicator.pk]))
 
     assert response.status_code == 404
-    assert database_state() == before
 
 
 def test_deleting_an_indicator_by_get_is_not_allowed_and_nothing_changes(
@@ -422,12 +398,10 @@ def test_deleting_an_indicator_by_get_is_not_allowed_and_nothing_changes(
 ) -> None:
     indicator = IndicatorFactory.create(metric=metric)
     client.force_login(owner)
-    before = database_state()
-
-    response = client.get(delete_url(indicator))
+    with changes_nothing():
+        response = client.get(delete_url(indicator))
 
     assert response.status_code == 405
-    assert database_state() == before
 
 
 def test_indicators_outlive_the_account_that_registered_them(

@@ -14,9 +14,9 @@ from django.urls import reverse
 
 from metrics.models import Indicator, Job, Metric, TrainedModel
 from predictor.columns import ROLLBACK, ROLLOUT
-from tests.data import rule_data
+from tests.data import database_state, rule_data
 from tests.factories import IndicatorFactory, MetricFactory, TrainedModelFactory
-from tests.metrics.test_train_views import SMALL, database_state, rows, versions_of
+from tests.metrics.test_train_views import SMALL, rows, versions_of
 from tests.pages import messages_of
 
 TRAIN_ALL_URL = reverse("metrics:train_all")

@@ -29,6 +29,13 @@ def ask(client: Client, metric: Metric | None, value: str | int, time: str | int
     return client.post(PREDICT_URL, data)
 
 
+def ask_untrained(client: Client, owner: User, metric: Metric, rows: int):
+    """The owner asks about 200 at 30 minutes of `metric`, holding `rows` rule rows and no model."""
+    metric.import_indicators(rule_data(rows), owner)
+    client.force_login(owner)
+    return ask(client, metric, 200, 30)
+
+
 def verdict_page(client: Client, metric: Metric, value: str | int, time: str | int) -> str:
     """Ask for a verdict and read the page it redirects to: the verdict's own, permanent one."""
     response = client.post(PREDICT_URL, {"metric": metric.pk, "value": value, "minutes": time}, follow=True)
@@ -313,10 +320,7 @@ def test_pairplot_of_a_missing_model_is_404(client: Client, owner: User) -> None
 def test_metric_without_a_model_says_so_offers_to_train_and_logs_no_verdict(
     client: Client, owner: User, metric: Metric
 ) -> None:
-    metric.import_indicators(rule_data(20), owner)
-    client.force_login(owner)
-
-    response = ask(client, metric, 200, 30)
+    response = ask_untrained(client, owner, metric, rows=20)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -331,10 +335,7 @@ def test_metric_with_too_little_data_to_train_says_what_it_needs_and_offers_no_t
     client: Client, owner: User, metric: Metric
 ) -> None:
     # A Train button there could only queue a job that fails saying the same.
-    metric.import_indicators(rule_data(4), owner)
-    client.force_login(owner)
-
-    response = ask(client, metric, 200, 30)
+    response = ask_untrained(client, owner, metric, rows=4)
 
     html = response.content.decode()
     assert "“Requests per minute” has no trained model yet. Not enough data to train" in html
@@ -348,9 +349,7 @@ def test_metric_with_too_little_data_to_train_says_what_it_needs_and_offers_no_t
 def test_training_from_the_refusal_comes_back_to_the_form_filled_in_as_it_was(
     client: Client, owner: User, metric: Metric
 ) -> None:
-    metric.import_indicators(rule_data(40), owner)
-    client.force_login(owner)
-    html = ask(client, metric, 200, 30).content.decode()
+    html = ask_untrained(client, owner, metric, rows=40).content.decode()
     back = f"{PREDICT_URL}?metric={metric.pk}&amp;value=200&amp;minutes=30"
     assert f'name="next" value="{back}"' in html
 

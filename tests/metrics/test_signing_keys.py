@@ -40,6 +40,16 @@ def ask(client: Client, metric: Metric) -> str:
     return client.post(reverse("metrics:predict"), data, follow=True).content.decode()
 
 
+def ask_logging_refusals(
+    client: Client, owner: User, metric: Metric, caplog: pytest.LogCaptureFixture
+) -> tuple[str, list[str]]:
+    """The owner asks: the page, and the warnings logged about refused models meanwhile."""
+    client.force_login(owner)
+    with caplog.at_level(logging.WARNING, logger="metrics.models.trained_model"):
+        html = ask(client, metric)
+    return html, [record.getMessage() for record in caplog.records]
+
+
 def test_rotating_secret_key_with_the_old_one_as_fallback_keeps_models_usable(
     client: Client, settings, signed_with_old_key: TrainedModel, owner: User
 ) -> None:
@@ -68,17 +78,14 @@ def test_a_dedicated_signing_key_rotates_with_its_own_fallbacks(settings, traine
 def test_a_model_signed_with_a_key_the_server_lost_says_why_and_is_logged(
     client: Client, signed_with_old_key: TrainedModel, owner: User, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client.force_login(owner)
-
-    with caplog.at_level(logging.WARNING, logger="metrics.models.trained_model"):
-        html = ask(client, signed_with_old_key.metric)
+    html, logged = ask_logging_refusals(client, owner, signed_with_old_key.metric, caplog)
 
     assert (
         f"Version 1 of the model of “Requests per minute” cannot be used: {UNKNOWN_KEY_CAUSE}. Train it again." in html
     )
     assert "Rollback recommended" not in html
     assert not Verdict.objects.exists()
-    assert [record.getMessage() for record in caplog.records] == [
+    assert logged == [
         f"Refused model Requests per minute v1 (id {signed_with_old_key.pk}, metric {signed_with_old_key.metric_id}) "
         f"for user owner: key (sklearn {signed_with_old_key.sklearn_version}, key {signed_with_old_key.signing_key_id})"
     ]
@@ -155,13 +162,10 @@ def test_altered_model_bytes_are_refused_logged_and_marked_for_good(
     altered = bytearray(model.artifact)
     altered[len(altered) // 2] ^= 0xFF
     TrainedModel.objects.filter(pk=model.pk).update(artifact=bytes(altered))
-    client.force_login(owner)
-
-    with caplog.at_level(logging.WARNING, logger="metrics.models.trained_model"):
-        html = ask(client, trained_metric)
+    html, logged = ask_logging_refusals(client, owner, trained_metric, caplog)
 
     assert "cannot be used: its stored bytes no longer match their hash: it was altered in the database" in html
-    assert ": hash (The stored model does not match its recorded hash.)" in caplog.records[0].getMessage()
+    assert ": hash (The stored model does not match its recorded hash.)" in logged[0]
     assert not Verdict.objects.exists()
     model.refresh_from_db()
     assert model.refused_because == Unusable.HASH
@@ -172,13 +176,10 @@ def test_a_model_made_by_another_scikit_learn_is_refused_with_that_cause(
     client: Client, trained_metric: Metric, owner: User, caplog: pytest.LogCaptureFixture
 ) -> None:
     trained_metric.trained_models.update(sklearn_version="0.24.2")
-    client.force_login(owner)
-
-    with caplog.at_level(logging.WARNING, logger="metrics.models.trained_model"):
-        html = ask(client, trained_metric)
+    html, logged = ask_logging_refusals(client, owner, trained_metric, caplog)
 
     assert "it was made by another version of scikit-learn than this server runs" in html
-    assert "sklearn 0.24.2" in caplog.records[0].getMessage()
+    assert "sklearn 0.24.2" in logged[0]
     assert not Verdict.objects.exists()
     # Another server (or this one after an upgrade) can still use it: nothing is recorded.
     assert trained_metric.trained_models.get().refused_because == ""

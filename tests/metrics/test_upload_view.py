@@ -8,8 +8,10 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics import csv_io
-from metrics.models import Decision, Indicator, Metric, TrainedModel
+from metrics.models import Decision, Indicator, Metric
+from tests.data import database_state
 from tests.factories import IndicatorFactory
+from tests.refusals import changes_nothing
 
 UPLOAD_URL = reverse("metrics:upload")
 SAMPLE_URL = reverse("metrics:sample_csv")
@@ -37,17 +39,6 @@ def stored_rows() -> list[tuple]:
 
 def data_version(metric: Metric) -> int:
     return Metric.objects.values_list("data_version", flat=True).get(pk=metric.pk)
-
-
-def database_state() -> dict[str, list]:
-    """Every row a refused upload must leave alone, with the data version that marks models stale."""
-    return {
-        "metrics": list(
-            Metric.objects.order_by("pk").values_list("pk", "name", "category", "owner_id", "data_version")
-        ),
-        "indicators": list(Indicator.objects.order_by("pk").values_list("pk", *STORED_FIELDS)),
-        "models": list(TrainedModel.objects.order_by("pk").values_list("pk", "metric_id", "version", "data_version")),
-    }
 
 
 @pytest.fixture
@@ -173,16 +164,14 @@ def test_upload_with_one_bad_row_imports_nothing_and_lists_line_column_and_reaso
     client: Client, owner: User, metric: Metric, existing: Indicator
 ) -> None:
     client.force_login(owner)
-    before = database_state()
     content = b"valor,decisao,tempo\n500,0,10\n600,1,20\n700,2,30\n800,0,40\n"
-
-    response = upload(client, metric, content)
+    with changes_nothing():
+        response = upload(client, metric, content)
 
     assert response.status_code == 400
     html = response.content.decode()
     assert "Nothing was imported: the file has 1 error." in html
     assert "Line 4, column “decisao”: expected 0 (rollout) or 1 (rollback), got “2”" in html
-    assert database_state() == before
 
 
 @pytest.mark.parametrize(
@@ -199,23 +188,20 @@ def test_upload_with_a_bad_cell_names_it_and_imports_nothing(
     client: Client, owner: User, metric: Metric, bad_line: bytes, reason: str
 ) -> None:
     client.force_login(owner)
-    before = database_state()
-
-    response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n" + bad_line + b"\n600,1,20\n")
+    with changes_nothing():
+        response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n" + bad_line + b"\n600,1,20\n")
 
     assert response.status_code == 400
     assert reason in response.content.decode()
-    assert database_state() == before
 
 
 def test_upload_with_many_bad_rows_shows_the_first_errors_and_the_total(
     client: Client, owner: User, metric: Metric, existing: Indicator
 ) -> None:
     client.force_login(owner)
-    before = database_state()
     bad_lines = b"".join(b"abc,0,10\n" for _ in range(25))
-
-    response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n" + bad_lines)
+    with changes_nothing():
+        response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n" + bad_lines)
 
     assert response.status_code == 400
     html = response.content.decode()
@@ -224,20 +210,17 @@ def test_upload_with_many_bad_rows_shows_the_first_errors_and_the_total(
     assert "Line 22, column “valor”" in html
     assert "Line 23, column “valor”" not in html
     assert "Showing the first 20 of 25 errors." in html
-    assert database_state() == before
 
 
 def test_upload_with_a_short_line_names_the_line_and_the_field_count(
     client: Client, owner: User, metric: Metric
 ) -> None:
     client.force_login(owner)
-    before = database_state()
-
-    response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n600,1\n")
+    with changes_nothing():
+        response = upload(client, metric, b"valor,decisao,tempo\n500,0,10\n600,1\n")
 
     assert response.status_code == 400
     assert "Line 3: expected 3 fields, found 2" in response.content.decode()
-    assert database_state() == before
 
 
 @pytest.mark.parametrize(
@@ -285,13 +268,11 @@ def test_upload_of_a_file_it_cannot_read_says_why_and_imports_nothing(
     message: str,
 ) -> None:
     client.force_login(owner)
-    before = database_state()
-
-    response = upload(client, metric, content, delimiter=delimiter)
+    with changes_nothing():
+        response = upload(client, metric, content, delimiter=delimiter)
 
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert database_state() == before
 
 
 def test_upload_larger_than_the_limit_is_refused_with_the_limit_in_the_message(
@@ -329,49 +310,23 @@ def test_upload_page_states_the_size_limit(client: Client, owner: User, settings
     assert "Up to 100\xa0bytes." in client.get(UPLOAD_URL).content.decode()
 
 
-def test_upload_without_a_metric_is_refused_and_imports_nothing(
-    client: Client, owner: User, metric: Metric, existing: Indicator
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"metric": None}, "This field is required."),
+        ({"metric": 999_999}, "Select a valid choice."),
+        ({"file": None}, "This field is required."),
+        ({"delimiter": "space"}, "Select a valid choice. space is not one of the available choices."),
+    ],
+    ids=["without-a-metric", "to-a-metric-that-does-not-exist", "without-a-file", "with-an-unknown-delimiter"],
+)
+def test_an_upload_form_with_a_bad_field_is_refused_and_imports_nothing(
+    client: Client, owner: User, metric: Metric, existing: Indicator, fields: dict[str, object], message: str
 ) -> None:
     client.force_login(owner)
-    before = database_state()
-
-    response = upload(client, None, GOOD_CSV)
-
-    assert response.status_code == 400
-    assert "This field is required." in response.content.decode()
-    assert database_state() == before
-
-
-def test_upload_to_a_metric_that_does_not_exist_is_refused_and_imports_nothing(
-    client: Client, owner: User, metric: Metric
-) -> None:
-    client.force_login(owner)
-    before = database_state()
-
-    response = client.post(UPLOAD_URL, {"metric": 999_999, "delimiter": "detect", "file": csv_file(GOOD_CSV)})
+    data = {"metric": metric.pk, "delimiter": "detect", "file": csv_file(GOOD_CSV), **fields}
+    with changes_nothing():
+        response = client.post(UPLOAD_URL, {name: value for name, value in data.items() if value is not None})
 
     assert response.status_code == 400
-    assert "Select a valid choice." in response.content.decode()
-    assert database_state() == before
-
-
-def test_upload_without_a_file_is_refused(client: Client, owner: User, metric: Metric) -> None:
-    client.force_login(owner)
-    before = database_state()
-
-    response = client.post(UPLOAD_URL, {"metric": metric.pk, "delimiter": "detect"})
-
-    assert response.status_code == 400
-    assert "This field is required." in response.content.decode()
-    assert database_state() == before
-
-
-def test_upload_with_an_unknown_delimiter_choice_is_refused(client: Client, owner: User, metric: Metric) -> None:
-    client.force_login(owner)
-    before = database_state()
-
-    response = upload(client, metric, GOOD_CSV, delimiter="space")
-
-    assert response.status_code == 400
-    assert "Select a valid choice. space is not one of the available choices." in response.content.decode()
-    assert database_state() == before
+    assert message in response.content.decode()

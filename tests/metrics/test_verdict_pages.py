@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import pytest
@@ -18,11 +18,11 @@ from django.utils import formats, timezone
 from metrics.forms import MetricSettingsForm
 from metrics.models import Decision, Metric, TrainedModel, Verdict, VerdictState
 from predictor.columns import ROLLBACK, ROLLOUT
+from tests.data import database_state
 from tests.factories import TrainedModelFactory
 from tests.metrics.test_verdicts import (
     ask,
     configure,
-    database_state,
     fitted,
     one_leaf,
     split_version,
@@ -30,6 +30,10 @@ from tests.metrics.test_verdicts import (
     version_with_tree,
 )
 from tests.pages import messages_of, table_rows
+from tests.refusals import changes_nothing
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 
 def log_url(metric: Metric) -> str:
@@ -42,6 +46,12 @@ def settings_url(metric: Metric) -> str:
 
 def card_url(model: TrainedModel) -> str:
     return reverse("metrics:model_card", args=[model.pk])
+
+
+def card_seen_by(client: Client, user: User, model: TrainedModel) -> Response:
+    """The model card of `model`, as `user` opens it."""
+    client.force_login(user)
+    return client.get(card_url(model))
 
 
 def logged_values(client: Client, url: str, **params: Any) -> list[str]:
@@ -212,9 +222,7 @@ def test_the_model_card_shows_the_figures_matrix_rules_and_provenance(
     client: Client, carded: TrainedModel, metric: Metric, stranger: User
 ) -> None:
     configure(metric, min_leaf_cases=3)  # each leaf decides
-    client.force_login(stranger)
-
-    response = client.get(card_url(carded))
+    response = card_seen_by(client, stranger, carded)
 
     assert response.status_code == 200
     assert text_of(response, "card-figures") == (
@@ -244,9 +252,7 @@ def test_the_owner_may_make_an_inactive_version_active_from_its_card(
     client: Client, carded: TrainedModel, metric: Metric, owner: User
 ) -> None:
     one_leaf(metric, rollbacks=5, rollouts=0)  # version 2, now active
-    client.force_login(owner)
-
-    html = client.get(card_url(carded)).content.decode()
+    html = card_seen_by(client, owner, carded).content.decode()
 
     assert f'action="{reverse("metrics:activate", args=[carded.pk])}"' in html
     assert "Make active and pin" in html
@@ -256,9 +262,7 @@ def test_the_card_of_an_unusable_version_says_why_and_shows_no_rules(
     client: Client, carded: TrainedModel, owner: User
 ) -> None:
     TrainedModel.objects.filter(pk=carded.pk).update(sklearn_version="0.24.0")
-    client.force_login(owner)
-
-    response = client.get(card_url(carded))
+    response = card_seen_by(client, owner, carded)
 
     assert response.status_code == 200
     assert "another version of scikit-learn than this server runs" in response.content.decode()
@@ -269,9 +273,8 @@ def test_the_card_of_an_unusable_version_says_why_and_shows_no_rules(
 def test_each_leaf_on_the_card_reads_as_the_verdict_an_observation_in_it_gets(
     client: Client, carded: TrainedModel, metric: Metric, stranger: User
 ) -> None:
-    client.force_login(stranger)  # the metric's settings as they come: a leaf needs 5 cases
-
-    response = client.get(card_url(carded))
+    # The metric's settings as they come: a leaf needs 5 cases.
+    response = card_seen_by(client, stranger, carded)
 
     assert text_of(response, "rules") == (
         "When value at most 449.6: Rollout (0 rolled back, 8 rolled out) "
@@ -294,9 +297,7 @@ def test_a_leaf_split_evenly_reads_inconclusive_on_the_card_not_rollout(
     client: Client, metric: Metric, stranger: User
 ) -> None:
     model = one_leaf(metric, rollbacks=8, rollouts=8)
-    client.force_login(stranger)
-
-    response = client.get(card_url(model))
+    response = card_seen_by(client, stranger, model)
 
     assert text_of(response, "rules") == (
         "When any value at any time: Inconclusive (8 rolled back, 8 rolled out) "
@@ -312,9 +313,7 @@ def test_the_card_of_a_version_that_could_be_chance_says_it_rests_on_too_little_
     model = one_leaf(
         metric, rollbacks=5, rollouts=0, accuracy=2 / 3, baseline_accuracy=0.5, n_indicators=14, n_trained_on=14
     )
-    client.force_login(stranger)
-
-    response = client.get(card_url(model))
+    response = card_seen_by(client, stranger, model)
 
     assert text_of(response, "version-inconclusive") == (
         "This version rests on too little data to trust: every verdict it gives is inconclusive. "
@@ -472,14 +471,12 @@ def test_saving_settings_keeps_a_version_promoted_meanwhile_active(
 def test_invalid_settings_are_refused_with_a_message_and_nothing_changes(
     client: Client, trained_metric: Metric, owner: User, field: str, value: str, message: str
 ) -> None:
-    before = database_state()
     client.force_login(owner)
-
-    response = client.post(settings_url(trained_metric), {**VALID_SETTINGS, field: value})
+    with changes_nothing():
+        response = client.post(settings_url(trained_metric), {**VALID_SETTINGS, field: value})
 
     assert response.status_code == 400
     assert f'<div class="invalid-feedback d-block">{message}</div>' in response.content.decode()
-    assert database_state() == before
 
 
 @pytest.mark.parametrize("role", ["stranger", "contributor"])

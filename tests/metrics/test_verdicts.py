@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db import connection, models
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -24,16 +24,16 @@ from sklearn.tree import DecisionTreeClassifier
 
 from metrics.exceptions import FeedbackAlreadyGiven
 from metrics.formatting import rule_text, threshold
-from metrics.models import Decision, Indicator, Metric, Reason, TrainedModel, Verdict, VerdictState, signing_keys
+from metrics.models import Decision, Indicator, Metric, Reason, TrainedModel, Verdict, VerdictState
 from metrics.models.trained_model import chart_sample
 from metrics.models.verdict import reason_text
-from predictor import artifacts
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import written_split
 from predictor.training import as_features, wilson_lower_bound
-from tests.data import rule_data
+from tests.data import database_state, rows_of, rule_data
 from tests.factories import IndicatorFactory, TrainedModelFactory
 from tests.pages import messages_of, table_rows
+from tests.refusals import changes_nothing
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -60,7 +60,6 @@ def fitted(rows: Sequence[Row]) -> DecisionTreeClassifier:
 
 def version_with_tree(metric: Metric, tree: DecisionTreeClassifier, **fields: Any) -> TrainedModel:
     """A stored, signed, active version of `metric` that answers with `tree`."""
-    artifact = artifacts.dump_model(tree, signing_keys()[0])
     defaults: dict[str, Any] = {
         "value_min": 0.0,
         "value_max": 1000.0,
@@ -73,15 +72,7 @@ def version_with_tree(metric: Metric, tree: DecisionTreeClassifier, **fields: An
         "n_indicators": 200,
         "n_trained_on": 200,
     }
-    return TrainedModelFactory.create(
-        metric=metric,
-        artifact=artifact.data,
-        artifact_sha256=artifact.sha256,
-        artifact_signature=artifact.signature,
-        signing_key_id=artifact.key_id,
-        sklearn_version=artifact.sklearn_version,
-        **{**defaults, **fields},
-    )
+    return TrainedModelFactory.create(metric=metric, tree=tree, **{**defaults, **fields})
 
 
 def one_leaf(metric: Metric, rollbacks: int, rollouts: int, **fields: Any) -> TrainedModel:
@@ -101,21 +92,6 @@ def configure(metric: Metric, **settings: Any) -> None:
 def ask(metric: Metric, value: float = 500.0, minutes: float = 30.0, user: User | None = None) -> Verdict:
     # As the views do: the metric as stored now, with its settings and data version.
     return Metric.objects.get(pk=metric.pk).predict(value, minutes, user)
-
-
-def rows_of(model: type[models.Model], exclude: Sequence[str] = ()) -> list[tuple[Any, ...]]:
-    fields = [field.attname for field in model._meta.concrete_fields if field.name not in exclude]
-    return list(model._default_manager.order_by("pk").values_list(*fields))
-
-
-def database_state() -> dict[str, list[tuple[Any, ...]]]:
-    """Every row a verdict, its feedback or a version change could touch, to compare before and after."""
-    return {
-        "metrics": rows_of(Metric),
-        "indicators": rows_of(Indicator),
-        "models": rows_of(TrainedModel, exclude=("artifact",)),
-        "verdicts": rows_of(Verdict),
-    }
 
 
 class _TextById(HTMLParser):
@@ -211,27 +187,51 @@ def test_too_few_similar_cases_alone_make_the_verdict_inconclusive(metric: Metri
     assert verdict.reason_texts() == ["Only 4 similar past cases decide it; at least 5 are needed."]
 
 
-def test_a_weak_rollback_majority_alone_makes_the_verdict_inconclusive(metric: Metric) -> None:
-    one_leaf(metric, rollbacks=59, rollouts=41)
+@pytest.mark.parametrize(
+    ("rollbacks", "rollouts", "leaning", "share", "needed", "decision", "text"),
+    [
+        (
+            59,
+            41,
+            VerdictState.ROLLBACK,
+            0.59,
+            0.6,
+            ROLLBACK,
+            "Only 59.0% of similar past cases were rolled back; a rollback needs 60.0%.",
+        ),
+        # 79% would be plenty for a rollback (60%), not for a rollout (80%).
+        (
+            21,
+            79,
+            VerdictState.ROLLOUT,
+            0.79,
+            0.8,
+            ROLLOUT,
+            "Only 79.0% of similar past cases were rolled out; a rollout needs 80.0%.",
+        ),
+    ],
+    ids=["rollback", "rollout-held-to-its-own-threshold"],
+)
+def test_a_weak_majority_alone_makes_the_verdict_inconclusive(
+    metric: Metric,
+    rollbacks: int,
+    rollouts: int,
+    leaning: VerdictState,
+    share: float,
+    needed: float,
+    decision: int,
+    text: str,
+) -> None:
+    one_leaf(metric, rollbacks=rollbacks, rollouts=rollouts)
 
     verdict = ask(metric)
 
     assert verdict.state == VerdictState.INCONCLUSIVE
-    assert verdict.leaning == VerdictState.ROLLBACK
-    assert verdict.reasons == [{"code": Reason.WEAK_MAJORITY, "share": 0.59, "threshold": 0.6, "decision": ROLLBACK}]
-    assert verdict.reason_texts() == ["Only 59.0% of similar past cases were rolled back; a rollback needs 60.0%."]
-
-
-def test_a_weak_rollout_majority_alone_is_held_to_the_rollout_threshold(metric: Metric) -> None:
-    # 79% would be plenty for a rollback (60%), not for a rollout (80%).
-    one_leaf(metric, rollbacks=21, rollouts=79)
-
-    verdict = ask(metric)
-
-    assert verdict.state == VerdictState.INCONCLUSIVE
-    assert verdict.leaning == VerdictState.ROLLOUT
-    assert verdict.reasons == [{"code": Reason.WEAK_MAJORITY, "share": 0.79, "threshold": 0.8, "decision": ROLLOUT}]
-    assert verdict.reason_texts() == ["Only 79.0% of similar past cases were rolled out; a rollout needs 80.0%."]
+    assert verdict.leaning == leaning
+    assert verdict.reasons == [
+        {"code": Reason.WEAK_MAJORITY, "share": share, "threshold": needed, "decision": decision}
+    ]
+    assert verdict.reason_texts() == [text]
 
 
 def test_a_model_no_better_than_its_baseline_alone_makes_the_verdict_inconclusive(metric: Metric) -> None:
@@ -825,14 +825,12 @@ def test_the_metric_owner_may_record_what_was_decided_on_anothers_verdict(
 def test_an_invalid_feedback_form_is_refused_and_nothing_changes(
     client: Client, asked: Verdict, contributor: User, form: dict[str, str]
 ) -> None:
-    before = database_state()
     client.force_login(contributor)
-
-    response = client.post(feedback_url(asked), form)
+    with changes_nothing():
+        response = client.post(feedback_url(asked), form)
 
     assert response.status_code == 400
     assert 'class="invalid-feedback d-block"' in response.content.decode()
-    assert database_state() == before
 
 
 @pytest.mark.parametrize("role", ["stranger", "contributor"])

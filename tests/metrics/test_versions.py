@@ -16,10 +16,10 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import PROMOTION_TOLERANCE, CandidateReason, Metric, TrainedModel
-from tests.data import rule_data
+from tests.data import database_state, rule_data
 from tests.factories import TrainedModelFactory
-from tests.metrics.test_verdicts import database_state
 from tests.pages import messages_of
+from tests.refusals import changes_nothing
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -232,16 +232,14 @@ def test_an_unusable_version_cannot_be_made_active_and_nothing_changes(
     client: Client, trained_metric: Metric, owner: User
 ) -> None:
     broken = TrainedModelFactory.create(metric=trained_metric, active=False, refused_because="signature")
-    before = database_state()
     client.force_login(owner)
-
-    response = client.post(reverse("metrics:activate", args=[broken.pk]), follow=True)
+    with changes_nothing():
+        response = client.post(reverse("metrics:activate", args=[broken.pk]), follow=True)
 
     assert messages_of(response) == [
         "Version 2 of the model of “Requests per minute” cannot be used: its signature does not match: it was "
         "altered in the database. Train it again."
     ]
-    assert database_state() == before
 
 
 # --- Only the owner chooses ------------------------------------------------------------
@@ -267,37 +265,31 @@ def version_change_url(metric: Metric, action: str) -> str:
 def test_only_the_owner_may_choose_the_active_version_and_nothing_changes(
     client: Client, pinned_metric: Metric, role: str, action: str, request: pytest.FixtureRequest
 ) -> None:
-    before = database_state()
     client.force_login(request.getfixturevalue(role))
-
-    response = client.post(version_change_url(pinned_metric, action))
+    with changes_nothing():
+        response = client.post(version_change_url(pinned_metric, action))
 
     assert response.status_code == 403
-    assert database_state() == before
 
 
 @pytest.mark.parametrize("action", ["activate", "unpin"])
 def test_anonymous_version_changes_go_to_login_and_nothing_changes(
     client: Client, pinned_metric: Metric, action: str
 ) -> None:
-    before = database_state()
-
-    response = client.post(version_change_url(pinned_metric, action))
+    with changes_nothing():
+        response = client.post(version_change_url(pinned_metric, action))
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
-    assert database_state() == before
 
 
 @pytest.mark.parametrize("action", ["activate", "unpin"])
 def test_version_changes_are_not_made_by_a_get(client: Client, pinned_metric: Metric, owner: User, action: str) -> None:
-    before = database_state()
     client.force_login(owner)
-
-    response = client.get(version_change_url(pinned_metric, action))
+    with changes_nothing():
+        response = client.get(version_change_url(pinned_metric, action))
 
     assert response.status_code == 405
-    assert database_state() == before
 
 
 def test_another_metrics_version_cannot_be_activated(trained_metric: Metric, stranger: User) -> None:
