@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import GateInputSerializer, GateSerializer, ReleaseSerializer
-from api.views.common import caller, request_body
+from api.views.common import answer, caller, request_body
 from metrics.access import get_gate, get_gate_for_change, get_gate_for_release
 from metrics.models import Gate, Release
 
@@ -49,8 +49,7 @@ def with_metrics(gate: Gate) -> Gate:
 class GateDetail(APIView):
     @extend_schema(responses=GateSerializer)
     def get(self, request: Request, gate_id: int) -> Response:
-        gate = with_metrics(get_gate(request.user, gate_id))
-        return Response(GateSerializer(gate, context={"request": request}).data)
+        return answer(GateSerializer, with_metrics(get_gate(request.user, gate_id)), request)
 
     @extend_schema(request=GateInputSerializer, responses=GateSerializer)
     def put(self, request: Request, gate_id: int) -> Response:
@@ -76,8 +75,7 @@ class GateDetail(APIView):
                 gate.save(update_fields=list(changes))
             if items is not None:
                 gate.set_metrics(items)
-        gate = with_metrics(get_gate(request.user, gate.pk))
-        return Response(GateSerializer(gate, context={"request": request}).data)
+        return answer(GateSerializer, with_metrics(get_gate(request.user, gate.pk)), request)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, gate_id: int) -> Response:
