@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -74,15 +75,8 @@ def answer(
     return Response(serializer_class(instance, context={"request": request, **context}).data, status=status_code)
 
 
-def answer_made(
-    serializer_class: type[serializers.BaseSerializer[Any]],
-    instance: Any,
-    request: Request,
-    *,
-    status_code: int = status.HTTP_201_CREATED,
-) -> Response:
-    """What a POST made (201) or queued (202), with its own URL in `Location`."""
-    response = answer(serializer_class, instance, request, status_code=status_code)
+def located(response: Response) -> Response:
+    """The answer to a POST that made (201) or queued (202) something: with its own URL in `Location`."""
     response["Location"] = response.data["url"]
     return response
 
@@ -93,3 +87,15 @@ def answer_made(
 class UnderMetric(APIView):
     def metric(self) -> Metric:
         return get_metric(self.request.user, self.kwargs["metric_id"])
+
+
+# One object the caller may see, read through its access helper (404/403) and worded by
+# `serializer_class` (which the schema shows as the answer). A comment, not a docstring: the
+# subclass's docstring describes its operation.
+class ShowOne(APIView):
+    serializer_class: type[serializers.BaseSerializer[Any]]
+    fetch: Callable[[User | AnonymousUser, int], Any]
+    url_kwarg: str
+
+    def get(self, request: Request, **kwargs: int) -> Response:
+        return answer(self.serializer_class, self.fetch(request.user, kwargs[self.url_kwarg]), request)

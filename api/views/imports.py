@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ImportInputSerializer, ImportSerializer, JobSerializer, UndoneImportSerializer
-from api.views.common import UnderMetric, answer, answer_made, caller, checked, sent_job
+from api.views.common import ShowOne, UnderMetric, answer, caller, checked, located, sent_job
 from metrics.access import get_batch, get_batch_for_undo
 from metrics.models import ImportBatch
 
@@ -50,14 +50,15 @@ class MetricImports(UnderMetric, generics.ListAPIView[ImportBatch]):
             import_again=sent["import_again"],
         )
         job = sent_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
-        return answer_made(JobSerializer, job, request, status_code=status.HTTP_202_ACCEPTED)
+        return located(answer(JobSerializer, job, request, status_code=status.HTTP_202_ACCEPTED))
 
 
-class ImportDetail(APIView):
-    @extend_schema(responses=ImportSerializer)
-    def get(self, request: Request, import_id: int) -> Response:
-        """An uploaded file: who sent it, the rows it stored, whether it was undone, and its job."""
-        return answer(ImportSerializer, get_batch(request.user, import_id), request)
+class ImportDetail(ShowOne):
+    """An uploaded file: who sent it, the rows it stored, whether it was undone, and its job."""
+
+    serializer_class = ImportSerializer
+    fetch = staticmethod(get_batch)
+    url_kwarg = "import_id"
 
 
 class ImportUndo(APIView):

@@ -8,10 +8,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.serializers import JobSerializer
-from api.views.common import UnderMetric, answer, answer_made, caller, sent_job
+from api.views.common import ShowOne, UnderMetric, answer, caller, located, sent_job
 from metrics.access import get_job
 from metrics.models import Job
 
@@ -28,7 +27,7 @@ class TrainMetric(UnderMetric):
         """Queue a training of the metric (or find the one already queued or running): 202 with its job."""
         job, _created = Job.objects.enqueue_training(self.metric(), caller(request))
         job = sent_job(caller(request), job.pk)
-        return answer_made(JobSerializer, job, request, status_code=status.HTTP_202_ACCEPTED)
+        return located(answer(JobSerializer, job, request, status_code=status.HTTP_202_ACCEPTED))
 
 
 class JobList(generics.ListAPIView[Job]):
@@ -40,8 +39,9 @@ class JobList(generics.ListAPIView[Job]):
         return Job.objects.for_user(self.request.user)
 
 
-class JobDetail(APIView):
-    @extend_schema(responses=JobSerializer)
-    def get(self, request: Request, job_id: int) -> Response:
-        """A job's status and progress (poll it until `status` is done or failed)."""
-        return answer(JobSerializer, get_job(request.user, job_id), request)
+class JobDetail(ShowOne):
+    """A job's status and progress (poll it until `status` is done or failed)."""
+
+    serializer_class = JobSerializer
+    fetch = staticmethod(get_job)
+    url_kwarg = "job_id"

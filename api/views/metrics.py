@@ -16,7 +16,7 @@ from api.serializers import (
     MetricSerializer,
     VerdictSettingsSerializer,
 )
-from api.views.common import Conflict, UnderMetric, answer, answer_made, caller, checked, request_body
+from api.views.common import Conflict, UnderMetric, answer, caller, checked, located, request_body
 from metrics.access import get_metric_for_deletion, get_metric_for_settings
 from metrics.models import Metric
 
@@ -57,7 +57,14 @@ class MetricList(generics.ListAPIView[Metric]):
                 metric.save()
         except IntegrityError:  # made by another request since it was checked
             raise Conflict(metric.duplicate_message(), code="duplicate") from None
-        return answer_made(MetricSerializer, Metric.objects.listed().get(pk=metric.pk), request)
+        return located(
+            answer(
+                MetricSerializer,
+                Metric.objects.listed().get(pk=metric.pk),
+                request,
+                status_code=status.HTTP_201_CREATED,
+            )
+        )
 
 
 class MetricDetail(UnderMetric):

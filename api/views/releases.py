@@ -9,14 +9,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ObservationInputSerializer, ReleaseSerializer, ReleaseVerdictSerializer
-from api.views.common import answer, caller, request_body
+from api.views.common import ShowOne, answer, caller, request_body
 from metrics.access import get_metric, get_release, get_release_for_observation
 
 
-class ReleaseDetail(APIView):
-    @extend_schema(responses=ReleaseSerializer)
-    def get(self, request: Request, release_id: int) -> Response:
-        return answer(ReleaseSerializer, get_release(request.user, release_id), request)
+class ReleaseDetail(ShowOne):
+    serializer_class = ReleaseSerializer
+    fetch = staticmethod(get_release)
+    url_kwarg = "release_id"
 
 
 class ReleaseObservations(APIView):

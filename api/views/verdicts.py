@@ -6,13 +6,13 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics
+from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import AskSerializer, FeedbackSerializer, VerdictSerializer
-from api.views.common import UnderMetric, answer, answer_made, caller, checked, request_body
+from api.views.common import ShowOne, UnderMetric, answer, caller, checked, located, request_body
 from metrics.access import get_verdict, get_verdict_for_feedback
 from metrics.models import Source, Verdict, VerdictState
 
@@ -52,13 +52,13 @@ class MetricVerdicts(UnderMetric, generics.ListCreateAPIView[Verdict]):
         verdict = self.metric().predict(
             observation["value"], observation["minutes"], caller(request), source=Source.API
         )
-        return answer_made(VerdictSerializer, verdict, request)
+        return located(answer(VerdictSerializer, verdict, request, status_code=status.HTTP_201_CREATED))
 
 
-class VerdictDetail(APIView):
-    @extend_schema(responses=VerdictSerializer)
-    def get(self, request: Request, verdict_id: int) -> Response:
-        return answer(VerdictSerializer, get_verdict(request.user, verdict_id), request)
+class VerdictDetail(ShowOne):
+    serializer_class = VerdictSerializer
+    fetch = staticmethod(get_verdict)
+    url_kwarg = "verdict_id"
 
 
 class VerdictFeedback(APIView):

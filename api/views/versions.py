@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ActivateSerializer, MetricSerializer, VersionSerializer
-from api.views.common import UnderMetric, answer, request_body
+from api.views.common import ShowOne, UnderMetric, answer, request_body
 from metrics.access import get_metric_for_settings, get_trained_model, get_trained_model_for_activation
 from metrics.models import Metric, TrainedModel
 
@@ -34,11 +34,12 @@ class MetricVersions(UnderMetric, generics.ListAPIView[TrainedModel]):
         )
 
 
-class VersionDetail(APIView):
-    @extend_schema(responses=VersionSerializer)
-    def get(self, request: Request, version_id: int) -> Response:
-        """One version's model card."""
-        return answer(VersionSerializer, get_trained_model(request.user, version_id), request)
+class VersionDetail(ShowOne):
+    """One version's model card."""
+
+    serializer_class = VersionSerializer
+    fetch = staticmethod(get_trained_model)
+    url_kwarg = "version_id"
 
 
 class VersionActivate(APIView):
