@@ -247,18 +247,19 @@ def number_field(label: StrOrPromise, *, minutes: bool = False) -> DecimalTextFi
     return DecimalTextField(label=label, validators=MINUTES_VALIDATORS if minutes else VALUE_VALIDATORS, localize=True)
 
 
-class IndicatorForm(BootstrapFormMixin, forms.Form):
-    value = number_field(_("Value"))
-    decision = forms.TypedChoiceField(
-        label=_("Decision"),
-        # No default: a decision recorded by mistake would teach the model the wrong thing.
-        choices=[
-            ("", _("Choose…")),
-            (Decision.ROLLBACK.value, _("Rollback (1)")),
-            (Decision.ROLLOUT.value, _("Rollout (0)")),
-        ],
+def decision_field(label: StrOrPromise, *, rollback: StrOrPromise, rollout: StrOrPromise) -> forms.TypedChoiceField:
+    """A decision, worded for the form. No default: a decision recorded by mistake would teach
+    the model the wrong thing."""
+    return forms.TypedChoiceField(
+        label=label,
+        choices=[("", _("Choose…")), (Decision.ROLLBACK.value, rollback), (Decision.ROLLOUT.value, rollout)],
         coerce=int,
     )
+
+
+class IndicatorForm(BootstrapFormMixin, forms.Form):
+    value = number_field(_("Value"))
+    decision = decision_field(_("Decision"), rollback=_("Rollback (1)"), rollout=_("Rollout (0)"))
     minutes = number_field(_("Time (minutes)"), minutes=True)
 
 
@@ -360,15 +361,7 @@ class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelF
 
 
 class FeedbackForm(BootstrapFormMixin, forms.Form):
-    decided = forms.TypedChoiceField(
-        label=_("What was actually decided?"),
-        choices=[
-            ("", _("Choose…")),
-            (Decision.ROLLBACK.value, _("Rolled back")),
-            (Decision.ROLLOUT.value, _("Rolled out")),
-        ],
-        coerce=int,
-    )
+    decided = decision_field(_("What was actually decided?"), rollback=_("Rolled back"), rollout=_("Rolled out"))
     note = forms.CharField(
         label=_("Note (optional)"),
         required=False,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from metrics.access import get_job
+from metrics.access import get_job, get_metric
 from metrics.exceptions import QueueUnavailable
-from metrics.models import Failure, Job
+from metrics.models import Failure, Job, Metric
 
 
 class Conflict(exceptions.APIException):
@@ -58,3 +61,41 @@ def sent_job(user: User, job_id: int) -> Job:
     if job.failure == Failure.UNQUEUED:
         raise QueueUnavailable(job)
     return job
+
+
+def answer(
+    serializer_class: type[serializers.BaseSerializer[Any]],
+    instance: Any,
+    request: Request,
+    *,
+    status_code: int = status.HTTP_200_OK,
+    **context: Any,
+) -> Response:
+    """The instance as the serializer words it for this caller (its links are absolute)."""
+    return Response(serializer_class(instance, context={"request": request, **context}).data, status=status_code)
+
+
+def located(response: Response) -> Response:
+    """The answer to a POST that made (201) or queued (202) something: with its own URL in `Location`."""
+    response["Location"] = response.data["url"]
+    return response
+
+
+# A view under `metrics/<metric_id>/`: the metric, read through the one access helper (404/403).
+# A comment, not a docstring: drf-spectacular would make a docstring the description of every
+# operation that has none of its own.
+class UnderMetric(APIView):
+    def metric(self) -> Metric:
+        return get_metric(self.request.user, self.kwargs["metric_id"])
+
+
+# One object the caller may see, read through its access helper (404/403) and worded by
+# `serializer_class` (which the schema shows as the answer). A comment, not a docstring: the
+# subclass's docstring describes its operation.
+class ShowOne(APIView):
+    serializer_class: type[serializers.BaseSerializer[Any]]
+    fetch: Callable[[User | AnonymousUser, int], Any]
+    url_kwarg: str
+
+    def get(self, request: Request, **kwargs: int) -> Response:
+        return answer(self.serializer_class, self.fetch(request.user, kwargs[self.url_kwarg]), request)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import GateInputSerializer, GateSerializer, ReleaseSerializer
-from api.views.common import caller, request_body
+from api.views.common import answer, caller, request_body
 from metrics.access import get_gate, get_gate_for_change, get_gate_for_release
 from metrics.models import Gate, Release
 
@@ -49,8 +49,7 @@ def with_metrics(gate: Gate) -> Gate:
 class GateDetail(APIView):
     @extend_schema(responses=GateSerializer)
     def get(self, request: Request, gate_id: int) -> Response:
-        gate = with_metrics(get_gate(request.user, gate_id))
-        return Response(GateSerializer(gate, context={"request": request}).data)
+        return answer(GateSerializer, with_metrics(get_gate(request.user, gate_id)), request)
 
     @extend_schema(request=GateInputSerializer, responses=GateSerializer)
     def put(self, request: Request, gate_id: int) -> Response:
@@ -78,8 +77,7 @@ class GateDetail(APIView):
                 gate.set_metrics(items)
             # Read back under the lock: the answer is what this change saved, even when the owner
             # deletes the gate the moment the lock is let go.
-            saved = GateSerializer(with_metrics(get_gate(request.user, gate.pk)), context={"request": request}).data
-        return Response(saved)
+            return answer(GateSerializer, with_metrics(get_gate(request.user, gate.pk)), request)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, gate_id: int) -> Response:

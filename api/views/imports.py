@@ -12,20 +12,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ImportInputSerializer, ImportSerializer, JobSerializer, UndoneImportSerializer
-from api.views.common import caller, checked, sent_job
-from metrics.access import get_batch, get_batch_for_undo, get_metric
+from api.views.common import ShowOne, UnderMetric, answer, caller, checked, located, sent_job
+from metrics.access import get_batch, get_batch_for_undo
 from metrics.models import ImportBatch
 
 
-class MetricImports(generics.ListAPIView[ImportBatch]):
+class MetricImports(UnderMetric, generics.ListAPIView[ImportBatch]):
     """A metric's uploaded files, newest first, and uploading one."""
 
     serializer_class = ImportSerializer
     parser_classes = [MultiPartParser]
 
     def get_queryset(self) -> Any:
-        metric = get_metric(self.request.user, self.kwargs["metric_id"])
-        return metric.batches.listed()
+        return self.metric().batches.listed()
 
     @extend_schema(
         request={"multipart/form-data": ImportInputSerializer},
@@ -40,10 +39,9 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
     def post(self, request: Request, metric_id: int) -> Response:
         """Upload a CSV file, imported by a job (the upload page's rules, all or nothing): 202 with
         the job; a refused file's job says why, line by line, in `file_errors`."""
-        metric = get_metric(request.user, metric_id)
         user = caller(request)
         sent = checked(ImportInputSerializer(data=request.data))
-        queued = metric.queue_import(
+        queued = self.metric().queue_import(
             user,
             file_name=sent["file"].name,
             data=sent["upload"].data,
@@ -52,15 +50,15 @@ class MetricImports(generics.ListAPIView[ImportBatch]):
             import_again=sent["import_again"],
         )
         job = sent_job(user, queued.pk)  # gone, with its metric, if the owner deleted it meanwhile
-        body = JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        return located(answer(JobSerializer, job, request, status_code=status.HTTP_202_ACCEPTED))
 
 
-class ImportDetail(APIView):
-    @extend_schema(responses=ImportSerializer)
-    def get(self, request: Request, import_id: int) -> Response:
-        """An uploaded file: who sent it, the rows it stored, whether it was undone, and its job."""
-        return Response(ImportSerializer(get_batch(request.user, import_id), context={"request": request}).data)
+class ImportDetail(ShowOne):
+    """An uploaded file: who sent it, the rows it stored, whether it was undone, and its job."""
+
+    serializer_class = ImportSerializer
+    fetch = staticmethod(get_batch)
+    url_kwarg = "import_id"
 
 
 class ImportUndo(APIView):
@@ -74,6 +72,4 @@ class ImportUndo(APIView):
     def post(self, request: Request, import_id: int) -> Response:
         """Delete every indicator the file stored (who uploaded it, or the metric's owner)."""
         batch = get_batch_for_undo(request.user, import_id)
-        deleted = batch.undo()
-        context = {"request": request, "deleted": deleted}
-        return Response(UndoneImportSerializer(batch, context=context).data)
+        return answer(UndoneImportSerializer, batch, request, deleted=batch.undo())

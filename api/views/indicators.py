@@ -12,25 +12,22 @@ from rest_framework import generics, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.pagination import NewestFirst
 from api.serializers import IndicatorInputSerializer, IndicatorSerializer, IndicatorsInputSerializer, StoredSerializer
-from api.views.common import caller, checked, request_body
-from metrics.access import get_metric
+from api.views.common import UnderMetric, caller, checked, request_body
 from metrics.models import Indicator
 from predictor.columns import IndicatorColumns
 
 
-class MetricIndicators(generics.ListAPIView[Indicator]):
+class MetricIndicators(UnderMetric, generics.ListAPIView[Indicator]):
     """A metric's indicators, newest first (cursor pages: no row is counted or skipped one by one)."""
 
     serializer_class = IndicatorSerializer
     pagination_class = NewestFirst
 
     def get_queryset(self) -> Any:
-        metric = get_metric(self.request.user, self.kwargs["metric_id"])
-        return metric.indicators.select_related("created_by")
+        return self.metric().indicators.select_related("created_by")
 
     @extend_schema(
         request=IndicatorInputSerializer,
@@ -38,20 +35,20 @@ class MetricIndicators(generics.ListAPIView[Indicator]):
     )
     def post(self, request: Request, metric_id: int) -> Response:
         """Add one indicator (a past deployment: the value seen, after how many minutes, what was decided)."""
-        metric = get_metric(request.user, metric_id)
+        metric = self.metric()
         row = checked(IndicatorInputSerializer(data=request_body(request)))
         indicator = metric.add_indicator(row["value"], row["decision"], row["minutes"], caller(request))
         return Response(IndicatorSerializer(indicator).data, status=status.HTTP_201_CREATED)
 
 
-class MetricIndicatorsBulk(APIView):
+class MetricIndicatorsBulk(UnderMetric):
     @extend_schema(
         request=IndicatorsInputSerializer,
         responses={201: StoredSerializer, 400: OpenApiResponse(description="Some row is invalid: none stored")},
     )
     def post(self, request: Request, metric_id: int) -> Response:
         """Add many indicators in one request, all or nothing; an error names the row (from 0)."""
-        metric = get_metric(request.user, metric_id)
+        metric = self.metric()
         rows = checked(IndicatorsInputSerializer(data=request_body(request)))["indicators"]
         data = IndicatorColumns()
         for row in rows:
@@ -72,13 +69,13 @@ class CsvRenderer(BaseRenderer):
         return json.dumps(data).encode()
 
 
-class MetricIndicatorsCsv(APIView):
+class MetricIndicatorsCsv(UnderMetric):
     renderer_classes = [JSONRenderer, CsvRenderer]
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, metric_id: int) -> StreamingHttpResponse:
         """Every indicator as CSV (the web page's download), streamed."""
-        metric = get_metric(request.user, metric_id)
+        metric = self.metric()
         response = StreamingHttpResponse(metric.indicators.csv_file(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{metric.export_file_name()}"'
         return response

@@ -8,15 +8,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.serializers import JobSerializer
-from api.views.common import caller, sent_job
-from metrics.access import get_job, get_metric
+from api.views.common import ShowOne, UnderMetric, answer, caller, located, sent_job
+from metrics.access import get_job
 from metrics.models import Job
 
 
-class TrainMetric(APIView):
+class TrainMetric(UnderMetric):
     @extend_schema(
         request=None,
         responses={
@@ -26,11 +25,9 @@ class TrainMetric(APIView):
     )
     def post(self, request: Request, metric_id: int) -> Response:
         """Queue a training of the metric (or find the one already queued or running): 202 with its job."""
-        metric = get_metric(request.user, metric_id)
-        job, _created = Job.objects.enqueue_training(metric, caller(request))
+        job, _created = Job.objects.enqueue_training(self.metric(), caller(request))
         job = sent_job(caller(request), job.pk)
-        body = JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        return located(answer(JobSerializer, job, request, status_code=status.HTTP_202_ACCEPTED))
 
 
 class JobList(generics.ListAPIView[Job]):
@@ -42,8 +39,9 @@ class JobList(generics.ListAPIView[Job]):
         return Job.objects.for_user(self.request.user)
 
 
-class JobDetail(APIView):
-    @extend_schema(responses=JobSerializer)
-    def get(self, request: Request, job_id: int) -> Response:
-        """A job's status and progress (poll it until `status` is done or failed)."""
-        return Response(JobSerializer(get_job(request.user, job_id), context={"request": request}).data)
+class JobDetail(ShowOne):
+    """A job's status and progress (poll it until `status` is done or failed)."""
+
+    serializer_class = JobSerializer
+    fetch = staticmethod(get_job)
+    url_kwarg = "job_id"

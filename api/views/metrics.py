@@ -8,7 +8,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.serializers import (
     MetricFilterSerializer,
@@ -16,8 +15,8 @@ from api.serializers import (
     MetricSerializer,
     VerdictSettingsSerializer,
 )
-from api.views.common import caller, checked, request_body
-from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
+from api.views.common import UnderMetric, answer, caller, checked, located, request_body
+from metrics.access import get_metric_for_deletion, get_metric_for_settings
 from metrics.models import Metric
 
 NAME_FILTER = OpenApiParameter("name", str, description="Metrics whose name contains this, ignoring case.")
@@ -53,16 +52,20 @@ class MetricList(generics.ListAPIView[Metric]):
         """Create a metric, owned by the caller."""
         metric = Metric(owner=caller(request), **checked(MetricInputSerializer(data=request_body(request))))
         metric.add()
-        body = MetricSerializer(Metric.objects.listed().get(pk=metric.pk), context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+        return located(
+            answer(
+                MetricSerializer,
+                Metric.objects.listed().get(pk=metric.pk),
+                request,
+                status_code=status.HTTP_201_CREATED,
+            )
+        )
 
 
-class MetricDetail(APIView):
+class MetricDetail(UnderMetric):
     @extend_schema(responses=MetricSerializer)
     def get(self, request: Request, metric_id: int) -> Response:
-        metric = get_metric(request.user, metric_id)
-        annotated = Metric.objects.listed().get(pk=metric.pk)
-        return Response(MetricSerializer(annotated, context={"request": request}).data)
+        return answer(MetricSerializer, Metric.objects.listed().get(pk=self.metric().pk), request)
 
     @extend_schema(request=VerdictSettingsSerializer(partial=True), responses=MetricSerializer)
     def patch(self, request: Request, metric_id: int) -> Response:
@@ -75,8 +78,7 @@ class MetricDetail(APIView):
             setattr(metric, field, value)
         # Only what was sent: two requests changing different settings at once keep both.
         metric.save_settings(fields=sent)
-        annotated = Metric.objects.listed().get(pk=metric.pk)
-        return Response(MetricSerializer(annotated, context={"request": request}).data)
+        return answer(MetricSerializer, Metric.objects.listed().get(pk=metric.pk), request)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, metric_id: int) -> Response:

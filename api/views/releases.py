@@ -9,14 +9,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ObservationInputSerializer, ReleaseSerializer, ReleaseVerdictSerializer
-from api.views.common import caller, request_body
+from api.views.common import ShowOne, answer, caller, request_body
 from metrics.access import get_metric, get_release, get_release_for_observation
 
 
-class ReleaseDetail(APIView):
-    @extend_schema(responses=ReleaseSerializer)
-    def get(self, request: Request, release_id: int) -> Response:
-        return Response(ReleaseSerializer(get_release(request.user, release_id), context={"request": request}).data)
+class ReleaseDetail(ShowOne):
+    serializer_class = ReleaseSerializer
+    fetch = staticmethod(get_release)
+    url_kwarg = "release_id"
 
 
 class ReleaseObservations(APIView):
@@ -34,8 +34,9 @@ class ReleaseObservations(APIView):
         data.is_valid(raise_exception=True)
         metric = get_metric(request.user, data.validated_data["metric"].pk)
         release.observe(metric, data.validated_data["value"], caller(request), data.validated_data.get("minutes"))
-        body = ReleaseVerdictSerializer(release.answer(caller(request)), context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        return answer(
+            ReleaseVerdictSerializer, release.answer(caller(request)), request, status_code=status.HTTP_201_CREATED
+        )
 
 
 class ReleaseVerdictView(APIView):
@@ -44,4 +45,4 @@ class ReleaseVerdictView(APIView):
         """The release verdict (for Argo Rollouts' web provider: always 200 once the release exists).
         Each answer to the gate's owner is kept: the release page shows them as its verdict over time."""
         release = get_release(request.user, release_id)
-        return Response(ReleaseVerdictSerializer(release.answer(caller(request)), context={"request": request}).data)
+        return answer(ReleaseVerdictSerializer, release.answer(caller(request)), request)

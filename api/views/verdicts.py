@@ -12,21 +12,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import AskSerializer, FeedbackSerializer, VerdictSerializer
-from api.views.common import caller, checked, request_body
-from metrics.access import get_metric, get_verdict, get_verdict_for_feedback
+from api.views.common import ShowOne, UnderMetric, answer, caller, checked, located, request_body
+from metrics.access import get_verdict, get_verdict_for_feedback
 from metrics.models import Source, Verdict, VerdictState
 
 STATE_FILTER = OpenApiParameter("verdict", str, enum=VerdictState.values, description="Only verdicts in this state.")
 
 
-class MetricVerdicts(generics.ListCreateAPIView[Verdict]):
+class MetricVerdicts(UnderMetric, generics.ListCreateAPIView[Verdict]):
     """A metric's verdict log (newest first), and asking for a new verdict."""
 
     serializer_class = VerdictSerializer
 
     def get_queryset(self) -> Any:
-        metric = get_metric(self.request.user, self.kwargs["metric_id"])
-        verdicts = metric.verdicts.select_related("metric", "asked_by").order_by("-asked_at", "-pk")
+        verdicts = self.metric().verdicts.select_related("metric", "asked_by").order_by("-asked_at", "-pk")
         if "verdict" in self.request.query_params:  # "?verdict=" names no state: refused, not ignored
             state = self.request.query_params["verdict"]
             if state not in VerdictState.values:
@@ -49,17 +48,17 @@ class MetricVerdicts(generics.ListCreateAPIView[Verdict]):
     )
     def post(self, request: Request, metric_id: int) -> Response:
         """Ask for a verdict on an observation; it is logged, and has its own permanent URL."""
-        metric = get_metric(request.user, metric_id)
         observation = checked(AskSerializer(data=request_body(request)))
-        verdict = metric.predict(observation["value"], observation["minutes"], caller(request), source=Source.API)
-        body = VerdictSerializer(verdict, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+        verdict = self.metric().predict(
+            observation["value"], observation["minutes"], caller(request), source=Source.API
+        )
+        return located(answer(VerdictSerializer, verdict, request, status_code=status.HTTP_201_CREATED))
 
 
-class VerdictDetail(APIView):
-    @extend_schema(responses=VerdictSerializer)
-    def get(self, request: Request, verdict_id: int) -> Response:
-        return Response(VerdictSerializer(get_verdict(request.user, verdict_id), context={"request": request}).data)
+class VerdictDetail(ShowOne):
+    serializer_class = VerdictSerializer
+    fetch = staticmethod(get_verdict)
+    url_kwarg = "verdict_id"
 
 
 class VerdictFeedback(APIView):
@@ -72,4 +71,4 @@ class VerdictFeedback(APIView):
         verdict = get_verdict_for_feedback(request.user, verdict_id)
         feedback = checked(FeedbackSerializer(data=request_body(request)))
         verdict.add_feedback(feedback["decided"], feedback["note"], caller(request))
-        return Response(VerdictSerializer(verdict, context={"request": request}).data)
+        return answer(VerdictSerializer, verdict, request)

@@ -11,35 +11,35 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ActivateSerializer, MetricSerializer, VersionSerializer
-from api.views.common import request_body
-from metrics.access import get_metric, get_metric_for_settings, get_trained_model, get_trained_model_for_activation
+from api.views.common import ShowOne, UnderMetric, answer, request_body
+from metrics.access import get_metric_for_settings, get_trained_model, get_trained_model_for_activation
 from metrics.models import Metric, TrainedModel
 
 
-class MetricVersions(generics.ListAPIView[TrainedModel]):
+class MetricVersions(UnderMetric, generics.ListAPIView[TrainedModel]):
     """A metric's model versions, newest first, with their cards."""
 
     serializer_class = VersionSerializer
 
     def get_serializer_context(self) -> dict[str, Any]:
-        answering = get_metric(self.request.user, self.kwargs["metric_id"]).answering_model()
+        answering = self.metric().answering_model()
         return {**super().get_serializer_context(), "answering_id": answering.pk if answering else None}
 
     def get_queryset(self) -> Any:
-        metric = get_metric(self.request.user, self.kwargs["metric_id"])
         return (
-            metric.trained_models.defer("artifact", "chart_sample")
+            self.metric()
+            .trained_models.defer("artifact", "chart_sample")
             .select_related("metric", "trained_by")
             .order_by("-version")
         )
 
 
-class VersionDetail(APIView):
-    @extend_schema(responses=VersionSerializer)
-    def get(self, request: Request, version_id: int) -> Response:
-        """One version's model card."""
-        model = get_trained_model(request.user, version_id)
-        return Response(VersionSerializer(model, context={"request": request}).data)
+class VersionDetail(ShowOne):
+    """One version's model card."""
+
+    serializer_class = VersionSerializer
+    fetch = staticmethod(get_trained_model)
+    url_kwarg = "version_id"
 
 
 class VersionActivate(APIView):
@@ -54,7 +54,7 @@ class VersionActivate(APIView):
         options.is_valid(raise_exception=True)
         model.metric.activate(model, pin=options.validated_data["pin"])
         model.metric.refresh_from_db()
-        return Response(VersionSerializer(model, context={"request": request}).data)
+        return answer(VersionSerializer, model, request)
 
 
 class MetricUnpin(APIView):
@@ -63,5 +63,4 @@ class MetricUnpin(APIView):
         """Unpin the active version (the owner only): the next training that is not worse answers."""
         metric = get_metric_for_settings(request.user, metric_id)
         metric.unpin()
-        annotated = Metric.objects.listed().get(pk=metric.pk)
-        return Response(MetricSerializer(annotated, context={"request": request}).data)
+        return answer(MetricSerializer, Metric.objects.listed().get(pk=metric.pk), request)
