@@ -348,6 +348,6 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "DecisionEnum": "metrics.models.metric.Decision.words",
-        "VerdictEnum": ["rollback", "rollout", "inconclusive"],
+        "VerdictEnum": "metrics.models.verdict.VerdictState.values",
     },
 }
