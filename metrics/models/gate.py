@@ -335,9 +335,6 @@ class ReleaseVerdict:
     metrics: list[MetricJudgement] = field(default_factory=list)
     summary: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"verdict": self.state, "score": self.score, "rule": self.rule, "summary": self.summary}
-
     @property
     def shown_score(self) -> float | None:
         return score_to_show(self.score, self.rule)
