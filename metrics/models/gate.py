@@ -43,8 +43,28 @@ LARGEST_WEIGHT = 1_000_000
 ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
 # A release page shows this many of the newest verdicts answered (a pipeline may poll for hours).
 HISTORY_POINTS = 200
+# The longest a gate may wait for a metric's first observation (a year), and the most
+# failures a gate metric may tolerate: bounds that keep every database's integers and floats.
+LONGEST_WAIT_MINUTES = 525_600
+LARGEST_LIMIT = 10_000
+# A release key: Flagger's "namespace/name@checksum" is at most 63 + 1 + 253 + 1 + 64.
+KEY_MAX_LENGTH = 400
 # How an inconclusive metric verdict counts in the score: half-way, as Keptn counts a warning.
 SCORES = {VerdictState.ROLLOUT: 1.0, VerdictState.INCONCLUSIVE: 0.5, VerdictState.ROLLBACK: 0.0}
+
+
+class MissingMeans(models.TextChoices):
+    """What a counted metric with no observation counts as once it is missing (Kayenta's `mustHaveData`)."""
+
+    INCONCLUSIVE = "inconclusive", _("inconclusive")
+    ROLLBACK = "rollback", _("rollback")
+
+
+class JudgedOn(models.TextChoices):
+    """Which observations of a release a gate metric's verdict is taken from."""
+
+    RELEASE = "release", _("every observation of the release (with its limits)")
+    NEWEST = "newest", _("the newest value only")
 
 
 class Gate(Labelled):
@@ -66,6 +86,32 @@ class Gate(Labelled):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text=_("A release scoring below this rolls back; in between, a person decides."),
     )
+    missing_after_minutes = models.FloatField(
+        _("missing after (minutes)"),
+        null=True,
+        blank=True,
+        default=None,
+        validators=[MinValueValidator(0), MaxValueValidator(LONGEST_WAIT_MINUTES)],
+        help_text=_(
+            "How long after a release starts a counted metric may go without an observation before it counts "
+            "as missing. Empty: it is waited for as long as it takes."
+        ),
+    )
+    missing_means = models.CharField(
+        _("a missing metric is"),
+        max_length=12,
+        choices=MissingMeans.choices,
+        default=MissingMeans.INCONCLUSIVE,
+        help_text=_("What a counted metric with no observation counts as, once it is missing."),
+    )
+    dry_run = models.BooleanField(
+        _("dry run"),
+        default=False,
+        help_text=_(
+            "The verdict endpoints answer rollout to the pipeline, while the real verdict is computed, kept "
+            "and shown: watch a new gate before it may stop a release."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -76,6 +122,11 @@ class Gate(Labelled):
             models.CheckConstraint(
                 condition=Q(marginal_score__gte=0, pass_score__lte=100, marginal_score__lte=F("pass_score")),
                 name="gate_scores_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(missing_after_minutes__isnull=True)
+                | Q(missing_after_minutes__gte=0, missing_after_minutes__lte=LONGEST_WAIT_MINUTES),
+                name="gate_missing_after_bounded",
             ),
         ]
 
@@ -125,6 +176,36 @@ class GateMetric(models.Model):
     observe_only = models.BooleanField(
         _("observe only"), default=False, help_text=_("Its verdict is logged and shown, but never counts.")
     )
+    judged_on = models.CharField(
+        _("judged on"),
+        max_length=8,
+        choices=JudgedOn.choices,
+        default=JudgedOn.RELEASE,
+        help_text=_(
+            "Every observation of the release, with the failure and inconclusive limits below; or the newest "
+            "value only, as before (a spike followed by one good value then reads as rollout)."
+        ),
+    )
+    failure_limit = models.PositiveIntegerField(
+        _("failure limit"),
+        default=0,
+        validators=[MaxValueValidator(LARGEST_LIMIT)],
+        help_text=_(
+            "Once more observations than this were judged rollback in a release, the metric stays rollback for "
+            "the rest of it (0, as Argo Rollouts: at the first one)."
+        ),
+    )
+    inconclusive_limit = models.PositiveIntegerField(
+        _("inconclusive limit"),
+        null=True,
+        blank=True,
+        default=None,
+        validators=[MaxValueValidator(LARGEST_LIMIT)],
+        help_text=_(
+            "Once more observations than this were inconclusive in a release, the metric stays inconclusive for "
+            "the rest of it. Empty: no limit (only the newest counts)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("metric of a gate")
@@ -151,6 +232,9 @@ class Release(models.Model):
     gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="releases", verbose_name=_("gate"))
     name = models.CharField(_("name"), max_length=100)
     version = models.CharField(_("version"), max_length=100, blank=True)
+    # The deployer's own name for it, unique in its gate: Argo's pod-template hash, Flagger's
+    # "namespace/name@checksum", or any string the pipeline passes ("" for none).
+    key = models.CharField(_("key"), max_length=KEY_MAX_LENGTH, blank=True, default="")
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("created by")
@@ -162,6 +246,9 @@ class Release(models.Model):
         verbose_name = _("release")
         verbose_name_plural = _("releases")
         ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["gate", "key"], condition=~Q(key=""), name="release_key_once_per_gate"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}".strip()
@@ -277,6 +364,10 @@ class Answer(models.Model):
     state = models.CharField(_("verdict"), max_length=12, choices=VerdictState.choices)
     score = models.FloatField(_("score"), null=True)
     rule = models.CharField(_("rule"), max_length=16)
+    # What decided it (a DecidedBy value; "" for an answer kept before it was recorded).
+    decided_by = models.CharField(_("decided by"), max_length=24, blank=True, default="")
+    # Answered in dry run: the pipeline was told rollout; `state` and `score` are the real verdict.
+    dry_run = models.BooleanField(_("dry run"), default=False)
     # Each metric of the gate then: [{"metric": id, "name", "state" (None: not observed), "counted"}].
     metrics = models.JSONField(default=list)
     number: int  # its place in the release's verdict over time, from 1 (set by `Release.history`)
@@ -292,6 +383,18 @@ class Answer(models.Model):
     @property
     def shown_score(self) -> float | None:
         return score_to_show(self.score, self.rule)
+
+
+class DecidedBy(models.TextChoices):
+    """What decided a release verdict: the API's `decided_by`, a program's word."""
+
+    SCORE = "score", _("the score against the thresholds")
+    CRITICAL_VETO = "critical_veto", _("a critical metric says rollback")
+    CRITICAL_INCONCLUSIVE = "critical_inconclusive", _("a critical metric is inconclusive")
+    FAILURE_LIMIT = "failure_limit", _("a critical metric's failure limit")
+    WAITING = "waiting", _("waiting for a counted metric")
+    NOTHING_COUNTS = "nothing_counts", _("no metric counts")
+    DRY_RUN = "dry_run", _("dry run")
 
 
 class ReleaseRule(models.TextChoices):
@@ -334,6 +437,13 @@ class ReleaseVerdict:
     rule: str  # a ReleaseRule value
     metrics: list[MetricJudgement] = field(default_factory=list)
     summary: str = ""
+    decided_by: str = ""  # a DecidedBy value: what decided `state` (never DRY_RUN)
+    dry_run: bool = False  # the gate is in dry run: the pipeline is answered rollout
+
+    @property
+    def answered_state(self) -> str:
+        """The verdict the pipeline is answered: rollout in dry run, the real one otherwise."""
+        return VerdictState.ROLLOUT if self.dry_run else self.state
 
     @property
     def shown_score(self) -> float | None:

@@ -52,6 +52,15 @@ class Decision(models.IntegerChoices):
         return cls[word.upper()]
 
 
+class BadDirection(models.TextChoices):
+    """Which way a metric's value is bad, as Kayenta's `direction`: a value beyond anything
+    the model has seen on that side is judged rollback rather than inconclusive."""
+
+    EITHER = "either", _("either way (beyond the data is inconclusive)")
+    HIGHER = "higher", _("higher is worse")
+    LOWER = "lower", _("lower is worse")
+
+
 # Characters that show nothing: controls (Cc) and format characters (Cf) such as the
 # zero-width space and joiners, the byte-order mark, soft hyphens and direction marks.
 _INVISIBLE_CATEGORIES = {"Cc", "Cf"}
@@ -82,7 +91,14 @@ def search_key(text: str) -> str:
 
 
 # What decides when a verdict is inconclusive: the owner's to set (see `judge`).
-VERDICT_SETTINGS = ("rollback_threshold", "rollout_threshold", "min_leaf_cases", "range_margin", "refuse_stale")
+VERDICT_SETTINGS = (
+    "rollback_threshold",
+    "rollout_threshold",
+    "min_leaf_cases",
+    "range_margin",
+    "refuse_stale",
+    "bad_direction",
+)
 # The largest minimum of similar cases: PostgreSQL's integer (SQLite's would take more).
 LARGEST_MIN_LEAF_CASES = 2**31 - 1
 # The largest id a database holds (a 64-bit integer): a longer number cannot be one.
@@ -313,6 +329,16 @@ class Metric(Labelled):
         _("refuse a stale model"),
         default=False,
         help_text=_("When the data changed since the model was trained: inconclusive, rather than a warning."),
+    )
+    bad_direction = models.CharField(
+        _("bad direction"),
+        max_length=8,
+        choices=BadDirection.choices,
+        default=BadDirection.EITHER,
+        help_text=_(
+            "Which way the value is bad: a value beyond anything the model has seen (by the out-of-range "
+            "margin) on that side is judged rollback; on the other side it stays inconclusive."
+        ),
     )
     # The version that answers. A new training replaces it unless it is pinned, or the
     # new one is worse on held-out data (see TrainedModelQuerySet.train).
