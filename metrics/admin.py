@@ -11,8 +11,8 @@ from metrics.models import Gate, GateMetric, Indicator, Metric, Release, Trained
 
 @admin.register(Metric)
 class MetricAdmin(admin.ModelAdmin[Metric]):
-    list_display = ["name", "category", "owner", "created_at", "data_version"]
-    list_filter = ["category"]
+    list_display = ["name", "category", "owner", "bad_direction", "created_at", "data_version"]
+    list_filter = ["category", "bad_direction"]
     search_fields = ["name", "category", "owner__username"]
     raw_id_fields = ["owner"]
 
@@ -87,7 +87,8 @@ class GateMetricInline(admin.TabularInline[GateMetric, Gate]):
 
 @admin.register(Gate)
 class GateAdmin(admin.ModelAdmin[Gate]):
-    list_display = ["name", "owner", "pass_score", "marginal_score", "created_at"]
+    list_display = ["name", "owner", "pass_score", "marginal_score", "missing_after_minutes", "dry_run", "created_at"]
+    list_filter = ["dry_run"]
     raw_id_fields = ["owner"]
     inlines = [GateMetricInline]
 

@@ -377,27 +377,55 @@ class VerdictFilterForm(forms.Form):
 
 
 class GateForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Gate]):
-    localized_numbers = ("pass_score", "marginal_score")
+    localized_numbers = ("pass_score", "marginal_score", "missing_after_minutes")
 
     class Meta:
         model = Gate
-        fields = ["name", "pass_score", "marginal_score"]
-        field_classes = dict.fromkeys(("pass_score", "marginal_score"), DecimalTextField)
+        fields = ["name", "pass_score", "marginal_score", "missing_after_minutes", "missing_means", "dry_run"]
+        field_classes = dict.fromkeys(("pass_score", "marginal_score", "missing_after_minutes"), DecimalTextField)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dry_run"].widget.attrs["class"] = "form-check-input"
+
+
+# The help of a gate metric's fields is shown once, above the rows, rather than in each row;
+# each row's field is described by it (`aria-describedby`), as a field by its own help.
+GATE_METRIC_HELP_IDS = {
+    name: f"gate-metric-help-{name.replace('_', '-')}"
+    for name in ("critical", "observe_only", "judged_on", "failure_limit", "inconclusive_limit")
+}
 
 
 class GateMetricForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[GateMetric]):
     localized_numbers = ("weight",)
+    whole_numbers = ("failure_limit", "inconclusive_limit")
 
     class Meta:
         model = GateMetric
-        fields = ["metric", "weight", "critical", "observe_only"]
-        field_classes = {"weight": DecimalTextField}
+        fields = ["metric", "weight", "critical", "observe_only", "judged_on", "failure_limit", "inconclusive_limit"]
+        field_classes = {
+            "weight": DecimalTextField,
+            "failure_limit": WholeNumberField,
+            "inconclusive_limit": WholeNumberField,
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["metric"].queryset = Metric.objects.order_by("name_key", "category_key")  # type: ignore[attr-defined]
         for name in ("critical", "observe_only"):
             self.fields[name].widget.attrs["class"] = "form-check-input"
+        for name, help_id in GATE_METRIC_HELP_IDS.items():
+            self.fields[name].widget.attrs["aria-describedby"] = help_id
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Set by hand, the description no longer gets Django's reference to the field's errors.
+        for name in self.errors:
+            if name in GATE_METRIC_HELP_IDS:
+                self.fields[name].widget.attrs["aria-describedby"] = (
+                    f"{GATE_METRIC_HELP_IDS[name]} {self[name].auto_id}_error"
+                )
 
 
 class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetricForm]):

@@ -1,4 +1,4 @@
-"""Reading what a person sees in a response: flash messages and table cells."""
+"""Reading what a person sees in a response: flash messages, table cells and form controls."""
 
 from __future__ import annotations
 
@@ -54,3 +54,28 @@ def table_rows(response: Response, test_id: str = "") -> list[list[str]]:
 
 def messages_of(response: Response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+class _Controls(HTMLParser):
+    """The attributes of each input and select of a page, by name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_name: dict[str, dict[str, str | None]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag in ("input", "select") and named.get("name"):
+            self.by_name[str(named["name"])] = named
+
+
+def control(page: str, name: str) -> dict[str, str | None]:
+    """The attributes of the form control named `name` on `page`."""
+    reader = _Controls()
+    reader.feed(page)
+    return reader.by_name[name]
+
+
+def described_by(page: str, name: str) -> list[str]:
+    """The ids of what describes the control named `name` (`aria-describedby`), in order."""
+    return str(control(page, name).get("aria-describedby") or "").split()

@@ -136,7 +136,8 @@ def test_saving_the_settings_page_unchanged_changes_no_stored_share(
     assert typed["rollback_threshold"] == "60"
     with changes_nothing():
         response = client.post(
-            reverse("metrics:settings", args=[metric.pk]), {**typed, "min_leaf_cases": "5", "refuse_stale": ""}
+            reverse("metrics:settings", args=[metric.pk]),
+            {**typed, "min_leaf_cases": "5", "refuse_stale": "", "bad_direction": "either"},
         )
 
     assert response.status_code == 302
@@ -162,7 +163,7 @@ def test_a_portuguese_thousand_typed_as_the_minimum_of_cases_is_refused_not_read
     client.force_login(owner)
     client.cookies["django_language"] = "pt-br"
     url = reverse("metrics:settings", args=[metric.pk])
-    settings = {"rollback_threshold": "60", "rollout_threshold": "80", "range_margin": "10"}
+    settings = {"rollback_threshold": "60", "rollout_threshold": "80", "range_margin": "10", "bad_direction": "either"}
     with changes_nothing():
         response = client.post(url, {**settings, "min_leaf_cases": "1.000"})
 

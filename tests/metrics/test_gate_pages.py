@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
@@ -9,26 +10,35 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from metrics.forms import GATE_METRIC_HELP_IDS
 from metrics.models import Gate, GateMetric, Metric, Release
 from tests.factories import MetricFactory
+from tests.metrics.test_verdicts import text_of
+from tests.pages import control, described_by, table_rows
 from tests.refusals import changes_nothing
+
+# What a browser sends for a row's fields left as the page shows them in an empty row.
+UNTOUCHED_ROW = {"weight": "1", "judged_on": "release", "failure_limit": "0", "inconclusive_limit": ""}
 
 
 def form_data(metrics: list[dict[str, Any]], initial: int = 0, **gate: Any) -> dict[str, Any]:
+    """The gate editor's fields as a browser posts them: `metrics` rows, then empty rows up to
+    three; the fields a row or the gate does not name, as the page shows them by default."""
     data: dict[str, Any] = {
         "name": "Checkout deploys",
         "pass_score": "80",
         "marginal_score": "50",
+        "missing_after_minutes": "",
+        "missing_means": "inconclusive",
         "metrics-TOTAL_FORMS": str(max(len(metrics), 3)),
         "metrics-INITIAL_FORMS": str(initial),
         "metrics-MIN_NUM_FORMS": "0",
         "metrics-MAX_NUM_FORMS": "1000",
         **gate,
     }
-    for index in range(len(metrics), max(len(metrics), 3)):
-        data[f"metrics-{index}-weight"] = "1"  # what a browser sends for an untouched empty row
-    for index, row in enumerate(metrics):
-        for key, value in row.items():
+    rows = [*metrics, *[{}] * (max(len(metrics), 3) - len(metrics))]
+    for index, row in enumerate(rows):
+        for key, value in {**UNTOUCHED_ROW, **row}.items():
             data[f"metrics-{index}-{key}"] = value
     return data
 
@@ -36,9 +46,22 @@ def form_data(metrics: list[dict[str, Any]], initial: int = 0, **gate: Any) -> d
 def state() -> dict[str, list]:
     return {
         "gates": list(
-            Gate.objects.order_by("pk").values_list("pk", "name", "owner_id", "pass_score", "marginal_score")
+            Gate.objects.order_by("pk").values_list(
+                "pk",
+                "name",
+                "owner_id",
+                "pass_score",
+                "marginal_score",
+                "missing_after_minutes",
+                "missing_means",
+                "dry_run",
+            )
         ),
-        "metrics": list(GateMetric.objects.order_by("pk").values_list("gate_id", "metric_id", "weight", "critical")),
+        "metrics": list(
+            GateMetric.objects.order_by("pk").values_list(
+                "gate_id", "metric_id", "weight", "critical", "judged_on", "failure_limit", "inconclusive_limit"
+            )
+        ),
     }
 
 
@@ -205,4 +228,194 @@ def test_a_row_removed_meanwhile_in_another_page_is_explained(client: Client, ow
     assert (
         "A metric of this gate was changed or removed meanwhile, in another page: reload this one."
         in response.content.decode()
+    )
+
+
+# --- How each metric is judged, missing data, dry run ----------------------------------------
+
+
+def test_the_owner_sets_how_each_metric_is_judged_what_missing_means_and_a_dry_run(
+    client: Client, owner: User, two
+) -> None:
+    client.force_login(owner)
+    rows = [
+        {"metric": two[0].pk, "weight": "2", "critical": "on", "failure_limit": "2", "inconclusive_limit": "3"},
+        {"metric": two[1].pk, "weight": "1", "judged_on": "newest"},
+    ]
+    gate_settings = {"missing_after_minutes": "15", "missing_means": "rollback", "dry_run": "on"}
+
+    response = client.post(reverse("metrics:gate_create"), form_data(rows, **gate_settings), follow=True)
+
+    gate = Gate.objects.get()
+    assert (gate.missing_after_minutes, gate.missing_means, gate.dry_run) == (15.0, "rollback", True)
+    assert list(gate.gate_metrics.values_list("judged_on", "failure_limit", "inconclusive_limit")) == [
+        ("release", 2, 3),
+        ("newest", 0, None),
+    ]
+    assert text_of(response, "dry-run") == "dry run"
+    assert text_of(response, "gate-settings") == (
+        "A counted metric with no observation 15 minutes after the release started counts as rollback. "
+        "Dry run: the pipeline is answered rollout whatever the verdict; the real verdict is kept and shown on "
+        "each release."
+    )
+    assert [row[3] for row in table_rows(response, "gate-metrics")] == [
+        "every observation, failure limit 2, inconclusive limit 3",
+        "the newest value only",
+    ]
+    listed = client.get(reverse("metrics:gates"))
+    assert table_rows(listed, "gates")[0][0] == "Checkout deploys dry run"
+    assert "missing after 15 min: rollback" in table_rows(listed, "gates")[0][2]
+
+
+def test_empty_limits_and_wait_mean_none_and_the_page_says_the_gate_waits(client: Client, owner: User, two) -> None:
+    client.force_login(owner)
+
+    response = client.post(
+        reverse("metrics:gate_create"), form_data([{"metric": two[0].pk, "weight": "1"}]), follow=True
+    )
+
+    gate = Gate.objects.get()
+    assert (gate.missing_after_minutes, gate.missing_means, gate.dry_run) == (None, "inconclusive", False)
+    assert gate.gate_metrics.values_list("judged_on", "failure_limit", "inconclusive_limit").get() == (
+        "release",
+        0,
+        None,
+    )
+    assert text_of(response, "gate-settings") == (
+        "A counted metric with no observation yet is waited for as long as it takes."
+    )
+    assert text_of(response, "dry-run") is None
+    assert [row[3] for row in table_rows(response, "gate-metrics")] == ["every observation, failure limit 0"]
+
+
+@pytest.mark.parametrize(("typed", "language"), [("2.5", "en"), ("2,5", "en"), ("2,5", "pt-br"), ("2.5", "pt-br")])
+def test_missing_after_takes_a_decimal_comma_or_point(client: Client, owner: User, two, typed, language) -> None:
+    client.force_login(owner)
+    client.cookies["django_language"] = language
+
+    client.post(
+        reverse("metrics:gate_create"), form_data([{"metric": two[0].pk, "weight": "1"}], missing_after_minutes=typed)
+    )
+
+    gate = Gate.objects.get()
+    assert gate.missing_after_minutes == 2.5
+    shown = client.get(reverse("metrics:gate_edit", args=[gate.pk])).content.decode()
+    box = control(shown, "missing_after_minutes")
+    assert (box["type"], box["inputmode"], box["value"]) == ("text", "decimal", "2,5" if language == "pt-br" else "2.5")
+    assert described_by(shown, "missing_after_minutes") == ["id_missing_after_minutes_helptext"]
+
+
+@pytest.mark.parametrize(
+    ("row", "gate", "field", "message"),
+    [
+        ({"failure_limit": "-1"}, {}, "metrics-0-failure_limit", "Ensure this value is greater than or equal to 0."),
+        (
+            {"failure_limit": "10001"},
+            {},
+            "metrics-0-failure_limit",
+            "Ensure this value is less than or equal to 10000.",
+        ),
+        ({"failure_limit": "1.5"}, {}, "metrics-0-failure_limit", "Type a whole number, without separators: 1000."),
+        ({"failure_limit": ""}, {}, "metrics-0-failure_limit", "This field is required."),
+        ({"inconclusive_limit": "two"}, {}, "metrics-0-inconclusive_limit", "Enter a whole number."),
+        (
+            {"judged_on": "oldest"},
+            {},
+            "metrics-0-judged_on",
+            "Select a valid choice. oldest is not one of the available choices.",
+        ),
+        (
+            {},
+            {"missing_after_minutes": "-1"},
+            "missing_after_minutes",
+            "Ensure this value is greater than or equal to 0.",
+        ),
+        (
+            {},
+            {"missing_after_minutes": "600000"},
+            "missing_after_minutes",
+            "Ensure this value is less than or equal to 525600.",
+        ),
+        ({}, {"missing_after_minutes": "soon"}, "missing_after_minutes", "Enter a number."),
+        (
+            {},
+            {"missing_means": "rollout"},
+            "missing_means",
+            "Select a valid choice. rollout is not one of the available choices.",
+        ),
+    ],
+)
+def test_a_bad_new_setting_says_why_under_its_field_and_the_gate_is_left_as_it_was(
+    client: Client, owner: User, two, row, gate, field, message
+) -> None:
+    kept = Gate.objects.create(name="Checkout", owner=owner)
+    shown = kept.gate_metrics.create(metric=two[0])
+    client.force_login(owner)
+    rows = [{"id": shown.pk, "metric": two[0].pk, "weight": "3", **row}]
+    with changes_nothing(state):
+        response = client.post(
+            reverse("metrics:gate_edit", args=[kept.pk]), form_data(rows, initial=1, name="Renamed", **gate)
+        )
+
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert f'<div id="id_{field}_error"><div class="invalid-feedback d-block">{message}</div></div>' in page
+    assert control(page, field)["aria-invalid"] == "true"
+    assert described_by(page, field)[-1] == f"id_{field}_error"
+    assert all(f'id="{described}"' in page for described in described_by(page, field))
+
+
+def test_each_rows_fields_are_described_by_help_shown_once_above_the_rows(client: Client, owner: User) -> None:
+    client.force_login(owner)
+
+    page = client.get(reverse("metrics:gate_create")).content.decode()
+
+    for name, help_id in GATE_METRIC_HELP_IDS.items():
+        assert page.count(f'id="{help_id}"') == 1, name
+        for row in range(3):  # the three empty rows
+            assert described_by(page, f"metrics-{row}-{name}") == [help_id]
+    assert 'for="id_metrics-0-failure_limit" class="form-label">Failure limit</label>' in page
+    assert 'for="id_metrics-0-inconclusive_limit" class="form-label">Inconclusive limit</label>' in page
+    limit = control(page, "metrics-0-failure_limit")
+    assert (limit["type"], limit["inputmode"], limit["value"]) == ("text", "numeric", "0")
+    for name in ("missing_after_minutes", "missing_means", "dry_run"):
+        assert described_by(page, name) == [f"id_{name}_helptext"]
+        assert f'id="id_{name}_helptext"' in page
+
+
+def test_a_stranger_cannot_turn_on_a_dry_run_or_change_a_limit(
+    client: Client, owner: User, stranger: User, two
+) -> None:
+    gate = Gate.objects.create(name="Checkout", owner=owner)
+    row = GateMetric.objects.create(gate=gate, metric=two[0], critical=True)
+    client.force_login(stranger)
+    rows = [{"id": row.pk, "metric": two[0].pk, "weight": "1", "critical": "on", "failure_limit": "100"}]
+    with changes_nothing(state):
+        response = client.post(
+            reverse("metrics:gate_edit", args=[gate.pk]), form_data(rows, initial=1, name="Checkout", dry_run="on")
+        )
+
+    assert response.status_code == 403
+
+
+def test_the_gate_editor_is_in_portuguese(client: Client, owner: User, two) -> None:
+    gate = Gate.objects.create(name="Checkout", owner=owner, dry_run=True, missing_after_minutes=2.5)
+    gate.gate_metrics.create(metric=two[0])
+    client.force_login(owner)
+    client.cookies["django_language"] = "pt-br"
+
+    editor = client.get(reverse("metrics:gate_edit", args=[gate.pk])).content.decode()
+    shown = client.get(reverse("metrics:gate", args=[gate.pk]))
+
+    for words in (
+        "Avaliada por",
+        "Limite de falhas",
+        "Limite de inconclusivos",
+        "Simulação",
+        "Uma métrica ausente conta como",
+    ):
+        assert words in editor, words
+    assert text_of(shown, "dry-run") == "simulação"
+    assert text_of(shown, "gate-settings").startswith(
+        "Uma métrica contada sem observação 2,5 minutos após o início da release conta como inconclusivo."
     )

@@ -29,7 +29,7 @@ from tests.metrics.test_verdicts import (
     text_of,
     version_with_tree,
 )
-from tests.pages import messages_of, table_rows
+from tests.pages import control, described_by, messages_of, table_rows
 from tests.refusals import changes_nothing
 
 if TYPE_CHECKING:
@@ -361,13 +361,14 @@ VALID_SETTINGS = {
     "min_leaf_cases": "10",
     "range_margin": "25",
     "refuse_stale": "on",
+    "bad_direction": "higher",
 }
 
 
 def verdict_settings(metric: Metric) -> tuple[Any, ...]:
     return tuple(
         Metric.objects.filter(pk=metric.pk).values_list(
-            "rollback_threshold", "rollout_threshold", "min_leaf_cases", "range_margin", "refuse_stale"
+            "rollback_threshold", "rollout_threshold", "min_leaf_cases", "range_margin", "refuse_stale", "bad_direction"
         )[0]
     )
 
@@ -390,7 +391,7 @@ def test_the_owner_saves_valid_settings(client: Client, metric: Metric, owner: U
 
     assert response.redirect_chain == [(metric.get_absolute_url(), 302)]
     assert messages_of(response) == ["Verdict settings of “Requests per minute” saved."]
-    assert verdict_settings(metric) == (0.7, 0.9, 10, 0.25, True)
+    assert verdict_settings(metric) == (0.7, 0.9, 10, 0.25, True, "higher")
 
 
 def test_an_unticked_box_stops_refusing_stale_models(client: Client, metric: Metric, owner: User) -> None:
@@ -399,7 +400,7 @@ def test_an_unticked_box_stops_refusing_stale_models(client: Client, metric: Met
 
     client.post(settings_url(metric), {key: value for key, value in VALID_SETTINGS.items() if key != "refuse_stale"})
 
-    assert verdict_settings(metric)[-1] is False
+    assert verdict_settings(metric)[4] is False
 
 
 def post_settings_while(client: Client, metric: Metric, meanwhile: Callable[[], object]) -> None:
@@ -413,7 +414,7 @@ def post_settings_while(client: Client, metric: Metric, meanwhile: Callable[[], 
 
     with mock.patch.object(MetricSettingsForm, "clean", others_act_meanwhile):
         assert client.post(settings_url(metric), VALID_SETTINGS).status_code == 302
-    assert verdict_settings(metric) == (0.7, 0.9, 10, 0.25, True)
+    assert verdict_settings(metric) == (0.7, 0.9, 10, 0.25, True, "higher")
 
 
 def test_saving_settings_keeps_an_indicator_added_meanwhile_counted_as_new_data(
@@ -461,6 +462,8 @@ def test_saving_settings_keeps_a_version_promoted_meanwhile_active(
         ("rollback_threshold", "sixty", "Enter a number."),
         ("range_margin", "nan", "Enter a number."),
         ("range_margin", "1050", "Ensure this value is less than or equal to 1000%."),
+        ("bad_direction", "sideways", "Select a valid choice. sideways is not one of the available choices."),
+        ("bad_direction", "", "This field is required."),
         (
             "range_margin",
             "1,234.5",
@@ -490,6 +493,57 @@ def test_only_the_owner_may_see_or_change_the_settings_and_nothing_changes(
     assert client.post(settings_url(contributed_metric), VALID_SETTINGS).status_code == 403
     assert database_state() == before
     assert "Verdict settings" not in client.get(contributed_metric.get_absolute_url()).content.decode()
+
+
+def test_the_owner_chooses_which_way_the_value_is_bad_and_the_metric_page_says_it(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    client.force_login(owner)
+    page = client.get(settings_url(metric)).content.decode()
+
+    response = client.post(settings_url(metric), {**VALID_SETTINGS, "bad_direction": "lower"}, follow=True)
+
+    assert '<option value="either" selected>either way (beyond the data is inconclusive)</option>' in page
+    assert 'aria-describedby="id_bad_direction_helptext"' in page
+    assert '<div class="form-text" id="id_bad_direction_helptext">Which way the value is bad:' in page
+    assert Metric.objects.get(pk=metric.pk).bad_direction == "lower"
+    assert text_of(response, "bad-direction") == "Bad direction: lower is worse."
+
+
+def test_a_refused_bad_direction_is_tied_to_its_error_for_a_screen_reader(
+    client: Client, metric: Metric, owner: User
+) -> None:
+    client.force_login(owner)
+    with changes_nothing():
+        page = client.post(settings_url(metric), {**VALID_SETTINGS, "bad_direction": "sideways"}).content.decode()
+
+    assert control(page, "bad_direction")["aria-invalid"] == "true"
+    assert described_by(page, "bad_direction") == ["id_bad_direction_helptext", "id_bad_direction_error"]
+    assert '<div id="id_bad_direction_error"><div class="invalid-feedback d-block">Select a valid choice.' in page
+
+
+@pytest.mark.parametrize("role", ["stranger", "contributor"])
+def test_only_the_owner_may_change_the_bad_direction(
+    client: Client, contributed_metric: Metric, role: str, request: pytest.FixtureRequest
+) -> None:
+    client.force_login(request.getfixturevalue(role))
+    with changes_nothing():
+        response = client.post(settings_url(contributed_metric), {**VALID_SETTINGS, "bad_direction": "lower"})
+
+    assert response.status_code == 403
+    assert Metric.objects.get(pk=contributed_metric.pk).bad_direction == "either"
+
+
+def test_a_portuguese_owner_reads_the_bad_direction_in_portuguese(client: Client, metric: Metric, owner: User) -> None:
+    Metric.objects.filter(pk=metric.pk).update(bad_direction="higher")
+    client.force_login(owner)
+    client.cookies["django_language"] = "pt-br"
+
+    page = client.get(settings_url(metric)).content.decode()
+
+    assert "Direção ruim" in page
+    assert '<option value="higher" selected>maior é pior</option>' in page
+    assert text_of(client.get(metric.get_absolute_url()), "bad-direction") == "Direção ruim: maior é pior."
 
 
 # --- Who sees the verdict pages ------------------------------------------------------
