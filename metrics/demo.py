@@ -29,17 +29,30 @@ class DemoMetric:
     time_range: tuple[float, float]
     rule: Rule  # True where the team rolled back
     time_decimals: int = 0  # minutes as observed: whole by default
+    bad_direction: str = "either"  # a BadDirection value: which way a value beyond the data is bad
 
 
 # Traffic that stays low for a while after a deploy means users cannot reach the service.
 REQUESTS_PER_MINUTE = DemoMetric(
-    "Requests per minute", "Traffic", (150, 1200), (1, 120), lambda values, times: (values < 450) & (times >= 10)
+    "Requests per minute",
+    "Traffic",
+    (150, 1200),
+    (1, 120),
+    lambda values, times: (values < 450) & (times >= 10),
+    bad_direction="lower",
 )
 # A short spike of errors is tolerated; a sustained one is not.
 ERROR_RATE = DemoMetric(
-    "Error rate (%)", "Reliability", (0, 12), (1, 90), lambda values, times: values > 2 + 20 / (times + 4)
+    "Error rate (%)",
+    "Reliability",
+    (0, 12),
+    (1, 90),
+    lambda values, times: values > 2 + 20 / (times + 4),
+    bad_direction="higher",
 )
-LATENCY = DemoMetric("p95 latency (ms)", "Performance", (80, 2000), (1, 60), lambda values, _times: values > 750)
+LATENCY = DemoMetric(
+    "p95 latency (ms)", "Performance", (80, 2000), (1, 60), lambda values, _times: values > 750, bad_direction="higher"
+)
 DEMO_METRICS = (REQUESTS_PER_MINUTE, ERROR_RATE, LATENCY)
 
 

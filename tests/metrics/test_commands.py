@@ -268,11 +268,12 @@ def test_load_demo_gates_its_own_metrics_when_another_account_has_one_of_the_sam
 
     run("load_demo")
 
-    release = Release.objects.get()
+    release = Release.objects.get(version="v42")
     assert {metric.owner.username for metric in Metric.objects.exclude(pk=elsewhere.pk)} == {"demo"}
     assert not GateMetric.objects.filter(metric=elsewhere).exists()
     assert GateMetric.objects.filter(gate=release.gate).count() == 3
     assert release.observations.count() == 5
+    assert not Observation.objects.filter(metric=elsewhere).exists()
 
 
 def test_load_demo_leaves_another_accounts_metric_named_alike_and_makes_the_rest(stranger: User) -> None:

@@ -1,10 +1,16 @@
-"""`demo_data` gives `make run` the same demo metrics as before it was shared with the benchmarks."""
+"""`demo_data` gives `make run` the same demo metrics as before it was shared with the benchmarks;
+`load_demo` makes of them the gate the README describes."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+import pytest
+from django.core.management import call_command
 
 from metrics.demo import DEMO_METRICS, REQUESTS_PER_MINUTE, demo_data, requests_per_minute
+from metrics.models import Gate, Metric, Release
 
 
 def test_demo_data_draws_the_rows_load_demo_always_stored() -> None:
@@ -40,3 +46,41 @@ def test_the_benchmarks_rows_follow_the_demo_rule_with_the_noise_asked() -> None
 def test_the_same_seed_gives_the_same_rows_and_another_seed_others() -> None:
     assert requests_per_minute(50, seed=3) == requests_per_minute(50, seed=3)
     assert requests_per_minute(50, seed=3) != requests_per_minute(50, seed=4)
+
+
+@pytest.fixture
+def demo(db: None) -> Gate:
+    """What `make run` loads: the demo metrics, their models, and the gate "Checkout deploys"."""
+    call_command("load_demo", stdout=io.StringIO(), stderr=io.StringIO())
+    return Gate.objects.get(name="Checkout deploys")
+
+
+def test_the_demo_gate_has_a_critical_metric_each_metric_a_bad_direction_and_two_releases(demo: Gate) -> None:
+    directions = dict(Metric.objects.values_list("name", "bad_direction"))
+    rows = demo.gate_metrics.order_by("pk").values_list(
+        "metric__name", "critical", "observe_only", "judged_on", "failure_limit"
+    )
+
+    assert directions == {"Error rate (%)": "higher", "Requests per minute": "lower", "p95 latency (ms)": "higher"}
+    assert list(rows) == [
+        ("Error rate (%)", True, False, "release", 0),
+        ("Requests per minute", False, False, "release", 0),
+        ("p95 latency (ms)", False, True, "release", 0),
+    ]
+    # Release 1 is the README's (the first made); the spike's was made after it, started the day before.
+    assert [str(release) for release in Release.objects.order_by("pk")] == ["checkout-web v42", "checkout-web v41"]
+    assert Release.objects.get(version="v42").observations.count() == 5
+
+
+def test_the_demo_release_whose_error_rate_spiked_stays_rolled_back_after_good_values(demo: Gate) -> None:
+    release = Release.objects.get(gate=demo, version="v41")
+    error_rate = release.observations.filter(metric__name="Error rate (%)").order_by("observed_at")
+
+    verdict = release.verdict()
+
+    assert [(o.verdict.value, o.verdict.state) for o in error_rate.select_related("verdict")] == [
+        (7.5, "rollback"),
+        (0.6, "rollout"),
+        (0.5, "rollout"),
+    ]
+    assert (verdict.state, verdict.decided_by) == ("rollback", "failure_limit")

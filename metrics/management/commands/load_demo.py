@@ -2,11 +2,12 @@
 
 Safe to run again: existing demo metrics are left as they are. A metric of the same name and
 category (any case) owned by another account is left alone, and so is the demo's gate,
-which is made whole (with its release and observations) or not at all.
+which is made whole (with its releases and their observations) or not at all.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -34,19 +35,50 @@ DEMO_VERDICTS: list[list[tuple[float, float, int | None]]] = [
 
 
 DEMO_GATE = "Checkout deploys"
-# (metric, weight, critical, observe only)
+# (metric, weight, critical, observe only); each judged on every observation of a release, with
+# the default failure limit 0: a metric judged rollback once stays rollback for the release.
 DEMO_GATE_METRICS = [
     ("Error rate (%)", 2.0, True, False),
     ("Requests per minute", 1.0, False, False),
     ("p95 latency (ms)", 1.0, False, True),
 ]
-# The release's observations so far: (metric, value, minutes since it started).
-DEMO_OBSERVATIONS = [
-    ("Error rate (%)", 0.8, 10),
-    ("Requests per minute", 820, 10),
-    ("p95 latency (ms)", 640, 10),
-    ("Error rate (%)", 1.1, 25),
-    ("Requests per minute", 760, 25),
+
+
+@dataclass(frozen=True)
+class DemoRelease:
+    version: str
+    started_minutes_ago: float
+    observations: list[tuple[str, float, float]]  # (metric, value, minutes since it started)
+
+
+DEMO_RELEASES = [
+    # Release 1, as the README shows it: half an hour in, nothing wrong so far.
+    DemoRelease(
+        "v42",
+        30,
+        [
+            ("Error rate (%)", 0.8, 10),
+            ("Requests per minute", 820, 10),
+            ("p95 latency (ms)", 640, 10),
+            ("Error rate (%)", 1.1, 25),
+            ("Requests per minute", 760, 25),
+        ],
+    ),
+    # Release 2, the day before: errors spiked five minutes in (7.5%, where the team always rolled
+    # back), then came down. The spike stays: the error rate is rolled back by its failure limit.
+    DemoRelease(
+        "v41",
+        26 * 60,
+        [
+            ("Error rate (%)", 7.5, 5),
+            ("Requests per minute", 880, 5),
+            ("p95 latency (ms)", 610, 5),
+            ("Error rate (%)", 0.6, 15),
+            ("Requests per minute", 910, 15),
+            ("Error rate (%)", 0.5, 30),
+            ("Requests per minute", 930, 30),
+        ],
+    ),
 ]
 
 
@@ -71,7 +103,9 @@ class Command(BaseCommand):
                     )
                 continue
             with transaction.atomic():  # a demo metric with all its data and models, or none (run again to make it)
-                metric = Metric.objects.create(name=demo.name, category=demo.category, owner=user)
+                metric = Metric.objects.create(
+                    name=demo.name, category=demo.category, owner=user, bad_direction=demo.bad_direction
+                )
                 self.load_metric(metric, data, verdicts, user)
         self.load_gate(user)
         self.stdout.write(self.style.SUCCESS(f"Demo login: username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r}"))
@@ -91,7 +125,7 @@ class Command(BaseCommand):
         TrainedModel.objects.train(metric, user)
 
     def load_gate(self, user: Any) -> None:
-        """A gate over the three metrics, and a release of half an hour ago with its observations."""
+        """A gate over the three metrics, with its releases and their observations."""
         if Gate.objects.filter(name=DEMO_GATE, owner=user).exists():
             return
         # The demo's own metrics: another account may own one of the same name in another category.
@@ -106,28 +140,32 @@ class Command(BaseCommand):
                 return
             metrics[demo.name] = metric
         try:
-            with transaction.atomic():  # the gate, its release and its observations, or nothing
-                release = self.create_gate_and_release(user, metrics)
+            with transaction.atomic():  # the gate, its releases and their observations, or nothing
+                gate = self.create_gate(user, metrics)
+                releases = [self.create_release(gate, demo, user, metrics) for demo in DEMO_RELEASES]
         except (NoTrainedModel, ModelUnusable) as error:
             self.stderr.write(gettext("Skipped the demo gate: %(reason)s") % {"reason": error})
             return
-        verdict = release.verdict()
-        self.stdout.write(f"  Gate {DEMO_GATE!r}, release {release.pk} (checkout-web v42): {verdict.summary}")
+        for release in releases:
+            self.stdout.write(f"  Gate {DEMO_GATE!r}, release {release.pk} ({release}): {release.verdict().summary}")
 
-    def create_gate_and_release(self, user: Any, metrics: dict[str, Metric]) -> Release:
+    def create_gate(self, user: Any, metrics: dict[str, Metric]) -> Gate:
         gate = Gate.objects.create(name=DEMO_GATE, owner=user, pass_score=80, marginal_score=50)
         for name, weight, critical, observe_only in DEMO_GATE_METRICS:
             GateMetric.objects.create(
                 gate=gate, metric=metrics[name], weight=weight, critical=critical, observe_only=observe_only
             )
+        return gate
+
+    def create_release(self, gate: Gate, demo: DemoRelease, user: Any, metrics: dict[str, Metric]) -> Release:
         release = Release.objects.create(
             gate=gate,
             name="checkout-web",
-            version="v42",
-            started_at=timezone.now() - timedelta(minutes=30),
+            version=demo.version,
+            started_at=timezone.now() - timedelta(minutes=demo.started_minutes_ago),
             created_by=user,
         )
-        for name, value, minutes in DEMO_OBSERVATIONS:
+        for name, value, minutes in demo.observations:
             release.observe(metrics[name], value, user, minutes)
             release.answer(user, at=release.started_at + timedelta(minutes=minutes))  # as the pipeline asked
         return release
