@@ -408,7 +408,7 @@ def test_the_gate_editor_is_in_portuguese(client: Client, owner: User, two) -> N
     shown = client.get(reverse("metrics:gate", args=[gate.pk]))
 
     for words in (
-        "Avaliada por",
+        "Avaliada com base em",
         "Limite de falhas",
         "Limite de inconclusivos",
         "Simulação",
@@ -417,5 +417,6 @@ def test_the_gate_editor_is_in_portuguese(client: Client, owner: User, two) -> N
         assert words in editor, words
     assert text_of(shown, "dry-run") == "simulação"
     assert text_of(shown, "gate-settings").startswith(
-        "Uma métrica contada sem observação 2,5 minutos após o início da release conta como inconclusivo."
+        "Uma métrica que entra no cálculo e não tem observação 2,5 minutos após o início da release conta como "
+        "inconclusivo."
     )
