@@ -9,8 +9,10 @@ from django.db import models
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Indicator, Metric, TrainedModel
+from metrics.models import Gate, GateMetric, Indicator, Metric, TrainedModel
 from tests.factories import IndicatorFactory, MetricFactory
+from tests.pages import control
+from tests.refusals import changes_nothing
 
 MODELS: list[type[models.Model]] = [Metric, Indicator, TrainedModel, User]
 
@@ -247,3 +249,99 @@ def test_staff_may_delete_a_trained_model_and_the_metric_keeps_its_data(
     assert not TrainedModel.objects.exists()
     assert Metric.objects.filter(pk=model.metric_id).exists()
     assert Indicator.objects.filter(metric_id=model.metric_id).count() == 200
+
+
+# --- Gates -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gate(metric: Metric) -> Gate:
+    gate = Gate.objects.create(name="Checkout deploys", owner=metric.owner)
+    GateMetric.objects.create(gate=gate, metric=metric, critical=True)
+    return gate
+
+
+def gate_admin_form(gate: Gate, **changed: str) -> dict[str, str]:
+    """The gate's change form as the admin posts it, its one metric row included, with `changed`."""
+    row = gate.gate_metrics.get()
+    return {
+        "name": gate.name,
+        "owner": str(gate.owner_id),
+        "pass_score": "80",
+        "marginal_score": "50",
+        "missing_after_minutes": "",
+        "missing_means": "inconclusive",
+        "created_at_0": "2026-01-01",
+        "created_at_1": "00:00:00",
+        "gate_metrics-TOTAL_FORMS": "1",
+        "gate_metrics-INITIAL_FORMS": "1",
+        "gate_metrics-MIN_NUM_FORMS": "0",
+        "gate_metrics-MAX_NUM_FORMS": "1000",
+        "gate_metrics-0-id": str(row.pk),
+        "gate_metrics-0-gate": str(gate.pk),
+        "gate_metrics-0-metric": str(row.metric_id),
+        "gate_metrics-0-weight": "1",
+        "gate_metrics-0-critical": "on",
+        "gate_metrics-0-judged_on": "release",
+        "gate_metrics-0-failure_limit": "0",
+        "gate_metrics-0-inconclusive_limit": "",
+        **changed,
+    }
+
+
+def gate_settings(gate: Gate) -> list[tuple[object, ...]]:
+    return [
+        *Gate.objects.filter(pk=gate.pk).values_list("name", "missing_after_minutes", "missing_means", "dry_run"),
+        *GateMetric.objects.filter(gate=gate).values_list("judged_on", "failure_limit", "inconclusive_limit"),
+    ]
+
+
+def test_staff_set_a_gates_missing_data_rule_dry_run_and_each_metrics_limits(
+    client: Client, superuser: User, gate: Gate
+) -> None:
+    client.force_login(superuser)
+    page = client.get(admin_url(Gate, "change", gate.pk)).content.decode()
+
+    response = client.post(
+        admin_url(Gate, "change", gate.pk),
+        gate_admin_form(
+            gate,
+            missing_after_minutes="20",
+            missing_means="rollback",
+            dry_run="on",
+            **{"gate_metrics-0-judged_on": "newest", "gate_metrics-0-failure_limit": "2"},
+            **{"gate_metrics-0-inconclusive_limit": "4"},
+        ),
+    )
+
+    for name in ("missing_after_minutes", "missing_means", "dry_run", "gate_metrics-0-judged_on"):
+        assert control(page, name), name
+    assert response.status_code == 302
+    assert gate_settings(gate) == [("Checkout deploys", 20.0, "rollback", True), ("newest", 2, 4)]
+    assert "dry run" in client.get(admin_url(Gate, "changelist")).content.decode().lower()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("missing_after_minutes", "-5"), ("missing_means", "maybe"), ("gate_metrics-0-failure_limit", "10001")],
+)
+def test_the_gate_admin_refuses_a_bad_setting_and_changes_nothing(
+    client: Client, superuser: User, gate: Gate, field: str, value: str
+) -> None:
+    client.force_login(superuser)
+    with changes_nothing(lambda: gate_settings(gate)):
+        response = client.post(
+            admin_url(Gate, "change", gate.pk), gate_admin_form(gate, name="Renamed", **{field: value})
+        )
+
+    assert response.status_code == 200
+    assert "Please correct the error" in response.content.decode()
+
+
+def test_staff_set_a_metrics_bad_direction(client: Client, superuser: User, metric: Metric) -> None:
+    client.force_login(superuser)
+
+    page = client.get(admin_url(Metric, "change", metric.pk)).content.decode()
+
+    assert control(page, "bad_direction")
+    assert "lower is worse" in page
