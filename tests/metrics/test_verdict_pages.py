@@ -361,6 +361,7 @@ VALID_SETTINGS = {
     "min_leaf_cases": "10",
     "range_margin": "25",
     "refuse_stale": "on",
+    "bad_direction": "higher",
 }
 
 
@@ -391,6 +392,7 @@ def test_the_owner_saves_valid_settings(client: Client, metric: Metric, owner: U
     assert response.redirect_chain == [(metric.get_absolute_url(), 302)]
     assert messages_of(response) == ["Verdict settings of “Requests per minute” saved."]
     assert verdict_settings(metric) == (0.7, 0.9, 10, 0.25, True)
+    assert Metric.objects.get(pk=metric.pk).bad_direction == "higher"
 
 
 def test_an_unticked_box_stops_refusing_stale_models(client: Client, metric: Metric, owner: User) -> None:
