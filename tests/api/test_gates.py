@@ -299,9 +299,6 @@ def test_the_owner_changes_a_gates_scores_and_replaces_its_metrics(client: Clien
         ({"metrics": [{"metric": 999_999}]}, "metrics.0.metric"),
         ({"name": ""}, "name"),
         ({"metrics": [{"weight": 2}]}, "metrics.0.metric"),  # an entry naming no metric
-        ({"metrics": [{"metric": 1, "failure_limit": -1}]}, "metrics.0.failure_limit"),
-        ({"metrics": [{"metric": 1, "failure_limit": 10_001}]}, "metrics.0.failure_limit"),
-        ({"metrics": [{"metric": 1, "judged_on": "oldest"}]}, "metrics.0.judged_on"),
         ({"missing_after_minutes": -1}, "missing_after_minutes"),
         ({"missing_means": "rollout"}, "missing_means"),
         ({"dry_run": "yes"}, "dry_run"),

@@ -462,6 +462,33 @@ def test_the_owner_sets_a_gates_missing_rule_dry_run_and_each_metrics_limits(
     ]
 
 
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"failure_limit": -1}, "failure_limit"),
+        ({"failure_limit": 10_001}, "failure_limit"),
+        ({"failure_limit": 1.5}, "failure_limit"),
+        ({"inconclusive_limit": -1}, "inconclusive_limit"),
+        ({"judged_on": "oldest"}, "judged_on"),
+    ],
+)
+def test_a_bad_limit_is_refused_and_the_gate_left_as_it_was(
+    client: Client, owner: User, checkout, item: dict, field: str
+) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+
+    with changes_nothing(gate_rules):
+        response = client.patch(
+            gate["url"],
+            {"metrics": [{"metric": checkout["cpu"].pk, **item}]},
+            content_type="application/json",
+            headers=bearer(owner),
+        )
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == [f"metrics.0.{field}"]
+
+
 def gate_rules() -> list[tuple]:
     return [
         (
