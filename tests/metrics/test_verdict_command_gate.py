@@ -12,10 +12,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import execute_from_command_line
 from django.db import connections
+from django.test import Client
+from django.urls import reverse
 
 from metrics.models import Gate, GateMetric, Metric, Release
 from metrics.models.gate import Answer
-from tests.api.test_gates import trained
+from tests.api.test_gates import bearer, trained
 
 
 def manage(*arguments: str) -> tuple[int, str, str]:
@@ -158,3 +160,29 @@ def test_a_metric_verdict_beyond_its_data_on_the_bad_side_exits_3_and_says_why(g
     assert code == 3
     assert "is beyond anything seen, on the bad side: higher is worse" in printed
     assert "  Bad direction: higher is worse." in printed.splitlines()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_page_the_api_and_the_command_say_the_same_of_a_release(
+    client: Client, gate: Gate, owner: User, dry_run: bool
+) -> None:
+    Gate.objects.filter(pk=gate.pk).update(dry_run=dry_run)
+    release = release_of(gate, owner, 250, 900)
+    release.observe(gate.gate_metrics.get(critical=True).metric, 900, owner, minutes=40)
+
+    code, printed, _errors = manage("--release", str(release.pk))
+    body = client.get(reverse("api:release_verdict", args=[release.pk]), headers=bearer(owner)).json()
+    client.force_login(owner)
+    page = client.get(release.get_absolute_url()).content.decode()
+
+    words = "a critical metric&#x27;s failure limit"
+    assert f"Decided by: {words}." in page
+    assert printed.splitlines()[1].startswith("  Decided by: a critical metric's failure limit (failure_limit).")
+    if dry_run:
+        assert (code, body["verdict"], body["would_be"]["decided_by"]) == (0, "rollout", "failure_limit")
+        assert "Dry run: would have rolled back." in page
+        assert printed.splitlines()[0].endswith(body["summary"])
+    else:
+        assert (code, body["verdict"], body["decided_by"]) == (3, "rollback", "failure_limit")
+        assert printed.splitlines()[0].endswith(body["summary"])
+        assert body["summary"] in page
