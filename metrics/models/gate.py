@@ -8,7 +8,11 @@ between is inconclusive (a person decides).
 
 A *release* is one deployment judged by a gate: the pipeline pushes observations (a
 metric's value, some minutes after the release started), each judged by the metric's own
-model as a logged `Verdict`, and asks for the release verdict.
+model as a logged `Verdict`, and asks for the release verdict. Each gate metric is judged
+over the whole release (`over_the_release`: a failure limit, as Argo Rollouts', keeps a
+metric rolled back once it is exceeded) or on its newest value; a critical metric's
+inconclusive verdict keeps a passing score from rolling out; a metric not observed in time
+is missing; and a gate in dry run answers rollout while its real verdict is kept and shown.
 """
 
 from __future__ import annotations
