@@ -14,14 +14,25 @@ from metrics.models import Gate, GateMetric, Metric
 
 
 class GateMetricSerializer(ValidatedModelSerializer[GateMetric]):
-    """One of a gate's metrics: how much its verdict weighs, and whether it vetoes or only shows."""
+    """One of a gate's metrics: how much its verdict weighs, whether it vetoes or only shows, and
+    whether it is judged over the release (with its failure and inconclusive limits) or on its
+    newest value only."""
 
     metric = serializers.PrimaryKeyRelatedField(queryset=Metric.objects.all())
     metric_name = serializers.CharField(source="metric.name", read_only=True)
 
     class Meta:
         model = GateMetric
-        fields = ["metric", "metric_name", "weight", "critical", "observe_only"]
+        fields = [
+            "metric",
+            "metric_name",
+            "weight",
+            "critical",
+            "observe_only",
+            "judged_on",
+            "failure_limit",
+            "inconclusive_limit",
+        ]
 
 
 class GateSerializer(ValidatedModelSerializer[Gate]):
@@ -33,7 +44,18 @@ class GateSerializer(ValidatedModelSerializer[Gate]):
 
     class Meta:
         model = Gate
-        fields = ["id", "name", "owner", "pass_score", "marginal_score", "metrics", "url"]
+        fields = [
+            "id",
+            "name",
+            "owner",
+            "pass_score",
+            "marginal_score",
+            "missing_after_minutes",
+            "missing_means",
+            "dry_run",
+            "metrics",
+            "url",
+        ]
         read_only_fields = ["id", "owner", "url"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

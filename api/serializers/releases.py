@@ -11,7 +11,8 @@ from rest_framework import serializers
 from api.serializers.base import Link, NumberField, UtcDateTimeField, ValidatedModelSerializer
 from api.serializers.verdicts import VerdictSerializer
 from api.strict import StrictTypes
-from metrics.models import Metric, Release, VerdictState
+from metrics.models import DecidedBy, JudgedOn, Metric, MetricCause, Release, ReleaseRule, ReleaseVerdict, VerdictState
+from metrics.models.gate import SHOWN_CAUSES, MetricJudgement
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 from metrics.models.metric import LARGEST_ID
 
@@ -92,6 +93,16 @@ class ObservationInputSerializer(StrictTypes, serializers.Serializer[dict[str, A
     )
 
 
+class CauseSerializer(serializers.Serializer[Any]):
+    """One of the observations that took a metric over its limit."""
+
+    observation = serializers.IntegerField(source="pk")
+    verdict_id = serializers.IntegerField(source="verdict.pk")
+    verdict = serializers.ChoiceField(source="verdict.state", choices=VerdictState.values)
+    value = serializers.FloatField(source="verdict.value")
+    minutes = serializers.FloatField(source="verdict.minutes")
+
+
 class MetricJudgementSerializer(serializers.Serializer[Any]):
     metric = serializers.IntegerField(source="metric.pk")
     metric_name = serializers.CharField(source="metric.name")
@@ -99,22 +110,101 @@ class MetricJudgementSerializer(serializers.Serializer[Any]):
     critical = serializers.BooleanField()
     observe_only = serializers.BooleanField()
     counted = serializers.BooleanField(source="counts")
+    verdict_over_release = serializers.ChoiceField(
+        source="state",
+        choices=VerdictState.values,
+        allow_null=True,
+        help_text="The metric's verdict over the release, the one that counts (see cause); null while it is not "
+        "observed (nor missing). `verdict` is its newest observation's.",
+    )
+    cause = serializers.ChoiceField(
+        choices=MetricCause.values,
+        help_text="Why it has that verdict: its newest observation; more rollbacks (inconclusives) in the release than "
+        "its failure (inconclusive) limit; a newest rollback tolerated within the failure limit (inconclusive); "
+        "missing (no observation in time); or not observed yet.",
+    )
+    judged_on = serializers.ChoiceField(choices=JudgedOn.values)
+    failure_limit = serializers.IntegerField()
+    inconclusive_limit = serializers.IntegerField(allow_null=True)
+    counts = serializers.SerializerMethodField()
+    caused_by = CauseSerializer(
+        many=True, help_text=f"The first observations that took it over a limit (at most {SHOWN_CAUSES})."
+    )
     verdict = serializers.SerializerMethodField()
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "observations": {"type": "integer"},
+                "rollbacks": {"type": "integer"},
+                "inconclusives": {"type": "integer"},
+            },
+            "required": ["observations", "rollbacks", "inconclusives"],
+        }
+    )
+    def get_counts(self, judgement: MetricJudgement) -> dict[str, int]:
+        """Its observations in the release, and how many were judged rollback and inconclusive."""
+        return {
+            "observations": judgement.observations,
+            "rollbacks": judgement.rollbacks,
+            "inconclusives": judgement.inconclusives,
+        }
+
     @extend_schema_field(VerdictSerializer(allow_null=True))
-    def get_verdict(self, judgement: Any) -> dict[str, Any] | None:
+    def get_verdict(self, judgement: MetricJudgement) -> dict[str, Any] | None:
         if judgement.verdict is None:
             return None
         return dict(VerdictSerializer(judgement.verdict, context=self.context).data)
 
 
-class ReleaseVerdictSerializer(serializers.Serializer[Any]):
+@extend_schema_field({"type": "string", "enum": [rule.value for rule in ReleaseRule], "deprecated": True})
+class DeprecatedRuleField(serializers.CharField):
+    """The release verdict's old `rule`, kept for pipelines that read it."""
+
+
+class WouldBeSerializer(serializers.Serializer[Any]):
+    """The real verdict of a gate in dry run, which the pipeline was not answered."""
+
     verdict = serializers.ChoiceField(source="state", choices=VerdictState.values)
-    score = serializers.FloatField(allow_null=True, help_text="The weighted score, 0 to 100, of the counted metrics.")
-    rule = serializers.ChoiceField(
-        choices=["veto", "threshold", "waiting", "nothing_counts"],
-        help_text="Which rule decided: a critical metric's veto, the score against the thresholds, waiting for a "
-        "counted metric's first observation, or no metric that counts (a person decides).",
+    score = serializers.FloatField(allow_null=True)
+    decided_by = serializers.ChoiceField(choices=DecidedBy.values)
+    summary = serializers.CharField()
+
+
+class ReleaseVerdictSerializer(serializers.Serializer[Any]):
+    verdict = serializers.ChoiceField(
+        source="answered_state",
+        choices=VerdictState.values,
+        help_text="What the pipeline does: rollout, rollback, or inconclusive (a person decides). In dry run, "
+        "always rollout (the real verdict is under would_be).",
     )
-    summary = serializers.CharField(help_text="One line, in the request's language.")
+    score = serializers.FloatField(
+        source="answered_score",
+        allow_null=True,
+        help_text="0 to 100, as Kayenta's: the weighted score of the counted metrics; 0 when a critical metric "
+        "vetoes; null while a counted metric is waited for, when no metric counts, or when a critical "
+        "metric is inconclusive (a person decides). 100 in dry run.",
+    )
+    decided_by = serializers.ChoiceField(
+        source="answered_decided_by",
+        choices=DecidedBy.values,
+        help_text="What decided: score (against the thresholds), critical_veto (a critical metric says rollback), "
+        "failure_limit (a critical metric went over its failure limit earlier in the release), "
+        "critical_inconclusive (a critical metric keeps a passing score from rolling out), waiting (for a "
+        "counted metric's first observation), nothing_counts (a person decides), dry_run (the gate is in dry "
+        "run: see would_be).",
+    )
+    dry_run = serializers.BooleanField(help_text="The gate is in dry run: answered rollout whatever it finds.")
+    would_be = serializers.SerializerMethodField()
+    rule = DeprecatedRuleField(
+        help_text="Deprecated: decided_by replaces it. veto (a critical metric decided), threshold (the score), "
+        "waiting, nothing_counts; of the real verdict, also in dry run.",
+    )
+    summary = serializers.CharField(source="answered_summary", help_text="One line, in the request's language.")
     metrics = MetricJudgementSerializer(many=True)
+
+    @extend_schema_field(WouldBeSerializer(allow_null=True))
+    def get_would_be(self, verdict: ReleaseVerdict) -> dict[str, Any] | None:
+        """In dry run, the real verdict; null otherwise."""
+        return dict(WouldBeSerializer(verdict).data) if verdict.dry_run else None

@@ -22,7 +22,8 @@ from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
     code = serializers.CharField(
         help_text="value_out_of_range, minutes_out_of_range, few_cases, weak_majority, no_better_than_baseline, "
-        "could_be_chance (better than the baseline as measured, not beyond chance), stale"
+        "could_be_chance (better than the baseline as measured, not beyond chance), stale; or beyond_bad_side "
+        "(the only reason of a rollback: the value lies beyond anything seen, on the metric's bad side)"
     )
     message = serializers.CharField(help_text="The reason in words, in the request's language (Accept-Language).")
 
@@ -67,7 +68,8 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
 
     @extend_schema_field(ReasonSerializer(many=True))
     def get_reasons(self, verdict: Verdict) -> list[dict[str, str]]:
-        """Why it is inconclusive (empty for a clear verdict)."""
+        """Why it is inconclusive, or why it is a rollback beyond the data on the metric's bad side
+        (empty for a verdict the tree gave)."""
         return [
             {"code": str(reason["code"]), "message": text}
             for reason, text in zip(verdict.reasons, verdict.reason_texts(), strict=True)

@@ -5,8 +5,12 @@ One module per aggregate; everything is importable from `metrics.models`.
 
 from metrics.models.gate import (
     Answer,
+    DecidedBy,
     Gate,
     GateMetric,
+    JudgedOn,
+    MetricCause,
+    MissingMeans,
     Observation,
     Release,
     ReleaseRule,
@@ -20,6 +24,7 @@ from metrics.models.indicator import (
 )
 from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
 from metrics.models.metric import (
+    BadDirection,
     Decision,
     Metric,
     MetricQuerySet,
@@ -44,7 +49,9 @@ __all__ = [
     "MIN_PER_DECISION",
     "PROMOTION_TOLERANCE",
     "Answer",
+    "BadDirection",
     "CandidateReason",
+    "DecidedBy",
     "Decision",
     "Failure",
     "Gate",
@@ -57,8 +64,11 @@ __all__ = [
     "JobKind",
     "JobQuerySet",
     "JobStatus",
+    "JudgedOn",
     "Metric",
+    "MetricCause",
     "MetricQuerySet",
+    "MissingMeans",
     "NotEnoughDataError",
     "Observation",
     "Reason",

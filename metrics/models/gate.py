@@ -8,12 +8,17 @@ between is inconclusive (a person decides).
 
 A *release* is one deployment judged by a gate: the pipeline pushes observations (a
 metric's value, some minutes after the release started), each judged by the metric's own
-model as a logged `Verdict`, and asks for the release verdict.
+model as a logged `Verdict`, and asks for the release verdict. Each gate metric is judged
+over the whole release (`over_the_release`: a failure limit, as Argo Rollouts', keeps a
+metric rolled back once it is exceeded) or on its newest value; a critical metric's
+inconclusive verdict keeps a passing score from rolling out; a metric not observed in time
+is missing; and a gate in dry run answers rollout while its real verdict is kept and shown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +26,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Window
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -33,9 +39,11 @@ from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from django.contrib.auth.models import AnonymousUser, User
+
+logger = logging.getLogger(__name__)
 
 # Weights are relative; this bound keeps their sum, and so the score, a finite number.
 LARGEST_WEIGHT = 1_000_000
@@ -49,6 +57,8 @@ LONGEST_WAIT_MINUTES = 525_600
 LARGEST_LIMIT = 10_000
 # A release key: Flagger's "namespace/name@checksum" is at most 63 + 1 + 253 + 1 + 64.
 KEY_MAX_LENGTH = 400
+# The most observations a limit names as its cause (the first ones over it): the JSON stays small.
+SHOWN_CAUSES = 10
 # How an inconclusive metric verdict counts in the score: half-way, as Keptn counts a warning.
 SCORES = {VerdictState.ROLLOUT: 1.0, VerdictState.INCONCLUSIVE: 0.5, VerdictState.ROLLBACK: 0.0}
 
@@ -291,10 +301,19 @@ class Release(models.Model):
         """The release verdict as `user` (a pipeline, through the API) asked for it, now or `at`
         (from the observations made by then): kept as a point of its verdict over time when
         `user` may observe the release (its pipeline). Another reader gets the verdict, and
-        adds nothing to that history (their polling would push the pipeline's points out)."""
+        adds nothing to that history (their polling would push the pipeline's points out).
+        In dry run the real verdict is kept (and logged), while the pipeline is answered rollout."""
         verdict = self.verdict(at)
         if user is not None and not self.can_observe(user):
             return verdict
+        if verdict.dry_run:
+            logger.info(
+                "Dry run of gate %s: release %s would have been %s (%s).",
+                self.gate_id,
+                self.pk,
+                verdict.state,
+                verdict.decided_by,
+            )
         Answer.objects.create(
             release=self,
             asked_at=at or timezone.now(),
@@ -302,12 +321,16 @@ class Release(models.Model):
             state=verdict.state,
             score=verdict.score,
             rule=verdict.rule,
+            decided_by=verdict.decided_by,
+            dry_run=verdict.dry_run,
             metrics=[
                 {
                     "metric": judgement.metric.pk,
                     "name": judgement.metric.name,
-                    "state": judgement.verdict.state if judgement.verdict is not None else None,
+                    "state": judgement.state,
                     "counted": judgement.counts,
+                    "cause": judgement.cause,
+                    "caused_by": [observation.pk for observation in judgement.caused_by],
                 }
                 for judgement in verdict.metrics
             ],
@@ -315,14 +338,14 @@ class Release(models.Model):
         return verdict
 
     def verdict(self, at: datetime | None = None) -> ReleaseVerdict:
-        """The release's verdict from the newest observation of each metric (up to `at`)."""
+        """The release's verdict from its observations up to `at` (by default, all of them):
+        each metric judged over the release (or on its newest value, as its gate says), then
+        the gate's rule over the metrics. Read in as many queries however many observations."""
         observed = self.observations.all() if at is None else self.observations.filter(observed_at__lte=at)
-        newest = observed.filter(metric=OuterRef("metric")).order_by("-observed_at", "-pk").values("pk")[:1]
-        newest_of_each = observed.filter(pk=Subquery(newest)).select_related("verdict__metric", "verdict__asked_by")
-        latest = {observation.metric_id: observation.verdict for observation in newest_of_each}
         trained = TrainedModel.objects.filter(metric=OuterRef("metric"))
         gate_metrics = self.gate.gate_metrics.select_related("metric").annotate(has_model=Exists(trained))
-        return judge_release(self.gate, list(gate_metrics), latest)
+        age = ((at or timezone.now()) - self.started_at).total_seconds() / 60
+        return judge_release(self.gate, list(gate_metrics), observed_metrics(observed), age)
 
     def history(self, newest: int = HISTORY_POINTS) -> list[Answer]:
         """Its verdict over time: the `newest` verdicts answered, oldest first, each numbered
@@ -384,6 +407,16 @@ class Answer(models.Model):
     def shown_score(self) -> float | None:
         return score_to_show(self.score, self.rule)
 
+    @property
+    def decided_by_code(self) -> str:
+        """What decided it, also for an answer kept before that was recorded (from its rule)."""
+        return self.decided_by or DECIDED_BY_OF_RULE.get(self.rule, "")
+
+    @property
+    def decided_by_display(self) -> str:
+        code = self.decided_by_code
+        return str(DecidedBy(code).label) if code in DecidedBy.values else ""
+
 
 class DecidedBy(models.TextChoices):
     """What decided a release verdict: the API's `decided_by`, a program's word."""
@@ -398,7 +431,8 @@ class DecidedBy(models.TextChoices):
 
 
 class ReleaseRule(models.TextChoices):
-    """How a release verdict was reached."""
+    """How a release verdict was reached, in the words of the API's deprecated `rule`
+    (`decided_by` replaces it): a critical metric that decided is a "veto"."""
 
     VETO = "veto", _("veto")  # a critical metric says rollback
     WAITING = "waiting", _("waiting")  # for a metric that counts and was not observed yet
@@ -406,35 +440,160 @@ class ReleaseRule(models.TextChoices):
     THRESHOLD = "threshold", _("score against the thresholds")
 
 
+class MetricCause(models.TextChoices):
+    """Why a gate metric has its verdict over the release: the API's `cause`, a program's word."""
+
+    NEWEST = "newest", _("its newest observation")
+    FAILURE_LIMIT = "failure_limit", _("more rollbacks in the release than its failure limit")
+    INCONCLUSIVE_LIMIT = "inconclusive_limit", _("more inconclusive observations in the release than its limit")
+    # Its newest observation says rollback, within the failure limit: not rolled back yet, nor promoted.
+    TOLERATED_FAILURE = "tolerated_failure", _("a rollback within its failure limit")
+    MISSING = "missing", _("no observation in time")
+    NOT_OBSERVED = "not_observed", _("not observed yet")
+
+
+# The deprecated `rule` of each `decided_by`.
+RULE_OF_DECIDED_BY: dict[str, str] = {
+    DecidedBy.SCORE: ReleaseRule.THRESHOLD,
+    DecidedBy.CRITICAL_VETO: ReleaseRule.VETO,
+    DecidedBy.FAILURE_LIMIT: ReleaseRule.VETO,
+    DecidedBy.CRITICAL_INCONCLUSIVE: ReleaseRule.VETO,
+    DecidedBy.WAITING: ReleaseRule.WAITING,
+    DecidedBy.NOTHING_COUNTS: ReleaseRule.NOTHING_COUNTS,
+}
+# What decided an answer kept before `decided_by` was (a veto then was a critical rollback).
+DECIDED_BY_OF_RULE: dict[str, str] = {
+    ReleaseRule.THRESHOLD: DecidedBy.SCORE,
+    ReleaseRule.VETO: DecidedBy.CRITICAL_VETO,
+    ReleaseRule.WAITING: DecidedBy.WAITING,
+    ReleaseRule.NOTHING_COUNTS: DecidedBy.NOTHING_COUNTS,
+}
+
+
+@dataclass(frozen=True)
+class ObservedMetric:
+    """What a release's observations of one metric add up to: the newest, how many there are
+    and how many were judged rollback and inconclusive, and the first of each (at most
+    `SHOWN_CAUSES`), which a limit names as its cause."""
+
+    newest: Verdict
+    observations: int
+    rollbacks: int
+    inconclusives: int
+    first_rollbacks: tuple[Observation, ...]
+    first_inconclusives: tuple[Observation, ...]
+
+
+def observed_metrics(observations: models.QuerySet[Observation]) -> dict[int, ObservedMetric]:
+    """Each observed metric's `ObservedMetric`, in one query whatever the observations: window
+    functions count them and pick, per metric, the newest and the first few of each bad kind."""
+    per_metric = [F("metric_id")]
+    per_state = [F("metric_id"), F("verdict__state")]
+    bad = [VerdictState.ROLLBACK, VerdictState.INCONCLUSIVE]
+    rows = (
+        observations.select_related("verdict__metric", "verdict__asked_by")
+        .annotate(
+            recency=Window(RowNumber(), partition_by=per_metric, order_by=[F("observed_at").desc(), F("pk").desc()]),
+            position=Window(RowNumber(), partition_by=per_state, order_by=[F("observed_at").asc(), F("pk").asc()]),
+            in_metric=Window(Count("pk"), partition_by=per_metric),
+            in_state=Window(Count("pk"), partition_by=per_state),
+        )
+        .filter(Q(recency=1) | Q(position__lte=SHOWN_CAUSES, verdict__state__in=bad))
+        .order_by("metric_id", "observed_at", "pk")
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        seen = found.setdefault(row.metric_id, {"rollback": [], "inconclusive": [], "counts": {}})
+        state = row.verdict.state
+        seen["observations"] = row.in_metric
+        seen["counts"][state] = row.in_state
+        if row.recency == 1:
+            seen["newest"] = row.verdict
+        if state in bad and row.position <= SHOWN_CAUSES:
+            seen[state].append(row)
+    return {
+        metric_id: ObservedMetric(
+            newest=seen["newest"],
+            observations=seen["observations"],
+            rollbacks=seen["counts"].get(VerdictState.ROLLBACK, 0),
+            inconclusives=seen["counts"].get(VerdictState.INCONCLUSIVE, 0),
+            first_rollbacks=tuple(seen[VerdictState.ROLLBACK]),
+            first_inconclusives=tuple(seen[VerdictState.INCONCLUSIVE]),
+        )
+        for metric_id, seen in found.items()
+    }
+
+
 @dataclass(frozen=True)
 class MetricJudgement:
+    """One gate metric's part in a release verdict: its verdict over the release (`state`), and why (`cause`)."""
+
     metric: Metric
     weight: float
     critical: bool
     observe_only: bool
-    verdict: Verdict | None  # None: not observed yet
+    verdict: Verdict | None  # its newest observation's; None: not observed yet
     has_model: bool = True  # False: no version trained yet, so it cannot be observed
+    state: str | None = None  # a VerdictState value: its verdict over the release; None: not observed (nor missing)
+    cause: str = MetricCause.NOT_OBSERVED  # a MetricCause value
+    judged_on: str = JudgedOn.RELEASE
+    failure_limit: int = 0
+    inconclusive_limit: int | None = None
+    observations: int = 0  # in the release (up to when it was asked)
+    rollbacks: int = 0
+    inconclusives: int = 0
+    caused_by: tuple[Observation, ...] = ()  # the observations that took it over a limit (the first ones)
 
     @property
     def counts(self) -> bool:
-        return not self.observe_only and self.verdict is not None
+        return not self.observe_only and self.state is not None
 
     @property
     def vetoes(self) -> bool:
-        return self.critical and not self.observe_only and _state(self) == VerdictState.ROLLBACK
+        return self.critical and not self.observe_only and self.state == VerdictState.ROLLBACK
+
+    @property
+    def blocks_rollout(self) -> bool:
+        """A critical metric that is inconclusive: the release is at most inconclusive."""
+        return self.critical and not self.observe_only and self.state == VerdictState.INCONCLUSIVE
+
+    @property
+    def is_held_by_failure_limit(self) -> bool:
+        """Rollback for its failure limit, though its newest observation is not a rollback."""
+        return (
+            self.cause == MetricCause.FAILURE_LIMIT
+            and self.verdict is not None
+            and self.verdict.state != VerdictState.ROLLBACK
+        )
+
+    @property
+    def is_missing(self) -> bool:
+        return self.cause == MetricCause.MISSING
+
+    @property
+    def can_change_the_verdict(self) -> bool:
+        # A metric that can never change the verdict (observe-only, or weighing 0 and not
+        # critical) is neither waited for nor missing.
+        return not self.observe_only and bool(self.weight or self.critical)
 
     @property
     def is_awaited(self) -> bool:
-        # A metric that can never change the verdict (observe-only, or weighing 0 and not
-        # critical) is not waited for.
-        return not self.observe_only and bool(self.weight or self.critical) and self.verdict is None
+        return self.can_change_the_verdict and self.state is None
+
+    @property
+    def is_judged_on_newest(self) -> bool:
+        return self.judged_on == JudgedOn.NEWEST
+
+    @property
+    def cause_display(self) -> str:
+        return str(MetricCause(self.cause).label)
 
 
 @dataclass(frozen=True)
 class ReleaseVerdict:
-    state: str  # a VerdictState value
-    score: float | None  # 0 to 100; None when no metric counts yet
-    rule: str  # a ReleaseRule value
+    state: str  # a VerdictState value: the real verdict (also in dry run)
+    score: float | None  # 0 to 100: 0 on a veto; None while waiting, when nothing counts or a critical metric blocks
+    rule: str  # a ReleaseRule value (deprecated: `decided_by` says more)
     metrics: list[MetricJudgement] = field(default_factory=list)
     summary: str = ""
     decided_by: str = ""  # a DecidedBy value: what decided `state` (never DRY_RUN)
@@ -446,77 +605,176 @@ class ReleaseVerdict:
         return VerdictState.ROLLOUT if self.dry_run else self.state
 
     @property
+    def answered_score(self) -> float | None:
+        return 100.0 if self.dry_run else self.score
+
+    @property
+    def answered_decided_by(self) -> str:
+        return DecidedBy.DRY_RUN if self.dry_run else self.decided_by
+
+    @property
+    def answered_summary(self) -> str:
+        return dry_run_words(self.state) + " " + self.summary if self.dry_run else self.summary
+
+    @property
     def shown_score(self) -> float | None:
-        return score_to_show(self.score, self.rule)
+        return self.score
+
+    @property
+    def decided_by_display(self) -> str:
+        return str(DecidedBy(self.decided_by).label)
+
+
+def dry_run_words(state: str) -> str:
+    """What a gate in dry run would have done, had it not been in dry run."""
+    if state == VerdictState.ROLLBACK:
+        return gettext("Dry run: would have rolled back.")
+    if state == VerdictState.ROLLOUT:
+        return gettext("Dry run: would have rolled out.")
+    return gettext("Dry run: would have left the decision to a person.")
 
 
 def score_to_show(score: float | None, rule: str) -> float | None:
-    """The score a page shows beside a verdict: none while it waits for a metric, as the
-    score of the metrics observed so far (100 after one good one) would read as a pass."""
+    """The score a page shows beside a verdict: none while it waits for a metric (an answer
+    kept before waiting stored none: the score of the metrics observed so far would read as a pass)."""
     return None if rule == ReleaseRule.WAITING else score
 
 
-def judge_release(gate: Gate, gate_metrics: list[GateMetric], latest: dict[int, Verdict]) -> ReleaseVerdict:
-    """Kayenta's rule, with Keptn's half point for a warning: a critical rollback vetoes;
-    otherwise the weighted score of the counted metrics against the two thresholds."""
-    judgements = [
-        MetricJudgement(
-            metric=item.metric,
-            weight=item.weight,
-            critical=item.critical,
-            observe_only=item.observe_only,
-            verdict=latest.get(item.metric_id),
-            has_model=getattr(item, "has_model", True),
-        )
-        for item in gate_metrics
-    ]
+def judge_release(
+    gate: Gate, gate_metrics: list[GateMetric], observed: dict[int, ObservedMetric], age_minutes: float
+) -> ReleaseVerdict:
+    """Each metric judged over the release (`judge_metric`), then Kayenta's rule with Keptn's
+    half point for a warning: a critical rollback vetoes, a critical inconclusive blocks a
+    rollout; otherwise the weighted score of the counted metrics against the two thresholds."""
+    judgements = [judge_metric(gate, item, observed.get(item.metric_id), age_minutes) for item in gate_metrics]
     exact = _exact_score(judgements)
-    state, rule = decide_release(gate, judgements, exact)
-    score = None if exact is None else _shown_score(exact, gate)
-    return ReleaseVerdict(state, score, rule, judgements, word_release(gate, state, rule, judgements, score))
+    state, decided_by = decide_release(gate, judgements, exact)
+    weighted = None if exact is None else _shown_score(exact, gate)
+    return ReleaseVerdict(
+        state=state,
+        score=release_score(decided_by, weighted),
+        rule=RULE_OF_DECIDED_BY[decided_by],
+        metrics=judgements,
+        summary=word_release(gate, state, decided_by, judgements, weighted),
+        decided_by=decided_by,
+        dry_run=gate.dry_run,
+    )
+
+
+def judge_metric(gate: Gate, item: GateMetric, seen: ObservedMetric | None, age_minutes: float) -> MetricJudgement:
+    """A gate metric's verdict over the release: missing once the gate stops waiting for it,
+    else from its observations (`over_the_release`)."""
+    judgement = MetricJudgement(
+        metric=item.metric,
+        weight=item.weight,
+        critical=item.critical,
+        observe_only=item.observe_only,
+        verdict=None,
+        has_model=getattr(item, "has_model", True),
+        judged_on=item.judged_on,
+        failure_limit=item.failure_limit,
+        inconclusive_limit=item.inconclusive_limit,
+    )
+    if seen is None:
+        is_late = gate.missing_after_minutes is not None and age_minutes >= gate.missing_after_minutes
+        if is_late and judgement.can_change_the_verdict:
+            return replace(judgement, state=gate.missing_means, cause=MetricCause.MISSING)
+        return judgement
+    state, cause, caused_by = over_the_release(item, seen)
+    return replace(
+        judgement,
+        verdict=seen.newest,
+        state=state,
+        cause=cause,
+        observations=seen.observations,
+        rollbacks=seen.rollbacks,
+        inconclusives=seen.inconclusives,
+        caused_by=caused_by,
+    )
+
+
+def over_the_release(
+    item: GateMetric, seen: ObservedMetric
+) -> tuple[VerdictState, MetricCause, tuple[Observation, ...]]:
+    """As Argo Rollouts: more rollbacks than the failure limit keep the metric rolled back for
+    the rest of the release (likewise inconclusive); otherwise its newest observation, but a
+    newest rollback within the limit is inconclusive (neither rolled back yet, nor promoted).
+    Judged on the newest value, the newest observation alone, as before limits existed."""
+    newest = VerdictState(seen.newest.state)
+    if item.judged_on == JudgedOn.NEWEST:
+        return newest, MetricCause.NEWEST, ()
+    if seen.rollbacks > item.failure_limit:
+        return VerdictState.ROLLBACK, MetricCause.FAILURE_LIMIT, seen.first_rollbacks[: item.failure_limit + 1]
+    limit = item.inconclusive_limit
+    if limit is not None and seen.inconclusives > limit:
+        return VerdictState.INCONCLUSIVE, MetricCause.INCONCLUSIVE_LIMIT, seen.first_inconclusives[: limit + 1]
+    if newest == VerdictState.ROLLBACK:
+        return VerdictState.INCONCLUSIVE, MetricCause.TOLERATED_FAILURE, ()
+    return newest, MetricCause.NEWEST, ()
 
 
 def decide_release(
     gate: Gate, judgements: list[MetricJudgement], exact: float | None
-) -> tuple[VerdictState, ReleaseRule]:
-    """The release verdict and the rule that reached it, from the metrics' judgements and
-    the exact weighted score of those that count (None if none does)."""
-    if any(judgement.vetoes for judgement in judgements):
-        return VerdictState.ROLLBACK, ReleaseRule.VETO
+) -> tuple[VerdictState, DecidedBy]:
+    """The release verdict and what decided it, from the metrics' judgements and the exact
+    weighted score of those that count (None if none does)."""
+    vetoes = [judgement for judgement in judgements if judgement.vetoes]
+    if vetoes:
+        by_limit = all(judgement.is_held_by_failure_limit for judgement in vetoes)
+        return VerdictState.ROLLBACK, DecidedBy.FAILURE_LIMIT if by_limit else DecidedBy.CRITICAL_VETO
     if any(judgement.is_awaited for judgement in judgements):
-        return VerdictState.INCONCLUSIVE, ReleaseRule.WAITING
+        return VerdictState.INCONCLUSIVE, DecidedBy.WAITING
     if exact is None:
-        return VerdictState.INCONCLUSIVE, ReleaseRule.NOTHING_COUNTS
+        return VerdictState.INCONCLUSIVE, DecidedBy.NOTHING_COUNTS
     # The exact score against the thresholds; the one shown is rounded on the same side.
     if exact >= gate.pass_score:
-        return VerdictState.ROLLOUT, ReleaseRule.THRESHOLD
+        if any(judgement.blocks_rollout for judgement in judgements):
+            return VerdictState.INCONCLUSIVE, DecidedBy.CRITICAL_INCONCLUSIVE
+        return VerdictState.ROLLOUT, DecidedBy.SCORE
     if exact < gate.marginal_score:
-        return VerdictState.ROLLBACK, ReleaseRule.THRESHOLD
-    return VerdictState.INCONCLUSIVE, ReleaseRule.THRESHOLD
+        return VerdictState.ROLLBACK, DecidedBy.SCORE
+    return VerdictState.INCONCLUSIVE, DecidedBy.SCORE
+
+
+def release_score(decided_by: DecidedBy, weighted: float | None) -> float | None:
+    """The score answered, as Kayenta's: 0 on a veto; none while waiting, when nothing counts,
+    or when a critical metric keeps a passing score from rolling out (`score >= pass` must never
+    promote what the verdict does not); the weighted score otherwise."""
+    if decided_by in (DecidedBy.CRITICAL_VETO, DecidedBy.FAILURE_LIMIT):
+        return 0.0
+    return weighted if decided_by == DecidedBy.SCORE else None
 
 
 def word_release(
-    gate: Gate, state: VerdictState, rule: ReleaseRule, judgements: list[MetricJudgement], score: float | None
+    gate: Gate,
+    state: VerdictState,
+    decided_by: DecidedBy,
+    judgements: list[MetricJudgement],
+    weighted: float | None,
 ) -> str:
     """The release verdict in words: what decided it, and what a person can do about it."""
-    if rule == ReleaseRule.VETO:
-        vetoes = [judgement for judgement in judgements if judgement.vetoes]
-        return ngettext(
-            "Roll back: the critical metric %(names)s says rollback.",
-            "Roll back: the critical metrics %(names)s say rollback.",
-            len(vetoes),
-        ) % {"names": ", ".join(f"“{judgement.metric.name}”" for judgement in vetoes)}
-    if rule == ReleaseRule.WAITING:
+    if decided_by in (DecidedBy.CRITICAL_VETO, DecidedBy.FAILURE_LIMIT):
+        return _veto_summary(decided_by, [judgement for judgement in judgements if judgement.vetoes])
+    if decided_by == DecidedBy.WAITING:
         return _waiting_summary([judgement for judgement in judgements if judgement.is_awaited])
-    if rule == ReleaseRule.NOTHING_COUNTS or score is None:
+    if decided_by == DecidedBy.NOTHING_COUNTS or weighted is None:
         return gettext(
             "A person decides: no metric of this gate counts (each is observe-only, or weighs 0 and is not critical)."
         )
     words = {
-        "score": _score_text(score),
+        "score": _score_text(weighted),
         "pass": _score_text(gate.pass_score),
         "marginal": _score_text(gate.marginal_score),
     }
+    if decided_by == DecidedBy.CRITICAL_INCONCLUSIVE:
+        blocking = [judgement for judgement in judgements if judgement.blocks_rollout]
+        return ngettext(
+            "A person decides: the critical metric %(names)s is inconclusive, so the score %(score)s may not "
+            "roll the release out.",
+            "A person decides: the critical metrics %(names)s are inconclusive, so the score %(score)s may not "
+            "roll the release out.",
+            len(blocking),
+        ) % {**words, "names": _names(blocking)}
     if state == VerdictState.ROLLOUT:
         return gettext("Roll out: the score %(score)s reaches the pass score %(pass)s.") % words
     if state == VerdictState.ROLLBACK:
@@ -527,16 +785,43 @@ def word_release(
     )
 
 
+def _veto_summary(decided_by: DecidedBy, vetoes: list[MetricJudgement]) -> str:
+    if decided_by == DecidedBy.FAILURE_LIMIT:
+        return ngettext(
+            "Roll back: the critical metric %(names)s was judged rollback more often in this release than its "
+            "failure limit allows.",
+            "Roll back: the critical metrics %(names)s were judged rollback more often in this release than their "
+            "failure limits allow.",
+            len(vetoes),
+        ) % {"names": _names(vetoes)}
+    missing = [judgement for judgement in vetoes if judgement.is_missing]
+    if missing and len(missing) == len(vetoes):
+        return ngettext(
+            "Roll back: the critical metric %(names)s is missing (no observation in time), and this gate counts a "
+            "missing metric as rollback.",
+            "Roll back: the critical metrics %(names)s are missing (no observation in time), and this gate counts "
+            "a missing metric as rollback.",
+            len(missing),
+        ) % {"names": _names(missing)}
+    return ngettext(
+        "Roll back: the critical metric %(names)s says rollback.",
+        "Roll back: the critical metrics %(names)s say rollback.",
+        len(vetoes),
+    ) % {"names": _names(vetoes)}
+
+
+def _names(judgements: Iterable[MetricJudgement]) -> str:
+    return ", ".join(f"“{judgement.metric.name}”" for judgement in judgements)
+
+
 def _exact_score(judgements: list[MetricJudgement]) -> float | None:
     """The weighted score, 0 to 100, of the metrics that count; None if none does (or all weigh 0)."""
-    counted = [judgement for judgement in judgements if judgement.counts and judgement.verdict is not None]
+    counted = [judgement for judgement in judgements if judgement.counts and judgement.state is not None]
     weights = sum(judgement.weight for judgement in counted)
     if not weights:
         return None
     points = sum(
-        judgement.weight * SCORES[VerdictState(judgement.verdict.state)]
-        for judgement in counted
-        if judgement.verdict is not None
+        judgement.weight * SCORES[VerdictState(judgement.state)] for judgement in counted if judgement.state is not None
     )
     return 100 * points / weights
 
@@ -560,10 +845,6 @@ def _waiting_summary(waiting: list[MetricJudgement]) -> str:
         "Waiting: no observation yet of %(unobserved)s, and %(names)s have no trained model yet.",
         len(untrained),
     ) % {"unobserved": unobserved, "names": names}
-
-
-def _state(judgement: MetricJudgement) -> VerdictState | None:
-    return VerdictState(judgement.verdict.state) if judgement.verdict is not None else None
 
 
 def _shown_score(exact: float, gate: Gate) -> float:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from metrics.exceptions import FeedbackAlreadyGiven
 from metrics.formatting import grouped, number, percent
 from metrics.models.indicator import Indicator
-from metrics.models.metric import Decision, Metric
+from metrics.models.metric import BadDirection, Decision, Metric
 from predictor.charts import ChartLabels, Observation, with_observation
 from predictor.columns import ROLLBACK, ROLLOUT
 from predictor.explain import Condition
@@ -38,8 +38,12 @@ class VerdictState(models.TextChoices):
 
 
 class Reason(models.TextChoices):
-    """Why a verdict is inconclusive. Stored with their figures, worded when shown (in the reader's language)."""
+    """Why a verdict is inconclusive (or, beyond the data on the metric's bad side, a rollback).
+    Stored with their figures, worded when shown (in the reader's language)."""
 
+    # The value lies beyond anything the model has seen, on the side the metric's owner says is
+    # bad: a rollback however the tree leans (the only reason such a verdict keeps).
+    BEYOND_BAD_SIDE = "beyond_bad_side"
     VALUE_OUT_OF_RANGE = "value_out_of_range"
     MINUTES_OUT_OF_RANGE = "minutes_out_of_range"
     FEW_CASES = "few_cases"
@@ -67,7 +71,8 @@ class VerdictQuerySet(models.QuerySet["Verdict"]):
         tree = model.compiled_tree(requested_by=user)
         leaf = tree.leaf_for(value, minutes)
         is_stale = model.data_version != metric.data_version
-        reasons = judge(metric, model, leaf, value, minutes, is_stale)
+        bad_side = beyond_bad_side(metric, model, value)
+        reasons = [bad_side] if bad_side is not None else judge(metric, model, leaf, value, minutes, is_stale)
         decision = VerdictState.ROLLBACK if leaf.decision == ROLLBACK else VerdictState.ROLLOUT
         return self.create(
             metric=metric,
@@ -76,7 +81,7 @@ class VerdictQuerySet(models.QuerySet["Verdict"]):
             model_accuracy=model.accuracy,
             value=value,
             minutes=minutes,
-            state=VerdictState.INCONCLUSIVE if reasons else decision,
+            state=state_of(decision, reasons),
             leaning=decision,
             reasons=reasons,
             leaf_rollbacks=leaf.rollbacks,
@@ -90,6 +95,7 @@ class VerdictQuerySet(models.QuerySet["Verdict"]):
                 "min_leaf_cases": metric.min_leaf_cases,
                 "range_margin": metric.range_margin,
                 "refuse_stale": metric.refuse_stale,
+                "bad_direction": metric.bad_direction,
             },
             asked_by=user,
             source=source,
@@ -116,6 +122,40 @@ class VerdictQuerySet(models.QuerySet["Verdict"]):
         )
 
 
+def state_of(decision: VerdictState, reasons: list[dict[str, Any]]) -> VerdictState:
+    """The verdict given: rollback beyond the data on the bad side, inconclusive for any other
+    reason, the leaf's decision otherwise."""
+    if any(reason["code"] == Reason.BEYOND_BAD_SIDE for reason in reasons):
+        return VerdictState.ROLLBACK
+    return VerdictState.INCONCLUSIVE if reasons else decision
+
+
+def out_of_range_margin(metric: Metric, low: float, high: float) -> float:
+    """How far beyond [low, high] an observation may lie before it is out of range: the
+    metric's margin, as a share of the range (of the bound itself for a single value)."""
+    return float(metric.range_margin * ((high - low) or abs(high) or 1.0))
+
+
+def beyond_bad_side(metric: Metric, model: TrainedModel, value: float) -> dict[str, Any] | None:
+    """The reason a value is a rollback whatever the tree says, when it lies beyond anything
+    `model` has seen (by the out-of-range margin) on the side `metric`'s owner says is bad;
+    None otherwise (on the good side, or for a metric bad either way, it is inconclusive)."""
+    low, high = model.value_min, model.value_max
+    if low is None or high is None or metric.bad_direction == BadDirection.EITHER:
+        return None
+    margin = out_of_range_margin(metric, low, high)
+    is_beyond = value > high + margin if metric.bad_direction == BadDirection.HIGHER else value < low - margin
+    if not is_beyond:
+        return None
+    return {
+        "code": Reason.BEYOND_BAD_SIDE,
+        "observed": value,
+        "low": low,
+        "high": high,
+        "direction": metric.bad_direction,
+    }
+
+
 def judge(
     metric: Metric, model: TrainedModel, leaf: Leaf, value: float, minutes: float, is_stale: bool
 ) -> list[dict[str, Any]]:
@@ -127,7 +167,7 @@ def judge(
     ):
         if low is None or high is None:
             continue  # a version trained before its range was kept
-        margin = metric.range_margin * ((high - low) or abs(high) or 1.0)
+        margin = out_of_range_margin(metric, low, high)
         if not low - margin <= observed <= high + margin:
             reasons.append({"code": code, "observed": observed, "low": low, "high": high})
     return [*reasons, *leaf_reasons(metric, leaf), *model_reasons(metric, model, is_stale)]
@@ -292,6 +332,20 @@ class Verdict(models.Model):
         return self.state == VerdictState.INCONCLUSIVE
 
     @property
+    def is_beyond_bad_side(self) -> bool:
+        """Rolled back because the value lies beyond anything seen on the metric's bad side."""
+        return bool(self.reasons) and state_of(VerdictState.INCONCLUSIVE, self.reasons) == VerdictState.ROLLBACK
+
+    @property
+    def bad_direction(self) -> str:
+        """The metric's bad direction when the verdict was given ("either" before it was kept)."""
+        return str(self.thresholds.get("bad_direction", BadDirection.EITHER))
+
+    @property
+    def bad_direction_display(self) -> str:
+        return str(BadDirection(self.bad_direction).label)
+
+    @property
     def leaf_cases(self) -> int:
         return self.leaf_rollbacks + self.leaf_rollouts
 
@@ -354,6 +408,23 @@ class Verdict(models.Model):
 
 def reason_text(reason: dict[str, Any]) -> str:
     code = reason["code"]
+    if code == Reason.BEYOND_BAD_SIDE:
+        words = (
+            gettext(
+                "The value %(observed)s is beyond anything seen, on the bad side: higher is worse, and the model "
+                "has seen %(low)s to %(high)s."
+            )
+            if reason["direction"] == BadDirection.HIGHER
+            else gettext(
+                "The value %(observed)s is beyond anything seen, on the bad side: lower is worse, and the model "
+                "has seen %(low)s to %(high)s."
+            )
+        )
+        return words % {
+            "observed": number(reason["observed"]),
+            "low": number(reason["low"]),
+            "high": number(reason["high"]),
+        }
     if code == Reason.VALUE_OUT_OF_RANGE:
         return gettext("The value %(observed)s lies outside what the model has seen (%(low)s to %(high)s).") % {
             "observed": number(reason["observed"]),

@@ -234,6 +234,7 @@ def test_the_owner_changes_some_verdict_settings_and_the_next_verdict_applies_th
         "min_leaf_cases": 8,
         "range_margin": 0.1,
         "refuse_stale": False,
+        "bad_direction": "either",
     }
     assert settings_of(trained_metric) == (0.6, 0.95, 8, 0.1, False)
     asked = ask(client, trained_metric, {"value": 900, "minutes": 30}, bearer(owner))

@@ -275,7 +275,17 @@ def test_the_owner_changes_a_gates_scores_and_replaces_its_metrics(client: Clien
     )
     assert replaced.status_code == 200
     assert replaced.json()["metrics"] == [
-        {"metric": checkout["cpu"].pk, "metric_name": "cpu", "weight": 3.0, "critical": True, "observe_only": False}
+        {
+            "metric": checkout["cpu"].pk,
+            "metric_name": "cpu",
+            "weight": 3.0,
+            "critical": True,
+            "observe_only": False,
+            # The safe defaults: judged over the release, rolled back at its first rollback.
+            "judged_on": "release",
+            "failure_limit": 0,
+            "inconclusive_limit": None,
+        }
     ]
     # PUT gives the whole gate: the scores it left out are back to their defaults.
     assert gate_state() == [("Checkout v3", 80.0, 50.0, [(checkout["cpu"].pk, 3.0)])]
@@ -289,6 +299,9 @@ def test_the_owner_changes_a_gates_scores_and_replaces_its_metrics(client: Clien
         ({"metrics": [{"metric": 999_999}]}, "metrics.0.metric"),
         ({"name": ""}, "name"),
         ({"metrics": [{"weight": 2}]}, "metrics.0.metric"),  # an entry naming no metric
+        ({"missing_after_minutes": -1}, "missing_after_minutes"),
+        ({"missing_means": "rollout"}, "missing_means"),
+        ({"dry_run": "yes"}, "dry_run"),
     ],
 )
 def test_a_bad_change_is_refused_and_the_gate_left_as_it_was(
@@ -475,7 +488,7 @@ def test_each_verdict_asked_is_kept_as_it_was_answered_and_shown_over_time(
     assert asked["verdict"] == "rollback"
     points = list(Release.objects.get().answers.order_by("asked_at", "pk").values_list("state", "score", "rule"))
     assert points == [
-        ("inconclusive", 100.0, "waiting"),
+        ("inconclusive", None, "waiting"),  # no score while waiting
         ("inconclusive", 66.7, "threshold"),
         ("rollback", 66.7, "threshold"),
     ]

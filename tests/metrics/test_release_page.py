@@ -125,3 +125,75 @@ def test_the_history_keeps_counting_past_the_points_it_shows(client: Client, own
 )
 def test_minutes_read_as_people_say_them(value: float | None, shown: str) -> None:
     assert minutes(value) == shown
+
+
+BAD_VALUE = 250  # rule_data's rule: a rollback after 10 minutes or more
+
+
+def test_a_metric_over_its_failure_limit_shows_why_and_which_observations_caused_it(
+    client: Client, owner: User, release: Release
+) -> None:
+    error_rate = metric_named(release, "Error rate")
+    release.gate.gate_metrics.filter(metric=error_rate).update(critical=True)
+    release.observe(metric_named(release, "p95 latency"), GOOD_VALUE, owner, minutes=12)
+    spike = release.observe(error_rate, BAD_VALUE, owner, minutes=20)
+    release.observe(error_rate, GOOD_VALUE, owner, minutes=30)
+    release.answer(owner)
+    client.force_login(owner)
+
+    response = client.get(release.get_absolute_url())
+
+    rows = {row[0]: row for row in table_rows(response, "release-metrics")}
+    over_release = rows["Error rate critical"][3]
+    assert over_release.startswith("Rollback (more rollbacks in the release than its failure limit)")
+    assert "1 rollback in the release (failure limit 0)." in over_release
+    assert "250 at 20 min: Rollback" in over_release
+    assert rows["Error rate critical"][4] == "Rollout"  # its newest observation
+    assert f'href="{spike.verdict.get_absolute_url()}"' in response.content.decode()
+    html = response.content.decode()
+    assert "Decided by: a critical metric&#x27;s failure limit." in html
+    assert "Score 0 of 100" in html
+    assert "Error rate: Rollback (over its failure limit)" in table_rows(response, "release-history")[0][4]
+
+
+def test_a_metric_judged_on_its_newest_value_says_so(client: Client, owner: User, release: Release) -> None:
+    release.gate.gate_metrics.update(judged_on="newest")
+    for name in ("Error rate", "p95 latency"):
+        release.observe(metric_named(release, name), GOOD_VALUE, owner, minutes=12)
+    client.force_login(owner)
+
+    rows = table_rows(client.get(release.get_absolute_url()), "release-metrics")
+
+    assert rows[0][3] == "Rollout (its newest observation) Judged on its newest value only."
+
+
+def test_the_release_page_reads_in_portuguese(client: Client, owner: User, release: Release) -> None:
+    Gate.objects.filter(pk=release.gate_id).update(dry_run=True)
+    release.gate.gate_metrics.update(critical=True)
+    for name in ("Error rate", "p95 latency"):
+        release.observe(metric_named(release, name), BAD_VALUE, owner, minutes=12)
+    release.answer(owner)
+    client.force_login(owner)
+
+    html = client.get(release.get_absolute_url(), headers={"Accept-Language": "pt-br"}).content.decode()
+
+    assert "Simulação: teria feito rollback." in html
+    assert "Decidido por: uma métrica crítica diz rollback." in html
+    assert "mais rollbacks na release do que seu limite de falhas" in html
+
+
+def test_an_answer_kept_before_decided_by_shows_what_decided_from_its_rule(
+    client: Client, owner: User, release: Release
+) -> None:
+    release.answers.create(
+        state="rollback",
+        score=20.0,
+        rule="veto",
+        metrics=[{"name": "Error rate", "state": "rollback", "counted": True}],
+    )
+    client.force_login(owner)
+
+    history = table_rows(client.get(release.get_absolute_url()), "release-history")
+
+    assert history[0][2] == "Rollback veto"
+    assert history[0][4] == "Error rate: Rollback"

@@ -12,10 +12,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import execute_from_command_line
 from django.db import connections
+from django.test import Client
+from django.urls import reverse
 
-from metrics.models import Gate, GateMetric, Release
+from metrics.models import Gate, GateMetric, Metric, Release
 from metrics.models.gate import Answer
-from tests.api.test_gates import trained
+from tests.api.test_gates import bearer, trained
 
 
 def manage(*arguments: str) -> tuple[int, str, str]:
@@ -116,3 +118,71 @@ def test_the_help_gives_every_exit_status(capsys: pytest.CaptureFixture[str]) ->
     assert "1 when no verdict could be given" in text
     assert "2 when the arguments do not parse" in text
     assert "--release ID" in text
+
+
+def test_a_release_verdict_prints_what_decided_it_and_the_observations_behind_a_limit(gate: Gate, owner: User) -> None:
+    release = release_of(gate, owner, 250, 900)
+    error_rate = gate.gate_metrics.get(critical=True).metric
+    release.observe(error_rate, 900, owner, minutes=40)  # recovered, too late
+    spike = release.observations.order_by("pk").first()
+    assert spike is not None
+
+    code, printed, _errors = manage("--release", str(release.pk))
+
+    assert code == 3
+    lines = printed.splitlines()
+    assert lines[1] == "  Decided by: a critical metric's failure limit (failure_limit)."
+    assert "  error rate: Rollback (more rollbacks in the release than its failure limit)" in lines
+    assert f"    250 after 30 minutes: Rollback (verdict {spike.verdict.pk})" in lines
+
+
+def test_a_release_in_dry_run_exits_0_as_the_pipeline_is_answered_and_says_what_it_would_have_done(
+    gate: Gate, owner: User
+) -> None:
+    Gate.objects.filter(pk=gate.pk).update(dry_run=True)
+    release = release_of(gate, owner, 250, 900)
+
+    code, printed, _errors = manage("--release", str(release.pk))
+    json_code, json_printed, _errors = manage("--release", str(release.pk), "--json")
+
+    assert code == json_code == 0
+    assert printed.splitlines()[0].startswith("Checkout, checkout-web v42: Dry run: would have rolled back.")
+    assert "Dry run: the pipeline is answered rollout." in printed.splitlines()[1]
+    body = json.loads(json_printed)
+    assert (body["verdict"], body["decided_by"], body["would_be"]["verdict"]) == ("rollout", "dry_run", "rollback")
+
+
+def test_a_metric_verdict_beyond_its_data_on_the_bad_side_exits_3_and_says_why(gate: Gate, owner: User) -> None:
+    Metric.objects.filter(name="error rate").update(bad_direction="higher")
+
+    code, printed, _errors = manage("error rate", "50000", "30")
+
+    assert code == 3
+    assert "is beyond anything seen, on the bad side: higher is worse" in printed
+    assert "  Bad direction: higher is worse." in printed.splitlines()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_page_the_api_and_the_command_say_the_same_of_a_release(
+    client: Client, gate: Gate, owner: User, dry_run: bool
+) -> None:
+    Gate.objects.filter(pk=gate.pk).update(dry_run=dry_run)
+    release = release_of(gate, owner, 250, 900)
+    release.observe(gate.gate_metrics.get(critical=True).metric, 900, owner, minutes=40)
+
+    code, printed, _errors = manage("--release", str(release.pk))
+    body = client.get(reverse("api:release_verdict", args=[release.pk]), headers=bearer(owner)).json()
+    client.force_login(owner)
+    page = client.get(release.get_absolute_url()).content.decode()
+
+    words = "a critical metric&#x27;s failure limit"
+    assert f"Decided by: {words}." in page
+    assert printed.splitlines()[1].startswith("  Decided by: a critical metric's failure limit (failure_limit).")
+    if dry_run:
+        assert (code, body["verdict"], body["would_be"]["decided_by"]) == (0, "rollout", "failure_limit")
+        assert "Dry run: would have rolled back." in page
+        assert printed.splitlines()[0].endswith(body["summary"])
+    else:
+        assert (code, body["verdict"], body["decided_by"]) == (3, "rollback", "failure_limit")
+        assert printed.splitlines()[0].endswith(body["summary"])
+        assert body["summary"] in page

@@ -153,6 +153,7 @@ def test_enough_cases_with_a_clear_majority_give_a_conclusive_verdict_with_what_
         "min_leaf_cases": 5,
         "range_margin": 0.1,
         "refuse_stale": False,
+        "bad_direction": "either",
     }
 
 

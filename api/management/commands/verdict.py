@@ -19,7 +19,8 @@ from django.utils.translation import gettext
 from api.serializers import ReleaseVerdictSerializer, VerdictSerializer
 from metrics.exceptions import ModelUnusable, NoTrainedModel
 from metrics.management.commands._arguments import metric_named, user_named
-from metrics.models import Release, Source, VerdictState
+from metrics.models import Release, ReleaseVerdict, Source, VerdictState
+from metrics.models.gate import MetricJudgement
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 from metrics.models.metric import LARGEST_ID
 
@@ -66,6 +67,7 @@ class Command(BaseCommand):
         "verdict over time, as the API's). Prints the verdict, its reasons, and where it is logged. "
         "A pipeline step gates on the exit status, 0 only for a rollout: "
         "0 rollout, 3 rollback, 4 inconclusive (a release also while it waits for an observation); "
+        "a release whose gate is in dry run exits 0 as the pipeline is answered, and prints what it would have done; "
         "1 when no verdict could be given (no such metric, release or user, no usable model, a value out of "
         "bounds); 2 when the arguments do not parse."
     )
@@ -116,6 +118,9 @@ class Command(BaseCommand):
             for text in verdict.reason_texts():
                 self.stdout.write(f"  {text}")
             self.stdout.write(
+                "  " + gettext("Bad direction: %(direction)s.") % {"direction": verdict.bad_direction_display}
+            )
+            self.stdout.write(
                 gettext("Logged as verdict %(id)d: %(path)s") % {"id": verdict.pk, "path": verdict.get_absolute_url()}
             )
         raise SystemExit(EXIT_CODES[VerdictState(verdict.state)])
@@ -131,10 +136,40 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(ReleaseVerdictSerializer(verdict).data, ensure_ascii=False))
         else:
-            self.stdout.write(f"{release.gate.name}, {release}: {verdict.summary}")
-            for judgement in verdict.metrics:
-                state = judgement.verdict.get_state_display() if judgement.verdict else gettext("not observed yet")
-                counted = f" ({gettext('observe only')})" if judgement.observe_only else ""
-                self.stdout.write(f"  {judgement.metric.name}: {state}{counted}")
-            self.stdout.write(gettext("Release page: %(path)s") % {"path": release.get_absolute_url()})
-        raise SystemExit(EXIT_CODES[VerdictState(verdict.state)])
+            self.print_release_verdict(release, verdict)
+        # In dry run, the status the pipeline would get from the API: 0 (the real verdict is printed).
+        raise SystemExit(EXIT_CODES[VerdictState(verdict.answered_state)])
+
+    def print_release_verdict(self, release: Release, verdict: ReleaseVerdict) -> None:
+        self.stdout.write(f"{release.gate.name}, {release}: {verdict.answered_summary}")
+        decided = gettext("Decided by: %(what)s (%(code)s).") % {
+            "what": verdict.decided_by_display,
+            "code": verdict.decided_by,
+        }
+        if verdict.dry_run:
+            decided += " " + gettext("Dry run: the pipeline is answered rollout.")
+        self.stdout.write(f"  {decided}")
+        for judgement in verdict.metrics:
+            self.stdout.write(f"  {judgement.metric.name}: {metric_line(judgement)}")
+            for observation in judgement.caused_by:
+                self.stdout.write(
+                    "    "
+                    + gettext("%(value)s after %(minutes)s minutes: %(state)s (verdict %(id)d)")
+                    % {
+                        "value": f"{observation.verdict.value:g}",
+                        "minutes": f"{observation.verdict.minutes:g}",
+                        "state": observation.verdict.get_state_display(),
+                        "id": observation.verdict.pk,
+                    }
+                )
+        self.stdout.write(gettext("Release page: %(path)s") % {"path": release.get_absolute_url()})
+
+
+def metric_line(judgement: MetricJudgement) -> str:
+    """A gate metric's verdict over the release, why, and whether it counts."""
+    if judgement.state is None:
+        state = gettext("not observed yet")
+    else:
+        state = f"{VerdictState(judgement.state).label} ({judgement.cause_display})"
+    counted = f" ({gettext('observe only')})" if judgement.observe_only else ""
+    return state + counted
