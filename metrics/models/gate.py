@@ -73,7 +73,7 @@ class MissingMeans(models.TextChoices):
 class JudgedOn(models.TextChoices):
     """Which observations of a release a gate metric's verdict is taken from."""
 
-    RELEASE = "release", _("every observation of the release (with its limits)")
+    RELEASE = "release", _("every observation, with its limits")
     NEWEST = "newest", _("the newest value only")
 
 
@@ -181,7 +181,9 @@ class GateMetric(models.Model):
         _("weight"), default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(LARGEST_WEIGHT)]
     )
     critical = models.BooleanField(
-        _("critical"), default=False, help_text=_("A rollback verdict on this metric rolls the release back.")
+        _("critical"), default=False, help_text=_(
+            "A rollback verdict on this metric rolls the release back; an inconclusive one keeps it from rolling out."
+        ),
     )
     observe_only = models.BooleanField(
         _("observe only"), default=False, help_text=_("Its verdict is logged and shown, but never counts.")
