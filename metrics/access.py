@@ -6,7 +6,7 @@ the same rules hold whether the user comes from a session, a token or a task.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
@@ -139,7 +139,7 @@ def get_release_by_key(user: User | AnonymousUser, gate_id: int, key: str, *, ma
     Rollouts' first measurement may come before any observation. Anyone else gets a 404."""
     gate = get_gate(user, gate_id)
     if may_start and gate.can_start_release(user):
-        return gate.release_by_key(key, user)
+        return gate.release_by_key(key, cast("User", user))  # signed in: it may start releases
     if message := release_key_error(key):  # no release has it (and PostgreSQL refuses a NUL in a query)
         raise InvalidReleaseKey(message)
     return get_object_or_404(Release.objects.visible_to(user).select_related("gate", "gate__owner"), gate=gate, key=key)

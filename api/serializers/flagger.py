@@ -34,7 +34,9 @@ class FlaggerPayloadSerializer(StrictTypes, serializers.Serializer[dict[str, Any
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # Only the fields Flagger sends today are read: one a later Flagger adds is left alone
         # rather than refused (a refusal would hold back or roll back every canary).
-        known = {name: value for name, value in data.items() if name in self.fields} if isinstance(data, Mapping) else data
+        known = (
+            {name: value for name, value in data.items() if name in self.fields} if isinstance(data, Mapping) else data
+        )
         return super().to_internal_value(known)  # type: ignore[no-any-return]
 
     def validate_metadata(self, metadata: dict[str, str]) -> dict[str, str]:

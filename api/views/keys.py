@@ -20,7 +20,7 @@ KEY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
     description="The release's key in the gate: 1 to 400 visible characters, no space; percent-encoded "
-    "(a \"/\" may be sent as is or as %2F).",
+    '(a "/" may be sent as is or as %2F).',
 )
 
 

@@ -277,8 +277,10 @@ class GateMetric(models.Model):
 
 def release_key_error(key: str) -> str | None:
     """Why `key` cannot be a release key, in words; None when it can."""
-    if not key or len(key) > KEY_MAX_LENGTH or any(
-        not unicodedata.category(character).startswith(_KEY_CATEGORY_PREFIXES) for character in key
+    if (
+        not key
+        or len(key) > KEY_MAX_LENGTH
+        or any(not unicodedata.category(character).startswith(_KEY_CATEGORY_PREFIXES) for character in key)
     ):
         return gettext(
             "A release key is 1 to %(largest)d visible characters, with no space (Argo Rollouts' pod-template "
@@ -344,8 +346,8 @@ class Release(models.Model):
                 "(2026-03-01T14:00:00+02:00), or in UTC (2026-03-01T12:00:00Z)."
             )
             errors["started_at"] = ValidationError(message, code="future")
-        if self.key and (message := release_key_error(self.key)):
-            errors["key"] = ValidationError(message, code="invalid_key")
+        if self.key and (key_error := release_key_error(self.key)):
+            errors["key"] = ValidationError(key_error, code="invalid_key")
         if errors:
             raise ValidationError(errors)
 

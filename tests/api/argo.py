@@ -143,15 +143,13 @@ class _Parser:
     def either(self) -> Thunk:
         thunk = self.both()
         while self.take("||"):
-            left, right = thunk, self.both()
-            thunk = lambda left=left, right=right: _boolean(left()) or _boolean(right())  # noqa: E731
+            thunk = _either(thunk, self.both())
         return thunk
 
     def both(self) -> Thunk:
         thunk = self.comparison()
         while self.take("&&"):
-            left, right = thunk, self.comparison()
-            thunk = lambda left=left, right=right: _boolean(left()) and _boolean(right())  # noqa: E731
+            thunk = _both(thunk, self.comparison())
         return thunk
 
     def comparison(self) -> Thunk:
@@ -173,7 +171,7 @@ class _Parser:
         while self.take("."):
             _kind, name = self.tokens[self.position]
             self.position += 1
-            thunk = lambda inner=thunk, name=name: _fetch(inner(), name)  # noqa: E731
+            thunk = _member(thunk, name)
         return thunk
 
     def atom(self) -> Thunk:
@@ -192,6 +190,18 @@ class _Parser:
         if kind == "name" and value in names:
             return lambda: names[value]
         raise ExprError(f"unknown name {value}")
+
+
+def _either(left: Thunk, right: Thunk) -> Thunk:
+    return lambda: _boolean(left()) or _boolean(right())  # expr-lang stops at the first true
+
+
+def _both(left: Thunk, right: Thunk) -> Thunk:
+    return lambda: _boolean(left()) and _boolean(right())  # and at the first false
+
+
+def _member(inner: Thunk, name: str) -> Thunk:
+    return lambda: _fetch(inner(), name)
 
 
 def _fetch(value: Any, name: str) -> Any:

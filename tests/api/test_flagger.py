@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -48,7 +52,7 @@ def payload(hook: str, token: str | None, phase: str = "Progressing", checksum: 
     """The body as Go's json.Marshal writes Flagger's CanaryWebhookPayload: its fields in order,
     the webhook's metadata map with its keys sorted, no spaces."""
     metadata = {"hook": hook, **({"token": token} if token is not None else {}), **extra}
-    body = {"name": "podinfo", "namespace": "test", "phase": phase, "checksum": checksum}
+    body: dict[str, Any] = {"name": "podinfo", "namespace": "test", "phase": phase, "checksum": checksum}
     body["metadata"] = dict(sorted(metadata.items()))
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -124,9 +128,15 @@ def test_a_canary_is_started_judged_and_promoted_through_its_hooks(
         # A critical metric says rollback: rollout is a failed check, rollback rolls it back.
         ({"error rate": ROLLBACK, "p95 latency": ROLLOUT}, {"rollout": 412, "confirm-promotion": 412, "rollback": 200}),
         # By the score (33.3, below the marginal 50).
-        ({"error rate": INCONCLUSIVE, "p95 latency": ROLLBACK}, {"rollout": 412, "confirm-promotion": 412, "rollback": 200}),
+        (
+            {"error rate": INCONCLUSIVE, "p95 latency": ROLLBACK},
+            {"rollout": 412, "confirm-promotion": 412, "rollback": 200},
+        ),
         # Inconclusive (66.7): keep analysing, but a person decides before promotion.
-        ({"error rate": INCONCLUSIVE, "p95 latency": ROLLOUT}, {"rollout": 200, "confirm-promotion": 412, "rollback": 412}),
+        (
+            {"error rate": INCONCLUSIVE, "p95 latency": ROLLOUT},
+            {"rollout": 200, "confirm-promotion": 412, "rollback": 412},
+        ),
         # Waiting for the p95 latency: the same.
         ({"error rate": ROLLOUT}, {"rollout": 200, "confirm-promotion": 412, "rollback": 412}),
         ({"error rate": ROLLOUT, "p95 latency": ROLLOUT}, {"rollout": 200, "confirm-promotion": 200, "rollback": 412}),
@@ -295,3 +305,46 @@ def test_the_token_is_never_logged(client: Client, owner: User, gate: dict, capl
         logged = formatter.format(record) + repr(record.__dict__)
         assert good not in logged
         assert revoked not in logged
+
+
+def readme_webhooks() -> list[dict[str, Any]]:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- flagger: webhooks -->\n```yaml\n(.*?)```", text, re.S)
+    assert found, "the README has no Flagger webhooks block"
+    return yaml.safe_load(found[1])["webhooks"]
+
+
+def test_the_readme_webhooks_gate_a_canary_as_flagger_calls_them(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    secret = secret_of(owner)
+    webhooks = readme_webhooks()
+    # Flagger's CanaryWebhook fields only, each hook named in its metadata as its type.
+    assert all(
+        set(webhook) <= {"name", "type", "url", "timeout", "metadata", "muteAlert", "retries", "disableTLS"}
+        for webhook in webhooks
+    )
+    assert [webhook["type"] for webhook in webhooks] == [
+        "confirm-rollout",
+        "pre-rollout",
+        "rollout",
+        "confirm-promotion",
+    ]
+    assert all(webhook["metadata"]["hook"] == webhook["type"] for webhook in webhooks)
+    assert all(webhook["timeout"] == "10s" for webhook in webhooks)
+
+    def call(webhook: dict[str, Any], phase: str = "Progressing", checksum: str = CHECKSUM) -> int:
+        url = urlsplit(webhook["url"])
+        assert url.path == reverse("api:flagger", args=[1])
+        metadata = {**webhook["metadata"], "token": secret}
+        body = {"name": "podinfo", "namespace": "test", "phase": phase, "checksum": checksum, "metadata": metadata}
+        path = url.path.replace("/gates/1/", f"/gates/{gate['id']}/")
+        return client.post(path, body, content_type="application/json").status_code
+
+    ready, start, verdict, promotion = webhooks
+    assert call(ready, phase="Succeeded", checksum=PREVIOUS) == 200
+    assert call(start) == 200
+    assert (call(verdict), call(promotion)) == (200, 412)  # waiting: analysis goes on, promotion waits
+    push(client, owner, gate, checkout["error rate"], ROLLOUT)
+    push(client, owner, gate, checkout["p95 latency"], ROLLOUT)
+    assert (call(verdict), call(promotion)) == (200, 200)
