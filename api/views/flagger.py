@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -20,6 +22,12 @@ ANSWER = "One line for Flagger's events: the release verdict's summary, and the 
 
 class FlaggerWebhook(APIView):
     authentication_classes = [FlaggerMetadataAuthentication]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A method the view does not take is a 405, before the token is looked for in its body.
+        if not hasattr(self, str(request.method).lower()):
+            raise exceptions.MethodNotAllowed(str(request.method))
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(
         request=FlaggerPayloadSerializer,
