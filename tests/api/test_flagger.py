@@ -26,6 +26,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken, TokenScope
+from api.throttling import PerTokenThrottle
 from mbreak.logs import JsonFormatter
 from metrics.models import Answer, Gate, Metric, Observation, Release
 from tests.api.test_gates import INCONCLUSIVE, ROLLBACK, ROLLOUT, bearer, make_gate, trained
@@ -348,3 +349,18 @@ def test_the_readme_webhooks_gate_a_canary_as_flagger_calls_them(
     push(client, owner, gate, checkout["error rate"], ROLLOUT)
     push(client, owner, gate, checkout["p95 latency"], ROLLOUT)
     assert (call(verdict), call(promotion)) == (200, 200)
+
+
+def test_flaggers_calls_count_against_its_tokens_rate(
+    client: Client, owner: User, gate: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "3/minute"})
+    secret = secret_of(owner)
+    flagger = Flagger(client, gate, secret)
+    pipeline = {"Authorization": f"Bearer {secret}"}
+
+    answers = [flagger.status("pre-rollout"), flagger.status("rollout")]
+    answers.append(client.get(reverse("api:gate", args=[gate["id"]]), headers=pipeline).status_code)
+    answers.append(flagger.status("rollout"))
+
+    assert answers == [200, 200, 200, 429]  # the same token, through the webhook or the header

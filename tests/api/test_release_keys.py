@@ -232,3 +232,12 @@ def test_two_first_calls_at_once_with_a_new_key_start_one_release(owner: User) -
 
     assert found[0].pk == found[1].pk
     assert list(Release.objects.values_list("key", flat=True)) == [HASH]
+
+
+def test_the_release_page_shows_the_deployers_key(client: Client, owner: User, gate: dict) -> None:
+    release = start_release(client, bearer(owner), gate, key="test/podinfo@85d557f47b")
+    client.force_login(owner)
+
+    page = client.get(release["web_url"]).content.decode()
+
+    assert "The deployer's key: <code>test/podinfo@85d557f47b</code>" in page
