@@ -120,7 +120,7 @@ def test_a_key_already_taken_in_the_gate_is_a_409_and_nothing_is_stored(
     )
 
 
-@pytest.mark.parametrize("key", [" 7d9f8c6b5", "checkout web", "7d9f\u200b8c6b5", "tab\there", "k" * 401])
+@pytest.mark.parametrize("key", [" 7d9f8c6b5", "checkout web", "7d9f\u200b8c6b5", "tab\there", "nul\x00", "k" * 401])
 def test_a_key_that_cannot_be_one_is_refused_with_what_a_key_is(
     client: Client, owner: User, gate: dict, checkout, key: str
 ) -> None:
