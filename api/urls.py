@@ -6,7 +6,7 @@ from django.urls import URLPattern, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.views import APIView
 
-from api.views import gates, imports, indicators, jobs, metrics, releases, root, verdicts, versions
+from api.views import flagger, gates, imports, indicators, jobs, keys, metrics, releases, root, verdicts, versions
 
 app_name = "api"
 
@@ -37,6 +37,10 @@ urlpatterns = [
     v1("gates/", gates.GateList, "gates"),
     v1("gates/<int:gate_id>/", gates.GateDetail, "gate"),
     v1("gates/<int:gate_id>/releases/", gates.GateReleases, "gate_releases"),
+    # A release by the deployer's key: any characters, "/" included (Flagger's namespace/name@checksum).
+    v1("gates/<int:gate_id>/keys/<path:key>/observations/", keys.KeyObservations, "key_observations"),
+    v1("gates/<int:gate_id>/keys/<path:key>/verdict", keys.KeyVerdict, "key_verdict"),
+    v1("gates/<int:gate_id>/flagger/", flagger.FlaggerWebhook, "flagger"),
     v1("releases/<int:release_id>/", releases.ReleaseDetail, "release"),
     v1("releases/<int:release_id>/observations/", releases.ReleaseObservations, "release_observations"),
     # Argo Rollouts' web provider asks this URL as is (no trailing slash).

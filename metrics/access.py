@@ -6,13 +6,15 @@ the same rules hold whether the user comes from a session, a token or a task.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
+from metrics.exceptions import InvalidReleaseKey
 from metrics.models import Gate, ImportBatch, Indicator, Job, Metric, Release, TrainedModel, Verdict
+from metrics.models.gate import release_key_error
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -128,6 +130,19 @@ def get_release(user: User | AnonymousUser, release_id: int) -> Release:
     """Releases are read like the gates: by any active account."""
     releases = Release.objects.visible_to(user).select_related("gate", "gate__owner", "created_by")
     return get_object_or_404(releases, pk=release_id)
+
+
+def get_release_by_key(user: User | AnonymousUser, gate_id: int, key: str, *, may_start: bool) -> Release:
+    """A gate's release by the deployer's key, read like a release by its id (by any active
+    account). A key the gate has no release for yet starts one, when `may_start` (the caller
+    may write: not a read-only token) and the caller may start the gate's releases: Argo
+    Rollouts' first measurement may come before any observation. Anyone else gets a 404."""
+    gate = get_gate(user, gate_id)
+    if may_start and gate.can_start_release(user):
+        return gate.release_by_key(key, cast("User", user))  # signed in: it may start releases
+    if message := release_key_error(key):  # no release has it (and PostgreSQL refuses a NUL in a query)
+        raise InvalidReleaseKey(message)
+    return get_object_or_404(Release.objects.visible_to(user).select_related("gate", "gate__owner"), gate=gate, key=key)
 
 
 def get_release_for_observation(user: User | AnonymousUser, release_id: int) -> Release:

@@ -150,3 +150,29 @@ class QueueUnavailable(DomainError):
     def __init__(self, job: Job) -> None:
         self.job = job
         super().__init__(job.outcome())
+
+
+class InvalidReleaseKey(DomainError):
+    """A release key that cannot be one (empty, too long, or with a space or an invisible
+    character): an error of the `key` sent."""
+
+    code = "invalid_key"
+    status = HTTPStatus.BAD_REQUEST
+    field = "key"
+
+
+class ReleaseKeyTaken(DomainError):
+    """Another release of the gate already has this key (the deployer's name for a deployment
+    is unique in its gate)."""
+
+    code = "duplicate"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, gate: Gate, key: str) -> None:
+        super().__init__(
+            gettext(
+                "The gate “%(gate)s” already has a release with the key “%(key)s”: send its observations and ask its "
+                "verdict by that key, or give this release another key."
+            )
+            % {"gate": gate.name, "key": key}
+        )

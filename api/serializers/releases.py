@@ -28,8 +28,16 @@ class ReleaseSerializer(ValidatedModelSerializer[Release]):
 
     class Meta:
         model = Release
-        fields = ["id", "gate", "name", "version", "started_at", "url", "verdict_url", "web_url"]
+        fields = ["id", "gate", "name", "version", "key", "started_at", "url", "verdict_url", "web_url"]
         read_only_fields = ["id", "gate", "url", "verdict_url", "web_url"]
+        extra_kwargs = {
+            "key": {
+                "trim_whitespace": False,  # a key is the deployer's, as sent: " abc" is refused, not changed
+                "help_text": "The deployer's own name for this deployment, unique in the gate (Argo Rollouts' "
+                "pod-template hash, Flagger's namespace/name@checksum...): its observations and verdict can be "
+                "sent and asked by it. Empty: none.",
+            }
+        }
 
 
 @extend_schema_field(

@@ -103,4 +103,4 @@ class GateReleases(generics.ListCreateAPIView[Release]):
         return super().post(request, *args, **kwargs)
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.save(gate=self.started_on, created_by=caller(self.request))
+        serializer.instance = self.started_on.start_release(caller(self.request), **serializer.validated_data)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -11,6 +14,20 @@ from rest_framework.views import APIView
 from api.serializers import ObservationInputSerializer, ReleaseSerializer, ReleaseVerdictSerializer
 from api.views.common import ShowOne, answer, caller, request_body
 from metrics.access import get_metric, get_release, get_release_for_observation
+from metrics.models import Gate, Release
+
+
+def observe_and_answer(request: Request, gate: Gate, release: Callable[[], Release]) -> Response:
+    """The observation sent, of one of `gate`'s metrics, pushed to the `release` (found or started
+    once the observation is read: a bad one starts nothing), and the release verdict after it (201)."""
+    data = ObservationInputSerializer(data=request_body(request), context={"request": request, "gate": gate})
+    data.is_valid(raise_exception=True)
+    metric = get_metric(request.user, data.validated_data["metric"].pk)
+    with transaction.atomic():  # a release started by a refused observation is not kept
+        observed = release()
+        observed.observe(metric, data.validated_data["value"], caller(request), data.validated_data.get("minutes"))
+        verdict = observed.answer(caller(request))
+    return answer(ReleaseVerdictSerializer, verdict, request, status_code=status.HTTP_201_CREATED)
 
 
 class ReleaseDetail(ShowOne):
@@ -28,15 +45,7 @@ class ReleaseObservations(APIView):
         """Push an observation of one of the gate's metrics (the gate's owner only); answers the
         release verdict after it."""
         release = get_release_for_observation(request.user, release_id)
-        data = ObservationInputSerializer(
-            data=request_body(request), context={"request": request, "gate": release.gate}
-        )
-        data.is_valid(raise_exception=True)
-        metric = get_metric(request.user, data.validated_data["metric"].pk)
-        release.observe(metric, data.validated_data["value"], caller(request), data.validated_data.get("minutes"))
-        return answer(
-            ReleaseVerdictSerializer, release.answer(caller(request)), request, status_code=status.HTTP_201_CREATED
-        )
+        return observe_and_answer(request, release.gate, lambda: release)
 
 
 class ReleaseVerdictView(APIView):

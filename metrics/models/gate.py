@@ -18,6 +18,7 @@ is missing; and a gate in dry run answers rollout while its real verdict is kept
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
@@ -33,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.exceptions import NotInGate
+from metrics.exceptions import InvalidReleaseKey, NotInGate, ReleaseKeyTaken
 from metrics.models.metric import Labelled, Metric
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
@@ -59,6 +60,9 @@ LARGEST_LIMIT = 10_000
 KEY_MAX_LENGTH = 400
 # The most observations a limit names as its cause (the first ones over it): the JSON stays small.
 SHOWN_CAUSES = 10
+# What a key is made of: letters, marks, digits, punctuation and symbols; no space, no
+# control or invisible character (two keys that look the same are the same key).
+_KEY_CATEGORY_PREFIXES = ("L", "M", "N", "P", "S")
 # How an inconclusive metric verdict counts in the score: half-way, as Keptn counts a warning.
 SCORES = {VerdictState.ROLLOUT: 1.0, VerdictState.INCONCLUSIVE: 0.5, VerdictState.ROLLBACK: 0.0}
 
@@ -173,6 +177,57 @@ class Gate(Labelled):
             self.gate_metrics.all().delete()
             GateMetric.objects.bulk_create(GateMetric(gate=self, **item) for item in items)
 
+    def start_release(
+        self,
+        user: User | None,
+        *,
+        name: str,
+        version: str = "",
+        key: str = "",
+        started_at: datetime | None = None,
+    ) -> Release:
+        """A new release of the gate, started at `started_at` (now by default). Raises
+        `ReleaseKeyTaken` when another release of the gate has `key` already."""
+        release = Release(
+            gate=self,
+            name=name,
+            version=version,
+            key=key,
+            started_at=started_at or timezone.now(),
+            created_by=user,
+        )
+        try:
+            with transaction.atomic():
+                release.save()
+        except IntegrityError:
+            if key and self.releases.filter(key=key).exists():
+                raise ReleaseKeyTaken(self, key) from None
+            raise
+        return release
+
+    def release_by_key(self, key: str, user: User | None, *, name: str | None = None, version: str = "") -> Release:
+        """The gate's release with the deployer's `key`; when it has none yet, one started now,
+        named `name` (the key by default): the first observation or hook call of a deployment
+        starts its release. Two calls at once with a new key make one release. Raises
+        `InvalidReleaseKey` for a key that cannot be one. Who may call it is the caller's to
+        check (`can_start_release`)."""
+        if message := release_key_error(key):
+            raise InvalidReleaseKey(message)
+        found = self.releases.filter(key=key).first()
+        if found is not None:
+            return found
+        try:
+            return self.start_release(user, name=fitted(name or key, 100), version=fitted(version, 100), key=key)
+        except ReleaseKeyTaken:  # another request started it meanwhile: that one is the release
+            return self.releases.get(key=key)
+
+    def metrics_without_model(self) -> list[Metric]:
+        """The metrics that count in the gate's verdict and have no trained model yet: until
+        they have one, a release of the gate waits for them for ever."""
+        counted = self.gate_metrics.filter(observe_only=False).filter(Q(weight__gt=0) | Q(critical=True))
+        trained = TrainedModel.objects.filter(metric=OuterRef("metric"))
+        return [item.metric for item in counted.select_related("metric").filter(~Exists(trained))]
+
 
 class GateMetric(models.Model):
     gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="gate_metrics", verbose_name=_("gate"))
@@ -232,6 +287,26 @@ class GateMetric(models.Model):
         return f"{self.gate.name}: {self.metric.name}"
 
 
+def release_key_error(key: str) -> str | None:
+    """Why `key` cannot be a release key, in words; None when it can."""
+    if (
+        not key
+        or len(key) > KEY_MAX_LENGTH
+        or any(not unicodedata.category(character).startswith(_KEY_CATEGORY_PREFIXES) for character in key)
+    ):
+        return gettext(
+            "A release key is 1 to %(largest)d visible characters, with no space (Argo Rollouts' pod-template "
+            "hash, Flagger's namespace/name@checksum, or your pipeline's own name for the deployment)."
+        ) % {"largest": KEY_MAX_LENGTH}
+    return None
+
+
+def fitted(text: str, length: int) -> str:
+    """`text`, cut to `length` characters with an ellipsis when longer: a label taken from
+    a longer identifier (which is kept whole elsewhere)."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 class ReleaseQuerySet(models.QuerySet["Release"]):
     def visible_to(self, user: User | AnonymousUser) -> ReleaseQuerySet:
         """Releases are as visible as the catalogue: to every active account."""
@@ -276,12 +351,17 @@ class Release(models.Model):
         # Not in the future (but for clocks a few minutes apart). Minutes are counted from the
         # start: a local time sent without its offset, east of UTC, would put every observation
         # at minute 0 for hours.
+        errors: dict[str, ValidationError] = {}
         if self.started_at is not None and self.started_at > timezone.now() + ALLOWED_CLOCK_SKEW:
             message = gettext(
                 "The release cannot start in the future. Send its start with its UTC offset "
                 "(2026-03-01T14:00:00+02:00), or in UTC (2026-03-01T12:00:00Z)."
             )
-            raise ValidationError({"started_at": ValidationError(message, code="future")})
+            errors["started_at"] = ValidationError(message, code="future")
+        if self.key and (key_error := release_key_error(self.key)):
+            errors["key"] = ValidationError(key_error, code="invalid_key")
+        if errors:
+            raise ValidationError(errors)
 
     def observe(self, metric: Metric, value: float, user: User | None, minutes: float | None = None) -> Observation:
         """Judge `value` of one of the gate's metrics, `minutes` after the release started (by

@@ -1,0 +1,53 @@
+"""A gate's releases by the deployer's own key (Argo Rollouts' pod-template hash, Flagger's
+namespace/name@checksum, a pipeline's name for the deployment): the same answers as by id."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiToken
+from api.serializers import ObservationInputSerializer, ReleaseVerdictSerializer
+from api.views.common import answer, caller
+from api.views.releases import observe_and_answer
+from metrics.access import get_gate_for_release, get_release_by_key
+
+KEY = OpenApiParameter(
+    "key",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The release's key in the gate: 1 to 400 visible characters, no space; percent-encoded "
+    '(a "/" may be sent as is or as %2F).',
+)
+
+
+def may_write(request: Request) -> bool:
+    """Whether the caller's credentials may change anything: a session, or a read-and-write token."""
+    return not isinstance(request.auth, ApiToken) or request.auth.can_write
+
+
+class KeyObservations(APIView):
+    @extend_schema(
+        parameters=[KEY],
+        request=ObservationInputSerializer,
+        responses={201: ReleaseVerdictSerializer, 409: OpenApiResponse(description="The metric has no usable model")},
+    )
+    def post(self, request: Request, gate_id: int, key: str) -> Response:
+        """Push an observation to the gate's release with this key (the gate's owner only); the first
+        one of a key starts its release, now. Answers the release verdict after it."""
+        gate = get_gate_for_release(request.user, gate_id)
+        return observe_and_answer(request, gate, lambda: gate.release_by_key(key, caller(request)))
+
+
+class KeyVerdict(APIView):
+    @extend_schema(parameters=[KEY], responses=ReleaseVerdictSerializer)
+    def get(self, request: Request, gate_id: int, key: str) -> Response:
+        """The verdict of the gate's release with this key (for Argo Rollouts' web provider). A key the
+        gate has no release for yet starts one, now, when the caller may start its releases with a
+        read-and-write token or a session: it then waits for its observations (inconclusive). Anyone
+        else gets a 404 for it."""
+        release = get_release_by_key(request.user, gate_id, key, may_start=may_write(request))
+        return answer(ReleaseVerdictSerializer, release.answer(caller(request)), request)

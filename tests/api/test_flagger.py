@@ -1,0 +1,366 @@
+"""Flagger's webhooks, as Flagger calls them: its exact payload, method and content type to the
+gate's one documented URL, for each hook type that gates a canary; the status it reads.
+
+Flagger (fluxcd/flagger `pkg/controller/webhook.go`, `CallWebhook`) POSTs
+`json.Marshal(CanaryWebhookPayload{Name, Namespace, Phase, Checksum, Metadata})` with
+`Content-Type: application/json` and nothing else it can choose (fluxcd/flagger#1192: no custom
+headers), and goes on only on 200 to 202. The phases are the scheduler's: confirm-rollout sends
+the canary's phase (Succeeded or Failed from the last run, Waiting while held), pre-rollout,
+rollout and confirm-promotion send Progressing, rollback the phase (Progressing, Waiting,
+WaitingPromotion), post-rollout Succeeded or Failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import ApiToken, TokenScope
+from api.throttling import PerTokenThrottle
+from mbreak.logs import JsonFormatter
+from metrics.models import Answer, Gate, Metric, Observation, Release
+from tests.api.test_gates import INCONCLUSIVE, ROLLBACK, ROLLOUT, bearer, make_gate, trained
+from tests.factories import MetricFactory
+from tests.refusals import changes_nothing
+
+CHECKSUM = "85d557f47b"  # Flagger's docs' example: canary.ComputeHash of the revision
+PREVIOUS = "6f7d4b8c9"  # the checksum still in the canary's status when confirm-rollout is called
+KEY = f"test/podinfo@{CHECKSUM}"
+
+
+def secret_of(user: User, scope: str = TokenScope.WRITE) -> str:
+    _token, secret = ApiToken.objects.issue(user, f"flagger {ApiToken.objects.count()}", scope)
+    return secret
+
+
+def revoked_secret_of(user: User) -> str:
+    token, secret = ApiToken.objects.issue(user, "revoked", TokenScope.WRITE)
+    token.revoke()
+    return secret
+
+
+def payload(hook: str, token: str | None, phase: str = "Progressing", checksum: str = CHECKSUM, **extra: Any) -> bytes:
+    """The body as Go's json.Marshal writes Flagger's CanaryWebhookPayload: its fields in order,
+    the webhook's metadata map with its keys sorted, no spaces."""
+    metadata = {"hook": hook, **({"token": token} if token is not None else {}), **extra}
+    body: dict[str, Any] = {"name": "podinfo", "namespace": "test", "phase": phase, "checksum": checksum}
+    body["metadata"] = dict(sorted(metadata.items()))
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class Flagger:
+    """Flagger's webhook client: POST, its JSON, no header of ours; 200 to 202 is yes."""
+
+    def __init__(self, client: Client, gate: dict, token: str | None) -> None:
+        self.client, self.url, self.token = client, reverse("api:flagger", args=[gate["id"]]), token
+
+    def call(self, hook: str, phase: str = "Progressing", checksum: str = CHECKSUM, **extra: Any):
+        body = payload(hook, self.token, phase, checksum, **extra)
+        return self.client.generic("POST", self.url, body, content_type="application/json")
+
+    def status(self, hook: str, phase: str = "Progressing", checksum: str = CHECKSUM) -> int:
+        return self.call(hook, phase, checksum).status_code
+
+
+@pytest.fixture
+def checkout(owner: User) -> dict[str, Metric]:
+    return {name: trained(owner, name) for name in ("error rate", "p95 latency", "cpu")}
+
+
+@pytest.fixture
+def gate(client: Client, owner: User, checkout) -> dict:
+    return make_gate(client, bearer(owner), checkout)
+
+
+def push(client: Client, owner: User, gate: dict, metric: Metric, observation: dict) -> None:
+    """What the pipeline (or an exporter) pushes for the canary, by its key."""
+    url = reverse("api:key_observations", args=[gate["id"], KEY])
+    body = {"metric": metric.pk, **observation}
+    response = client.post(url, body, content_type="application/json", headers=bearer(owner))
+    assert response.status_code == 201, response.json()
+
+
+def releases() -> list[tuple[str, str, str]]:
+    return list(Release.objects.order_by("pk").values_list("key", "name", "version"))
+
+
+def test_a_canary_is_started_judged_and_promoted_through_its_hooks(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    flagger = Flagger(client, gate, secret_of(owner))
+
+    confirmed = flagger.call("confirm-rollout", phase="Succeeded", checksum=PREVIOUS)
+    assert (confirmed.status_code, releases()) == (200, [])  # the previous revision's checksum starts nothing
+    started = flagger.call("pre-rollout")
+    assert started.status_code == 200
+    assert releases() == [(KEY, "test/podinfo", CHECKSUM)]
+    assert [flagger.status(hook) for hook in ("rollout", "confirm-promotion", "rollback")] == [200, 412, 412]
+
+    push(client, owner, gate, checkout["error rate"], ROLLOUT)
+    push(client, owner, gate, checkout["p95 latency"], ROLLOUT)
+    promoted = flagger.call("confirm-promotion")
+    finished = flagger.call("post-rollout", phase="Succeeded")
+
+    assert [flagger.status(hook) for hook in ("rollout", "rollback")] == [200, 412]
+    assert promoted.status_code == 200
+    assert promoted["Content-Type"] == "text/plain; charset=utf-8"
+    release = Release.objects.get()
+    assert promoted.content.decode() == (
+        f"Roll out: the score 100 reaches the pass score 80. http://testserver/releases/{release.pk}/"
+    )
+    assert (finished.status_code, finished.content.decode()) == (200, "Noted: the canary test/podinfo ended Succeeded.")
+    assert releases() == [(KEY, "test/podinfo", CHECKSUM)]  # every hook of the revision found the same release
+    assert release.answers.count() == 6 + 2  # each verdict asked through a hook kept, as the pushes' answers
+
+
+@pytest.mark.parametrize(
+    ("observations", "answers"),
+    [
+        # A critical metric says rollback: rollout is a failed check, rollback rolls it back.
+        ({"error rate": ROLLBACK, "p95 latency": ROLLOUT}, {"rollout": 412, "confirm-promotion": 412, "rollback": 200}),
+        # By the score (33.3, below the marginal 50).
+        (
+            {"error rate": INCONCLUSIVE, "p95 latency": ROLLBACK},
+            {"rollout": 412, "confirm-promotion": 412, "rollback": 200},
+        ),
+        # Inconclusive (66.7): keep analysing, but a person decides before promotion.
+        (
+            {"error rate": INCONCLUSIVE, "p95 latency": ROLLOUT},
+            {"rollout": 200, "confirm-promotion": 412, "rollback": 412},
+        ),
+        # Waiting for the p95 latency: the same.
+        ({"error rate": ROLLOUT}, {"rollout": 200, "confirm-promotion": 412, "rollback": 412}),
+        ({"error rate": ROLLOUT, "p95 latency": ROLLOUT}, {"rollout": 200, "confirm-promotion": 200, "rollback": 412}),
+    ],
+)
+def test_each_hook_answers_the_status_flagger_needs_for_the_verdict(
+    client: Client, owner: User, gate: dict, checkout, observations: dict, answers: dict
+) -> None:
+    flagger = Flagger(client, gate, secret_of(owner))
+    for name, observation in observations.items():
+        push(client, owner, gate, checkout[name], observation)
+
+    assert {hook: flagger.status(hook) for hook in answers} == answers
+
+
+def test_a_gate_in_dry_run_answers_flagger_as_a_rollout(client: Client, owner: User, gate: dict, checkout) -> None:
+    Gate.objects.filter(pk=gate["id"]).update(dry_run=True)
+    flagger = Flagger(client, gate, secret_of(owner))
+    push(client, owner, gate, checkout["error rate"], ROLLBACK)
+    push(client, owner, gate, checkout["p95 latency"], ROLLBACK)
+
+    statuses = {hook: flagger.status(hook) for hook in ("rollout", "confirm-promotion", "rollback")}
+
+    assert statuses == {"rollout": 200, "confirm-promotion": 200, "rollback": 412}
+    assert set(Answer.objects.values_list("state", "dry_run")) == {("rollback", True)}  # the real verdict is kept
+
+
+def test_a_new_revision_is_a_release_of_its_own(client: Client, owner: User, gate: dict) -> None:
+    flagger = Flagger(client, gate, secret_of(owner))
+
+    flagger.call("pre-rollout")
+    flagger.call("rollout", checksum="7c4f9d2e1")  # Flagger restarted the analysis on a new revision
+
+    assert [key for key, _name, _version in releases()] == [KEY, "test/podinfo@7c4f9d2e1"]
+
+
+def test_confirm_rollout_holds_the_canary_while_a_counted_metric_has_no_model(
+    client: Client, owner: User, checkout
+) -> None:
+    untrained = MetricFactory.create(owner=owner, name="queue depth")
+    gate = make_gate(client, bearer(owner), {**checkout, "p95 latency": untrained})
+
+    response = Flagger(client, gate, secret_of(owner)).call("confirm-rollout", phase="Succeeded", checksum=PREVIOUS)
+
+    assert response.status_code == 412
+    assert response.content.decode() == (
+        "Waiting: “queue depth” has no trained model yet; train it, and the canary can start."
+    )
+    assert not Release.objects.exists()
+
+
+def test_rollback_while_the_canary_waits_for_confirmation_starts_nothing(
+    client: Client, owner: User, gate: dict
+) -> None:
+    response = Flagger(client, gate, secret_of(owner)).call("rollback", phase="Waiting", checksum=PREVIOUS)
+
+    assert response.status_code == 412
+    assert not Release.objects.exists()
+
+
+def state() -> dict[str, list]:
+    return {
+        "releases": list(Release.objects.values_list("pk", "key")),
+        "observations": list(Observation.objects.values_list("pk")),
+        "answers": list(Answer.objects.values_list("pk")),
+    }
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "code"),
+    [
+        (None, 401, "not_authenticated"),  # no token in the metadata
+        ("", 401, "not_authenticated"),
+        ("mb_not-a-token-anyone-was-given", 401, "invalid_token"),
+        ("revoked", 401, "invalid_token"),
+        ("read-only", 403, "read_only_token"),
+        ("stranger", 403, "permission_denied"),
+    ],
+)
+def test_a_wrong_or_missing_token_is_refused_and_nothing_created(
+    client: Client, owner: User, stranger: User, gate: dict, token: str | None, status: int, code: str
+) -> None:
+    if token == "revoked":
+        token = revoked_secret_of(owner)
+    elif token == "read-only":
+        token = secret_of(owner, TokenScope.READ)
+    elif token == "stranger":
+        token = secret_of(stranger)
+    flagger = Flagger(client, gate, token)
+
+    with changes_nothing(state):
+        answers = [flagger.call(hook) for hook in ("pre-rollout", "rollout", "confirm-promotion", "rollback")]
+
+    assert {(answer.status_code, answer.json()["code"]) for answer in answers} == {(status, code)}
+
+
+def test_a_token_in_a_header_is_not_read_flagger_cannot_send_one(client: Client, owner: User, gate: dict) -> None:
+    body = payload("pre-rollout", None)
+    url = reverse("api:flagger", args=[gate["id"]])
+
+    response = client.generic("POST", url, body, content_type="application/json", headers=bearer(owner))
+
+    assert response.status_code == 401
+    assert "metadata" in response.json()["detail"]
+    assert not Release.objects.exists()
+
+
+@pytest.mark.parametrize("hook", [None, "", "event", "confirm-traffic-increase", "Rollout"])
+def test_a_hook_type_missing_or_not_taken_is_a_400_naming_those_taken(
+    client: Client, owner: User, gate: dict, hook: str | None
+) -> None:
+    body = json.loads(payload(hook or "", secret_of(owner)))
+    if hook is None:
+        del body["metadata"]["hook"]
+
+    response = client.post(reverse("api:flagger", args=[gate["id"]]), body, content_type="application/json")
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("metadata", "hook")
+    assert "confirm-rollout, pre-rollout, rollout, confirm-promotion, rollback, post-rollout" in error["message"]
+    assert not Release.objects.exists()
+
+
+def test_a_payload_without_a_checksum_is_refused(client: Client, owner: User, gate: dict) -> None:
+    body = json.loads(payload("pre-rollout", secret_of(owner)))
+    del body["checksum"]  # Flagger before 1.33
+
+    response = client.post(reverse("api:flagger", args=[gate["id"]]), body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["checksum"]
+    assert not Release.objects.exists()
+
+
+def test_a_field_a_later_flagger_adds_is_left_alone(client: Client, owner: User, gate: dict) -> None:
+    body = {**json.loads(payload("pre-rollout", secret_of(owner), team="payments")), "cluster": "eu-1"}
+
+    response = client.post(reverse("api:flagger", args=[gate["id"]]), body, content_type="application/json")
+
+    assert response.status_code == 200
+    assert releases() == [(KEY, "test/podinfo", CHECKSUM)]
+
+
+def test_an_unknown_gate_is_a_404(client: Client, owner: User) -> None:
+    response = client.generic(
+        "POST", reverse("api:flagger", args=[999_999]), payload("rollout", secret_of(owner)), "application/json"
+    )
+
+    assert response.status_code == 404
+    assert not Release.objects.exists()
+
+
+def test_the_token_is_never_logged(client: Client, owner: User, gate: dict, caplog: pytest.LogCaptureFixture) -> None:
+    good, revoked = secret_of(owner), revoked_secret_of(owner)
+    caplog.set_level(logging.DEBUG)
+
+    Flagger(client, gate, good).call("pre-rollout")
+    Flagger(client, gate, good).call("event")  # a 400
+    Flagger(client, gate, revoked).call("rollout")  # a 401
+    client.generic("POST", reverse("api:flagger", args=[gate["id"]]), b'{"metadata": {"token": "' + good.encode())
+
+    assert len(caplog.records) >= 4  # each request was logged
+    formatter = JsonFormatter()
+    for record in caplog.records:
+        logged = formatter.format(record) + repr(record.__dict__)
+        assert good not in logged
+        assert revoked not in logged
+
+
+def readme_webhooks() -> list[dict[str, Any]]:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- flagger: webhooks -->\n```yaml\n(.*?)```", text, re.S)
+    assert found, "the README has no Flagger webhooks block"
+    return yaml.safe_load(found[1])["webhooks"]
+
+
+def test_the_readme_webhooks_gate_a_canary_as_flagger_calls_them(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    secret = secret_of(owner)
+    webhooks = readme_webhooks()
+    # Flagger's CanaryWebhook fields only, each hook named in its metadata as its type.
+    assert all(
+        set(webhook) <= {"name", "type", "url", "timeout", "metadata", "muteAlert", "retries", "disableTLS"}
+        for webhook in webhooks
+    )
+    assert [webhook["type"] for webhook in webhooks] == [
+        "confirm-rollout",
+        "pre-rollout",
+        "rollout",
+        "confirm-promotion",
+    ]
+    assert all(webhook["metadata"]["hook"] == webhook["type"] for webhook in webhooks)
+    assert all(webhook["timeout"] == "10s" for webhook in webhooks)
+
+    def call(webhook: dict[str, Any], phase: str = "Progressing", checksum: str = CHECKSUM) -> int:
+        url = urlsplit(webhook["url"])
+        assert url.path == reverse("api:flagger", args=[1])
+        metadata = {**webhook["metadata"], "token": secret}
+        body = {"name": "podinfo", "namespace": "test", "phase": phase, "checksum": checksum, "metadata": metadata}
+        path = url.path.replace("/gates/1/", f"/gates/{gate['id']}/")
+        return client.post(path, body, content_type="application/json").status_code
+
+    ready, start, verdict, promotion = webhooks
+    assert call(ready, phase="Succeeded", checksum=PREVIOUS) == 200
+    assert call(start) == 200
+    assert (call(verdict), call(promotion)) == (200, 412)  # waiting: analysis goes on, promotion waits
+    push(client, owner, gate, checkout["error rate"], ROLLOUT)
+    push(client, owner, gate, checkout["p95 latency"], ROLLOUT)
+    assert (call(verdict), call(promotion)) == (200, 200)
+
+
+def test_flaggers_calls_count_against_its_tokens_rate(
+    client: Client, owner: User, gate: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "3/minute"})
+    secret = secret_of(owner)
+    flagger = Flagger(client, gate, secret)
+    pipeline = {"Authorization": f"Bearer {secret}"}
+
+    answers = [flagger.status("pre-rollout"), flagger.status("rollout")]
+    answers.append(client.get(reverse("api:gate", args=[gate["id"]]), headers=pipeline).status_code)
+    answers.append(flagger.status("rollout"))
+
+    assert answers == [200, 200, 200, 429]  # the same token, through the webhook or the header
