@@ -236,7 +236,9 @@ class GateMetric(models.Model):
         _("weight"), default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(LARGEST_WEIGHT)]
     )
     critical = models.BooleanField(
-        _("critical"), default=False, help_text=_(
+        _("critical"),
+        default=False,
+        help_text=_(
             "A rollback verdict on this metric rolls the release back; an inconclusive one keeps it from rolling out."
         ),
     )

@@ -83,8 +83,7 @@ def test_the_verdict_page_says_why_and_the_metrics_direction_in_both_languages(
     assert text_of(english, "bad-direction") == "Bad direction: lower is worse."
     assert text_of(portuguese, "bad-direction") == "Direção ruim: menor é pior."
     assert text_of(portuguese, "reasons") == (
-        "O valor -100,5 está além de tudo o que já foi visto, do lado ruim: menor é pior, e o modelo viu de 0 "
-        "a 1000."
+        "O valor -100,5 está além de tudo o que já foi visto, do lado ruim: menor é pior, e o modelo viu de 0 a 1000."
     )
 
 
