@@ -262,6 +262,10 @@ def test_the_owner_sets_how_each_metric_is_judged_what_missing_means_and_a_dry_r
         "every observation, failure limit 2, inconclusive limit 3",
         "the newest value only",
     ]
+    # Each metric's own bad direction, beside how the gate judges it.
+    assert [row[4] for row in table_rows(response, "gate-metrics")] == [
+        "either way (beyond the data is inconclusive)"
+    ] * 2
     listed = client.get(reverse("metrics:gates"))
     assert table_rows(listed, "gates")[0][0] == "Checkout deploys dry run"
     assert "missing after 15 min: rollback" in table_rows(listed, "gates")[0][2]
