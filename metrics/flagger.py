@@ -84,7 +84,7 @@ def answer_hook(gate: Gate, user: User, call: FlaggerCall) -> HookAnswer:
         text = gettext("The gate “%(gate)s” judges the canary %(canary)s as release %(release)d.")
         return HookAnswer(True, text % {**_words(call), "gate": gate.name, "release": release.pk}, release)
     verdict = release.answer(user)
-    return HookAnswer(_passes(call.hook, verdict), verdict.summary, release)
+    return HookAnswer(_passes(call.hook, verdict), verdict.answered_summary, release)
 
 
 def _passes(hook: Hook, verdict: ReleaseVerdict) -> bool:

@@ -163,6 +163,8 @@ def test_a_gate_in_dry_run_answers_flagger_as_a_rollout(client: Client, owner: U
 
     assert statuses == {"rollout": 200, "confirm-promotion": 200, "rollback": 412}
     assert set(Answer.objects.values_list("state", "dry_run")) == {("rollback", True)}  # the real verdict is kept
+    # What Flagger writes into its events says what the gate would have done.
+    assert flagger.call("confirm-promotion").content.decode().startswith("Dry run: would have rolled back.")
 
 
 def test_a_new_revision_is_a_release_of_its_own(client: Client, owner: User, gate: dict) -> None:
