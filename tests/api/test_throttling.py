@@ -57,6 +57,24 @@ def test_a_request_counts_until_about_a_period_after_it_was_made(
     assert statuses_at(client, headers, clock, [0, 10, 20, 30, 59.9, 60]) == [200, 200, 200, 429, 429, 200]
 
 
+def test_in_redis_a_request_counts_for_a_period_and_its_bucket_then_expires(
+    client: Client, headers: dict[str, str], clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in production, where each request is counted in one round trip to Redis."""
+    shared = RedisCache(REDIS_URL, {"KEY_PREFIX": f"throttle-test-{uuid.uuid4()}"})
+    monkeypatch.setattr(PerTokenThrottle, "cache", shared)
+    monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "3/minute"})
+
+    answers = statuses_at(client, headers, clock, [0, 10, 20, 30, 59.9, 60])
+
+    assert answers == [200, 200, 200, 429, 429, 200]
+    token = ApiToken.objects.get()
+    first_bucket = f"throttle:token:{token.pk}:{int(clock[0] // 6)}"
+    client_of_redis = shared._cache.get_client(first_bucket)
+    assert shared.get(first_bucket) == 1  # the refused requests were not counted
+    assert 0 < client_of_redis.ttl(shared.make_and_validate_key(first_bucket)) <= 61
+
+
 def test_retry_after_says_when_the_oldest_request_leaves_the_count(
     client: Client, headers: dict[str, str], clock: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
