@@ -1,4 +1,10 @@
-"""Is a verdict through the API as fast as the API's cheapest answer? Requests/s and p99, as ratios.
+"""Does a verdict through the API cost little more than logging one must? Against its floor, as ratios.
+
+The floor (`bench/floor.py`) is an endpoint of the same app doing only what any endpoint that
+logs a verdict must: the token checked and the request counted, the observation read, the
+metric read through its access check, one verdict-sized row stored, a small JSON answer.
+Targets: the verdict at 0.85 or more of the floor's requests/s (wrk, interleaved), and its
+server time in-process within 0.8 ms of the floor's.
 
     .venv/bin/python bench/api_verdicts.py                 # SQLite in a temporary folder, 20 s per endpoint
     .venv/bin/python bench/api_verdicts.py --database-url postgres://postgres@127.0.0.1:5432/mbreak_api_bench
@@ -23,9 +29,11 @@ What runs:
   model again on its first verdict) with the production settings of `bench/load.py`
   (DEBUG=0, a SECRET_KEY, ALLOWED_HOSTS, JSON request log, REDIS_URL
   `redis://127.0.0.1:6379/7` for the cache and the throttle counts, STATIC_ROOT a temporary
-  folder that `collectstatic` fills). One change: the per-token throttle is raised to
-  `MBREAK_API_RATE=1000000/minute`, or wrk would measure 429s after 600 requests; it
-  counts every request all the same (an increment and a read of its buckets in Redis).
+  folder that `collectstatic` fills). Two changes: the per-token throttle is raised to
+  `MBREAK_API_RATE=1000000/minute`, or wrk would measure 429s after 600 requests (it
+  counts every request all the same: one round trip to Redis); and the settings are
+  `bench.settings`, production's with the URLconf `bench/urls.py`, which adds the floor to
+  the app's URLs (production's URLs and API schema do not have it).
 - **Load**: wrk (`--threads` 2, `--connections` 16, keep-alive) on each endpoint in turn for
   `--warmup` seconds (5), not counted; then `--seconds` (20) per endpoint, split in
   `--rounds` (5) turns that alternate between the endpoints, so that what drifts during a
@@ -39,6 +47,8 @@ What runs:
   - verdict: `POST /api/v1/metrics/<id>/verdicts/` with `{"value": ..., "minutes": ...}`
     (100 observations across the metric's range, cycled): 201 with the verdict, which is
     also stored in the verdict log; the model is cached in each worker after its first one;
+  - floor: `POST /api/bench/metrics/<id>/floor/` with the same bodies: 201 with the id of
+    the row it stored, a copy of one of the metric's verdicts (read once per worker);
   - release verdict: `GET /api/v1/releases/<id>/verdict`, the URL Argo Rollouts polls: the
     gate's verdict from the release's observations; shown, not judged.
 
@@ -50,12 +60,16 @@ the workers gunicorn started during the run. The faster an endpoint, the more of
 workers are recycled (every few seconds at 400 requests/s), and its p99 carries those
 restarts: the p99 ratio is shown, not judged. Before the
 load, each endpoint's SQL queries per request are counted in the child process (Django's
-test client, the same settings, the second request). wrk, gunicorn, Redis and the database
+test client, the same settings, the second request), and the verdict's and the floor's
+server time measured there, one request at a time: the median of `--in-process` (500)
+requests of each, the two taking turns (the whole Django stack and its database and Redis
+round trips; no network, no request at the same time). wrk, gunicorn, Redis and the database
 share the machine's cores (2 on the development machine): the figures are those of the
 whole box, and the ratios compare endpoints under the same handicap.
 
-Exit status 1 if any request failed or the verdict endpoint answers fewer than 0.9 times
-as many requests per second as the constant one; 2 if wrk is missing.
+Exit status 1 if any request failed, or the verdict endpoint answers fewer than 0.85 times
+as many requests per second as the floor, or its server time in-process is more than 0.8 ms
+above the floor's (unless --figures-only); 2 if wrk is missing.
 """
 
 from __future__ import annotations
@@ -593,7 +607,7 @@ def print_setting(
         f"Python {sys.version.split()[0]}, {info['database']}, {os.cpu_count()} cores ({machine}; "
         f"MBREAK_API_RATE={API_RATE}"
     )
-    print(f"Server: {shown}")
+    print(f"Server: {shown} (DJANGO_SETTINGS_MODULE={SETTINGS})")
     print(
         f"Metric: {arguments.indicators:,} indicators, model v{info['model_version']} trained on "
         f"{info['trained_on']:,}, {info['sample_rows']:,} rows kept for the nearest cases"
