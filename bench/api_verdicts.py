@@ -32,7 +32,7 @@ What runs:
   folder that `collectstatic` fills). Two changes: the per-token throttle is raised to
   `MBREAK_API_RATE=1000000/minute`, or wrk would measure 429s after 600 requests (it
   counts every request all the same: one round trip to Redis); and the settings are
-  `bench.settings`, production's with the URLconf `bench/urls.py`, which adds the floor to
+  `bench.settings`, production's with the URLconf `bench/floor.py`, which adds the floor to
   the app's URLs (production's URLs and API schema do not have it).
 - **Load**: wrk (`--threads` 2, `--connections` 16, keep-alive) on each endpoint in turn for
   `--warmup` seconds (5), not counted; then `--seconds` (20) per endpoint, split in
@@ -125,7 +125,7 @@ API_RATE = "1000000/minute"
 RATIO_TARGET = 0.85
 EXTRA_SERVER_TIME_TARGET = 0.0008  # seconds
 FLOOR = "floor"
-SETTINGS = "bench.settings"  # production's, with the floor's URL (bench/urls.py)
+SETTINGS = "bench.settings"  # production's, with the floor's URL (bench/floor.py)
 OBSERVATIONS = 100
 # The demo's first metric: traffic that stays low for a while after a deployment.
 VALUE_RANGE, MINUTES_RANGE = (150.0, 1200.0), (1.0, 120.0)
@@ -554,7 +554,7 @@ def print_ratios(measurements: list[Measurement]) -> bool:
 def print_server_times(info: dict[str, Any], requests: int) -> bool:
     """The verdict's server time in-process against its floor's; True when within the target."""
     times = info["server_time"]
-    extra = times["verdict"] - times[FLOOR]
+    extra = float(times["verdict"] - times[FLOOR])
     met = extra <= EXTRA_SERVER_TIME_TARGET
     print(
         f"verdict − floor: server time in-process {extra * 1000:+.2f} ms "

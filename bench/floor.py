@@ -1,7 +1,8 @@
 """The floor of a verdict: what any endpoint that logs a verdict must do, and nothing more.
 
-Mounted only by the benchmark's URLconf (`bench/urls.py`, with `bench/settings.py`), never in
-production: `bench/api_verdicts.py` compares the verdict endpoint with it. Like the verdict,
+This module is also the benchmark's URLconf (production's URLs and the floor), selected by
+`bench/settings.py` only: production's URLs and the API schema do not have the floor.
+`bench/api_verdicts.py` compares the verdict endpoint with it. Like the verdict,
 it authenticates the token and counts the request (the API's default authentication,
 permission and throttle classes), reads the observation sent and the metric through the one
 access helper (404/403), and stores one verdict-sized row; it answers a small JSON object.
@@ -15,20 +16,27 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.views.common import Conflict, UnderMetric, caller, request_body
+from mbreak.urls import handler400, handler500
+from mbreak.urls import urlpatterns as app_urlpatterns
 from metrics.models import Verdict
+
+__all__ = ["VerdictFloor", "handler400", "handler500", "urlpatterns"]
 
 
 @functools.lru_cache(maxsize=16)
 def verdict_row(metric_id: int) -> dict[str, Any] | None:
     """The columns of the metric's first verdict, read once per process (as a verdict reads its
     version once): copying it costs the floor no query beyond its INSERT."""
-    return Verdict.objects.filter(metric_id=metric_id).order_by("pk").values().first()
+    row = Verdict.objects.filter(metric_id=metric_id).order_by("pk").values().first()
+    return None if row is None else dict(row)
 
 
 class VerdictFloor(UnderMetric):
@@ -47,3 +55,10 @@ class VerdictFloor(UnderMetric):
         )
         verdict = Verdict.objects.create(**fields)
         return Response({"id": verdict.pk}, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    # Under /api/, as the verdict: the same middleware treats both alike.
+    path("api/bench/metrics/<int:metric_id>/floor/", login_not_required(VerdictFloor.as_view()), name="bench_floor"),
+    *app_urlpatterns,
+]
