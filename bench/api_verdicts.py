@@ -36,7 +36,7 @@ What runs:
   the app's URLs (production's URLs and API schema do not have it).
 - **Load**: wrk (`--threads` 2, `--connections` 16, keep-alive) on each endpoint in turn for
   `--warmup` seconds (5), not counted; then `--seconds` (20) per endpoint, split in
-  `--rounds` (5) turns that alternate between the endpoints, so that what drifts during a
+  `--rounds` (10) turns that alternate between the endpoints, so that what drifts during a
   run falls on each alike (one endpoint after the other, the ratio moved by ±15% between
   runs). Requests/s is over each endpoint's whole measured time; p50 is the median round's,
   p99 the worst round's. Every request carries
@@ -647,7 +647,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20, help="measured length of each endpoint's load (20)")
     parser.add_argument("--warmup", type=float, default=5, help="uncounted load on each endpoint first, s (5)")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="turns the measured time is split in, alternating the endpoints (5)"
+        "--rounds", type=int, default=10, help="turns the measured time is split in, alternating the endpoints (10)"
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk's open connections (16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk's threads (2)")
