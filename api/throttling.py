@@ -4,6 +4,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
+from django.utils.connection import ConnectionProxy
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -72,15 +76,15 @@ class PerTokenThrottle(SimpleRateThrottle):
         now = self.timer()
         current = int(now // width)
         mine = f"{key}:{current}"
-        position = self._increment(mine)
         earlier_keys = [f"{key}:{bucket}" for bucket in range(current - BUCKETS + 1, current)]
-        earlier = self.cache.get_many(earlier_keys)
+        counter = counter_for(self.cache)
+        position, earlier = counter.count(mine, earlier_keys, int(self.duration) + 1)
         # This request's own position in its bucket, not the bucket's count read afterwards:
         # requests counted meanwhile would make both refuse where one had room.
-        counts = [int(earlier.get(each, 0)) for each in earlier_keys] + [position]
+        counts = [*earlier, position]
         if sum(counts) <= self.num_requests:
             return True
-        self.cache.decr(mine)
+        counter.uncount(mine)
         counts[-1] -= 1
         # Room for one more request once enough of the oldest buckets have left the count:
         # the bucket `age` places after the oldest counted leaves it `age + 1` widths after
@@ -94,15 +98,68 @@ class PerTokenThrottle(SimpleRateThrottle):
                 break
         return False
 
-    def _increment(self, key: str) -> int:
-        """Add a request to the bucket `key`; its position there. The key outlives the period,
-        so no increment meets an expiring key."""
+    def wait(self) -> float:
+        return self.retry_after
+
+
+class CacheCounter:
+    """The buckets in any Django cache (the local memory of development and tests)."""
+
+    def __init__(self, cache: BaseCache) -> None:
+        self.cache = cache
+
+    def count(self, key: str, earlier_keys: list[str], seconds: int) -> tuple[int, list[int]]:
+        """Add a request to the bucket `key`: its position there, and the counts of the
+        buckets `earlier_keys`. The key outlives the period (`seconds`), so no increment
+        meets an expiring key."""
+        position = self._increment(key, seconds)
+        earlier = self.cache.get_many(earlier_keys)
+        return position, [int(earlier.get(each, 0)) for each in earlier_keys]
+
+    def _increment(self, key: str, seconds: int) -> int:
         try:
             return int(self.cache.incr(key))
         except ValueError:  # the bucket's first request
-            if self.cache.add(key, 1, timeout=int(self.duration) + 1):
+            if self.cache.add(key, 1, timeout=seconds):
                 return 1
             return int(self.cache.incr(key))  # another worker's request began it meanwhile
 
-    def wait(self) -> float:
-        return self.retry_after
+    def uncount(self, key: str) -> None:
+        self.cache.decr(key)
+
+
+class RedisCounter(CacheCounter):
+    """The buckets in Redis, counted in one round trip: INCR (which begins a missing bucket at
+    1), EXPIRE and MGET of the earlier buckets, sent together as one transaction (no bucket
+    is left without its expiry). Through the cache's own interface it took three round trips
+    (Django's `incr` asks whether the key exists first, then increments; then `get_many`).
+    The values are the plain integers Django's Redis cache stores and reads for an integer."""
+
+    cache: RedisCache
+
+    def count(self, key: str, earlier_keys: list[str], seconds: int) -> tuple[int, list[int]]:
+        name = self.cache.make_and_validate_key(key)
+        earlier_names = [self.cache.make_and_validate_key(each) for each in earlier_keys]
+        pipeline = self._client(key).pipeline(transaction=True)
+        pipeline.incr(name)
+        # Renewed at each increment: a bucket is counted into only during its own tenth of
+        # the period, so it still outlives the period.
+        pipeline.expire(name, seconds)
+        pipeline.mget(earlier_names)
+        position, _renewed, earlier = pipeline.execute()
+        return int(position), [int(each) if each is not None else 0 for each in earlier]
+
+    def uncount(self, key: str) -> None:
+        self._client(key).decr(self.cache.make_and_validate_key(key))
+
+    def _client(self, key: str) -> Any:
+        """The cache's own Redis client (its connection pool and timeouts), of its first server:
+        Django's Redis cache writes there (any others are read replicas)."""
+        return self.cache._cache.get_client(key, write=True)  # type: ignore[attr-defined]  # not in django-stubs
+
+
+def counter_for(cache: BaseCache) -> CacheCounter:
+    """Where the buckets are counted: in one round trip when the cache is Redis."""
+    # DRF's throttles use `django.core.cache.cache`, a proxy to the default cache.
+    backend = caches[DEFAULT_CACHE_ALIAS] if isinstance(cache, ConnectionProxy) else cache
+    return RedisCounter(backend) if isinstance(backend, RedisCache) else CacheCounter(cache)

@@ -1,4 +1,10 @@
-"""Is a verdict through the API as fast as the API's cheapest answer? Requests/s and p99, as ratios.
+"""Does a verdict through the API cost little more than logging one must? Against its floor, as ratios.
+
+The floor (`bench/floor.py`) is an endpoint of the same app doing only what any endpoint that
+logs a verdict must: the token checked and the request counted, the observation read, the
+metric read through its access check, one verdict-sized row stored, a small JSON answer.
+Targets: the verdict at 0.85 or more of the floor's requests/s (wrk, interleaved), and its
+server time in-process within 0.8 ms of the floor's.
 
     .venv/bin/python bench/api_verdicts.py                 # SQLite in a temporary folder, 20 s per endpoint
     .venv/bin/python bench/api_verdicts.py --database-url postgres://postgres@127.0.0.1:5432/mbreak_api_bench
@@ -23,12 +29,14 @@ What runs:
   model again on its first verdict) with the production settings of `bench/load.py`
   (DEBUG=0, a SECRET_KEY, ALLOWED_HOSTS, JSON request log, REDIS_URL
   `redis://127.0.0.1:6379/7` for the cache and the throttle counts, STATIC_ROOT a temporary
-  folder that `collectstatic` fills). One change: the per-token throttle is raised to
-  `MBREAK_API_RATE=1000000/minute`, or wrk would measure 429s after 600 requests; it
-  counts every request all the same (an increment and a read of its buckets in Redis).
+  folder that `collectstatic` fills). Two changes: the per-token throttle is raised to
+  `MBREAK_API_RATE=1000000/minute`, or wrk would measure 429s after 600 requests (it
+  counts every request all the same: one round trip to Redis); and the settings are
+  `bench.settings`, production's with the URLconf `bench/floor.py`, which adds the floor to
+  the app's URLs (production's URLs and API schema do not have it).
 - **Load**: wrk (`--threads` 2, `--connections` 16, keep-alive) on each endpoint in turn for
   `--warmup` seconds (5), not counted; then `--seconds` (20) per endpoint, split in
-  `--rounds` (5) turns that alternate between the endpoints, so that what drifts during a
+  `--rounds` (10) turns that alternate between the endpoints, so that what drifts during a
   run falls on each alike (one endpoint after the other, the ratio moved by ±15% between
   runs). Requests/s is over each endpoint's whole measured time; p50 is the median round's,
   p99 the worst round's. Every request carries
@@ -39,6 +47,8 @@ What runs:
   - verdict: `POST /api/v1/metrics/<id>/verdicts/` with `{"value": ..., "minutes": ...}`
     (100 observations across the metric's range, cycled): 201 with the verdict, which is
     also stored in the verdict log; the model is cached in each worker after its first one;
+  - floor: `POST /api/bench/metrics/<id>/floor/` with the same bodies: 201 with the id of
+    the row it stored, a copy of one of the metric's verdicts (read once per worker);
   - release verdict: `GET /api/v1/releases/<id>/verdict`, the URL Argo Rollouts polls: the
     gate's verdict from the release's observations; shown, not judged.
 
@@ -50,12 +60,16 @@ the workers gunicorn started during the run. The faster an endpoint, the more of
 workers are recycled (every few seconds at 400 requests/s), and its p99 carries those
 restarts: the p99 ratio is shown, not judged. Before the
 load, each endpoint's SQL queries per request are counted in the child process (Django's
-test client, the same settings, the second request). wrk, gunicorn, Redis and the database
+test client, the same settings, the second request), and the verdict's and the floor's
+server time measured there, one request at a time: the median of `--in-process` (500)
+requests of each, the two taking turns (the whole Django stack and its database and Redis
+round trips; no network, no request at the same time). wrk, gunicorn, Redis and the database
 share the machine's cores (2 on the development machine): the figures are those of the
 whole box, and the ratios compare endpoints under the same handicap.
 
-Exit status 1 if any request failed or the verdict endpoint answers fewer than 0.9 times
-as many requests per second as the constant one; 2 if wrk is missing.
+Exit status 1 if any request failed, or the verdict endpoint answers fewer than 0.85 times
+as many requests per second as the floor, or its server time in-process is more than 0.8 ms
+above the floor's (unless --figures-only); 2 if wrk is missing.
 """
 
 from __future__ import annotations
@@ -68,10 +82,13 @@ import os
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -104,7 +121,11 @@ DEFAULT_INDICATORS = 5_000
 # A database holding this user was made by this benchmark: only such a database is dropped.
 OWNER = "api-bench-owner"
 API_RATE = "1000000/minute"
-RATIO_TARGET = 0.9
+# The verdict against its floor (`bench/floor.py`): requests/s, and server time in-process.
+RATIO_TARGET = 0.85
+EXTRA_SERVER_TIME_TARGET = 0.0008  # seconds
+FLOOR = "floor"
+SETTINGS = "bench.settings"  # production's, with the floor's URL (bench/floor.py)
 OBSERVATIONS = 100
 # The demo's first metric: traffic that stays low for a while after a deployment.
 VALUE_RANGE, MINUTES_RANGE = (150.0, 1200.0), (1.0, 120.0)
@@ -119,7 +140,7 @@ class Endpoint:
     path: str
     bodies: tuple[str, ...]  # JSON bodies, cycled; none for a GET
     status: int  # the answer every request must get
-    gated: bool  # compared with the constant endpoint against the target
+    gated: bool  # compared with the floor against the targets
 
 
 def endpoints(metric_id: int, release_id: int) -> list[Endpoint]:
@@ -140,6 +161,15 @@ def endpoints(metric_id: int, release_id: int) -> list[Endpoint]:
             True,
         ),
         Endpoint(
+            FLOOR,
+            "POST",
+            "POST /api/bench/metrics/<id>/floor/",
+            f"/api/bench/metrics/{metric_id}/floor/",
+            observations,
+            201,
+            False,
+        ),
+        Endpoint(
             "release verdict",
             "GET",
             "GET /api/v1/releases/<id>/verdict",
@@ -156,7 +186,7 @@ def endpoints(metric_id: int, release_id: int) -> list[Endpoint]:
 
 def prepare_child(arguments: argparse.Namespace) -> dict[str, Any]:
     """Store the user, metric, model, token, gate and release; count each endpoint's queries."""
-    rows, profile = arguments.prepare_child, arguments.profile
+    rows = arguments.prepare_child
     setup_django(migrate=True)
     # Only importable once Django is set up.
     from django.contrib.auth.models import User
@@ -187,17 +217,15 @@ def prepare_child(arguments: argparse.Namespace) -> dict[str, Any]:
         "sample_rows": len(model.sample().ids),
         "database": f"{connection.display_name} {'.'.join(map(str, connection.get_database_version()))}",
     }
-    result.update(count_queries(endpoints(metric.pk, release.pk), secret, profile))
+    result.update(in_process(endpoints(metric.pk, release.pk), secret, arguments))
     return result
 
 
-def count_queries(chosen: list[Endpoint], token: str, profile: int) -> dict[str, Any]:
-    """Each endpoint's SQL queries on its second request, through Django's test client; with
-    `profile`, where that many verdict requests spend their time (cProfile)."""
-    import cProfile
-    import io
-    import pstats
-
+def in_process(chosen: list[Endpoint], token: str, arguments: argparse.Namespace) -> dict[str, Any]:
+    """Each endpoint through Django's test client in this process (no network, no other request
+    at the same time): its SQL queries on its second request; the server time of the verdict
+    and of its floor, median of `--in-process` requests each, the two taking turns; with
+    `--profile`, where that many requests of each spend their time (cProfile)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -216,32 +244,53 @@ def count_queries(chosen: list[Endpoint], token: str, profile: int) -> dict[str,
     queries: dict[str, int] = {}
     verdict_sql: list[str] = []
     for endpoint in chosen:
-        ask(endpoint)  # the first one reads and compiles the model
+        ask(endpoint)  # the first one reads and compiles the model (and the floor copies a verdict)
         with CaptureQueriesContext(connection) as captured:
             ask(endpoint, 1)
         queries[endpoint.key] = len(captured.captured_queries)
         if endpoint.gated:
             verdict_sql = [query["sql"] for query in captured.captured_queries]
-    result: dict[str, Any] = {"queries": queries, "verdict_sql": verdict_sql}
-    if profile:
-        verdict = next(endpoint for endpoint in chosen if endpoint.gated)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for index in range(profile):
-            ask(verdict, index)
-        profiler.disable()
-        text = io.StringIO()
-        stats = pstats.Stats(profiler, stream=text).strip_dirs()
-        stats.sort_stats("cumulative").print_stats(35)
-        stats.sort_stats("tottime").print_stats(20)
-        result["profile"] = text.getvalue()
+    compared = [endpoint for endpoint in chosen if endpoint.gated or endpoint.key == FLOOR]
+    times: dict[str, list[float]] = {endpoint.key: [] for endpoint in compared}
+    for index in range(arguments.in_process):
+        for endpoint in compared:
+            started = time.perf_counter()
+            ask(endpoint, index)
+            times[endpoint.key].append(time.perf_counter() - started)
+    result: dict[str, Any] = {
+        "queries": queries,
+        "verdict_sql": verdict_sql,
+        "server_time": {key: statistics.median(values) for key, values in times.items()},
+    }
+    if arguments.profile:
+        result["profiles"] = {endpoint.key: profiled(ask, endpoint, arguments.profile) for endpoint in compared}
     return result
+
+
+def profiled(ask: Callable[[Endpoint, int], None], endpoint: Endpoint, requests: int) -> str:
+    """Where `requests` requests of `endpoint` spend their time: cProfile's functions by
+    cumulative time, then by their own."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for index in range(requests):
+        ask(endpoint, index)
+    profiler.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(35)
+    stats.sort_stats("tottime").print_stats(20)
+    return text.getvalue()
 
 
 def prepare_database(arguments: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     # Warnings and errors only: not the request log of the test client's requests.
     env = {**env, "LOG_LEVEL": "WARNING"}
-    return prepare_in_child(__file__, arguments.indicators, env, "--profile", str(arguments.profile))
+    options = ("--profile", str(arguments.profile), "--in-process", str(arguments.in_process))
+    return prepare_in_child(__file__, arguments.indicators, env, *options)
 
 
 # --- the load: wrk --------------------------------------------------------------------------------
@@ -481,12 +530,14 @@ def print_measurements(measurements: list[Measurement]) -> None:
 
 
 def print_ratios(measurements: list[Measurement]) -> bool:
-    """Each endpoint against the constant one; True when the gated one meets the target."""
-    constant = measurements[0]
+    """Each endpoint against the floor; True when the gated one meets the target."""
+    floor = next(each for each in measurements if each.endpoint.key == FLOOR)
     ok = True
-    for each in measurements[1:]:
-        ratio = each.wrk.requests_per_second / constant.wrk.requests_per_second
-        slower = each.wrk.p99 / constant.wrk.p99
+    for each in measurements:
+        if each is floor:
+            continue
+        ratio = each.wrk.requests_per_second / floor.wrk.requests_per_second
+        slower = each.wrk.p99 / floor.wrk.p99
         if each.endpoint.gated:
             met = ratio >= RATIO_TARGET
             ok = ok and met
@@ -494,10 +545,24 @@ def print_ratios(measurements: list[Measurement]) -> bool:
         else:
             verdict = "not gated"
         print(
-            f"{each.endpoint.key} ÷ constant: requests/s {ratio:.2f} ({verdict}); "
-            f"p99 {slower:.2f}× ({milliseconds(each.wrk.p99, 0)} ms against {milliseconds(constant.wrk.p99, 0)} ms)"
+            f"{each.endpoint.key} ÷ floor: requests/s {ratio:.2f} ({verdict}); "
+            f"p99 {slower:.2f}× ({milliseconds(each.wrk.p99, 0)} ms against {milliseconds(floor.wrk.p99, 0)} ms)"
         )
     return ok
+
+
+def print_server_times(info: dict[str, Any], requests: int) -> bool:
+    """The verdict's server time in-process against its floor's; True when within the target."""
+    times = info["server_time"]
+    extra = float(times["verdict"] - times[FLOOR])
+    met = extra <= EXTRA_SERVER_TIME_TARGET
+    print(
+        f"verdict − floor: server time in-process {extra * 1000:+.2f} ms "
+        f"(target ≤ {EXTRA_SERVER_TIME_TARGET * 1000:g} ms: {'ok' if met else 'MISSED'}); "
+        f"verdict {times['verdict'] * 1000:.2f} ms, floor {times[FLOOR] * 1000:.2f} ms "
+        f"(Django's test client, median of {requests} each, taking turns)"
+    )
+    return met
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -522,6 +587,7 @@ def run(arguments: argparse.Namespace) -> int:
         url = arguments.database_url or f"sqlite:///{Path(temporary) / 'api-bench.sqlite3'}"
         env = production_environment(url, arguments.redis_url, Path(temporary), "bench-api")
         env["MBREAK_API_RATE"] = API_RATE
+        env["DJANGO_SETTINGS_MODULE"] = SETTINGS
         collect_static(env)
         log(f"preparing the database ({arguments.indicators:,} indicators, training)…")
         info = prepare_database(arguments, env)
@@ -541,7 +607,7 @@ def print_setting(
         f"Python {sys.version.split()[0]}, {info['database']}, {os.cpu_count()} cores ({machine}; "
         f"MBREAK_API_RATE={API_RATE}"
     )
-    print(f"Server: {shown}")
+    print(f"Server: {shown} (DJANGO_SETTINGS_MODULE={SETTINGS})")
     print(
         f"Metric: {arguments.indicators:,} indicators, model v{info['model_version']} trained on "
         f"{info['trained_on']:,}, {info['sample_rows']:,} rows kept for the nearest cases"
@@ -557,18 +623,21 @@ def print_setting(
 
 
 def report(arguments: argparse.Namespace, info: dict[str, Any], measurements: list[Measurement]) -> int:
-    """The tables, and the profile if asked; 1 when a request failed or (unless --figures-only) the target is missed."""
+    """The tables, and the profiles if asked; 1 when a request failed or (unless --figures-only) a target is missed."""
     print_measurements(measurements)
     print()
-    met = print_ratios(measurements)
+    fast_enough = print_ratios(measurements)
+    close_enough = print_server_times(info, arguments.in_process)
     if arguments.profile:
         print()
         print("SQL of one verdict request:")
         for number, sql in enumerate(info["verdict_sql"], 1):
             print(f"  {number:>2}. {sql[:160]}")
-        print()
-        print(f"Profile of {arguments.profile} verdict requests in-process (Django's test client):")
-        print(info["profile"])
+        for key, profile in info["profiles"].items():
+            print()
+            print(f"Profile of {arguments.profile} {key} requests in-process (Django's test client):")
+            print(profile)
+    met = fast_enough and close_enough
     failed = any(each.errors for each in measurements) or not (met or arguments.figures_only)
     return 1 if failed else 0
 
@@ -578,7 +647,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20, help="measured length of each endpoint's load (20)")
     parser.add_argument("--warmup", type=float, default=5, help="uncounted load on each endpoint first, s (5)")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="turns the measured time is split in, alternating the endpoints (5)"
+        "--rounds", type=int, default=10, help="turns the measured time is split in, alternating the endpoints (10)"
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk's open connections (16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk's threads (2)")
@@ -600,6 +669,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="REQUESTS",
         help="also profile this many verdict requests in-process and print the SQL of one",
     )
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=500,
+        metavar="REQUESTS",
+        help="verdicts and floors timed in-process, for the median server time of each (500)",
+    )
     parser.add_argument("--log-dir", help="keep gunicorn's log and the Lua scripts in this folder")
     add_figures_only_option(parser, "no request failed")
     arguments = parser.parse_args(argv)
@@ -609,9 +685,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         or arguments.connections < 1
         or arguments.rounds < 1
         or arguments.indicators < 100
+        or arguments.in_process < 1
     ):
         parser.error(
-            "--seconds, --rounds and --connections must be positive, --warmup not negative, --indicators 100 or more"
+            "--seconds, --rounds, --connections and --in-process must be positive, --warmup not negative, "
+            "--indicators 100 or more"
         )
     return arguments
 

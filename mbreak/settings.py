@@ -127,6 +127,11 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Persistent connections: opening one per request cost a logged-in page 10x its time.
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
+        # A request's reused connection is checked first: one `SELECT 1` round trip on
+        # PostgreSQL (none on SQLite), the same for every request (the API bench's floor pays
+        # it as the verdict does). Kept: without it, after a database failover or restart each
+        # worker thread's dead connection failed its next request with a 500 before Django
+        # dropped it (`close_if_unusable_or_obsolete` acts only at the request's end).
         conn_health_checks=True,
     )
 }

@@ -5,6 +5,7 @@ Plain functions: the models, forms, admin, views and API word their figures with
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.timesince import timesince
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from predictor.explain import Condition, WrittenSplit, written_split
@@ -98,7 +100,15 @@ def _condition_text(condition: Condition) -> str:
 
 
 def rule_text(conditions: Sequence[Condition]) -> str:
-    """The path to a leaf in words: "value above 449.6 and time at most 9.5 minutes"."""
+    """The path to a leaf in words: "value above 449.6 and time at most 9.5 minutes".
+
+    Worded once per path and language in a process: every verdict of a leaf has the same
+    path, and wording its numbers cost a tenth of a verdict's answer."""
+    return _worded_rule(tuple(conditions), get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _worded_rule(conditions: tuple[Condition, ...], _language: str | None) -> str:
     parts = [_condition_text(condition) for condition in conditions]
     if not parts:
         return _("any value at any time")

@@ -61,8 +61,10 @@ def sign(data: bytes, key: bytes) -> str:
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
+@functools.lru_cache(maxsize=32)
 def key_id(key: bytes) -> str:
-    """A short public name for a signing key: tells which key signed a model, reveals nothing of it."""
+    """A short public name for a signing key: tells which key signed a model, reveals nothing of it.
+    (Kept per key: every verdict checks that its version's key is still one of the server's.)"""
     return hmac.new(key, b"make-or-break model signing key id", hashlib.sha256).hexdigest()[:16]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from predictor.columns import ROLLBACK, ROLLOUT
@@ -157,13 +158,20 @@ class CompiledTree:
         """Every leaf, left to right."""
         return [self.leaf(node) for node in range(len(self.left)) if self.left[node] == _LEAF]
 
-    def _path_to(self, target: int) -> list[tuple[int, bool]]:
-        """(node, went left) for each split from the root to `target`."""
+    @cached_property
+    def _parents(self) -> dict[int, tuple[int, bool]]:
+        """Each node's parent and whether it is its left child: found once per tree, not at
+        every verdict (a tree is compiled once per process and version)."""
         parent: dict[int, tuple[int, bool]] = {}
         for node in range(len(self.left)):
             if self.left[node] != _LEAF:
                 parent[self.left[node]] = (node, True)
                 parent[self.right[node]] = (node, False)
+        return parent
+
+    def _path_to(self, target: int) -> list[tuple[int, bool]]:
+        """(node, went left) for each split from the root to `target`."""
+        parent = self._parents
         path = []
         while target in parent:
             node, went_left = parent[target]

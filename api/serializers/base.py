@@ -36,8 +36,12 @@ class Link(serializers.Field):  # type: ignore[type-arg]
 
     def to_representation(self, value: Any) -> str:
         path = reverse(self.view_name, args=[value.pk]) if self.view_name else value.get_absolute_url()
-        request = self.context.get("request")
-        return path if request is None else str(request.build_absolute_uri(path))
+        return absolute_url(path, self.context.get("request"))
+
+
+def absolute_url(path: str, request: Any) -> str:
+    """`path` as a full URL for this request's caller; the path itself without a request."""
+    return path if request is None else str(request.build_absolute_uri(path))
 
 
 class UtcDateTimeField(serializers.DateTimeField):

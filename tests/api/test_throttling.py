@@ -11,6 +11,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from django.core.cache.backends.redis import RedisCache
 from django.test import Client
@@ -55,6 +56,23 @@ def test_a_request_counts_until_about_a_period_after_it_was_made(
 
     # Three in the first half minute; the fourth waits until the first leaves the count.
     assert statuses_at(client, headers, clock, [0, 10, 20, 30, 59.9, 60]) == [200, 200, 200, 429, 429, 200]
+
+
+def test_in_redis_a_request_counts_for_a_period_and_its_bucket_then_expires(
+    client: Client, headers: dict[str, str], clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in production, where each request is counted in one round trip to Redis."""
+    shared = RedisCache(REDIS_URL, {"KEY_PREFIX": f"throttle-test-{uuid.uuid4()}"})
+    monkeypatch.setattr(PerTokenThrottle, "cache", shared)
+    monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "3/minute"})
+
+    answers = statuses_at(client, headers, clock, [0, 10, 20, 30, 59.9, 60])
+
+    assert answers == [200, 200, 200, 429, 429, 200]
+    token = ApiToken.objects.get()
+    first_bucket = f"throttle:token:{token.pk}:{int(clock[0] // 6)}"
+    assert shared.get(first_bucket) == 1  # the refused requests were not counted
+    assert 0 < redis.Redis.from_url(REDIS_URL).ttl(shared.make_and_validate_key(first_bucket)) <= 61
 
 
 def test_retry_after_says_when_the_oldest_request_leaves_the_count(

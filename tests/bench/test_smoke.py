@@ -95,15 +95,17 @@ def test_jobs_prints_the_background_ratios() -> None:
     assert f"{BACKEND:<9}       300  parse" in output
 
 
-def test_api_verdicts_prints_the_verdict_against_the_constant_answer() -> None:
+def test_api_verdicts_prints_the_verdict_against_its_floor() -> None:
     assert shutil.which("wrk"), "the API benchmark needs wrk: `make test` installs it (apt-get install wrk)"
     output = run_server_bench(
         "api_verdicts.py",
         "mbreak_api_smoke",
         *("--seconds", "1", "--warmup", "0", "--rounds", "1", "--connections", "2", "--indicators", "200"),
+        *("--in-process", "20"),
     )
 
-    assert "verdict ÷ constant: requests/s" in output
+    assert "verdict ÷ floor: requests/s" in output
+    assert "verdict − floor: server time in-process" in output
     assert "release verdict" in output
 
 

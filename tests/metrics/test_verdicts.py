@@ -521,6 +521,7 @@ def test_a_split_between_two_times_reads_as_people_write_it_on_the_trees_side(
     assert rule_text(verdict.path) == rule
     with translation.override("pt-br"):
         assert rule_text(verdict.path) == portuguese
+    assert rule_text(verdict.path) == rule  # each reader's language, whoever asked before
     # What the rule says of the number it writes is what the tree does with it.
     written = float(rule.split()[-2])
     expected = VerdictState.ROLLBACK if "at most" in rule else VerdictState.ROLLOUT
