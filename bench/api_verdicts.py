@@ -691,6 +691,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
             "--seconds, --rounds, --connections and --in-process must be positive, --warmup not negative, "
             "--indicators 100 or more"
         )
+    # wrk takes whole seconds: each round must last a whole number of them.
+    if not float(arguments.seconds / arguments.rounds).is_integer() or not float(arguments.warmup).is_integer():
+        parser.error("--seconds must be a whole multiple of --rounds, and --warmup whole seconds")
     return arguments
 
 
