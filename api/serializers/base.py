@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from datetime import UTC
 from typing import Any, TypeVar
@@ -11,7 +12,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.text import capfirst
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -35,8 +36,25 @@ class Link(serializers.Field):  # type: ignore[type-arg]
         super().__init__(source="*", read_only=True)
 
     def to_representation(self, value: Any) -> str:
-        path = reverse(self.view_name, args=[value.pk]) if self.view_name else value.get_absolute_url()
+        path = path_of(self.view_name, value.pk) if self.view_name else value.get_absolute_url()
         return absolute_url(path, self.context.get("request"))
+
+
+# An id no object has: where it lands in a reversed path is where every id goes.
+_ANY_ID = 2**63 - 1
+
+
+def path_of(view_name: str, pk: int) -> str:
+    """`reverse(view_name, args=[pk])`, the path worked out once per view, URLconf and script
+    prefix: reversing a verdict's two links was a tenth of the cost of its answer."""
+    head, tail = _route_around_id(view_name, get_urlconf(), get_script_prefix())
+    return f"{head}{int(pk)}{tail}"
+
+
+@functools.lru_cache(maxsize=128)
+def _route_around_id(view_name: str, urlconf: str | None, script_prefix: str) -> tuple[str, str]:
+    head, _, tail = reverse(view_name, args=[_ANY_ID], urlconf=urlconf).partition(str(_ANY_ID))
+    return head, tail
 
 
 def absolute_url(path: str, request: Any) -> str:

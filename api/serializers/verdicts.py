@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import MaxLengthValidator
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers.base import DecisionField, Link, NumberField, UtcDateTimeField, absolute_url, model_label
+from api.serializers.base import (
+    DecisionField,
+    Link,
+    NumberField,
+    UtcDateTimeField,
+    absolute_url,
+    model_label,
+    path_of,
+)
 from api.strict import StrictTypes
 from metrics.formatting import rule_text
 from metrics.models import (
@@ -97,8 +104,8 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
             "asked_at": ASKED_AT.to_representation(verdict.asked_at),
             "source": str(verdict.source),
             "decided": None if verdict.decided is None else DECIDED.to_representation(verdict.decided),
-            "url": absolute_url(reverse("api:verdict", args=[verdict.pk]), request),
-            "web_url": absolute_url(verdict.get_absolute_url(), request),
+            "url": absolute_url(path_of("api:verdict", verdict.pk), request),
+            "web_url": absolute_url(path_of("metrics:verdict", verdict.pk), request),
         }
 
     @extend_schema_field(ReasonSerializer(many=True))

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.test import RequestFactory
+from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils import translation
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from api.serializers import VerdictSerializer
+from api.serializers.base import path_of
 from metrics.models import Decision, Metric, Source, Verdict
 
 
@@ -51,3 +53,16 @@ def test_without_a_request_the_links_are_paths_as_drf_gives_them(verdicts: list[
         fast, general = both_ways(verdict, {})
         assert fast == general
         assert b'"url":"/api/' in fast
+
+
+@pytest.mark.parametrize("view_name", ["api:verdict", "metrics:verdict", "api:metric", "api:release"])
+@pytest.mark.parametrize("pk", [1, 42, 2**31, 9_999_999_999])
+def test_a_link_is_the_path_django_reverses_whatever_the_id_and_script_prefix(view_name: str, pk: int) -> None:
+    assert path_of(view_name, pk) == reverse(view_name, args=[pk])
+    previous = get_script_prefix()
+    set_script_prefix("/mbreak/")  # served under a sub-path (SCRIPT_NAME)
+    try:
+        assert path_of(view_name, pk) == reverse(view_name, args=[pk])
+        assert path_of(view_name, pk).startswith("/mbreak/")
+    finally:
+        set_script_prefix(previous)
