@@ -29,7 +29,7 @@ from accounts.models import ApiToken, TokenScope
 from api.throttling import PerTokenThrottle
 from mbreak.logs import JsonFormatter
 from metrics.models import Answer, Gate, Metric, Observation, Release
-from tests.api.test_gates import INCONCLUSIVE, ROLLBACK, ROLLOUT, bearer, make_gate, trained
+from tests.api.test_gates import INCONCLUSIVE, ROLLBACK, ROLLOUT, bearer, make_gate
 from tests.factories import MetricFactory
 from tests.refusals import changes_nothing
 
@@ -70,16 +70,6 @@ class Flagger:
 
     def status(self, hook: str, phase: str = "Progressing", checksum: str = CHECKSUM) -> int:
         return self.call(hook, phase, checksum).status_code
-
-
-@pytest.fixture
-def checkout(owner: User) -> dict[str, Metric]:
-    return {name: trained(owner, name) for name in ("error rate", "p95 latency", "cpu")}
-
-
-@pytest.fixture
-def gate(client: Client, owner: User, checkout) -> dict:
-    return make_gate(client, bearer(owner), checkout)
 
 
 def push(client: Client, owner: User, gate: dict, metric: Metric, observation: dict) -> None:

@@ -34,16 +34,6 @@ def state() -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-@pytest.fixture
-def checkout(owner: User) -> dict[str, Metric]:
-    return {name: trained(owner, name) for name in ("error rate", "p95 latency", "cpu")}
-
-
-@pytest.fixture
-def gate(client: Client, owner: User, checkout) -> dict:
-    return make_gate(client, bearer(owner), checkout)
-
-
 def verdict_url(gate: dict, key: str) -> str:
     return f"/api/v1/gates/{gate['id']}/keys/{quote(key, safe='')}/verdict"
 
