@@ -9,6 +9,11 @@ from rest_framework.request import Request
 from accounts.models import ApiToken
 
 
+def may_write(request: Request) -> bool:
+    """Whether the caller's credentials may change anything: a session, or a read-and-write token."""
+    return not isinstance(request.auth, ApiToken) or request.auth.can_write
+
+
 class SignedInWithScope(permissions.BasePermission):
     """Signed in (token or session), and a read-only token only reads.
 
@@ -19,8 +24,7 @@ class SignedInWithScope(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        token = request.auth
-        if isinstance(token, ApiToken) and request.method not in permissions.SAFE_METHODS and not token.can_write:
+        if request.method not in permissions.SAFE_METHODS and not may_write(request):
             raise exceptions.PermissionDenied(
                 _("This token is read-only: create a read-and-write token to change anything."),
                 code="read_only_token",

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiToken
+from api.permissions import may_write
 from api.serializers import ObservationInputSerializer, ReleaseVerdictSerializer
 from api.views.common import answer, caller
 from api.views.releases import observe_and_answer
@@ -22,11 +22,6 @@ KEY = OpenApiParameter(
     description="The release's key in the gate: 1 to 400 visible characters, no space; percent-encoded "
     '(a "/" may be sent as is or as %2F).',
 )
-
-
-def may_write(request: Request) -> bool:
-    """Whether the caller's credentials may change anything: a session, or a read-and-write token."""
-    return not isinstance(request.auth, ApiToken) or request.auth.can_write
 
 
 class KeyObservations(APIView):

@@ -677,11 +677,15 @@ class MetricJudgement:
 class ReleaseVerdict:
     state: str  # a VerdictState value: the real verdict (also in dry run)
     score: float | None  # 0 to 100: 0 on a veto; None while waiting, when nothing counts or a critical metric blocks
-    rule: str  # a ReleaseRule value (deprecated: `decided_by` says more)
+    decided_by: str  # a DecidedBy value: what decided `state` (never DRY_RUN)
     metrics: list[MetricJudgement] = field(default_factory=list)
     summary: str = ""
-    decided_by: str = ""  # a DecidedBy value: what decided `state` (never DRY_RUN)
     dry_run: bool = False  # the gate is in dry run: the pipeline is answered rollout
+
+    @property
+    def rule(self) -> str:
+        """The deprecated `rule` (a ReleaseRule value) of what decided it."""
+        return RULE_OF_DECIDED_BY[self.decided_by]
 
     @property
     def answered_state(self) -> str:
@@ -737,10 +741,9 @@ def judge_release(
     return ReleaseVerdict(
         state=state,
         score=release_score(decided_by, weighted),
-        rule=RULE_OF_DECIDED_BY[decided_by],
+        decided_by=decided_by,
         metrics=judgements,
         summary=word_release(gate, state, decided_by, judgements, weighted),
-        decided_by=decided_by,
         dry_run=gate.dry_run,
     )
 
