@@ -7,6 +7,7 @@ agree with `predict_proba`: like scikit-learn, it compares 32-bit floats.
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ def _significant_digits(text: str) -> int:
     return len(text.replace("-", "").replace(".", "").strip("0")) or 1
 
 
+@functools.lru_cache(maxsize=4096)
 def written_split(split: float) -> WrittenSplit:
     """The split as people write it, with each number kept on the tree's side.
 
@@ -62,7 +64,8 @@ def written_split(split: float) -> WrittenSplit:
     shortest that reads back as the first one on the right is written "below" it: whichever
     has fewer digits. A split between 48.1 and 48.3 kept as 48.19999885559082 is then "below
     48.2" (48.2 itself goes right), never "at most 48.19999694824219". Every page and the API
-    write splits with it; the pages in the reader's language."""
+    write splits with it; the pages in the reader's language. Worked out once per split in a
+    process: a tree has few, and each verdict's answer writes those of its path."""
     import numpy as np
 
     last_left = np.float32(split)

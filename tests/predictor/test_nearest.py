@@ -35,6 +35,36 @@ def test_the_nearest_rows_are_those_of_sorting_every_distance(seed: int) -> None
     assert found == by_sorting(values, times, value, minutes, scales, 5)
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_the_nearest_rows_of_measured_data_are_those_of_sorting_every_distance(seed: int) -> None:
+    """Numbers as metrics have them (no grid), sometimes sorted (the rows that bound the search
+    are then all on one side), sometimes far from the observation, with its scale tiny or huge."""
+    rng = random.Random(seed)
+    size = rng.choice([7, 80, 81, 2500])
+    spread = rng.choice([1e-6, 1.0, 1e3, 1e30])
+    values = [rng.gauss(500.0, 100.0) * spread for _ in range(size)]
+    times = [rng.uniform(0.0, 60.0) for _ in range(size)]
+    if seed % 2:
+        values.sort()
+    value = rng.choice([500.0, -1e6, 3e38]) * spread
+    minutes = rng.uniform(-10.0, 70.0)
+    scales = ((max(values) - min(values)) or 1.0, (max(times) - min(times)) or 1.0)
+
+    found = nearest_positions(np.array(values), np.array(times), value, minutes, scales, 5)
+
+    assert found == by_sorting(values, times, value, minutes, scales, 5)
+
+
+def test_rows_at_the_same_distance_as_the_fifth_are_taken_in_row_order() -> None:
+    """The same point repeated: which of them is shown is the earliest rows, as sorting gives."""
+    values = [10.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0] * 40
+    times = [1.0] * len(values)
+
+    found = nearest_positions(np.array(values), np.array(times), 3.0, 1.0, (7.0, 1.0), 5)
+
+    assert found == [1, 2, 3, 4, 5]
+
+
 def test_no_rows_or_no_count_gives_nothing() -> None:
     empty = np.array([], dtype=np.float64)
     assert nearest_positions(empty, empty, 1.0, 1.0, (1.0, 1.0), 5) == []
