@@ -6,6 +6,7 @@ import copy
 import functools
 import math
 from datetime import UTC
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from django import forms
@@ -89,7 +90,7 @@ class NumberField(serializers.FloatField):
 
     default_error_messages = {"invalid": forms.FloatField.default_error_messages["invalid"]}
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> NumberField:
+    def __deepcopy__(self, memo: Mapping[Any, Any]) -> NumberField:
         """The copy each serializer instance makes of its declared fields. DRF's builds the
         field again from its arguments (a fifth of the cost of checking an observation sent for
         a verdict); a declared field is never bound (its copies are) and holds nothing that
