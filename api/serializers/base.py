@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import functools
 import math
-from datetime import UTC
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any, TypeVar
 
 from django import forms
