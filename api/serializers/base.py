@@ -63,6 +63,15 @@ def absolute_url(path: str, request: Any) -> str:
     return path if request is None else str(request.build_absolute_uri(path))
 
 
+def absolute_urls(request: Any, *paths: str) -> list[str]:
+    """`absolute_url` of each of `paths`, which are from the root and already quoted (as `reverse`
+    and `path_of` give them): the request's address is worked out once for them all."""
+    if request is None:
+        return list(paths)
+    origin = str(request.build_absolute_uri("/")).removesuffix("/")
+    return [origin + path for path in paths]
+
+
 class UtcDateTimeField(serializers.DateTimeField):
     """ISO 8601 in UTC, whatever the server's TIME_ZONE."""
 

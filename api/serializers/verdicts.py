@@ -13,7 +13,7 @@ from api.serializers.base import (
     Link,
     NumberField,
     UtcDateTimeField,
-    absolute_url,
+    absolute_urls,
     model_label,
     path_of,
 )
@@ -85,6 +85,10 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
         verdict's answer as much as giving the verdict. Kept equal to DRF's by
         tests/api/test_verdict_representation.py."""
         request = self.context.get("request")
+        path = verdict.path
+        api_url, web_url = absolute_urls(
+            request, path_of("api:verdict", verdict.pk), path_of("metrics:verdict", verdict.pk)
+        )
         return {
             "id": verdict.pk,
             "verdict": str(verdict.state),
@@ -94,8 +98,8 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
             "value": float(verdict.value),
             "minutes": float(verdict.minutes),
             "reasons": self.get_reasons(verdict),
-            "rule": self.get_rule(verdict),
-            "conditions": self.get_conditions(verdict),
+            "rule": rule_text(path),
+            "conditions": [condition.as_written() for condition in path],
             "similar_cases": self.get_similar_cases(verdict),
             "model_version": verdict.model_version,
             "model_accuracy": float(verdict.model_accuracy),
@@ -104,8 +108,8 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
             "asked_at": ASKED_AT.to_representation(verdict.asked_at),
             "source": str(verdict.source),
             "decided": None if verdict.decided is None else DECIDED.to_representation(verdict.decided),
-            "url": absolute_url(path_of("api:verdict", verdict.pk), request),
-            "web_url": absolute_url(path_of("metrics:verdict", verdict.pk), request),
+            "url": api_url,
+            "web_url": web_url,
         }
 
     @extend_schema_field(ReasonSerializer(many=True))
