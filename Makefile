@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast test-browser redis lint format check migrations-check bench demo clean install install-dev chromium pipeline-tools
+.PHONY: run test test-fast test-browser redis lint format check migrations-check bench demo clean install install-dev chromium pipeline-tools prometheus
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' || \
@@ -52,6 +52,13 @@ pipeline-tools:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq jq curl gettext wrk; }
 
+# The store tests run a real Prometheus server (tests/stores), as the browser tests run a real Chromium.
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+		echo "Installing Debian's prometheus for the store tests..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; }
+
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
@@ -63,7 +70,7 @@ run: install
 # that lets the ORM run beside it (tests/browser/conftest.py) must not reach other tests.
 test: test-fast test-browser
 
-test-fast: install-dev redis pipeline-tools
+test-fast: install-dev redis pipeline-tools prometheus
 	$(BIN)/python -m pytest --ignore=tests/browser -n auto
 
 test-browser: install-dev chromium

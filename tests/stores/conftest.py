@@ -1,0 +1,170 @@
+"""A real Prometheus server for the store tests: Debian's `prometheus` (installed by `make test`),
+its history backfilled with `promtool tsdb create-blocks-from openmetrics`, scraping a small
+exporter whose values each test sets."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+# The backfilled history: one point a minute from HISTORY_START to HISTORY_END.
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+HISTORY_START = NOW - timedelta(hours=6)
+HISTORY_END = NOW - timedelta(hours=4)
+
+
+def history_value(minute: int) -> float:
+    """The backfilled error ratio `minute` minutes after HISTORY_START."""
+    return round(0.01 + 0.001 * (minute % 30), 6)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Exporter:
+    """An exporter Prometheus scrapes: `values` maps a series as written in the exposition
+    format (`name{label="x"}`) to its value, and each test sets them."""
+
+    port: int
+    values: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def page(self) -> bytes:
+        with self.lock:
+            return "".join(f"{series} {value}\n" for series, value in self.values.items()).encode()
+
+
+def openmetrics_history() -> str:
+    lines = ["# TYPE mb_history_error_ratio gauge"]
+    minutes = int((HISTORY_END - HISTORY_START).total_seconds() // 60)
+    for minute in range(minutes + 1):
+        at = (HISTORY_START + timedelta(minutes=minute)).timestamp()
+        lines.append(f'mb_history_error_ratio{{service="checkout"}} {history_value(minute)} {at:.0f}')
+        lines.append(f'mb_history_error_ratio{{service="search"}} 0.5 {at:.0f}')
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class PrometheusServer:
+    url: str
+    exporter: Exporter
+
+    def set(self, series: str, value: str) -> None:
+        with self.exporter.lock:
+            self.exporter.values[series] = value
+
+    def wait_for(self, query: str, expected: str, seconds: float = 20) -> None:
+        """Until Prometheus has scraped the exporter's current values (an instant query of
+        `query` gives `expected`)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            answer = requests.post(f"{self.url}/api/v1/query", data={"query": query}, timeout=5).json()
+            results = answer["data"]["result"]
+            if results and results[0]["value"][1] == expected:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"Prometheus did not scrape {query} = {expected} within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    if binary is None or promtool is None:
+        pytest.fail("Prometheus is not installed: `make test` installs Debian's prometheus package.")
+    folder = tmp_path_factory.mktemp("prometheus")
+    history = folder / "history.om"
+    history.write_text(openmetrics_history())
+    data = folder / "data"
+    subprocess.run(  # noqa: S603 - Debian's promtool, our arguments
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(history), str(data)],
+        check=True,
+        capture_output=True,
+    )
+
+    exporter = Exporter(port=free_port())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = exporter.page()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET  # noqa: N815 - a page that answers whatever is asked
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    exporter_server = ThreadingHTTPServer(("127.0.0.1", exporter.port), Handler)
+    threading.Thread(target=exporter_server.serve_forever, daemon=True).start()
+
+    port = free_port()
+    config = folder / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: exporter\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{exporter.port}']\n"
+    )
+    log = (folder / "prometheus.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - Debian's prometheus, our arguments
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            "--storage.tsdb.retention.time=30d",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Prometheus did not start:\n{(folder / 'prometheus.log').read_text()}")
+            time.sleep(0.2)
+        yield PrometheusServer(url=url, exporter=exporter)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        exporter_server.shutdown()
+        log.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers: a store that hangs."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield int(listener.getsockname()[1])
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port nothing listens on."""
+    return free_port()
