@@ -4,6 +4,7 @@ exporter whose values each test sets."""
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import requests
@@ -168,3 +170,107 @@ def silent_port() -> Iterator[int]:
 def closed_port() -> int:
     """A port nothing listens on."""
     return free_port()
+
+
+@dataclass
+class SecuredPrometheus:
+    """A Prometheus served over TLS with a certificate of a CA of the test's own, which asks
+    for a user and password."""
+
+    url: str
+    ca_file: str
+    username: str
+    password: str
+
+
+def certificate_authority(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA's certificate, and a certificate and key it signed for 127.0.0.1: (ca, cert, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    start, end = datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=30)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("Make or Break test CA"))
+        .issuer_name(name("Make or Break test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+@pytest.fixture(scope="session")
+def secured_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredPrometheus]:
+    import bcrypt
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("Prometheus is not installed: `make test` installs Debian's prometheus package.")
+    folder = tmp_path_factory.mktemp("secured-prometheus")
+    ca, cert, key = certificate_authority(folder)
+    username, password = "make-or-break", "a long passphrase for the store"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (folder / "web.yml").write_text(
+        f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\nbasic_auth_users:\n  {username}: '{hashed}'\n"
+    )
+    (folder / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
+    port = free_port()
+    log = (folder / "prometheus.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - Debian's prometheus, our arguments
+        [
+            binary,
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--web.config.file={folder / 'web.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"https://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = requests.get(f"{url}/-/ready", timeout=1, verify=str(ca), auth=(username, password))
+                if ready.status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Prometheus did not start:\n{(folder / 'prometheus.log').read_text()}")
+            time.sleep(0.2)
+        yield SecuredPrometheus(url=url, ca_file=str(ca), username=username, password=password)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

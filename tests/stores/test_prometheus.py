@@ -9,7 +9,7 @@ import pytest
 
 from stores.errors import Kind, NoData, StoreError
 from stores.prometheus import Prometheus
-from tests.stores.conftest import HISTORY_END, HISTORY_START, PrometheusServer, history_value
+from tests.stores.conftest import HISTORY_END, HISTORY_START, PrometheusServer, SecuredPrometheus, history_value
 
 
 def test_a_query_of_one_series_gives_its_value_now(prometheus: PrometheusServer) -> None:
@@ -154,3 +154,38 @@ def test_a_page_that_is_not_prometheus_is_said_so(prometheus: PrometheusServer) 
 def test_a_moment_without_a_time_zone_is_a_programming_error(prometheus: PrometheusServer) -> None:
     with pytest.raises(ValueError, match="time zone"):
         Prometheus(prometheus.url).value("up", at=datetime(2026, 1, 1))  # noqa: DTZ001 - the point
+
+
+def test_a_store_over_tls_with_its_own_ca_and_a_password_answers(secured_prometheus: SecuredPrometheus) -> None:
+    store = Prometheus(
+        secured_prometheus.url,
+        username=secured_prometheus.username,
+        password=secured_prometheus.password,
+        ca_file=secured_prometheus.ca_file,
+    )
+
+    assert store.value("scalar(vector(1))").value == 1
+
+
+def test_a_certificate_the_system_does_not_trust_is_a_tls_failure(secured_prometheus: SecuredPrometheus) -> None:
+    store = Prometheus(
+        secured_prometheus.url, username=secured_prometheus.username, password=secured_prometheus.password
+    )
+
+    with pytest.raises(StoreError) as refused:
+        store.value("scalar(vector(1))")
+
+    assert refused.value.kind == Kind.TLS
+
+
+@pytest.mark.parametrize(("username", "password"), [("", ""), ("make-or-break", "not the passphrase")])
+def test_missing_or_wrong_credentials_are_unauthorized(
+    secured_prometheus: SecuredPrometheus, username: str, password: str
+) -> None:
+    store = Prometheus(secured_prometheus.url, username=username, password=password, ca_file=secured_prometheus.ca_file)
+
+    with pytest.raises(StoreError) as refused:
+        store.value("scalar(vector(1))")
+
+    assert refused.value.kind == Kind.UNAUTHORIZED
+    assert secured_prometheus.password not in str(refused.value)
