@@ -11,7 +11,7 @@ import math
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,9 +40,10 @@ class Prometheus:
     system's (a file path), and a timeout in seconds for each request."""
 
     url: str
-    bearer_token: str = ""
+    # Never in its repr: a source's secrets are never shown again, nor logged.
+    bearer_token: str = field(default="", repr=False)
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     ca_file: str = ""
     timeout: float = 10.0
 
@@ -111,8 +112,9 @@ class Prometheus:
         if answer["status"] != "success":
             # 400 bad_data (a query that does not parse), 422 execution, 503 timeout, ...
             detail = f"{answer.get('errorType', '')}: {answer.get('error', '')}"[:_DETAIL_CHARS]
-            kind = Kind.BAD_QUERY if response.status_code in (400, 422) else Kind.HTTP_STATUS
-            raise StoreError(kind, detail)
+            if answer.get("errorType") == "timeout":
+                raise StoreError(Kind.TIMEOUT, detail)
+            raise StoreError(Kind.BAD_QUERY if response.status_code in (400, 422) else Kind.HTTP_STATUS, detail)
         data = answer.get("data")
         if not isinstance(data, dict):
             raise StoreError(Kind.NOT_A_STORE, "the answer has no data")

@@ -189,3 +189,10 @@ def test_missing_or_wrong_credentials_are_unauthorized(
 
     assert refused.value.kind == Kind.UNAUTHORIZED
     assert secured_prometheus.password not in str(refused.value)
+
+
+def test_a_store_shown_or_logged_does_not_show_its_secrets() -> None:
+    store = Prometheus("https://prometheus.example", bearer_token="t0ken-s3cret", username="u", password="pa55-s3cret")
+
+    assert "s3cret" not in repr(store)
+    assert "s3cret" not in str(store)
