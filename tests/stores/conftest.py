@@ -11,10 +11,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -34,6 +36,52 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def prometheus_binary(tool: str = "prometheus") -> str:
+    found = shutil.which(tool)
+    if found is None:
+        pytest.fail("Prometheus is not installed: `make test` installs Debian's prometheus package.")
+    return found
+
+
+@contextmanager
+def running_prometheus(folder: Path, config: str, *flags: str, scheme: str = "http", **asked: Any) -> Iterator[str]:
+    """Debian's Prometheus on a free port, its data in `folder`, with `config` as its
+    configuration and `flags`; its URL once it says it is ready (asked with `asked`, the
+    `requests` options its web configuration needs), and stopped afterwards."""
+    (folder / "prometheus.yml").write_text(config)
+    port = free_port()
+    log_path = folder / "prometheus.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - Debian's prometheus, our arguments
+            [
+                prometheus_binary(),
+                f"--config.file={folder / 'prometheus.yml'}",
+                f"--storage.tsdb.path={folder / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+                *flags,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"{scheme}://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if requests.get(f"{url}/-/ready", timeout=1, **asked).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Prometheus did not start:\n{log_path.read_text()}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 @dataclass
@@ -85,15 +133,18 @@ class PrometheusServer:
 
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    if binary is None or promtool is None:
-        pytest.fail("Prometheus is not installed: `make test` installs Debian's prometheus package.")
     folder = tmp_path_factory.mktemp("prometheus")
     history = folder / "history.om"
     history.write_text(openmetrics_history())
-    data = folder / "data"
     subprocess.run(  # noqa: S603 - Debian's promtool, our arguments
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(history), str(data)],
+        [
+            prometheus_binary("promtool"),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            str(history),
+            str(folder / "data"),
+        ],
         check=True,
         capture_output=True,
     )
@@ -117,44 +168,16 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
     exporter_server = ThreadingHTTPServer(("127.0.0.1", exporter.port), Handler)
     threading.Thread(target=exporter_server.serve_forever, daemon=True).start()
 
-    port = free_port()
-    config = folder / "prometheus.yml"
-    config.write_text(
+    config = (
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
         "scrape_configs:\n  - job_name: exporter\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{exporter.port}']\n"
     )
-    log = (folder / "prometheus.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - Debian's prometheus, our arguments
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            "--storage.tsdb.retention.time=30d",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Prometheus did not start:\n{(folder / 'prometheus.log').read_text()}")
-            time.sleep(0.2)
-        yield PrometheusServer(url=url, exporter=exporter)
+        with running_prometheus(folder, config, "--storage.tsdb.retention.time=30d") as url:
+            yield PrometheusServer(url=url, exporter=exporter)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
         exporter_server.shutdown()
-        log.close()
 
 
 @pytest.fixture
@@ -231,9 +254,6 @@ def certificate_authority(folder: Path) -> tuple[Path, Path, Path]:
 def secured_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredPrometheus]:
     import bcrypt
 
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("Prometheus is not installed: `make test` installs Debian's prometheus package.")
     folder = tmp_path_factory.mktemp("secured-prometheus")
     ca, cert, key = certificate_authority(folder)
     username, password = "make-or-break", "a long passphrase for the store"
@@ -241,36 +261,7 @@ def secured_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sec
     (folder / "web.yml").write_text(
         f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\nbasic_auth_users:\n  {username}: '{hashed}'\n"
     )
-    (folder / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
-    port = free_port()
-    log = (folder / "prometheus.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - Debian's prometheus, our arguments
-        [
-            binary,
-            f"--config.file={folder / 'prometheus.yml'}",
-            f"--web.config.file={folder / 'web.yml'}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"https://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                ready = requests.get(f"{url}/-/ready", timeout=1, verify=str(ca), auth=(username, password))
-                if ready.status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Prometheus did not start:\n{(folder / 'prometheus.log').read_text()}")
-            time.sleep(0.2)
+    flags = (f"--web.config.file={folder / 'web.yml'}",)
+    asked = {"verify": str(ca), "auth": (username, password)}
+    with running_prometheus(folder, "global:\n  scrape_interval: 1m\n", *flags, scheme="https", **asked) as url:
         yield SecuredPrometheus(url=url, ca_file=str(ca), username=username, password=password)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
