@@ -60,12 +60,13 @@ def _route_around_id(view_name: str, urlconf: str | None, script_prefix: str) ->
 
 def absolute_url(path: str, request: Any) -> str:
     """`path` as a full URL for this request's caller; the path itself without a request."""
-    return path if request is None else str(request.build_absolute_uri(path))
+    return absolute_urls(request, path)[0]
 
 
 def absolute_urls(request: Any, *paths: str) -> list[str]:
-    """`absolute_url` of each of `paths`, which are from the root and already quoted (as `reverse`
-    and `path_of` give them): the request's address is worked out once for them all."""
+    """Each of `paths`, which are from the root and already quoted (as `reverse`, `path_of` and
+    `get_absolute_url` give them), as a full URL for this request's caller (the paths themselves
+    without a request): the request's address is worked out once for them all."""
     if request is None:
         return list(paths)
     origin = str(request.build_absolute_uri("/")).removesuffix("/")

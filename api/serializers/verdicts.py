@@ -85,7 +85,6 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
         verdict's answer as much as giving the verdict. Kept equal to DRF's by
         tests/api/test_verdict_representation.py."""
         request = self.context.get("request")
-        path = verdict.path
         api_url, web_url = absolute_urls(
             request, path_of("api:verdict", verdict.pk), path_of("metrics:verdict", verdict.pk)
         )
@@ -98,8 +97,8 @@ class VerdictSerializer(serializers.Serializer[Verdict]):
             "value": float(verdict.value),
             "minutes": float(verdict.minutes),
             "reasons": self.get_reasons(verdict),
-            "rule": rule_text(path),
-            "conditions": [condition.as_written() for condition in path],
+            "rule": self.get_rule(verdict),
+            "conditions": self.get_conditions(verdict),
             "similar_cases": self.get_similar_cases(verdict),
             "model_version": verdict.model_version,
             "model_accuracy": float(verdict.model_accuracy),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -354,8 +355,9 @@ class Verdict(models.Model):
         """How many of the similar past cases took the decision the leaf leans to."""
         return self.leaf_rollbacks if self.leaning == VerdictState.ROLLBACK else self.leaf_rollouts
 
-    @property
+    @cached_property
     def path(self) -> list[Condition]:
+        """The tree's path to the verdict's leaf: read once per verdict (its conditions never change)."""
         return [Condition(feature, lower, upper) for feature, lower, upper in self.conditions]
 
     def figure(self, labels: ChartLabels) -> dict[str, Any] | None:
