@@ -232,6 +232,11 @@ MBREAK_CHART_MAX_POINTS = env_int("MBREAK_CHART_MAX_POINTS", 3000)
 # is used. To rotate it, move the old key to the fallbacks: models it signed stay usable.
 MBREAK_MODEL_SIGNING_KEY = os.environ.get("MBREAK_MODEL_SIGNING_KEY", "")
 MBREAK_MODEL_SIGNING_KEY_FALLBACKS = env_list("MBREAK_MODEL_SIGNING_KEY_FALLBACKS", "")
+# Encrypts the data sources' secrets (Fernet; any string). Unset, a key derived from SECRET_KEY
+# (and SECRET_KEY_FALLBACKS). To rotate it, move the old key to the fallbacks, then run
+# `manage.py rotate_secrets` (which encrypts every secret again with the new key).
+MBREAK_SECRETS_KEY = os.environ.get("MBREAK_SECRETS_KEY", "")
+MBREAK_SECRETS_KEY_FALLBACKS = env_list("MBREAK_SECRETS_KEY_FALLBACKS", "")
 # Larger metrics train on a stratified sample of this many rows, to bound training time.
 MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
 

@@ -60,6 +60,10 @@ LARGEST_LIMIT = 10_000
 KEY_MAX_LENGTH = 400
 # The most observations a limit names as its cause (the first ones over it): the JSON stays small.
 SHOWN_CAUSES = 10
+# How often, and for how long, a release's bound metrics may be pulled (a week at most).
+SHORTEST_PULL_INTERVAL = 10
+LONGEST_PULL_INTERVAL = 3_600
+LONGEST_PULL_MINUTES = 10_080
 # What a key is made of: letters, marks, digits, punctuation and symbols; no space, no
 # control or invisible character (two keys that look the same are the same key).
 _KEY_CATEGORY_PREFIXES = ("L", "M", "N", "P", "S")
@@ -126,6 +130,20 @@ class Gate(Labelled):
             "and shown: watch a new gate before it may stop a release."
         ),
     )
+    pull_interval_seconds = models.PositiveIntegerField(
+        _("pull every (seconds)"),
+        default=60,
+        validators=[MinValueValidator(SHORTEST_PULL_INTERVAL), MaxValueValidator(LONGEST_PULL_INTERVAL)],
+        help_text=_("How often the metrics bound to a data source are queried while a release is open."),
+    )
+    pull_for_minutes = models.PositiveIntegerField(
+        _("pull for (minutes)"),
+        default=120,
+        validators=[MinValueValidator(1), MaxValueValidator(LONGEST_PULL_MINUTES)],
+        help_text=_(
+            "How long after a release starts its bound metrics are queried (sooner stopped by a rollback verdict)."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -141,6 +159,15 @@ class Gate(Labelled):
                 condition=Q(missing_after_minutes__isnull=True)
                 | Q(missing_after_minutes__gte=0, missing_after_minutes__lte=LONGEST_WAIT_MINUTES),
                 name="gate_missing_after_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    pull_interval_seconds__gte=SHORTEST_PULL_INTERVAL,
+                    pull_interval_seconds__lte=LONGEST_PULL_INTERVAL,
+                    pull_for_minutes__gte=1,
+                    pull_for_minutes__lte=LONGEST_PULL_MINUTES,
+                ),
+                name="gate_pulling_bounded",
             ),
         ]
 
@@ -328,6 +355,11 @@ class Release(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("created by")
     )
+    # Pulling its gate's bound metrics: when next (None: not pulled, or no longer), and when
+    # and why it ended (a PullingEnded value).
+    next_pull_at = models.DateTimeField(_("next pull at"), null=True, blank=True, db_index=True)
+    pulling_ended_at = models.DateTimeField(_("pulling ended at"), null=True, blank=True)
+    pulling_ended_because = models.CharField(_("pulling ended because"), max_length=16, blank=True, default="")
 
     objects = ReleaseQuerySet.as_manager()
 

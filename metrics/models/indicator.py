@@ -341,6 +341,17 @@ class ImportBatch(models.Model):
     rows = models.PositiveIntegerField(_("rows"), default=0)
     created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
     undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    # A history fill: its file lists past releases (started_at,decision[,key]) whose values
+    # were read from this source, `fill_minutes` minutes of each.
+    source = models.ForeignKey(
+        "metrics.DataSource",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("filled from"),
+    )
+    fill_minutes = models.PositiveIntegerField(_("minutes of each release"), null=True, blank=True)
 
     objects = ImportBatchQuerySet.as_manager()
 

@@ -64,6 +64,7 @@ def heartbeat_seconds() -> float:
 class JobKind(models.TextChoices):
     TRAINING = "training", _("Training")
     IMPORT = "import", _("Import")
+    FILL = "fill", _("History fill")
 
 
 class JobStatus(models.TextChoices):

@@ -59,6 +59,7 @@ class Source(models.TextChoices):
     WEB = "web", _("web")
     API = "api", _("API")
     COMMAND = "command", _("command line")
+    PULL = "pull", _("pulled from a data source")
 
 
 class VerdictQuerySet(models.QuerySet["Verdict"]):
