@@ -1,25 +1,24 @@
 """A real Prometheus server for the store tests: Debian's `prometheus` (installed by `make test`),
 its history backfilled with `promtool tsdb create-blocks-from openmetrics`, scraping a small
-exporter whose values each test sets."""
+exporter whose values each test sets (`stores.local_prometheus`, which the worked example and
+the benchmarks use too)."""
 
 from __future__ import annotations
 
 import ipaddress
-import shutil
 import socket
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from stores import local_prometheus
+from stores.local_prometheus import Exporter, Point, free_port, running_prometheus
 
 # The backfilled history: one point a minute from HISTORY_START to HISTORY_END.
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -32,81 +31,21 @@ def history_value(minute: int) -> float:
     return round(0.01 + 0.001 * (minute % 30), 6)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def prometheus_binary(tool: str = "prometheus") -> str:
-    found = shutil.which(tool)
-    if found is None:
-        pytest.fail("Prometheus is not installed: `make test` installs Debian's prometheus package.")
-    return found
-
-
-@contextmanager
-def running_prometheus(folder: Path, config: str, *flags: str, scheme: str = "http", **asked: Any) -> Iterator[str]:
-    """Debian's Prometheus on a free port, its data in `folder`, with `config` as its
-    configuration and `flags`; its URL once it says it is ready (asked with `asked`, the
-    `requests` options its web configuration needs), and stopped afterwards."""
-    (folder / "prometheus.yml").write_text(config)
-    port = free_port()
-    log_path = folder / "prometheus.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - Debian's prometheus, our arguments
-            [
-                prometheus_binary(),
-                f"--config.file={folder / 'prometheus.yml'}",
-                f"--storage.tsdb.path={folder / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-                *flags,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"{scheme}://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(f"{url}/-/ready", timeout=1, **asked).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Prometheus did not start:\n{log_path.read_text()}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-@dataclass
-class Exporter:
-    """An exporter Prometheus scrapes: `values` maps a series as written in the exposition
-    format (`name{label="x"}`) to its value, and each test sets them."""
-
-    port: int
-    values: dict[str, str] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def page(self) -> bytes:
-        with self.lock:
-            return "".join(f"{series} {value}\n" for series, value in self.values.items()).encode()
+    try:
+        return local_prometheus.binary(tool)
+    except local_prometheus.NotInstalled as error:
+        pytest.fail(str(error))
 
 
 def openmetrics_history() -> str:
-    lines = ["# TYPE mb_history_error_ratio gauge"]
     minutes = int((HISTORY_END - HISTORY_START).total_seconds() // 60)
+    points = []
     for minute in range(minutes + 1):
-        at = (HISTORY_START + timedelta(minutes=minute)).timestamp()
-        lines.append(f'mb_history_error_ratio{{service="checkout"}} {history_value(minute)} {at:.0f}')
-        lines.append(f'mb_history_error_ratio{{service="search"}} 0.5 {at:.0f}')
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
+        at = HISTORY_START + timedelta(minutes=minute)
+        points.append(Point('mb_history_error_ratio{service="checkout"}', history_value(minute), at))
+        points.append(Point('mb_history_error_ratio{service="search"}', 0.5, at))
+    return local_prometheus.openmetrics(points, ["mb_history_error_ratio"])
 
 
 @dataclass
@@ -115,8 +54,7 @@ class PrometheusServer:
     exporter: Exporter
 
     def set(self, series: str, value: str) -> None:
-        with self.exporter.lock:
-            self.exporter.values[series] = value
+        self.exporter.set(series, value)
 
     def wait_for(self, query: str, expected: str, seconds: float = 20) -> None:
         """Until Prometheus has scraped the exporter's current values (an instant query of
@@ -133,51 +71,13 @@ class PrometheusServer:
 
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    prometheus_binary()
     folder = tmp_path_factory.mktemp("prometheus")
-    history = folder / "history.om"
-    history.write_text(openmetrics_history())
-    subprocess.run(  # noqa: S603 - Debian's promtool, our arguments
-        [
-            prometheus_binary("promtool"),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            str(history),
-            str(folder / "data"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-    exporter = Exporter(port=free_port())
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = exporter.page()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_POST = do_GET  # noqa: N815 - a page that answers whatever is asked
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    exporter_server = ThreadingHTTPServer(("127.0.0.1", exporter.port), Handler)
-    threading.Thread(target=exporter_server.serve_forever, daemon=True).start()
-
-    config = (
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: exporter\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{exporter.port}']\n"
-    )
-    try:
+    local_prometheus.backfill(folder / "data", openmetrics_history())
+    with Exporter().serving() as exporter:
+        config = local_prometheus.scrape_config(exporter)
         with running_prometheus(folder, config, "--storage.tsdb.retention.time=30d") as url:
             yield PrometheusServer(url=url, exporter=exporter)
-    finally:
-        exporter_server.shutdown()
 
 
 @pytest.fixture
@@ -262,6 +162,6 @@ def secured_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sec
         f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\nbasic_auth_users:\n  {username}: '{hashed}'\n"
     )
     flags = (f"--web.config.file={folder / 'web.yml'}",)
-    asked = {"verify": str(ca), "auth": (username, password)}
-    with running_prometheus(folder, "global:\n  scrape_interval: 1m\n", *flags, scheme="https", **asked) as url:
+    asked: dict[str, Any] = {"verify": str(ca), "auth": (username, password)}
+    with running_prometheus(folder, "global:\n  scrape_interval: 1m\n", *flags, scheme="https", asked=asked) as url:
         yield SecuredPrometheus(url=url, ca_file=str(ca), username=username, password=password)
