@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast test-browser redis lint format check migrations-check bench demo clean install install-dev chromium pipeline-tools prometheus
+.PHONY: run test test-fast test-browser redis lint format check migrations-check bench demo demo-prometheus clean install install-dev chromium pipeline-tools prometheus
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' || \
@@ -52,10 +52,11 @@ pipeline-tools:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq jq curl gettext wrk; }
 
-# The store tests run a real Prometheus server (tests/stores), as the browser tests run a real Chromium.
+# The store tests run a real Prometheus server (tests/stores), as the browser tests run a real
+# Chromium; so does the worked example (`make demo-prometheus`).
 prometheus:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
-		echo "Installing Debian's prometheus for the store tests..."; \
+		echo "Installing Debian's prometheus..."; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; }
 
@@ -65,6 +66,14 @@ run: install
 	@# Procfile.dev's "ready" prints the address and the demo login once the web server and the
 	@# worker have started. honcho gives each process its own PORT (web's, then +100 each).
 	HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start --port $(PORT)
+
+# The worked example of a gate that reads production itself: a real Prometheus with the demo
+# service's past releases, the demo metrics bound to it, their history filled and learnt, and
+# two canaries pulled by the worker's beat schedule (metrics/management/commands/demo_prometheus.py).
+demo-prometheus: install prometheus
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho -f Procfile.demo start --port $(PORT)
 
 # Two pytest processes: the browser tests run Playwright's event loop, and the setting
 # that lets the ORM run beside it (tests/browser/conftest.py) must not reach other tests.

@@ -84,3 +84,64 @@ def requests_per_minute(rows: int, *, seed: int | Sequence[int] = DEMO_SEED, noi
     """The demo's first metric's rule, `rows` times: what the benchmarks load."""
     _metric, columns = next(demo_data(rows, seed=seed, noise=noise, metrics=[REQUESTS_PER_MINUTE]))
     return columns
+
+
+# The worked example with a real Prometheus (`manage.py demo_prometheus`): the demo service's
+# past releases as its metric store holds them, one series per release and metric, selected
+# by the release's key as Argo Rollouts labels its pods (`pod_template_hash`).
+PROMETHEUS_SERIES = {
+    "Error rate (%)": "checkout_error_rate_percent",
+    "Requests per minute": "checkout_requests_per_minute",
+    "p95 latency (ms)": "checkout_latency_p95_ms",
+}
+PAST_RELEASES = 40
+BAD_SHARE = 0.2  # about a fifth of the past releases were rolled back
+PAST_RELEASE_MINUTES = 60  # the minutes of each past release the store holds
+HOURS_BETWEEN_RELEASES = 3
+
+
+@dataclass(frozen=True)
+class PastRelease:
+    key: str
+    started_hours_ago: float
+    rolled_back: bool
+    # Per metric name, its value 1..PAST_RELEASE_MINUTES minutes after the start.
+    values: dict[str, list[float]]
+
+
+def service_values(name: str, minutes: np.ndarray, *, bad: bool, generator: np.random.Generator) -> np.ndarray:
+    """The demo service's `name` metric at these minutes after a release: a healthy release's
+    around its usual level, a bad one's drifting to where the demo team rolls back (the
+    rules of DEMO_METRICS)."""
+    noise = generator.normal(0, 1, len(minutes))
+    ramp = np.minimum(1.0, minutes / 15)  # a bad release's harm grows over its first quarter hour
+    if name == "Error rate (%)":
+        level = 0.6 + 0.2 * noise + (ramp * 7.0 if bad else 0.0)
+        return np.round(np.clip(level, 0, 12), 2)
+    if name == "Requests per minute":
+        level = 850 + 60 * noise - (ramp * 550 if bad else 0.0)
+        return np.round(np.clip(level, 150, 1200), 0)
+    level = 320 + 40 * noise + (ramp * 900 if bad else 0.0)
+    return np.round(np.clip(level, 80, 2000), 0)
+
+
+def past_releases(count: int = PAST_RELEASES, *, seed: int = DEMO_SEED) -> list[PastRelease]:
+    """The demo service's `count` past releases, newest last, one every few hours, about a fifth bad."""
+    generator = np.random.default_rng(seed)
+    minutes = np.arange(1, PAST_RELEASE_MINUTES + 1, dtype=float)
+    releases = []
+    bad_ones = set(generator.choice(count, size=max(1, round(count * BAD_SHARE)), replace=False).tolist())
+    for index in range(count):
+        bad = index in bad_ones
+        values = {
+            name: service_values(name, minutes, bad=bad, generator=generator).tolist() for name in PROMETHEUS_SERIES
+        }
+        releases.append(
+            PastRelease(
+                key=f"{generator.integers(16**9, 16**10):x}",
+                started_hours_ago=(count - index) * HOURS_BETWEEN_RELEASES + 1,
+                rolled_back=bad,
+                values=values,
+            )
+        )
+    return releases
