@@ -190,7 +190,8 @@ class CloudWatch:
         return json.dumps({"Region": self.region, "MetricStat": spec.metric_stat()}, separators=(",", ":"))
 
     def _datapoints(self, spec: MetricSpec, start: datetime, end: datetime, newest_first: bool = False) -> list[Sample]:
-        """Every datapoint GetMetricData gives for `spec` from `start` to `end`, in time order."""
+        """Every datapoint GetMetricData gives for `spec` from `start` to `end`, oldest first (or
+        newest first)."""
         asked: dict[str, Any] = {
             "MetricDataQueries": [{"Id": "asked", "MetricStat": spec.metric_stat(), "ReturnData": True}],
             "StartTime": start,
@@ -241,8 +242,6 @@ class CloudWatch:
         secret key."""
         try:
             yield
-        except StoreError as error:
-            raise StoreError(error.kind, self._without_secret(error.detail)) from error
         except ClientError as error:
             raise self._refusal(error) from error
         except (NoCredentialsError, PartialCredentialsError) as error:
