@@ -35,3 +35,23 @@ class StoreError(Exception):
 class NoData(StoreError):
     """The store answered, with no usable value (`Kind.NO_DATA` or `Kind.NOT_A_NUMBER`): recorded
     as "no data" with the store's answer, not as a failure to reach it."""
+
+
+def caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is anywhere in `error`'s chain of causes (urllib3 and botocore wrap the socket's)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return True
+        pending.extend(
+            [current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]]
+        )
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+    return False

@@ -17,20 +17,13 @@ from typing import Any
 
 import requests
 
-from stores.errors import Kind, NoData, StoreError
+from stores.errors import Kind, NoData, StoreError, caused_by
+from stores.sample import Sample as Sample  # re-exported: it was first defined here
 
 # What Prometheus says when its answer is refused, kept to this many characters.
 _DETAIL_CHARS = 300
 # Series named in a "several series" refusal.
 _SERIES_NAMED = 3
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One value of a series, and when the store sampled it (UTC)."""
-
-    value: float
-    at: datetime
 
 
 @dataclass(frozen=True)
@@ -166,33 +159,13 @@ def _plain_words(url: str) -> Iterator[None]:
     except requests.exceptions.Timeout as error:
         raise StoreError(Kind.TIMEOUT, _cause(error)) from error
     except requests.exceptions.ConnectionError as error:
-        if _caused_by(error, socket.gaierror):
+        if caused_by(error, socket.gaierror):
             raise StoreError(Kind.DNS, _cause(error)) from error
-        if _caused_by(error, ConnectionRefusedError):
+        if caused_by(error, ConnectionRefusedError):
             raise StoreError(Kind.REFUSED, _cause(error)) from error
         raise StoreError(Kind.HTTP_STATUS, _cause(error)) from error
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError) as error:
         raise StoreError(Kind.NOT_A_STORE, f"{url!r} is not a URL: {error}") from error
-
-
-def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    """Whether `kind` is anywhere in `error`'s chain of causes (urllib3 wraps the socket's)."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, kind):
-            return True
-        pending.extend(
-            [current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]]
-        )
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            pending.append(reason)
-    return False
 
 
 def _cause(error: BaseException) -> str:

@@ -234,7 +234,7 @@ class DataSource(Labelled):
 
 def store_error_words(kind: str, detail: str = "") -> str:
     """What went wrong asking a store, in plain words, with what the store itself said."""
-    words = {
+    words: dict[Kind, str] = {
         Kind.DNS: gettext("The source's host name is not known (DNS): check its URL."),
         Kind.REFUSED: gettext("The connection was refused: nothing answers at that address and port."),
         Kind.TLS: gettext(
@@ -250,8 +250,10 @@ def store_error_words(kind: str, detail: str = "") -> str:
         Kind.NOT_A_VALUE: gettext("The query does not give one number."),
         Kind.NO_DATA: gettext("No data: no series matches the query."),
         Kind.NOT_A_NUMBER: gettext("No data: the value is not a number."),
-    }.get(Kind(kind) if kind in Kind.__members__.values() else None, gettext("The source could not be asked."))
-    return f"{words} {detail}".strip() if detail else words
+    }
+    said = words.get(Kind(kind), "") if kind in set(Kind) else ""
+    said = said or gettext("The source could not be asked.")
+    return f"{said} {detail}" if detail else said
 
 
 def unreadable_secret_words() -> str:

@@ -6,10 +6,12 @@ the benchmarks use too)."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -165,3 +167,97 @@ def secured_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sec
     asked: dict[str, Any] = {"verify": str(ca), "auth": (username, password)}
     with running_prometheus(folder, "global:\n  scrape_interval: 1m\n", *flags, scheme="https", asked=asked) as url:
         yield SecuredPrometheus(url=url, ca_file=str(ca), username=username, password=password)
+
+
+# CloudWatch's history: one datapoint a minute of two series, from CLOUDWATCH_START (on the
+# hour, so that 5-minute periods start with it) to CLOUDWATCH_END.
+CLOUDWATCH_NAMESPACE = "MakeOrBreak/Test"
+CLOUDWATCH_START = NOW.replace(minute=0) - timedelta(hours=3)
+CLOUDWATCH_END = CLOUDWATCH_START + timedelta(minutes=60)
+CHECKOUT = (("Service", "checkout"),)
+# Three requests in one minute, taking 1, 2 and 6 seconds.
+REQUESTS_MINUTE = CLOUDWATCH_START + timedelta(minutes=3)
+REQUEST_SECONDS = (1.0, 2.0, 6.0)
+SEARCH = (("Service", "search"),)
+
+
+@dataclass
+class CloudWatchServer:
+    """moto's server, standing in for CloudWatch (and IAM, for credentials) at `url`: a real
+    HTTP endpoint that boto3 signs its requests for, in the test's own process."""
+
+    url: str
+
+    def client(self, service: str = "cloudwatch") -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name="eu-west-1",
+            endpoint_url=self.url,
+            # moto takes any key until told to check them.
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def put(self, metric_name: str, dimensions: tuple[tuple[str, str], ...], values: dict[datetime, float]) -> None:
+        """Datapoints of `metric_name` with `dimensions`, one for each moment in `values`."""
+        data = [
+            {
+                "MetricName": metric_name,
+                "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions],
+                "Timestamp": moment,
+                "Value": value,
+            }
+            for moment, value in values.items()
+        ]
+        self.client().put_metric_data(Namespace=CLOUDWATCH_NAMESPACE, MetricData=data)
+
+    @contextmanager
+    def checking_credentials(self) -> Iterator[None]:
+        """moto checks every request's signature against the access keys its IAM made, and the
+        key's user's policies, until the block ends (its own `/moto-api/reset-auth`)."""
+        requests.post(f"{self.url}/moto-api/reset-auth", data=b"0", timeout=5).raise_for_status()
+        try:
+            yield
+        finally:
+            requests.post(f"{self.url}/moto-api/reset-auth", data=b"inf", timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def cloudwatch() -> Iterator[CloudWatchServer]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    store = CloudWatchServer(url=f"http://{host}:{port}")
+    minutes = [CLOUDWATCH_START + timedelta(minutes=minute) for minute in range(60)]
+    store.put("ErrorRatio", CHECKOUT, {moment: history_value(minute) for minute, moment in enumerate(minutes)})
+    store.put("ErrorRatio", SEARCH, dict.fromkeys(minutes, 0.5))
+    seconds = {REQUESTS_MINUTE + timedelta(seconds=10 * n): value for n, value in enumerate(REQUEST_SECONDS)}
+    store.put("RequestSeconds", CHECKOUT, seconds)
+    try:
+        yield store
+    finally:
+        server.stop()
+
+
+@dataclass
+class AccessKey:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+@pytest.fixture(scope="session")
+def cloudwatch_keys(cloudwatch: CloudWatchServer) -> dict[str, AccessKey]:
+    """Access keys moto's IAM made: "reader" may do anything, "stranger" nothing."""
+    iam = cloudwatch.client("iam")
+    keys = {}
+    for user in ("reader", "stranger"):
+        iam.create_user(UserName=user)
+        made = iam.create_access_key(UserName=user)["AccessKey"]
+        keys[user] = AccessKey(made["AccessKeyId"], made["SecretAccessKey"])
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_user_policy(UserName="reader", PolicyName="everything", PolicyDocument=json.dumps(policy))
+    return keys
