@@ -101,7 +101,16 @@ class DuplicateFile(DomainError):
             "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
             "rows": number_format(earlier.rows, force_grouping=True),
         }
-        if earlier.rows:
+        if earlier.fill_minutes is not None:
+            # A history fill: the same releases, filled from the same source.
+            if earlier.rows:
+                said = gettext(
+                    "These releases were already filled into “%(name)s” from this data source on %(when)s by "
+                    "%(who)s (%(rows)s rows). Undo that fill to fill them again."
+                )
+            else:
+                said = gettext("These releases are being filled into “%(name)s” (%(who)s sent them on %(when)s).")
+        elif earlier.rows:
             said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)s rows).")
         else:
             # In parentheses: an English time ends with "p.m.", and a full stop after it would be doubled.
@@ -175,4 +184,20 @@ class ReleaseKeyTaken(DomainError):
                 "verdict by that key, or give this release another key."
             )
             % {"gate": gate.name, "key": key}
+        )
+
+
+class NotBound(DomainError):
+    """A history fill of a metric that is not bound to a data source: nothing to read it from."""
+
+    code = "not_bound"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+        super().__init__(
+            gettext(
+                "“%(name)s” is not bound to a data source: bind it to a query first, then fill its history from it."
+            )
+            % {"name": metric.name}
         )
