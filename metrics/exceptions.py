@@ -101,20 +101,36 @@ class DuplicateFile(DomainError):
             "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
             "rows": number_format(earlier.rows, force_grouping=True),
         }
-        if earlier.fill_minutes is not None:
-            # A history fill: the same releases, filled from the same source.
-            if earlier.rows:
-                said = gettext(
-                    "These releases were already filled into “%(name)s” from this data source on %(when)s by "
-                    "%(who)s (%(rows)s rows). Undo that fill to fill them again."
-                )
-            else:
-                said = gettext("These releases are being filled into “%(name)s” (%(who)s sent them on %(when)s).")
-        elif earlier.rows:
+        if earlier.rows:
             said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)s rows).")
         else:
             # In parentheses: an English time ends with "p.m.", and a full stop after it would be doubled.
             said = gettext("This file is being imported into “%(name)s” (%(who)s uploaded it on %(when)s).")
+        super().__init__(said % params)
+
+
+class DuplicateFill(DomainError):
+    """The same fill file (same bytes) was filled into the metric from the same data source
+    already (and not undone), or is being filled."""
+
+    code = "duplicate_file"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, earlier: ImportBatch) -> None:
+        self.earlier = earlier
+        params = {
+            "name": earlier.metric.name,
+            "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
+            "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
+            "rows": number_format(earlier.rows, force_grouping=True),
+        }
+        if earlier.rows:
+            said = gettext(
+                "These releases were already filled into “%(name)s” from this data source on %(when)s by %(who)s "
+                "(%(rows)s rows). Undo that fill to fill them again."
+            )
+        else:
+            said = gettext("These releases are being filled into “%(name)s” (%(who)s sent them on %(when)s).")
         super().__init__(said % params)
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from metrics import csv_io
 from metrics.exceptions import (
     DuplicateFile,
+    DuplicateFill,
     DuplicateMetric,
     MetricDeleted,
     ModelUnusable,
@@ -499,7 +500,7 @@ class Metric(Labelled):
         source and stores them as one import batch, all or none (`Job._fill`); sent to a worker
         once the transaction commits, or, without `send_to_worker`, run by the caller.
 
-        Raises `NotBound` when the metric has no query to read it with, `DuplicateFile` when the
+        Raises `NotBound` when the metric has no query to read it with, `DuplicateFill` when the
         same file was filled into it from the same source (and not undone), or is being filled,
         and `MetricDeleted` if the metric is gone. Who may: `can_fill`.
         """
@@ -516,7 +517,7 @@ class Metric(Labelled):
                 raise NotBound(self)
             fills = self.batches.filter(source=bound.source, fill_minutes__isnull=False)
             if (earlier := fills.imported_file(upload.sha256)) is not None:
-                raise DuplicateFile(earlier)
+                raise DuplicateFill(earlier)
             batch = ImportBatch.objects.create(
                 metric=self,
                 uploaded_by=user,

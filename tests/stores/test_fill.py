@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.contrib.auth.models import User
 
-from metrics.exceptions import DuplicateFile, NotBound
+from metrics.exceptions import DuplicateFill, NotBound
 from metrics.models import Failure, ImportBatch, Indicator, Job, JobKind, JobStatus, Metric
 from metrics.models.data_source import DataSource, MetricQuery
 from metrics.models.indicator import Upload
@@ -193,7 +193,7 @@ def test_the_same_file_filled_again_from_the_same_source_is_refused_until_undone
     file = fill_file(*THREE_RELEASES)
     metric.queue_fill(file, 10, owner, file_name="releases.csv")
 
-    with changes_nothing(imports_state), pytest.raises(DuplicateFile) as refused:
+    with changes_nothing(imports_state), pytest.raises(DuplicateFill) as refused:
         metric.queue_fill(file, 20, owner, file_name="again.csv")
 
     assert str(refused.value).startswith("These releases were already filled into “Requests per minute” from this")
