@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from django.contrib.auth.models import AnonymousUser, User
 
+    from metrics.models.data_source import MetricQuery
     from metrics.training_outcomes import TrainingOutcomes
 
 logger = logging.getLogger("mbreak.jobs")
@@ -673,7 +674,7 @@ class Job(models.Model):
         transaction, as the batch's rows; or nothing. A release the store has no data for fails
         the fill, naming its line (every such line is named); a store that cannot be asked fails
         it at once. The file is dropped after, however it ends."""
-        from metrics.models.data_source import MetricQuery, Variables
+        from metrics.models.data_source import MetricQuery
 
         batch = ImportBatch.objects.filter(pk=self.batch_id).first() if self.batch_id else None
         if batch is None:  # deleted with its metric
@@ -693,35 +694,7 @@ class Job(models.Model):
                     )
                     % {"name": self.metric.name}
                 )
-            data = IndicatorColumns()
-            unread: list[RowError] = []
-            self.report("pulling", 0, len(releases))
-            for done, release in enumerate(releases, start=1):
-                end = release.started_at + timedelta(minutes=minutes)
-                try:
-                    measured = bound.measure_series(Variables(key=release.key), release.started_at, end)
-                except NoData as error:
-                    unread.append(RowError(release.line, None, _no_data_words(bound.source.name, minutes, error)))
-                    continue
-                except StoreError as error:  # asking again for each release would only wait again
-                    raise CsvFormatError(
-                        wording.gettext("Nothing was stored: the data source could not be asked."),
-                        [RowError(release.line, None, _store_failure_words(bound.source.name, error))],
-                    ) from error
-                if not unread:
-                    for minute in measured:
-                        if abs(minute.value) > csv_io.LARGEST_NUMBER:
-                            unread.append(RowError(release.line, None, _too_large_words(minute.minutes, minute.value)))
-                            break
-                        data.append(value=minute.value, time=float(minute.minutes), decision=release.decision)
-                self.report("pulling", done, len(releases))
-            if unread:
-                message = wording.ngettext(
-                    "Nothing was stored: %(count)d release could not be filled.",
-                    "Nothing was stored: %(count)d releases could not be filled.",
-                    len(unread),
-                ) % {"count": len(unread)}
-                raise CsvFormatError(message, unread[: csv_io.MAX_REPORTED_ERRORS], len(unread))
+            data = self._read_releases(bound, releases, minutes)
             self.report("importing", 0, len(data))
             # As an upload: one transaction stores them all, with the batch's count and the job's end.
             with transaction.atomic():
@@ -732,6 +705,41 @@ class Job(models.Model):
             self._refuse_file(error)
         except MetricDeleted as error:
             self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED, detail=str(error))
+
+    def _read_releases(self, bound: MetricQuery, releases: list[csv_io.PastRelease], minutes: int) -> IndicatorColumns:
+        """Every minute of each release as `bound` reads it, with the release's decision; or
+        `CsvFormatError` naming each release with no value (all are asked), or the first one the
+        store could not be asked about (asking again for each release would only wait again)."""
+        from metrics.models.data_source import Variables
+
+        data = IndicatorColumns()
+        unread: list[RowError] = []
+        self.report("pulling", 0, len(releases))
+        for done, release in enumerate(releases, start=1):
+            end = release.started_at + timedelta(minutes=minutes)
+            try:
+                measured = bound.measure_series(Variables(key=release.key), release.started_at, end)
+            except NoData as error:
+                unread.append(RowError(release.line, None, _no_data_words(bound.source.name, minutes, error)))
+                continue
+            except StoreError as error:
+                raise CsvFormatError(
+                    wording.gettext("Nothing was stored: the data source could not be asked."),
+                    [RowError(release.line, None, _store_failure_words(bound.source.name, error))],
+                ) from error
+            if too_large := [minute for minute in measured if abs(minute.value) > csv_io.LARGEST_NUMBER]:
+                unread.append(RowError(release.line, None, _too_large_words(too_large[0].minutes, too_large[0].value)))
+            for minute in measured:
+                data.append(value=minute.value, time=float(minute.minutes), decision=release.decision)
+            self.report("pulling", done, len(releases))
+        if unread:
+            message = wording.ngettext(
+                "Nothing was stored: %(count)d release could not be filled.",
+                "Nothing was stored: %(count)d releases could not be filled.",
+                len(unread),
+            ) % {"count": len(unread)}
+            raise CsvFormatError(message, unread[: csv_io.MAX_REPORTED_ERRORS], len(unread))
+        return data
 
     def csv_error(self) -> CsvFormatError | None:
         """The errors that refused an uploaded file, as the parser reported them, in the

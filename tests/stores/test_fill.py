@@ -293,3 +293,18 @@ def test_the_progress_is_reported_release_by_release(
     ]
     pulling = [(label, percent) for stage, _done, _total, label, percent in reported if stage == "pulling"]
     assert pulling[2] == ("Reading from the data source: 2 of 3 releases", 46)
+
+
+def test_a_value_too_large_to_learn_from_fails_the_fill_naming_its_line(
+    prometheus: PrometheusServer, metric: Metric, owner: User
+) -> None:
+    bound(metric, prometheus.url, query=f"{CHECKOUT} * 1e41")
+
+    job = metric.queue_fill(fill_file(f"{moment(10)},rollout"), 2, owner, file_name="releases.csv")
+
+    refusal = Job.objects.get(pk=job.pk).csv_error()
+    assert refusal is not None
+    assert [str(error) for error in refusal.row_errors] == [
+        f"Line 2: minute 1's value {history_value(11) * 1e41!r} is too large to learn from (at most 3.4e+38)"
+    ]
+    assert not Indicator.objects.exists()
