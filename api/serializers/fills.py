@@ -38,7 +38,8 @@ class FillInputSerializer(serializers.Serializer[Any]):
 
 
 class FilledFromSerializer(serializers.Serializer[Any]):
-    source = serializers.CharField(
+    # A field named as the answer names it ("source"), over DRF's attribute of that name.
+    source = serializers.CharField(  # type: ignore[assignment]
         allow_null=True, help_text="The data source's name; null unless it is the caller's (or it was deleted)."
     )
     minutes = serializers.IntegerField(help_text="How many minutes of each release were read.")
