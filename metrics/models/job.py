@@ -700,7 +700,7 @@ class Job(models.Model):
             with transaction.atomic():
                 stored = self.metric.import_indicators(data, self.requested_by, batch)
                 ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
-                self._finish(JobStatus.DONE, done=stored, total=stored, counts={"releases": len(releases)})
+                self._finish(JobStatus.DONE, done=stored, total=stored)
         except csv_io.CsvFormatError as error:
             self._refuse_file(error)
         except MetricDeleted as error:

@@ -58,6 +58,7 @@ def test_a_fill_of_three_releases_stores_each_minute_with_its_decision_as_one_ba
 ) -> None:
     bound(metric, prometheus.url)
     before = range_queries(prometheus)
+    version = Metric.objects.get(pk=metric.pk).data_version
 
     job = metric.queue_fill(fill_file(*THREE_RELEASES), 10, owner, file_name="releases.csv")
 
@@ -81,6 +82,8 @@ def test_a_fill_of_three_releases_stores_each_minute_with_its_decision_as_one_ba
     assert set(Indicator.objects.values_list("batch_id", "created_by_id")) == {(batch.pk, owner.pk)}
     assert bytes(batch.data) == b""  # kept only for the job
     assert range_queries(prometheus) - before == 3  # one range query per release, not one per minute
+    metric.refresh_from_db()
+    assert (metric.indicator_count, metric.data_version) == (30, version + 1)  # its models are stale
 
 
 def test_a_compared_fill_stores_the_canarys_ratio_to_its_baseline_from_two_range_queries_a_release(
