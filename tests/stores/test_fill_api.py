@@ -71,7 +71,7 @@ def test_the_minutes_default_to_60(prometheus: PrometheusServer, client: Client,
 
 
 def test_a_release_that_could_not_be_read_is_named_by_line_in_the_jobs_file_errors(
-    prometheus: PrometheusServer, client: Client, metric: Metric, owner: User
+    prometheus: PrometheusServer, client: Client, metric: Metric, owner: User, contributor: User
 ) -> None:
     bound(metric, prometheus.url)
     content = f"started_at,decision\n{moment(10)},rollout\n2020-01-01T00:00:00Z,rollback\n".encode()
@@ -82,6 +82,10 @@ def test_a_release_that_could_not_be_read_is_named_by_line_in_the_jobs_file_erro
     assert job["file_errors"]["message"] == "Nothing was stored: 1 release could not be filled."
     assert [(row["line"], row["column"]) for row in job["file_errors"]["rows"]] == [(3, None)]
     assert not metric.indicators.exists()
+    # Why it failed words what the file holds: for who sent it only, as an upload's errors.
+    theirs = client.get(job["url"], headers=bearer(contributor)).json()
+    assert (theirs["status"], theirs["file_errors"]) == ("failed", None)
+    assert theirs["outcome"] == "A history fill failed; who sent its file sees why."
 
 
 def test_a_fill_needs_the_metrics_ownership_a_write_token_and_a_binding(
