@@ -37,6 +37,13 @@ def get_metric_for_deletion(user: User | AnonymousUser, metric_id: int) -> Metri
     return metric
 
 
+def get_metric_for_fill(user: User | AnonymousUser, metric_id: int) -> Metric:
+    metric = get_metric(user, metric_id)
+    if not metric.can_fill(user):
+        raise PermissionDenied(_("Only the metric's owner may fill its history from its data source."))
+    return metric
+
+
 def get_indicator_for_deletion(user: User | AnonymousUser, metric_id: int, indicator_id: int) -> Indicator:
     indicator = get_object_or_404(
         Indicator.objects.select_related("metric"),

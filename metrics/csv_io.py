@@ -766,3 +766,143 @@ def _read_decision(cell: str, decimal_comma: bool) -> int:
 def _shorten(text: str, limit: int = 40) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# A history fill's file: the past releases whose values are read from a data source.
+
+# The most releases one fill may list (each is one range query per side).
+MAX_FILL_RELEASES = 1_000
+FILL_COLUMNS = {
+    "started_at": {"startedat", "started", "start", "inicio", "iniciadoem"},
+    "decision": {"decision", "decisao"},
+    "key": {"key", "chave", "release"},
+}
+# A decision as a fill file may write it: the API's words, or the upload's 0 and 1.
+FILL_DECISIONS = {"rollout": ROLLOUT, "rollback": ROLLBACK, "0": ROLLOUT, "1": ROLLBACK}
+
+
+@dataclass(frozen=True)
+class PastRelease:
+    """A release a fill file lists: the file's line, when it started, what was decided, its key."""
+
+    line: int
+    started_at: datetime
+    decision: int
+    key: str = ""
+
+
+def parse_release_csv(data: bytes, *, now: datetime, minutes: int) -> list[PastRelease]:
+    """The past releases a fill file lists (`started_at,decision[,key]` with a header, in any
+    order), or `CsvFormatError` with each bad line: a start that is not an ISO 8601 moment with
+    its time zone, in the future, or whose first `minutes` minutes are not over at `now`; a
+    decision other than rollout, rollback, 0 or 1; the same start (and key) twice; more than
+    `MAX_FILL_RELEASES` releases. Delimited by commas, semicolons or tabs."""
+    refuse_long_lines(data)
+    text = _decode(data)
+    if not text.strip():
+        raise CsvFormatError(_("The file is empty."))
+    header_number, header_line, _body_start = _find_header(text)
+    sep = max((",", ";", "\t"), key=header_line.count)
+    names = [cell.strip() for cell in next(csv.reader([header_line], delimiter=sep), [])]
+    columns = _read_fill_header(names)
+    errors = _Errors()
+    releases: list[PastRelease] = []
+    seen: dict[tuple[datetime, str], int] = {}
+    lines = (line for _, line in itertools.islice(_iter_lines(text), header_number, None))
+    reader = csv.reader(lines, delimiter=sep)
+    while True:
+        line_number = header_number + reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            errors.add([RowError(line_number, None, _("the line cannot be read: %(reason)s") % {"reason": error})])
+            break
+        if not cells or all(not cell.strip() for cell in cells):
+            continue
+        row = _read_release(cells, line_number, names, columns, now, minutes)
+        if isinstance(row, list):
+            errors.add(row)
+            continue
+        if (earlier := seen.setdefault((row.started_at, row.key), line_number)) != line_number:
+            errors.add([RowError(line_number, None, _("the same release as line %(line)d") % {"line": earlier})])
+            continue
+        releases.append(row)
+    errors.raise_if_any()
+    if not releases:
+        raise CsvFormatError(_("The file has a header but no releases."))
+    if len(releases) > MAX_FILL_RELEASES:
+        raise CsvFormatError(
+            _("Nothing was stored: the file lists %(count)s releases; a fill takes at most %(limit)s.")
+            % {"count": Grouped(len(releases)), "limit": Grouped(MAX_FILL_RELEASES)}
+        )
+    return releases
+
+
+def _read_fill_header(names: list[str]) -> dict[str, int]:
+    """Where each column of a fill file is: `started_at`, `decision`, and `key` if it has one."""
+    columns: dict[str, int] = {}
+    for at, name in enumerate(names):
+        key = normalise_header(name)
+        canonical = next((column for column, spellings in FILL_COLUMNS.items() if key in spellings), None)
+        if canonical is None:
+            raise CsvFormatError(
+                _("Unknown column “%(column)s” in the header. The header must be started_at, decision (and key).")
+                % {"column": _shorten(name)}
+            )
+        if canonical in columns:
+            raise CsvFormatError(_("The column “%(column)s” appears twice in the header.") % {"column": name})
+        columns[canonical] = at
+    missing = [name for name in ("started_at", "decision") if name not in columns]
+    if missing:
+        raise CsvFormatError(
+            _("Missing column: %(columns)s. The header must be started_at, decision (and key).")
+            % {"columns": ", ".join(missing)}
+        )
+    return columns
+
+
+def _read_release(
+    cells: list[str], line_number: int, names: list[str], columns: dict[str, int], now: datetime, minutes: int
+) -> PastRelease | list[RowError]:
+    if len(cells) != len(names):
+        reason = ngettext(
+            "expected %(expected)d field, found %(found)d",
+            "expected %(expected)d fields, found %(found)d",
+            len(names),
+        ) % {"expected": len(names), "found": len(cells)}
+        return [RowError(line_number, None, reason)]
+    row_errors: list[RowError] = []
+    started_at = now
+    start_cell = cells[columns["started_at"]].strip()
+    try:
+        started_at = datetime.fromisoformat(start_cell)
+    except ValueError:
+        reason = _("expected a date and time in ISO 8601 (2026-03-01T14:30:00Z), got “%(cell)s”")
+        row_errors.append(RowError(line_number, names[columns["started_at"]], reason % {"cell": _shorten(start_cell)}))
+    else:
+        reason = ""
+        if started_at.tzinfo is None:
+            reason = _("“%(cell)s” has no time zone: add its offset (+00:00, -03:00) or Z for UTC")
+        elif started_at > now:
+            reason = _("“%(cell)s” is in the future")
+        elif (started_at - now).total_seconds() + 60 * minutes > 0:
+            reason = ngettext(
+                "the first %(minutes)d minute after “%(cell)s” is not over yet",
+                "the first %(minutes)d minutes after “%(cell)s” are not over yet",
+                minutes,
+            )
+        if reason:
+            values = {"cell": _shorten(start_cell), "minutes": minutes}
+            row_errors.append(RowError(line_number, names[columns["started_at"]], reason % values))
+    decision_cell = cells[columns["decision"]].strip()
+    decision = FILL_DECISIONS.get(decision_cell.lower())
+    if decision is None:
+        reason = _("expected rollout, rollback, 0 (rollout) or 1 (rollback), got “%(cell)s”")
+        row_errors.append(RowError(line_number, names[columns["decision"]], reason % {"cell": _shorten(decision_cell)}))
+    key = cells[columns["key"]].strip() if "key" in columns else ""
+    if row_errors or decision is None:
+        return row_errors
+    return PastRelease(line_number, started_at, decision, key)

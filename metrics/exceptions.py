@@ -109,6 +109,31 @@ class DuplicateFile(DomainError):
         super().__init__(said % params)
 
 
+class DuplicateFill(DomainError):
+    """The same fill file (same bytes) was filled into the metric from the same data source
+    already (and not undone), or is being filled."""
+
+    code = "duplicate_file"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, earlier: ImportBatch) -> None:
+        self.earlier = earlier
+        params = {
+            "name": earlier.metric.name,
+            "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
+            "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
+            "rows": number_format(earlier.rows, force_grouping=True),
+        }
+        if earlier.rows:
+            said = gettext(
+                "These releases were already filled into “%(name)s” from this data source on %(when)s by %(who)s "
+                "(%(rows)s rows). Undo that fill to fill them again."
+            )
+        else:
+            said = gettext("These releases are being filled into “%(name)s” (%(who)s sent them on %(when)s).")
+        super().__init__(said % params)
+
+
 class CannotUndo(DomainError):
     """An import that cannot be undone; `code` says why (`already_undone`, `not_finished`, `nothing_stored`)."""
 
@@ -175,4 +200,20 @@ class ReleaseKeyTaken(DomainError):
                 "verdict by that key, or give this release another key."
             )
             % {"gate": gate.name, "key": key}
+        )
+
+
+class NotBound(DomainError):
+    """A history fill of a metric that is not bound to a data source: nothing to read it from."""
+
+    code = "not_bound"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+        super().__init__(
+            gettext(
+                "“%(name)s” is not bound to a data source: bind it to a query first, then fill its history from it."
+            )
+            % {"name": metric.name}
         )

@@ -13,11 +13,11 @@ from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
-from metrics.exceptions import DuplicateFile
+from metrics.exceptions import DuplicateFile, DuplicateFill
 from metrics.formatting import number
 from metrics.models import Decision, Gate, GateMetric, Metric, Verdict, VerdictState
-from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, read_upload
-from metrics.models.metric import VERDICT_SETTINGS
+from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
+from metrics.models.metric import DEFAULT_FILL_MINUTES, MAX_FILL_MINUTES, VERDICT_SETTINGS
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -494,3 +494,45 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
 GateMetricFormSet = forms.inlineformset_factory(
     Gate, GateMetric, form=GateMetricForm, formset=BaseGateMetricFormSet, extra=3, can_delete=True
 )
+
+
+class FillForm(BootstrapFormMixin, forms.Form):
+    """A history fill: the past releases (a file) and how many minutes of each to read."""
+
+    file = forms.FileField(
+        label=_("Past releases (CSV)"),
+        help_text=_(
+            "A header, then one release a line: started_at (ISO 8601 with its time zone, e.g. "
+            "2026-03-01T14:30:00Z), decision (rollout or rollback, 0 or 1), and optionally key (what {{ key }} "
+            "stands for in the query)."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
+    )
+    minutes = WholeNumberField(
+        label=_("Minutes of each release"),
+        min_value=1,
+        max_value=MAX_FILL_MINUTES,
+        initial=DEFAULT_FILL_MINUTES,
+        localize=True,
+        help_text=_("Each minute from 1 to this many after its start becomes an indicator."),
+    )
+
+    # Shown beside the form when the metric's query uses the window.
+    window_note = _(
+        "In a fill, {{ window }} stands for 1: each minute is read over that minute alone, as one range query "
+        "cannot widen its window step by step. Live, it is the minutes since the release started, so a query "
+        "over the whole release gives other values live than in its history; a fixed window (such as [1m]) gives "
+        "the same."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.upload: Upload | None = None
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        self.upload = read_upload(upload)  # an upload's rules: size, no line too long
+        return upload
+
+    def duplicate(self, error: DuplicateFill) -> None:
+        self.add_error("file", forms.ValidationError(str(error), code="duplicate_file"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics.views import gates, indicators, metrics, releases, training, verdicts, versions
+from metrics.views import fills, gates, indicators, metrics, releases, training, verdicts, versions
 
 app_name = "metrics"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("metrics/<int:metric_id>/indicators.csv", indicators.indicator_download, name="download"),
     path("imports/<int:batch_id>/undo/", indicators.batch_undo, name="undo_import"),
+    path("metrics/<int:metric_id>/fill/", fills.metric_fill, name="fill"),
     path("metrics/<int:metric_id>/train/", training.train_metric, name="train"),
     path("train/", training.train_all, name="train_all"),
     path("jobs/", training.job_list, name="jobs"),

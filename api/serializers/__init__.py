@@ -3,6 +3,7 @@ checked by the models' own rules (`ValidatedModelSerializer` runs `full_clean()`
 change is made by the same model methods as the web pages'."""
 
 from api.serializers.base import Link, UtcDateTimeField, model_label
+from api.serializers.fills import FilledFromSerializer, FillInputSerializer
 from api.serializers.gates import GateInputSerializer, GateMetricSerializer, GateSerializer
 from api.serializers.imports import (
     FileErrorsSerializer,
@@ -41,6 +42,8 @@ __all__ = [
     "AskSerializer",
     "FeedbackSerializer",
     "FileErrorsSerializer",
+    "FillInputSerializer",
+    "FilledFromSerializer",
     "GateInputSerializer",
     "GateMetricSerializer",
     "GateSerializer",

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty, get_error_detail
 
 from api.serializers.base import ChoiceField, Link, UtcDateTimeField
+from api.serializers.fills import FilledFromSerializer
 from metrics.csv_io import DELIMITERS, DETECT
 from metrics.models import ImportBatch
 from metrics.models.indicator import read_upload
@@ -30,12 +31,35 @@ class ImportSerializer(serializers.ModelSerializer[ImportBatch]):
     uploaded_at = UtcDateTimeField(source="created_at", read_only=True)
     undone_at = UtcDateTimeField(read_only=True, allow_null=True)
     job = serializers.SerializerMethodField()
+    filled_from = serializers.SerializerMethodField()
     url = Link("api:import")
 
     class Meta:
         model = ImportBatch
-        fields = ["id", "metric", "file", "size", "rows", "uploaded_by", "uploaded_at", "undone_at", "job", "url"]
+        fields = [
+            "id",
+            "metric",
+            "file",
+            "size",
+            "rows",
+            "uploaded_by",
+            "uploaded_at",
+            "undone_at",
+            "job",
+            "filled_from",
+            "url",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        FilledFromSerializer(allow_null=True, help_text="For a history fill: where from; null for an uploaded file.")
+    )
+    def get_filled_from(self, batch: ImportBatch) -> dict[str, Any] | None:
+        if batch.fill_minutes is None:
+            return None
+        source = batch.source if batch.source_id is not None else None
+        mine = source is not None and source.owner_id == self.context["request"].user.pk
+        return {"source": source.name if source is not None and mine else None, "minutes": batch.fill_minutes}
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True, "description": JOB_LINK})
     def get_job(self, batch: ImportBatch) -> str | None:

@@ -25,8 +25,8 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -334,6 +334,74 @@ class MetricQuery(models.Model):
             baseline_query_sent=_described(baseline_query),
         )
 
+    @property
+    def uses_window(self) -> bool:
+        """Whether its query names `{{ window }}` (which a history fill reads as 1 minute)."""
+        texts = [self.query, self.canary_selector, self.baseline_selector]
+        texts += [str(item.get("value", "")) for item in self.dimensions or [] if isinstance(item, dict)]
+        return any("window" in VARIABLE.findall(text) for text in texts)
+
+    def measure_series(self, variables: Variables, start: datetime, end: datetime) -> list[MeasuredMinute]:
+        """The metric's value each whole minute after a release that started at `start`, up to
+        `end`: minute 1 (`start` + 1 min) to minute N, from one range query per side (the canary,
+        and the baseline when the value is compared with it), joined by the time of their samples.
+
+        A range query cannot widen its window step by step, so in a history fill `{{ window }}`
+        stands for 1: each minute's value is read over that minute alone (`variables.window` is
+        not read). Minutes where the store has no value (or a ratio to a baseline of 0) are left
+        out. Raises `NoData` when no minute has a value, and `StoreError` when the store cannot
+        be asked or the query gives several series.
+        """
+        variables = replace(variables, window=1)
+        canary_query = self.sent(variables, self.canary_selector)
+        baseline_query = self.sent(variables, self.baseline_selector) if self.compares else None
+        with self.source.store() as store:
+            canary = self._series(store, canary_query, start, end)
+            baseline = self._series(store, baseline_query, start, end) if baseline_query is not None else None
+        measured = []
+        for minutes, sample in sorted(canary.items()):
+            baseline_sample = baseline.get(minutes) if baseline is not None else None
+            if baseline is not None and baseline_sample is None:
+                continue  # the baseline has no value that minute
+            try:
+                value = compared(self.compare, sample.value, baseline_sample.value if baseline_sample else None)
+            except NoData:
+                continue
+            measured.append(
+                MeasuredMinute(
+                    minutes=minutes,
+                    value=value,
+                    canary=sample.value,
+                    baseline=baseline_sample.value if baseline_sample else None,
+                    sampled_at=sample.at,
+                )
+            )
+        if not measured:
+            if baseline is None:
+                raise NoData(Kind.NOT_A_NUMBER, gettext("no minute has a value that is a number"))
+            raise NoData(Kind.NO_DATA, gettext("no minute has a value of both the canary and the baseline"))
+        return measured
+
+    def _series(self, store: Any, query: Any, start: datetime, end: datetime) -> dict[int, Sample]:
+        """One side's samples by their whole minutes after `start` (1 and up, not beyond `end`).
+
+        Prometheus is asked at each whole minute after the start, a step of 60 seconds: the value
+        at minute m is the one `query` gives at that moment. A CloudWatch datapoint stands for
+        its period, from its timestamp on: it is the value of the minute its period ends in."""
+        if self.source.kind == SourceKind.CLOUDWATCH:
+            samples = store.series(query, start, end)
+            ends_after = self.period_seconds
+        else:
+            samples = store.series(query, start + timedelta(minutes=1), end, step_seconds=60)
+            ends_after = 0
+        last = round((end - start).total_seconds() / 60)
+        by_minute = {}
+        for sample in samples:
+            minutes = round(((sample.at - start).total_seconds() + ends_after) / 60)
+            if 1 <= minutes <= last:
+                by_minute[minutes] = sample
+        return by_minute
+
     def sent(self, variables: Variables, selector: str) -> Any:
         """The query as sent for one side (its `selector`): PromQL text, or a CloudWatch `MetricSpec`."""
         if self.source.kind != SourceKind.CLOUDWATCH:
@@ -389,6 +457,18 @@ class Measurement:
     sampled_at: datetime
     query_sent: str
     baseline_query_sent: str = ""
+
+
+@dataclass(frozen=True)
+class MeasuredMinute:
+    """A bound metric's value one whole minute after a release started (`minutes`: 1 and up),
+    with the canary's and the baseline's raw numbers and when the store sampled them."""
+
+    minutes: int
+    value: float
+    canary: float
+    baseline: float | None
+    sampled_at: datetime
 
 
 def compared(compare: str, canary: float, baseline: float | None) -> float:
@@ -467,6 +547,7 @@ __all__ = [
     "Compare",
     "DataSource",
     "DataSourceQuerySet",
+    "MeasuredMinute",
     "Measurement",
     "MetricQuery",
     "Pull",

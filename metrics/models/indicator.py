@@ -283,7 +283,8 @@ class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
         return self.exclude(data=b"").exclude(jobs__status__in=ACTIVE).update(data=b"")
 
     def newest_first(self) -> ImportBatchQuerySet:
-        return self.select_related("uploaded_by").order_by("-created_at", "-pk")
+        # With a history fill's source: the lists name it.
+        return self.select_related("uploaded_by", "source").order_by("-created_at", "-pk")
 
     def listed(self) -> ImportBatchQuerySet:
         """Newest first, with the id of each one's latest import job (`job_id`), without the

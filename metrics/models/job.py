@@ -27,7 +27,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics import csv_io
+from metrics import csv_io, wording
 from metrics.csv_io import CsvFormatError, RowError
 from metrics.exceptions import MetricDeleted
 from metrics.formatting import percent
@@ -35,13 +35,16 @@ from metrics.models.indicator import ImportBatch
 from metrics.models.metric import Metric
 from metrics.models.trained_model import TrainedModel
 from metrics.wording import as_stored, word_again
+from predictor.columns import IndicatorColumns
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataError, TrainingDataError
+from stores.errors import NoData, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from django.contrib.auth.models import AnonymousUser, User
 
+    from metrics.models.data_source import MetricQuery
     from metrics.training_outcomes import TrainingOutcomes
 
 logger = logging.getLogger("mbreak.jobs")
@@ -75,6 +78,8 @@ class JobStatus(models.TextChoices):
 
 
 ACTIVE = [JobStatus.QUEUED, JobStatus.RUNNING]
+# The jobs that store what a file sent by someone holds: an upload's rows, a fill's releases.
+SENT_FILES = [JobKind.IMPORT, JobKind.FILL]
 
 
 class Failure(models.TextChoices):
@@ -94,6 +99,7 @@ STAGES = {
     "queued": gettext_noop("Waiting for a worker"),
     "reading": gettext_noop("Reading the indicators"),
     "parsing": gettext_noop("Reading the file"),
+    "pulling": gettext_noop("Reading from the data source"),
     "importing": gettext_noop("Storing the rows"),
     "folds": gettext_noop("Cross-validation"),
     "final_fit": gettext_noop("Fitting the final tree"),
@@ -129,6 +135,16 @@ class JobQuerySet(models.QuerySet["Job"]):
         Without `send_to_worker`, the caller runs it (`run_here`)."""
         job = self.create(
             kind=JobKind.IMPORT, metric=batch.metric, requested_by=user, batch=batch, language=_requested_in()
+        )
+        if send_to_worker:
+            transaction.on_commit(lambda: _send(job))
+        return job
+
+    def enqueue_fill(self, batch: ImportBatch, user: User, *, send_to_worker: bool = True) -> Job:
+        """A history fill job for a fill file (`Metric.queue_fill`), queued for a worker once this
+        transaction commits. Without `send_to_worker`, the caller runs it (`run_here`)."""
+        job = self.create(
+            kind=JobKind.FILL, metric=batch.metric, requested_by=user, batch=batch, language=_requested_in()
         )
         if send_to_worker:
             transaction.on_commit(lambda: _send(job))
@@ -193,7 +209,7 @@ class JobQuerySet(models.QuerySet["Job"]):
     def failed_imports_to_show(self, user: User | AnonymousUser) -> JobQuerySet:
         """The imports `user` sent that failed and that they have not dismissed, newest first:
         why each failed stays where they look (the metric's page, the upload page)."""
-        failed = self.filter(kind=JobKind.IMPORT, status=JobStatus.FAILED, dismissed_at__isnull=True)
+        failed = self.filter(kind__in=SENT_FILES, status=JobStatus.FAILED, dismissed_at__isnull=True)
         return failed.filter(requested_by=user.pk).listed().order_by("-created_at", "-pk")
 
     def send_lost_again(self) -> int:
@@ -323,6 +339,14 @@ class Job(models.Model):
                 "stage": label,
                 "rows": number_format(self.done, force_grouping=True),
             }
+        if self.stage == "pulling" and self.total:
+            return ngettext(
+                "%(stage)s: %(done)s of %(total)s release", "%(stage)s: %(done)s of %(total)s releases", self.total
+            ) % {
+                "stage": label,
+                "done": number_format(self.done, force_grouping=True),
+                "total": number_format(self.total, force_grouping=True),
+            }
         if self.stage == "importing" and self.total:
             return ngettext(
                 "%(stage)s: %(rows)s row, all or none", "%(stage)s: %(rows)s rows, all or none", self.total
@@ -345,12 +369,16 @@ class Job(models.Model):
         }
         if self.stage == "folds" and self.total:
             return 10 + int(75 * self.done / self.total)
+        if self.stage == "pulling" and self.total:
+            return 20 + int(40 * self.done / self.total)
         return steps.get(self.stage, 0)
 
     def outcome(self) -> str:
         """What happened, in words, in the reader's language."""
         if self.kind == JobKind.IMPORT:
             return self._import_outcome()
+        if self.kind == JobKind.FILL:
+            return self._fill_outcome()
         if self.status == JobStatus.DONE and self.result is not None:
             trained = gettext("Version %(version)d trained: %(accuracy)s accuracy on data it did not see.") % {
                 "version": self.result.version,
@@ -418,6 +446,42 @@ class Job(models.Model):
             ) % {"name": self.metric.name}
         return gettext("The import into “%(name)s” failed; nothing was stored. Try again.") % {"name": self.metric.name}
 
+    def _fill_outcome(self) -> str:
+        name = {"name": self.metric.name}
+        if self.status == JobStatus.DONE:
+            return ngettext(
+                "Filled %(count)s indicator into “%(name)s” from its data source.",
+                "Filled %(count)s indicators into “%(name)s” from its data source.",
+                self.done,
+            ) % {"count": number_format(self.done, force_grouping=True), **name}
+        if self.status != JobStatus.FAILED:
+            return self.stage_label
+        if self.failure == Failure.CSV_ERRORS and (refusal := self.csv_error()) is not None:
+            return refusal.message
+        messages = {
+            Failure.METRIC_DELETED: gettext(
+                "The metric “%(name)s” was deleted while its history was being filled: nothing was stored."
+            ),
+            Failure.DATABASE: gettext(
+                "The history fill of “%(name)s” lost its connection to the database; nothing was stored. Send the "
+                "file again."
+            ),
+            Failure.ABANDONED: gettext(
+                "The worker filling the history of “%(name)s” stopped (restarted or killed) before it stored it; "
+                "nothing was stored. Send the file again."
+            ),
+            Failure.UNQUEUED: gettext(
+                "The history fill of “%(name)s” could not be queued: the job queue is unreachable. Nothing was "
+                "stored; send the file again in a moment."
+            ),
+            Failure.TOO_LONG: gettext(
+                "The history fill of “%(name)s” took too long and was stopped; nothing was stored. Send fewer "
+                "releases at a time."
+            ),
+        }
+        failed = gettext("The history fill of “%(name)s” failed; nothing was stored. Try again.")
+        return messages.get(Failure(self.failure), failed) % name if self.failure else failed % name
+
     def as_progress(self, viewer: User | AnonymousUser) -> dict[str, Any]:
         """What a page polls to draw the progress bar, as `viewer` may see it."""
         return {
@@ -432,14 +496,14 @@ class Job(models.Model):
         """A job is as visible as its metric (anyone may follow a training or an import on its
         page), but why a file was refused words what the file holds (its header, its cells),
         which was never stored: that is for who sent it."""
-        return not (self.kind == JobKind.IMPORT and self.status == JobStatus.FAILED) or (
+        return not (self.kind in SENT_FILES and self.status == JobStatus.FAILED) or (
             self.requested_by_id is not None and self.requested_by_id == viewer.pk
         )
 
     def can_dismiss(self, user: User | AnonymousUser) -> bool:
         """Only who sent a file reads why its import failed, so only they put it away."""
         return (
-            self.kind == JobKind.IMPORT
+            self.kind in SENT_FILES
             and self.status == JobStatus.FAILED
             and self.requested_by_id is not None
             and self.requested_by_id == user.pk
@@ -454,6 +518,8 @@ class Job(models.Model):
     def outcome_for(self, viewer: User | AnonymousUser) -> str:
         if self.shows_details_to(viewer):
             return self.outcome()
+        if self.kind == JobKind.FILL:
+            return gettext("A history fill failed; who sent its file sees why.")
         return gettext("The import of a file failed; who sent it sees why.")
 
     def run(self, worker: str = "") -> None:
@@ -468,6 +534,8 @@ class Job(models.Model):
             with self._heartbeat():
                 if self.kind == JobKind.IMPORT:
                     self._import()
+                elif self.kind == JobKind.FILL:
+                    self._fill()
                 else:
                     self._train()
         except SoftTimeLimitExceeded:
@@ -478,7 +546,7 @@ class Job(models.Model):
             lost = _connection_lost(error)
             self._finish(JobStatus.FAILED, failure=Failure.DATABASE if lost else Failure.ERROR, detail=repr(error))
         finally:
-            if self.kind == JobKind.IMPORT and self.batch_id:
+            if self.kind in SENT_FILES and self.batch_id:
                 # The file was only kept for this job, whatever its outcome.
                 ImportBatch.objects.filter(pk=self.batch_id).update(data=b"")
         logger.info(
@@ -581,19 +649,97 @@ class Job(models.Model):
                 ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
                 self._finish(JobStatus.DONE, done=stored, total=stored)
         except csv_io.CsvFormatError as error:
-            errors = {
-                "message": error.message,
-                "rows": [[e.line, e.column, e.reason] for e in error.row_errors],
-                "total": error.total_errors,
-                # The same, as message ids and values: worded again in each reader's language.
-                "worded": {
-                    "message": as_stored(error.message),
-                    "reasons": [as_stored(e.reason) for e in error.row_errors],
-                },
-            }
-            self._finish(JobStatus.FAILED, failure=Failure.CSV_ERRORS, detail=error.message, errors=errors)
+            self._refuse_file(error)
         except MetricDeleted as error:
             self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED, detail=str(error))
+
+    def _refuse_file(self, error: CsvFormatError) -> None:
+        """End the job refusing its file, with the errors line by line, kept so as to be worded
+        again in each reader's language."""
+        errors = {
+            "message": error.message,
+            "rows": [[e.line, e.column, e.reason] for e in error.row_errors],
+            "total": error.total_errors,
+            # The same, as message ids and values: worded again in each reader's language.
+            "worded": {
+                "message": as_stored(error.message),
+                "reasons": [as_stored(e.reason) for e in error.row_errors],
+            },
+        }
+        self._finish(JobStatus.FAILED, failure=Failure.CSV_ERRORS, detail=error.message, errors=errors)
+
+    def _fill(self) -> None:
+        """Read each past release its file lists from the metric's data source (one range query
+        per side, `MetricQuery.measure_series`), then store every minute of every release in one
+        transaction, as the batch's rows; or nothing. A release the store has no data for fails
+        the fill, naming its line (every such line is named); a store that cannot be asked fails
+        it at once. The file is dropped after, however it ends."""
+        from metrics.models.data_source import MetricQuery
+
+        batch = ImportBatch.objects.filter(pk=self.batch_id).first() if self.batch_id else None
+        if batch is None:  # deleted with its metric
+            self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED)
+            return
+        file, batch.data = bytes(batch.data), b""
+        minutes = batch.fill_minutes or 1
+        try:
+            self.report("parsing")
+            releases = csv_io.parse_release_csv(file, now=timezone.now(), minutes=minutes)
+            bound = MetricQuery.objects.filter(metric=self.metric_id).select_related("source").first()
+            if bound is None or bound.source_id != batch.source_id:
+                raise CsvFormatError(
+                    wording.gettext(
+                        "Nothing was stored: “%(name)s” is no longer bound to the data source it was to be filled "
+                        "from. Send the file again."
+                    )
+                    % {"name": self.metric.name}
+                )
+            data = self._read_releases(bound, releases, minutes)
+            self.report("importing", 0, len(data))
+            # As an upload: one transaction stores them all, with the batch's count and the job's end.
+            with transaction.atomic():
+                stored = self.metric.import_indicators(data, self.requested_by, batch)
+                ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
+                self._finish(JobStatus.DONE, done=stored, total=stored)
+        except csv_io.CsvFormatError as error:
+            self._refuse_file(error)
+        except MetricDeleted as error:
+            self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED, detail=str(error))
+
+    def _read_releases(self, bound: MetricQuery, releases: list[csv_io.PastRelease], minutes: int) -> IndicatorColumns:
+        """Every minute of each release as `bound` reads it, with the release's decision; or
+        `CsvFormatError` naming each release with no value (all are asked), or the first one the
+        store could not be asked about (asking again for each release would only wait again)."""
+        from metrics.models.data_source import Variables
+
+        data = IndicatorColumns()
+        unread: list[RowError] = []
+        self.report("pulling", 0, len(releases))
+        for done, release in enumerate(releases, start=1):
+            end = release.started_at + timedelta(minutes=minutes)
+            try:
+                measured = bound.measure_series(Variables(key=release.key), release.started_at, end)
+            except NoData as error:
+                unread.append(RowError(release.line, None, _no_data_words(bound.source.name, minutes, error)))
+                continue
+            except StoreError as error:
+                raise CsvFormatError(
+                    wording.gettext("Nothing was stored: the data source could not be asked."),
+                    [RowError(release.line, None, _store_failure_words(bound.source.name, error))],
+                ) from error
+            if too_large := [minute for minute in measured if abs(minute.value) > csv_io.LARGEST_NUMBER]:
+                unread.append(RowError(release.line, None, _too_large_words(too_large[0].minutes, too_large[0].value)))
+            for minute in measured:
+                data.append(value=minute.value, time=float(minute.minutes), decision=release.decision)
+            self.report("pulling", done, len(releases))
+        if unread:
+            message = wording.ngettext(
+                "Nothing was stored: %(count)d release could not be filled.",
+                "Nothing was stored: %(count)d releases could not be filled.",
+                len(unread),
+            ) % {"count": len(unread)}
+            raise CsvFormatError(message, unread[: csv_io.MAX_REPORTED_ERRORS], len(unread))
+        return data
 
     def csv_error(self) -> CsvFormatError | None:
         """The errors that refused an uploaded file, as the parser reported them, in the
@@ -639,6 +785,33 @@ class Job(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
         Job.objects.filter(pk=self.pk).update(**fields)
+
+
+def _no_data_words(source: str, minutes: int, error: StoreError) -> str:
+    from metrics.models.data_source import store_error_words
+
+    return wording.ngettext(
+        "“%(source)s” has no value in the %(minutes)d minute after its start. %(answer)s",
+        "“%(source)s” has no value in the %(minutes)d minutes after its start. %(answer)s",
+        minutes,
+    ) % {"source": source, "minutes": minutes, "answer": store_error_words(error.kind, error.detail)}
+
+
+def _store_failure_words(source: str, error: StoreError) -> str:
+    from metrics.models.data_source import store_error_words
+
+    return wording.gettext("“%(source)s” could not be asked about this release. %(answer)s") % {
+        "source": source,
+        "answer": store_error_words(error.kind, error.detail),
+    }
+
+
+def _too_large_words(minutes: int, value: float) -> str:
+    return wording.gettext("minute %(minute)d's value %(value)s is too large to learn from (at most %(largest).1e)") % {
+        "minute": minutes,
+        "value": repr(value),
+        "largest": csv_io.LARGEST_NUMBER,
+    }
 
 
 def _connection_lost(error: Exception) -> bool:

@@ -15,7 +15,16 @@ from django.utils.text import slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.exceptions import DuplicateFile, DuplicateMetric, MetricDeleted, ModelUnusable, NoTrainedModel
+from metrics import csv_io
+from metrics.exceptions import (
+    DuplicateFile,
+    DuplicateFill,
+    DuplicateMetric,
+    MetricDeleted,
+    ModelUnusable,
+    NotBound,
+    NoTrainedModel,
+)
 from predictor import columns
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, is_enough_to_train
 
@@ -25,7 +34,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
     from django_stubs_ext import StrOrPromise
 
-    from metrics.models.indicator import ImportBatch, Indicator
+    from metrics.models.indicator import ImportBatch, Indicator, Upload
     from metrics.models.job import Job
     from metrics.models.trained_model import TrainedModel
     from metrics.models.verdict import Verdict
@@ -101,6 +110,9 @@ VERDICT_SETTINGS = (
 )
 # The largest minimum of similar cases: PostgreSQL's integer (SQLite's would take more).
 LARGEST_MIN_LEAF_CASES = 2**31 - 1
+# How many minutes of each past release a history fill reads (a range query each), at most and by default.
+MAX_FILL_MINUTES = 1_440
+DEFAULT_FILL_MINUTES = 60
 # The largest id a database holds (a 64-bit integer): a longer number cannot be one.
 LARGEST_ID = 2**63 - 1
 
@@ -462,7 +474,8 @@ class Metric(Labelled):
             # Locked: of two uploads of one file at once (a pipeline retrying while its first
             # request still runs), the second sees the first.
             self._lock()
-            if not import_again and (earlier := self.batches.imported_file(sha256)) is not None:
+            uploads = self.batches.filter(fill_minutes__isnull=True)  # a history fill's file is another kind
+            if not import_again and (earlier := uploads.imported_file(sha256)) is not None:
                 raise DuplicateFile(earlier)
             batch = ImportBatch.objects.create(
                 metric=self,
@@ -474,6 +487,49 @@ class Metric(Labelled):
                 data=data,
             )
             return Job.objects.enqueue_import(batch, user, send_to_worker=send_to_worker)
+
+    def can_fill(self, user: User | AnonymousUser) -> bool:
+        """Filling its history from its data source is its owner's call (who bound it)."""
+        return self.can_delete(user)
+
+    def queue_fill(
+        self, upload: Upload, minutes: int, user: User, *, file_name: str, send_to_worker: bool = True
+    ) -> Job:
+        """Keep a fill file (past releases: `started_at,decision[,key]`) and queue its history fill:
+        a job that reads the first `minutes` minutes of each release from the metric's data
+        source and stores them as one import batch, all or none (`Job._fill`); sent to a worker
+        once the transaction commits, or, without `send_to_worker`, run by the caller.
+
+        Raises `NotBound` when the metric has no query to read it with, `DuplicateFill` when the
+        same file was filled into it from the same source (and not undone), or is being filled,
+        and `MetricDeleted` if the metric is gone. Who may: `can_fill`.
+        """
+        from metrics.models.data_source import MetricQuery
+        from metrics.models.indicator import ImportBatch
+        from metrics.models.job import Job
+
+        if not 1 <= minutes <= MAX_FILL_MINUTES:
+            raise ValueError(f"a fill reads 1 to {MAX_FILL_MINUTES} minutes of each release, not {minutes}")
+        with transaction.atomic():
+            self._lock()  # as an upload: of two fills of one file at once, the second sees the first
+            bound = MetricQuery.objects.filter(metric=self).select_related("source").first()
+            if bound is None:
+                raise NotBound(self)
+            fills = self.batches.filter(source=bound.source, fill_minutes__isnull=False)
+            if (earlier := fills.imported_file(upload.sha256)) is not None:
+                raise DuplicateFill(earlier)
+            batch = ImportBatch.objects.create(
+                metric=self,
+                uploaded_by=user,
+                file_name=file_name[:255],
+                sha256=upload.sha256,
+                size=len(upload.data),
+                delimiter=csv_io.DETECT,
+                data=upload.data,
+                source=bound.source,
+                fill_minutes=minutes,
+            )
+            return Job.objects.enqueue_fill(batch, user, send_to_worker=send_to_worker)
 
     def chart_sample(self) -> IndicatorColumns:
         """An even sample of the indicators, small enough to draw."""

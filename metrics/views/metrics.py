@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.exceptions import DuplicateMetric, MetricDeleted
-from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Job, Metric
+from metrics.forms import FillForm, IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
+from metrics.models import Indicator, Job, Metric, MetricQuery
 
 METRICS_PER_PAGE = 20
 
@@ -100,7 +100,12 @@ def metric_detail(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResp
 
 
 def render_detail(
-    request: AuthenticatedHttpRequest, metric: Metric, form: IndicatorForm, status: int = 200
+    request: AuthenticatedHttpRequest,
+    metric: Metric,
+    form: IndicatorForm,
+    status: int = 200,
+    *,
+    fill_form: FillForm | None = None,
 ) -> HttpResponse:
     page = CountedPaginator(
         metric.indicators.newest_first(), INDICATORS_PER_PAGE, count=metric.indicator_count
@@ -118,8 +123,19 @@ def render_detail(
         "failed_imports": Job.objects.failed_imports_to_show(request.user).filter(metric=metric),
         "can_delete_metric": metric.can_delete(request.user),
         "can_change_settings": metric.can_change_settings(request.user),
+        **fill_context(request, metric, fill_form),
     }
     return render(request, "metrics/metric_detail.html", context, status=status)
+
+
+def fill_context(request: AuthenticatedHttpRequest, metric: Metric, form: FillForm | None) -> dict[str, Any]:
+    """The history fill's form and the query it reads with, for the owner of a bound metric."""
+    if not metric.can_fill(request.user):
+        return {}
+    query = MetricQuery.objects.filter(metric=metric).select_related("source").first()
+    if query is None:
+        return {}
+    return {"fill_form": form or FillForm(auto_id="fill_%s"), "fill_query": query}
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
