@@ -48,6 +48,7 @@ from metrics.models import (
     Release,
     VerdictState,
 )
+from metrics.models.indicator import Upload
 from stores import local_prometheus
 from stores.local_prometheus import Exporter, Point
 
@@ -130,13 +131,9 @@ class Command(BaseCommand):
             for earlier in ImportBatch.objects.filter(metric=metric, source__isnull=False, undone_at__isnull=True):
                 earlier.undo()
             self.say(f"Filling “{name}” from Prometheus: {len(history)} releases × {PAST_RELEASE_MINUTES} minutes…")
+            upload = Upload(file, hashlib.sha256(file).hexdigest())
             job = metric.queue_fill(
-                user,
-                file_name="demo-past-releases.csv",
-                data=file,
-                sha256=hashlib.sha256(file).hexdigest(),
-                minutes=PAST_RELEASE_MINUTES,
-                send_to_worker=False,
+                upload, PAST_RELEASE_MINUTES, user, file_name="demo-past-releases.csv", send_to_worker=False
             )
             filled = Job.objects.run_here(job)
             if filled is None or filled.status != "done":
