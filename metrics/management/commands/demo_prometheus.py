@@ -137,13 +137,15 @@ class Command(BaseCommand):
             )
             filled = Job.objects.run_here(job)
             if filled is None or filled.status != "done":
-                raise CommandError(f"Filling “{name}” failed: {filled.outcome if filled else 'the metric was deleted'}")
-            self.say(f"  {filled.outcome}")
+                raise CommandError(
+                    f"Filling “{name}” failed: {filled.outcome() if filled else 'the metric was deleted'}"
+                )
+            self.say(f"  {filled.outcome()}")
             training, _new = Job.objects.enqueue_training(metric, user, send_to_worker=False)
             trained = Job.objects.run_here(training)
             if trained is None or trained.status != "done":
-                raise CommandError(f"Training “{name}” failed: {trained.outcome if trained else 'deleted'}")
-            self.say(f"  {trained.outcome}")
+                raise CommandError(f"Training “{name}” failed: {trained.outcome() if trained else 'deleted'}")
+            self.say(f"  {trained.outcome()}")
             metrics[name] = metric
         return metrics
 
@@ -217,7 +219,8 @@ class Command(BaseCommand):
         if exit_when_decided and not decided:
             self.stderr.write(
                 "The canaries were not decided as expected (healthy: rollout, climbing: rollback) within "
-                f"{deadline:g} s: " + "; ".join(f"{c.release.name}: {c.shown}" for c in canaries)
+                f"{deadline:g} s: "
+                + "; ".join(f"{c.release.name}: {' by '.join(c.shown or ('no verdict',))}" for c in canaries)
             )
         return decided
 
