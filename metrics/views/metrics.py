@@ -15,7 +15,7 @@ from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.exceptions import DuplicateMetric, MetricDeleted
 from metrics.forms import IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Job, Metric
+from metrics.models import Indicator, Job, Metric, MetricQuery
 
 METRICS_PER_PAGE = 20
 
@@ -118,6 +118,11 @@ def render_detail(
         "failed_imports": Job.objects.failed_imports_to_show(request.user).filter(metric=metric),
         "can_delete_metric": metric.can_delete(request.user),
         "can_change_settings": metric.can_change_settings(request.user),
+        # Its production query: the owner's to see; others only learn there is one.
+        "can_bind": metric.can_bind(request.user),
+        "store_query": MetricQuery.objects.filter(metric=metric).select_related("source").first()
+        if metric.can_bind(request.user)
+        else MetricQuery.objects.filter(metric=metric).exists(),
     }
     return render(request, "metrics/metric_detail.html", context, status=status)
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
 
 from metrics.models import DataSource, Metric, MetricQuery
 from metrics.models.data_source import SourceKind, Variables
@@ -175,3 +177,41 @@ def test_a_query_the_store_refuses_is_a_reason(prometheus: PrometheusServer, met
 
     assert preview.error_kind == "bad_query"
     assert preview.reason.startswith("The store refused the query.")
+
+
+@pytest.mark.usefixtures("canary_and_baseline")
+def test_the_preview_page_shows_the_value_both_raw_numbers_and_the_queries_as_sent(
+    prometheus: PrometheusServer, client: Client, metric: Metric, owner: User
+) -> None:
+    bound(
+        metric,
+        owner,
+        prometheus.url,
+        query="max_over_time(mb_preview_errors{ {{ selector }} }[{{ window }}m])",
+        compare="ratio",
+        canary_selector='hash="{{ key }}"',
+        baseline_selector='hash="stable"',
+    )
+    client.force_login(owner)
+
+    response = client.post(reverse("metrics:query_preview", args=[metric.pk]), {"key": "7d9f8", "window": "4"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-testid="preview-value">3</span>' in page
+    assert 'data-testid="preview-canary">0.06</dd>' in page
+    assert 'data-testid="preview-baseline">0.02</dd>' in page
+    assert "max_over_time(mb_preview_errors{ hash=&quot;7d9f8&quot; }[4m])" in page
+    assert "max_over_time(mb_preview_errors{ hash=&quot;stable&quot; }[4m])" in page
+
+
+def test_the_preview_page_says_why_a_query_gives_no_value(
+    prometheus: PrometheusServer, client: Client, metric: Metric, owner: User
+) -> None:
+    bound(metric, owner, prometheus.url, query="vector(0) / vector(0)")
+    client.force_login(owner)
+
+    response = client.post(reverse("metrics:query_preview", args=[metric.pk]))
+
+    assert response.status_code == 200
+    assert "No data: the value is not a number." in response.content.decode()
