@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -332,77 +332,80 @@ class MetricQuery(models.Model):
         and a period CloudWatch accepts and at most 30 dimensions for a CloudWatch source; only
         the known variables; and a canary compared with its baseline by two different
         selectors that the query uses (otherwise both sides would ask the same)."""
+        refusals = self._selector_refusals()
+        if self.source_id is not None:
+            is_cloudwatch = self.source.kind == SourceKind.CLOUDWATCH
+            refusals += self._cloudwatch_refusals() if is_cloudwatch else self._prometheus_refusals()
+            refusals += self._unused_selector_refusals(is_cloudwatch)
         errors: dict[str, list[ValidationError]] = {}
-
-        def refuse(field: str, message: str, code: str, **params: Any) -> None:
-            errors.setdefault(field, []).append(ValidationError(message, code=code, params=params or None))
-
-        source = self.source if self.source_id is not None else None
-        is_cloudwatch = source is not None and source.kind == SourceKind.CLOUDWATCH
-        if source is not None and not is_cloudwatch:
-            if not self.query.strip():
-                refuse("query", gettext("Enter the PromQL query that gives the metric's value."), "required")
-            elif unknown := unknown_variables(self.query):
-                refuse("query", unknown_variables_words(unknown, VARIABLES), "unknown_variables")
-        if is_cloudwatch:
-            self._refuse_cloudwatch_errors(refuse)
-        for field in ("canary_selector", "baseline_selector"):
-            if unknown := unknown_variables(getattr(self, field), SELECTOR_VARIABLES):
-                refuse(field, unknown_variables_words(unknown, SELECTOR_VARIABLES), "unknown_variables")
-        if self.compares:
-            for field in ("canary_selector", "baseline_selector"):
-                if not getattr(self, field).strip():
-                    refuse(
-                        field,
-                        gettext("Enter the selector of each side: the value is compared with the baseline's."),
-                        "required",
-                    )
-            same = self.canary_selector.strip() == self.baseline_selector.strip()
-            if same and self.canary_selector.strip():
-                refuse(
-                    "baseline_selector",
-                    gettext("The baseline's selector is the canary's: both sides would be the same query."),
-                    "same_selectors",
-                )
-        has_selector = bool(self.canary_selector.strip() or self.baseline_selector.strip())
-        if source is not None and has_selector and not self._uses_selector(is_cloudwatch):
-            if is_cloudwatch:
-                message = gettext(
-                    "Use {{ selector }} in a dimension's value: otherwise the canary and the baseline are the same "
-                    "query."
-                )
-            else:
-                message = gettext(
-                    "Use {{ selector }} in the query: otherwise the canary and the baseline are the same query."
-                )
-            refuse("dimensions" if is_cloudwatch else "query", message, "selector_unused")
+        for refusal in refusals:
+            errors.setdefault(refusal.field, []).append(ValidationError(refusal.message, code=refusal.code))
         if errors:
             raise ValidationError(errors)
 
-    def _uses_selector(self, is_cloudwatch: bool) -> bool:
-        if not is_cloudwatch:
-            return "selector" in VARIABLE.findall(self.query)
-        values = [item.get("value", "") for item in self.dimensions or [] if isinstance(item, dict)]
-        return any("selector" in VARIABLE.findall(str(value)) for value in values)
+    def _prometheus_refusals(self) -> list[Refusal]:
+        if not self.query.strip():
+            return [Refusal("query", gettext("Enter the PromQL query that gives the metric's value."), "required")]
+        if unknown := unknown_variables(self.query):
+            return [Refusal("query", unknown_variables_words(unknown, VARIABLES), "unknown_variables")]
+        return []
 
-    def _refuse_cloudwatch_errors(self, refuse: Any) -> None:
+    def _cloudwatch_refusals(self) -> list[Refusal]:
+        refusals = []
         if not self.metric_name.strip():
-            refuse("metric_name", gettext("Enter the name of the CloudWatch metric."), "required")
+            refusals.append(Refusal("metric_name", gettext("Enter the name of the CloudWatch metric."), "required"))
         if not (self.namespace.strip() or self.source.namespace.strip()):
-            refuse(
-                "namespace",
-                gettext("Enter the metric's namespace (e.g. AWS/ApplicationELB): its data source has none."),
+            message = gettext("Enter the metric's namespace (e.g. AWS/ApplicationELB): its data source has none.")
+            refusals.append(Refusal("namespace", message, "required"))
+        if error := statistic_error(self.statistic):
+            refusals.append(Refusal("statistic", error, "invalid_statistic"))
+        if error := period_error(self.period_seconds):
+            refusals.append(Refusal("period_seconds", error, "invalid_period"))
+        refusals += [Refusal("dimensions", error, "invalid_dimensions") for error in dimensions_errors(self.dimensions)]
+        if unknown := sorted({name for value in self._dimension_values() for name in unknown_variables(value)}):
+            refusals.append(Refusal("dimensions", unknown_variables_words(unknown, VARIABLES), "unknown_variables"))
+        return refusals
+
+    def _selector_refusals(self) -> list[Refusal]:
+        refusals = [
+            Refusal(field, unknown_variables_words(unknown, SELECTOR_VARIABLES), "unknown_variables")
+            for field in ("canary_selector", "baseline_selector")
+            if (unknown := unknown_variables(getattr(self, field), SELECTOR_VARIABLES))
+        ]
+        if not self.compares:
+            return refusals
+        refusals += [
+            Refusal(
+                field,
+                gettext("Enter the selector of each side: the value is compared with the baseline's."),
                 "required",
             )
-        if error := statistic_error(self.statistic):
-            refuse("statistic", error, "invalid_statistic")
-        if error := period_error(self.period_seconds):
-            refuse("period_seconds", error, "invalid_period")
-        for error in dimensions_errors(self.dimensions):
-            refuse("dimensions", error, "invalid_dimensions")
-        values = [str(item.get("value", "")) for item in self.dimensions or [] if isinstance(item, dict)]
-        if unknown := sorted({name for value in values for name in unknown_variables(value)}):
-            refuse("dimensions", unknown_variables_words(unknown, VARIABLES), "unknown_variables")
+            for field in ("canary_selector", "baseline_selector")
+            if not getattr(self, field).strip()
+        ]
+        if self.canary_selector.strip() and self.canary_selector.strip() == self.baseline_selector.strip():
+            message = gettext("The baseline's selector is the canary's: both sides would be the same query.")
+            refusals.append(Refusal("baseline_selector", message, "same_selectors"))
+        return refusals
+
+    def _unused_selector_refusals(self, is_cloudwatch: bool) -> list[Refusal]:
+        """A selector the template does not use: the canary and the baseline would be asked alike."""
+        if not (self.canary_selector.strip() or self.baseline_selector.strip()):
+            return []
+        if is_cloudwatch:
+            if any("selector" in VARIABLE.findall(value) for value in self._dimension_values()):
+                return []
+            message = gettext(
+                "Use {{ selector }} in a dimension's value: otherwise the canary and the baseline are the same query."
+            )
+            return [Refusal("dimensions", message, "selector_unused")]
+        if "selector" in VARIABLE.findall(self.query):
+            return []
+        message = gettext("Use {{ selector }} in the query: otherwise the canary and the baseline are the same query.")
+        return [Refusal("query", message, "selector_unused")]
+
+    def _dimension_values(self) -> list[str]:
+        return [str(item.get("value", "")) for item in self.dimensions or [] if isinstance(item, dict)]
 
     def preview(self, variables: Variables | None = None) -> Preview:
         """The metric's value now, as a release with these `variables` would be measured (without
@@ -474,6 +477,14 @@ class MetricQuery(models.Model):
         )
 
 
+class Refusal(NamedTuple):
+    """One rule a query breaks: the field it is about, what to say, and its code."""
+
+    field: str
+    message: str
+    code: str
+
+
 @dataclass(frozen=True)
 class Variables:
     """What a query template's variables stand for in one measurement."""
@@ -525,30 +536,30 @@ def period_error(seconds: int | None) -> str:
 def dimensions_errors(dimensions: Any) -> list[str]:
     """What is wrong with a CloudWatch metric's dimensions (a list of {"name", "value"}), each
     in words; none when CloudWatch takes them."""
-    if not isinstance(dimensions, list) or not all(
-        isinstance(item, dict) and set(item) == {"name", "value"} and all(isinstance(v, str) for v in item.values())
-        for item in dimensions
-    ):
+    if not isinstance(dimensions, list) or not all(_is_dimension(item) for item in dimensions):
         return [gettext('Give the dimensions as a list of {"name": …, "value": …}.')]
     errors = []
     if len(dimensions) > MOST_DIMENSIONS:
         errors.append(gettext("CloudWatch takes at most %(most)d dimensions.") % {"most": MOST_DIMENSIONS})
-    for item in dimensions:
-        name, value = item["name"].strip(), item["value"].strip()
-        if not name or not value:
-            errors.append(gettext("Each dimension needs a name and a value."))
-        elif len(name) > LONGEST_DIMENSION_NAME or len(value) > LONGEST_DIMENSION_VALUE:
-            errors.append(
-                gettext(
-                    "The dimension “%(name)s” is too long: a name has at most %(name_most)d characters, a value "
-                    "%(value_most)d."
-                )
-                % {"name": name[:40], "name_most": LONGEST_DIMENSION_NAME, "value_most": LONGEST_DIMENSION_VALUE}
-            )
+    errors += [error for item in dimensions if (error := _dimension_error(item["name"].strip(), item["value"].strip()))]
     names = [item["name"].strip() for item in dimensions]
     if repeated := sorted({name for name in names if name and names.count(name) > 1}):
         errors.append(gettext("Each dimension may appear once: %(names)s.") % {"names": ", ".join(repeated)})
     return errors
+
+
+def _is_dimension(item: Any) -> bool:
+    return isinstance(item, dict) and set(item) == {"name", "value"} and all(isinstance(v, str) for v in item.values())
+
+
+def _dimension_error(name: str, value: str) -> str:
+    if not name or not value:
+        return gettext("Each dimension needs a name and a value.")
+    if len(name) > LONGEST_DIMENSION_NAME or len(value) > LONGEST_DIMENSION_VALUE:
+        return gettext(
+            "The dimension “%(name)s” is too long: a name has at most %(name_most)d characters, a value %(value_most)d."
+        ) % {"name": name[:40], "name_most": LONGEST_DIMENSION_NAME, "value_most": LONGEST_DIMENSION_VALUE}
+    return ""
 
 
 def _escaped(text: str) -> str:
