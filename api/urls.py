@@ -6,7 +6,20 @@ from django.urls import URLPattern, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.views import APIView
 
-from api.views import flagger, gates, imports, indicators, jobs, keys, metrics, releases, root, verdicts, versions
+from api.views import (
+    flagger,
+    gates,
+    imports,
+    indicators,
+    jobs,
+    keys,
+    metrics,
+    queries,
+    releases,
+    root,
+    verdicts,
+    versions,
+)
 
 app_name = "api"
 
@@ -32,6 +45,8 @@ urlpatterns = [
     v1("metrics/<int:metric_id>/indicators/bulk/", indicators.MetricIndicatorsBulk, "indicators_bulk"),
     v1("metrics/<int:metric_id>/imports/", imports.MetricImports, "imports"),
     v1("metrics/<int:metric_id>/indicators.csv", indicators.MetricIndicatorsCsv, "indicators_csv"),
+    v1("metrics/<int:metric_id>/query", queries.MetricQueryDetail, "metric_query"),
+    v1("metrics/<int:metric_id>/query/preview", queries.MetricQueryPreview, "metric_query_preview"),
     v1("imports/<int:import_id>/", imports.ImportDetail, "import"),
     v1("imports/<int:import_id>/undo/", imports.ImportUndo, "undo_import"),
     v1("gates/", gates.GateList, "gates"),
