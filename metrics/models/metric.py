@@ -15,7 +15,14 @@ from django.utils.text import slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.exceptions import DuplicateFile, DuplicateMetric, MetricDeleted, ModelUnusable, NoTrainedModel
+from metrics.exceptions import (
+    DuplicateFile,
+    DuplicateMetric,
+    MetricDeleted,
+    ModelUnusable,
+    NoTrainedModel,
+    SourceDeleted,
+)
 from predictor import columns
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, is_enough_to_train
 
@@ -576,8 +583,8 @@ class Metric(Labelled):
 
         Raises `PermissionDenied` unless `user` owns both the metric and the source,
         `ValidationError` for a query `MetricQuery.clean` refuses, `MetricDeleted` if the metric
-        is gone; nothing is changed then."""
-        from metrics.models.data_source import MetricQuery, SourceKind
+        is gone, `SourceDeleted` if the source is; nothing is changed then."""
+        from metrics.models.data_source import DataSource, MetricQuery, SourceKind
 
         if not self.can_bind(user):
             raise PermissionDenied(gettext("Only the metric's owner may bind it to a data source."))
@@ -592,6 +599,9 @@ class Metric(Labelled):
             query.namespace, query.metric_name, query.dimensions = "", "", []
         with transaction.atomic():
             self._lock()
+            # Locked too: a source is not deleted while a metric is being bound to it (nor after).
+            if not DataSource.objects.select_for_update().filter(pk=source.pk).values_list("pk", flat=True):
+                raise SourceDeleted()
             earlier = MetricQuery.objects.filter(metric=self).values_list("pk", "created_at").first()
             if earlier is not None:
                 query.pk, query.created_at = earlier

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric_for_binding
-from metrics.exceptions import MetricDeleted
+from metrics.exceptions import MetricDeleted, SourceDeleted
 from metrics.forms import MetricQueryForm, PreviewForm
 from metrics.models import DataSource, Metric, MetricQuery
 from metrics.models.data_source import VARIABLES, Preview
@@ -32,6 +32,9 @@ def metric_query(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
             except MetricDeleted as deleted:
                 messages.error(request, str(deleted))
                 return redirect("metrics:list")
+            except SourceDeleted as deleted:
+                form.add_error("source", str(deleted))
+                return render_query_page(request, metric, query, form, status=400)
             messages.success(
                 request,
                 _("“%(metric)s” now reads its value from “%(source)s”: preview it below.")

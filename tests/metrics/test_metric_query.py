@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from metrics.exceptions import SourceDeleted
 from metrics.models import DataSource, Metric, MetricQuery
 from metrics.models.data_source import SourceKind, Variables, render
 from tests.data import rows_of
@@ -305,3 +306,12 @@ def test_a_stranger_cannot_unbind_someone_elses_metric(
 
     with changes_nothing(bindings), pytest.raises(PermissionDenied):
         metric.unbind(stranger)
+
+
+def test_a_source_deleted_meanwhile_is_refused_and_nothing_is_bound(
+    metric: Metric, owner: User, source: DataSource
+) -> None:
+    DataSource.objects.filter(pk=source.pk).delete()
+
+    with changes_nothing(bindings), pytest.raises(SourceDeleted):
+        metric.bind(source, owner, query="up")

@@ -44,6 +44,7 @@ def test_a_preview_gives_the_live_value_with_the_query_as_sent(
     assert (preview.value, preview.canary, preview.baseline) == (0.25, 0.25, None)
     assert preview.query_sent == 'mb_preview_latency{pod="checkout-7d9f8"}'
     assert preview.baseline_query_sent == ""
+    assert preview.sampled_at is not None
     assert abs((datetime.now(UTC) - preview.sampled_at).total_seconds()) < 60
     assert (preview.reason, preview.error_kind) == ("", "")
 
