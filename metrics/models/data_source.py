@@ -399,8 +399,8 @@ class MetricQuery(models.Model):
                 "Use {{ selector }} in a dimension's value: otherwise the canary and the baseline are the same query."
             )
             return [Refusal("dimensions", message, "selector_unused")]
-        if "selector" in VARIABLE.findall(self.query):
-            return []
+        if not self.query.strip() or "selector" in VARIABLE.findall(self.query):
+            return []  # an empty query is refused as one
         message = gettext("Use {{ selector }} in the query: otherwise the canary and the baseline are the same query.")
         return [Refusal("query", message, "selector_unused")]
 

@@ -147,7 +147,7 @@ def refused(metric: Metric, owner: User, source: DataSource, **fields: Any) -> d
 
 
 def test_a_prometheus_binding_without_a_query_is_refused(metric: Metric, owner: User, source: DataSource) -> None:
-    assert refused(metric, owner, source, query="  ") == {
+    assert refused(metric, owner, source, query="  ", canary_selector="a") == {
         "query": ["Enter the PromQL query that gives the metric's value."]
     }
 
