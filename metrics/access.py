@@ -74,6 +74,15 @@ def get_metric_for_settings(user: User | AnonymousUser, metric_id: int) -> Metri
     return metric
 
 
+def get_metric_for_binding(user: User | AnonymousUser, metric_id: int) -> Metric:
+    """A metric whose production query `user` may see, change and preview: the owner's alone,
+    as the data sources it reads are."""
+    metric = get_metric(user, metric_id)
+    if not metric.can_bind(user):
+        raise PermissionDenied(_("Only the metric's owner may bind it to a data source."))
+    return metric
+
+
 def get_trained_model_for_activation(user: User | AnonymousUser, model_id: int) -> TrainedModel:
     model = get_trained_model(user, model_id)
     if not model.metric.can_change_settings(user):

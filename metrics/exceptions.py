@@ -217,3 +217,15 @@ class NotBound(DomainError):
             )
             % {"name": metric.name}
         )
+
+
+class SourceDeleted(DomainError):
+    """The data source a metric was being bound to was deleted meanwhile (by its owner, in another
+    request): an error of the `source` sent."""
+
+    code = "source_deleted"
+    status = HTTPStatus.BAD_REQUEST
+    field = "source"
+
+    def __init__(self) -> None:
+        super().__init__(gettext("This data source was deleted meanwhile: choose another."))

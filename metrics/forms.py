@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import BaseValidator, MaxValueValidator, MinValueValidator
 from django.utils.formats import get_format
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from mbreak.forms import BootstrapFormMixin
@@ -16,6 +17,8 @@ from metrics import csv_io
 from metrics.exceptions import DuplicateFile, DuplicateFill
 from metrics.formatting import number
 from metrics.models import Decision, Gate, GateMetric, Metric, Verdict, VerdictState
+from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, DataSource, MetricQuery, Variables
+from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
 from metrics.models.metric import DEFAULT_FILL_MINUTES, MAX_FILL_MINUTES, VERDICT_SETTINGS
 
@@ -494,6 +497,138 @@ class BaseGateMetricFormSet(forms.BaseInlineFormSet[GateMetric, Gate, GateMetric
 GateMetricFormSet = forms.inlineformset_factory(
     Gate, GateMetric, form=GateMetricForm, formset=BaseGateMetricFormSet, extra=3, can_delete=True
 )
+
+
+class SourceSelect(forms.Select):
+    """A data source's choice that says each source's kind (`data-kind`): the page shows the
+    fields of the chosen source's kind (metric_query.js); without JavaScript it shows both."""
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        source = getattr(value, "instance", None)
+        if isinstance(source, DataSource):
+            option["attrs"]["data-kind"] = source.kind
+        return option
+
+
+class DimensionsField(forms.CharField):
+    """A CloudWatch metric's dimensions typed one per line as `Name=value`, stored as
+    [{"name", "value"}] (checked by `MetricQuery.clean`)."""
+
+    widget = forms.Textarea
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(
+                f"{item.get('name', '')}={item.get('value', '')}" for item in value if isinstance(item, dict)
+            )
+        return value
+
+    def to_python(self, value: Any) -> list[dict[str, str]]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        dimensions = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            name, equals, dimension_value = line.partition("=")
+            if not equals:
+                raise ValidationError(
+                    _("Write each dimension as Name=value, one a line: “%(line)s” has no “=”."),
+                    code="invalid_dimensions",
+                    params={"line": line.strip()[:60]},
+                )
+            dimensions.append({"name": name.strip(), "value": dimension_value.strip()})
+        return dimensions
+
+
+class MetricQueryForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[MetricQuery]):
+    """A metric's production query: the source among its user's own, and what is asked of it
+    (the rules are `MetricQuery.clean`'s)."""
+
+    whole_numbers = ("period_seconds",)
+
+    dimensions = DimensionsField(
+        label=_("Dimensions"),
+        required=False,
+        help_text=_("One a line, Name=value; a value may use the variables, e.g. TargetGroup={{ selector }}."),
+    )
+
+    class Meta:
+        model = MetricQuery
+        fields = [
+            "source",
+            "query",
+            "namespace",
+            "metric_name",
+            "dimensions",
+            "statistic",
+            "period_seconds",
+            "compare",
+            "canary_selector",
+            "baseline_selector",
+        ]
+        field_classes = {"period_seconds": WholeNumberField}
+        widgets = {
+            "source": SourceSelect,
+            "query": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "dimensions": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "canary_selector": forms.TextInput(attrs={"spellcheck": "false"}),
+            "baseline_selector": forms.TextInput(attrs={"spellcheck": "false"}),
+        }
+        labels = {"compare": _("The metric's value")}
+        help_texts = {
+            "query": _(
+                "PromQL that gives one value, e.g. sum(rate(http_errors_total{ {{ selector }} }[{{ window }}m]))."
+            ),
+            "namespace": _("Empty: the data source's."),
+            "statistic": _("Average, Sum, Minimum, Maximum, SampleCount, or a percentile such as p99."),
+            "period_seconds": _("1, 5, 10 or 30, or a multiple of 60."),
+            "canary_selector": _('What picks the canary out, e.g. rollouts_pod_template_hash="{{ key }}".'),
+            "baseline_selector": _(
+                'What picks the baseline (stable) out, e.g. rollouts_pod_template_hash!="{{ key }}".'
+            ),
+        }
+
+    def __init__(self, user: User | AnonymousUser, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        sources = cast("forms.ModelChoiceField[DataSource]", self.fields["source"])
+        sources.queryset = DataSource.objects.visible_to(user)  # the user's own, and no one else's
+        sources.empty_label = _("Choose a data source…")
+        for name in self.Meta.fields:
+            if name != "source" and name != "compare":
+                self.fields[name].widget.attrs.setdefault("autocomplete", "off")
+
+    def bound_fields(self) -> dict[str, Any]:
+        """What `Metric.bind` takes, from the checked form: every field but the source."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "source"}
+
+
+class PreviewForm(BootstrapFormMixin, forms.Form):
+    """What a preview stands for: a release's key and version, and minutes since its start."""
+
+    key = forms.CharField(
+        label=_("Key"), required=False, max_length=KEY_MAX_LENGTH, help_text=_("e.g. the canary's pod-template hash")
+    )
+    version = forms.CharField(label=_("Version"), required=False, max_length=100)
+    window = WholeNumberField(
+        label=_("Window (minutes)"),
+        required=False,
+        min_value=1,
+        max_value=LONGEST_PULL_MINUTES,
+        localize=True,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["window"].help_text = gettext("Empty: %(minutes)d minutes.") % {"minutes": PREVIEW_WINDOW_MINUTES}
+
+    def variables(self) -> Variables:
+        data = self.cleaned_data
+        return Variables(
+            key=data.get("key") or "",
+            version=data.get("version") or "",
+            window=data.get("window") or PREVIEW_WINDOW_MINUTES,
+        )
 
 
 class FillForm(BootstrapFormMixin, forms.Form):

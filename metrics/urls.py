@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics.views import fills, gates, indicators, metrics, releases, training, verdicts, versions
+from metrics.views import fills, gates, indicators, metrics, queries, releases, training, verdicts, versions
 
 app_name = "metrics"
 
@@ -27,6 +27,9 @@ urlpatterns = [
     path("jobs/<int:job_id>/dismiss/", training.job_dismiss, name="job_dismiss"),
     path("metrics/<int:metric_id>/settings/", metrics.metric_settings, name="settings"),
     path("metrics/<int:metric_id>/verdicts/", verdicts.verdict_list, name="verdicts"),
+    path("metrics/<int:metric_id>/query/", queries.metric_query, name="query"),
+    path("metrics/<int:metric_id>/query/preview/", queries.metric_query_preview, name="query_preview"),
+    path("metrics/<int:metric_id>/query/unbind/", queries.metric_query_unbind, name="query_unbind"),
     path("metrics/<int:metric_id>/unpin/", versions.unpin, name="unpin"),
     path("predict/", verdicts.predict, name="predict"),
     path("verdicts/<int:verdict_id>/", verdicts.verdict_detail, name="verdict"),

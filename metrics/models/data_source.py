@@ -27,10 +27,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -56,6 +57,19 @@ LONGEST_PERIOD_SECONDS = 86_400
 # The variables of a query template: {{ key }}, {{ version }}, {{ selector }}, {{ window }}.
 VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 VARIABLES = ("key", "version", "selector", "window")
+# A selector is a template of the release's key and version (and window), never of itself.
+SELECTOR_VARIABLES = ("key", "version", "window")
+# What CloudWatch accepts: its statistics, and its extended ones (a percentile "p99" or "p99.9",
+# a trimmed mean "tm90", winsorized mean "wm90", trimmed count "tc90", trimmed sum "ts90").
+STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
+EXTENDED_STATISTIC = re.compile(r"(p|tm|wm|tc|ts)(100|\d{1,2}(\.\d{1,2})?)")
+HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
+# CloudWatch's own limits on a metric's dimensions.
+MOST_DIMENSIONS = 30
+LONGEST_DIMENSION_NAME = 255
+LONGEST_DIMENSION_VALUE = 1024
+# A preview without a window: as five minutes into a release, long enough for a rate().
+PREVIEW_WINDOW_MINUTES = 5
 
 
 class SourceKind(models.TextChoices):
@@ -314,6 +328,120 @@ class MetricQuery(models.Model):
     def compares(self) -> bool:
         return self.compare != Compare.VALUE
 
+    def clean(self) -> None:
+        """The query's rules, each refusal on the field it is about: a PromQL query for a
+        Prometheus source; a metric name, a namespace (its own or the source's), a statistic
+        and a period CloudWatch accepts and at most 30 dimensions for a CloudWatch source; only
+        the known variables; and a canary compared with its baseline by two different
+        selectors that the query uses (otherwise both sides would ask the same)."""
+        refusals = self._selector_refusals()
+        if self.source_id is not None:
+            is_cloudwatch = self.source.kind == SourceKind.CLOUDWATCH
+            refusals += self._cloudwatch_refusals() if is_cloudwatch else self._prometheus_refusals()
+            refusals += self._unused_selector_refusals(is_cloudwatch)
+        errors: dict[str, list[ValidationError]] = {}
+        for refusal in refusals:
+            errors.setdefault(refusal.field, []).append(ValidationError(refusal.message, code=refusal.code))
+        if errors:
+            raise ValidationError(errors)
+
+    def _prometheus_refusals(self) -> list[Refusal]:
+        if not self.query.strip():
+            return [Refusal("query", gettext("Enter the PromQL query that gives the metric's value."), "required")]
+        if unknown := unknown_variables(self.query):
+            return [Refusal("query", unknown_variables_words(unknown, VARIABLES), "unknown_variables")]
+        return []
+
+    def _cloudwatch_refusals(self) -> list[Refusal]:
+        refusals = []
+        if not self.metric_name.strip():
+            refusals.append(Refusal("metric_name", gettext("Enter the name of the CloudWatch metric."), "required"))
+        if not (self.namespace.strip() or self.source.namespace.strip()):
+            message = gettext("Enter the metric's namespace (e.g. AWS/ApplicationELB): its data source has none.")
+            refusals.append(Refusal("namespace", message, "required"))
+        if error := statistic_error(self.statistic):
+            refusals.append(Refusal("statistic", error, "invalid_statistic"))
+        if error := period_error(self.period_seconds):
+            refusals.append(Refusal("period_seconds", error, "invalid_period"))
+        refusals += [Refusal("dimensions", error, "invalid_dimensions") for error in dimensions_errors(self.dimensions)]
+        if unknown := sorted({name for value in self._dimension_values() for name in unknown_variables(value)}):
+            refusals.append(Refusal("dimensions", unknown_variables_words(unknown, VARIABLES), "unknown_variables"))
+        return refusals
+
+    def _selector_refusals(self) -> list[Refusal]:
+        refusals = [
+            Refusal(field, unknown_variables_words(unknown, SELECTOR_VARIABLES), "unknown_variables")
+            for field in ("canary_selector", "baseline_selector")
+            if (unknown := unknown_variables(getattr(self, field), SELECTOR_VARIABLES))
+        ]
+        if not self.compares:
+            return refusals
+        refusals += [
+            Refusal(
+                field,
+                gettext("Enter the selector of each side: the value is compared with the baseline's."),
+                "required",
+            )
+            for field in ("canary_selector", "baseline_selector")
+            if not getattr(self, field).strip()
+        ]
+        if self.canary_selector.strip() and self.canary_selector.strip() == self.baseline_selector.strip():
+            message = gettext("The baseline's selector is the canary's: both sides would be the same query.")
+            refusals.append(Refusal("baseline_selector", message, "same_selectors"))
+        return refusals
+
+    def _unused_selector_refusals(self, is_cloudwatch: bool) -> list[Refusal]:
+        """A selector the template does not use: the canary and the baseline would be asked alike."""
+        if not (self.canary_selector.strip() or self.baseline_selector.strip()):
+            return []
+        if is_cloudwatch:
+            if any("selector" in VARIABLE.findall(value) for value in self._dimension_values()):
+                return []
+            message = gettext(
+                "Use {{ selector }} in a dimension's value: otherwise the canary and the baseline are the same query."
+            )
+            return [Refusal("dimensions", message, "selector_unused")]
+        if not self.query.strip() or "selector" in VARIABLE.findall(self.query):
+            return []  # an empty query is refused as one
+        message = gettext("Use {{ selector }} in the query: otherwise the canary and the baseline are the same query.")
+        return [Refusal("query", message, "selector_unused")]
+
+    def _dimension_values(self) -> list[str]:
+        return [str(item.get("value", "")) for item in self.dimensions or [] if isinstance(item, dict)]
+
+    def preview(self, variables: Variables | None = None) -> Preview:
+        """The metric's value now, as a release with these `variables` would be measured (without
+        them: no key or version, and a window of `PREVIEW_WINDOW_MINUTES`): the value as the
+        metric defines it, both raw numbers and the queries as sent; or, when the store cannot
+        give one value (no series, several, not a number, a ratio to 0, a failure), the reason
+        in plain words, with what it gave before that. Never raises for what the store answers."""
+        variables = variables or Variables(window=PREVIEW_WINDOW_MINUTES)
+        canary_query = self.sent(variables, self.canary_selector)
+        baseline_query = self.sent(variables, self.baseline_selector) if self.compares else None
+        shown = Preview(
+            variables=variables,
+            query_sent=_described(canary_query),
+            baseline_query_sent=_described(baseline_query) if baseline_query is not None else "",
+        )
+        side = "canary"  # the side being asked, to say which one failed
+        try:
+            with self.source.store() as store:
+                canary = store.value(canary_query)
+                shown = replace(shown, canary=canary.value, sampled_at=canary.at)
+                if baseline_query is not None:
+                    side = "baseline"
+                    baseline = store.value(baseline_query)
+                    shown = replace(shown, baseline=baseline.value)
+            side = ""
+            return replace(shown, value=compared(self.compare, canary.value, shown.baseline))
+        except StoreError as error:
+            words = store_error_words(error.kind, error.detail)
+            if self.compares and side == "canary":
+                words = gettext("The canary: %(reason)s") % {"reason": words}
+            elif self.compares and side == "baseline":
+                words = gettext("The baseline: %(reason)s") % {"reason": words}
+            return replace(shown, error_kind=str(error.kind), reason=words)
+
     def measure(self, variables: Variables, at: datetime | None = None) -> Measurement:
         """The metric's value now (or `at`): the canary's, and the baseline's in the same window
         when it is compared with it. Raises `NoData` when the store has no usable value, and
@@ -419,6 +547,14 @@ class MetricQuery(models.Model):
         )
 
 
+class Refusal(NamedTuple):
+    """One rule a query breaks: the field it is about, what to say, and its code."""
+
+    field: str
+    message: str
+    code: str
+
+
 @dataclass(frozen=True)
 class Variables:
     """What a query template's variables stand for in one measurement."""
@@ -438,12 +574,87 @@ def render(template: str, variables: Variables, selector: str) -> str:
     return VARIABLE.sub(lambda match: values.get(match.group(1), match.group(0)), template)
 
 
-def unknown_variables(template: str) -> list[str]:
-    return sorted({name for name in VARIABLE.findall(template) if name not in VARIABLES})
+def unknown_variables(template: str, known: tuple[str, ...] = VARIABLES) -> list[str]:
+    return sorted({name for name in VARIABLE.findall(template) if name not in known})
+
+
+def unknown_variables_words(unknown: list[str], known: tuple[str, ...]) -> str:
+    """Which variables of a template are not known, and which are."""
+    return gettext("Unknown variable: %(unknown)s. Use %(known)s.") % {
+        "unknown": ", ".join(f"{{{{ {name} }}}}" for name in unknown),
+        "known": ", ".join(f"{{{{ {name} }}}}" for name in known),
+    }
+
+
+def statistic_error(statistic: str) -> str:
+    """Why CloudWatch would refuse `statistic`, or "" when it takes it."""
+    if statistic in STATISTICS or EXTENDED_STATISTIC.fullmatch(statistic):
+        return ""
+    return gettext(
+        "“%(statistic)s” is not a CloudWatch statistic: use Average, Sum, Minimum, Maximum or SampleCount, or a "
+        "percentile such as p99 or p99.9 (tm90, wm90, tc90 and ts90 too)."
+    ) % {"statistic": statistic}
+
+
+def period_error(seconds: int | None) -> str:
+    """Why CloudWatch would refuse a period of `seconds`, or "" when it takes it."""
+    if seconds is None or seconds in HIGH_RESOLUTION_PERIODS or (seconds > 0 and seconds % 60 == 0):
+        return ""
+    return gettext("CloudWatch's periods are 1, 5, 10 or 30 seconds, or a multiple of 60 seconds.")
+
+
+def dimensions_errors(dimensions: Any) -> list[str]:
+    """What is wrong with a CloudWatch metric's dimensions (a list of {"name", "value"}), each
+    in words; none when CloudWatch takes them."""
+    if not isinstance(dimensions, list) or not all(_is_dimension(item) for item in dimensions):
+        return [gettext('Give the dimensions as a list of {"name": …, "value": …}.')]
+    errors = []
+    if len(dimensions) > MOST_DIMENSIONS:
+        errors.append(gettext("CloudWatch takes at most %(most)d dimensions.") % {"most": MOST_DIMENSIONS})
+    errors += [error for item in dimensions if (error := _dimension_error(item["name"].strip(), item["value"].strip()))]
+    names = [item["name"].strip() for item in dimensions]
+    if repeated := sorted({name for name in names if name and names.count(name) > 1}):
+        errors.append(gettext("Each dimension may appear once: %(names)s.") % {"names": ", ".join(repeated)})
+    return errors
+
+
+def _is_dimension(item: Any) -> bool:
+    return isinstance(item, dict) and set(item) == {"name", "value"} and all(isinstance(v, str) for v in item.values())
+
+
+def _dimension_error(name: str, value: str) -> str:
+    if not name or not value:
+        return gettext("Each dimension needs a name and a value.")
+    if len(name) > LONGEST_DIMENSION_NAME or len(value) > LONGEST_DIMENSION_VALUE:
+        return gettext(
+            "The dimension “%(name)s” is too long: a name has at most %(name_most)d characters, a value %(value_most)d."
+        ) % {"name": name[:40], "name_most": LONGEST_DIMENSION_NAME, "value_most": LONGEST_DIMENSION_VALUE}
+    return ""
 
 
 def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a bound metric's query gives now (`MetricQuery.preview`): the value as the metric
+    defines it with the canary's and the baseline's raw numbers, or the reason it gives none
+    (`reason`, in words, with the store's `error_kind`); and what was sent, in either case."""
+
+    variables: Variables
+    query_sent: str
+    baseline_query_sent: str = ""
+    value: float | None = None
+    canary: float | None = None
+    baseline: float | None = None
+    sampled_at: datetime | None = None
+    error_kind: str = ""
+    reason: str = ""
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not None
 
 
 @dataclass(frozen=True)
@@ -550,6 +761,7 @@ __all__ = [
     "MeasuredMinute",
     "Measurement",
     "MetricQuery",
+    "Preview",
     "Pull",
     "PullOutcome",
     "PullingEnded",

@@ -4,7 +4,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery
@@ -24,6 +24,7 @@ from metrics.exceptions import (
     ModelUnusable,
     NotBound,
     NoTrainedModel,
+    SourceDeleted,
 )
 from predictor import columns
 from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, is_enough_to_train
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
     from django_stubs_ext import StrOrPromise
 
+    from metrics.models.data_source import DataSource, MetricQuery
     from metrics.models.indicator import ImportBatch, Indicator, Upload
     from metrics.models.job import Job
     from metrics.models.trained_model import TrainedModel
@@ -620,6 +622,54 @@ class Metric(Labelled):
         """How the verdicts given were borne out: counts of those confirmed, overridden, or
         decided after an inconclusive verdict, among those with feedback."""
         return self.verdicts.feedback_summary()
+
+    def can_bind(self, user: User | AnonymousUser) -> bool:
+        """Where its value is read from in production is the owner's to set, as its settings."""
+        return self.can_change_settings(user)
+
+    def bind(self, source: DataSource, user: User | AnonymousUser, **fields: Any) -> MetricQuery:
+        """Read this metric's value from `source` with the query `fields` (those of `MetricQuery`:
+        what is not given takes its default), in place of the query it had.
+
+        Raises `PermissionDenied` unless `user` owns both the metric and the source,
+        `ValidationError` for a query `MetricQuery.clean` refuses, `MetricDeleted` if the metric
+        is gone, `SourceDeleted` if the source is; nothing is changed then."""
+        from metrics.models.data_source import DataSource, MetricQuery, SourceKind
+
+        if not self.can_bind(user):
+            raise PermissionDenied(gettext("Only the metric's owner may bind it to a data source."))
+        if not source.can_change(user):
+            raise PermissionDenied(gettext("Only a data source's owner may bind metrics to it."))
+        query = MetricQuery(metric=self, source=source, **fields)
+        # Only what the source's kind reads is kept: a Prometheus query does not linger under a
+        # CloudWatch source, nor the other way round.
+        if source.kind == SourceKind.CLOUDWATCH:
+            query.query = ""
+        else:
+            query.namespace, query.metric_name, query.dimensions = "", "", []
+        with transaction.atomic():
+            self._lock()
+            # Locked too: a source is not deleted while a metric is being bound to it (nor after).
+            if not DataSource.objects.select_for_update().filter(pk=source.pk).values_list("pk", flat=True):
+                raise SourceDeleted()
+            earlier = MetricQuery.objects.filter(metric=self).values_list("pk", "created_at").first()
+            if earlier is not None:
+                query.pk, query.created_at = earlier
+            query.updated_at = timezone.now()
+            # Unique by its metric, which is locked: the row, if any, is the one replaced.
+            query.full_clean(exclude=["metric"], validate_unique=False)
+            query.save()
+        return query
+
+    def unbind(self, user: User | AnonymousUser) -> bool:
+        """Stop reading this metric's value from a data source; whether it was bound to one.
+        Raises `PermissionDenied` unless `user` owns the metric."""
+        from metrics.models.data_source import MetricQuery
+
+        if not self.can_bind(user):
+            raise PermissionDenied(gettext("Only the metric's owner may bind it to a data source."))
+        deleted, _by_model = MetricQuery.objects.filter(metric=self).delete()
+        return bool(deleted)
 
     def _lock(self) -> None:
         """Lock this metric's row until the transaction ends; raise `MetricDeleted` if it is gone.

@@ -124,6 +124,11 @@ def render_detail(
         "can_delete_metric": metric.can_delete(request.user),
         "can_change_settings": metric.can_change_settings(request.user),
         **fill_context(request, metric, fill_form),
+        # Its production query: the owner's to see; others only learn there is one.
+        "can_bind": metric.can_bind(request.user),
+        "store_query": MetricQuery.objects.filter(metric=metric).select_related("source").first()
+        if metric.can_bind(request.user)
+        else MetricQuery.objects.filter(metric=metric).exists(),
     }
     return render(request, "metrics/metric_detail.html", context, status=status)
 

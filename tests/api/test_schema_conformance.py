@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 
 from accounts.models import ApiToken, TokenScope
 from api.throttling import PerTokenThrottle
-from metrics.models import Gate, GateMetric, Metric, Release
+from metrics.models import DataSource, Gate, GateMetric, Metric, Release
 from tests.data import rule_data
 from tests.factories import MetricFactory, TrainedModelFactory
 
@@ -54,6 +54,9 @@ def test_every_operation_answers_as_the_schema_says(
     GateMetric.objects.create(gate=gate, metric=latency)
     release = Release.objects.create(gate=gate, name="checkout-web", version="v42", created_by=owner)
     release.observe(errors, 900, owner, minutes=30)
+    # A metric bound to a data source that answers nothing (its previews say so).
+    down = DataSource.objects.create(owner=owner, name="Down", url="http://127.0.0.1:9", timeout_seconds=1)
+    errors.bind(down, owner, query='rate(http_errors_total{pod="{{ key }}"}[{{ window }}m])')
     _token, secret = ApiToken.objects.issue(owner, "schemathesis", TokenScope.WRITE)
 
     command = [
