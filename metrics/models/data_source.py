@@ -233,7 +233,8 @@ class DataSource(Labelled):
         return self.url
 
     def clean(self) -> None:
-        """The rules of a source, each refusal on the field at fault: a Prometheus server is an
+        """The rules of a source, each refusal on the field at fault (its code none of a form
+        field's own, which a form would word in their place): a Prometheus server is an
         http(s) URL without credentials in it; CloudWatch is a region, with an https endpoint if
         any; the credentials are of a kind the source takes, with what they need; a CA certificate
         is PEM; a name is used once by its owner."""
@@ -250,36 +251,36 @@ class DataSource(Labelled):
             refuse("name", duplicate_source_message(self.name), "duplicate")
         if self.kind == SourceKind.CLOUDWATCH:
             if not self.region:
-                refuse("region", gettext("Enter the AWS region of the metrics, e.g. eu-west-1."), "required")
+                refuse("region", gettext("Enter the AWS region of the metrics, e.g. eu-west-1."), "missing")
             elif not AWS_REGION.match(self.region):
                 message = gettext("“%(region)s” is not an AWS region: a region reads like eu-west-1.")
-                refuse("region", message % {"region": self.region}, "invalid")
+                refuse("region", message % {"region": self.region}, "not_a_region")
             if self.url and (error := _url_error(self.url, schemes=("https",))):
-                refuse("url", error, "invalid")
+                refuse("url", error, "not_a_url")
         elif self.kind == SourceKind.PROMETHEUS:
             if not self.url:
                 message = gettext("Enter the Prometheus server's URL, e.g. http://prometheus.example:9090.")
-                refuse("url", message, "required")
+                refuse("url", message, "missing")
             elif error := _url_error(self.url, schemes=("http", "https")):
-                refuse("url", error, "invalid")
+                refuse("url", error, "not_a_url")
         allowed = AUTHS_OF_KIND.get(SourceKind(self.kind), ()) if self.kind in SourceKind.values else ()
         if allowed and self.auth not in allowed:
             message = gettext("%(kind)s takes these credentials: %(choices)s.") % {
                 "kind": SourceKind(self.kind).label,
                 "choices": "; ".join(str(SourceAuth(auth).label) for auth in allowed),
             }
-            refuse("auth", message, "invalid_choice")
+            refuse("auth", message, "not_for_kind")
         elif self.auth == SourceAuth.BASIC and not self.username.strip():
-            refuse("username", gettext("Enter the user name."), "required")
+            refuse("username", gettext("Enter the user name."), "missing")
         elif self.auth == SourceAuth.ACCESS_KEY and not self.username.strip():
-            refuse("username", gettext("Enter the access key ID."), "required")
+            refuse("username", gettext("Enter the access key ID."), "missing")
         if self.auth in SECRET_AUTHS and not self.secret and (not allowed or self.auth in allowed):
             missing = {
                 SourceAuth.BEARER: gettext("Enter the bearer token."),
                 SourceAuth.BASIC: gettext("Enter the password."),
                 SourceAuth.ACCESS_KEY: gettext("Enter the secret access key."),
             }
-            refuse("secret", missing[SourceAuth(self.auth)], "required")
+            refuse("secret", missing[SourceAuth(self.auth)], "missing")
         if self.ca_certificate.strip():
             try:
                 x509.load_pem_x509_certificates(self.ca_certificate.strip().encode())
@@ -288,7 +289,7 @@ class DataSource(Labelled):
                     "This is not a PEM certificate: paste the CA's certificate from “-----BEGIN CERTIFICATE-----” "
                     "to “-----END CERTIFICATE-----”."
                 )
-                refuse("ca_certificate", message, "invalid")
+                refuse("ca_certificate", message, "not_pem")
         if errors:
             raise ValidationError(errors)
 
