@@ -6,7 +6,20 @@ from django.urls import URLPattern, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.views import APIView
 
-from api.views import flagger, gates, imports, indicators, jobs, keys, metrics, releases, root, verdicts, versions
+from api.views import (
+    flagger,
+    gates,
+    imports,
+    indicators,
+    jobs,
+    keys,
+    metrics,
+    releases,
+    root,
+    sources,
+    verdicts,
+    versions,
+)
 
 app_name = "api"
 
@@ -52,6 +65,9 @@ urlpatterns = [
     v1("jobs/", jobs.JobList, "jobs"),
     v1("jobs/<int:job_id>/", jobs.JobDetail, "job"),
     v1("verdicts/<int:verdict_id>/", verdicts.VerdictDetail, "verdict"),
+    v1("sources/", sources.SourceList, "sources"),
+    v1("sources/<int:source_id>/", sources.SourceDetail, "source"),
+    v1("sources/<int:source_id>/test/", sources.SourceTest, "source_test"),
     v1("verdicts/<int:verdict_id>/feedback/", verdicts.VerdictFeedback, "feedback"),
     # Last: a path that matches nothing above is a 404 in problem details too.
     # Any character: "." alone stops at a newline (%0A), which then got the HTML page.
