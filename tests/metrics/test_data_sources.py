@@ -22,6 +22,7 @@ from tests.factories import MetricFactory
 from tests.pages import control, messages_of, table_rows
 from tests.refusals import changes_nothing
 from tests.stores.conftest import certificate_authority
+from tests.test_content_security_policy import INLINE_HANDLER, INLINE_SCRIPT
 
 PASSWORD = "s3cret-passphrase-of-the-store"
 TOKEN = "t0ken-of-the-store-s3cret"
@@ -304,6 +305,23 @@ def test_the_form_marks_each_fields_kind_for_the_script_and_loads_it(client: Cli
         assert f'for="id_{name}"' in html
 
 
+def test_the_source_pages_run_no_inline_script(client: Client, owner: User) -> None:
+    source = make_source(owner)
+    client.force_login(owner)
+
+    for url in (
+        reverse("metrics:sources"),
+        reverse("metrics:source_create"),
+        source.get_absolute_url(),
+        reverse("metrics:source_edit", args=[source.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert INLINE_SCRIPT.findall(response.content.decode()) == []
+        assert INLINE_HANDLER.findall(response.content.decode()) == []
+
+
 def source_urls(source: DataSource) -> dict[str, tuple[str, str]]:
     """Each page of a source, and the method it is asked with."""
     return {
@@ -357,6 +375,37 @@ def test_the_owner_deletes_a_source_no_metric_is_bound_to(client: Client, owner:
     assert response.redirect_chain[-1][0] == reverse("metrics:sources")
     assert messages_of(response) == ["Data source “Production Prometheus” deleted."]
     assert not DataSource.objects.exists()
+
+
+def test_the_admin_lists_and_edits_a_source_without_its_secret(client: Client, owner: User) -> None:
+    source = make_source(owner, auth=SourceAuth.BEARER, secret=TOKEN)
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "not-used-here"))
+    change_url = reverse("admin:metrics_datasource_change", args=[source.pk])
+
+    pages = [client.get(reverse("admin:metrics_datasource_changelist")), client.get(change_url)]
+    saved = client.post(
+        change_url,
+        {
+            "owner": owner.pk,
+            "name": "Renamed by staff",
+            "kind": "prometheus",
+            "url": source.url,
+            "auth": "bearer",
+            "timeout_seconds": "10",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+        },
+    )
+
+    for page in pages:
+        assert page.status_code == 200
+        assert TOKEN not in page.content.decode()
+        assert source.secret not in page.content.decode()
+    assert 'name="secret"' not in pages[1].content.decode()
+    assert saved.status_code == 302
+    source.refresh_from_db()
+    assert source.name == "Renamed by staff"
+    assert source.read_secret() == TOKEN
 
 
 # --- The key that encrypts the secrets -------------------------------------------------------
