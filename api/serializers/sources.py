@@ -47,13 +47,6 @@ class ConnectionCheckSerializer(serializers.Serializer[DataSource]):
 class DataSourceSerializer(ValidatedModelSerializer[DataSource]):
     """A data source: a Prometheus server or Amazon CloudWatch in a region, with its credentials."""
 
-    url = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=500,
-        help_text="Prometheus: its base URL, what comes before /api/v1/ (http or https, without credentials in it). "
-        "CloudWatch: an https endpoint to use instead of the region's, or empty.",
-    )
     auth = ChoiceField(choices=SourceAuth.choices, required=False, help_text=AUTH_HELP)
     secret = serializers.CharField(
         write_only=True, required=False, allow_blank=True, trim_whitespace=False, help_text=WRITE_ONLY_HELP
@@ -83,6 +76,12 @@ class DataSourceSerializer(ValidatedModelSerializer[DataSource]):
             "link",
         ]
         read_only_fields = ["id", "has_secret", "last_check", "created_at", "link"]
+        extra_kwargs = {
+            "url": {
+                "help_text": "Prometheus: its base URL, what comes before /api/v1/ (http or https, without "
+                "credentials in it). CloudWatch: an https endpoint to use instead of the region's, or empty."
+            }
+        }
 
     @extend_schema_field(ConnectionCheckSerializer(allow_null=True))
     def get_last_check(self, source: DataSource) -> dict[str, Any] | None:

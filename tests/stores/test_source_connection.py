@@ -170,3 +170,39 @@ def test_the_secret_is_in_no_log_of_a_test_with_a_wrong_password_or_a_right_one(
     assert "Data source" in logged  # the test was logged, at least
     for secret in ("a wrong s3cret passphrase", secured_prometheus.password, wrong.secret, right.secret):
         assert secret not in logged
+
+
+def test_a_cloudwatch_source_is_tested_against_motos_server(client: Client, owner: User, closed_port: int) -> None:
+    """Amazon CloudWatch, as moto's server stands in for it: it answers with any access key;
+    an endpoint where nothing listens is refused."""
+    pytest.importorskip("stores.cloudwatch", reason="the CloudWatch store (helper h-cw) is not merged yet")
+    from moto.server import ThreadedMotoServer
+
+    from tests.stores.conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        answers = []
+        for name, endpoint in (("Moto", f"http://127.0.0.1:{port}"), ("Nothing", f"http://127.0.0.1:{closed_port}")):
+            # Made as stored, not through the form: moto's server speaks plain http, where the form
+            # asks for an https endpoint.
+            source = DataSource(
+                owner=owner,
+                name=name,
+                kind="cloudwatch",
+                region="eu-west-1",
+                url=endpoint,
+                auth=SourceAuth.ACCESS_KEY,
+                username="AKIAIOSFODNN7EXAMPLE",
+                timeout_seconds=2,
+            )
+            source.secret = source.replaced_secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", source.auth)
+            source.save()
+            response = client.post(reverse("api:source_test", args=[source.pk]), headers=bearer(owner))
+            answers.append((response.status_code, response.json()["ok"], response.json()["result"]))
+    finally:
+        server.stop()
+
+    assert answers == [(200, True, "ok"), (200, False, "refused")]
