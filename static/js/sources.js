@@ -1,5 +1,5 @@
 // The data source form shows only the fields of the kind and credentials chosen, and names the
-// user and secret fields for those credentials. Without JavaScript every field shows, each
+// URL, user and secret fields for them. Without JavaScript every field shows, each
 // saying in its help which kind it is for; the server ignores what does not apply.
 $(function () {
   var $form = $("form[data-source-form]");
@@ -10,6 +10,14 @@ $(function () {
   var authsOfKind = JSON.parse(data.textContent);
   var $kind = $form.find("select[name=kind]");
   var $auth = $form.find("select[name=auth]");
+
+  // A part's label for the kind or credentials chosen, when it has one (data-label-<choice>).
+  function relabel($part, choice) {
+    var label = $part.attr("data-label-" + choice);
+    if (label) {
+      $part.find("label.form-label").first().text(label);
+    }
+  }
 
   function update() {
     var kind = $kind.val();
@@ -25,14 +33,12 @@ $(function () {
     var auth = $auth.val();
     $form.find("[data-source-kinds]").each(function () {
       $(this).toggleClass("d-none", $(this).data("source-kinds").split(" ").indexOf(kind) === -1);
+      relabel($(this), kind);
     });
     $form.find("[data-source-auths]").each(function () {
       var $part = $(this);
       $part.toggleClass("d-none", $part.data("source-auths").split(" ").indexOf(auth) === -1);
-      var label = $part.attr("data-label-" + auth);
-      if (label) {
-        $part.find("label.form-label").first().text(label);
-      }
+      relabel($part, auth);
     });
   }
 

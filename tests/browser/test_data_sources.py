@@ -33,6 +33,7 @@ def test_a_source_is_added_with_the_fields_of_its_kind_and_tested(
     # CloudWatch: a region, its own credentials only, named for what they are.
     page.get_by_label("Kind").select_option("Amazon CloudWatch")
     expect(page.get_by_label("Region")).to_be_visible()
+    expect(page.get_by_label("Endpoint (optional)")).to_be_visible()
     expect(page.get_by_label("CA certificate")).to_be_hidden()
     expect(page.get_by_label("Credentials")).to_have_value("environment")
     page.get_by_label("Credentials").select_option("access_key")

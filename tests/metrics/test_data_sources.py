@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
@@ -180,6 +181,23 @@ def test_a_bad_source_is_refused_on_the_field_at_fault_and_nothing_stored(
     # The error is tied to its field, for a screen reader.
     html = response.content.decode()
     assert re.search(rf'name="{field}"[^>]*aria-describedby="[^"]*id_{field}_error', html)
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-4", "us-isob-east-1"])
+def test_every_shape_of_aws_region_is_taken(owner: User, region: str) -> None:
+    source = make_source(owner, kind=SourceKind.CLOUDWATCH, url="", region=region, auth=SourceAuth.ENVIRONMENT)
+
+    assert source.location == region
+
+
+@pytest.mark.parametrize("region", ["EU-WEST-1", "eu-west", "eu_west_1", "europe-west1", "eu-west-1 "])
+def test_what_is_not_an_aws_region_is_refused(owner: User, region: str) -> None:
+    source = DataSource(owner=owner, name="AWS", kind=SourceKind.CLOUDWATCH, region=region, auth="environment")
+
+    with pytest.raises(ValidationError) as refused:
+        source.full_clean()
+
+    assert list(refused.value.message_dict) == ["region"]
 
 
 def test_a_name_is_used_once_per_owner_ignoring_case_but_others_may_use_it(
