@@ -234,64 +234,76 @@ class DataSource(Labelled):
 
     def clean(self) -> None:
         """The rules of a source, each refusal on the field at fault (its code none of a form
-        field's own, which a form would word in their place): a Prometheus server is an
-        http(s) URL without credentials in it; CloudWatch is a region, with an https endpoint if
-        any; the credentials are of a kind the source takes, with what they need; a CA certificate
-        is PEM; a name is used once by its owner."""
+        field's own, which a form would word in their place): a name used once by its owner; a
+        Prometheus server an http(s) URL without credentials in it; CloudWatch a region, with an
+        https endpoint if any; credentials of a kind the source takes, with what they need; a CA
+        certificate in PEM."""
         errors: dict[str, list[ValidationError]] = {}
+        for field, error in (*self._name_errors(), *self._place_errors(), *self._credentials_errors()):
+            errors.setdefault(field, []).append(error)
+        if self.ca_certificate.strip() and not _is_pem_certificate(self.ca_certificate):
+            message = gettext(
+                "This is not a PEM certificate: paste the CA's certificate from “-----BEGIN CERTIFICATE-----” "
+                "to “-----END CERTIFICATE-----”."
+            )
+            errors.setdefault("ca_certificate", []).append(ValidationError(message, code="not_pem"))
+        if errors:
+            raise ValidationError(errors)
 
-        def refuse(field: str, message: str, code: str) -> None:
-            errors.setdefault(field, []).append(ValidationError(message, code=code))
+    def _name_errors(self) -> list[tuple[str, ValidationError]]:
+        if not (self.name and self.owner_id):
+            return []
+        if not DataSource.objects.named(self.owner_id, self.name).exclude(pk=self.pk).exists():
+            return []
+        return [("name", ValidationError(duplicate_source_message(self.name), code="duplicate"))]
 
-        if (
-            self.name
-            and self.owner_id
-            and DataSource.objects.named(self.owner_id, self.name).exclude(pk=self.pk).exists()
-        ):
-            refuse("name", duplicate_source_message(self.name), "duplicate")
-        if self.kind == SourceKind.CLOUDWATCH:
-            if not self.region:
-                refuse("region", gettext("Enter the AWS region of the metrics, e.g. eu-west-1."), "missing")
-            elif not AWS_REGION.match(self.region):
-                message = gettext("“%(region)s” is not an AWS region: a region reads like eu-west-1.")
-                refuse("region", message % {"region": self.region}, "not_a_region")
-            if self.url and (error := _url_error(self.url, schemes=("https",))):
-                refuse("url", error, "not_a_url")
-        elif self.kind == SourceKind.PROMETHEUS:
+    def _place_errors(self) -> list[tuple[str, ValidationError]]:
+        """Where the source is: a Prometheus server's URL, CloudWatch's region and endpoint."""
+        if self.kind == SourceKind.PROMETHEUS:
             if not self.url:
                 message = gettext("Enter the Prometheus server's URL, e.g. http://prometheus.example:9090.")
-                refuse("url", message, "missing")
-            elif error := _url_error(self.url, schemes=("http", "https")):
-                refuse("url", error, "not_a_url")
-        allowed = AUTHS_OF_KIND.get(SourceKind(self.kind), ()) if self.kind in SourceKind.values else ()
-        if allowed and self.auth not in allowed:
+                return [("url", ValidationError(message, code="missing"))]
+            error = _url_error(self.url, schemes=("http", "https"))
+            return [("url", ValidationError(error, code="not_a_url"))] if error else []
+        if self.kind != SourceKind.CLOUDWATCH:
+            return []  # refused as a choice
+        found = []
+        if not self.region:
+            message = gettext("Enter the AWS region of the metrics, e.g. eu-west-1.")
+            found.append(("region", ValidationError(message, code="missing")))
+        elif not AWS_REGION.match(self.region):
+            message = gettext("“%(region)s” is not an AWS region: a region reads like eu-west-1.")
+            found.append(("region", ValidationError(message % {"region": self.region}, code="not_a_region")))
+        if self.url and (error := _url_error(self.url, schemes=("https",))):
+            found.append(("url", ValidationError(error, code="not_a_url")))
+        return found
+
+    def _credentials_errors(self) -> list[tuple[str, ValidationError]]:
+        """Credentials of a kind the source takes, with the user name or key id and the secret they need."""
+        if self.kind not in SourceKind.values or self.auth not in SourceAuth.values:
+            return []  # refused as a choice
+        allowed = AUTHS_OF_KIND[SourceKind(self.kind)]
+        if self.auth not in allowed:
             message = gettext("%(kind)s takes these credentials: %(choices)s.") % {
                 "kind": SourceKind(self.kind).label,
                 "choices": "; ".join(str(SourceAuth(auth).label) for auth in allowed),
             }
-            refuse("auth", message, "not_for_kind")
-        elif self.auth == SourceAuth.BASIC and not self.username.strip():
-            refuse("username", gettext("Enter the user name."), "missing")
-        elif self.auth == SourceAuth.ACCESS_KEY and not self.username.strip():
-            refuse("username", gettext("Enter the access key ID."), "missing")
-        if self.auth in SECRET_AUTHS and not self.secret and (not allowed or self.auth in allowed):
-            missing = {
-                SourceAuth.BEARER: gettext("Enter the bearer token."),
-                SourceAuth.BASIC: gettext("Enter the password."),
-                SourceAuth.ACCESS_KEY: gettext("Enter the secret access key."),
-            }
-            refuse("secret", missing[SourceAuth(self.auth)], "missing")
-        if self.ca_certificate.strip():
-            try:
-                x509.load_pem_x509_certificates(self.ca_certificate.strip().encode())
-            except ValueError:
-                message = gettext(
-                    "This is not a PEM certificate: paste the CA's certificate from “-----BEGIN CERTIFICATE-----” "
-                    "to “-----END CERTIFICATE-----”."
-                )
-                refuse("ca_certificate", message, "not_pem")
-        if errors:
-            raise ValidationError(errors)
+            return [("auth", ValidationError(message, code="not_for_kind"))]
+        found = []
+        user_names = {
+            SourceAuth.BASIC: gettext("Enter the user name."),
+            SourceAuth.ACCESS_KEY: gettext("Enter the access key ID."),
+        }
+        if self.auth in user_names and not self.username.strip():
+            found.append(("username", ValidationError(user_names[SourceAuth(self.auth)], code="missing")))
+        secrets = {
+            SourceAuth.BEARER: gettext("Enter the bearer token."),
+            SourceAuth.BASIC: gettext("Enter the password."),
+            SourceAuth.ACCESS_KEY: gettext("Enter the secret access key."),
+        }
+        if self.auth in secrets and not self.secret:
+            found.append(("secret", ValidationError(secrets[SourceAuth(self.auth)], code="missing")))
+        return found
 
     def add(self) -> None:
         """Store this new, checked source. The check and the insert are two steps: a source of the
@@ -435,6 +447,14 @@ def unreadable_secret_words() -> str:
         "Its secret was encrypted with a key this server no longer has (the secret key changed without the old "
         "one kept as a fallback): enter the secret again."
     )
+
+
+def _is_pem_certificate(text: str) -> bool:
+    try:
+        x509.load_pem_x509_certificates(text.strip().encode())
+    except ValueError:
+        return False
+    return True
 
 
 def _url_error(url: str, schemes: Sequence[str]) -> str:
