@@ -86,7 +86,7 @@ AUTHS_OF_KIND = {
 }
 SECRET_AUTHS = (SourceAuth.BEARER, SourceAuth.BASIC, SourceAuth.ACCESS_KEY)
 # An AWS region's name: eu-west-1, ap-southeast-4, us-gov-west-1, cn-north-1, us-isob-east-1.
-AWS_REGION = re.compile(r"^[a-z]{2}(-(gov|iso[a-z]?))?-[a-z]+-[0-9]{1,2}$")
+AWS_REGION = re.compile(r"[a-z]{2}(-(gov|iso[a-z]?))?-[a-z]+-[0-9]{1,2}")
 # What a "Test connection" that worked stores as its result (otherwise a stores.Kind value).
 CHECK_OK = "ok"
 
@@ -271,7 +271,7 @@ class DataSource(Labelled):
         if not self.region:
             message = gettext("Enter the AWS region of the metrics, e.g. eu-west-1.")
             found.append(("region", ValidationError(message, code="missing")))
-        elif not AWS_REGION.match(self.region):
+        elif not AWS_REGION.fullmatch(self.region):
             message = gettext("“%(region)s” is not an AWS region: a region reads like eu-west-1.")
             found.append(("region", ValidationError(message % {"region": self.region}, code="not_a_region")))
         if self.url and (error := _url_error(self.url, schemes=("https",))):

@@ -190,7 +190,7 @@ def test_every_shape_of_aws_region_is_taken(owner: User, region: str) -> None:
     assert source.location == region
 
 
-@pytest.mark.parametrize("region", ["EU-WEST-1", "eu-west", "eu_west_1", "europe-west1", "eu-west-1 "])
+@pytest.mark.parametrize("region", ["EU-WEST-1", "eu-west", "eu_west_1", "europe-west1", "eu-west-1 ", "eu-west-1\n"])
 def test_what_is_not_an_aws_region_is_refused(owner: User, region: str) -> None:
     source = DataSource(owner=owner, name="AWS", kind=SourceKind.CLOUDWATCH, region=region, auth="environment")
 
