@@ -18,6 +18,7 @@ from api.views import (
     queries,
     releases,
     root,
+    sources,
     verdicts,
     versions,
 )
@@ -69,6 +70,9 @@ urlpatterns = [
     v1("jobs/", jobs.JobList, "jobs"),
     v1("jobs/<int:job_id>/", jobs.JobDetail, "job"),
     v1("verdicts/<int:verdict_id>/", verdicts.VerdictDetail, "verdict"),
+    v1("sources/", sources.SourceList, "sources"),
+    v1("sources/<int:source_id>/", sources.SourceDetail, "source"),
+    v1("sources/<int:source_id>/test/", sources.SourceTest, "source_test"),
     v1("verdicts/<int:verdict_id>/feedback/", verdicts.VerdictFeedback, "feedback"),
     # Last: a path that matches nothing above is a 404 in problem details too.
     # Any character: "." alone stops at a newline (%0A), which then got the HTML page.

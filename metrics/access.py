@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from metrics.exceptions import InvalidReleaseKey
-from metrics.models import Gate, ImportBatch, Indicator, Job, Metric, Release, TrainedModel, Verdict
+from metrics.models import DataSource, Gate, ImportBatch, Indicator, Job, Metric, Release, TrainedModel, Verdict
 from metrics.models.gate import release_key_error
 
 if TYPE_CHECKING:
@@ -166,3 +166,11 @@ def get_release_for_observation(user: User | AnonymousUser, release_id: int) -> 
     if not release.can_observe(user):
         raise PermissionDenied(_("Only the gate's owner may push observations to its releases."))
     return release
+
+
+def get_data_source(user: User | AnonymousUser, source_id: int, *, lock: bool = False) -> DataSource:
+    """A data source is its owner's alone: to anyone else it does not exist (404), whether to read,
+    change, delete or test it. With `lock`, in a transaction: the row stays locked until it ends
+    (a change checked against what another just saved, a source deleted meanwhile a 404)."""
+    sources = DataSource.objects.visible_to(user).select_related("owner")
+    return get_object_or_404(sources.select_for_update(of=("self",)) if lock else sources, pk=source_id)

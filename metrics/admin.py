@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from metrics.formatting import percent
-from metrics.models import Gate, GateMetric, Indicator, Metric, Release, TrainedModel
+from metrics.models import DataSource, Gate, GateMetric, Indicator, Metric, Release, TrainedModel
 
 
 @admin.register(Metric)
@@ -98,3 +98,20 @@ class ReleaseAdmin(admin.ModelAdmin[Release]):
     list_display = ["name", "version", "gate", "started_at", "created_by"]
     list_select_related = ["gate", "created_by"]
     raw_id_fields = ["gate", "created_by"]
+
+
+@admin.register(DataSource)
+class DataSourceAdmin(admin.ModelAdmin[DataSource]):
+    """A source's settings; its secret is never shown, not even encrypted (`secret` is not
+    editable, so no form of the admin has it): its owner enters it again on its page."""
+
+    list_display = ["name", "owner", "kind", "location", "auth", "has_secret", "checked_at", "check_result"]
+    list_filter = ["kind", "auth", "check_result"]
+    list_select_related = ["owner"]
+    search_fields = ["name", "owner__username", "url", "region"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["has_secret", "created_at", "checked_at", "check_result", "check_detail"]
+
+    @admin.display(description=_("secret stored"), boolean=True)
+    def has_secret(self, source: DataSource) -> bool:
+        return source.has_secret

@@ -15,7 +15,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
 if TYPE_CHECKING:
-    from metrics.models import Gate, ImportBatch, Job, Metric, TrainedModel, Unusable, Verdict
+    from metrics.models import DataSource, Gate, ImportBatch, Job, Metric, TrainedModel, Unusable, Verdict
 
 
 class DomainError(Exception):
@@ -229,3 +229,34 @@ class SourceDeleted(DomainError):
 
     def __init__(self) -> None:
         super().__init__(gettext("This data source was deleted meanwhile: choose another."))
+
+
+class SourceInUse(DomainError):
+    """A data source some metrics are bound to: it cannot be deleted before they are unbound."""
+
+    code = "in_use"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, source: DataSource, metric_names: list[str]) -> None:
+        self.source = source
+        super().__init__(
+            gettext(
+                "The data source “%(name)s” cannot be deleted: these metrics read their values from it: "
+                "%(metrics)s. Bind them to another source, or unbind them, first."
+            )
+            % {"name": source.name, "metrics": ", ".join(f"“{name}”" for name in metric_names)}
+        )
+
+
+class DuplicateSource(DomainError):
+    """The owner has a data source of that name already (made by another request after this one was checked)."""
+
+    code = "duplicate"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, name: str) -> None:
+        super().__init__(duplicate_source_message(name))
+
+
+def duplicate_source_message(name: str) -> str:
+    return gettext("You already have a data source named “%(name)s”: give this one another name.") % {"name": name}

@@ -16,8 +16,8 @@ from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
 from metrics.exceptions import DuplicateFile, DuplicateFill
 from metrics.formatting import number
-from metrics.models import Decision, Gate, GateMetric, Metric, Verdict, VerdictState
-from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, DataSource, MetricQuery, Variables
+from metrics.models import DataSource, Decision, Gate, GateMetric, Metric, SourceAuth, Verdict, VerdictState
+from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, MetricQuery, Variables
 from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
 from metrics.models.metric import DEFAULT_FILL_MINUTES, MAX_FILL_MINUTES, VERDICT_SETTINGS
@@ -671,3 +671,66 @@ class FillForm(BootstrapFormMixin, forms.Form):
 
     def duplicate(self, error: DuplicateFill) -> None:
         self.add_error("file", forms.ValidationError(str(error), code="duplicate_file"))
+
+
+class DataSourceForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[DataSource]):
+    """A data source as its owner enters it. The secret is write-only: never shown back; left
+    empty on an edit, the stored one is kept (unless forgotten, or the credentials change kind)."""
+
+    localized_numbers = ("timeout_seconds",)
+
+    secret = forms.CharField(
+        label=_("Token, password or secret access key"),
+        required=False,
+        strip=False,
+        # Never rendered back (render_value=False): a secret is not shown again.
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "spellcheck": "false"}),
+        help_text=_("Kept encrypted, and never shown again."),
+    )
+    forget_secret = forms.BooleanField(label=_("Forget the stored secret"), required=False)
+
+    class Meta:
+        model = DataSource
+        fields = ["name", "kind", "url", "region", "namespace", "auth", "username", "ca_certificate", "timeout_seconds"]
+        field_classes = {"timeout_seconds": DecimalTextField}
+        labels = {"username": _("User name or access key ID")}
+        help_texts = {
+            "url": _(
+                "Prometheus: its base URL, what comes before /api/v1/ (e.g. http://prometheus.example:9090). "
+                "Amazon CloudWatch: an https endpoint to use instead of the region's (a VPC endpoint), or empty."
+            ),
+            "region": _("Amazon CloudWatch: the AWS region of the metrics, e.g. eu-west-1."),
+            "namespace": _(
+                "Amazon CloudWatch: the namespace of its metrics, e.g. AWS/ApplicationELB (a metric may name another)."
+            ),
+            "auth": _(
+                "Prometheus: none, a bearer token, or a user name and password. Amazon CloudWatch: the server's "
+                "environment or instance role, or an access key."
+            ),
+            "username": _("The user name (with a password), or the access key ID (with an access key)."),
+        }
+        widgets = {
+            "url": forms.URLInput(attrs={"inputmode": "url", "spellcheck": "false"}),
+            "ca_certificate": forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "font-monospace"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Whether a secret was stored before this form: the page says so, and offers to forget it.
+        self.had_secret = self.instance.has_secret
+        self.fields["forget_secret"].widget.attrs["class"] = "form-check-input"
+        if self.had_secret:
+            self.fields["secret"].help_text = _(
+                "A secret is stored, kept encrypted and never shown again: leave this empty to keep it, or type a "
+                "new one to replace it."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # Before the model's own check (`DataSource.clean`), which needs a secret for the
+        # credentials that take one.
+        auth = cleaned.get("auth", self.instance.auth or SourceAuth.NONE)
+        self.instance.secret = self.instance.replaced_secret(
+            cleaned.get("secret"), auth, forget=bool(cleaned.get("forget_secret"))
+        )
+        return cleaned

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics.views import fills, gates, indicators, metrics, queries, releases, training, verdicts, versions
+from metrics.views import fills, gates, indicators, metrics, queries, releases, sources, training, verdicts, versions
 
 app_name = "metrics"
 
@@ -39,6 +39,12 @@ urlpatterns = [
     path("gates/<int:gate_id>/", gates.gate_detail, name="gate"),
     path("gates/<int:gate_id>/edit/", gates.gate_edit, name="gate_edit"),
     path("gates/<int:gate_id>/delete/", gates.gate_delete, name="gate_delete"),
+    path("sources/", sources.source_list, name="sources"),
+    path("sources/new/", sources.source_create, name="source_create"),
+    path("sources/<int:source_id>/", sources.source_detail, name="source"),
+    path("sources/<int:source_id>/edit/", sources.source_edit, name="source_edit"),
+    path("sources/<int:source_id>/delete/", sources.source_delete, name="source_delete"),
+    path("sources/<int:source_id>/test/", sources.source_test, name="source_test"),
     path("verdicts/<int:verdict_id>/feedback/", verdicts.verdict_feedback, name="feedback"),
     path("models/<int:model_id>/", versions.model_card, name="model_card"),
     path("models/<int:model_id>/activate/", versions.activate, name="activate"),

@@ -113,6 +113,11 @@ class Prometheus:
             raise StoreError(Kind.NOT_A_STORE, "the answer has no data")
         return data
 
+    def check(self) -> None:
+        """Whether the store answers a query with these credentials (the instant query `1`):
+        raises `StoreError` saying why not, as `value` does."""
+        self.value("1")
+
 
 def _timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:

@@ -4,6 +4,9 @@ One module per aggregate; everything is importable from `metrics.models`.
 """
 
 from metrics.models.data_source import (
+    AUTHS_OF_KIND,
+    CHECK_OK,
+    SECRET_AUTHS,
     Compare,
     DataSource,
     DataSourceQuerySet,
@@ -59,9 +62,12 @@ from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataEr
 
 # What training may raise, and the data it needs, for the callers of `TrainedModel.objects.train`.
 __all__ = [
+    "AUTHS_OF_KIND",
+    "CHECK_OK",
     "MIN_INDICATORS",
     "MIN_PER_DECISION",
     "PROMOTION_TOLERANCE",
+    "SECRET_AUTHS",
     "Answer",
     "BadDirection",
     "CandidateReason",

@@ -23,23 +23,27 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
 
+from cryptography import x509
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import Q
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q, RestrictedError, Value
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.exceptions import DuplicateSource, SourceInUse, duplicate_source_message
 from metrics.models.metric import Labelled, Metric
 from stores.errors import Kind, NoData, StoreError
 from stores.prometheus import Prometheus, Sample
@@ -86,6 +90,18 @@ class SourceAuth(models.TextChoices):
     # CloudWatch: boto3's default chain (environment variables, the instance's or task's role).
     ENVIRONMENT = "environment", _("the server's environment or instance role")
     ACCESS_KEY = "access_key", _("an access key")
+
+
+# The credentials each kind of source takes, and those that come with a secret.
+AUTHS_OF_KIND = {
+    SourceKind.PROMETHEUS: (SourceAuth.NONE, SourceAuth.BEARER, SourceAuth.BASIC),
+    SourceKind.CLOUDWATCH: (SourceAuth.ENVIRONMENT, SourceAuth.ACCESS_KEY),
+}
+SECRET_AUTHS = (SourceAuth.BEARER, SourceAuth.BASIC, SourceAuth.ACCESS_KEY)
+# An AWS region's name: eu-west-1, ap-southeast-4, us-gov-west-1, cn-north-1, us-isob-east-1.
+AWS_REGION = re.compile(r"[a-z]{2}(-(gov|iso[a-z]?))?-[a-z]+-[0-9]{1,2}")
+# What a "Test connection" that worked stores as its result (otherwise a stores.Kind value).
+CHECK_OK = "ok"
 
 
 class Compare(models.TextChoices):
@@ -136,6 +152,27 @@ class DataSourceQuerySet(models.QuerySet["DataSource"]):
         if user.is_authenticated and user.is_active:
             return self.filter(owner=user)
         return self.none()
+
+    def named(self, owner_id: int, name: str) -> DataSourceQuerySet:
+        """The owner's sources whose name is `name`, ignoring case as the unique constraint does."""
+        return self.alias(name_key=Lower("name")).filter(owner_id=owner_id, name_key=Lower(Value(name)))
+
+    def rotate_secrets(self) -> tuple[int, list[DataSource]]:
+        """Encrypt every stored secret again with the current key (`secret_box()`'s first), so that
+        the older keys can be dropped. Returns how many were encrypted again, and the sources whose
+        secret no key of this server reads: those are left as they are (their owner enters the
+        secret again)."""
+        box = secret_box()
+        rotated, unreadable = 0, []
+        for source in self.exclude(secret="").only("pk", "name", "owner", "secret").order_by("pk"):
+            try:
+                encrypted = box.rotate(source.secret.encode()).decode()
+            except InvalidToken:
+                unreadable.append(source)
+                continue
+            # Only if unchanged meanwhile: a secret its owner just entered is already current.
+            rotated += DataSource.objects.filter(pk=source.pk, secret=source.secret).update(secret=encrypted)
+        return rotated, unreadable
 
 
 class DataSource(Labelled):
@@ -194,8 +231,158 @@ class DataSource(Labelled):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("metrics:source", args=[self.pk])
+
     def can_change(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.is_active and user.pk == self.owner_id
+
+    @property
+    def location(self) -> str:
+        """Where the source is, as a person reads it: a Prometheus server's URL, a CloudWatch region
+        (with its endpoint when it has one)."""
+        if self.kind == SourceKind.CLOUDWATCH:
+            return f"{self.region} ({self.url})" if self.url else self.region
+        return self.url
+
+    def clean(self) -> None:
+        """The rules of a source, each refusal on the field at fault (its code none of a form
+        field's own, which a form would word in their place): a name used once by its owner; a
+        Prometheus server an http(s) URL without credentials in it; CloudWatch a region, with an
+        https endpoint if any; credentials of a kind the source takes, with what they need; a CA
+        certificate in PEM."""
+        errors: dict[str, list[ValidationError]] = {}
+        for field, error in (*self._name_errors(), *self._place_errors(), *self._credentials_errors()):
+            errors.setdefault(field, []).append(error)
+        if self.ca_certificate.strip() and not _is_pem_certificate(self.ca_certificate):
+            message = gettext(
+                "This is not a PEM certificate: paste the CA's certificate from “-----BEGIN CERTIFICATE-----” "
+                "to “-----END CERTIFICATE-----”."
+            )
+            errors.setdefault("ca_certificate", []).append(ValidationError(message, code="not_pem"))
+        if errors:
+            raise ValidationError(errors)
+
+    def _name_errors(self) -> list[tuple[str, ValidationError]]:
+        if not (self.name and self.owner_id):
+            return []
+        if not DataSource.objects.named(self.owner_id, self.name).exclude(pk=self.pk).exists():
+            return []
+        return [("name", ValidationError(duplicate_source_message(self.name), code="duplicate"))]
+
+    def _place_errors(self) -> list[tuple[str, ValidationError]]:
+        """Where the source is: a Prometheus server's URL, CloudWatch's region and endpoint."""
+        if self.kind == SourceKind.PROMETHEUS:
+            if not self.url:
+                message = gettext("Enter the Prometheus server's URL, e.g. http://prometheus.example:9090.")
+                return [("url", ValidationError(message, code="missing"))]
+            error = _url_error(self.url, schemes=("http", "https"))
+            return [("url", ValidationError(error, code="not_a_url"))] if error else []
+        if self.kind != SourceKind.CLOUDWATCH:
+            return []  # refused as a choice
+        found = []
+        if not self.region:
+            message = gettext("Enter the AWS region of the metrics, e.g. eu-west-1.")
+            found.append(("region", ValidationError(message, code="missing")))
+        elif not AWS_REGION.fullmatch(self.region):
+            message = gettext("“%(region)s” is not an AWS region: a region reads like eu-west-1.")
+            found.append(("region", ValidationError(message % {"region": self.region}, code="not_a_region")))
+        if self.url and (error := _url_error(self.url, schemes=("https",))):
+            found.append(("url", ValidationError(error, code="not_a_url")))
+        return found
+
+    def _credentials_errors(self) -> list[tuple[str, ValidationError]]:
+        """Credentials of a kind the source takes, with the user name or key id and the secret they need."""
+        if self.kind not in SourceKind.values or self.auth not in SourceAuth.values:
+            return []  # refused as a choice
+        allowed = AUTHS_OF_KIND[SourceKind(self.kind)]
+        if self.auth not in allowed:
+            message = gettext("%(kind)s takes these credentials: %(choices)s.") % {
+                "kind": SourceKind(self.kind).label,
+                "choices": "; ".join(str(SourceAuth(auth).label) for auth in allowed),
+            }
+            return [("auth", ValidationError(message, code="not_for_kind"))]
+        found = []
+        user_names = {
+            SourceAuth.BASIC: gettext("Enter the user name."),
+            SourceAuth.ACCESS_KEY: gettext("Enter the access key ID."),
+        }
+        if self.auth in user_names and not self.username.strip():
+            found.append(("username", ValidationError(user_names[SourceAuth(self.auth)], code="missing")))
+        secrets = {
+            SourceAuth.BEARER: gettext("Enter the bearer token."),
+            SourceAuth.BASIC: gettext("Enter the password."),
+            SourceAuth.ACCESS_KEY: gettext("Enter the secret access key."),
+        }
+        if self.auth in secrets and not self.secret:
+            found.append(("secret", ValidationError(secrets[SourceAuth(self.auth)], code="missing")))
+        return found
+
+    def add(self) -> None:
+        """Store this new, checked source. The check and the insert are two steps: a source of the
+        same name made by another request in between is refused as the check would."""
+        try:
+            with transaction.atomic():
+                self.save()
+        except IntegrityError:
+            raise DuplicateSource(self.name) from None
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Delete the source; `SourceInUse` while a metric is bound to it (nothing is deleted)."""
+        bound = list(Metric.objects.filter(store_query__source=self).order_by("name").values_list("name", flat=True))
+        if bound:
+            raise SourceInUse(self, bound)
+        try:
+            with transaction.atomic():
+                return super().delete(*args, **kwargs)
+        except RestrictedError:  # bound meanwhile
+            bound = list(Metric.objects.filter(store_query__source=self).values_list("name", flat=True))
+            raise SourceInUse(self, bound) from None
+
+    def replaced_secret(self, typed: str | None, auth: str, *, forget: bool = False) -> str:
+        """The secret (encrypted) the source keeps when its credentials become `auth` and `typed`
+        is what was typed for the secret (None or "": nothing): the one typed; none when asked to
+        `forget` it, when `auth` takes no secret, or when it is another kind of credentials than
+        the stored secret's (a password is no bearer token); otherwise the stored one."""
+        if typed:
+            return secret_box().encrypt(typed.encode()).decode()
+        if forget or auth not in SECRET_AUTHS or auth != self.auth:
+            return ""
+        return self.secret
+
+    def check_connection(self) -> None:
+        """The "Test connection": ask the store whether it answers, with these credentials, and
+        store when and what came of it (`checked_at`, `check_result`, `check_detail`; in words:
+        `check_words`). A store that cannot be asked is a result, never an exception.
+
+        Not `check`: Django's system checks call `Model.check()` on every model class."""
+        try:
+            with self.store() as store:
+                store.check()
+        except StoreError as error:
+            self.check_result, self.check_detail = error.kind.value, error.detail
+        else:
+            self.check_result, self.check_detail = CHECK_OK, ""
+        self.checked_at = timezone.now()
+        logger.info("Data source %s tested: %s", self.pk, self.check_result)
+        if self.pk is not None:
+            DataSource.objects.filter(pk=self.pk).update(
+                checked_at=self.checked_at, check_result=self.check_result, check_detail=self.check_detail
+            )
+
+    @property
+    def is_working(self) -> bool:
+        """Whether the last "Test connection" found the source answering."""
+        return self.check_result == CHECK_OK
+
+    @property
+    def check_words(self) -> str:
+        """What the last "Test connection" found, in plain words ("" if never tested)."""
+        if self.checked_at is None:
+            return ""
+        if self.is_working:
+            return gettext("It works: the source answered with these credentials.")
+        return store_error_words(self.check_result, self.check_detail)
 
     def set_secret(self, plain: str) -> None:
         """Keep `plain` (a token, password or secret access key) encrypted; "" forgets it."""
@@ -275,6 +462,33 @@ def unreadable_secret_words() -> str:
         "Its secret was encrypted with a key this server no longer has (the secret key changed without the old "
         "one kept as a fallback): enter the secret again."
     )
+
+
+def _is_pem_certificate(text: str) -> bool:
+    try:
+        x509.load_pem_x509_certificates(text.strip().encode())
+    except ValueError:
+        return False
+    return True
+
+
+def _url_error(url: str, schemes: Sequence[str]) -> str:
+    """Why `url` cannot be a source's, or ""."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in schemes or not parts.hostname:
+        if tuple(schemes) == ("https",):
+            return gettext("Enter an https:// URL (e.g. a VPC endpoint), or leave it empty for the region's own.")
+        return gettext("Enter an http:// or https:// URL, e.g. http://prometheus.example:9090.")
+    if parts.username is not None or parts.password is not None:
+        return gettext(
+            "Leave the user name and password out of the URL: enter them in the credentials fields, where the "
+            "password is kept encrypted."
+        )
+    return ""
 
 
 @contextmanager
@@ -755,6 +969,9 @@ def _described(query: Any) -> str:
 
 
 __all__ = [
+    "AUTHS_OF_KIND",
+    "CHECK_OK",
+    "SECRET_AUTHS",
     "Compare",
     "DataSource",
     "DataSourceQuerySet",

@@ -24,7 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from accounts.models import ApiToken, TokenScope
-from metrics.models import Gate, GateMetric, Job, JobStatus, Release
+from metrics.models import DataSource, Gate, GateMetric, Job, JobStatus, Release
 from tests.browser.conftest import TIMEOUT_MS
 from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
@@ -50,6 +50,8 @@ NOT_PAGES = {
     "metrics:unpin": "POST only",
     "metrics:feedback": "POST only (the verdict page's form)",
     "metrics:gate_delete": "POST only",
+    "metrics:source_delete": "POST only",
+    "metrics:source_test": "POST only (the source page's Test connection)",
     "metrics:activate": "POST only",
     "metrics:pairplot": "a PNG image (checked as the <img> of the pages that show it)",
     "accounts:logout": "POST only",
@@ -98,6 +100,9 @@ def demo_objects() -> dict[str, int]:
     release.answer(owner)
     job = Job.objects.create(kind="training", metric=metric, requested_by=owner, status=JobStatus.DONE, result=model)
     token, _ = ApiToken.objects.issue(owner, "Deploy gate", TokenScope.READ)
+    source = DataSource.objects.create(owner=owner, name="Production Prometheus", url="http://prometheus.example:9090")
+    source.check_result, source.check_detail, source.checked_at = "refused", "Connection refused", release.started_at
+    source.save()
     return {
         "metric_id": metric.pk,
         "indicator_id": metric.indicators.order_by("pk").values_list("pk", flat=True)[0],
@@ -108,6 +113,7 @@ def demo_objects() -> dict[str, int]:
         "job_id": job.pk,
         "token_id": token.pk,
         "candidate_id": candidate.pk,
+        "source_id": source.pk,
     }
 
 
