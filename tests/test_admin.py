@@ -271,6 +271,8 @@ def gate_admin_form(gate: Gate, **changed: str) -> dict[str, str]:
         "marginal_score": "50",
         "missing_after_minutes": "",
         "missing_means": "inconclusive",
+        "pull_interval_seconds": "60",
+        "pull_for_minutes": "120",
         "created_at_0": "2026-01-01",
         "created_at_1": "00:00:00",
         "gate_metrics-TOTAL_FORMS": "1",
