@@ -171,6 +171,8 @@ def _plain_words(url: str) -> Iterator[None]:
         raise StoreError(Kind.HTTP_STATUS, _cause(error)) from error
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError) as error:
         raise StoreError(Kind.NOT_A_STORE, f"{url!r} is not a URL: {error}") from error
+    except requests.exceptions.RequestException as error:  # e.g. a broken chunked or gzip answer
+        raise StoreError(Kind.NOT_A_STORE, _cause(error)) from error
 
 
 def _cause(error: BaseException) -> str:

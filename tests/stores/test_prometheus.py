@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -196,3 +198,23 @@ def test_a_store_shown_or_logged_does_not_show_its_secrets() -> None:
 
     assert "s3cret" not in repr(store)
     assert "s3cret" not in str(store)
+
+
+def test_an_answer_broken_half_way_is_not_a_store() -> None:
+    """A server whose answer breaks off (a chunk that is not one): said so, as any other
+    answer that is not Prometheus', never a library's exception."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer() -> None:
+            connection, _address = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n")
+
+        threading.Thread(target=answer, daemon=True).start()
+        with pytest.raises(StoreError) as refused:
+            Prometheus(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=5).value("up")
+
+    assert refused.value.kind == Kind.NOT_A_STORE
