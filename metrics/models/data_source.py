@@ -443,6 +443,13 @@ class Pull(models.Model):
         return f"{self.release}: {self.metric.name} {self.outcome} at {self.pulled_at:%Y-%m-%d %H:%M:%S}"
 
 
+def queries_sent(query: MetricQuery, variables: Variables) -> tuple[str, str]:
+    """What `query` sends for the canary and for the baseline ("" when it is not compared), as
+    a person reads it: kept with a pull, whatever the store answers."""
+    canary = _described(query.sent(variables, query.canary_selector))
+    return canary, _described(query.sent(variables, query.baseline_selector)) if query.compares else ""
+
+
 def _described(query: Any) -> str:
     """A query as sent, for a person reading its provenance: PromQL as it is, a CloudWatch
     metric as compact JSON."""

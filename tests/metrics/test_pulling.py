@@ -1,0 +1,319 @@
+"""Pulling a release's bound metrics, without a store that answers: when pulling starts and ends,
+how a failure is retried, the claim that keeps two beats from pulling one release twice, the
+beat's one task per release, and the missing-data rule of a pulled metric. The pulls a real
+Prometheus answers are in tests/stores/test_pulling.py."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from celery.signals import task_prerun
+from django.contrib.auth.models import User
+from django.db import OperationalError, connection
+from django.utils import timezone
+
+from metrics import tasks
+from metrics.models import (
+    DataSource,
+    Gate,
+    GateMetric,
+    Metric,
+    MetricQuery,
+    Observation,
+    Pull,
+    PullingEnded,
+    PullOutcome,
+    Release,
+    Source,
+    VerdictState,
+)
+from metrics.models.gate import FIRST_RETRY_SECONDS, PULL_LEASE, retry_delay
+from stores.errors import Kind
+from tests.api.test_gates import trained
+from tests.concurrency import run_concurrently
+from tests.stores.conftest import free_port
+
+GOOD_VALUE = 900  # rule_data's rule: a rollout whatever the minutes
+BAD_VALUE = 200  # a rollback from minute 10 on
+QUERY = 'mb_pull_error_ratio{release="{{ version }}"}'
+
+
+def bound_gate(owner: User, url: str, metric: Metric | None = None, **options) -> Gate:
+    """A gate whose one critical metric (trained on rule_data) is bound to a Prometheus at `url`,
+    pulled every 10 s."""
+    gate = Gate.objects.create(name="Checkout", owner=owner, **{"pull_interval_seconds": 10, **options})
+    metric = metric or trained(owner, "error rate")
+    GateMetric.objects.create(gate=gate, metric=metric, weight=1, critical=True)
+    source, _ = DataSource.objects.get_or_create(owner=owner, name="prod", defaults={"url": url, "timeout_seconds": 2})
+    MetricQuery.objects.create(metric=metric, source=source, query=QUERY)
+    return gate
+
+
+def started(gate: Gate, minutes_ago: float = 20, version: str = "v1", at: datetime | None = None) -> Release:
+    start = (at or timezone.now()) - timedelta(minutes=minutes_ago)
+    return gate.start_release(gate.owner, name="checkout-web", version=version, key=f"{version}-hash", started_at=start)
+
+
+def closed_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def pulled(release: Release) -> list[Pull]:
+    return list(release.pulls.order_by("pulled_at", "pk"))
+
+
+def test_a_release_of_a_gate_with_a_bound_metric_is_due_from_its_start(owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+
+    assert release.next_pull_at == release.started_at
+    assert list(Release.objects.due_for_pulling()) == [release]
+
+
+def test_a_release_of_a_gate_with_no_bound_metric_is_never_pulled(owner: User) -> None:
+    gate = Gate.objects.create(name="Pushed", owner=owner)
+    GateMetric.objects.create(gate=gate, metric=trained(owner, "error rate"))
+
+    release = gate.start_release(owner, name="checkout-web")
+    by_key = gate.release_by_key("abc123", owner)
+
+    assert release.next_pull_at is None
+    assert by_key.next_pull_at is None
+    assert not Release.objects.due_for_pulling().exists()
+    assert release.pull() == []
+    assert not Pull.objects.exists()
+
+
+def test_a_release_started_by_its_key_is_pulled_from_its_start(owner: User) -> None:
+    gate = bound_gate(owner, closed_url())
+
+    release = gate.release_by_key("abc123", owner)
+
+    assert release.next_pull_at == release.started_at
+
+
+def test_a_store_that_cannot_be_asked_is_tried_again_sooner_and_sooner_no_later_than_the_interval(
+    owner: User,
+) -> None:
+    gate = bound_gate(owner, closed_url(), pull_interval_seconds=60)
+    release = started(gate)
+    moment = timezone.now()
+
+    waits = []
+    for _ in range(6):
+        [_pull] = release.pull(moment)
+        waits.append((release.next_pull_at - moment).total_seconds())
+        assert release.pull(moment) == []  # not due again at once
+        moment = release.next_pull_at
+
+    failures = pulled(release)
+    assert [pull.outcome for pull in failures] == [PullOutcome.FAILED] * 6
+    assert [pull.failures_in_a_row for pull in failures] == [1, 2, 3, 4, 5, 6]
+    assert {pull.error_kind for pull in failures} == {Kind.REFUSED}
+    assert waits == [5, 10, 20, 40, 60, 60]
+    assert failures[0].query_sent == 'mb_pull_error_ratio{release="v1"}'  # what it tried to send
+    assert not Observation.objects.exists()
+    release.refresh_from_db()
+    assert release.next_pull_at == moment
+    assert release.pulling_ended_at is None
+
+
+def test_retry_delays_double_from_five_seconds_up_to_the_interval() -> None:
+    assert FIRST_RETRY_SECONDS == 5
+    assert [retry_delay(n, 30).total_seconds() for n in range(1, 6)] == [5, 10, 20, 30, 30]
+    assert retry_delay(10_000, 3600) == timedelta(hours=1)
+
+
+def test_pulling_ends_once_the_gates_pulling_time_is_over(owner: User) -> None:
+    gate = bound_gate(owner, closed_url(), pull_for_minutes=1)
+    release = started(gate, minutes_ago=0.5)
+    moment = timezone.now()
+    release.pull(moment)
+
+    assert release.next_pull_at <= release.started_at + timedelta(minutes=1)
+    assert release.pull(release.started_at + timedelta(minutes=1)) == []
+
+    release.refresh_from_db()
+    assert release.next_pull_at is None
+    assert release.pulling_ended_at == release.started_at + timedelta(minutes=1)
+    assert release.pulling_ended_because == PullingEnded.LIMIT
+    assert len(pulled(release)) == 1
+    assert not Release.objects.due_for_pulling(moment + timedelta(days=1)).exists()
+
+
+def test_a_release_started_longer_ago_than_the_limit_ends_at_its_first_pull(owner: User) -> None:
+    release = started(bound_gate(owner, closed_url(), pull_for_minutes=10), minutes_ago=20)
+
+    assert release.pull() == []
+
+    release.refresh_from_db()
+    assert release.pulling_ended_because == PullingEnded.LIMIT
+    assert not Pull.objects.exists()
+
+
+def test_pulling_ends_when_no_metric_of_the_gate_is_bound_any_more(owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    MetricQuery.objects.all().delete()
+
+    assert release.pull() == []
+
+    release.refresh_from_db()
+    assert release.pulling_ended_because == PullingEnded.NOTHING_BOUND
+    assert release.next_pull_at is None
+
+
+def test_two_beats_never_claim_the_same_release(owner: User) -> None:
+    gate = bound_gate(owner, closed_url())
+    releases = [started(gate, version=f"v{number}") for number in range(3)]
+    moment = timezone.now()
+
+    first = Release.objects.claim_due_for_pulling(moment)
+    second = Release.objects.claim_due_for_pulling(moment)
+
+    assert sorted(first) == sorted(release.pk for release in releases)
+    assert second == []
+    for release in releases:
+        release.refresh_from_db()
+        assert release.next_pull_at == moment + PULL_LEASE
+    # Once the lease is over (its pull never ended), the release is due again.
+    assert sorted(Release.objects.claim_due_for_pulling(moment + PULL_LEASE)) == sorted(first)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent sessions: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_two_beats_at_once_claim_each_due_release_once(owner: User) -> None:
+    gate = bound_gate(owner, closed_url())
+    releases = [started(gate, version=f"v{number}") for number in range(30)]
+
+    claims = run_concurrently(*[Release.objects.claim_due_for_pulling for _ in range(4)])
+
+    claimed = [pk for claim in claims for pk in claim]
+    assert sorted(claimed) == sorted(release.pk for release in releases)
+
+
+def test_the_beat_sends_one_task_per_due_release(owner: User) -> None:
+    gate = bound_gate(owner, closed_url())
+    due = [started(gate, version=f"v{number}") for number in range(3)]
+    later = started(gate, version="later")
+    Release.objects.filter(pk=later.pk).update(next_pull_at=timezone.now() + timedelta(minutes=1))
+    sent: list[tuple[str, tuple]] = []
+
+    def record(task, args, **kwargs) -> None:
+        sent.append((task.name, tuple(args)))
+
+    task_prerun.connect(record)
+    try:
+        assert tasks.pull_due_releases.delay().get() == 3
+    finally:
+        task_prerun.disconnect(record)
+
+    assert sorted(sent) == sorted(
+        [("metrics.tasks.pull_due_releases", ())] + [("metrics.tasks.pull_release", (r.pk,)) for r in due]
+    )
+    assert sorted(pull.release_id for pull in Pull.objects.all()) == sorted(release.pk for release in due)
+    assert tasks.pull_due_releases() == 0  # each is held until its next pull is due
+
+
+def test_a_release_whose_pull_fails_stops_neither_the_others_nor_the_beat(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = bound_gate(owner, closed_url())
+    broken, healthy = started(gate, version="broken"), started(gate, version="healthy")
+    pull = Release.pull
+
+    def pull_unless_broken(release: Release, now: datetime | None = None) -> list[Pull]:
+        if release.pk == broken.pk:
+            raise OperationalError("the database went away")
+        return pull(release, now)
+
+    monkeypatch.setattr(Release, "pull", pull_unless_broken)
+
+    assert tasks.pull_due_releases() == 1
+
+    assert [pull.release_id for pull in Pull.objects.all()] == [healthy.pk]
+    broken.refresh_from_db()
+    assert broken.next_pull_at > timezone.now()  # held by its lease, then due again
+
+
+def test_a_release_deleted_before_its_task_runs_is_not_pulled(owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    release_id = release.pk
+    release.delete()
+
+    tasks.pull_release(release_id)
+
+    assert not Pull.objects.exists()
+
+
+def observation_of(release: Release, value: float, at: datetime) -> Observation:
+    """An observation pulled `at` (with its Pull), as `Release.pull` keeps one."""
+    metric = release.gate.gate_metrics.get().metric
+    minutes = (at - release.started_at).total_seconds() / 60
+    observation = release.observe(metric, value, None, minutes, source=Source.PULL, at=at)
+    Pull.objects.create(
+        release=release,
+        metric=metric,
+        source=metric.store_query.source,
+        pulled_at=at,
+        minutes=minutes,
+        outcome=PullOutcome.OK,
+        query_sent='mb_pull_error_ratio{release="v1"}',
+        value=value,
+        canary_value=value,
+        sampled_at=at,
+        observation=observation,
+    )
+    return observation
+
+
+@pytest.mark.parametrize("missing_means", [VerdictState.INCONCLUSIVE, VerdictState.ROLLBACK])
+def test_a_pulled_metric_without_an_observation_for_longer_than_the_gate_waits_is_missing(
+    owner: User, missing_means: str
+) -> None:
+    gate = bound_gate(owner, closed_url(), missing_after_minutes=1, missing_means=missing_means)
+    release = started(gate)
+    moment = timezone.now() - timedelta(minutes=5)
+    observation_of(release, GOOD_VALUE, moment)
+    for seconds in (10, 15, 25, 45):  # the store is down from then on
+        release.pull(moment + timedelta(seconds=seconds))
+
+    assert release.verdict(moment + timedelta(seconds=55)).state == VerdictState.ROLLOUT
+    later = release.verdict(moment + timedelta(seconds=61))
+    assert later.state == missing_means
+    assert later.metrics[0].is_missing
+    if missing_means == VerdictState.ROLLBACK:
+        assert "is missing (no observation in time)" in later.summary
+
+
+def test_a_metric_that_is_only_pushed_is_judged_on_its_newest_observation_however_old(owner: User) -> None:
+    gate = bound_gate(owner, closed_url(), missing_after_minutes=1, missing_means=VerdictState.ROLLBACK)
+    MetricQuery.objects.all().delete()
+    release = started(gate)
+    release.observe(gate.gate_metrics.get().metric, GOOD_VALUE, owner, minutes=1)
+
+    assert release.verdict().state == VerdictState.ROLLOUT
+
+
+def test_a_pulled_metric_is_not_missing_for_the_time_after_its_pulling_ended(owner: User) -> None:
+    gate = bound_gate(owner, closed_url(), missing_after_minutes=1, missing_means=VerdictState.ROLLBACK)
+    release = started(gate, minutes_ago=30)
+    moment = timezone.now() - timedelta(minutes=20)
+    observation_of(release, GOOD_VALUE, moment)
+    Release.objects.filter(pk=release.pk).update(
+        next_pull_at=None, pulling_ended_at=moment + timedelta(seconds=5), pulling_ended_because=PullingEnded.LIMIT
+    )
+    release.refresh_from_db()
+
+    assert release.verdict().state == VerdictState.ROLLOUT
+
+
+def test_a_pulled_metric_over_its_failure_limit_stays_rolled_back_when_it_goes_silent(owner: User) -> None:
+    gate = bound_gate(owner, closed_url(), missing_after_minutes=1, missing_means=VerdictState.INCONCLUSIVE)
+    release = started(gate)
+    moment = timezone.now() - timedelta(minutes=5)
+    observation_of(release, BAD_VALUE, moment)
+
+    verdict = release.verdict()
+
+    assert verdict.state == VerdictState.ROLLBACK
+    assert verdict.metrics[0].cause == "failure_limit"
