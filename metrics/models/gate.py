@@ -526,9 +526,23 @@ class Release(models.Model):
             Release.objects.filter(pk=self.pk).update(next_pull_at=self.next_pull_at)
         return pulls
 
-    def pulled_metrics(self) -> list[MetricPulling]:
+    @property
+    def pulling_ended_display(self) -> str:
+        """Why its pulling ended, in words ('' while it goes on)."""
+        because = self.pulling_ended_because
+        return str(PullingEnded(because).label) if because in PullingEnded.values else ""
+
+    def next_pull_words(self, now: datetime | None = None) -> str:
+        """When its next pull is, from `now`: "in 20 s", "now" ('' when none is)."""
+        if self.next_pull_at is None:
+            return ""
+        wait = round((self.next_pull_at - (now or timezone.now())).total_seconds())
+        return gettext("in %(wait)s") % {"wait": seconds_words(wait)} if wait > 0 else gettext("now")
+
+    def pulled_metrics(self, now: datetime | None = None) -> list[MetricPulling]:
         """How each metric of its gate bound to a data source (and each pulled earlier in this
-        release) is pulled: its query and source, and its newest pull. In two queries."""
+        release) is pulled: its query and source, and its newest pull, as of `now`. In two
+        queries."""
         bound = {
             query.metric_id: query
             for query in MetricQuery.objects.filter(metric__in=self.gate.gate_metrics.values("metric")).select_related(
@@ -541,7 +555,7 @@ class Release(models.Model):
             query, pull = bound.get(metric_id), newest.get(metric_id)
             metric = query.metric if query is not None else pull.metric  # type: ignore[union-attr]
             next_at = self.next_pull_of(pull) if pull is not None and self.next_pull_at is not None else None
-            found.append(MetricPulling(metric=metric, query=query, newest=pull, next_at=next_at))
+            found.append(MetricPulling(metric, query, pull, next_at, now or timezone.now()))
         return found
 
     def next_pull_of(self, pull: Pull) -> datetime:
@@ -939,6 +953,7 @@ class MetricPulling:
     query: MetricQuery | None
     newest: Pull | None
     next_at: datetime | None
+    now: datetime  # when it was read: waits are counted from it
 
     @property
     def source(self) -> Any:
@@ -951,7 +966,16 @@ class MetricPulling:
     def is_failing(self) -> bool:
         return self.newest is not None and self.newest.outcome == PullOutcome.FAILED
 
-    def failure_words(self, now: datetime | None = None) -> str:
+    @property
+    def answer_words(self) -> str:
+        """What the store answered when the newest pull found no data ('' otherwise)."""
+        pull = self.newest
+        if pull is None or pull.outcome != PullOutcome.NO_DATA:
+            return ""
+        return store_error_words(pull.error_kind, pull.detail)
+
+    @property
+    def failure_words(self) -> str:
         """The newest failure in plain words: who could not be asked, how often in a row, when
         it is tried next ('' when the newest pull did not fail)."""
         pull = self.newest
@@ -973,7 +997,7 @@ class MetricPulling:
         if self.next_at is None:
             when = gettext("no next try: pulling ended")
         else:
-            wait = max(0, round((self.next_at - (now or timezone.now())).total_seconds()))
+            wait = max(0, round((self.next_at - self.now).total_seconds()))
             when = gettext("next try in %(wait)s") % {"wait": seconds_words(wait)} if wait else gettext("next try now")
         return gettext("%(what)s, %(again)s; %(when)s. %(why)s") % {
             "what": what,
