@@ -42,7 +42,6 @@ from metrics.models.data_source import (
     PullOutcome,
     Variables,
     queries_sent,
-    store_error_words,
 )
 from metrics.models.metric import Labelled, Metric
 from metrics.models.trained_model import TrainedModel
@@ -972,7 +971,7 @@ class MetricPulling:
         pull = self.newest
         if pull is None or pull.outcome != PullOutcome.NO_DATA:
             return ""
-        return store_error_words(pull.error_kind, pull.detail)
+        return pull.error_words
 
     @property
     def failure_words(self) -> str:
@@ -982,15 +981,16 @@ class MetricPulling:
         if pull is None or pull.outcome != PullOutcome.FAILED:
             return ""
         source = self.source
-        if pull.error_kind in ("no_model", "model_unusable", "not_in_gate"):
+        if pull.is_judging_failure:
             what = gettext("The value of “%(metric)s” could not be judged") % {"metric": self.metric.name}
-            why = pull.detail
+        elif source is None:
+            what = gettext("Its data source, since deleted, could not be asked")
         else:
             what = gettext("%(kind)s “%(source)s” could not be asked") % {
-                "kind": source.get_kind_display() if source is not None else gettext("The data source"),
-                "source": source.name if source is not None else "—",
+                "kind": source.get_kind_display(),
+                "source": source.name,
             }
-            why = store_error_words(pull.error_kind, pull.detail)
+        why = pull.error_words
         again = ngettext("%(count)d time in a row", "%(count)d times in a row", pull.failures_in_a_row) % {
             "count": pull.failures_in_a_row
         }

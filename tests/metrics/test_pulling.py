@@ -6,15 +6,19 @@ Prometheus answers are in tests/stores/test_pulling.py."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 
 import pytest
 from celery.signals import task_prerun
 from django.contrib.auth.models import User
 from django.db import OperationalError, connection
-from django.utils import timezone
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from metrics import tasks
 from metrics.models import (
+    Compare,
     DataSource,
     Gate,
     GateMetric,
@@ -30,7 +34,7 @@ from metrics.models import (
 )
 from metrics.models.gate import FIRST_RETRY_SECONDS, PULL_LEASE, retry_delay
 from stores.errors import Kind
-from tests.api.test_gates import trained
+from tests.api.test_gates import bearer, trained
 from tests.concurrency import run_concurrently
 from tests.stores.conftest import free_port
 
@@ -317,3 +321,202 @@ def test_a_pulled_metric_over_its_failure_limit_stays_rolled_back_when_it_goes_s
 
     assert verdict.state == VerdictState.ROLLBACK
     assert verdict.metrics[0].cause == "failure_limit"
+
+
+def pull_row(release: Release, outcome: str, at: datetime, **fields) -> Pull:
+    metric = release.gate.gate_metrics.get().metric
+    return Pull.objects.create(
+        release=release,
+        metric=metric,
+        source=DataSource.objects.get(name="prod"),
+        pulled_at=at,
+        minutes=(at - release.started_at).total_seconds() / 60,
+        outcome=outcome,
+        query_sent='mb_pull_error_ratio{release="v1"}',
+        **fields,
+    )
+
+
+def page_text(client: Client, release: Release) -> str:
+    response = client.get(release.get_absolute_url())
+    assert response.status_code == 200
+    return visible_text(response.content.decode())
+
+
+class _TextReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in ("script", "style", "head")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in ("script", "style", "head")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    """What a person reads on the page, its spaces collapsed."""
+    reader = _TextReader()
+    reader.feed(html)
+    return " ".join("".join(reader.parts).split())
+
+
+def test_the_release_page_shows_a_compared_pull_with_both_raw_numbers_and_the_query_as_sent(
+    client: Client, owner: User
+) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    MetricQuery.objects.update(compare=Compare.RATIO)
+    moment = timezone.now()
+    observation = observation_of(release, 700, moment)
+    Pull.objects.filter(observation=observation).update(
+        canary_value=1400, baseline_value=2, baseline_query_sent='mb_pull_error_ratio{release="stable"}'
+    )
+    client.force_login(owner)
+
+    text = page_text(client, release)
+
+    assert "Pulled from data sources" in text
+    assert "canary 1400, baseline 2" in text
+    assert "The query as sent" in text
+    assert 'mb_pull_error_ratio{release="v1"}' in text
+    assert 'mb_pull_error_ratio{release="stable"}' in text
+    assert "prod (Prometheus)" in text
+    assert "Next pull in" in text or "Next pull now" in text
+
+
+def test_the_release_page_shows_no_data_with_the_stores_answer(client: Client, owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    pull_row(release, PullOutcome.NO_DATA, timezone.now(), error_kind=Kind.NO_DATA, detail="")
+    client.force_login(owner)
+
+    text = page_text(client, release)
+
+    assert "No data No data: no series matches the query." in text
+
+
+@pytest.mark.parametrize(
+    "because", [PullingEnded.ROLLBACK, PullingEnded.LIMIT, PullingEnded.NOTHING_BOUND], ids=lambda value: value
+)
+def test_the_release_page_says_when_pulling_ended_and_why(client: Client, owner: User, because: str) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    pull_row(release, PullOutcome.FAILED, timezone.now(), error_kind=Kind.TIMEOUT, failures_in_a_row=2)
+    Release.objects.filter(pk=release.pk).update(
+        next_pull_at=None, pulling_ended_at=timezone.now(), pulling_ended_because=because
+    )
+    client.force_login(owner)
+
+    text = page_text(client, release)
+
+    assert "Pulling ended on " in text
+    assert str(PullingEnded(because).label) in text
+    assert "Prometheus “prod” could not be asked, 2 times in a row; no next try: pulling ended." in text
+    assert "Next pull" not in text
+
+
+def test_the_release_page_stands_whatever_became_of_its_pulls(client: Client, owner: User) -> None:
+    """A pull whose source and binding are gone, one whose store's answer is of no known kind,
+    one whose model was unusable: each is worded, and the page never fails."""
+    release = started(bound_gate(owner, closed_url()))
+    moment = timezone.now()
+    pull_row(release, PullOutcome.FAILED, moment, error_kind="", detail="ImportError", failures_in_a_row=7)
+    other = Metric.objects.create(name="queue depth", owner=owner)
+    GateMetric.objects.create(gate=release.gate, metric=other)
+    Pull.objects.create(
+        release=release,
+        metric=other,
+        source=None,
+        pulled_at=moment,
+        minutes=20,
+        outcome=PullOutcome.FAILED,
+        query_sent="queue_depth",
+        error_kind="model_unusable",
+        detail="Version 3 of the model of “queue depth” cannot be used.",
+        failures_in_a_row=1,
+    )
+    client.force_login(owner)
+
+    text = page_text(client, release)
+
+    assert "The source could not be asked. ImportError" in text
+    assert "The value of “queue depth” could not be judged, 1 time in a row;" in text
+    assert "no longer bound" in text
+    assert "deleted" in text
+    with translation.override("pt-br"):
+        assert client.get(release.get_absolute_url(), headers={"Accept-Language": "pt-br"}).status_code == 200
+
+
+def test_a_release_not_pulled_shows_no_pulling_section(client: Client, owner: User) -> None:
+    gate = Gate.objects.create(name="Pushed", owner=owner)
+    GateMetric.objects.create(gate=gate, metric=trained(owner, "error rate"))
+    release = gate.start_release(owner, name="checkout-web")
+    client.force_login(owner)
+
+    assert "Pulled from data sources" not in page_text(client, release)
+
+
+def test_the_verdict_of_a_pulled_observation_shows_its_provenance_and_both_raw_numbers(
+    client: Client, owner: User
+) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    MetricQuery.objects.update(compare=Compare.DIFFERENCE)
+    observation = observation_of(release, 700, timezone.now())
+    Pull.objects.filter(observation=observation).update(
+        canary_value=1000, baseline_value=300, baseline_query_sent='mb_pull_error_ratio{release="stable"}'
+    )
+    client.force_login(owner)
+
+    response = client.get(observation.verdict.get_absolute_url())
+
+    assert response.status_code == 200
+    text = visible_text(response.content.decode())
+    assert "Read from Prometheus “prod” on" in text
+    assert "The canary's value 1000 and the baseline's 300 give 700 (the canary's value minus the baseline's)." in text
+    assert 'mb_pull_error_ratio{release="stable"}' in text
+    assert "checkout-web" in text
+
+
+def test_the_verdict_of_a_pulled_observation_stands_once_its_release_is_gone(client: Client, owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    verdict = observation_of(release, 700, timezone.now()).verdict
+    release.delete()
+    client.force_login(owner)
+
+    response = client.get(verdict.get_absolute_url())
+
+    assert response.status_code == 200
+    assert "The record of the query that read it is gone" in response.content.decode()
+
+
+def test_the_release_json_says_how_its_metrics_are_pulled(client: Client, owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    [failed] = release.pull()
+    release.refresh_from_db()
+    pushed_gate = Gate.objects.create(name="Pushed", owner=owner)
+    GateMetric.objects.create(gate=pushed_gate, metric=trained(owner, "cpu"))
+    pushed = pushed_gate.start_release(owner, name="pushed")
+
+    answer = client.get(reverse("api:release", args=[release.pk]), headers=bearer(owner)).json()
+    not_pulled = client.get(reverse("api:release", args=[pushed.pk]), headers=bearer(owner)).json()
+
+    assert answer["pulling"] == {
+        "next_pull_at": release.next_pull_at.isoformat().replace("+00:00", "Z"),
+        "ended_at": None,
+        "ended_because": None,
+        "metrics": [
+            {
+                "metric": failed.metric_id,
+                "name": "error rate",
+                "outcome": "failed",
+                "error": "The connection was refused: nothing answers at that address and port. " + failed.detail,
+                "failures_in_a_row": 1,
+                "pulled_at": failed.pulled_at.isoformat().replace("+00:00", "Z"),
+            }
+        ],
+    }
+    assert not_pulled["pulling"] is None

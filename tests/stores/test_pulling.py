@@ -28,7 +28,7 @@ from metrics.models import (
     VerdictState,
 )
 from stores.errors import Kind
-from tests.metrics.test_pulling import BAD_VALUE, GOOD_VALUE, bound_gate, pulled, started
+from tests.metrics.test_pulling import BAD_VALUE, GOOD_VALUE, bound_gate, pulled, started, visible_text
 from tests.stores.conftest import PrometheusServer
 
 
@@ -216,7 +216,7 @@ def test_a_store_down_mid_release_is_retried_with_backoff_shown_and_counted_as_m
     client.force_login(owner)
     response = client.get(release.get_absolute_url())
     assert response.status_code == 200
-    text = " ".join(response.content.decode().split())
+    text = visible_text(response.content.decode())
     assert "Prometheus “prod” could not be asked, 3 times in a row;" in text
     assert "The connection was refused: nothing answers at that address and port." in text
     if missing_means == VerdictState.ROLLBACK:
@@ -261,6 +261,6 @@ def test_a_metric_with_no_trained_model_fails_its_pull_with_that_reason(
     assert pull.observation is None
     assert not Pull.objects.filter(observation__isnull=False).exists()
     client.force_login(owner)
-    text = " ".join(client.get(release.get_absolute_url()).content.decode().split())
+    text = visible_text(client.get(release.get_absolute_url()).content.decode())
     assert "The value of “fresh metric” could not be judged, 1 time in a row;" in text
     assert "“fresh metric” has no trained model yet." in text
