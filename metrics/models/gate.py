@@ -568,7 +568,7 @@ class Release(models.Model):
     def newest_pulls(self) -> dict[int, Pull]:
         """The newest pull of each metric pulled in this release, by metric id, in one query."""
         rows = (
-            self.pulls.select_related("metric", "source")
+            self.pulls.select_related("metric", "source", "observation")
             .annotate(
                 recency=Window(
                     RowNumber(), partition_by=[F("metric_id")], order_by=[F("pulled_at").desc(), F("pk").desc()]
@@ -1073,7 +1073,7 @@ def score_to_show(score: float | None, rule: str) -> float | None:
 
 def judge_release(
     gate: Gate,
-    gate_metrics: list[GateMetric],
+    gate_metrics: Sequence[GateMetric],
     observed: dict[int, ObservedMetric],
     age_minutes: float,
     silences: Mapping[int, float] | None = None,

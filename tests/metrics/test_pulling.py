@@ -13,6 +13,7 @@ from celery.signals import task_prerun
 from django.contrib.auth.models import User
 from django.db import OperationalError, connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -106,6 +107,7 @@ def test_a_store_that_cannot_be_asked_is_tried_again_sooner_and_sooner_no_later_
     waits = []
     for _ in range(6):
         [_pull] = release.pull(moment)
+        assert release.next_pull_at is not None
         waits.append((release.next_pull_at - moment).total_seconds())
         assert release.pull(moment) == []  # not due again at once
         moment = release.next_pull_at
@@ -134,6 +136,7 @@ def test_pulling_ends_once_the_gates_pulling_time_is_over(owner: User) -> None:
     moment = timezone.now()
     release.pull(moment)
 
+    assert release.next_pull_at is not None
     assert release.next_pull_at <= release.started_at + timedelta(minutes=1)
     assert release.pull(release.started_at + timedelta(minutes=1)) == []
 
@@ -236,6 +239,7 @@ def test_a_release_whose_pull_fails_stops_neither_the_others_nor_the_beat(
 
     assert [pull.release_id for pull in Pull.objects.all()] == [healthy.pk]
     broken.refresh_from_db()
+    assert broken.next_pull_at is not None
     assert broken.next_pull_at > timezone.now()  # held by its lease, then due again
 
 
@@ -497,6 +501,7 @@ def test_the_release_json_says_how_its_metrics_are_pulled(client: Client, owner:
     release = started(bound_gate(owner, closed_url()))
     [failed] = release.pull()
     release.refresh_from_db()
+    assert release.next_pull_at is not None
     pushed_gate = Gate.objects.create(name="Pushed", owner=owner)
     GateMetric.objects.create(gate=pushed_gate, metric=trained(owner, "cpu"))
     pushed = pushed_gate.start_release(owner, name="pushed")
@@ -520,3 +525,27 @@ def test_the_release_json_says_how_its_metrics_are_pulled(client: Client, owner:
         ],
     }
     assert not_pulled["pulling"] is None
+
+
+def test_the_release_page_reads_as_much_however_many_metrics_are_pulled(client: Client, owner: User) -> None:
+    def queries_of_page(release: Release) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page_text(client, release)
+        return len(captured)
+
+    client.force_login(owner)
+    one = started(bound_gate(owner, closed_url()), version="one")
+    observation_of(one, GOOD_VALUE, timezone.now())
+    three_gate = bound_gate(owner, closed_url(), metric=trained(owner, "latency"))
+    three = started(three_gate, version="three")
+    for name in ("cpu", "queue"):
+        metric = trained(owner, name)
+        GateMetric.objects.create(gate=three_gate, metric=metric, weight=1)
+        MetricQuery.objects.create(metric=metric, source=DataSource.objects.get(name="prod"), query="up")
+    for metric in Metric.objects.filter(name__in=["latency", "cpu", "queue"]):
+        observation = three.observe(metric, GOOD_VALUE, None, source=Source.PULL)
+        Pull.objects.create(
+            release=three, metric=metric, minutes=20, outcome=PullOutcome.OK, query_sent="up", observation=observation
+        )
+
+    assert queries_of_page(three) == queries_of_page(one)

@@ -55,6 +55,7 @@ def test_a_release_is_pulled_from_its_start_with_each_observations_provenance(
     assert pull.baseline_query_sent == ""
     assert pull.value == pull.canary_value == GOOD_VALUE
     assert pull.baseline_value is None
+    assert pull.sampled_at is not None
     assert abs((pull.sampled_at - pull.pulled_at).total_seconds()) < 5
     assert observation.verdict.source == Source.PULL
     assert observation.verdict.value == GOOD_VALUE
@@ -114,6 +115,7 @@ def test_a_canary_compared_with_its_baseline_keeps_both_raw_numbers(owner: User,
     assert (pull.canary_value, pull.baseline_value, pull.value) == (1000, 300, 700)
     assert pull.query_sent == 'mb_pull_error_ratio{ release="v-canary" }'
     assert pull.baseline_query_sent == 'mb_pull_error_ratio{ release="stable" }'
+    assert pull.observation is not None
     assert pull.observation.verdict.value == 700
 
 
