@@ -392,6 +392,21 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
             if Release.objects.filter(pk=pk, next_pull_at=due_at).update(next_pull_at=now + PULL_LEASE)
         ]
 
+    def with_newest_pulls(self) -> ReleaseQuerySet:
+        """The releases with each one's `newest_pulls` read at once (one query for them all)."""
+        newest = (
+            Pull.objects.select_related("metric", "source", "observation")
+            .annotate(
+                recency=Window(
+                    RowNumber(),
+                    partition_by=[F("release_id"), F("metric_id")],
+                    order_by=[F("pulled_at").desc(), F("pk").desc()],
+                )
+            )
+            .filter(recency=1)
+        )
+        return self.prefetch_related(models.Prefetch("pulls", queryset=newest, to_attr="prefetched_newest_pulls"))
+
     def pull(self, release_id: int, now: datetime | None = None) -> list[Pull]:
         """`Release.pull` of the release `release_id`; nothing when it was deleted meanwhile."""
         release = self.select_related("gate").filter(pk=release_id).first()
@@ -566,7 +581,11 @@ class Release(models.Model):
         return pull.pulled_at + timedelta(seconds=interval)
 
     def newest_pulls(self) -> dict[int, Pull]:
-        """The newest pull of each metric pulled in this release, by metric id, in one query."""
+        """The newest pull of each metric pulled in this release, by metric id, in one query (none
+        when read with `ReleaseQuerySet.with_newest_pulls`)."""
+        prefetched: list[Pull] | None = getattr(self, "prefetched_newest_pulls", None)
+        if prefetched is not None:
+            return {pull.metric_id: pull for pull in prefetched}
         rows = (
             self.pulls.select_related("metric", "source", "observation")
             .annotate(

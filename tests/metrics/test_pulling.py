@@ -549,3 +549,27 @@ def test_the_release_page_reads_as_much_however_many_metrics_are_pulled(client: 
         )
 
     assert queries_of_page(three) == queries_of_page(one)
+
+
+def test_a_gates_releases_are_listed_with_their_pulling_in_as_many_queries_however_many(
+    client: Client, owner: User
+) -> None:
+    gate = bound_gate(owner, closed_url())
+    headers = bearer(owner)
+    url = reverse("api:gate_releases", args=[gate.pk])
+
+    def queries_of_list() -> tuple[int, list[dict]]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url, headers=headers)
+        assert response.status_code == 200
+        return len(captured), response.json()["results"]
+
+    started(gate, version="first").pull()
+    queries_of_list()  # the token's first use is recorded once
+    few, listed = queries_of_list()
+    for number in range(3):
+        started(gate, version=f"v{number}").pull()
+    many, listed = queries_of_list()
+
+    assert many == few
+    assert [release["pulling"]["metrics"][0]["outcome"] for release in listed] == ["failed"] * 4
