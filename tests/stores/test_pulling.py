@@ -47,22 +47,30 @@ def test_a_release_is_pulled_from_its_start_with_each_observations_provenance(
     assert tasks.pull_due_releases() == 1
 
     [pull] = pulled(release)
-    observation = Observation.objects.get()
-    assert pull.observation == observation
-    assert pull.outcome == PullOutcome.OK
-    assert pull.source == DataSource.objects.get(name="prod")
-    assert pull.query_sent == 'mb_pull_error_ratio{release="v-healthy"}'
-    assert pull.baseline_query_sent == ""
-    assert pull.value == pull.canary_value == GOOD_VALUE
-    assert pull.baseline_value is None
+    assert (pull.outcome, pull.observation, pull.source) == (
+        PullOutcome.OK,
+        Observation.objects.get(),
+        DataSource.objects.get(name="prod"),
+    )
+    assert (pull.query_sent, pull.baseline_query_sent) == ('mb_pull_error_ratio{release="v-healthy"}', "")
+    assert (pull.value, pull.canary_value, pull.baseline_value) == (GOOD_VALUE, GOOD_VALUE, None)
     assert pull.sampled_at is not None
     assert abs((pull.sampled_at - pull.pulled_at).total_seconds()) < 5
-    assert observation.verdict.source == Source.PULL
-    assert observation.verdict.value == GOOD_VALUE
-    assert observation.verdict.asked_by is None
-    assert observation.verdict.minutes == pytest.approx(20, abs=0.1)
     release.refresh_from_db()
     assert release.next_pull_at == pull.pulled_at + timedelta(seconds=10)
+
+
+def test_a_pulled_value_is_judged_as_an_observation_pulled_from_a_data_source(
+    owner: User, prometheus: PrometheusServer
+) -> None:
+    serving(prometheus, "v-judged", GOOD_VALUE)
+    release = started(bound_gate(owner, prometheus.url), version="v-judged")
+
+    release.pull()
+
+    verdict = Observation.objects.get().verdict
+    assert (verdict.source, verdict.value, verdict.asked_by) == (Source.PULL, GOOD_VALUE, None)
+    assert verdict.minutes == pytest.approx(20, abs=0.1)
     assert release.verdict().state == VerdictState.ROLLOUT
 
 
@@ -180,51 +188,75 @@ def test_a_series_that_vanishes_mid_release_is_no_data_and_then_missing(
     assert verdict.metrics[0].is_missing
 
 
-@pytest.mark.parametrize("missing_means", [VerdictState.INCONCLUSIVE, VerdictState.ROLLBACK])
-def test_a_store_down_mid_release_is_retried_with_backoff_shown_and_counted_as_missing(
-    client: Client, owner: User, prometheus: PrometheusServer, closed_port: int, missing_means: str
-) -> None:
+def store_down_mid_release(owner: User, prometheus: PrometheusServer, closed_port: int, missing_means: str) -> Release:
+    """A release pulled every minute, whose store answers at its first two pulls and then goes
+    down: three failed pulls 5 and 10 s apart, the third now. Its gate waits 72 s for a metric."""
     serving(prometheus, "v-outage", GOOD_VALUE)
     gate = bound_gate(
         owner, prometheus.url, pull_interval_seconds=60, missing_after_minutes=1.2, missing_means=missing_means
     )
-    now = timezone.now()
-    start = now - timedelta(seconds=135)  # the pulls' clock: the third failure is now
+    start = timezone.now() - timedelta(seconds=135)  # the pulls' clock
     release = started(gate, version="v-outage", at=start)
     for seconds in (0, 60):
         release.pull(start + timedelta(seconds=seconds))
     assert release.verdict(start + timedelta(seconds=60)).state == VerdictState.ROLLOUT
-
     DataSource.objects.update(url=f"http://127.0.0.1:{closed_port}")  # the store goes down
     for seconds in (120, 125, 135):
         release.pull(start + timedelta(seconds=seconds))
+    release.refresh_from_db()
+    return release
+
+
+@pytest.mark.parametrize("missing_means", [VerdictState.INCONCLUSIVE, VerdictState.ROLLBACK])
+def test_a_store_down_mid_release_is_retried_with_backoff_and_counted_as_missing(
+    owner: User, prometheus: PrometheusServer, closed_port: int, missing_means: str
+) -> None:
+    release = store_down_mid_release(owner, prometheus, closed_port, missing_means)
 
     failures = pulled(release)[2:]
-    assert [(pull.outcome, pull.failures_in_a_row) for pull in failures] == [
-        (PullOutcome.FAILED, 1),
-        (PullOutcome.FAILED, 2),
-        (PullOutcome.FAILED, 3),
+    assert [(pull.outcome, pull.error_kind, pull.failures_in_a_row) for pull in failures] == [
+        (PullOutcome.FAILED, Kind.REFUSED, 1),
+        (PullOutcome.FAILED, Kind.REFUSED, 2),
+        (PullOutcome.FAILED, Kind.REFUSED, 3),
     ]
-    assert {pull.error_kind for pull in failures} == {Kind.REFUSED}
-    verdict = release.verdict(now)
+    verdict = release.verdict(failures[-1].pulled_at)
     assert verdict.state == missing_means
     assert verdict.metrics[0].is_missing
-    release.refresh_from_db()
     if missing_means == VerdictState.ROLLBACK:
-        assert release.pulling_ended_because == PullingEnded.ROLLBACK
-    else:
-        assert release.next_pull_at == start + timedelta(seconds=155)  # 5, 10, then 20 s after the third
+        assert (release.next_pull_at, release.pulling_ended_because) == (None, PullingEnded.ROLLBACK)
+    else:  # 5, 10, then 20 s after the third failure
+        assert release.next_pull_at == failures[-1].pulled_at + timedelta(seconds=20)
 
+
+def test_the_release_page_says_in_plain_words_that_its_store_is_down_and_when_it_is_tried_again(
+    client: Client, owner: User, prometheus: PrometheusServer, closed_port: int
+) -> None:
+    release = store_down_mid_release(owner, prometheus, closed_port, VerdictState.INCONCLUSIVE)
     client.force_login(owner)
+
     response = client.get(release.get_absolute_url())
+
     assert response.status_code == 200
     text = visible_text(response.content.decode())
     assert "Prometheus “prod” could not be asked, 3 times in a row;" in text
-    assert "The connection was refused: nothing answers at that address and port." in text
-    if missing_means == VerdictState.ROLLBACK:
-        assert "no next try: pulling ended" in text
-    else:
-        assert re.search(r"next try in (1[5-9]|20) s\.", text)
+    assert re.search(r"next try in (1[5-9]|20) s\. The connection was refused: nothing answers at that address", text)
+    assert "Inconclusive" in text
+
+
+def test_the_release_page_says_when_a_store_down_ended_pulling(
+    client: Client, owner: User, prometheus: PrometheusServer, closed_port: int
+) -> None:
+    release = store_down_mid_release(owner, prometheus, closed_port, VerdictState.ROLLBACK)
+    client.force_login(owner)
+
+    response = client.get(release.get_absolute_url())
+
+    assert response.status_code == 200
+    text = visible_text(response.content.decode())
+    assert "Prometheus “prod” could not be asked, 3 times in a row; no next try: pulling ended." in text
+    assert "Pulling ended on" in text
+    assert "its verdict is rollback" in text
+    assert "Rollback recommended" in text
 
 
 def test_one_failing_source_does_not_stop_another_releases_pulls(
