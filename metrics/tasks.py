@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_ready
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from metrics.models import ImportBatch, Job, Release
@@ -45,8 +45,13 @@ def pull_due_releases() -> int:
     slow store holds up its own release only. A release whose task cannot be sent (or, run in
     this process, fails) is logged and left to its lease; the others are sent all the same.
     Returns how many tasks were sent."""
+    try:
+        claimed = Release.objects.claim_due_for_pulling()
+    except DatabaseError:  # the database is away: the next tick claims them
+        logger.exception("The releases due for a pull could not be claimed.")
+        return 0
     sent = 0
-    for release_id in Release.objects.claim_due_for_pulling():
+    for release_id in claimed:
         try:
             pull_release.delay(release_id)
             sent += 1

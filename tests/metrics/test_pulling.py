@@ -573,3 +573,19 @@ def test_a_gates_releases_are_listed_with_their_pulling_in_as_many_queries_howev
 
     assert many == few
     assert [release["pulling"]["metrics"][0]["outcome"] for release in listed] == ["failed"] * 4
+
+
+def test_a_beat_that_cannot_reach_the_database_sends_nothing_and_raises_nothing(
+    owner: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    started(bound_gate(owner, closed_url()))
+
+    def database_away(*args, **kwargs) -> list[int]:
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(type(Release.objects), "claim_due_for_pulling", database_away)
+
+    assert tasks.pull_due_releases() == 0
+
+    assert "could not be claimed" in caplog.text
+    assert not Pull.objects.exists()
