@@ -29,6 +29,7 @@ from metrics.models import (
 )
 from stores.errors import Kind
 from tests.metrics.test_pulling import BAD_VALUE, GOOD_VALUE, bound_gate, pulled, started, visible_text
+from tests.pages import table_rows
 from tests.stores.conftest import PrometheusServer
 
 
@@ -72,6 +73,20 @@ def test_a_pulled_value_is_judged_as_an_observation_pulled_from_a_data_source(
     assert (verdict.source, verdict.value, verdict.asked_by) == (Source.PULL, GOOD_VALUE, None)
     assert verdict.minutes == pytest.approx(20, abs=0.1)
     assert release.verdict().state == VerdictState.ROLLOUT
+
+
+def test_the_release_page_marks_its_pulled_observations(
+    client: Client, owner: User, prometheus: PrometheusServer
+) -> None:
+    serving(prometheus, "v-marked", GOOD_VALUE)
+    release = started(bound_gate(owner, prometheus.url), version="v-marked")
+    release.pull()
+    release.observe(release.gate.gate_metrics.get().metric, GOOD_VALUE, owner)
+    client.force_login(owner)
+
+    rows = table_rows(client.get(release.get_absolute_url()), "observations")
+
+    assert [row[1] for row in rows] == ["900", "900 pulled"]
 
 
 def test_a_rollout_verdict_does_not_end_pulling(owner: User, prometheus: PrometheusServer) -> None:
