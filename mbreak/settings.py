@@ -295,10 +295,17 @@ MBREAK_JOB_RESEND_AFTER = env_int("MBREAK_JOB_RESEND_AFTER", 65 * 60)
 # Every worker started with --beat sweeps abandoned jobs three times a heartbeat timeout, so
 # that a dead worker's job is failed about a minute after its last beat (running it on several
 # instances at once is harmless: the sweep is a few idempotent UPDATEs).
+# How often the beat looks for releases whose bound metrics are due to be pulled from their
+# data sources (each release then has a task of its own; a gate pulls at most every 10 s).
+MBREAK_PULL_TICK_SECONDS = env_int("MBREAK_PULL_TICK_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
     "sweep-abandoned-jobs": {
         "task": "metrics.tasks.sweep_abandoned_jobs",
         "schedule": max(1.0, MBREAK_JOB_HEARTBEAT_TIMEOUT / 3),
+    },
+    "pull-due-releases": {
+        "task": "metrics.tasks.pull_due_releases",
+        "schedule": max(1.0, MBREAK_PULL_TICK_SECONDS),
     },
 }
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_ready
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from metrics.models import ImportBatch, Job
+from metrics.models import ImportBatch, Job, Release
+
+logger = logging.getLogger("mbreak.pulls")
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -34,3 +37,31 @@ def abandon_jobs_of_previous_run(sender: Any, **kwargs: Any) -> None:
         Job.objects.abandon_previous_run(sender.hostname, started_before=timezone.now())
     finally:
         connections.close_all()  # the main process runs no job: it keeps no connection
+
+
+@shared_task(ignore_result=True)
+def pull_due_releases() -> int:
+    """The beat's tick: claim the releases due for a pull and send one task for each, so that a
+    slow store holds up its own release only. A release whose task cannot be sent (or, run in
+    this process, fails) is logged and left to its lease; the others are sent all the same.
+    Returns how many tasks were sent."""
+    try:
+        claimed = Release.objects.claim_due_for_pulling()
+    except DatabaseError:  # the database is away: the next tick claims them
+        logger.exception("The releases due for a pull could not be claimed.")
+        return 0
+    sent = 0
+    for release_id in claimed:
+        try:
+            pull_release.delay(release_id)
+            sent += 1
+        except Exception:
+            logger.exception("The pull of release %s could not be sent or failed.", release_id)
+    return sent
+
+
+# Acknowledged as it starts: a pull lost with its worker is claimed again by the beat once its
+# lease ends, and a redelivered one could run beside that new claim.
+@shared_task(ignore_result=True, acks_late=False)
+def pull_release(release_id: int) -> None:
+    Release.objects.pull(release_id)

@@ -11,10 +11,61 @@ from rest_framework import serializers
 from api.serializers.base import Link, NumberField, UtcDateTimeField, ValidatedModelSerializer
 from api.serializers.verdicts import VerdictSerializer
 from api.strict import StrictTypes
-from metrics.models import DecidedBy, JudgedOn, Metric, MetricCause, Release, ReleaseRule, ReleaseVerdict, VerdictState
+from metrics.models import (
+    DecidedBy,
+    JudgedOn,
+    Metric,
+    MetricCause,
+    Pull,
+    PullingEnded,
+    PullOutcome,
+    Release,
+    ReleaseRule,
+    ReleaseVerdict,
+    VerdictState,
+)
 from metrics.models.gate import SHOWN_CAUSES, MetricJudgement
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 from metrics.models.metric import LARGEST_ID
+
+
+class PulledMetricSerializer(serializers.Serializer[Any]):
+    """A metric's newest pull in the release."""
+
+    metric = serializers.IntegerField(source="metric_id")
+    name = serializers.CharField(source="metric.name")
+    outcome = serializers.ChoiceField(
+        choices=PullOutcome.values,
+        help_text="ok (observed), no_data (the store had no value), failed (the store could not be asked, or the "
+        "value could not be judged).",
+    )
+    error = serializers.SerializerMethodField()
+    failures_in_a_row = serializers.IntegerField(help_text="Failed pulls of it in a row, this one included.")
+    pulled_at = UtcDateTimeField()
+
+    def get_error(self, pull: Pull) -> str | None:
+        """What went wrong, in words in the request's language; null when it was observed."""
+        return pull.error_words or None
+
+
+class PullingSerializer(serializers.Serializer[Any]):
+    """How a release's bound metrics are pulled from their data sources."""
+
+    next_pull_at = UtcDateTimeField(allow_null=True, help_text="Null once pulling ended.")
+    ended_at = UtcDateTimeField(source="pulling_ended_at", allow_null=True)
+    ended_because = serializers.SerializerMethodField()
+    metrics = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=PullingEnded.values, allow_null=True))
+    def get_ended_because(self, release: Release) -> str | None:
+        """rollback (its verdict), limit (the gate's pulling time is over), nothing_bound; null while it goes on."""
+        return release.pulling_ended_because or None
+
+    @extend_schema_field(PulledMetricSerializer(many=True))
+    def get_metrics(self, release: Release) -> list[dict[str, Any]]:
+        """Each metric pulled in the release, with its newest pull."""
+        pulls = sorted(release.newest_pulls().values(), key=lambda pull: pull.metric_id)
+        return list(PulledMetricSerializer(pulls, many=True, context=self.context).data)
 
 
 class ReleaseSerializer(ValidatedModelSerializer[Release]):
@@ -25,11 +76,12 @@ class ReleaseSerializer(ValidatedModelSerializer[Release]):
     url = Link("api:release")
     verdict_url = Link("api:release_verdict")
     web_url = Link()
+    pulling = serializers.SerializerMethodField()
 
     class Meta:
         model = Release
-        fields = ["id", "gate", "name", "version", "key", "started_at", "url", "verdict_url", "web_url"]
-        read_only_fields = ["id", "gate", "url", "verdict_url", "web_url"]
+        fields = ["id", "gate", "name", "version", "key", "started_at", "url", "verdict_url", "web_url", "pulling"]
+        read_only_fields = ["id", "gate", "url", "verdict_url", "web_url", "pulling"]
         extra_kwargs = {
             "key": {
                 "trim_whitespace": False,  # a key is the deployer's, as sent: " abc" is refused, not changed
@@ -38,6 +90,12 @@ class ReleaseSerializer(ValidatedModelSerializer[Release]):
                 "sent and asked by it. Empty: none.",
             }
         }
+
+    @extend_schema_field(PullingSerializer(allow_null=True))
+    def get_pulling(self, release: Release) -> dict[str, Any] | None:
+        """When a metric of its gate is bound to a data source: how its metrics are pulled (the
+        verdict then needs nothing pushed). Null when its metrics are not pulled."""
+        return dict(PullingSerializer(release, context=self.context).data) if release.is_pulled else None
 
 
 @extend_schema_field(

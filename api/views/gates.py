@@ -95,7 +95,7 @@ class GateReleases(generics.ListCreateAPIView[Release]):
         return get_gate(self.request.user, self.kwargs["gate_id"])
 
     def get_queryset(self) -> Any:
-        return Release.objects.visible_to(self.request.user).filter(gate=self.gate())
+        return Release.objects.visible_to(self.request.user).filter(gate=self.gate()).with_newest_pulls()
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Start a release (the gate's owner only)."""

@@ -912,6 +912,11 @@ def compared(compare: str, canary: float, baseline: float | None) -> float:
     return value
 
 
+# A failed pull's `error_kind` when the store answered but the value could not be judged: the
+# codes of the domain's refusals (no trained model, an unusable one, a metric out of the gate).
+JUDGING_FAILURES = ("no_model", "model_unusable", "not_in_gate")
+
+
 class Pull(models.Model):
     """One query of a bound metric during a release: what was sent, what came back, and the
     observation it made (none when the store had no data or could not be asked)."""
@@ -948,6 +953,27 @@ class Pull(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release}: {self.metric.name} {self.outcome} at {self.pulled_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_judging_failure(self) -> bool:
+        """The store answered, but the value could not be judged (the metric has no usable model)."""
+        return self.outcome == PullOutcome.FAILED and self.error_kind in JUDGING_FAILURES
+
+    @property
+    def error_words(self) -> str:
+        """What went wrong, in plain words, with what the store said ('' for a value observed)."""
+        if self.outcome == PullOutcome.OK:
+            return ""
+        if self.is_judging_failure:
+            return self.detail  # the refusal's own words
+        return store_error_words(self.error_kind, self.detail)
+
+
+def queries_sent(query: MetricQuery, variables: Variables) -> tuple[str, str]:
+    """What `query` sends for the canary and for the baseline ("" when it is not compared), as
+    a person reads it: kept with a pull, whatever the store answers."""
+    canary = _described(query.sent(variables, query.canary_selector))
+    return canary, _described(query.sent(variables, query.baseline_selector)) if query.compares else ""
 
 
 def _described(query: Any) -> str:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
@@ -34,10 +34,19 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.exceptions import InvalidReleaseKey, NotInGate, ReleaseKeyTaken
+from metrics.exceptions import DomainError, InvalidReleaseKey, NotInGate, ReleaseKeyTaken
+from metrics.models.data_source import (
+    MetricQuery,
+    Pull,
+    PullingEnded,
+    PullOutcome,
+    Variables,
+    queries_sent,
+)
 from metrics.models.metric import Labelled, Metric
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
+from stores.errors import NoData, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -64,6 +73,12 @@ SHOWN_CAUSES = 10
 SHORTEST_PULL_INTERVAL = 10
 LONGEST_PULL_INTERVAL = 3_600
 LONGEST_PULL_MINUTES = 10_080
+# A release claimed for a pull is held this long by the task that claimed it: a pull whose
+# worker died leaves the release due again afterwards, and no other beat pulls it meanwhile.
+PULL_LEASE = timedelta(minutes=5)
+# After a failed pull, a metric is tried again after 5 s, twice as long after each failure in
+# a row, and never later than the gate's interval.
+FIRST_RETRY_SECONDS = 5
 # What a key is made of: letters, marks, digits, punctuation and symbols; no space, no
 # control or invisible character (two keys that look the same are the same key).
 _KEY_CATEGORY_PREFIXES = ("L", "M", "N", "P", "S")
@@ -214,14 +229,18 @@ class Gate(Labelled):
         started_at: datetime | None = None,
     ) -> Release:
         """A new release of the gate, started at `started_at` (now by default). Raises
-        `ReleaseKeyTaken` when another release of the gate has `key` already."""
+        `ReleaseKeyTaken` when another release of the gate has `key` already. When a metric of
+        the gate is bound to a data source, its pulling starts with it: the beat schedule
+        queries the store from the start, and the pipeline only asks for the verdict."""
+        started_at = started_at or timezone.now()
         release = Release(
             gate=self,
             name=name,
             version=version,
             key=key,
-            started_at=started_at or timezone.now(),
+            started_at=started_at,
             created_by=user,
+            next_pull_at=started_at if self.has_bound_metric() else None,
         )
         try:
             with transaction.atomic():
@@ -247,6 +266,10 @@ class Gate(Labelled):
             return self.start_release(user, name=fitted(name or key, 100), version=fitted(version, 100), key=key)
         except ReleaseKeyTaken:  # another request started it meanwhile: that one is the release
             return self.releases.get(key=key)
+
+    def has_bound_metric(self) -> bool:
+        """Whether a metric of the gate is bound to a data source (its releases are pulled)."""
+        return MetricQuery.objects.filter(metric__in=self.gate_metrics.values("metric")).exists()
 
     def metrics_without_model(self) -> list[Metric]:
         """The metrics that count in the gate's verdict and have no trained model yet: until
@@ -330,6 +353,13 @@ def release_key_error(key: str) -> str | None:
     return None
 
 
+def retry_delay(failures_in_a_row: int, interval_seconds: int) -> timedelta:
+    """How long a metric whose pulls failed `failures_in_a_row` times waits for its next try:
+    5 s, then twice as long after each failure, up to the gate's interval."""
+    doublings = min(max(failures_in_a_row, 1) - 1, 30)
+    return timedelta(seconds=min(interval_seconds, FIRST_RETRY_SECONDS * 2**doublings))
+
+
 def fitted(text: str, length: int) -> str:
     """`text`, cut to `length` characters with an ellipsis when longer: a label taken from
     a longer identifier (which is kept whole elsewhere)."""
@@ -342,6 +372,45 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         if user.is_authenticated and user.is_active:
             return self.all()
         return self.none()
+
+    def due_for_pulling(self, now: datetime | None = None) -> ReleaseQuerySet:
+        """The releases whose next pull is due (`next_pull_at` passed): a claimed one is not, until
+        its lease ends."""
+        return self.filter(next_pull_at__lte=now or timezone.now())
+
+    def claim_due_for_pulling(self, now: datetime | None = None) -> list[int]:
+        """The ids of the due releases this caller now holds for a pull, oldest due first. Each is
+        claimed by one conditional UPDATE (its `next_pull_at` moved to a lease ahead, if it still
+        is what was read), so two beats or workers at once never hold the same release: on
+        SQLite writes take turns, and on PostgreSQL the second UPDATE waits for the first and
+        then finds the row no longer as it read it."""
+        now = now or timezone.now()
+        due = self.due_for_pulling(now).order_by("next_pull_at", "pk").values_list("pk", "next_pull_at")
+        return [
+            pk
+            for pk, due_at in due
+            if Release.objects.filter(pk=pk, next_pull_at=due_at).update(next_pull_at=now + PULL_LEASE)
+        ]
+
+    def with_newest_pulls(self) -> ReleaseQuerySet:
+        """The releases with each one's `newest_pulls` read at once (one query for them all)."""
+        newest = (
+            Pull.objects.select_related("metric", "source", "observation")
+            .annotate(
+                recency=Window(
+                    RowNumber(),
+                    partition_by=[F("release_id"), F("metric_id")],
+                    order_by=[F("pulled_at").desc(), F("pk").desc()],
+                )
+            )
+            .filter(recency=1)
+        )
+        return self.prefetch_related(models.Prefetch("pulls", queryset=newest, to_attr="prefetched_newest_pulls"))
+
+    def pull(self, release_id: int, now: datetime | None = None) -> list[Pull]:
+        """`Release.pull` of the release `release_id`; nothing when it was deleted meanwhile."""
+        release = self.select_related("gate").filter(pk=release_id).first()
+        return [] if release is None else release.pull(now)
 
 
 class Release(models.Model):
@@ -397,21 +466,183 @@ class Release(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def observe(self, metric: Metric, value: float, user: User | None, minutes: float | None = None) -> Observation:
+    def observe(
+        self,
+        metric: Metric,
+        value: float,
+        user: User | None,
+        minutes: float | None = None,
+        *,
+        source: str = Source.API,
+        at: datetime | None = None,
+    ) -> Observation:
         """Judge `value` of one of the gate's metrics, `minutes` after the release started (by
-        default, the minutes since `started_at`), and keep it. Raises `NotInGate` for another
-        metric, and what `Metric.predict` raises when it has no usable model."""
+        default, the minutes since `started_at`), and keep it, observed `at` (now by default) from
+        `source` (a Source value: pushed through the API, or pulled). Raises `NotInGate` for
+        another metric, and what `Metric.predict` raises when it has no usable model."""
         if not self.gate.gate_metrics.filter(metric=metric).exists():
             raise NotInGate(self.gate, metric)
-        now = timezone.now()
+        now = at or timezone.now()
         age = max(0.0, (now - self.started_at).total_seconds() / 60)
         if minutes is None:
             minutes = age
         # Observed when the release was that old, if that is not in the future (a replayed history).
         observed_at = self.started_at + timedelta(minutes=minutes) if minutes < age else now
         with transaction.atomic():  # the verdict is logged with its observation, or not at all
-            verdict = metric.predict(value, minutes, user, source=Source.API)
+            verdict = metric.predict(value, minutes, user, source=source)
             return Observation.objects.create(release=self, metric=metric, verdict=verdict, observed_at=observed_at)
+
+    @property
+    def is_pulled(self) -> bool:
+        """Whether its gate's bound metrics are pulled, or were: it started with one bound."""
+        return self.next_pull_at is not None or self.pulling_ended_at is not None
+
+    def pull(self, now: datetime | None = None) -> list[Pull]:
+        """Query the store of each bound metric of its gate that is due (`now`, the schedule's
+        clock: the time by default), and record each answer as a `Pull`: a value as an
+        observation pulled from the source, no data with what the store said, or a failure
+        (the store could not be asked, or the metric has no usable model to judge the value),
+        tried again after `retry_delay`. Then its `next_pull_at` is the earliest due, or
+        pulling ends (`pulling_ended_at`, `pulling_ended_because`): when its real verdict is
+        rollback, when the gate's `pull_for_minutes` have passed, or when no metric of the gate
+        is bound any more. A rollout verdict does not end it: a canary healthy at its first
+        minute must still be watched until the limit (the lead's decision).
+
+        The stores are asked outside any transaction; one metric's failure never stops the
+        others. Returns the pulls made (none when nothing was due or pulling ended)."""
+        now = now or timezone.now()
+        if self.pulling_ended_at is not None:
+            return []
+        bound = {
+            query.metric_id: query
+            for query in MetricQuery.objects.filter(metric__in=self.gate.gate_metrics.values("metric"))
+            .select_related("metric", "source")
+            .order_by("metric_id")
+        }
+        if not bound:
+            self._end_pulling(now, PullingEnded.NOTHING_BOUND)
+            return []
+        ends_at = self.started_at + timedelta(minutes=self.gate.pull_for_minutes)
+        if now >= ends_at:
+            self._end_pulling(now, PullingEnded.LIMIT)
+            return []
+        newest = self.newest_pulls()
+        pulls = []
+        for metric_id, query in bound.items():
+            previous = newest.get(metric_id)
+            if previous is None or self.next_pull_of(previous) <= now:
+                newest[metric_id] = self._pull_metric(query, previous, now)
+                pulls.append(newest[metric_id])
+        if self.verdict(now).state == VerdictState.ROLLBACK:
+            self._end_pulling(now, PullingEnded.ROLLBACK)
+        else:
+            self.next_pull_at = min([self.next_pull_of(newest[metric_id]) for metric_id in bound] + [ends_at])
+            Release.objects.filter(pk=self.pk).update(next_pull_at=self.next_pull_at)
+        return pulls
+
+    @property
+    def pulling_ended_display(self) -> str:
+        """Why its pulling ended, in words ('' while it goes on)."""
+        because = self.pulling_ended_because
+        return str(PullingEnded(because).label) if because in PullingEnded.values else ""
+
+    def next_pull_words(self, now: datetime | None = None) -> str:
+        """When its next pull is, from `now`: "in 20 s", "now" ('' when none is)."""
+        if self.next_pull_at is None:
+            return ""
+        wait = round((self.next_pull_at - (now or timezone.now())).total_seconds())
+        return gettext("in %(wait)s") % {"wait": seconds_words(wait)} if wait > 0 else gettext("now")
+
+    def pulled_metrics(self, now: datetime | None = None) -> list[MetricPulling]:
+        """How each metric of its gate bound to a data source (and each pulled earlier in this
+        release) is pulled: its query and source, and its newest pull, as of `now`. In two
+        queries."""
+        bound = {
+            query.metric_id: query
+            for query in MetricQuery.objects.filter(metric__in=self.gate.gate_metrics.values("metric")).select_related(
+                "metric", "source"
+            )
+        }
+        newest = self.newest_pulls()
+        found = []
+        for metric_id in sorted(bound.keys() | newest.keys()):
+            query, pull = bound.get(metric_id), newest.get(metric_id)
+            metric = query.metric if query is not None else pull.metric  # type: ignore[union-attr]
+            next_at = self.next_pull_of(pull) if pull is not None and self.next_pull_at is not None else None
+            found.append(MetricPulling(metric, query, pull, next_at, now or timezone.now()))
+        return found
+
+    def next_pull_of(self, pull: Pull) -> datetime:
+        """When the metric of `pull` (its newest in this release) is due again: one interval after
+        an answer, `retry_delay` after a failure."""
+        interval = self.gate.pull_interval_seconds
+        if pull.outcome == PullOutcome.FAILED:
+            return pull.pulled_at + retry_delay(pull.failures_in_a_row, interval)
+        return pull.pulled_at + timedelta(seconds=interval)
+
+    def newest_pulls(self) -> dict[int, Pull]:
+        """The newest pull of each metric pulled in this release, by metric id, in one query (none
+        when read with `ReleaseQuerySet.with_newest_pulls`)."""
+        prefetched: list[Pull] | None = getattr(self, "prefetched_newest_pulls", None)
+        if prefetched is not None:
+            return {pull.metric_id: pull for pull in prefetched}
+        rows = (
+            self.pulls.select_related("metric", "source", "observation")
+            .annotate(
+                recency=Window(
+                    RowNumber(), partition_by=[F("metric_id")], order_by=[F("pulled_at").desc(), F("pk").desc()]
+                )
+            )
+            .filter(recency=1)
+        )
+        return {pull.metric_id: pull for pull in rows}
+
+    def _pull_metric(self, query: MetricQuery, previous: Pull | None, now: datetime) -> Pull:
+        minutes = max(0.0, (now - self.started_at).total_seconds() / 60)
+        variables = Variables(key=self.key, version=self.version, window=max(1, int(minutes)))
+        pull = Pull(release=self, metric=query.metric, source=query.source, pulled_at=now, minutes=minutes)
+        failures = (previous.failures_in_a_row if previous is not None else 0) + 1
+        try:
+            pull.query_sent, pull.baseline_query_sent = queries_sent(query, variables)
+            measurement = query.measure(variables)
+        except NoData as answer:
+            pull.outcome, pull.error_kind, pull.detail = PullOutcome.NO_DATA, answer.kind, answer.detail
+        except StoreError as error:
+            pull.outcome, pull.error_kind, pull.detail = PullOutcome.FAILED, error.kind, error.detail
+            pull.failures_in_a_row = failures
+        except DatabaseError:
+            raise
+        except Exception as error:  # a store's code that fails otherwise fails this metric's pull only
+            logger.exception("Pulling metric %s of release %s failed.", query.metric_id, self.pk)
+            pull.outcome, pull.detail, pull.failures_in_a_row = PullOutcome.FAILED, type(error).__name__, failures
+        else:
+            pull.value, pull.canary_value, pull.baseline_value = (
+                measurement.value,
+                measurement.canary,
+                measurement.baseline,
+            )
+            pull.sampled_at = measurement.sampled_at
+            pull.query_sent, pull.baseline_query_sent = measurement.query_sent, measurement.baseline_query_sent
+            try:
+                with transaction.atomic():  # the observation is kept with its provenance, or neither
+                    pull.observation = self.observe(
+                        query.metric, measurement.value, None, minutes, source=Source.PULL, at=now
+                    )
+                    pull.outcome = PullOutcome.OK
+                    pull.save()
+                    return pull
+            except DomainError as refusal:  # no usable model to judge it (or no longer in the gate)
+                pull.observation = None
+                pull.outcome, pull.error_kind, pull.detail = PullOutcome.FAILED, refusal.code, str(refusal)
+                pull.failures_in_a_row = failures
+        pull.save()
+        return pull
+
+    def _end_pulling(self, now: datetime, because: PullingEnded) -> None:
+        self.next_pull_at, self.pulling_ended_at, self.pulling_ended_because = None, now, because
+        Release.objects.filter(pk=self.pk).update(
+            next_pull_at=None, pulling_ended_at=now, pulling_ended_because=because
+        )
 
     def answer(self, user: User | None, at: datetime | None = None) -> ReleaseVerdict:
         """The release verdict as `user` (a pipeline, through the API) asked for it, now or `at`
@@ -459,9 +690,33 @@ class Release(models.Model):
         the gate's rule over the metrics. Read in as many queries however many observations."""
         observed = self.observations.all() if at is None else self.observations.filter(observed_at__lte=at)
         trained = TrainedModel.objects.filter(metric=OuterRef("metric"))
-        gate_metrics = self.gate.gate_metrics.select_related("metric").annotate(has_model=Exists(trained))
-        age = ((at or timezone.now()) - self.started_at).total_seconds() / 60
-        return judge_release(self.gate, list(gate_metrics), observed_metrics(observed), age)
+        pulled = self.pulls.filter(metric=OuterRef("metric"))
+        if at is not None:
+            pulled = pulled.filter(pulled_at__lte=at)
+        gate_metrics = list(
+            self.gate.gate_metrics.select_related("metric").annotate(
+                has_model=Exists(trained), is_pulled=Exists(pulled)
+            )
+        )
+        now = at or timezone.now()
+        seen = observed_metrics(observed)
+        age = (now - self.started_at).total_seconds() / 60
+        return judge_release(self.gate, gate_metrics, seen, age, self.silences(gate_metrics, seen, now))
+
+    def silences(
+        self, gate_metrics: Sequence[GateMetric], seen: Mapping[int, ObservedMetric], now: datetime
+    ) -> dict[int, float]:
+        """How long (minutes) each metric pulled in this release has gone without an observation,
+        up to `now` or to when its pulling ended (a metric is not missing for pulls that were
+        never due): `judge_metric` counts it missing once that exceeds the gate's wait."""
+        until = min(now, self.pulling_ended_at) if self.pulling_ended_at is not None else now
+        silences = {}
+        for item in gate_metrics:
+            if getattr(item, "is_pulled", False):
+                observed = seen.get(item.metric_id)
+                since = observed.newest_at if observed is not None and observed.newest_at else self.started_at
+                silences[item.metric_id] = max(0.0, (until - since).total_seconds() / 60)
+        return silences
 
     def history(self, newest: int = HISTORY_POINTS) -> list[Answer]:
         """Its verdict over time: the `newest` verdicts answered, oldest first, each numbered
@@ -598,6 +853,7 @@ class ObservedMetric:
     inconclusives: int
     first_rollbacks: tuple[Observation, ...]
     first_inconclusives: tuple[Observation, ...]
+    newest_at: datetime | None = None  # when the newest was observed
 
 
 def observed_metrics(observations: models.QuerySet[Observation]) -> dict[int, ObservedMetric]:
@@ -624,7 +880,7 @@ def observed_metrics(observations: models.QuerySet[Observation]) -> dict[int, Ob
         seen["observations"] = row.in_metric
         seen["counts"][state] = row.in_state
         if row.recency == 1:
-            seen["newest"] = row.verdict
+            seen["newest"], seen["newest_at"] = row.verdict, row.observed_at
         if state in bad and row.position <= SHOWN_CAUSES:
             seen[state].append(row)
     return {
@@ -635,6 +891,7 @@ def observed_metrics(observations: models.QuerySet[Observation]) -> dict[int, Ob
             inconclusives=seen["counts"].get(VerdictState.INCONCLUSIVE, 0),
             first_rollbacks=tuple(seen[VerdictState.ROLLBACK]),
             first_inconclusives=tuple(seen[VerdictState.INCONCLUSIVE]),
+            newest_at=seen["newest_at"],
         )
         for metric_id, seen in found.items()
     }
@@ -706,6 +963,79 @@ class MetricJudgement:
 
 
 @dataclass(frozen=True)
+class MetricPulling:
+    """A metric of a release's gate as it is pulled: its binding (None: no longer bound), its
+    newest pull in the release (None: not pulled yet), and when it is due again (None: not)."""
+
+    metric: Metric
+    query: MetricQuery | None
+    newest: Pull | None
+    next_at: datetime | None
+    now: datetime  # when it was read: waits are counted from it
+
+    @property
+    def source(self) -> Any:
+        """The data source asked: the binding's, or the newest pull's."""
+        if self.query is not None:
+            return self.query.source
+        return self.newest.source if self.newest is not None else None
+
+    @property
+    def is_failing(self) -> bool:
+        return self.newest is not None and self.newest.outcome == PullOutcome.FAILED
+
+    @property
+    def answer_words(self) -> str:
+        """What the store answered when the newest pull found no data ('' otherwise)."""
+        pull = self.newest
+        if pull is None or pull.outcome != PullOutcome.NO_DATA:
+            return ""
+        return pull.error_words
+
+    @property
+    def failure_words(self) -> str:
+        """The newest failure in plain words: who could not be asked, how often in a row, when
+        it is tried next ('' when the newest pull did not fail)."""
+        pull = self.newest
+        if pull is None or pull.outcome != PullOutcome.FAILED:
+            return ""
+        source = self.source
+        if pull.is_judging_failure:
+            what = gettext("The value of “%(metric)s” could not be judged") % {"metric": self.metric.name}
+        elif source is None:
+            what = gettext("Its data source, since deleted, could not be asked")
+        else:
+            what = gettext("%(kind)s “%(source)s” could not be asked") % {
+                "kind": source.get_kind_display(),
+                "source": source.name,
+            }
+        why = pull.error_words
+        again = ngettext("%(count)d time in a row", "%(count)d times in a row", pull.failures_in_a_row) % {
+            "count": pull.failures_in_a_row
+        }
+        if self.next_at is None:
+            when = gettext("no next try: pulling ended")
+        else:
+            wait = max(0, round((self.next_at - self.now).total_seconds()))
+            when = gettext("next try in %(wait)s") % {"wait": seconds_words(wait)} if wait else gettext("next try now")
+        return gettext("%(what)s, %(again)s; %(when)s. %(why)s") % {
+            "what": what,
+            "again": again,
+            "when": when,
+            "why": why,
+        }
+
+
+def seconds_words(seconds: int) -> str:
+    """A wait as people say it: "20 s", "2 min 5 s"."""
+    if seconds < 60:
+        return gettext("%(seconds)d s") % {"seconds": seconds}
+    if seconds % 60 == 0:
+        return gettext("%(minutes)d min") % {"minutes": seconds // 60}
+    return gettext("%(minutes)d min %(seconds)d s") % {"minutes": seconds // 60, "seconds": seconds % 60}
+
+
+@dataclass(frozen=True)
 class ReleaseVerdict:
     state: str  # a VerdictState value: the real verdict (also in dry run)
     score: float | None  # 0 to 100: 0 on a veto; None while waiting, when nothing counts or a critical metric blocks
@@ -761,12 +1091,21 @@ def score_to_show(score: float | None, rule: str) -> float | None:
 
 
 def judge_release(
-    gate: Gate, gate_metrics: list[GateMetric], observed: dict[int, ObservedMetric], age_minutes: float
+    gate: Gate,
+    gate_metrics: Sequence[GateMetric],
+    observed: dict[int, ObservedMetric],
+    age_minutes: float,
+    silences: Mapping[int, float] | None = None,
 ) -> ReleaseVerdict:
-    """Each metric judged over the release (`judge_metric`), then Kayenta's rule with Keptn's
-    half point for a warning: a critical rollback vetoes, a critical inconclusive blocks a
-    rollout; otherwise the weighted score of the counted metrics against the two thresholds."""
-    judgements = [judge_metric(gate, item, observed.get(item.metric_id), age_minutes) for item in gate_metrics]
+    """Each metric judged over the release (`judge_metric`; `silences`: how long each pulled
+    metric has gone without an observation), then Kayenta's rule with Keptn's half point for a
+    warning: a critical rollback vetoes, a critical inconclusive blocks a rollout; otherwise the
+    weighted score of the counted metrics against the two thresholds."""
+    silences = silences or {}
+    judgements = [
+        judge_metric(gate, item, observed.get(item.metric_id), age_minutes, silences.get(item.metric_id))
+        for item in gate_metrics
+    ]
     exact = _exact_score(judgements)
     state, decided_by = decide_release(gate, judgements, exact)
     weighted = None if exact is None else _shown_score(exact, gate)
@@ -780,9 +1119,14 @@ def judge_release(
     )
 
 
-def judge_metric(gate: Gate, item: GateMetric, seen: ObservedMetric | None, age_minutes: float) -> MetricJudgement:
+def judge_metric(
+    gate: Gate, item: GateMetric, seen: ObservedMetric | None, age_minutes: float, silence: float | None = None
+) -> MetricJudgement:
     """A gate metric's verdict over the release: missing once the gate stops waiting for it,
-    else from its observations (`over_the_release`)."""
+    else from its observations (`over_the_release`). A metric pulled from a data source is also
+    missing once it has gone `silence` minutes without an observation, longer than the gate
+    waits (and than one pull interval): its store went down or has no data mid-release. A
+    failure limit it went over still holds it rolled back."""
     judgement = MetricJudgement(
         metric=item.metric,
         weight=item.weight,
@@ -800,6 +1144,14 @@ def judge_metric(gate: Gate, item: GateMetric, seen: ObservedMetric | None, age_
             return replace(judgement, state=gate.missing_means, cause=MetricCause.MISSING)
         return judgement
     state, cause, caused_by = over_the_release(item, seen)
+    if (
+        silence is not None
+        and gate.missing_after_minutes is not None
+        and silence > max(gate.missing_after_minutes, gate.pull_interval_seconds / 60)
+        and cause != MetricCause.FAILURE_LIMIT
+        and judgement.can_change_the_verdict
+    ):
+        state, cause, caused_by = VerdictState(gate.missing_means), MetricCause.MISSING, ()
     return replace(
         judgement,
         verdict=seen.newest,

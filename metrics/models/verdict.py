@@ -26,6 +26,7 @@ from predictor.nearest import nearest_positions
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
+    from metrics.models.data_source import Pull
     from metrics.models.trained_model import TrainedModel
     from predictor.explain import Leaf
 
@@ -324,6 +325,20 @@ class Verdict(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("metrics:verdict", args=[self.pk])
+
+    @cached_property
+    def provenance(self) -> Pull | None:
+        """For a verdict on a value pulled from a data source, the pull that read it (its source,
+        the query as sent, the sample's time, the canary's and baseline's raw numbers)."""
+        if self.source != Source.PULL:
+            return None
+        from metrics.models.data_source import Pull
+
+        return (
+            Pull.objects.select_related("source", "release", "metric__store_query")
+            .filter(observation__verdict=self)
+            .first()
+        )
 
     @property
     def is_rollback(self) -> bool:

@@ -230,10 +230,22 @@ def test_the_worker_also_sweeps_abandoned_jobs_so_that_a_dead_workers_job_ends_i
     for procfile in (PROCFILE, ROOT / "Procfile.dev"):
         lines = dict(_procfile_line(line) for line in procfile.read_text(encoding="utf-8").splitlines() if line.strip())
         assert "--beat" in shlex.split(lines["worker"]), procfile
-    (entry,) = django_settings.CELERY_BEAT_SCHEDULE.values()
+    entry = django_settings.CELERY_BEAT_SCHEDULE["sweep-abandoned-jobs"]
     assert (entry["task"], entry["schedule"]) == ("metrics.tasks.sweep_abandoned_jobs", 20.0)
     # Silent for the timeout, then found by the next sweep: within 80 s of its last beat.
     assert django_settings.MBREAK_JOB_HEARTBEAT_TIMEOUT + 20.0 <= 90
+
+
+def test_the_worker_looks_for_releases_due_to_be_pulled_every_ten_seconds() -> None:
+    """A gate pulls at most every 10 s: a release is then at most a tick late."""
+    from django.conf import settings as django_settings
+
+    from mbreak.celery import app
+
+    entry = django_settings.CELERY_BEAT_SCHEDULE["pull-due-releases"]
+    assert (entry["task"], entry["schedule"]) == ("metrics.tasks.pull_due_releases", 10)
+    app.loader.import_default_modules()
+    assert {"metrics.tasks.pull_due_releases", "metrics.tasks.pull_release"} <= set(app.tasks)
 
 
 def test_gunicorn_reads_the_projects_config_file_from_the_working_directory(monkeypatch) -> None:
