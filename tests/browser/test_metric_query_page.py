@@ -9,9 +9,9 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from metrics.models import DataSource, MetricQuery
 from metrics.models.data_source import SourceKind
+from stores.local_prometheus import free_port
 from tests.browser.test_phone_layout import page_width_overflow
 from tests.factories import PASSWORD, MetricFactory, UserFactory
-from tests.stores.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 

@@ -35,9 +35,9 @@ from metrics.models import (
 )
 from metrics.models.gate import FIRST_RETRY_SECONDS, PULL_LEASE, retry_delay
 from stores.errors import Kind
+from stores.local_prometheus import free_port
 from tests.api.test_gates import bearer, trained
 from tests.concurrency import run_concurrently
-from tests.stores.conftest import free_port
 
 GOOD_VALUE = 900  # rule_data's rule: a rollout whatever the minutes
 BAD_VALUE = 200  # a rollback from minute 10 on

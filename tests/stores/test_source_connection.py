@@ -178,7 +178,7 @@ def test_a_cloudwatch_source_is_tested_against_motos_server(client: Client, owne
     pytest.importorskip("stores.cloudwatch", reason="the CloudWatch store (helper h-cw) is not merged yet")
     from moto.server import ThreadedMotoServer
 
-    from tests.stores.conftest import free_port
+    from stores.local_prometheus import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
