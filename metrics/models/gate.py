@@ -506,7 +506,7 @@ class Release(models.Model):
         pulling ends (`pulling_ended_at`, `pulling_ended_because`): when its real verdict is
         rollback, when the gate's `pull_for_minutes` have passed, or when no metric of the gate
         is bound any more. A rollout verdict does not end it: a canary healthy at its first
-        minute must still be watched until the limit (the lead's decision).
+        minute must still be watched until the limit.
 
         The stores are asked outside any transaction; one metric's failure never stops the
         others. Returns the pulls made (none when nothing was due or pulling ended)."""
