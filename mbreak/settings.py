@@ -366,5 +366,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DecisionEnum": "metrics.models.metric.Decision.words",
         "VerdictEnum": "metrics.models.verdict.VerdictState.values",
+        "SourceKindEnum": "metrics.models.data_source.SourceKind.choices",
+        "JobKindEnum": "metrics.models.job.JobKind.choices",
     },
 }
