@@ -87,6 +87,16 @@ class FeedbackAlreadyGiven(DomainError):
         super().__init__(gettext("What was decided for this verdict has already been recorded."))
 
 
+def _earlier_file(earlier: ImportBatch) -> dict[str, str]:
+    """What a refusal says of the earlier import of the same file: into which metric, when, by whom, how many rows."""
+    return {
+        "name": earlier.metric.name,
+        "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
+        "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
+        "rows": number_format(earlier.rows, force_grouping=True),
+    }
+
+
 class DuplicateFile(DomainError):
     """The same file (same bytes) was imported into the metric already, or is being imported."""
 
@@ -95,12 +105,7 @@ class DuplicateFile(DomainError):
 
     def __init__(self, earlier: ImportBatch) -> None:
         self.earlier = earlier
-        params = {
-            "name": earlier.metric.name,
-            "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
-            "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
-            "rows": number_format(earlier.rows, force_grouping=True),
-        }
+        params = _earlier_file(earlier)
         if earlier.rows:
             said = gettext("This file was already imported into “%(name)s” on %(when)s by %(who)s (%(rows)s rows).")
         else:
@@ -118,12 +123,7 @@ class DuplicateFill(DomainError):
 
     def __init__(self, earlier: ImportBatch) -> None:
         self.earlier = earlier
-        params = {
-            "name": earlier.metric.name,
-            "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
-            "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
-            "rows": number_format(earlier.rows, force_grouping=True),
-        }
+        params = _earlier_file(earlier)
         if earlier.rows:
             said = gettext(
                 "These releases were already filled into “%(name)s” from this data source on %(when)s by %(who)s "

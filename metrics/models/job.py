@@ -640,18 +640,22 @@ class Job(models.Model):
             self.report("parsing")
             data = csv_io.parse_indicator_csv(file, batch.delimiter, progress=lambda rows: self.report("parsing", rows))
             del file
-            self.report("importing", 0, len(data))
-            # One transaction stores them all, with the file's count and the job's end: other
-            # connections see none of them until it commits, and a worker that dies before
-            # it commits leaves nothing (the broker's second delivery imports them once).
-            with transaction.atomic():
-                stored = self.metric.import_indicators(data, self.requested_by, batch)
-                ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
-                self._finish(JobStatus.DONE, done=stored, total=stored)
+            self._store(data, batch)
         except csv_io.CsvFormatError as error:
             self._refuse_file(error)
         except MetricDeleted as error:
             self._finish(JobStatus.FAILED, failure=Failure.METRIC_DELETED, detail=str(error))
+
+    def _store(self, data: IndicatorColumns, batch: ImportBatch) -> None:
+        """Store every row of an upload or a fill as the batch's: one transaction stores them all,
+        with the batch's count and the job's end. Other connections see none of them until it
+        commits, and a worker that dies before it commits leaves nothing (the broker's second
+        delivery imports them once)."""
+        self.report("importing", 0, len(data))
+        with transaction.atomic():
+            stored = self.metric.import_indicators(data, self.requested_by, batch)
+            ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
+            self._finish(JobStatus.DONE, done=stored, total=stored)
 
     def _refuse_file(self, error: CsvFormatError) -> None:
         """End the job refusing its file, with the errors line by line, kept so as to be worded
@@ -695,12 +699,7 @@ class Job(models.Model):
                     % {"name": self.metric.name}
                 )
             data = self._read_releases(bound, releases, minutes)
-            self.report("importing", 0, len(data))
-            # As an upload: one transaction stores them all, with the batch's count and the job's end.
-            with transaction.atomic():
-                stored = self.metric.import_indicators(data, self.requested_by, batch)
-                ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
-                self._finish(JobStatus.DONE, done=stored, total=stored)
+            self._store(data, batch)
         except csv_io.CsvFormatError as error:
             self._refuse_file(error)
         except MetricDeleted as error:
