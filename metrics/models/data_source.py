@@ -729,17 +729,24 @@ class MetricQuery(models.Model):
 
         Prometheus is asked at each whole minute after the start, a step of 60 seconds: the value
         at minute m is the one `query` gives at that moment. A CloudWatch datapoint stands for
-        its period, from its timestamp on: it is the value of the minute its period ends in."""
-        if self.source.kind == SourceKind.CLOUDWATCH:
-            samples = store.series(query, start, end)
-            ends_after = self.period_seconds
-        else:
-            samples = store.series(query, start + timedelta(minutes=1), end, step_seconds=60)
-            ends_after = 0
+        its period, from its timestamp on: it is the value of minute m when its period is the
+        newest one complete then (it ends at or before `start` + m minutes). CloudWatch starts
+        periods of whole minutes on a whole minute whatever moment is asked, so they are asked
+        from the minute the release started in: a release that started at 10:10:30 has as
+        minute 1 the period from 10:10 to 10:11, as minute 2 the next."""
         last = round((end - start).total_seconds() / 60)
         by_minute = {}
-        for sample in samples:
-            minutes = round(((sample.at - start).total_seconds() + ends_after) / 60)
+        if self.source.kind == SourceKind.CLOUDWATCH:
+            period = timedelta(seconds=self.period_seconds)
+            asked_from = start.replace(second=0, microsecond=0) if self.period_seconds % 60 == 0 else start
+            for sample in store.series(query, asked_from, end):
+                # Later samples of a minute replace earlier ones: the newest complete period wins.
+                minutes = math.ceil((sample.at + period - start).total_seconds() / 60)
+                if 1 <= minutes <= last:
+                    by_minute[minutes] = sample
+            return by_minute
+        for sample in store.series(query, start + timedelta(minutes=1), end, step_seconds=60):
+            minutes = round((sample.at - start).total_seconds() / 60)
             if 1 <= minutes <= last:
                 by_minute[minutes] = sample
         return by_minute

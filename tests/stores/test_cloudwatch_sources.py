@@ -218,6 +218,20 @@ def test_a_history_fill_reads_each_minute_as_the_datapoint_of_the_period_ending_
     assert [minute.sampled_at for minute in measured] == [start + timedelta(minutes=m - 1) for m in range(1, 6)]
 
 
+def test_a_history_fill_of_a_release_started_between_two_minutes_reads_each_minute_once(
+    cloudwatch: CloudWatchServer, metric: Metric, owner: User
+) -> None:
+    """CloudWatch starts a 60 s period on a whole minute, whatever moment is asked: a release
+    started at 10:10:30 has as minute 1 the period 10:10 to 10:11 (the newest complete at
+    10:11:30), as minute 2 the next, and so on, each once."""
+    query = bound_to_cloudwatch(metric, cloudwatch_source(owner, cloudwatch), "ErrorRatio")
+    start = CLOUDWATCH_START + timedelta(minutes=10, seconds=30)
+
+    measured = query.measure_series(Variables(key="any"), start, start + timedelta(minutes=5))
+
+    assert [(minute.minutes, minute.value) for minute in measured] == [(m, history_value(9 + m)) for m in range(1, 6)]
+
+
 def test_a_history_fill_over_five_minute_periods_gives_every_fifth_minute(
     cloudwatch: CloudWatchServer, metric: Metric, owner: User
 ) -> None:
