@@ -381,11 +381,24 @@ class VerdictFilterForm(forms.Form):
 
 class GateForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Gate]):
     localized_numbers = ("pass_score", "marginal_score", "missing_after_minutes")
+    whole_numbers = ("pull_interval_seconds", "pull_for_minutes")
 
     class Meta:
         model = Gate
-        fields = ["name", "pass_score", "marginal_score", "missing_after_minutes", "missing_means", "dry_run"]
-        field_classes = dict.fromkeys(("pass_score", "marginal_score", "missing_after_minutes"), DecimalTextField)
+        fields = [
+            "name",
+            "pass_score",
+            "marginal_score",
+            "missing_after_minutes",
+            "missing_means",
+            "dry_run",
+            "pull_interval_seconds",
+            "pull_for_minutes",
+        ]
+        field_classes = {
+            **dict.fromkeys(("pass_score", "marginal_score", "missing_after_minutes"), DecimalTextField),
+            **dict.fromkeys(("pull_interval_seconds", "pull_for_minutes"), WholeNumberField),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
