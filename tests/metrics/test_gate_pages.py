@@ -291,8 +291,10 @@ def test_the_owner_sets_how_often_and_how_long_the_gates_bound_metrics_are_pulle
 
     kept.refresh_from_db()
     assert (kept.pull_interval_seconds, kept.pull_for_minutes) == (10, 45)
-    assert "queried every 10 s while a release is open, for up to 45 min after its start" in text_of(
-        response, "gate-settings"
+    assert text_of(response, "gate-settings") == (
+        "A counted metric with no observation yet is waited for as long as it takes. "
+        "Its metrics bound to a data source are queried every 10 s while a release is open, for up to 45 min after "
+        "its start."
     )
     editor = client.get(reverse("metrics:gate_edit", args=[kept.pk])).content.decode()
     assert control(editor, "pull_interval_seconds")["value"] == "10"
