@@ -644,8 +644,8 @@ class MetricQuery(models.Model):
                 shown = replace(shown, canary=canary.value, sampled_at=canary.at)
                 if baseline_query is not None:
                     side = "baseline"
-                    baseline = store.value(baseline_query)
-                    shown = replace(shown, baseline=baseline.value)
+                    canary, baseline = self._both_sides(store, canary, canary_query, baseline_query)
+                    shown = replace(shown, canary=canary.value, baseline=baseline.value, sampled_at=canary.at)
             side = ""
             return replace(shown, value=compared(self.compare, canary.value, shown.baseline))
         except StoreError as error:
@@ -666,7 +666,7 @@ class MetricQuery(models.Model):
             if not self.compares:
                 return Measurement(canary.value, canary.value, None, canary.at, _described(canary_query))
             baseline_query = self.sent(variables, self.baseline_selector)
-            baseline = store.value(baseline_query, at)
+            canary, baseline = self._both_sides(store, canary, canary_query, baseline_query, at)
         return Measurement(
             value=compared(self.compare, canary.value, baseline.value),
             canary=canary.value,
@@ -675,6 +675,33 @@ class MetricQuery(models.Model):
             query_sent=_described(canary_query),
             baseline_query_sent=_described(baseline_query),
         )
+
+    def _both_sides(
+        self, store: Any, canary: Sample, canary_query: Any, baseline_query: Any, at: datetime | None = None
+    ) -> tuple[Sample, Sample]:
+        """The canary's value (`canary`, asked already) and the baseline's, in the same window.
+
+        Prometheus answers both at the moment asked. CloudWatch gives each series' newest period
+        it has published, and it may publish the canary's before the baseline's (or after): both
+        are read in the newest period both have. Raises `NoData` when they have none in common
+        among the last ones."""
+        if self.source.kind != SourceKind.CLOUDWATCH:
+            return canary, store.value(baseline_query, at)
+        period = timedelta(seconds=self.period_seconds)
+        apart = NoData(Kind.NO_DATA, gettext("the canary and the baseline have no period in which both have a value"))
+        try:
+            baseline = store.value(baseline_query, canary.at + period)  # none newer than the canary's
+        except NoData:
+            store.value(baseline_query, at)  # when the baseline has none at all, that is the reason
+            raise apart from None
+        if baseline.at < canary.at:
+            try:
+                canary = store.value(canary_query, baseline.at + period)
+            except NoData:
+                raise apart from None
+        if baseline.at != canary.at:
+            raise apart
+        return canary, baseline
 
     @property
     def uses_window(self) -> bool:

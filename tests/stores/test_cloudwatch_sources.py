@@ -290,3 +290,65 @@ def test_a_history_fill_from_cloudwatch_stores_each_minute_with_its_decision_as_
     ]
     batch = ImportBatch.objects.get()
     assert (batch.source, batch.fill_minutes, batch.rows) == (source, 5, 10)
+
+
+def test_a_baseline_published_later_is_compared_with_the_canary_of_its_own_period(
+    cloudwatch: CloudWatchServer, metric: Metric, owner: User
+) -> None:
+    """CloudWatch publishes each series' newest period when it can: a canary already has the last
+    minute when its baseline does not yet. Both are read in the newest period both have."""
+    minute = last_minute()
+    cloudwatch.put("LaggingErrorRatio", (("Service", "checkout"),), {minute - timedelta(minutes=1): 0.02, minute: 0.09})
+    cloudwatch.put("LaggingErrorRatio", (("Service", "search"),), {minute - timedelta(minutes=1): 0.01})
+    query = compared_services(metric, cloudwatch_source(owner, cloudwatch), "LaggingErrorRatio")
+
+    measured = query.measure(Variables(window=5))
+    preview = query.preview()
+
+    assert (measured.canary, measured.baseline, measured.value) == (0.02, 0.01, 2.0)
+    assert measured.sampled_at == minute - timedelta(minutes=1)
+    assert (preview.canary, preview.baseline, preview.value) == (0.02, 0.01, 2.0)
+
+
+def test_a_canary_and_a_baseline_with_no_period_in_common_give_no_value(
+    cloudwatch: CloudWatchServer, metric: Metric, owner: User
+) -> None:
+    minute = last_minute()
+    cloudwatch.put("ApartErrorRatio", (("Service", "checkout"),), {minute: 0.09})
+    cloudwatch.put("ApartErrorRatio", (("Service", "search"),), {minute - timedelta(minutes=1): 0.01})
+    query = compared_services(metric, cloudwatch_source(owner, cloudwatch), "ApartErrorRatio")
+
+    with pytest.raises(NoData) as no_value:
+        query.measure(Variables(window=5))
+    preview = query.preview()
+
+    assert no_value.value.kind == Kind.NO_DATA
+    assert (preview.value, preview.error_kind) == (None, Kind.NO_DATA)
+    assert "no period in which both" in preview.reason
+
+
+def test_a_canary_published_later_is_compared_with_the_baseline_of_its_own_period(
+    cloudwatch: CloudWatchServer, metric: Metric, owner: User
+) -> None:
+    minute = last_minute()
+    cloudwatch.put("LateCanaryErrorRatio", (("Service", "checkout"),), {minute - timedelta(minutes=1): 0.03})
+    cloudwatch.put("LateCanaryErrorRatio", (("Service", "search"),), {minute - timedelta(minutes=1): 0.01, minute: 0.5})
+    query = compared_services(metric, cloudwatch_source(owner, cloudwatch), "LateCanaryErrorRatio")
+
+    measured = query.measure(Variables(window=5))
+
+    assert (measured.canary, measured.baseline) == (0.03, 0.01)
+    assert measured.value == pytest.approx(3.0)
+
+
+def test_a_baseline_with_no_datapoint_at_all_is_named_as_the_side_without_data(
+    cloudwatch: CloudWatchServer, metric: Metric, owner: User
+) -> None:
+    cloudwatch.put("LonelyErrorRatio", (("Service", "checkout"),), {last_minute(): 0.03})
+    query = compared_services(metric, cloudwatch_source(owner, cloudwatch), "LonelyErrorRatio")
+
+    preview = query.preview()
+
+    assert (preview.canary, preview.baseline, preview.value) == (0.03, None, None)
+    assert preview.reason.startswith("The baseline: No data: no series matches the query. no datapoint of")
+    assert "{Service=search}" in preview.reason
