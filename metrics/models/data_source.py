@@ -72,6 +72,9 @@ HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
 MOST_DIMENSIONS = 30
 LONGEST_DIMENSION_NAME = 255
 LONGEST_DIMENSION_VALUE = 1024
+# The shortest period CloudWatch keeps datapoints of for a moment older than each age: 1 hour
+# after 63 days, 5 minutes after 15 days, 1 minute after 3 hours (high resolution before).
+CLOUDWATCH_PERIODS_KEPT = ((timedelta(days=63), 3600), (timedelta(days=15), 300), (timedelta(hours=3), 60))
 # A preview without a window: as five minutes into a release, long enough for a rate().
 PREVIEW_WINDOW_MINUTES = 5
 
@@ -760,13 +763,17 @@ class MetricQuery(models.Model):
         newest one complete then (it ends at or before `start` + m minutes). CloudWatch starts
         periods of whole minutes on a whole minute whatever moment is asked, so they are asked
         from the minute the release started in: a release that started at 10:10:30 has as
-        minute 1 the period from 10:10 to 10:11, as minute 2 the next."""
+        minute 1 the period from 10:10 to 10:11, as minute 2 the next. An old release is read
+        over the periods CloudWatch keeps for its age (`cloudwatch_period`)."""
         last = round((end - start).total_seconds() / 60)
         by_minute = {}
         if self.source.kind == SourceKind.CLOUDWATCH:
-            period = timedelta(seconds=self.period_seconds)
-            asked_from = start.replace(second=0, microsecond=0) if self.period_seconds % 60 == 0 else start
-            for sample in store.series(query, asked_from, end):
+            seconds, starts_on = cloudwatch_period(self.period_seconds, start, timezone.now())
+            period = timedelta(seconds=seconds)
+            asked_from = start
+            if starts_on:
+                asked_from = start.replace(microsecond=0) - timedelta(seconds=int(start.timestamp()) % starts_on)
+            for sample in store.series(replace(query, period_seconds=seconds), asked_from, end):
                 # Later samples of a minute replace earlier ones: the newest complete period wins.
                 minutes = math.ceil((sample.at + period - start).total_seconds() / 60)
                 if 1 <= minutes <= last:
@@ -793,6 +800,22 @@ class MetricQuery(models.Model):
             statistic=self.statistic,
             period_seconds=self.period_seconds,
         )
+
+
+def cloudwatch_period(period_seconds: int, start: datetime, now: datetime) -> tuple[int, int]:
+    """The period CloudWatch gives datapoints of for a time range from `start` (as old as it
+    is `now`), and the seconds its periods then start on (0: the moment asked).
+
+    CloudWatch keeps 1-minute periods for 15 days, 5-minute ones for 63 days, then hours (and
+    periods under a minute for 3 hours): asked a shorter period from an older start it gives
+    no datapoint at all, so the period is the shortest multiple of `period_seconds`'s that it
+    keeps. It starts periods of whole minutes on a whole minute, 5-minute ones on a 5-minute
+    clock interval, hours on the hour.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html"""
+    age = now - start
+    kept = next((seconds for older_than, seconds in CLOUDWATCH_PERIODS_KEPT if age > older_than), 1)
+    seconds = kept * math.ceil(period_seconds / kept)
+    return seconds, (max(kept, 60) if seconds % 60 == 0 else 0)
 
 
 class Refusal(NamedTuple):

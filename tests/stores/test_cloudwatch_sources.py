@@ -352,3 +352,29 @@ def test_a_baseline_with_no_datapoint_at_all_is_named_as_the_side_without_data(
     assert (preview.canary, preview.baseline, preview.value) == (0.03, None, None)
     assert preview.reason.startswith("The baseline: No data: no series matches the query. no datapoint of")
     assert "{Service=search}" in preview.reason
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "period_seconds", "read_over_minutes"), [(20, 60, 5), (70, 60, 60), (20, 600, 10), (20, 420, 10)]
+)
+def test_a_history_fill_of_an_old_release_asks_the_shortest_period_cloudwatch_keeps_for_its_age(
+    cloudwatch: CloudWatchServer,
+    metric: Metric,
+    owner: User,
+    days_ago: int,
+    period_seconds: int,
+    read_over_minutes: int,
+) -> None:
+    """CloudWatch gives no datapoint of a period shorter than it keeps for a moment that old (1
+    minute up to 15 days ago, 5 minutes up to 63 days, 1 hour beyond): an old release's minutes
+    are read over such periods (a multiple of them), each the average of its minutes' datapoints."""
+    start = CLOUDWATCH_START.replace(hour=0) - timedelta(days=days_ago)
+    name = f"OldErrorRatio{days_ago}d{period_seconds}s"
+    cloudwatch.put(name, CHECKOUT, {start + timedelta(minutes=m): float(m) for m in range(120)})
+    query = bound_to_cloudwatch(metric, cloudwatch_source(owner, cloudwatch), name, period_seconds=period_seconds)
+
+    measured = query.measure_series(Variables(), start, start + timedelta(minutes=60))
+
+    ends = list(range(read_over_minutes, 61, read_over_minutes))
+    assert [minute.minutes for minute in measured] == ends
+    assert [minute.value for minute in measured] == pytest.approx([end - (read_over_minutes + 1) / 2 for end in ends])
