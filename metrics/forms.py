@@ -595,7 +595,7 @@ class MetricQueryForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm
             ),
             "namespace": _("Empty: the data source's."),
             "statistic": _("Average, Sum, Minimum, Maximum, SampleCount, or a percentile such as p99."),
-            "period_seconds": _("1, 5, 10 or 30, or a multiple of 60."),
+            "period_seconds": _("1, 5, 10, 20 or 30, or a multiple of 60."),
             "canary_selector": _('What picks the canary out, e.g. rollouts_pod_template_hash="{{ key }}".'),
             "baseline_selector": _(
                 'What picks the baseline (stable) out, e.g. rollouts_pod_template_hash!="{{ key }}".'

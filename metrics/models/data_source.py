@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 # The longest a source may take to answer one query, and the shortest it is given.
 LONGEST_TIMEOUT_SECONDS = 120.0
 SHORTEST_TIMEOUT_SECONDS = 0.5
-# CloudWatch's periods: 1, 5, 10, 30 seconds (high resolution) or a multiple of 60.
+# CloudWatch's periods: 1, 5, 10, 20, 30 seconds (high resolution) or a multiple of 60.
 LONGEST_PERIOD_SECONDS = 86_400
 # The variables of a query template: {{ key }}, {{ version }}, {{ selector }}, {{ window }}.
 VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -67,7 +67,7 @@ SELECTOR_VARIABLES = ("key", "version", "window")
 # a trimmed mean "tm90", winsorized mean "wm90", trimmed count "tc90", trimmed sum "ts90").
 STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
 EXTENDED_STATISTIC = re.compile(r"(p|tm|wm|tc|ts)(100|\d{1,2}(\.\d{1,2})?)")
-HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
+HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 # CloudWatch's own limits on a metric's dimensions.
 MOST_DIMENSIONS = 30
 LONGEST_DIMENSION_NAME = 255
@@ -871,7 +871,7 @@ def period_error(seconds: int | None) -> str:
     """Why CloudWatch would refuse a period of `seconds`, or "" when it takes it."""
     if seconds is None or seconds in HIGH_RESOLUTION_PERIODS or (seconds > 0 and seconds % 60 == 0):
         return ""
-    return gettext("CloudWatch's periods are 1, 5, 10 or 30 seconds, or a multiple of 60 seconds.")
+    return gettext("CloudWatch's periods are 1, 5, 10, 20 or 30 seconds, or a multiple of 60 seconds.")
 
 
 def dimensions_errors(dimensions: Any) -> list[str]:
