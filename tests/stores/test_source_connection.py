@@ -221,3 +221,24 @@ def test_a_cloudwatch_endpoint_where_nothing_listens_is_refused(
 
     assert (answer["ok"], answer["result"]) == (False, "refused")
     assert answer["detail"].startswith("The connection was refused")
+
+
+def test_a_cloudwatch_source_with_the_environments_credentials_uses_the_servers_keys(
+    client: Client,
+    owner: User,
+    cloudwatch: CloudWatchServer,
+    cloudwatch_keys: dict[str, AccessKey],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No key stored: boto3's own chain, here the server's environment (on AWS, its role)."""
+    source = cloudwatch_source(owner, cloudwatch)
+    DataSource.objects.filter(pk=source.pk).update(auth=SourceAuth.ENVIRONMENT, username="", secret="")
+    answers = []
+    with cloudwatch.checking_credentials():
+        for key in (cloudwatch_keys["reader"], cloudwatch_keys["stranger"]):
+            monkeypatch.setenv("AWS_ACCESS_KEY_ID", key.access_key_id)
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key.secret_access_key)
+            answer = client.post(reverse("api:source_test", args=[source.pk]), headers=bearer(owner)).json()
+            answers.append(answer["result"])
+
+    assert answers == ["ok", Kind.UNAUTHORIZED]
