@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -98,20 +98,69 @@ def test_a_release_engineer_connects_prometheus_and_a_release_is_pulled_by_itsel
     page.goto(live_server.url)
     fill_login_form(engineer, PASSWORD)
 
-    # A data source: the production Prometheus, tested.
+    source = add_and_test_source(page, prometheus.url)
+    metric = bind_and_preview_a_new_metric(page, live_server.url)
+    assert MetricQuery.objects.get(metric=metric).source == source
+    fill_history_and_train(page, live_server.url, metric)
+    assert ImportBatch.objects.get().source == source
+    gate_id = make_gate(page)
+    token = make_write_token(page)
+
+    # The pipeline starts the canary's release (its rollout began 3 minutes ago), and then only
+    # asks for its verdict, as Argo's AnalysisTemplate does.
+    pipeline = {"Authorization": f"Bearer {token}", "Cookie": ""}
+    started = page.context.request.post(
+        f"{live_server.url}/api/v1/gates/{gate_id}/releases/",
+        headers=pipeline,
+        data={
+            "name": "checkout-web",
+            "version": "v2026.12.07",
+            "key": KEY,
+            "started_at": (timezone.now() - timedelta(minutes=3)).isoformat(),
+        },
+    )
+    assert started.status == 201, started.text()
+    release = Release.objects.get(pk=started.json()["id"])
+    assert not release.pulls.exists()
+
+    # Nobody pushes: the beat's tick pulls the release from Prometheus, and again an interval later.
+    page.goto(live_server.url + release.get_absolute_url())
+    with beat_ticking(settings.MBREAK_PULL_TICK_SECONDS):
+        watch_the_pulls(page, prometheus)
+    expect(page.get_by_test_id("release-verdict")).to_have_text("Rollout recommended")
+    assert page.context.request.get(started.json()["verdict_url"], headers=pipeline).json()["verdict"] == "rollout"
+    page.reload()
+    expect(page.get_by_test_id("release-history").get_by_role("row").nth(1)).to_contain_text(f"{METRIC}: Rollout")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "production_journey_release.png"), full_page=True)
+
+    pulls = list(Pull.objects.filter(release=release).order_by("pulled_at"))
+    assert {(pull.outcome, pull.source) for pull in pulls} == {(PullOutcome.OK, source)}
+    assert (pulls[0].value, pulls[-1].value) == (0.012, 0.015)
+    assert all(pull.observation is not None for pull in pulls)
+    waits = [(later.pulled_at - earlier.pulled_at).total_seconds() for earlier, later in itertools.pairwise(pulls)]
+    assert waits
+    assert min(waits) >= 10
+
+
+def add_and_test_source(page: Page, url: str) -> DataSource:
+    """The production Prometheus, added as a data source and tested."""
     page.get_by_role("link", name="Sources").click()
     page.get_by_role("link", name="Add a data source").click()
     page.get_by_label("Name", exact=True).fill("Production Prometheus")
-    page.get_by_label("URL").fill(prometheus.url)
+    page.get_by_label("URL").fill(url)
     page.get_by_role("button", name="Add data source").click()
     expect(page.get_by_role("heading", name="Production Prometheus")).to_be_visible()
     page.get_by_role("button", name="Test connection").click()
     expect(page.get_by_role("status")).to_contain_text("It works: the source answered with these credentials.")
-    source = DataSource.objects.get(owner=engineer)
-    assert (source.url, source.check_result) == (prometheus.url, "ok")
+    source = DataSource.objects.get()
+    assert (source.url, source.check_result) == (url, "ok")
+    return source
 
-    # A metric, bound to a query of the release's key, and previewed for the canary's key.
-    page.goto(live_server.url)
+
+def bind_and_preview_a_new_metric(page: Page, base: str) -> Metric:
+    """A new metric, bound to a query of the release's key, and previewed for the canary's key."""
+    page.goto(base)
     page.get_by_role("link", name="Create metric").click()
     modal = page.get_by_role("dialog", name="Create a new metric")
     modal.get_by_label("Name", exact=True).fill(METRIC)
@@ -127,11 +176,12 @@ def test_a_release_engineer_connects_prometheus_and_a_release_is_pulled_by_itsel
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_test_id("preview-value")).to_have_text("0.012")
     expect(page.get_by_test_id("preview-query")).to_have_text(f'mb_history_error_ratio{{service="{KEY}"}}')
-    metric = Metric.objects.get(owner=engineer)
-    assert MetricQuery.objects.get(metric=metric).source == source
+    return Metric.objects.get(name=METRIC)
 
-    # Its history, filled from the store: six past releases, ten minutes each.
-    page.goto(live_server.url + metric.get_absolute_url())
+
+def fill_history_and_train(page: Page, base: str, metric: Metric) -> None:
+    """Its history filled from the store (six past releases, ten minutes each), then trained."""
+    page.goto(base + metric.get_absolute_url())
     fill = page.locator("#fill-history")
     fill.get_by_label("Past releases (CSV)").set_input_files(
         {"name": "checkout-releases.csv", "mimeType": "text/csv", "buffer": releases_csv()}
@@ -139,31 +189,30 @@ def test_a_release_engineer_connects_prometheus_and_a_release_is_pulled_by_itsel
     fill.get_by_label("Minutes of each release").fill(str(FILL_MINUTES))
     fill.get_by_role("button", name="Fill history").click()
     filled = len(PAST_RELEASES) * FILL_MINUTES
-    expect(page.get_by_text(f"Filled {filled} indicators into “{METRIC}” from its data source.")).to_be_visible()
+    outcome = f"Filled {filled} indicators into “{METRIC}” from its data source."
+    expect(page.get_by_text(outcome)).to_be_visible()
     expect(page.get_by_role("heading", name=f"{filled} indicators")).to_be_visible()
     expect(page.get_by_test_id("batches")).to_contain_text(
         f"History filled from “Production Prometheus”, {FILL_MINUTES} minutes of each release:"
     )
-    assert ImportBatch.objects.get().source == source
     first_minutes = metric.indicators.filter(time=1).order_by("pk").values_list("value", "decision")
     assert list(first_minutes) == [
         (history_value(start + 1), 1 if decision == "rollback" else 0) for start, decision in PAST_RELEASES
     ]
     # The fill was a job: the Jobs page keeps how it went.
     page.get_by_role("link", name="Jobs").click()
-    expect(page.get_by_role("row").filter(has_text="History fill")).to_contain_text(
-        f"Filled {filled} indicators into “{METRIC}” from its data source."
-    )
+    expect(page.get_by_role("row").filter(has_text="History fill")).to_contain_text(outcome)
 
-    # Trained on it.
-    page.goto(live_server.url + metric.get_absolute_url())
+    page.goto(base + metric.get_absolute_url())
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_role("status").filter(has_text="trained")).to_contain_text(
         f"Model version 1 of “{METRIC}” trained"
     )
     assert TrainedModel.objects.get(metric=metric).n_indicators == filled
 
-    # A gate of it, its bound metric pulled every 10 s.
+
+def make_gate(page: Page) -> int:
+    """A gate of the metric, its bound metric pulled every 10 s (the shortest interval); its id."""
     page.get_by_role("link", name="Gates").click()
     page.get_by_role("link", name="New gate").click()
     page.get_by_label("Name", exact=True).fill("Checkout deploys")
@@ -172,67 +221,38 @@ def test_a_release_engineer_connects_prometheus_and_a_release_is_pulled_by_itsel
     page.get_by_role("button", name="Save gate").click()
     expect(page.get_by_text("Gate “Checkout deploys” created.")).to_be_visible()
     expect(page.get_by_test_id("gate-settings")).to_contain_text("queried every 10 s while a release is open")
-    gate_url = page.url
+    return int(re.search(r"/gates/(\d+)/$", page.url).group(1))  # type: ignore[union-attr]
 
-    # A token for the pipeline, which starts the canary's release (its rollout began 3 minutes ago).
+
+def make_write_token(page: Page) -> str:
+    """A read-and-write API token for the pipeline, as the API tokens page shows it once."""
     page.get_by_role("link", name="API tokens").click()
     page.get_by_label("Name").fill("Argo Rollouts")
     page.get_by_label("Access").select_option(label="Read and write")
     page.get_by_role("button", name="Create token").click()
-    token = page.get_by_test_id("new-token").get_by_role("textbox", name="New token").inner_text()
-    gate_id = int(re.search(r"/gates/(\d+)/$", gate_url).group(1))  # type: ignore[union-attr]
-    started = page.context.request.post(
-        f"{live_server.url}/api/v1/gates/{gate_id}/releases/",
-        headers={"Authorization": f"Bearer {token}", "Cookie": ""},
-        data={
-            "name": "checkout-web",
-            "version": "v2026.12.07",
-            "key": KEY,
-            "started_at": (timezone.now() - timedelta(minutes=3)).isoformat(),
-        },
-    )
-    assert started.status == 201, started.text()
-    release = Release.objects.get(pk=started.json()["id"])
-    assert not release.pulls.exists()
+    return page.get_by_test_id("new-token").get_by_role("textbox", name="New token").inner_text()
 
-    # Nobody pushes: the beat's tick pulls the release from Prometheus, and again an interval later.
-    page.goto(live_server.url + release.get_absolute_url())
+
+def watch_the_pulls(page: Page, store: PrometheusServer) -> None:
+    """The release page, reloaded until its first pulled observation is listed, with where it came
+    from; then, the canary's error ratio changed, until a later pull brings the new value."""
     observations = page.get_by_test_id("observations").get_by_role("row")
-    with beat_ticking(settings.MBREAK_PULL_TICK_SECONDS):
-        reload_until(page, lambda: observations.filter(has_text="pulled").count() >= 1)
-        expect(observations.nth(1)).to_contain_text(METRIC)
-        expect(observations.nth(1)).to_contain_text("0.012")
-        pulling = page.get_by_test_id("pulling")
-        expect(pulling.get_by_test_id("newest-pull")).to_contain_text("0.012")
-        expect(pulling).to_contain_text("Production Prometheus")
-        expect(pulling.get_by_test_id("pulling-state")).to_contain_text("Next pull in")
-        pulling.get_by_text("The query as sent").click()
-        expect(pulling.get_by_text(f'mb_history_error_ratio{{service="{KEY}"}}')).to_be_visible()
+    reload_until(page, lambda: observations.filter(has_text="pulled").count() >= 1)
+    expect(observations.nth(1)).to_contain_text(METRIC)
+    expect(observations.nth(1)).to_contain_text("0.012")
+    pulling = page.get_by_test_id("pulling")
+    expect(pulling.get_by_test_id("newest-pull")).to_contain_text("0.012")
+    expect(pulling).to_contain_text("Production Prometheus")
+    expect(pulling.get_by_test_id("pulling-state")).to_contain_text("Next pull in")
+    pulling.get_by_text("The query as sent").click()
+    expect(pulling.get_by_text(f'mb_history_error_ratio{{service="{KEY}"}}')).to_be_visible()
 
-        prometheus.set(LIVE_SERIES, "0.015")
-        prometheus.wait_for(LIVE_SERIES, "0.015")
-        reload_until(page, lambda: observations.filter(has_text="0.015").count() == 1)
-    expect(page.get_by_test_id("release-verdict")).to_have_text("Rollout recommended")
-    # The pipeline only asks for the verdict, as Argo's AnalysisTemplate does.
-    verdict = page.context.request.get(
-        started.json()["verdict_url"], headers={"Authorization": f"Bearer {token}", "Cookie": ""}
-    )
-    assert verdict.json()["verdict"] == "rollout"
-    page.reload()
-    expect(page.get_by_test_id("release-history").get_by_role("row").nth(1)).to_contain_text(f"{METRIC}: Rollout")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "production_journey_release.png"), full_page=True)
-
-    pulls = list(Pull.objects.filter(release=release).order_by("pulled_at"))
-    assert {(pull.outcome, pull.source) for pull in pulls} == {(PullOutcome.OK, source)}
-    assert (pulls[0].value, pulls[-1].value) == (0.012, 0.015)
-    assert all(pull.observation is not None for pull in pulls)
-    waits = [(later.pulled_at - earlier.pulled_at).total_seconds() for earlier, later in itertools.pairwise(pulls)]
-    assert waits
-    assert min(waits) >= 10
+    store.set(LIVE_SERIES, "0.015")
+    store.wait_for(LIVE_SERIES, "0.015")
+    reload_until(page, lambda: observations.filter(has_text="0.015").count() == 1)
 
 
-def reload_until(page: Page, holds, seconds: float = 40) -> None:
+def reload_until(page: Page, holds: Callable[[], bool], seconds: float = 40) -> None:
     """Reload the page, as a person watching it does, until `holds()` (or fail after `seconds`)."""
     deadline = timezone.now() + timedelta(seconds=seconds)
     while not holds():
