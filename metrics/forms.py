@@ -381,11 +381,24 @@ class VerdictFilterForm(forms.Form):
 
 class GateForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Gate]):
     localized_numbers = ("pass_score", "marginal_score", "missing_after_minutes")
+    whole_numbers = ("pull_interval_seconds", "pull_for_minutes")
 
     class Meta:
         model = Gate
-        fields = ["name", "pass_score", "marginal_score", "missing_after_minutes", "missing_means", "dry_run"]
-        field_classes = dict.fromkeys(("pass_score", "marginal_score", "missing_after_minutes"), DecimalTextField)
+        fields = [
+            "name",
+            "pass_score",
+            "marginal_score",
+            "missing_after_minutes",
+            "missing_means",
+            "dry_run",
+            "pull_interval_seconds",
+            "pull_for_minutes",
+        ]
+        field_classes = {
+            **dict.fromkeys(("pass_score", "marginal_score", "missing_after_minutes"), DecimalTextField),
+            **dict.fromkeys(("pull_interval_seconds", "pull_for_minutes"), WholeNumberField),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -582,7 +595,7 @@ class MetricQueryForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm
             ),
             "namespace": _("Empty: the data source's."),
             "statistic": _("Average, Sum, Minimum, Maximum, SampleCount, or a percentile such as p99."),
-            "period_seconds": _("1, 5, 10 or 30, or a multiple of 60."),
+            "period_seconds": _("1, 5, 10, 20 or 30, or a multiple of 60."),
             "canary_selector": _('What picks the canary out, e.g. rollouts_pod_template_hash="{{ key }}".'),
             "baseline_selector": _(
                 'What picks the baseline (stable) out, e.g. rollouts_pod_template_hash!="{{ key }}".'

@@ -53,6 +53,8 @@ class GateSerializer(ValidatedModelSerializer[Gate]):
             "missing_after_minutes",
             "missing_means",
             "dry_run",
+            "pull_interval_seconds",
+            "pull_for_minutes",
             "metrics",
             "url",
         ]

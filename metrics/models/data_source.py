@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 # The longest a source may take to answer one query, and the shortest it is given.
 LONGEST_TIMEOUT_SECONDS = 120.0
 SHORTEST_TIMEOUT_SECONDS = 0.5
-# CloudWatch's periods: 1, 5, 10, 30 seconds (high resolution) or a multiple of 60.
+# CloudWatch's periods: 1, 5, 10, 20, 30 seconds (high resolution) or a multiple of 60.
 LONGEST_PERIOD_SECONDS = 86_400
 # The variables of a query template: {{ key }}, {{ version }}, {{ selector }}, {{ window }}.
 VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -67,11 +67,14 @@ SELECTOR_VARIABLES = ("key", "version", "window")
 # a trimmed mean "tm90", winsorized mean "wm90", trimmed count "tc90", trimmed sum "ts90").
 STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
 EXTENDED_STATISTIC = re.compile(r"(p|tm|wm|tc|ts)(100|\d{1,2}(\.\d{1,2})?)")
-HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
+HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 # CloudWatch's own limits on a metric's dimensions.
 MOST_DIMENSIONS = 30
 LONGEST_DIMENSION_NAME = 255
 LONGEST_DIMENSION_VALUE = 1024
+# The shortest period CloudWatch keeps datapoints of for a moment older than each age: 1 hour
+# after 63 days, 5 minutes after 15 days, 1 minute after 3 hours (high resolution before).
+CLOUDWATCH_PERIODS_KEPT = ((timedelta(days=63), 3600), (timedelta(days=15), 300), (timedelta(hours=3), 60))
 # A preview without a window: as five minutes into a release, long enough for a rate().
 PREVIEW_WINDOW_MINUTES = 5
 
@@ -644,8 +647,8 @@ class MetricQuery(models.Model):
                 shown = replace(shown, canary=canary.value, sampled_at=canary.at)
                 if baseline_query is not None:
                     side = "baseline"
-                    baseline = store.value(baseline_query)
-                    shown = replace(shown, baseline=baseline.value)
+                    canary, baseline = self._both_sides(store, canary, canary_query, baseline_query)
+                    shown = replace(shown, canary=canary.value, baseline=baseline.value, sampled_at=canary.at)
             side = ""
             return replace(shown, value=compared(self.compare, canary.value, shown.baseline))
         except StoreError as error:
@@ -666,7 +669,7 @@ class MetricQuery(models.Model):
             if not self.compares:
                 return Measurement(canary.value, canary.value, None, canary.at, _described(canary_query))
             baseline_query = self.sent(variables, self.baseline_selector)
-            baseline = store.value(baseline_query, at)
+            canary, baseline = self._both_sides(store, canary, canary_query, baseline_query, at)
         return Measurement(
             value=compared(self.compare, canary.value, baseline.value),
             canary=canary.value,
@@ -675,6 +678,33 @@ class MetricQuery(models.Model):
             query_sent=_described(canary_query),
             baseline_query_sent=_described(baseline_query),
         )
+
+    def _both_sides(
+        self, store: Any, canary: Sample, canary_query: Any, baseline_query: Any, at: datetime | None = None
+    ) -> tuple[Sample, Sample]:
+        """The canary's value (`canary`, asked already) and the baseline's, in the same window.
+
+        Prometheus answers both at the moment asked. CloudWatch gives each series' newest period
+        it has published, and it may publish the canary's before the baseline's (or after): both
+        are read in the newest period both have. Raises `NoData` when they have none in common
+        among the last ones."""
+        if self.source.kind != SourceKind.CLOUDWATCH:
+            return canary, store.value(baseline_query, at)
+        period = timedelta(seconds=self.period_seconds)
+        apart = NoData(Kind.NO_DATA, gettext("the canary and the baseline have no period in which both have a value"))
+        try:
+            baseline = store.value(baseline_query, canary.at + period)  # none newer than the canary's
+        except NoData:
+            store.value(baseline_query, at)  # when the baseline has none at all, that is the reason
+            raise apart from None
+        if baseline.at < canary.at:
+            try:
+                canary = store.value(canary_query, baseline.at + period)
+            except NoData:
+                raise apart from None
+        if baseline.at != canary.at:
+            raise apart
+        return canary, baseline
 
     @property
     def uses_window(self) -> bool:
@@ -729,17 +759,28 @@ class MetricQuery(models.Model):
 
         Prometheus is asked at each whole minute after the start, a step of 60 seconds: the value
         at minute m is the one `query` gives at that moment. A CloudWatch datapoint stands for
-        its period, from its timestamp on: it is the value of the minute its period ends in."""
-        if self.source.kind == SourceKind.CLOUDWATCH:
-            samples = store.series(query, start, end)
-            ends_after = self.period_seconds
-        else:
-            samples = store.series(query, start + timedelta(minutes=1), end, step_seconds=60)
-            ends_after = 0
+        its period, from its timestamp on: it is the value of minute m when its period is the
+        newest one complete then (it ends at or before `start` + m minutes). CloudWatch starts
+        periods of whole minutes on a whole minute whatever moment is asked, so they are asked
+        from the minute the release started in: a release that started at 10:10:30 has as
+        minute 1 the period from 10:10 to 10:11, as minute 2 the next. An old release is read
+        over the periods CloudWatch keeps for its age (`cloudwatch_period`)."""
         last = round((end - start).total_seconds() / 60)
         by_minute = {}
-        for sample in samples:
-            minutes = round(((sample.at - start).total_seconds() + ends_after) / 60)
+        if self.source.kind == SourceKind.CLOUDWATCH:
+            seconds, starts_on = cloudwatch_period(self.period_seconds, start, timezone.now())
+            period = timedelta(seconds=seconds)
+            asked_from = start
+            if starts_on:
+                asked_from = start.replace(microsecond=0) - timedelta(seconds=int(start.timestamp()) % starts_on)
+            for sample in store.series(replace(query, period_seconds=seconds), asked_from, end):
+                # Later samples of a minute replace earlier ones: the newest complete period wins.
+                minutes = math.ceil((sample.at + period - start).total_seconds() / 60)
+                if 1 <= minutes <= last:
+                    by_minute[minutes] = sample
+            return by_minute
+        for sample in store.series(query, start + timedelta(minutes=1), end, step_seconds=60):
+            minutes = round((sample.at - start).total_seconds() / 60)
             if 1 <= minutes <= last:
                 by_minute[minutes] = sample
         return by_minute
@@ -759,6 +800,22 @@ class MetricQuery(models.Model):
             statistic=self.statistic,
             period_seconds=self.period_seconds,
         )
+
+
+def cloudwatch_period(period_seconds: int, start: datetime, now: datetime) -> tuple[int, int]:
+    """The period CloudWatch gives datapoints of for a time range from `start` (as old as it
+    is `now`), and the seconds its periods then start on (0: the moment asked).
+
+    CloudWatch keeps 1-minute periods for 15 days, 5-minute ones for 63 days, then hours (and
+    periods under a minute for 3 hours): asked a shorter period from an older start it gives
+    no datapoint at all, so the period is the shortest multiple of `period_seconds`'s that it
+    keeps. It starts periods of whole minutes on a whole minute, 5-minute ones on a 5-minute
+    clock interval, hours on the hour.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html"""
+    age = now - start
+    kept = next((seconds for older_than, seconds in CLOUDWATCH_PERIODS_KEPT if age > older_than), 1)
+    seconds = kept * math.ceil(period_seconds / kept)
+    return seconds, (max(kept, 60) if seconds % 60 == 0 else 0)
 
 
 class Refusal(NamedTuple):
@@ -814,7 +871,7 @@ def period_error(seconds: int | None) -> str:
     """Why CloudWatch would refuse a period of `seconds`, or "" when it takes it."""
     if seconds is None or seconds in HIGH_RESOLUTION_PERIODS or (seconds > 0 and seconds % 60 == 0):
         return ""
-    return gettext("CloudWatch's periods are 1, 5, 10 or 30 seconds, or a multiple of 60 seconds.")
+    return gettext("CloudWatch's periods are 1, 5, 10, 20 or 30 seconds, or a multiple of 60 seconds.")
 
 
 def dimensions_errors(dimensions: Any) -> list[str]:

@@ -249,7 +249,14 @@ def test_the_release_page_shows_the_verdict_per_metric_and_over_time(client: Cli
 def gate_state() -> list[tuple]:
     gates = Gate.objects.order_by("pk")
     return [
-        (gate.name, gate.pass_score, gate.marginal_score, list(gate.gate_metrics.values_list("metric", "weight")))
+        (
+            gate.name,
+            gate.pass_score,
+            gate.marginal_score,
+            gate.pull_interval_seconds,
+            gate.pull_for_minutes,
+            list(gate.gate_metrics.values_list("metric", "weight")),
+        )
         for gate in gates
     ]
 
@@ -288,7 +295,25 @@ def test_the_owner_changes_a_gates_scores_and_replaces_its_metrics(client: Clien
         }
     ]
     # PUT gives the whole gate: the scores it left out are back to their defaults.
-    assert gate_state() == [("Checkout v3", 80.0, 50.0, [(checkout["cpu"].pk, 3.0)])]
+    assert gate_state() == [("Checkout v3", 80.0, 50.0, 60, 120, [(checkout["cpu"].pk, 3.0)])]
+
+
+def test_the_owner_sets_how_often_and_how_long_a_gates_bound_metrics_are_pulled(
+    client: Client, owner: User, checkout
+) -> None:
+    gate = make_gate(client, bearer(owner), checkout)
+    assert (gate["pull_interval_seconds"], gate["pull_for_minutes"]) == (60, 120)  # the defaults
+
+    changed = client.patch(
+        gate["url"],
+        {"pull_interval_seconds": 10, "pull_for_minutes": 45},
+        content_type="application/json",
+        headers=bearer(owner),
+    )
+
+    assert changed.status_code == 200
+    assert (changed.json()["pull_interval_seconds"], changed.json()["pull_for_minutes"]) == (10, 45)
+    assert Gate.objects.values_list("pull_interval_seconds", "pull_for_minutes").get() == (10, 45)
 
 
 @pytest.mark.parametrize(
@@ -302,6 +327,9 @@ def test_the_owner_changes_a_gates_scores_and_replaces_its_metrics(client: Clien
         ({"missing_after_minutes": -1}, "missing_after_minutes"),
         ({"missing_means": "rollout"}, "missing_means"),
         ({"dry_run": "yes"}, "dry_run"),
+        ({"pull_interval_seconds": 9}, "pull_interval_seconds"),
+        ({"pull_interval_seconds": 3601}, "pull_interval_seconds"),
+        ({"pull_for_minutes": 0}, "pull_for_minutes"),
     ],
 )
 def test_a_bad_change_is_refused_and_the_gate_left_as_it_was(

@@ -30,6 +30,8 @@ def form_data(metrics: list[dict[str, Any]], initial: int = 0, **gate: Any) -> d
         "marginal_score": "50",
         "missing_after_minutes": "",
         "missing_means": "inconclusive",
+        "pull_interval_seconds": "60",
+        "pull_for_minutes": "120",
         "metrics-TOTAL_FORMS": str(max(len(metrics), 3)),
         "metrics-INITIAL_FORMS": str(initial),
         "metrics-MIN_NUM_FORMS": "0",
@@ -55,6 +57,8 @@ def state() -> dict[str, list]:
                 "missing_after_minutes",
                 "missing_means",
                 "dry_run",
+                "pull_interval_seconds",
+                "pull_for_minutes",
             )
         ),
         "metrics": list(
@@ -255,8 +259,9 @@ def test_the_owner_sets_how_each_metric_is_judged_what_missing_means_and_a_dry_r
     assert text_of(response, "dry-run") == "dry run"
     assert text_of(response, "gate-settings") == (
         "A counted metric with no observation 15 minutes after the release started counts as rollback. "
-        "Dry run: the pipeline is answered rollout whatever the verdict; the real verdict is kept and shown on "
-        "each release."
+        "Its metrics bound to a data source are queried every 60 s while a release is open, for up to 2 h 0 min "
+        "after its start. Dry run: the pipeline is answered rollout whatever the verdict; the real verdict is kept "
+        "and shown on each release."
     )
     assert [row[3] for row in table_rows(response, "gate-metrics")] == [
         "every observation, failure limit 2, inconclusive limit 3",
@@ -269,6 +274,31 @@ def test_the_owner_sets_how_each_metric_is_judged_what_missing_means_and_a_dry_r
     listed = client.get(reverse("metrics:gates"))
     assert table_rows(listed, "gates")[0][0] == "Checkout deploys dry run"
     assert "missing after 15 min: rollback" in table_rows(listed, "gates")[0][2]
+
+
+def test_the_owner_sets_how_often_and_how_long_the_gates_bound_metrics_are_pulled(
+    client: Client, owner: User, two
+) -> None:
+    kept = Gate.objects.create(name="Checkout", owner=owner)
+    shown = kept.gate_metrics.create(metric=two[0])
+    client.force_login(owner)
+    rows = [{"id": shown.pk, "metric": two[0].pk}]
+    pulling = {"pull_interval_seconds": "10", "pull_for_minutes": "45"}
+
+    response = client.post(
+        reverse("metrics:gate_edit", args=[kept.pk]), form_data(rows, initial=1, **pulling), follow=True
+    )
+
+    kept.refresh_from_db()
+    assert (kept.pull_interval_seconds, kept.pull_for_minutes) == (10, 45)
+    assert text_of(response, "gate-settings") == (
+        "A counted metric with no observation yet is waited for as long as it takes. "
+        "Its metrics bound to a data source are queried every 10 s while a release is open, for up to 45 min after "
+        "its start."
+    )
+    editor = client.get(reverse("metrics:gate_edit", args=[kept.pk])).content.decode()
+    assert control(editor, "pull_interval_seconds")["value"] == "10"
+    assert control(editor, "pull_for_minutes")["value"] == "45"
 
 
 def test_empty_limits_and_wait_mean_none_and_the_page_says_the_gate_waits(client: Client, owner: User, two) -> None:
@@ -286,7 +316,9 @@ def test_empty_limits_and_wait_mean_none_and_the_page_says_the_gate_waits(client
         None,
     )
     assert text_of(response, "gate-settings") == (
-        "A counted metric with no observation yet is waited for as long as it takes."
+        "A counted metric with no observation yet is waited for as long as it takes. "
+        "Its metrics bound to a data source are queried every 60 s while a release is open, for up to 2 h 0 min "
+        "after its start."
     )
     assert text_of(response, "dry-run") is None
     assert [row[3] for row in table_rows(response, "gate-metrics")] == ["every observation, failure limit 0"]
@@ -341,6 +373,26 @@ def test_missing_after_takes_a_decimal_comma_or_point(client: Client, owner: Use
             "Ensure this value is less than or equal to 525600.",
         ),
         ({}, {"missing_after_minutes": "soon"}, "missing_after_minutes", "Enter a number."),
+        (
+            {},
+            {"pull_interval_seconds": "9"},
+            "pull_interval_seconds",
+            "Ensure this value is greater than or equal to 10.",
+        ),
+        (
+            {},
+            {"pull_interval_seconds": "3601"},
+            "pull_interval_seconds",
+            "Ensure this value is less than or equal to 3600.",
+        ),
+        ({}, {"pull_interval_seconds": ""}, "pull_interval_seconds", "This field is required."),
+        ({}, {"pull_for_minutes": "0"}, "pull_for_minutes", "Ensure this value is greater than or equal to 1."),
+        (
+            {},
+            {"pull_for_minutes": "1,5"},
+            "pull_for_minutes",
+            "Type a whole number, without separators: 1000.",
+        ),
         (
             {},
             {"missing_means": "rollout"},

@@ -129,7 +129,7 @@ def test_every_statistic_cloudwatch_takes_is_taken(metric: Metric, owner: User, 
     assert MetricQuery.objects.get().statistic == statistic
 
 
-@pytest.mark.parametrize("period", [1, 5, 10, 30, 60, 300, 86_400])
+@pytest.mark.parametrize("period", [1, 5, 10, 20, 30, 60, 300, 86_400])
 def test_every_period_cloudwatch_takes_is_taken(metric: Metric, owner: User, period: int) -> None:
     metric.bind(cloudwatch_source(owner, "AWS/EC2"), owner, metric_name="CPUUtilization", period_seconds=period)
 
@@ -226,7 +226,7 @@ def test_a_statistic_cloudwatch_does_not_take_is_refused(metric: Metric, owner: 
     assert "is not a CloudWatch statistic" in errors["statistic"][0]
 
 
-@pytest.mark.parametrize("period", [2, 45, 90, 86_460])
+@pytest.mark.parametrize("period", [2, 15, 45, 90, 86_460])
 def test_a_period_cloudwatch_does_not_take_is_refused(metric: Metric, owner: User, period: int) -> None:
     errors = refused(metric, owner, cloudwatch_source(owner, "AWS/EC2"), metric_name="CPU", period_seconds=period)
 

@@ -1,5 +1,6 @@
 """A data source's "Test connection", against a real Prometheus (and a secured one, a closed port,
-a port that never answers, an unknown host): each outcome said in plain words, on the source's
+a port that never answers, an unknown host) and a CloudWatch source against moto's server (a key
+it knows, keys it refuses, nothing listening): each outcome said in plain words, on the source's
 page and in the API, and the secret in no log."""
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from django.test import Client
 from django.urls import reverse
 
 from metrics.models import DataSource, SourceAuth
+from stores.errors import Kind
 from tests.api.test_gates import bearer
 from tests.metrics.test_data_sources import make_source
 from tests.pages import messages_of
-from tests.stores.conftest import SecuredPrometheus
+from tests.stores.conftest import AccessKey, CloudWatchServer, SecuredPrometheus
+from tests.stores.test_cloudwatch_sources import ANY_KEY, cloudwatch_source
 
 WORKS = "It works: the source answered with these credentials."
 
@@ -172,37 +175,70 @@ def test_the_secret_is_in_no_log_of_a_test_with_a_wrong_password_or_a_right_one(
         assert secret not in logged
 
 
-def test_a_cloudwatch_source_is_tested_against_motos_server(client: Client, owner: User, closed_port: int) -> None:
-    """Amazon CloudWatch, as moto's server stands in for it: it answers with any access key;
-    an endpoint where nothing listens is refused."""
-    pytest.importorskip("stores.cloudwatch", reason="the CloudWatch store (helper h-cw) is not merged yet")
-    from moto.server import ThreadedMotoServer
+def test_a_cloudwatch_source_with_a_key_cloudwatch_knows_works(
+    client: Client, owner: User, cloudwatch: CloudWatchServer, cloudwatch_keys: dict[str, AccessKey]
+) -> None:
+    source = cloudwatch_source(owner, cloudwatch, cloudwatch_keys["reader"])
 
-    from stores.local_prometheus import free_port
+    with cloudwatch.checking_credentials():
+        response = client.post(reverse("api:source_test", args=[source.pk]), headers=bearer(owner))
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        answers = []
-        for name, endpoint in (("Moto", f"http://127.0.0.1:{port}"), ("Nothing", f"http://127.0.0.1:{closed_port}")):
-            # Made as stored, not through the form: moto's server speaks plain http, where the form
-            # asks for an https endpoint.
-            source = DataSource(
-                owner=owner,
-                name=name,
-                kind="cloudwatch",
-                region="eu-west-1",
-                url=endpoint,
-                auth=SourceAuth.ACCESS_KEY,
-                username="AKIAIOSFODNN7EXAMPLE",
-                timeout_seconds=2,
-            )
-            source.secret = source.replaced_secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", source.auth)
-            source.save()
-            response = client.post(reverse("api:source_test", args=[source.pk]), headers=bearer(owner))
-            answers.append((response.status_code, response.json()["ok"], response.json()["result"]))
-    finally:
-        server.stop()
+    assert response.status_code == 200
+    assert (response.json()["ok"], response.json()["result"]) == (True, "ok")
+    source.refresh_from_db()
+    assert source.check_words == "It works: the source answered with these credentials."
 
-    assert answers == [(200, True, "ok"), (200, False, "refused")]
+
+@pytest.mark.parametrize("who", ["wrong secret", "unknown key", "user without a policy"])
+def test_a_cloudwatch_source_with_a_key_cloudwatch_refuses_is_unauthorized_in_words(
+    client: Client, owner: User, cloudwatch: CloudWatchServer, cloudwatch_keys: dict[str, AccessKey], who: str
+) -> None:
+    key = {
+        "wrong secret": AccessKey(cloudwatch_keys["reader"].access_key_id, ANY_KEY.secret_access_key),
+        "unknown key": ANY_KEY,
+        "user without a policy": cloudwatch_keys["stranger"],
+    }[who]
+    source = cloudwatch_source(owner, cloudwatch, key)
+    client.force_login(owner)
+
+    with cloudwatch.checking_credentials():
+        response = client.post(reverse("metrics:source_test", args=[source.pk]), follow=True)
+
+    source.refresh_from_db()
+    assert source.check_result == Kind.UNAUTHORIZED
+    assert source.check_words.startswith("The source refused the credentials (401 or 403)")
+    assert key.secret_access_key not in source.check_detail
+    assert "The source refused the credentials" in response.content.decode()
+
+
+def test_a_cloudwatch_endpoint_where_nothing_listens_is_refused(
+    client: Client, owner: User, cloudwatch: CloudWatchServer, closed_port: int
+) -> None:
+    source = cloudwatch_source(owner, cloudwatch)
+    DataSource.objects.filter(pk=source.pk).update(url=f"http://127.0.0.1:{closed_port}")
+
+    answer = client.post(reverse("api:source_test", args=[source.pk]), headers=bearer(owner)).json()
+
+    assert (answer["ok"], answer["result"]) == (False, "refused")
+    assert answer["detail"].startswith("The connection was refused")
+
+
+def test_a_cloudwatch_source_with_the_environments_credentials_uses_the_servers_keys(
+    client: Client,
+    owner: User,
+    cloudwatch: CloudWatchServer,
+    cloudwatch_keys: dict[str, AccessKey],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No key stored: boto3's own chain, here the server's environment (on AWS, its role)."""
+    source = cloudwatch_source(owner, cloudwatch)
+    DataSource.objects.filter(pk=source.pk).update(auth=SourceAuth.ENVIRONMENT, username="", secret="")
+    answers = []
+    with cloudwatch.checking_credentials():
+        for key in (cloudwatch_keys["reader"], cloudwatch_keys["stranger"]):
+            monkeypatch.setenv("AWS_ACCESS_KEY_ID", key.access_key_id)
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key.secret_access_key)
+            answer = client.post(reverse("api:source_test", args=[source.pk]), headers=bearer(owner)).json()
+            answers.append(answer["result"])
+
+    assert answers == ["ok", Kind.UNAUTHORIZED]
