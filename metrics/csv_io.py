@@ -858,7 +858,11 @@ def _read_fill_header(names: list[str]) -> dict[str, int]:
     missing = [name for name in ("started_at", "decision") if name not in columns]
     if missing:
         raise CsvFormatError(
-            _("Missing column: %(columns)s. The header must be started_at, decision (and key).")
+            ngettext(
+                "Missing column: %(columns)s. The header must be started_at, decision (and key).",
+                "Missing columns: %(columns)s. The header must be started_at, decision (and key).",
+                len(missing),
+            )
             % {"columns": ", ".join(missing)}
         )
     return columns

@@ -126,11 +126,13 @@ class DuplicateFill(DomainError):
         params = _earlier_file(earlier)
         if earlier.rows:
             said = gettext(
-                "These releases were already filled into “%(name)s” from this data source on %(when)s by %(who)s "
-                "(%(rows)s rows). Undo that fill to fill them again."
+                "The history of “%(name)s” was already filled from these releases and this data source on %(when)s "
+                "by %(who)s (%(rows)s rows). Undo that fill to fill it again."
             )
         else:
-            said = gettext("These releases are being filled into “%(name)s” (%(who)s sent them on %(when)s).")
+            said = gettext(
+                "The history of “%(name)s” is being filled from these releases (%(who)s sent them on %(when)s)."
+            )
         super().__init__(said % params)
 
 
@@ -212,9 +214,7 @@ class NotBound(DomainError):
     def __init__(self, metric: Metric) -> None:
         self.metric = metric
         super().__init__(
-            gettext(
-                "“%(name)s” is not bound to a data source: bind it to a query first, then fill its history from it."
-            )
+            gettext("“%(name)s” is not bound to a data source: bind it to one first, then fill its history from it.")
             % {"name": metric.name}
         )
 

@@ -40,7 +40,7 @@ from django.db.models import Q, RestrictedError, Value
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.exceptions import DuplicateSource, SourceInUse, duplicate_source_message
@@ -449,7 +449,7 @@ def store_error_words(kind: str, detail: str = "") -> str:
         Kind.UNAUTHORIZED: gettext("The source refused the credentials (401 or 403): check the token, user or key."),
         Kind.HTTP_STATUS: gettext("The source answered with an error."),
         Kind.NOT_A_STORE: gettext("Something answered at that URL, but not as this kind of store does."),
-        Kind.BAD_QUERY: gettext("The store refused the query."),
+        Kind.BAD_QUERY: gettext("The source refused the query."),
         Kind.SEVERAL_SERIES: gettext("The query gives several series; it must give one value."),
         Kind.NOT_A_VALUE: gettext("The query does not give one number."),
         Kind.NO_DATA: gettext("No data: no series matches the query."),
@@ -851,7 +851,9 @@ def unknown_variables(template: str, known: tuple[str, ...] = VARIABLES) -> list
 
 def unknown_variables_words(unknown: list[str], known: tuple[str, ...]) -> str:
     """Which variables of a template are not known, and which are."""
-    return gettext("Unknown variable: %(unknown)s. Use %(known)s.") % {
+    return ngettext(
+        "Unknown variable: %(unknown)s. Use %(known)s.", "Unknown variables: %(unknown)s. Use %(known)s.", len(unknown)
+    ) % {
         "unknown": ", ".join(f"{{{{ {name} }}}}" for name in unknown),
         "known": ", ".join(f"{{{{ {name} }}}}" for name in known),
     }

@@ -157,7 +157,7 @@ def test_unknown_variables_are_refused_naming_them(metric: Metric, owner: User, 
 
     assert errors == {
         "query": [
-            "Unknown variable: {{ namespace }}, {{ pod }}. Use {{ key }}, {{ version }}, {{ selector }}, {{ window }}."
+            "Unknown variables: {{ namespace }}, {{ pod }}. Use {{ key }}, {{ version }}, {{ selector }}, {{ window }}."
         ]
     }
 

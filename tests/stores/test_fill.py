@@ -199,7 +199,7 @@ def test_the_same_file_filled_again_from_the_same_source_is_refused_until_undone
     with changes_nothing(imports_state), pytest.raises(DuplicateFill) as refused:
         metric.queue_fill(file, 20, owner, file_name="again.csv")
 
-    assert str(refused.value).startswith("These releases were already filled into “Requests per minute” from this")
+    assert str(refused.value).startswith("The history of “Requests per minute” was already filled from these releases")
     assert str(refused.value).endswith("by owner (30 rows). Undo that fill to fill them again.")
     ImportBatch.objects.get().undo()
     metric.queue_fill(file, 10, owner, file_name="again.csv")
@@ -264,7 +264,7 @@ def test_a_metric_not_bound_to_a_source_cannot_be_filled(metric: Metric, owner: 
         metric.queue_fill(fill_file(*THREE_RELEASES), 10, owner, file_name="releases.csv")
 
     assert str(refused.value) == (
-        "“Requests per minute” is not bound to a data source: bind it to a query first, then fill its history from it."
+        "“Requests per minute” is not bound to a data source: bind it to one first, then fill its history from it."
     )
     assert not Job.objects.exists()
 

@@ -135,7 +135,7 @@ def test_the_owner_of_a_metric_not_bound_is_told_to_bind_it_and_nothing_changes(
         response = fill(client, metric)
 
     assert messages_of(response) == [
-        "“Requests per minute” is not bound to a data source: bind it to a query first, then fill its history from it."
+        "“Requests per minute” is not bound to a data source: bind it to one first, then fill its history from it."
     ]
     assert not Job.objects.exists()
 
@@ -174,7 +174,7 @@ def test_the_same_file_filled_twice_is_refused_on_the_form(
         response = fill(client, metric, name="again.csv")
 
     assert response.status_code == 400
-    assert "These releases were already filled into “Requests per minute” from this data source on" in (
+    assert "The history of “Requests per minute” was already filled from these releases and this data source on" in (
         response.content.decode()
     )
     assert Job.objects.filter(status=JobStatus.DONE).count() == 1

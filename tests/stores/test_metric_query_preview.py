@@ -177,7 +177,7 @@ def test_a_query_the_store_refuses_is_a_reason(prometheus: PrometheusServer, met
     preview = query.preview()
 
     assert preview.error_kind == "bad_query"
-    assert preview.reason.startswith("The store refused the query.")
+    assert preview.reason.startswith("The source refused the query.")
 
 
 @pytest.mark.usefixtures("canary_and_baseline")
