@@ -18,6 +18,7 @@ is missing; and a gate in dry run answers rollout while its real verdict is kept
 from __future__ import annotations
 
 import logging
+import math
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -573,12 +574,20 @@ class Release(models.Model):
         return found
 
     def next_pull_of(self, pull: Pull) -> datetime:
-        """When the metric of `pull` (its newest in this release) is due again: one interval after
-        an answer, `retry_delay` after a failure."""
-        interval = self.gate.pull_interval_seconds
+        """When the metric of `pull` (its newest in this release) is due again: after an answer,
+        at the first of its due times (`due_after`); `retry_delay` after a failure."""
         if pull.outcome == PullOutcome.FAILED:
-            return pull.pulled_at + retry_delay(pull.failures_in_a_row, interval)
-        return pull.pulled_at + timedelta(seconds=interval)
+            return pull.pulled_at + retry_delay(pull.failures_in_a_row, self.gate.pull_interval_seconds)
+        return self.due_after(pull.pulled_at)
+
+    def due_after(self, moment: datetime) -> datetime:
+        """The first of its due times after `moment`: its start plus a whole number of the gate's
+        intervals. Pulls keep to the times their start sets, so that a pull made late (the beat's
+        tick, a busy worker) does not make every later one later; one made an interval late or
+        more is not caught up, the next due time is."""
+        interval = self.gate.pull_interval_seconds
+        elapsed = max(0.0, (moment - self.started_at).total_seconds())
+        return self.started_at + timedelta(seconds=(math.floor(elapsed / interval) + 1) * interval)
 
     def newest_pulls(self) -> dict[int, Pull]:
         """The newest pull of each metric pulled in this release, by metric id, in one query (none

@@ -128,3 +128,17 @@ def test_scaleout_holds_every_check_with_two_webs_and_two_workers() -> None:
     assert "both workers ran at least one of the 2 trainings" in output
     assert "checks hold" in output
     assert "FAILED" not in output
+
+
+def test_pull_prints_the_lateness_of_pulls_and_the_fill_against_raw_range_queries() -> None:
+    url = urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/mbreak_pull_smoke_{os.getpid()}"))
+    output = run_bench(
+        "pull.py",
+        *("--releases", "3", "--metrics", "2", "--interval", "10", "--minutes", "0.3", "--tick", "2"),
+        *("--past-releases", "3", "--past-minutes", "5", "--rounds", "1", "--figures-only"),
+        *(["--database-url", url] if ON_POSTGRES else []),
+    )
+
+    assert "Polling: 3 releases × 2 metrics, every 10 s" in output
+    assert "max ÷ interval" in output
+    assert "range queries sent" in output

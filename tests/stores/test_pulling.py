@@ -58,7 +58,23 @@ def test_a_release_is_pulled_from_its_start_with_each_observations_provenance(
     assert pull.sampled_at is not None
     assert abs((pull.sampled_at - pull.pulled_at).total_seconds()) < 5
     release.refresh_from_db()
-    assert release.next_pull_at == pull.pulled_at + timedelta(seconds=10)
+    assert release.next_pull_at == release.started_at + timedelta(minutes=20, seconds=10)  # its next due time
+
+
+def test_a_pull_made_late_keeps_the_next_ones_at_their_start_plus_whole_intervals(
+    owner: User, prometheus: PrometheusServer
+) -> None:
+    serving(prometheus, "v-on-time", GOOD_VALUE)
+    release = started(bound_gate(owner, prometheus.url), version="v-on-time")  # every 10 s
+    start = release.started_at
+
+    dues = []
+    for pulled_after in (7, 13, 36):  # late by 7 s, by 3 s, and by more than an interval
+        [pull] = release.pull(start + timedelta(seconds=pulled_after))
+        assert pull.outcome == PullOutcome.OK
+        dues.append((release.next_pull_at - start).total_seconds())  # type: ignore[operator]
+
+    assert dues == [10, 20, 40]  # not 17, 27 and 46: lateness does not add up, nor is 30 caught up
 
 
 def test_a_pulled_value_is_judged_as_an_observation_pulled_from_a_data_source(
@@ -100,7 +116,7 @@ def test_a_rollout_verdict_does_not_end_pulling(owner: User, prometheus: Prometh
     assert [pull.outcome for pull in pulled(release)] == [PullOutcome.OK] * 3
     assert release.verdict(moment + timedelta(seconds=20)).state == VerdictState.ROLLOUT
     release.refresh_from_db()
-    assert release.next_pull_at == moment + timedelta(seconds=30)
+    assert release.next_pull_at == release.started_at + timedelta(minutes=20, seconds=30)  # its next due time
     assert release.pulling_ended_at is None
 
 
