@@ -200,7 +200,7 @@ def test_the_same_file_filled_again_from_the_same_source_is_refused_until_undone
         metric.queue_fill(file, 20, owner, file_name="again.csv")
 
     assert str(refused.value).startswith("The history of “Requests per minute” was already filled from these releases")
-    assert str(refused.value).endswith("by owner (30 rows). Undo that fill to fill them again.")
+    assert str(refused.value).endswith("by owner (30 rows). Undo that fill to fill it again.")
     ImportBatch.objects.get().undo()
     metric.queue_fill(file, 10, owner, file_name="again.csv")
     assert metric.indicators.count() == 30

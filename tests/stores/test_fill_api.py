@@ -125,7 +125,7 @@ def test_a_file_filled_twice_is_a_conflict_and_bad_minutes_a_field_error(
         no_file = client.post(reverse("api:fills", args=[metric.pk]), {"minutes": "10"}, headers=bearer(owner))
 
     assert (twice.status_code, twice.json()["code"]) == (409, "duplicate_file")
-    assert twice.json()["detail"].endswith("(30 rows). Undo that fill to fill them again.")
+    assert twice.json()["detail"].endswith("(30 rows). Undo that fill to fill it again.")
     assert too_long.status_code == 400
     assert [error["field"] for error in too_long.json()["errors"]] == ["minutes"]
     assert [error["field"] for error in no_file.json()["errors"]] == ["file"]
