@@ -8,11 +8,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,48 @@ def silent_port() -> Iterator[int]:
 def closed_port() -> int:
     """A port nothing listens on."""
     return free_port()
+
+
+@dataclass
+class TokenPrometheus:
+    """The test Prometheus behind a proxy that asks for a bearer token, as a managed Prometheus
+    or an authenticating proxy in front of one does: `token` passes, anything else is a 401."""
+
+    url: str
+    token: str
+
+
+@pytest.fixture(scope="session")
+def token_prometheus(prometheus: PrometheusServer) -> Iterator[TokenPrometheus]:
+    token = "mb-test-token-that-the-proxy-expects"
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            if self.headers.get("Authorization") != f"Bearer {token}":
+                self.answer(401, b"Unauthorized", "text/plain")
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {"Content-Type": self.headers.get("Content-Type", "")}
+            forwarded = requests.post(prometheus.url + self.path, data=body, headers=headers, timeout=10)
+            self.answer(forwarded.status_code, forwarded.content, forwarded.headers.get("Content-Type", ""))
+
+        def answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield TokenPrometheus(url=f"http://127.0.0.1:{server.server_address[1]}", token=token)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @dataclass

@@ -40,6 +40,18 @@ CASES: dict[str, tuple[str, Callable[[Any], dict[str, Any]], str, str]] = {
         "ok",
         WORKS,
     ),
+    "behind a proxy, with its bearer token": (
+        "token_prometheus",
+        lambda server: {"url": server.url, "auth": SourceAuth.BEARER, "secret": server.token},
+        "ok",
+        WORKS,
+    ),
+    "behind a proxy, with a wrong bearer token": (
+        "token_prometheus",
+        lambda server: {"url": server.url, "auth": SourceAuth.BEARER, "secret": "not the token"},
+        "unauthorized",
+        "The source refused the credentials (401 or 403)",
+    ),
     "secured without its CA": (
         "secured_prometheus",
         lambda server: {
