@@ -492,6 +492,15 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
 
     print(f"Python {sys.version.split()[0]}; {os.cpu_count()} cores; {connection.vendor}; broker redis")
+    problems, targets = judged(polling, filling)
+    for line in problems + targets:
+        print(line)
+    return 1 if problems or (targets and not arguments.figures_only) else 0
+
+
+def judged(polling: Polling | None, filling: Filling | None) -> tuple[list[str], list[str]]:
+    """The figures printed, and what went wrong: problems (a failed or ended pull, a fill that
+    did not send its 100 range queries), then missed targets (lateness, speed)."""
     problems: list[str] = []
     targets: list[str] = []
     if polling is not None:
@@ -502,9 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         missed = print_filling(filling)
         problems += [line for line in missed if "range queries" in line]
         targets += [line for line in missed if line not in problems]
-    for line in problems + targets:
-        print(line)
-    return 1 if problems or (targets and not arguments.figures_only) else 0
+    return problems, targets
 
 
 if __name__ == "__main__":

@@ -44,8 +44,9 @@ class PulledMetricSerializer(serializers.Serializer[Any]):
     pulled_at = UtcDateTimeField()
 
     def get_error(self, pull: Pull) -> str | None:
-        """What went wrong, in words in the request's language; null when it was observed."""
-        return pull.error_words or None
+        """What went wrong, in words in the request's language (with what the store answered, for
+        the source's owner alone); null when it was observed."""
+        return pull.error_words_for(self.context["request"].user) or None
 
 
 class PullingSerializer(serializers.Serializer[Any]):

@@ -688,8 +688,8 @@ class MetricQuery(models.Model):
         it has published, and it may publish the canary's before the baseline's (or after): both
         are read in the newest period both have. Raises `NoData` when they have none in common
         among the last ones."""
-        if self.source.kind != SourceKind.CLOUDWATCH:
-            return canary, store.value(baseline_query, at)
+        if self.source.kind != SourceKind.CLOUDWATCH:  # at the very moment the canary was read
+            return canary, store.value(baseline_query, at or canary.at)
         period = timedelta(seconds=self.period_seconds)
         apart = NoData(Kind.NO_DATA, gettext("the canary and the baseline have no period in which both have a value"))
         try:
@@ -958,8 +958,10 @@ class MeasuredMinute:
 def compared(compare: str, canary: float, baseline: float | None) -> float:
     """The metric's value from the canary's and the baseline's. Raises `NoData` when it is not a
     number (a ratio to a baseline of 0)."""
-    if compare == Compare.VALUE or baseline is None:
+    if compare == Compare.VALUE:
         return canary
+    if baseline is None:  # a programming error: the value is never the canary's alone when compared
+        raise ValueError(f"a {compare} needs the baseline's value")
     if compare == Compare.DIFFERENCE:
         value = canary - baseline
     elif baseline == 0:
@@ -973,7 +975,9 @@ def compared(compare: str, canary: float, baseline: float | None) -> float:
 
 # A failed pull's `error_kind` when the store answered but the value could not be judged: the
 # codes of the domain's refusals (no trained model, an unusable one, a metric out of the gate).
-JUDGING_FAILURES = ("no_model", "model_unusable", "not_in_gate")
+# A pulled value no model can learn from or judge (beyond what 32-bit floats hold).
+VALUE_TOO_LARGE = "value_too_large"
+JUDGING_FAILURES = ("no_model", "model_unusable", "not_in_gate", VALUE_TOO_LARGE)
 
 
 class Pull(models.Model):
@@ -1026,6 +1030,19 @@ class Pull(models.Model):
         if self.is_judging_failure:
             return self.detail  # the refusal's own words
         return store_error_words(self.error_kind, self.detail)
+
+    def error_words_for(self, viewer: User | AnonymousUser) -> str:
+        """`error_words` as `viewer` may read them: what the store answered is its source's
+        owner's to read (it may name the store's series, hosts or settings); others read what
+        went wrong in plain words alone."""
+        if self.outcome == PullOutcome.OK or self.is_judging_failure or self.shows_source_to(viewer):
+            return self.error_words
+        return store_error_words(self.error_kind)
+
+    def shows_source_to(self, viewer: User | AnonymousUser) -> bool:
+        """Whether `viewer` may see where and how it was read (the source, the query as sent, what
+        the store answered): its source's owner alone."""
+        return self.source is not None and self.source.can_change(viewer)
 
 
 def queries_sent(query: MetricQuery, variables: Variables) -> tuple[str, str]:

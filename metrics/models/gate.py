@@ -35,19 +35,22 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from metrics.csv_io import LARGEST_NUMBER
 from metrics.exceptions import DomainError, InvalidReleaseKey, NotInGate, ReleaseKeyTaken
 from metrics.models.data_source import (
+    VALUE_TOO_LARGE,
     MetricQuery,
     Pull,
     PullingEnded,
     PullOutcome,
     Variables,
     queries_sent,
+    store_error_words,
 )
 from metrics.models.metric import Labelled, Metric
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
-from stores.errors import NoData, StoreError
+from stores.errors import Kind, NoData, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -268,9 +271,18 @@ class Gate(Labelled):
         except ReleaseKeyTaken:  # another request started it meanwhile: that one is the release
             return self.releases.get(key=key)
 
+    def bound_queries(self) -> models.QuerySet[MetricQuery]:
+        """The queries of its metrics bound to a data source of the gate's owner: what its releases
+        pull. A source is its owner's alone: a metric of the catalogue bound to someone else's
+        source is never pulled by this gate (its releases would ask that source, with its
+        credentials, and show what it answered)."""
+        return MetricQuery.objects.filter(
+            metric__in=self.gate_metrics.values("metric"), source__owner_id=self.owner_id
+        ).select_related("metric", "source")
+
     def has_bound_metric(self) -> bool:
-        """Whether a metric of the gate is bound to a data source (its releases are pulled)."""
-        return MetricQuery.objects.filter(metric__in=self.gate_metrics.values("metric")).exists()
+        """Whether a metric of the gate is bound to a data source of its owner (its releases are pulled)."""
+        return self.bound_queries().exists()
 
     def metrics_without_model(self) -> list[Metric]:
         """The metrics that count in the gate's verdict and have no trained model yet: until
@@ -514,12 +526,7 @@ class Release(models.Model):
         now = now or timezone.now()
         if self.pulling_ended_at is not None:
             return []
-        bound = {
-            query.metric_id: query
-            for query in MetricQuery.objects.filter(metric__in=self.gate.gate_metrics.values("metric"))
-            .select_related("metric", "source")
-            .order_by("metric_id")
-        }
+        bound = {query.metric_id: query for query in self.gate.bound_queries().order_by("metric_id")}
         if not bound:
             self._end_pulling(now, PullingEnded.NOTHING_BOUND)
             return []
@@ -554,23 +561,24 @@ class Release(models.Model):
         wait = round((self.next_pull_at - (now or timezone.now())).total_seconds())
         return gettext("in %(wait)s") % {"wait": seconds_words(wait)} if wait > 0 else gettext("now")
 
-    def pulled_metrics(self, now: datetime | None = None) -> list[MetricPulling]:
+    def pulled_metrics(
+        self, now: datetime | None = None, viewer: User | AnonymousUser | None = None
+    ) -> list[MetricPulling]:
         """How each metric of its gate bound to a data source (and each pulled earlier in this
-        release) is pulled: its query and source, and its newest pull, as of `now`. In two
-        queries."""
-        bound = {
-            query.metric_id: query
-            for query in MetricQuery.objects.filter(metric__in=self.gate.gate_metrics.values("metric")).select_related(
-                "metric", "source"
-            )
-        }
+        release) is pulled: its query and source, and its newest pull, as of `now`, as `viewer`
+        may read it (where and how it is read is the source's owner's to see; everything when
+        no viewer is given). In two queries."""
+        bound = {query.metric_id: query for query in self.gate.bound_queries()}
         newest = self.newest_pulls()
         found = []
         for metric_id in sorted(bound.keys() | newest.keys()):
             query, pull = bound.get(metric_id), newest.get(metric_id)
             metric = query.metric if query is not None else pull.metric  # type: ignore[union-attr]
             next_at = self.next_pull_of(pull) if pull is not None and self.next_pull_at is not None else None
-            found.append(MetricPulling(metric, query, pull, next_at, now or timezone.now()))
+            pulling = MetricPulling(metric, query, pull, next_at, now or timezone.now())
+            source = pulling.source
+            shows = viewer is None or (source is not None and source.can_change(viewer))
+            found.append(replace(pulling, shows_source=shows))
         return found
 
     def next_pull_of(self, pull: Pull) -> datetime:
@@ -632,6 +640,21 @@ class Release(models.Model):
             )
             pull.sampled_at = measurement.sampled_at
             pull.query_sent, pull.baseline_query_sent = measurement.query_sent, measurement.baseline_query_sent
+            if measurement.sampled_at < self.started_at:  # e.g. CloudWatch's newest period, published late
+                pull.outcome, pull.error_kind = PullOutcome.NO_DATA, Kind.NO_DATA
+                pull.detail = gettext("its newest value is from before the release started (%(at)s)") % {
+                    "at": measurement.sampled_at.isoformat()
+                }
+                pull.save()
+                return pull
+            if abs(measurement.value) > LARGEST_NUMBER:  # what no model can learn from, nor judge
+                pull.outcome, pull.error_kind, pull.failures_in_a_row = PullOutcome.FAILED, VALUE_TOO_LARGE, failures
+                pull.detail = gettext("The value %(value)s is too large to judge (at most %(largest).1e).") % {
+                    "value": f"{measurement.value:g}",
+                    "largest": LARGEST_NUMBER,
+                }
+                pull.save()
+                return pull
             try:
                 with transaction.atomic():  # the observation is kept with its provenance, or neither
                     pull.observation = self.observe(
@@ -981,6 +1004,9 @@ class MetricPulling:
     newest: Pull | None
     next_at: datetime | None
     now: datetime  # when it was read: waits are counted from it
+    # Whether the reader may see where and how it is read (the source's owner): others read what
+    # happened in plain words, without the source's name, the query or what the store answered.
+    shows_source: bool = True
 
     @property
     def source(self) -> Any:
@@ -999,7 +1025,7 @@ class MetricPulling:
         pull = self.newest
         if pull is None or pull.outcome != PullOutcome.NO_DATA:
             return ""
-        return pull.error_words
+        return pull.error_words if self.shows_source else store_error_words(pull.error_kind)
 
     @property
     def failure_words(self) -> str:
@@ -1013,12 +1039,14 @@ class MetricPulling:
             what = gettext("The value of “%(metric)s” could not be judged") % {"metric": self.metric.name}
         elif source is None:
             what = gettext("Its data source, since deleted, could not be asked")
+        elif not self.shows_source:
+            what = gettext("Its data source could not be asked")
         else:
             what = gettext("%(kind)s “%(source)s” could not be asked") % {
                 "kind": source.get_kind_display(),
                 "source": source.name,
             }
-        why = pull.error_words
+        why = pull.error_words if self.shows_source or pull.is_judging_failure else store_error_words(pull.error_kind)
         again = ngettext("%(count)d time in a row", "%(count)d times in a row", pull.failures_in_a_row) % {
             "count": pull.failures_in_a_row
         }
@@ -1128,14 +1156,22 @@ def judge_release(
     )
 
 
+def stale_after_minutes(gate: Gate) -> float:
+    """How long a pulled metric may go without an observation before it counts as missing: the
+    gate's wait, but at least two pull intervals (a pull may come late by up to one: the beat's
+    tick, a busy worker), also when the gate waits for ever for a first observation (a value
+    that stopped coming is not the canary's any more)."""
+    return max(gate.missing_after_minutes or 0.0, 2 * gate.pull_interval_seconds / 60)
+
+
 def judge_metric(
     gate: Gate, item: GateMetric, seen: ObservedMetric | None, age_minutes: float, silence: float | None = None
 ) -> MetricJudgement:
     """A gate metric's verdict over the release: missing once the gate stops waiting for it,
     else from its observations (`over_the_release`). A metric pulled from a data source is also
-    missing once it has gone `silence` minutes without an observation, longer than the gate
-    waits (and than one pull interval): its store went down or has no data mid-release. A
-    failure limit it went over still holds it rolled back."""
+    missing once it has gone `silence` minutes without an observation, longer than
+    `stale_after_minutes`: its store went down or has no data mid-release, and its newest value
+    is no longer the canary's. A failure limit it went over still holds it rolled back."""
     judgement = MetricJudgement(
         metric=item.metric,
         weight=item.weight,
@@ -1155,8 +1191,7 @@ def judge_metric(
     state, cause, caused_by = over_the_release(item, seen)
     if (
         silence is not None
-        and gate.missing_after_minutes is not None
-        and silence > max(gate.missing_after_minutes, gate.pull_interval_seconds / 60)
+        and silence > stale_after_minutes(gate)
         and cause != MetricCause.FAILURE_LIMIT
         and judgement.can_change_the_verdict
     ):

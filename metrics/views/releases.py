@@ -22,7 +22,7 @@ def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpRe
     context = {
         "release": release,
         "now": now,
-        "pulled_metrics": release.pulled_metrics(now) if release.is_pulled else None,
+        "pulled_metrics": release.pulled_metrics(now, request.user) if release.is_pulled else None,
         "next_pull_words": release.next_pull_words(now),
         "verdict": release.verdict(),
         "history": release.history(),

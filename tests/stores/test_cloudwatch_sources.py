@@ -177,7 +177,10 @@ def test_a_release_is_pulled_from_cloudwatch_with_its_key_and_provenance(
         Source.PULL,
         observation,
     )
-    assert release.next_pull_at == now + timedelta(seconds=10)
+    # Due again at the release's start plus whole intervals: within the next 10 s.
+    assert release.next_pull_at is not None
+    assert now < release.next_pull_at <= now + timedelta(seconds=10)
+    assert (release.next_pull_at - release.started_at).total_seconds() % 10 == 0
 
 
 def test_a_release_whose_cloudwatch_metric_has_no_datapoint_is_recorded_as_no_data(

@@ -221,18 +221,19 @@ def test_a_series_that_vanishes_mid_release_is_no_data_and_then_missing(
 
 def store_down_mid_release(owner: User, prometheus: PrometheusServer, closed_port: int, missing_means: str) -> Release:
     """A release pulled every minute, whose store answers at its first two pulls and then goes
-    down: three failed pulls 5 and 10 s apart, the third now. Its gate waits 72 s for a metric."""
+    down: five failed pulls 5, 10, 20 and 40 s apart, the fifth now, 135 s after the last value
+    (a pulled metric is missing after two intervals, 2 min, when its gate waits less long)."""
     serving(prometheus, "v-outage", GOOD_VALUE)
     gate = bound_gate(
         owner, prometheus.url, pull_interval_seconds=60, missing_after_minutes=1.2, missing_means=missing_means
     )
-    start = timezone.now() - timedelta(seconds=135)  # the pulls' clock
+    start = timezone.now() - timedelta(seconds=195)  # the pulls' clock
     release = started(gate, version="v-outage", at=start)
     for seconds in (0, 60):
         release.pull(start + timedelta(seconds=seconds))
     assert release.verdict(start + timedelta(seconds=60)).state == VerdictState.ROLLOUT
     DataSource.objects.update(url=f"http://127.0.0.1:{closed_port}")  # the store goes down
-    for seconds in (120, 125, 135):
+    for seconds in (120, 125, 135, 155, 195):
         release.pull(start + timedelta(seconds=seconds))
     release.refresh_from_db()
     return release
@@ -249,14 +250,17 @@ def test_a_store_down_mid_release_is_retried_with_backoff_and_counted_as_missing
         (PullOutcome.FAILED, Kind.REFUSED, 1),
         (PullOutcome.FAILED, Kind.REFUSED, 2),
         (PullOutcome.FAILED, Kind.REFUSED, 3),
+        (PullOutcome.FAILED, Kind.REFUSED, 4),
+        (PullOutcome.FAILED, Kind.REFUSED, 5),
     ]
+    assert release.verdict(failures[2].pulled_at).state == VerdictState.ROLLOUT  # 75 s: a pull may be late
     verdict = release.verdict(failures[-1].pulled_at)
     assert verdict.state == missing_means
     assert verdict.metrics[0].is_missing
     if missing_means == VerdictState.ROLLBACK:
         assert (release.next_pull_at, release.pulling_ended_because) == (None, PullingEnded.ROLLBACK)
-    else:  # 5, 10, then 20 s after the third failure
-        assert release.next_pull_at == failures[-1].pulled_at + timedelta(seconds=20)
+    else:  # 5, 10, 20, 40, then the interval, 60 s, after the fifth failure
+        assert release.next_pull_at == failures[-1].pulled_at + timedelta(seconds=60)
 
 
 def test_the_release_page_says_in_plain_words_that_its_store_is_down_and_when_it_is_tried_again(
@@ -269,8 +273,8 @@ def test_the_release_page_says_in_plain_words_that_its_store_is_down_and_when_it
 
     assert response.status_code == 200
     text = visible_text(response.content.decode())
-    assert "Prometheus “prod” could not be asked, 3 times in a row;" in text
-    assert re.search(r"next try in (1[5-9]|20) s\. The connection was refused: nothing answers at that address", text)
+    assert "Prometheus “prod” could not be asked, 5 times in a row;" in text
+    assert re.search(r"next try in (5[5-9] s|1 min)\. The connection was refused: nothing answers at that address", text)
     assert "Inconclusive" in text
 
 
@@ -284,7 +288,7 @@ def test_the_release_page_says_when_a_store_down_ended_pulling(
 
     assert response.status_code == 200
     text = visible_text(response.content.decode())
-    assert "Prometheus “prod” could not be asked, 3 times in a row; no next try: pulling ended." in text
+    assert "Prometheus “prod” could not be asked, 5 times in a row; no next try: pulling ended." in text
     assert "Pulling ended on" in text
     assert "its verdict is rollback" in text
     assert "Rollback recommended" in text
