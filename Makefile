@@ -82,7 +82,7 @@ test: test-fast test-browser
 test-fast: install-dev redis pipeline-tools prometheus
 	$(BIN)/python -m pytest --ignore=tests/browser -n auto
 
-test-browser: install-dev chromium
+test-browser: install-dev chromium prometheus
 	$(BIN)/python -m pytest tests/browser
 
 lint: install-dev

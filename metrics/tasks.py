@@ -11,6 +11,7 @@ from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from metrics.models import ImportBatch, Job, Release
+from metrics.models.gate import PULL_LEASE
 
 logger = logging.getLogger("mbreak.pulls")
 
@@ -53,7 +54,9 @@ def pull_due_releases() -> int:
     sent = 0
     for release_id in claimed:
         try:
-            pull_release.delay(release_id)
+            # A message a worker does not start within the lease is dropped: the release is claimed
+            # again by then, and two pulls of it must not run side by side.
+            pull_release.apply_async((release_id,), expires=PULL_LEASE.total_seconds())
             sent += 1
         except Exception:
             logger.exception("The pull of release %s could not be sent or failed.", release_id)

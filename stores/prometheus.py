@@ -7,6 +7,7 @@ of a known `Kind`, never a library's exception.
 
 from __future__ import annotations
 
+import base64
 import math
 import socket
 from collections.abc import Iterator
@@ -79,7 +80,27 @@ class Prometheus:
         return samples
 
     def _ask(self, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
-        """The `data` of Prometheus' answer to `form` POSTed to `/api/v1/{endpoint}`."""
+        """The `data` of Prometheus' answer to `form` POSTed to `/api/v1/{endpoint}`. What a
+        failure says never holds the source's secrets, whatever the store (or a proxy in front of
+        it) echoed back."""
+        try:
+            return self._answer(endpoint, form)
+        except StoreError as error:
+            detail = error.detail
+            for secret in self._secrets():
+                detail = detail.replace(secret, "…")
+            if detail == error.detail:
+                raise
+            raise type(error)(error.kind, detail) from None
+
+    def _secrets(self) -> list[str]:
+        """The secrets as they may be echoed: the token, the password, and basic auth's header value."""
+        secrets = [self.bearer_token, self.password]
+        if self.username:
+            secrets.append(base64.b64encode(f"{self.username}:{self.password}".encode()).decode())
+        return [secret for secret in secrets if secret]
+
+    def _answer(self, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
         url = f"{self.url.rstrip('/')}/api/v1/{endpoint}"
         with _plain_words(self.url):
             response = requests.post(

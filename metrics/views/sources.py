@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from mbreak.http import AuthenticatedHttpRequest
@@ -33,11 +34,13 @@ def source_detail(request: AuthenticatedHttpRequest, source_id: int) -> HttpResp
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@sensitive_post_parameters("secret")
 def source_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return edit(request, DataSource(owner=request.user))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@sensitive_post_parameters("secret")
 def source_edit(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
     if request.method == "POST":
         # Saved with the row locked: a source deleted meanwhile is a 404, not saved back.

@@ -381,3 +381,21 @@ def test_a_history_fill_of_an_old_release_asks_the_shortest_period_cloudwatch_ke
     ends = list(range(read_over_minutes, 61, read_over_minutes))
     assert [minute.minutes for minute in measured] == ends
     assert [minute.value for minute in measured] == pytest.approx([end - (read_over_minutes + 1) / 2 for end in ends])
+
+
+def test_a_datapoint_from_before_the_release_started_is_no_data_for_it(
+    cloudwatch: CloudWatchServer, owner: User
+) -> None:
+    """CloudWatch answers its newest period of the last three: at a release's first pull, that may
+    be a period before it started, which is not the release's value."""
+    metric = trained(owner, "error rate")
+    gate = Gate.objects.create(name="Checkout", owner=owner, pull_interval_seconds=10)
+    GateMetric.objects.create(gate=gate, metric=metric, weight=1, critical=True)
+    bound_to_cloudwatch(metric, cloudwatch_source(owner, cloudwatch), "EarlyErrors", dimensions=BY_KEY)
+    cloudwatch.put("EarlyErrors", (("PodTemplateHash", "v9-hash"),), {last_minute(): GOOD_VALUE})
+    release = started(gate, minutes_ago=0, version="v9")
+
+    [pull] = release.pull()
+
+    assert (pull.outcome, pull.error_kind, pull.observation) == (PullOutcome.NO_DATA, Kind.NO_DATA, None)
+    assert "its newest value is from before the release started" in pull.error_words

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
 import math
 import socket
 import threading
@@ -218,3 +220,36 @@ def test_an_answer_broken_half_way_is_not_a_store() -> None:
             Prometheus(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=5).value("up")
 
     assert refused.value.kind == Kind.NOT_A_STORE
+
+
+def test_what_a_store_echoes_back_never_holds_the_sources_secrets() -> None:
+    """A proxy in front of Prometheus that answers an error with the request it got, headers
+    and all: the failure's detail (kept with a pull, shown on the source's page) says what it
+    said, without the token or the password."""
+    token, password = "a-bearer-token-never-shown", "a-password-never-shown"
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = str(self.headers).encode()
+            self.send_response(502)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for store in (Prometheus(url, bearer_token=token), Prometheus(url, username="u", password=password)):
+            with pytest.raises(StoreError) as refused:
+                store.value("up")
+            assert refused.value.kind == Kind.HTTP_STATUS
+            assert "HTTP 502" in refused.value.detail
+            for secret in (token, password, base64.b64encode(f"u:{password}".encode()).decode()):
+                assert secret not in str(refused.value)
+    finally:
+        server.shutdown()
+        server.server_close()

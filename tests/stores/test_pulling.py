@@ -274,7 +274,9 @@ def test_the_release_page_says_in_plain_words_that_its_store_is_down_and_when_it
     assert response.status_code == 200
     text = visible_text(response.content.decode())
     assert "Prometheus “prod” could not be asked, 5 times in a row;" in text
-    assert re.search(r"next try in (5[5-9] s|1 min)\. The connection was refused: nothing answers at that address", text)
+    assert re.search(
+        r"next try in (5[5-9] s|1 min)\. The connection was refused: nothing answers at that address", text
+    )
     assert "Inconclusive" in text
 
 
