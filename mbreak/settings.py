@@ -237,6 +237,10 @@ MBREAK_MODEL_SIGNING_KEY_FALLBACKS = env_list("MBREAK_MODEL_SIGNING_KEY_FALLBACK
 # `manage.py rotate_secrets` (which encrypts every secret again with the new key).
 MBREAK_SECRETS_KEY = os.environ.get("MBREAK_SECRETS_KEY", "")
 MBREAK_SECRETS_KEY_FALLBACKS = env_list("MBREAK_SECRETS_KEY_FALLBACKS", "")
+# The longest a data source is waited for, per question, within a web request (Test connection,
+# a query's preview), whatever its own timeout (which pulls and fills, in workers, wait): a
+# page answers well within gunicorn's 120 s.
+MBREAK_SOURCE_REQUEST_TIMEOUT = env_float("MBREAK_SOURCE_REQUEST_TIMEOUT", 15.0)
 # Larger metrics train on a stratified sample of this many rows, to bound training time.
 MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
 

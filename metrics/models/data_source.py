@@ -255,7 +255,12 @@ class DataSource(Labelled):
         https endpoint if any; credentials of a kind the source takes, with what they need; a CA
         certificate in PEM."""
         errors: dict[str, list[ValidationError]] = {}
-        for field, error in (*self._name_errors(), *self._place_errors(), *self._credentials_errors()):
+        for field, error in (
+            *self._name_errors(),
+            *self._kind_errors(),
+            *self._place_errors(),
+            *self._credentials_errors(),
+        ):
             errors.setdefault(field, []).append(error)
         if self.ca_certificate.strip() and not _is_pem_certificate(self.ca_certificate):
             message = gettext(
@@ -272,6 +277,18 @@ class DataSource(Labelled):
         if not DataSource.objects.named(self.owner_id, self.name).exclude(pk=self.pk).exists():
             return []
         return [("name", ValidationError(duplicate_source_message(self.name), code="duplicate"))]
+
+    def _kind_errors(self) -> list[tuple[str, ValidationError]]:
+        """Its kind stays while metrics are bound to it: their queries are of that kind's store."""
+        if self.pk is None or not self.queries.exists():
+            return []
+        stored = DataSource.objects.filter(pk=self.pk).values_list("kind", flat=True).first()
+        if stored in (None, self.kind):
+            return []
+        message = gettext(
+            "Metrics are bound to this source with queries of its kind: unbind them before changing its kind."
+        )
+        return [("kind", ValidationError(message, code="bound"))]
 
     def _place_errors(self) -> list[tuple[str, ValidationError]]:
         """Where the source is: a Prometheus server's URL, CloudWatch's region and endpoint."""
@@ -360,7 +377,7 @@ class DataSource(Labelled):
 
         Not `check`: Django's system checks call `Model.check()` on every model class."""
         try:
-            with self.store() as store:
+            with self.store(in_a_request=True) as store:
                 store.check()
         except StoreError as error:
             self.check_result, self.check_detail = error.kind.value, error.detail
@@ -406,10 +423,16 @@ class DataSource(Labelled):
         return bool(self.secret)
 
     @contextmanager
-    def store(self) -> Iterator[Any]:
+    def store(self, *, in_a_request: bool = False) -> Iterator[Any]:
         """The store to ask (`stores.prometheus.Prometheus` or `stores.cloudwatch.CloudWatch`),
         with its secret decrypted and its CA certificate in a file for as long as it is used.
-        Raises `StoreError(UNAUTHORIZED)` when the secret cannot be read."""
+        Asked `in_a_request` (Test connection, a preview: a person or a program waits for the
+        page), each question waits at most `MBREAK_SOURCE_REQUEST_TIMEOUT` seconds, however long
+        the source's own timeout, which pulls and fills, in workers, wait. Raises
+        `StoreError(UNAUTHORIZED)` when the secret cannot be read."""
+        timeout = self.timeout_seconds
+        if in_a_request:
+            timeout = min(timeout, settings.MBREAK_SOURCE_REQUEST_TIMEOUT)
         try:
             secret = self.read_secret()
         except SecretUnreadable:
@@ -422,7 +445,7 @@ class DataSource(Labelled):
                 access_key_id=self.username if self.auth == SourceAuth.ACCESS_KEY else "",
                 secret_access_key=secret if self.auth == SourceAuth.ACCESS_KEY else "",
                 endpoint_url=self.url,
-                timeout=self.timeout_seconds,
+                timeout=timeout,
             )
             return
         with _ca_file(self.ca_certificate) as ca_file:
@@ -432,7 +455,7 @@ class DataSource(Labelled):
                 username=self.username if self.auth == SourceAuth.BASIC else "",
                 password=secret if self.auth == SourceAuth.BASIC else "",
                 ca_file=ca_file,
-                timeout=self.timeout_seconds,
+                timeout=timeout,
             )
 
 
@@ -642,7 +665,7 @@ class MetricQuery(models.Model):
         )
         side = "canary"  # the side being asked, to say which one failed
         try:
-            with self.source.store() as store:
+            with self.source.store(in_a_request=True) as store:
                 canary = store.value(canary_query)
                 shown = replace(shown, canary=canary.value, sampled_at=canary.at)
                 if baseline_query is not None:

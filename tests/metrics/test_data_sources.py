@@ -468,3 +468,17 @@ def test_a_secret_no_key_reads_is_named_by_the_rotation_and_left_as_it_is(owner:
     with pytest.raises(SecretUnreadable):
         DataSource.objects.get(pk=lost.pk).read_secret()
     assert DataSource.objects.get(pk=kept.pk).read_secret() == TOKEN
+
+
+def test_a_source_with_metrics_bound_keeps_its_kind(owner: User) -> None:
+    """Its metrics' queries are PromQL: made a CloudWatch source, every pull of theirs would fail."""
+    source = make_source(owner)
+    MetricQuery.objects.create(metric=MetricFactory.create(owner=owner), source=source, query="up")
+    source.kind, source.region, source.auth = SourceKind.CLOUDWATCH, "eu-west-1", SourceAuth.ENVIRONMENT
+
+    with changes_nothing(sources_state), pytest.raises(ValidationError) as refused:
+        source.full_clean()
+
+    assert refused.value.message_dict["kind"] == [
+        "Metrics are bound to this source with queries of its kind: unbind them before changing its kind."
+    ]

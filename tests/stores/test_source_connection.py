@@ -6,6 +6,7 @@ page and in the API, and the secret in no log."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,20 @@ def test_a_cloudwatch_source_with_the_environments_credentials_uses_the_servers_
             answers.append(answer["result"])
 
     assert answers == ["ok", Kind.UNAUTHORIZED]
+
+
+def test_a_test_connection_waits_no_longer_than_a_web_request_may_whatever_the_sources_timeout(
+    owner: User, silent_port: int, settings: Any
+) -> None:
+    settings.MBREAK_SOURCE_REQUEST_TIMEOUT = 0.5
+    source = DataSource.objects.create(
+        owner=owner, name="slow", url=f"http://127.0.0.1:{silent_port}", timeout_seconds=60
+    )
+    started = time.monotonic()
+
+    source.check_connection()
+
+    assert source.check_result == Kind.TIMEOUT
+    assert time.monotonic() - started < 10
+    with source.store() as store:  # pulls and fills, in workers, wait the source's own timeout
+        assert store.timeout == 60
