@@ -49,13 +49,24 @@ STANDARD_STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
 # Extended statistics as CloudWatch writes them: p99, p99.9, tm90, wm99, TM(10%:90%), TC(:0.5),
 # PR(100:2000), IQM...
 # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Statistics-definitions.html
-_PERCENT = r"(100(\.0+)?|\d{1,2}(\.\d+)?)"
+_PERCENT = r"(100(\.0{1,2})?|\d{1,2}(\.\d{1,2})?)"  # at most two decimals, as AWS documents
 _BOUND = r"(\d+(\.\d+)?%?)"
 _EXTENDED_STATISTIC = re.compile(
     rf"p{_PERCENT}|(tm|wm|tc|ts){_PERCENT}|(TM|WM|TC|TS|PR)\({_BOUND}?:{_BOUND}?\)|IQM", re.IGNORECASE
 )
 # Periods CloudWatch accepts: the high-resolution ones, or whole minutes.
 _HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
+
+
+def is_statistic(statistic: str) -> bool:
+    """Whether CloudWatch computes `statistic`: a standard one, or an extended one."""
+    return statistic in STANDARD_STATISTICS or _EXTENDED_STATISTIC.fullmatch(statistic) is not None
+
+
+def is_period(seconds: int) -> bool:
+    """Whether CloudWatch takes a period of `seconds`: a high-resolution one, or whole minutes."""
+    return seconds in _HIGH_RESOLUTION_PERIODS or (seconds > 0 and seconds % 60 == 0)
+
 
 # What CloudWatch (and AWS' authentication in front of it) says of keys that are missing,
 # wrong, expired or not allowed to read metrics.
@@ -99,12 +110,10 @@ class MetricSpec:
 
     def mistake(self) -> str:
         """What CloudWatch would refuse in this statistic or period, in words; "" when nothing."""
-        if self.statistic not in STANDARD_STATISTICS and not _EXTENDED_STATISTIC.fullmatch(self.statistic):
+        if not is_statistic(self.statistic):
             standard = ", ".join(STANDARD_STATISTICS)
             return f"{self.statistic!r} is not a statistic: one of {standard}, or a percentile such as p99"
-        if self.period_seconds not in _HIGH_RESOLUTION_PERIODS and (
-            self.period_seconds <= 0 or self.period_seconds % 60
-        ):
+        if not is_period(self.period_seconds):
             return f"a period of {self.period_seconds} s: CloudWatch takes 1, 5, 10, 20, 30 or a multiple of 60"
         return ""
 

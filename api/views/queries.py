@@ -18,7 +18,7 @@ NOT_OWNER = OpenApiResponse(description="Only the metric's owner may see, change
 
 
 def bound_query(metric: Metric) -> MetricQuery:
-    query = MetricQuery.objects.filter(metric=metric).select_related("source").first()
+    query = metric.bound_query()
     if query is None:
         raise exceptions.NotFound(_("“%(name)s” is not bound to a data source.") % {"name": metric.name})
     return query

@@ -65,9 +65,6 @@ VARIABLES = ("key", "version", "selector", "window")
 SELECTOR_VARIABLES = ("key", "version", "window")
 # What CloudWatch accepts: its statistics, and its extended ones (a percentile "p99" or "p99.9",
 # a trimmed mean "tm90", winsorized mean "wm90", trimmed count "tc90", trimmed sum "ts90").
-STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
-EXTENDED_STATISTIC = re.compile(r"(p|tm|wm|tc|ts)(100|\d{1,2}(\.\d{1,2})?)")
-HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 # CloudWatch's own limits on a metric's dimensions.
 MOST_DIMENSIONS = 30
 LONGEST_DIMENSION_NAME = 255
@@ -884,7 +881,9 @@ def unknown_variables_words(unknown: list[str], known: tuple[str, ...]) -> str:
 
 def statistic_error(statistic: str) -> str:
     """Why CloudWatch would refuse `statistic`, or "" when it takes it."""
-    if statistic in STATISTICS or EXTENDED_STATISTIC.fullmatch(statistic):
+    from stores.cloudwatch import is_statistic  # the store's own rule (boto3 is loaded when first needed)
+
+    if is_statistic(statistic):
         return ""
     return gettext(
         "“%(statistic)s” is not a CloudWatch statistic: use Average, Sum, Minimum, Maximum or SampleCount, or a "
@@ -894,7 +893,9 @@ def statistic_error(statistic: str) -> str:
 
 def period_error(seconds: int | None) -> str:
     """Why CloudWatch would refuse a period of `seconds`, or "" when it takes it."""
-    if seconds is None or seconds in HIGH_RESOLUTION_PERIODS or (seconds > 0 and seconds % 60 == 0):
+    from stores.cloudwatch import is_period  # the store's own rule
+
+    if seconds is None or is_period(seconds):
         return ""
     return gettext("CloudWatch's periods are 1, 5, 10, 20 or 30 seconds, or a multiple of 60 seconds.")
 

@@ -379,6 +379,20 @@ def fitted(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+def newest_of_each(pulls: models.QuerySet[Pull], *per: str) -> models.QuerySet[Pull]:
+    """The newest of `pulls` for each value of the fields `per` (a metric, a release and a
+    metric), with what a page shows of them, in one query: a window function ranks them."""
+    return (
+        pulls.select_related("metric", "source", "observation")
+        .annotate(
+            recency=Window(
+                RowNumber(), partition_by=[F(name) for name in per], order_by=[F("pulled_at").desc(), F("pk").desc()]
+            )
+        )
+        .filter(recency=1)
+    )
+
+
 class ReleaseQuerySet(models.QuerySet["Release"]):
     def visible_to(self, user: User | AnonymousUser) -> ReleaseQuerySet:
         """Releases are as visible as the catalogue: to every active account."""
@@ -407,17 +421,7 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
 
     def with_newest_pulls(self) -> ReleaseQuerySet:
         """The releases with each one's `newest_pulls` read at once (one query for them all)."""
-        newest = (
-            Pull.objects.select_related("metric", "source", "observation")
-            .annotate(
-                recency=Window(
-                    RowNumber(),
-                    partition_by=[F("release_id"), F("metric_id")],
-                    order_by=[F("pulled_at").desc(), F("pk").desc()],
-                )
-            )
-            .filter(recency=1)
-        )
+        newest = newest_of_each(Pull.objects.all(), "release_id", "metric_id")
         return self.prefetch_related(models.Prefetch("pulls", queryset=newest, to_attr="prefetched_newest_pulls"))
 
     def pull(self, release_id: int, now: datetime | None = None) -> list[Pull]:
@@ -603,16 +607,7 @@ class Release(models.Model):
         prefetched: list[Pull] | None = getattr(self, "prefetched_newest_pulls", None)
         if prefetched is not None:
             return {pull.metric_id: pull for pull in prefetched}
-        rows = (
-            self.pulls.select_related("metric", "source", "observation")
-            .annotate(
-                recency=Window(
-                    RowNumber(), partition_by=[F("metric_id")], order_by=[F("pulled_at").desc(), F("pk").desc()]
-                )
-            )
-            .filter(recency=1)
-        )
-        return {pull.metric_id: pull for pull in rows}
+        return {pull.metric_id: pull for pull in newest_of_each(self.pulls.all(), "metric_id")}
 
     def _pull_metric(self, query: MetricQuery, previous: Pull | None, now: datetime) -> Pull:
         minutes = max(0.0, (now - self.started_at).total_seconds() / 60)

@@ -678,7 +678,6 @@ class Job(models.Model):
         transaction, as the batch's rows; or nothing. A release the store has no data for fails
         the fill, naming its line (every such line is named); a store that cannot be asked fails
         it at once. The file is dropped after, however it ends."""
-        from metrics.models.data_source import MetricQuery
 
         batch = ImportBatch.objects.filter(pk=self.batch_id).first() if self.batch_id else None
         if batch is None:  # deleted with its metric
@@ -689,7 +688,7 @@ class Job(models.Model):
         try:
             self.report("parsing")
             releases = csv_io.parse_release_csv(file, now=timezone.now(), minutes=minutes)
-            bound = MetricQuery.objects.filter(metric=self.metric_id).select_related("source").first()
+            bound = self.metric.bound_query()
             if bound is None or bound.source_id != batch.source_id:
                 raise CsvFormatError(
                     wording.gettext(

@@ -506,7 +506,6 @@ class Metric(Labelled):
         same file was filled into it from the same source (and not undone), or is being filled,
         and `MetricDeleted` if the metric is gone. Who may: `can_fill`.
         """
-        from metrics.models.data_source import MetricQuery
         from metrics.models.indicator import ImportBatch
         from metrics.models.job import Job
 
@@ -514,7 +513,7 @@ class Metric(Labelled):
             raise ValueError(f"a fill reads 1 to {MAX_FILL_MINUTES} minutes of each release, not {minutes}")
         with transaction.atomic():
             self._lock()  # as an upload: of two fills of one file at once, the second sees the first
-            bound = MetricQuery.objects.filter(metric=self).select_related("source").first()
+            bound = self.bound_query()
             if bound is None:
                 raise NotBound(self)
             fills = self.batches.filter(source=bound.source, fill_minutes__isnull=False)
@@ -622,6 +621,12 @@ class Metric(Labelled):
         """How the verdicts given were borne out: counts of those confirmed, overridden, or
         decided after an inconclusive verdict, among those with feedback."""
         return self.verdicts.feedback_summary()
+
+    def bound_query(self) -> MetricQuery | None:
+        """Its query on a data source, with the source; None when it is not bound."""
+        from metrics.models.data_source import MetricQuery
+
+        return MetricQuery.objects.filter(metric=self).select_related("source").first()
 
     def can_bind(self, user: User | AnonymousUser) -> bool:
         """Where its value is read from in production is the owner's to set, as its settings."""

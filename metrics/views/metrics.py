@@ -110,6 +110,7 @@ def render_detail(
     page = CountedPaginator(
         metric.indicators.newest_first(), INDICATORS_PER_PAGE, count=metric.indicator_count
     ).get_page(request.GET.get("page"))
+    query = metric.bound_query()
     context = {
         "metric": metric,
         "page": page,
@@ -123,22 +124,19 @@ def render_detail(
         "failed_imports": Job.objects.failed_imports_to_show(request.user).filter(metric=metric),
         "can_delete_metric": metric.can_delete(request.user),
         "can_change_settings": metric.can_change_settings(request.user),
-        **fill_context(request, metric, fill_form),
+        **fill_context(request, metric, fill_form, query),
         # Its production query: the owner's to see; others only learn there is one.
         "can_bind": metric.can_bind(request.user),
-        "store_query": MetricQuery.objects.filter(metric=metric).select_related("source").first()
-        if metric.can_bind(request.user)
-        else MetricQuery.objects.filter(metric=metric).exists(),
+        "store_query": query if metric.can_bind(request.user) else query is not None,
     }
     return render(request, "metrics/metric_detail.html", context, status=status)
 
 
-def fill_context(request: AuthenticatedHttpRequest, metric: Metric, form: FillForm | None) -> dict[str, Any]:
-    """The history fill's form and the query it reads with, for the owner of a bound metric."""
-    if not metric.can_fill(request.user):
-        return {}
-    query = MetricQuery.objects.filter(metric=metric).select_related("source").first()
-    if query is None:
+def fill_context(
+    request: AuthenticatedHttpRequest, metric: Metric, form: FillForm | None, query: MetricQuery | None
+) -> dict[str, Any]:
+    """The history fill's form and the query it reads with (`query`), for the owner of a bound metric."""
+    if query is None or not metric.can_fill(request.user):
         return {}
     return {"fill_form": form or FillForm(auto_id="fill_%s"), "fill_query": query}
 

@@ -16,14 +16,10 @@ from metrics.models import DataSource, Metric, MetricQuery
 from metrics.models.data_source import VARIABLES, Preview
 
 
-def bound_query(metric: Metric) -> MetricQuery | None:
-    return MetricQuery.objects.filter(metric=metric).select_related("source").first()
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 def metric_query(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     metric = get_metric_for_binding(request.user, metric_id)
-    query = bound_query(metric)
+    query = metric.bound_query()
     form = MetricQueryForm(request.user, request.POST or None, instance=query or MetricQuery(metric=metric))
     if request.method == "POST":
         if form.is_valid():
@@ -48,7 +44,7 @@ def metric_query(request: AuthenticatedHttpRequest, metric_id: int) -> HttpRespo
 @require_POST
 def metric_query_preview(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     metric = get_metric_for_binding(request.user, metric_id)
-    query = bound_query(metric)
+    query = metric.bound_query()
     if query is None:
         messages.info(request, _("“%(name)s” is not bound to a data source yet.") % {"name": metric.name})
         return redirect("metrics:query", metric.pk)
