@@ -30,6 +30,8 @@ LONGEST_NAME = 100
 class TokenScope(models.TextChoices):
     READ = "read", _("Read only")
     WRITE = "write", _("Read and write")
+    # Reads /metrics only (a Prometheus server's), nothing of the API.
+    METRICS = "metrics", _("Prometheus scrape of /metrics only")
 
 
 def token_digest(raw: str) -> str:

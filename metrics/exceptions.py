@@ -90,7 +90,7 @@ class FeedbackAlreadyGiven(DomainError):
 def _earlier_file(earlier: ImportBatch) -> dict[str, str]:
     """What a refusal says of the earlier import of the same file: into which metric, when, by whom, how many rows."""
     return {
-        "name": earlier.metric.name,
+        "name": earlier.metric.name if earlier.metric is not None else "",
         "when": date_format(earlier.created_at, "SHORT_DATETIME_FORMAT"),
         "who": earlier.uploaded_by.get_username() if earlier.uploaded_by else "—",
         "rows": number_format(earlier.rows, force_grouping=True),

@@ -124,6 +124,7 @@ class PullingEnded(models.TextChoices):
     ROLLBACK = "rollback", _("its verdict is rollback")
     LIMIT = "limit", _("the gate's pulling time is over")
     NOTHING_BOUND = "nothing_bound", _("no metric of its gate is bound to a data source")
+    OUTCOME = "outcome", _("the team recorded its outcome")
 
 
 class SecretUnreadable(Exception):

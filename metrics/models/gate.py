@@ -90,6 +90,27 @@ _KEY_CATEGORY_PREFIXES = ("L", "M", "N", "P", "S")
 SCORES = {VerdictState.ROLLOUT: 1.0, VerdictState.INCONCLUSIVE: 0.5, VerdictState.ROLLBACK: 0.0}
 
 
+# A release outcome's note: a line or two ("rolled back: p99 doubled in eu-west").
+OUTCOME_NOTE_MAX_LENGTH = 500
+
+
+class Outcome(models.TextChoices):
+    """What the team did with a release in the end."""
+
+    ROLLBACK = "rollback", _("Rolled back")
+    ROLLOUT = "rollout", _("Rolled out")
+
+
+class OutcomeVia(models.TextChoices):
+    """Through what a release's outcome was recorded."""
+
+    PAGE = "page", _("the release page")
+    API = "api", _("the API")
+    CLI = "cli", _("the command line")
+    FLAGGER = "flagger", _("Flagger")
+    ARGO = "argo", _("Argo Rollouts")
+
+
 class MissingMeans(models.TextChoices):
     """What a counted metric with no observation counts as once it is missing (Kayenta's `mustHaveData`)."""
 
@@ -446,6 +467,26 @@ class Release(models.Model):
     next_pull_at = models.DateTimeField(_("next pull at"), null=True, blank=True, db_index=True)
     pulling_ended_at = models.DateTimeField(_("pulling ended at"), null=True, blank=True)
     pulling_ended_because = models.CharField(_("pulling ended because"), max_length=16, blank=True, default="")
+    # What the team did in the end (an Outcome value; "" until someone or something says), who
+    # said so, through what (an OutcomeVia value), when, and why (`OutcomeChange` logs each one).
+    outcome = models.CharField(_("outcome"), max_length=12, blank=True, default="", choices=Outcome.choices)
+    outcome_at = models.DateTimeField(_("outcome recorded at"), null=True, blank=True)
+    outcome_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("outcome recorded by"),
+    )
+    outcome_via = models.CharField(_("outcome recorded through"), max_length=12, blank=True, default="")
+    outcome_note = models.CharField(_("note"), max_length=OUTCOME_NOTE_MAX_LENGTH, blank=True, default="")
+    # What the gate said when the outcome was recorded (its real verdict, a VerdictState, dry run
+    # or not), and from which minute of the release it had said so: whether the gate was right.
+    gate_said = models.CharField(_("the gate said"), max_length=12, blank=True, default="")
+    gate_said_at_minute = models.FloatField(_("the gate said it at minute"), null=True, blank=True)
+    # The verdict last announced to the gate's webhooks (a VerdictState; "" before any).
+    announced_state = models.CharField(_("verdict announced"), max_length=12, blank=True, default="")
 
     objects = ReleaseQuerySet.as_manager()
 
@@ -754,6 +795,36 @@ class Release(models.Model):
         for position, answer in enumerate(answers):
             answer.number = total - position
         return list(reversed(answers))
+
+
+class OutcomeChange(models.Model):
+    """One outcome recorded for a release (the first one, or a change of it by the gate's owner):
+    the release's log of what the team said it did."""
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="outcome_changes", verbose_name=_("release")
+    )
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
+    previous = models.CharField(_("previous outcome"), max_length=12, blank=True, default="")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    via = models.CharField(_("recorded through"), max_length=12, choices=OutcomeVia.choices)
+    note = models.CharField(_("note"), max_length=OUTCOME_NOTE_MAX_LENGTH, blank=True, default="")
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("outcome recorded")
+        verbose_name_plural = _("outcomes recorded")
+        ordering = ["recorded_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.release}: {self.outcome}"
 
 
 class Observation(models.Model):

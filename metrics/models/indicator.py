@@ -19,6 +19,7 @@ from django.db import connection, connections, models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Concat, Mod, RowNumber
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -330,7 +331,19 @@ class ImportBatch(models.Model):
     its import job ends.
     """
 
-    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="batches", verbose_name=_("metric"))
+    # None for a release's labels: they go to each metric the release observed.
+    metric = models.ForeignKey(
+        Metric, on_delete=models.CASCADE, related_name="batches", verbose_name=_("metric"), null=True, blank=True
+    )
+    # A release's labels: its observations, labelled with its outcome when that was recorded.
+    release = models.ForeignKey(
+        "metrics.Release",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="label_batches",
+        verbose_name=_("labels of release"),
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("uploaded by")
     )
@@ -364,8 +377,23 @@ class ImportBatch(models.Model):
     def __str__(self) -> str:
         return f"{self.file_name} ({self.rows} rows)"
 
+    def get_absolute_url(self) -> str:
+        """Where it is listed: its metric's page, or its release's (the metrics, once that is gone)."""
+        if self.metric is not None:
+            return self.metric.get_absolute_url()
+        if self.release is not None:
+            return self.release.get_absolute_url()
+        return reverse("metrics:list")
+
     def can_undo(self, user: User | AnonymousUser) -> bool:
-        return user.is_authenticated and user.pk in (self.uploaded_by_id, self.metric.owner_id)
+        """Who sent it, or whoever owns where its rows went: the metric, or the release's gate."""
+        if not user.is_authenticated:
+            return False
+        if self.metric is not None:
+            return user.pk in (self.uploaded_by_id, self.metric.owner_id)
+        if self.release is not None:
+            return user.pk in (self.uploaded_by_id, self.release.gate.owner_id)
+        return user.pk == self.uploaded_by_id
 
     def undo(self) -> int:
         """Delete every indicator this file stored (the metric's models become stale); return how many.
@@ -424,6 +452,16 @@ class Indicator(models.Model):
     # The uploaded file it came from (none when added by hand or by feedback).
     batch = models.ForeignKey(
         ImportBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="indicators", editable=False
+    )
+    # The release observation it labels (none for a row typed, uploaded or filled).
+    observation = models.ForeignKey(
+        "metrics.Observation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="labels",
+        editable=False,
+        verbose_name=_("labels the observation"),
     )
 
     objects = IndicatorQuerySet.as_manager()

@@ -133,6 +133,8 @@ class JobQuerySet(models.QuerySet["Job"]):
     def enqueue_import(self, batch: ImportBatch, user: User, *, send_to_worker: bool = True) -> Job:
         """An import job for an uploaded file, queued for a worker once this transaction commits.
         Without `send_to_worker`, the caller runs it (`run_here`)."""
+        if batch.metric is None:
+            raise ValueError("An upload is always into a metric.")
         job = self.create(
             kind=JobKind.IMPORT, metric=batch.metric, requested_by=user, batch=batch, language=_requested_in()
         )
@@ -143,6 +145,8 @@ class JobQuerySet(models.QuerySet["Job"]):
     def enqueue_fill(self, batch: ImportBatch, user: User, *, send_to_worker: bool = True) -> Job:
         """A history fill job for a fill file (`Metric.queue_fill`), queued for a worker once this
         transaction commits. Without `send_to_worker`, the caller runs it (`run_here`)."""
+        if batch.metric is None:
+            raise ValueError("A fill is always into a metric.")
         job = self.create(
             kind=JobKind.FILL, metric=batch.metric, requested_by=user, batch=batch, language=_requested_in()
         )
@@ -293,6 +297,8 @@ class Job(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The language of the request that queued it (empty: the site's).
     language = models.CharField(max_length=16, blank=True, default="")
+    # Queued by the retraining schedule (MBREAK_RETRAIN_SCHEDULE), not by a person.
+    scheduled = models.BooleanField(_("scheduled"), default=False)
     # The Celery node that ran it last ("celery@host"): which instance to look at.
     worker = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(_("queued at"), default=timezone.now)

@@ -123,7 +123,7 @@ def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse
         deleted = batch.undo()
     except CannotUndo as refused:
         messages.error(request, str(refused))
-        return redirect(batch.metric)
+        return redirect(batch)
     messages.success(
         request,
         ngettext(
@@ -133,7 +133,7 @@ def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse
         )
         % {"count": number_format(deleted, force_grouping=True), "file": batch.file_name},
     )
-    return redirect(batch.metric)
+    return redirect(batch)
 
 
 @require_safe
