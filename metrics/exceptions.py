@@ -15,7 +15,17 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
 if TYPE_CHECKING:
-    from metrics.models import DataSource, Gate, ImportBatch, Job, Metric, TrainedModel, Unusable, Verdict
+    from metrics.models import (
+        DataSource,
+        Gate,
+        ImportBatch,
+        Job,
+        Metric,
+        Release,
+        TrainedModel,
+        Unusable,
+        Verdict,
+    )
 
 
 class DomainError(Exception):
@@ -203,6 +213,30 @@ class ReleaseKeyTaken(DomainError):
             )
             % {"gate": gate.name, "key": key}
         )
+
+
+class OutcomeRefused(DomainError):
+    """Who may not record this release's outcome (only its gate's owner, or whoever opened it), or
+    change one already recorded (only the gate's owner)."""
+
+    code = "forbidden"
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, release: Release, *, change: bool) -> None:
+        self.release = release
+        message = (
+            gettext(
+                "The outcome of this release is already recorded (%(outcome)s): only the owner of the gate "
+                "“%(gate)s” may change it."
+            )
+            % {"outcome": release.get_outcome_display().lower(), "gate": release.gate.name}
+            if change
+            else gettext(
+                "Only the owner of the gate “%(gate)s”, or whoever opened this release, may record its outcome."
+            )
+            % {"gate": release.gate.name}
+        )
+        super().__init__(message)
 
 
 class NotBound(DomainError):

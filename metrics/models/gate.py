@@ -36,7 +36,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.csv_io import LARGEST_NUMBER
-from metrics.exceptions import DomainError, InvalidReleaseKey, NotInGate, ReleaseKeyTaken
+from metrics.exceptions import DomainError, InvalidReleaseKey, NotInGate, OutcomeRefused, ReleaseKeyTaken
 from metrics.models.data_source import (
     VALUE_TOO_LARGE,
     MetricQuery,
@@ -47,7 +47,8 @@ from metrics.models.data_source import (
     queries_sent,
     store_error_words,
 )
-from metrics.models.metric import Labelled, Metric
+from metrics.models.indicator import ImportBatch, Indicator
+from metrics.models.metric import Decision, Labelled, Metric
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
 from stores.errors import Kind, NoData, StoreError
@@ -99,6 +100,11 @@ class Outcome(models.TextChoices):
 
     ROLLBACK = "rollback", _("Rolled back")
     ROLLOUT = "rollout", _("Rolled out")
+
+    @property
+    def decision(self) -> int:
+        """As a labelled indicator's decision."""
+        return Decision.ROLLBACK if self is Outcome.ROLLBACK else Decision.ROLLOUT
 
 
 class OutcomeVia(models.TextChoices):
@@ -549,6 +555,165 @@ class Release(models.Model):
         with transaction.atomic():  # the verdict is logged with its observation, or not at all
             verdict = metric.predict(value, minutes, user, source=source)
             return Observation.objects.create(release=self, metric=metric, verdict=verdict, observed_at=observed_at)
+
+    def can_record_outcome(self, user: User | AnonymousUser) -> bool:
+        """Who may say what the team did with it: the gate's owner, or whoever opened it (signed
+        in, or through one of their tokens). Changing an outcome already recorded is the owner's
+        alone (`Gate.can_change`)."""
+        return (
+            user.is_authenticated
+            and user.is_active
+            and (user.pk == self.gate.owner_id or (self.created_by_id is not None and user.pk == self.created_by_id))
+        )
+
+    def record_outcome(
+        self,
+        outcome: str,
+        user: User | None,
+        *,
+        via: str,
+        note: str = "",
+        at: datetime | None = None,
+    ) -> bool:
+        """Record what the team did in the end (an Outcome value), said by `user` (None: the
+        server's operator, from the command line) through `via` (an OutcomeVia value), `at` (now
+        by default), with a `note`. Returns whether anything changed: the same outcome again
+        changes nothing (a webhook that fires twice, a button pressed twice).
+
+        The first outcome keeps what the gate said then (`gate_said`: its real verdict, dry run or
+        not, and from which minute). Every observation of the release becomes a labelled
+        indicator of its metric (`label_batch`), observe-only metrics included, and its pulling
+        ends. A change of outcome, the gate owner's alone, undoes the earlier labels and labels
+        again; every outcome recorded is logged (`outcome_changes`).
+
+        Raises `OutcomeRefused` for someone who may not record it, or change it; `ValidationError`
+        for an outcome or a note that cannot be one."""
+        if outcome not in Outcome.values:
+            raise ValidationError(
+                gettext("Say “rollback” or “rollout”: what was done with the release."), code="invalid_outcome"
+            )
+        if len(note) > OUTCOME_NOTE_MAX_LENGTH:
+            raise ValidationError(
+                gettext("Keep the note within %(limit)d characters.") % {"limit": OUTCOME_NOTE_MAX_LENGTH},
+                code="note_too_long",
+            )
+        if user is not None and not self.can_record_outcome(user):
+            raise OutcomeRefused(self, change=False)
+        now = at or timezone.now()
+        with transaction.atomic():
+            # Locked: of two outcomes sent at once, the second sees the first's.
+            locked = Release.objects.select_for_update().get(pk=self.pk)
+            if locked.outcome == outcome:
+                self._take_outcome_of(locked)
+                return False
+            if locked.outcome and user is not None and not self.gate.can_change(user):
+                self._take_outcome_of(locked)
+                raise OutcomeRefused(self, change=True)
+            previous = locked.outcome
+            self.outcome, self.outcome_at, self.outcome_by, self.outcome_via, self.outcome_note = (
+                outcome,
+                now,
+                user,
+                via,
+                note,
+            )
+            self.gate_said, self.gate_said_at_minute = locked.gate_said, locked.gate_said_at_minute
+            if not previous:
+                self.gate_said, self.gate_said_at_minute = self._gate_said(now)
+            Release.objects.filter(pk=self.pk).update(
+                outcome=outcome,
+                outcome_at=now,
+                outcome_by=user,
+                outcome_via=via,
+                outcome_note=note,
+                gate_said=self.gate_said,
+                gate_said_at_minute=self.gate_said_at_minute,
+            )
+            OutcomeChange.objects.create(
+                release=self, outcome=outcome, previous=previous, recorded_by=user, via=via, note=note, recorded_at=now
+            )
+            self._label(Outcome(outcome).decision, user, now)
+            if locked.pulling_ended_at is None and locked.next_pull_at is not None:
+                self._end_pulling(now, PullingEnded.OUTCOME)
+        return True
+
+    def _take_outcome_of(self, stored: Release) -> None:
+        for name in ("outcome", "outcome_at", "outcome_by_id", "outcome_via", "outcome_note", "gate_said"):
+            setattr(self, name, getattr(stored, name))
+        self.gate_said_at_minute = stored.gate_said_at_minute
+
+    def _gate_said(self, now: datetime) -> tuple[str, float | None]:
+        """Its real verdict at `now`, and the minute of the release since which the gate had said
+        it: its pipeline's answers, newest first, for as long as they said the same (or the
+        newest observation, when none did)."""
+        said = self.verdict(now).state
+        since = None
+        answers = self.answers.filter(asked_at__lte=now).order_by("-asked_at", "-pk").values_list("state", "asked_at")
+        for state, asked_at in answers.iterator(chunk_size=500):
+            if state != said:
+                break
+            since = asked_at
+        if since is None:
+            newest = self.observations.filter(observed_at__lte=now).order_by("-observed_at").first()
+            since = newest.observed_at if newest is not None else None
+        if since is None:
+            return said, None
+        return said, max(0.0, (since - self.started_at).total_seconds() / 60)
+
+    def _label(self, decision: int, user: User | None, now: datetime) -> ImportBatch | None:
+        """Its observations as indicators labelled `decision`, in one import batch (undoable as
+        an upload is), after undoing the batch an earlier outcome labelled. An observation whose
+        verdict had feedback is labelled already (`Verdict.feedback_indicator`): it is left out.
+        Returns the batch (None when there was nothing to label)."""
+        for earlier in self.label_batches.filter(undone_at__isnull=True, rows__gt=0):
+            earlier.undo()
+        observations = list(
+            self.observations.filter(verdict__feedback_indicator__isnull=True)
+            .select_related("verdict")
+            .order_by("observed_at", "pk")
+        )
+        if not observations:
+            return None
+        batch = ImportBatch.objects.create(
+            release=self,
+            uploaded_by=user,
+            file_name=gettext("Outcome of release %(release)s: %(outcome)s")
+            % {"release": self, "outcome": Outcome(self.outcome).label.lower()},
+            sha256="",
+            size=0,
+            delimiter="",
+            rows=len(observations),
+            created_at=now,
+        )
+        Indicator.objects.bulk_create(
+            Indicator(
+                metric_id=observation.metric_id,
+                value=observation.verdict.value,
+                decision=decision,
+                time=observation.verdict.minutes,
+                created_by=user,
+                created_at=now,
+                batch=batch,
+                observation=observation,
+            )
+            for observation in observations
+        )
+        return batch
+
+    @property
+    def label_batch(self) -> ImportBatch | None:
+        """The labels its outcome gave (not undone), if any."""
+        return self.label_batches.filter(undone_at__isnull=True).order_by("-created_at", "-pk").first()
+
+    @property
+    def gate_was(self) -> str:
+        """Whether the gate was right about it: "right" (it said what the team did), "wrong" (it
+        said the other), "inconclusive" (it said neither), or "" (no outcome yet)."""
+        if not self.outcome:
+            return ""
+        if self.gate_said not in (VerdictState.ROLLBACK, VerdictState.ROLLOUT):
+            return "inconclusive"
+        return "right" if self.gate_said == self.outcome else "wrong"
 
     @property
     def is_pulled(self) -> bool:
