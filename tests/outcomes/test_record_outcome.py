@@ -135,6 +135,7 @@ def test_the_owner_changing_the_outcome_relabels_and_logs_both(
     observed(release, owner, BAD_VALUE, 3, 12)
     release.record_outcome(Outcome.ROLLBACK, contributor, via=OutcomeVia.FLAGGER)
     first_batch = Release.objects.get(pk=release.pk).label_batch
+    assert first_batch is not None
 
     release = Release.objects.get(pk=release.pk)
     assert release.record_outcome(Outcome.ROLLOUT, owner, via=OutcomeVia.PAGE, note="it was the load test") is True
@@ -190,6 +191,7 @@ def test_undoing_the_labels_removes_them_and_keeps_the_outcome(owner: User, rele
     observed(release, owner, BAD_VALUE, 3)
     release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.API)
     batch = Release.objects.get(pk=release.pk).label_batch
+    assert batch is not None
 
     assert batch.can_undo(owner)
     assert batch.undo() == 2
