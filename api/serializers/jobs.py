@@ -18,7 +18,7 @@ from metrics.models import (
 class JobSerializer(serializers.ModelSerializer[Job]):
     metric = serializers.IntegerField(source="metric_id", read_only=True)
     scheduled = serializers.BooleanField(
-        read_only=True, help_text="Queued by the retraining schedule (a training of a metric you own), not by a person."
+        read_only=True, help_text="Queued by the retraining schedule, not by a person."
     )
     stage = serializers.CharField(source="stage_label", read_only=True, help_text="In the request's language.")
     percent = serializers.IntegerField(source="percent_done", read_only=True)

@@ -110,10 +110,7 @@ class Retraining(models.TextChoices):
     TRAINING = "training", _("Not then: a training of it is already queued or running.")
     NOT_ENOUGH_DATA = "not_enough_data", _("It will be skipped then: it has too little data to train.")
     # Its first model is a person's call: from then on it answers (a gate's verdicts among others).
-    NEVER_TRAINED = (
-        "never_trained",
-        _("It will be skipped then: the schedule trains a model again, never a first one. Press Train for its first."),
-    )
+    NEVER_TRAINED = "never_trained", _("It will be skipped then: the schedule trains models again, never a first one.")
 
 
 # What decides when a verdict is inconclusive: the owner's to set (see `judge`).

@@ -97,15 +97,19 @@ def test_a_metric_whose_model_has_seen_all_its_data_is_not_queued(trained_metric
     assert trained_metric.retraining() == Retraining.UP_TO_DATE
 
 
-def test_a_metric_never_trained_is_left_to_its_first_train_press(metric: Metric, owner: User) -> None:
+def test_a_metric_never_trained_is_left_to_its_first_train_press(client: Client, metric: Metric, owner: User) -> None:
     metric.import_indicators(rule_data(200), owner)
 
     assert retrain_metrics() == 0
     assert not Job.objects.exists()
     assert metric.retraining() == Retraining.NEVER_TRAINED
+    client.force_login(owner)
+    assert "It will be skipped then: the schedule trains models again, never a first one." in schedule_note(
+        client, metric
+    )
 
 
-def test_a_metric_with_a_training_queued_is_not_queued_twice(stale_metric: Metric, owner: User) -> None:
+def test_a_metric_with_a_training_queued_is_not_queued_twice(client: Client, stale_metric: Metric, owner: User) -> None:
     pressed = Job.objects.create(kind=JobKind.TRAINING, metric=stale_metric, requested_by=owner)
 
     assert retrain_metrics() == 0
@@ -113,6 +117,8 @@ def test_a_metric_with_a_training_queued_is_not_queued_twice(stale_metric: Metri
 
     assert list(Job.objects.all()) == [pressed]
     assert stale_metric.retraining() == Retraining.TRAINING
+    client.force_login(owner)
+    assert "Not then: a training of it is already queued or running." in schedule_note(client, stale_metric)
 
 
 def test_several_beats_at_once_train_each_metric_once(stale_metric: Metric, monkeypatch: pytest.MonkeyPatch) -> None:
