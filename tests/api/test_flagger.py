@@ -327,6 +327,8 @@ def test_the_readme_webhooks_gate_a_canary_as_flagger_calls_them(
         "pre-rollout",
         "rollout",
         "confirm-promotion",
+        "rollback",
+        "post-rollout",
     ]
     assert all(webhook["metadata"]["hook"] == webhook["type"] for webhook in webhooks)
     assert all(webhook["timeout"] == "10s" for webhook in webhooks)
@@ -339,13 +341,40 @@ def test_the_readme_webhooks_gate_a_canary_as_flagger_calls_them(
         path = url.path.replace("/gates/1/", f"/gates/{gate['id']}/")
         return client.post(path, body, content_type="application/json").status_code
 
-    ready, start, verdict, promotion = webhooks
+    ready, start, verdict, promotion, rollback, outcome = webhooks
     assert call(ready, phase="Succeeded", checksum=PREVIOUS) == 200
     assert call(start) == 200
-    assert (call(verdict), call(promotion)) == (200, 412)  # waiting: analysis goes on, promotion waits
+    assert (call(verdict), call(promotion), call(rollback)) == (200, 412, 412)  # waiting: analysis goes on
     push(client, owner, gate, checkout["error rate"], ROLLOUT)
     push(client, owner, gate, checkout["p95 latency"], ROLLOUT)
-    assert (call(verdict), call(promotion)) == (200, 200)
+    assert (call(verdict), call(promotion), call(rollback)) == (200, 200, 412)
+    assert Release.objects.get().outcome == ""
+    assert call(outcome, phase="Succeeded") == 200  # promoted
+    assert Release.objects.values_list("outcome", "outcome_via").get() == ("rollout", "flagger")
+
+
+def test_the_readme_rollback_webhook_records_the_rollback_flagger_makes(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    metadata = {webhook["type"]: {**webhook["metadata"], "token": secret_of(owner)} for webhook in readme_webhooks()}
+    flagger_url = reverse("api:flagger", args=[gate["id"]])
+
+    def call(hook: str, phase: str = "Progressing") -> int:
+        body = {
+            "name": "podinfo",
+            "namespace": "test",
+            "phase": phase,
+            "checksum": CHECKSUM,
+            "metadata": metadata[hook],
+        }
+        return client.post(flagger_url, body, content_type="application/json").status_code
+
+    assert call("pre-rollout") == 200
+    push(client, owner, gate, checkout["error rate"], ROLLBACK)
+    assert (call("rollback"), call("post-rollout", phase="Failed")) == (200, 200)
+    release = Release.objects.get()
+    assert (release.outcome, release.outcome_via) == ("rollback", "flagger")
+    assert release.outcome_changes.count() == 1  # post-rollout said the same: nothing more
 
 
 def test_flaggers_calls_count_against_its_tokens_rate(
