@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.views import APIView
 
 from api.views import (
+    argo,
     fills,
     flagger,
     gates,
@@ -59,6 +60,7 @@ urlpatterns = [
     v1("gates/<int:gate_id>/keys/<path:key>/observations/", keys.KeyObservations, "key_observations"),
     v1("gates/<int:gate_id>/keys/<path:key>/verdict", keys.KeyVerdict, "key_verdict"),
     v1("gates/<int:gate_id>/flagger/", flagger.FlaggerWebhook, "flagger"),
+    v1("gates/<int:gate_id>/argo/notifications", argo.ArgoNotifications, "argo_notifications"),
     v1("releases/<int:release_id>/", releases.ReleaseDetail, "release"),
     v1("releases/<int:release_id>/observations/", releases.ReleaseObservations, "release_observations"),
     # Argo Rollouts' web provider asks this URL as is (no trailing slash).
