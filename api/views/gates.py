@@ -95,7 +95,8 @@ class GateReleases(generics.ListCreateAPIView[Release]):
         return get_gate(self.request.user, self.kwargs["gate_id"])
 
     def get_queryset(self) -> Any:
-        return Release.objects.visible_to(self.request.user).filter(gate=self.gate()).with_newest_pulls()
+        releases = Release.objects.visible_to(self.request.user).filter(gate=self.gate())
+        return releases.with_newest_pulls().with_outcomes()
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Start a release (the gate's owner only)."""

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import TokenScope
@@ -218,3 +220,29 @@ def test_each_outcome_labels_its_own_releases_observations_only(
 
     assert (one["labels"]["rows"], other["labels"]["rows"]) == (1, 3)
     assert other["gate_was"] == "right"
+
+
+def test_a_gates_releases_are_listed_with_their_outcomes_in_as_many_queries_however_many(
+    client: Client, owner: User, checkout, gate: dict
+) -> None:
+    headers = bearer(owner)
+    url = reverse("api:gate_releases", args=[gate["id"]])
+
+    def recorded_release(version: str) -> None:
+        release = start_release(client, headers, gate, version=version)
+        observe(client, headers, release, checkout["error rate"], ROLLBACK)
+        assert send(client, outcome_url(release), {"outcome": "rollback"}, headers).status_code == 200
+
+    def queries_of_the_list() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            listed = client.get(url, headers=headers)
+        assert listed.status_code == 200
+        assert all(release["outcome"]["labels"]["rows"] == 1 for release in listed.json()["results"])
+        return len(captured)
+
+    recorded_release("v1")
+    one = queries_of_the_list()
+    for version in ("v2", "v3", "v4"):
+        recorded_release(version)
+
+    assert queries_of_the_list() == one
