@@ -235,3 +235,23 @@ def test_a_stranger_cannot_undo_a_releases_labels_and_nothing_changes(
         response = client.post(reverse("metrics:undo_import", args=[batch.pk]))
 
     assert response.status_code == 403
+
+
+def test_a_metrics_labelled_indicators_say_which_release_they_came_from(
+    client: Client, owner: User, release: Release
+) -> None:
+    observed(release, owner, BAD_VALUE, 3, 12)
+    release.record_outcome(Outcome.ROLLBACK, None, via=OutcomeVia.CLI)
+    metric = release.gate.gate_metrics.get(metric__name="Error rate").metric
+    client.force_login(owner)
+
+    response = client.get(metric.get_absolute_url())
+
+    html = response.content.decode()
+    link = f'from the outcome of release <a href="{release.get_absolute_url()}">checkout-web</a>'
+    assert html.count(link) == 2  # its two observations; the 200 rows it was trained on say nothing
+    assert html.count('data-testid="label-provenance"') == 2
+    rows = table_rows(response, "indicators")
+    assert [row[3].endswith("from the outcome of release checkout-web") for row in rows] == [True, True] + [False] * (
+        len(rows) - 2
+    )
