@@ -805,7 +805,13 @@ class Release(models.Model):
         if not self.outcome:
             return ""
         at = self.gate_said_at_minute
-        if at is not None and self.gate_said in VerdictState.values:
+        if at is not None and at < 1 and self.gate_said in VerdictState.values:
+            said = {
+                VerdictState.ROLLBACK: gettext("The gate said rollback from the release's first minute"),
+                VerdictState.ROLLOUT: gettext("The gate said rollout from the release's first minute"),
+                VerdictState.INCONCLUSIVE: gettext("The gate was inconclusive from the release's first minute"),
+            }[VerdictState(self.gate_said)]
+        elif at is not None and self.gate_said in VerdictState.values:
             said = {
                 VerdictState.ROLLBACK: gettext("The gate said rollback at %(minutes)s"),
                 VerdictState.ROLLOUT: gettext("The gate said rollout at %(minutes)s"),
