@@ -805,24 +805,26 @@ class Release(models.Model):
         if not self.outcome:
             return ""
         at = self.gate_said_at_minute
-        if at is not None and at < 1 and self.gate_said in VerdictState.values:
+        if self.gate_said not in VerdictState.values:
+            said = gettext("The gate had no verdict")
+        elif at is None:
+            said = {
+                VerdictState.ROLLBACK: gettext("The gate said rollback"),
+                VerdictState.ROLLOUT: gettext("The gate said rollout"),
+                VerdictState.INCONCLUSIVE: gettext("The gate was inconclusive"),
+            }[VerdictState(self.gate_said)]
+        elif at < 1:
             said = {
                 VerdictState.ROLLBACK: gettext("The gate said rollback from the release's first minute"),
                 VerdictState.ROLLOUT: gettext("The gate said rollout from the release's first minute"),
                 VerdictState.INCONCLUSIVE: gettext("The gate was inconclusive from the release's first minute"),
             }[VerdictState(self.gate_said)]
-        elif at is not None and self.gate_said in VerdictState.values:
+        else:
             said = {
                 VerdictState.ROLLBACK: gettext("The gate said rollback at %(minutes)s"),
                 VerdictState.ROLLOUT: gettext("The gate said rollout at %(minutes)s"),
                 VerdictState.INCONCLUSIVE: gettext("The gate was inconclusive at %(minutes)s"),
             }[VerdictState(self.gate_said)] % {"minutes": minutes_words(at)}
-        else:
-            said = {
-                VerdictState.ROLLBACK: gettext("The gate said rollback"),
-                VerdictState.ROLLOUT: gettext("The gate said rollout"),
-                VerdictState.INCONCLUSIVE: gettext("The gate was inconclusive"),
-            }.get(self.gate_said, gettext("The gate had no verdict"))
         did = gettext("the team rolled back") if self.outcome == Outcome.ROLLBACK else gettext("the team rolled out")
         judged = {
             "right": gettext("the gate was right"),

@@ -87,8 +87,8 @@ def test_the_operator_may_change_an_outcome_and_it_is_logged(owner: User, contri
 
     assert code == 0
     assert output.startswith("Recorded: checkout-web (Checkout deploys) was rolled out.")
-    log = OutcomeChange.objects.filter(release=release).values_list("outcome", "previous", "via", "recorded_by")
-    assert list(log) == [("rollback", "", "cli", None), ("rollout", "rollback", "cli", None)]
+    log = OutcomeChange.objects.filter(release=release).values_list("outcome", "previous", "via", "recorded_by_id")
+    assert [tuple(entry) for entry in log] == [("rollback", "", "cli", None), ("rollout", "rollback", "cli", None)]
 
 
 @pytest.mark.parametrize(
