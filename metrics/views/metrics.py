@@ -107,9 +107,11 @@ def render_detail(
     *,
     fill_form: FillForm | None = None,
 ) -> HttpResponse:
-    page = CountedPaginator(
-        metric.indicators.newest_first(), INDICATORS_PER_PAGE, count=metric.indicator_count
-    ).get_page(request.GET.get("page"))
+    # A release outcome's label says which release it came from.
+    indicators = metric.indicators.newest_first().select_related("observation__release")
+    page = CountedPaginator(indicators, INDICATORS_PER_PAGE, count=metric.indicator_count).get_page(
+        request.GET.get("page")
+    )
     query = metric.bound_query()
     context = {
         "metric": metric,
