@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from celery import Celery
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -21,6 +22,16 @@ from tests.notifications.receiver import Receiver, Reply
 RECEIVER_DELAY = 5.0
 
 
+def send_to_broker(app: Celery, url: str) -> None:
+    """Make `app` send its tasks to the broker at `url`. Celery keeps the connections to the broker
+    it first sent to: they are dropped, as Celery itself drops them after a fork."""
+    if app._pool is not None:  # noqa: SLF001 - Celery has no public way to drop them
+        app._pool.force_close_all()  # noqa: SLF001
+    app._pool = None  # noqa: SLF001
+    app.amqp._producer_pool = None  # noqa: SLF001
+    app.conf.broker_url = url
+
+
 @pytest.fixture
 def broker() -> Iterator[Callable[[], list[tuple[str, list]]]]:
     """Celery as in production, but for its broker (kombu's in-memory one): a task sent waits there
@@ -28,8 +39,7 @@ def broker() -> Iterator[Callable[[], list[tuple[str, list]]]]:
     messages waiting: (task name, arguments) each."""
     before = celery_app.conf.broker_url
     celery_app.conf.task_always_eager = False
-    celery_app.conf.broker_url = "memory://"
-    celery_app.close()  # the producers connected to the configured broker are dropped
+    send_to_broker(celery_app, "memory://")
 
     def waiting() -> list[tuple[str, list]]:
         found = []
@@ -45,8 +55,7 @@ def broker() -> Iterator[Callable[[], list[tuple[str, list]]]]:
     try:
         yield waiting
     finally:
-        celery_app.conf.broker_url = before
-        celery_app.close()
+        send_to_broker(celery_app, before)
         celery_app.conf.task_always_eager = True
 
 
