@@ -13,7 +13,19 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from metrics.exceptions import InvalidReleaseKey
-from metrics.models import DataSource, Gate, ImportBatch, Indicator, Job, Metric, Release, TrainedModel, Verdict
+from metrics.models import (
+    DataSource,
+    Delivery,
+    Gate,
+    ImportBatch,
+    Indicator,
+    Job,
+    Metric,
+    Release,
+    TrainedModel,
+    Verdict,
+    Webhook,
+)
 from metrics.models.gate import release_key_error
 
 if TYPE_CHECKING:
@@ -174,3 +186,21 @@ def get_data_source(user: User | AnonymousUser, source_id: int, *, lock: bool = 
     (a change checked against what another just saved, a source deleted meanwhile a 404)."""
     sources = DataSource.objects.visible_to(user).select_related("owner")
     return get_object_or_404(sources.select_for_update(of=("self",)) if lock else sources, pk=source_id)
+
+
+def get_webhook(user: User | AnonymousUser, webhook_id: int, *, lock: bool = False) -> Webhook:
+    """A gate's webhook is its owner's alone, like a data source: its address and its secret are
+    not the catalogue's. To anyone else it does not exist (404), whether to read, change, delete
+    it or send a delivery again. With `lock`, in a transaction: the row stays locked until it ends."""
+    webhooks = Webhook.objects.select_related("gate", "gate__owner").filter(gate__owner=user.pk)
+    if not (user.is_authenticated and user.is_active):
+        webhooks = webhooks.none()
+    return get_object_or_404(webhooks.select_for_update(of=("self",)) if lock else webhooks, pk=webhook_id)
+
+
+def get_delivery(user: User | AnonymousUser, delivery_id: int) -> Delivery:
+    """A delivery, as visible as its webhook (its gate's owner alone)."""
+    deliveries = Delivery.objects.select_related("webhook", "webhook__gate").filter(webhook__gate__owner=user.pk)
+    if not (user.is_authenticated and user.is_active):
+        deliveries = deliveries.none()
+    return get_object_or_404(deliveries, pk=delivery_id)

@@ -126,9 +126,7 @@ def _start_of(response: requests.Response) -> str:
     except requests.exceptions.RequestException:
         return ""
     text = raw.decode("utf-8", errors="replace")
-    return " ".join("".join(character if character.isprintable() else " " for character in text).split())[
-        :ANSWER_CHARS
-    ]
+    return " ".join("".join(character if character.isprintable() else " " for character in text).split())[:ANSWER_CHARS]
 
 
 def _retry_after(value: str) -> float | None:
@@ -160,7 +158,9 @@ def _tls_reason(error: BaseException) -> str:
             return str(current.verify_message or current.reason or "")[:ANSWER_CHARS]
         if isinstance(current, ssl.SSLError):
             return str(current.reason or "")[:ANSWER_CHARS]
-        pending.extend([current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]])
+        pending.extend(
+            [current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]]
+        )
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             pending.append(reason)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from celery import signature
 from cryptography.fernet import InvalidToken
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -46,7 +46,7 @@ logger = logging.getLogger("mbreak.webhooks")
 WEBHOOK_URL_MAX_LENGTH = 2000
 DELIVERY_ERROR_MAX_LENGTH = 500
 # A webhook's signing secret: Stripe's look ("whsec_" and 43 URL-safe characters: 256 bits).
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 # The task that sends a delivery (named: the models do not import the tasks).
 DELIVER_WEBHOOK = "metrics.tasks.deliver_webhook"
 # A delivery due this long ago and still not tried lost its task (a broker flushed, a worker
@@ -95,7 +95,7 @@ FAILURE_WORDS = {
     webhook_http.Failure.INVALID_URL: _("The URL cannot be sent to."),
     webhook_http.Failure.OTHER: _("The message could not be sent."),
 }
-SECRET_UNREADABLE = "secret_unreadable"
+SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - a code, not a secret
 
 
 class WebhookQuerySet(models.QuerySet["Webhook"]):
@@ -187,6 +187,12 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return self.name or self.host
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A webhook always has a secret: a receiver can verify every message from the first.
+        if not self.secret:
+            self.new_secret()
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("metrics:webhook", args=[self.pk])
 
@@ -195,18 +201,15 @@ class Webhook(models.Model):
         if self.url and (message := webhook_url_error(self.url)):
             errors["url"] = ValidationError(message, code="invalid_url")
         if not self.events:
-            errors["on_rollback"] = ValidationError(
-                gettext("Choose at least one event to send: a verdict turning rollback, inconclusive or rollout, or an outcome."),
+            errors[NON_FIELD_ERRORS] = ValidationError(
+                gettext(
+                    "Choose at least one thing to send: the verdict turning rollback, inconclusive or rollout, or an "
+                    "outcome recorded."
+                ),
                 code="no_event",
             )
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # A webhook always has a secret: a receiver can verify every message from the first.
-        if not self.secret:
-            self.new_secret()
-        super().save(*args, **kwargs)
 
     def can_change(self, user: User | AnonymousUser) -> bool:
         """A gate's webhooks, their secrets and their deliveries are its owner's alone."""
@@ -258,9 +261,7 @@ def webhook_url_error(url: str) -> str:
     return ""
 
 
-def _deliver(
-    webhooks: Sequence[Webhook], release: Release, event: str, state: str, message: Message
-) -> list[Delivery]:
+def _deliver(webhooks: Sequence[Webhook], release: Release, event: str, state: str, message: Message) -> list[Delivery]:
     now = timezone.now()
     deliveries = Delivery.objects.bulk_create(
         Delivery(
@@ -441,6 +442,13 @@ class Delivery(models.Model):
         )
         transaction.on_commit(lambda: send([again.pk]))
         return again
+
+    @property
+    def state_display(self) -> str:
+        """The verdict or the outcome it announces, in words."""
+        if self.event == DeliveryEvent.OUTCOME and self.state in Outcome.values:
+            return str(Outcome(self.state).label)
+        return str(VerdictState(self.state).label) if self.state in VerdictState.values else self.state
 
     @property
     def error_words(self) -> str:

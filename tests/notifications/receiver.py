@@ -48,8 +48,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hooks/mbreak"
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/mbreak"
 
     def reply(self, *replies: Reply | int) -> None:
         self.replies.extend(reply if isinstance(reply, Reply) else Reply(reply) for reply in replies)
@@ -68,7 +67,7 @@ class Receiver:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         receiver = self.server.receiver
@@ -87,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the sender gave up waiting
             pass
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -14,11 +14,11 @@ from django.utils import timezone, translation
 
 from metrics.models import Delivery, Gate, GateMetric, JudgedOn, Outcome, OutcomeVia, Release, VerdictState, Webhook
 from metrics.models.data_source import DataSource, MetricQuery
+from stores.local_prometheus import free_port
 from tests.api.test_gates import trained
 from tests.concurrency import run_concurrently
 from tests.notifications.conftest import BAD_VALUE, GOOD_VALUE, metric_named, observe
 from tests.notifications.receiver import Receiver, running_receiver
-from stores.local_prometheus import free_port
 
 
 def bodies(webhook: Webhook) -> list[dict]:
@@ -247,7 +247,9 @@ def test_an_outcome_is_announced_once_and_its_change_again(
     _verdict, rolled_back, rolled_out = [request.json() for request in receiver.wait_for(3)]
     assert rolled_back["event"] == "outcome"
     assert rolled_back["release"]["url"] == f"https://mbreak.example.com/releases/{release.pk}/"
-    assert {key: rolled_back[key] for key in ("outcome", "previous_outcome", "recorded_by", "recorded_via", "note")} == {
+    assert {
+        key: rolled_back[key] for key in ("outcome", "previous_outcome", "recorded_by", "recorded_via", "note")
+    } == {
         "outcome": "rollback",
         "previous_outcome": None,
         "recorded_by": "owner",

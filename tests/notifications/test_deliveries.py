@@ -44,6 +44,12 @@ def stored(delivery: Delivery) -> Delivery:
     return Delivery.objects.get(pk=delivery.pk)
 
 
+def wait_before_next_try(delivery: Delivery) -> timedelta:
+    assert delivery.next_attempt_at is not None
+    assert delivery.last_attempt_at is not None
+    return delivery.next_attempt_at - delivery.last_attempt_at
+
+
 def try_again_when_due(delivery: Delivery) -> Delivery:
     """What the task sent for the next try does, when its time comes."""
     delivery = stored(delivery)
@@ -91,8 +97,7 @@ def test_a_500_is_tried_again_after_a_wait_that_doubles_until_the_tries_run_out(
     for _ in range(3):
         delivery = stored(delivery)
         assert delivery.status == "retrying"
-        assert delivery.next_attempt_at is not None and delivery.last_attempt_at is not None
-        waits.append(delivery.next_attempt_at - delivery.last_attempt_at)
+        waits.append(wait_before_next_try(delivery))
         delivery = try_again_when_due(delivery)
 
     assert waits == [timedelta(seconds=30), timedelta(seconds=60), timedelta(seconds=120)]
@@ -113,7 +118,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_tried_again_then_delivered(
     assert (delivery.status, delivery.attempts, delivery.response_status) == ("retrying", 1, None)
     assert delivery.error == "timeout"
     assert delivery.error_words == "The receiver did not answer within the timeout."
-    assert delivery.next_attempt_at - delivery.last_attempt_at == timedelta(seconds=30)
+    assert wait_before_next_try(delivery) == timedelta(seconds=30)
     delivery = try_again_when_due(delivery)
     assert (delivery.status, delivery.attempts, delivery.response_status, delivery.error) == (
         "delivered",
@@ -135,9 +140,7 @@ def test_a_receiver_that_cannot_be_reached_is_tried_again(release: Release, gate
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 410])
-def test_a_refusal_is_not_tried_again(
-    release: Release, webhook: Webhook, receiver: Receiver, status: int
-) -> None:
+def test_a_refusal_is_not_tried_again(release: Release, webhook: Webhook, receiver: Receiver, status: int) -> None:
     receiver.default = Reply(status, text="no such hook")
 
     delivery = stored(announce_rollback(release))
@@ -168,7 +171,7 @@ def test_a_rate_limit_is_waited_out_as_the_receiver_asks(
 
     delivery = stored(announce_rollback(release))
 
-    assert delivery.next_attempt_at - delivery.last_attempt_at == timedelta(seconds=300)
+    assert wait_before_next_try(delivery) == timedelta(seconds=300)
 
 
 def test_a_redirect_is_not_followed(release: Release, webhook: Webhook, receiver: Receiver) -> None:
@@ -224,9 +227,7 @@ def test_a_delivery_whose_task_was_lost_is_sent_again_by_the_sweep(
     assert tasks.send_lost_deliveries() == 0
 
 
-def test_send_again_posts_the_same_body_signed_anew(
-    release: Release, webhook: Webhook, receiver: Receiver
-) -> None:
+def test_send_again_posts_the_same_body_signed_anew(release: Release, webhook: Webhook, receiver: Receiver) -> None:
     delivery = announce_rollback(release)
     [first] = receiver.wait_for(1)
     time.sleep(1.1)  # a new second: a new timestamp, so a new signature

@@ -23,12 +23,11 @@ RECEIVER_DELAY = 5.0
 
 
 def send_to_broker(app: Celery, url: str) -> None:
-    """Make `app` send its tasks to the broker at `url`. Celery keeps the connections to the broker
-    it first sent to: they are dropped, as Celery itself drops them after a fork."""
-    if app._pool is not None:  # noqa: SLF001 - Celery has no public way to drop them
-        app._pool.force_close_all()  # noqa: SLF001
-    app._pool = None  # noqa: SLF001
-    app.amqp._producer_pool = None  # noqa: SLF001
+    """Make `app` send its tasks to the broker at `url`. Celery keeps the pools of connections to
+    the broker it first sent to: it forgets them, as it does after a fork (kombu keeps each pool,
+    open, for the next app that sends to that broker)."""
+    app._pool = None
+    app.amqp._producer_pool = None
     app.conf.broker_url = url
 
 

@@ -14,7 +14,9 @@ from metrics.models import DataSource, Webhook
 
 
 class Command(BaseCommand):
-    help = "Encrypt every data source's and webhook's secret again with the current key (the first of the secrets keys)."
+    help = (
+        "Encrypt every data source's and webhook's secret again with the current key (the first of the secrets keys)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         rotated, unreadable = DataSource.objects.rotate_secrets()
