@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
@@ -190,17 +191,18 @@ def get_data_source(user: User | AnonymousUser, source_id: int, *, lock: bool = 
 
 def get_webhook(user: User | AnonymousUser, webhook_id: int, *, lock: bool = False) -> Webhook:
     """A gate's webhook is its owner's alone, like a data source: its address and its secret are
-    not the catalogue's. To anyone else it does not exist (404), whether to read, change, delete
-    it or send a delivery again. With `lock`, in a transaction: the row stays locked until it ends."""
-    webhooks = Webhook.objects.select_related("gate", "gate__owner").filter(gate__owner=user.pk)
-    if not (user.is_authenticated and user.is_active):
-        webhooks = webhooks.none()
-    return get_object_or_404(webhooks.select_for_update(of=("self",)) if lock else webhooks, pk=webhook_id)
+    not the catalogue's. To anyone else it does not exist (404), whether to read, change or delete
+    it. With `lock`, in a transaction: the row stays locked until it ends."""
+    webhooks = Webhook.objects.select_related("gate", "gate__owner")
+    webhook = get_object_or_404(webhooks.select_for_update(of=("self",)) if lock else webhooks, pk=webhook_id)
+    if not webhook.can_change(user):
+        raise Http404
+    return webhook
 
 
 def get_delivery(user: User | AnonymousUser, delivery_id: int) -> Delivery:
-    """A delivery, as visible as its webhook (its gate's owner alone)."""
-    deliveries = Delivery.objects.select_related("webhook", "webhook__gate").filter(webhook__gate__owner=user.pk)
-    if not (user.is_authenticated and user.is_active):
-        deliveries = deliveries.none()
-    return get_object_or_404(deliveries, pk=delivery_id)
+    """A delivery, as visible as its webhook (to its gate's owner alone), to send it again."""
+    delivery = get_object_or_404(Delivery.objects.select_related("webhook", "webhook__gate"), pk=delivery_id)
+    if not delivery.webhook.can_change(user):
+        raise Http404
+    return delivery

@@ -117,6 +117,8 @@ class WebhookQuerySet(models.QuerySet["Webhook"]):
             # Sent in the server's language, whoever asked (a pipeline's Accept-Language).
             with translation.override(settings.LANGUAGE_CODE):
                 verdict = release.verdict(at)
+            if verdict.decided_by == DecidedBy.WAITING or verdict.state == previous:
+                return []
         with transaction.atomic():
             moved = Release.objects.filter(pk=release.pk, announced_state=previous).update(
                 announced_state=verdict.state
@@ -276,11 +278,11 @@ def _deliver(webhooks: Sequence[Webhook], release: Release, event: str, state: s
         for webhook in webhooks
     )
     ids = [delivery.pk for delivery in deliveries]
-    transaction.on_commit(lambda: send(ids))
+    transaction.on_commit(lambda: send_deliveries(ids))
     return deliveries
 
 
-def send(delivery_ids: Sequence[int]) -> None:
+def send_deliveries(delivery_ids: Sequence[int]) -> None:
     """Hand each delivery to the workers. A broker that cannot be reached fails nothing here (a
     verdict is answered all the same): the delivery stays pending, and the sweep sends it again."""
     for delivery_id in delivery_ids:
@@ -311,7 +313,7 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
             if Delivery.objects.filter(pk=delivery_id, next_attempt_at=due).update(next_attempt_at=now):
                 logger.warning("webhook delivery %s was not tried when due: sent again", delivery_id)
                 sent.append(delivery_id)
-        send(sent)
+        send_deliveries(sent)
         return len(sent)
 
     def logged(self) -> DeliveryQuerySet:
@@ -440,7 +442,7 @@ class Delivery(models.Model):
             next_attempt_at=now,
             resent_from=self,
         )
-        transaction.on_commit(lambda: send([again.pk]))
+        transaction.on_commit(lambda: send_deliveries([again.pk]))
         return again
 
     @property

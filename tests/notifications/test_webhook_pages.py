@@ -41,6 +41,9 @@ def delivered(release: Release, webhook: Webhook, receiver: Receiver) -> Deliver
 
 def test_the_owner_adds_a_webhook_and_reads_its_secret_on_its_page(client: Client, owner: User, gate: Gate) -> None:
     client.force_login(owner)
+    empty = client.get(reverse("metrics:webhook_create", args=[gate.pk]))
+    assert empty.status_code == 200
+    assert 'name="url"' in empty.content.decode()
 
     response = client.post(
         reverse("metrics:webhook_create", args=[gate.pk]),
@@ -122,6 +125,8 @@ def test_send_again_from_the_log_sends_the_same_body_and_comes_back_to_the_page(
 def test_the_owner_changes_a_webhook_and_its_secret_stays(client: Client, owner: User, webhook: Webhook) -> None:
     secret = webhook.read_secret()
     client.force_login(owner)
+    shown = client.get(reverse("metrics:webhook_edit", args=[webhook.pk])).content.decode()
+    assert f'value="{webhook.url}"' in shown
 
     response = client.post(
         reverse("metrics:webhook_edit", args=[webhook.pk]),
