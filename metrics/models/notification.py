@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -639,20 +639,26 @@ class OutcomeMessage(Message):
 
 def deciding_metrics(verdict: ReleaseVerdict) -> list[MetricJudgement]:
     """The metrics that decided `verdict`: the critical ones that vetoed it, or kept it from
-    rolling out; those that took a score to its side of the thresholds; none when nothing
-    counts, or while it waits."""
-    metrics = verdict.metrics
-    if verdict.decided_by in (DecidedBy.CRITICAL_VETO, DecidedBy.FAILURE_LIMIT):
-        return [judgement for judgement in metrics if judgement.vetoes]
-    if verdict.decided_by == DecidedBy.CRITICAL_INCONCLUSIVE:
-        return [judgement for judgement in metrics if judgement.blocks_rollout]
-    if verdict.decided_by == DecidedBy.WAITING:
-        return [judgement for judgement in metrics if judgement.is_awaited]
-    if verdict.decided_by != DecidedBy.SCORE:
-        return []
-    if verdict.state == VerdictState.ROLLOUT:
-        return [judgement for judgement in metrics if judgement.counts and judgement.state == VerdictState.ROLLOUT]
-    return [judgement for judgement in metrics if judgement.counts and judgement.state != VerdictState.ROLLOUT]
+    rolling out; those that took a score to its side of the thresholds; those it waits for;
+    none when nothing counts."""
+    if verdict.decided_by == DecidedBy.SCORE:
+        rolls_out = verdict.state == VerdictState.ROLLOUT
+        return [
+            judgement
+            for judgement in verdict.metrics
+            if judgement.counts and (judgement.state == VerdictState.ROLLOUT) == rolls_out
+        ]
+    decides = DECIDING.get(verdict.decided_by)
+    return [] if decides is None else [judgement for judgement in verdict.metrics if decides(judgement)]
+
+
+# Which metrics decided a verdict, by what decided it (but the score, where it depends on the verdict).
+DECIDING: dict[str, Callable[[MetricJudgement], bool]] = {
+    DecidedBy.CRITICAL_VETO: lambda judgement: judgement.vetoes,
+    DecidedBy.FAILURE_LIMIT: lambda judgement: judgement.vetoes,
+    DecidedBy.CRITICAL_INCONCLUSIVE: lambda judgement: judgement.blocks_rollout,
+    DecidedBy.WAITING: lambda judgement: judgement.is_awaited,
+}
 
 
 def reason_words(verdict: ReleaseVerdict) -> str:

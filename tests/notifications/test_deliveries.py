@@ -74,11 +74,19 @@ def test_a_message_is_signed_so_that_the_readmes_recipe_verifies_it(
     assert not verify("whsec_another", received.raw, signature)
     stale = re.sub(r"t=(\d+)", lambda found: f"t={int(found[1]) - 301}", signature)
     assert not verify(secret, received.raw, stale)  # signed over 5 minutes ago: a replay
+    assert abs(int(signature.split(",")[0].removeprefix("t=")) - time.time()) < 30
+
+
+def test_a_message_says_what_it_is_and_a_2xx_delivers_it(
+    release: Release, webhook: Webhook, receiver: Receiver
+) -> None:
+    delivery = announce_rollback(release)
+
+    [received] = receiver.wait_for(1)
     assert received.headers["Mbreak-Event"] == "verdict"
     assert received.headers["Mbreak-Delivery"] == str(delivery.pk)
     assert received.headers["Content-Type"] == "application/json"
     assert received.headers["User-Agent"].startswith("MakeOrBreak/")
-    assert abs(int(signature.split(",")[0].removeprefix("t=")) - time.time()) < 30
     delivered = stored(delivery)
     assert (delivered.status, delivered.attempts, delivered.response_status) == ("delivered", 1, 200)
     assert delivered.delivered_at is not None
@@ -290,3 +298,12 @@ def test_rotating_the_secrets_key_keeps_webhook_secrets_and_names_those_no_key_r
     assert "1 secret encrypted again" in capsys.readouterr().out
     settings.MBREAK_SECRETS_KEY_FALLBACKS = []
     assert Webhook.objects.get(pk=kept.pk).read_secret() == secret
+
+
+def test_each_workers_beat_sends_lost_deliveries_again_every_minute(settings) -> None:
+    from mbreak.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["send-lost-webhook-deliveries"]
+    assert (entry["task"], entry["schedule"]) == ("metrics.tasks.send_lost_deliveries", 60.0)
+    app.loader.import_default_modules()
+    assert {"metrics.tasks.send_lost_deliveries", "metrics.tasks.deliver_webhook"} <= set(app.tasks)
