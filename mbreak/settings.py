@@ -340,6 +340,14 @@ MBREAK_JOB_RESEND_AFTER = env_int("MBREAK_JOB_RESEND_AFTER", 65 * 60)
 # How often the beat looks for releases whose bound metrics are due to be pulled from their
 # data sources (each release then has a task of its own; a gate pulls at most every 10 s).
 MBREAK_PULL_TICK_SECONDS = env_int("MBREAK_PULL_TICK_SECONDS", 10)
+# The address people reach this server at: the release links in webhook messages, which are
+# composed by workers, outside any request.
+MBREAK_SITE_URL = os.environ.get("MBREAK_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Webhooks: seconds a receiver has to accept the connection and to answer; how many times a
+# message is tried before it is failed; the wait after the first failed try, doubled after each.
+MBREAK_WEBHOOK_TIMEOUT = env_float("MBREAK_WEBHOOK_TIMEOUT", 10.0)
+MBREAK_WEBHOOK_ATTEMPTS = env_int("MBREAK_WEBHOOK_ATTEMPTS", 6)
+MBREAK_WEBHOOK_BACKOFF_SECONDS = env_int("MBREAK_WEBHOOK_BACKOFF_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "sweep-abandoned-jobs": {
         "task": "metrics.tasks.sweep_abandoned_jobs",
@@ -348,6 +356,11 @@ CELERY_BEAT_SCHEDULE = {
     "pull-due-releases": {
         "task": "metrics.tasks.pull_due_releases",
         "schedule": max(1.0, MBREAK_PULL_TICK_SECONDS),
+    },
+    # Webhook messages whose task was lost (a broker flushed, a worker killed mid-send) are sent again.
+    "send-lost-webhook-deliveries": {
+        "task": "metrics.tasks.send_lost_deliveries",
+        "schedule": 60.0,
     },
 }
 # A crontab schedule is read in the site's time zone, the one its pages show times in.

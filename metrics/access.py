@@ -10,11 +10,24 @@ from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from metrics.exceptions import InvalidReleaseKey
-from metrics.models import DataSource, Gate, ImportBatch, Indicator, Job, Metric, Release, TrainedModel, Verdict
+from metrics.models import (
+    DataSource,
+    Delivery,
+    Gate,
+    ImportBatch,
+    Indicator,
+    Job,
+    Metric,
+    Release,
+    TrainedModel,
+    Verdict,
+    Webhook,
+)
 from metrics.models.gate import release_key_error
 
 if TYPE_CHECKING:
@@ -200,3 +213,22 @@ def get_data_source(user: User | AnonymousUser, source_id: int, *, lock: bool = 
     (a change checked against what another just saved, a source deleted meanwhile a 404)."""
     sources = DataSource.objects.visible_to(user).select_related("owner")
     return get_object_or_404(sources.select_for_update(of=("self",)) if lock else sources, pk=source_id)
+
+
+def get_webhook(user: User | AnonymousUser, webhook_id: int, *, lock: bool = False) -> Webhook:
+    """A gate's webhook is its owner's alone, like a data source: its address and its secret are
+    not the catalogue's. To anyone else it does not exist (404), whether to read, change or delete
+    it. With `lock`, in a transaction: the row stays locked until it ends."""
+    webhooks = Webhook.objects.select_related("gate", "gate__owner")
+    webhook = get_object_or_404(webhooks.select_for_update(of=("self",)) if lock else webhooks, pk=webhook_id)
+    if not webhook.can_change(user):
+        raise Http404
+    return webhook
+
+
+def get_delivery(user: User | AnonymousUser, delivery_id: int) -> Delivery:
+    """A delivery, as visible as its webhook (to its gate's owner alone), to send it again."""
+    delivery = get_object_or_404(Delivery.objects.select_related("webhook", "webhook__gate"), pk=delivery_id)
+    if not delivery.webhook.can_change(user):
+        raise Http404
+    return delivery

@@ -16,11 +16,22 @@ from mbreak.forms import BootstrapFormMixin
 from metrics import csv_io
 from metrics.exceptions import DuplicateFile, DuplicateFill
 from metrics.formatting import number
-from metrics.models import DataSource, Decision, Gate, GateMetric, Metric, SourceAuth, Verdict, VerdictState
+from metrics.models import (
+    DataSource,
+    Decision,
+    Gate,
+    GateMetric,
+    Metric,
+    SourceAuth,
+    Verdict,
+    VerdictState,
+    Webhook,
+)
 from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, MetricQuery, Variables
 from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES, OUTCOME_NOTE_MAX_LENGTH, Outcome
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
 from metrics.models.metric import DEFAULT_FILL_MINUTES, MAX_FILL_MINUTES, VERDICT_SETTINGS
+from metrics.models.notification import WEBHOOK_URL_MAX_LENGTH
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -766,3 +777,44 @@ class DataSourceForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[
             cleaned.get("secret"), auth, forget=bool(cleaned.get("forget_secret"))
         )
         return cleaned
+
+
+class WebhookForm(BootstrapFormMixin, forms.ModelForm[Webhook]):
+    """A gate's webhook as its owner enters it: where, in which format, and what to send it (at
+    least one thing: `Webhook.clean`). Its secret is made with it, never typed."""
+
+    EVENTS = ("on_rollback", "on_inconclusive", "on_rollout", "on_outcome")
+
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=WEBHOOK_URL_MAX_LENGTH,
+        assume_scheme="https",  # "hooks.example.com/x" is https://hooks.example.com/x
+        widget=forms.URLInput(attrs={"inputmode": "url", "spellcheck": "false"}),
+        help_text=_(
+            "Where each message is POSTed: an http:// or https:// address. Redirects are not followed. Slack's "
+            "incoming webhook URL holds its token: only you see it."
+        ),
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["name", "url", "format", "on_rollback", "on_inconclusive", "on_rollout", "on_outcome", "active"]
+        labels = {
+            "on_rollback": _("The verdict turns rollback"),
+            "on_inconclusive": _("The verdict turns inconclusive (a person decides)"),
+            "on_rollout": _("The verdict turns rollout"),
+            "on_outcome": _("An outcome is recorded (rolled back or rolled out)"),
+            "active": _("Active (a paused webhook is sent nothing new)"),
+        }
+        help_texts = {
+            "name": _("To tell it from the gate's other webhooks, e.g. #deploys on Slack. Optional."),
+            "format": _(
+                "JSON: the verdict, its reason and summary, signed (see the verification recipe). Slack: a message "
+                "with the same, for Slack's incoming webhooks and the chats that read them."
+            ),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in (*self.EVENTS, "active"):
+            self.fields[name].widget.attrs["class"] = "form-check-input"

@@ -10,7 +10,7 @@ from celery.signals import worker_ready
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from metrics.models import ImportBatch, Job, Release
+from metrics.models import Delivery, ImportBatch, Job, Release
 from metrics.models.gate import PULL_LEASE
 
 logger = logging.getLogger("mbreak.pulls")
@@ -75,3 +75,19 @@ def pull_due_releases() -> int:
 @shared_task(ignore_result=True, acks_late=False)
 def pull_release(release_id: int) -> None:
     Release.objects.pull(release_id)
+
+
+# Acknowledged as it starts: a delivery lost with its worker is held by its lease, then sent
+# again by the sweep (`send_lost_deliveries`); a try is claimed once whatever sends it.
+@shared_task(ignore_result=True, acks_late=False)
+def deliver_webhook(delivery_id: int) -> None:
+    """Try a webhook delivery; when it is to be tried again, send this task again for then."""
+    wait = Delivery.objects.deliver(delivery_id)
+    if wait is not None:
+        deliver_webhook.apply_async((delivery_id,), countdown=wait)
+
+
+@shared_task(ignore_result=True)
+def send_lost_deliveries() -> int:
+    """The beat's sweep: send again the webhook deliveries whose task was lost."""
+    return Delivery.objects.send_lost_again()

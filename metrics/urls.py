@@ -1,6 +1,18 @@
 from django.urls import path
 
-from metrics.views import fills, gates, indicators, metrics, queries, releases, sources, training, verdicts, versions
+from metrics.views import (
+    fills,
+    gates,
+    indicators,
+    metrics,
+    queries,
+    releases,
+    sources,
+    training,
+    verdicts,
+    versions,
+    webhooks,
+)
 
 app_name = "metrics"
 
@@ -40,6 +52,12 @@ urlpatterns = [
     path("gates/<int:gate_id>/", gates.gate_detail, name="gate"),
     path("gates/<int:gate_id>/edit/", gates.gate_edit, name="gate_edit"),
     path("gates/<int:gate_id>/delete/", gates.gate_delete, name="gate_delete"),
+    path("gates/<int:gate_id>/webhooks/new/", webhooks.webhook_create, name="webhook_create"),
+    path("webhooks/<int:webhook_id>/", webhooks.webhook_detail, name="webhook"),
+    path("webhooks/<int:webhook_id>/edit/", webhooks.webhook_edit, name="webhook_edit"),
+    path("webhooks/<int:webhook_id>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path("webhooks/<int:webhook_id>/secret/", webhooks.webhook_new_secret, name="webhook_new_secret"),
+    path("deliveries/<int:delivery_id>/send-again/", webhooks.delivery_send_again, name="delivery_send_again"),
     path("sources/", sources.source_list, name="sources"),
     path("sources/new/", sources.source_create, name="source_create"),
     path("sources/<int:source_id>/", sources.source_detail, name="source"),

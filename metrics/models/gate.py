@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 
     from django.contrib.auth.models import AnonymousUser, User
 
+    from metrics.models.notification import WebhookQuerySet
+
 logger = logging.getLogger(__name__)
 
 # Weights are relative; this bound keeps their sum, and so the score, a finite number.
@@ -697,6 +699,7 @@ class Release(models.Model):
                 release=self, outcome=outcome, previous=previous, recorded_by=user, via=via, note=note, recorded_at=now
             )
             self._label(Outcome(outcome).decision, user, now)
+            _webhooks().announce_outcome(self, previous)
             if locked.pulling_ended_at is None and locked.next_pull_at is not None:
                 self._end_pulling(now, PullingEnded.OUTCOME)
         return True
@@ -847,7 +850,8 @@ class Release(models.Model):
         pulling ends (`pulling_ended_at`, `pulling_ended_because`): when its real verdict is
         rollback, when the gate's `pull_for_minutes` have passed, or when no metric of the gate
         is bound any more. A rollout verdict does not end it: a canary healthy at its first
-        minute must still be watched until the limit.
+        minute must still be watched until the limit. A verdict that changed is announced to the
+        gate's webhooks (`announce_verdict`).
 
         The stores are asked outside any transaction; one metric's failure never stops the
         others. Returns the pulls made (none when nothing was due or pulling ended)."""
@@ -869,7 +873,9 @@ class Release(models.Model):
             if previous is None or self.next_pull_of(previous) <= now:
                 newest[metric_id] = self._pull_metric(query, previous, now)
                 pulls.append(newest[metric_id])
-        if self.verdict(now).state == VerdictState.ROLLBACK:
+        verdict = self.verdict(now)
+        _webhooks().announce_verdict(self, verdict, now)
+        if verdict.state == VerdictState.ROLLBACK:
             self._end_pulling(now, PullingEnded.ROLLBACK)
         else:
             self.next_pull_at = min([self.next_pull_of(newest[metric_id]) for metric_id in bound] + [ends_at])
@@ -1000,8 +1006,10 @@ class Release(models.Model):
         (from the observations made by then): kept as a point of its verdict over time when
         `user` may observe the release (its pipeline). Another reader gets the verdict, and
         adds nothing to that history (their polling would push the pipeline's points out).
-        In dry run the real verdict is kept (and logged), while the pipeline is answered rollout."""
+        In dry run the real verdict is kept (and logged), while the pipeline is answered rollout.
+        A verdict that changed is announced to the gate's webhooks (`announce_verdict`), whoever asked."""
         verdict = self.verdict(at)
+        _webhooks().announce_verdict(self, verdict, at)
         if user is not None and not self.can_observe(user):
             return verdict
         if verdict.dry_run:
@@ -1086,6 +1094,13 @@ def recorder_words(user: User | None, via: str) -> str:
     if user is not None:
         return user.get_username()
     return gettext("the server's operator") if via == OutcomeVia.CLI else gettext("an account deleted since")
+
+
+def _webhooks() -> WebhookQuerySet:
+    """`Webhook.objects`, whose module imports this one: who hears about a verdict or an outcome."""
+    from metrics.models.notification import Webhook
+
+    return Webhook.objects.all()
 
 
 class OutcomeChange(models.Model):

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_gate, get_gate_for_change
 from metrics.forms import GateForm, GateMetricFormSet
-from metrics.models import Gate, Release
+from metrics.models import Delivery, Gate, Release
+from metrics.models.notification import RECENT_DELIVERIES
 
 
 @require_safe
@@ -23,13 +24,17 @@ def gate_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_safe
 def gate_detail(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse:
     gate = get_gate(request.user, gate_id)
+    can_change = gate.can_change(request.user)
     context = {
         "gate": gate,
         "gate_metrics": gate.gate_metrics.select_related("metric"),
         "releases": Release.objects.filter(gate=gate).select_related("created_by")[:50],
-        "can_change": gate.can_change(request.user),
+        "can_change": can_change,
         "track_record": gate.track_record,
     }
+    if can_change:  # a gate's webhooks and what they were sent are its owner's alone
+        context["webhooks"] = gate.webhooks.all()
+        context["deliveries"] = Delivery.objects.filter(webhook__gate=gate).logged()[:RECENT_DELIVERIES]
     return render(request, "metrics/gate_detail.html", context)
 
 

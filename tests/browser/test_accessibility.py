@@ -24,7 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from accounts.models import ApiToken, TokenScope
-from metrics.models import DataSource, Gate, GateMetric, Job, JobStatus, Release
+from metrics.models import DataSource, Delivery, Gate, GateMetric, Job, JobStatus, Release, Webhook
 from tests.browser.conftest import TIMEOUT_MS
 from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
@@ -57,6 +57,9 @@ NOT_PAGES = {
     "metrics:query_unbind": "POST only",
     "metrics:source_test": "POST only (the source page's Test connection)",
     "metrics:activate": "POST only",
+    "metrics:webhook_delete": "POST only",
+    "metrics:webhook_new_secret": "POST only (the webhook page's New secret)",
+    "metrics:delivery_send_again": "POST only (the delivery log's Send again)",
     "metrics:pairplot": "a PNG image (checked as the <img> of the pages that show it)",
     "accounts:logout": "POST only",
     "accounts:api_token_revoke": "POST only",
@@ -107,6 +110,18 @@ def demo_objects() -> dict[str, int]:
     source = DataSource.objects.create(owner=owner, name="Production Prometheus", url="http://prometheus.example:9090")
     source.check_result, source.check_detail, source.checked_at = "refused", "Connection refused", release.started_at
     source.save()
+    webhook = Webhook.objects.create(gate=gate, name="#deploys", url="https://hooks.example.com/services/T0/B0/x")
+    Delivery.objects.create(
+        webhook=webhook,
+        release=release,
+        event="verdict",
+        state="rollback",
+        body="{}",
+        status="failed",
+        attempts=1,
+        response_status=404,
+        error="no_service",
+    )
     return {
         "metric_id": metric.pk,
         "indicator_id": metric.indicators.order_by("pk").values_list("pk", flat=True)[0],
@@ -118,6 +133,7 @@ def demo_objects() -> dict[str, int]:
         "token_id": token.pk,
         "candidate_id": candidate.pk,
         "source_id": source.pk,
+        "webhook_id": webhook.pk,
     }
 
 
