@@ -337,6 +337,30 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
     )
     value = number_field(_("Observed value"))
     minutes = number_field(_("Time (minutes)"), minutes=True)
+    # A verdict's exact minutes behind the rounded ones its page shows (a pulled value's are
+    # 12.333333333333334, shown 12.333333): run again unchanged, the verdict is asked again at
+    # its own minutes, since a split of the tree (a float32) can lie between the two.
+    exact_minutes = forms.FloatField(required=False, widget=forms.HiddenInput, validators=MINUTES_VALIDATORS)
+
+    @classmethod
+    def of_verdict(cls, user: User | AnonymousUser, verdict: Verdict) -> PredictForm:
+        """The form filled in with a verdict's metric, value and minutes, to run it again: its
+        minutes shown as the page words them (`number`), the exact ones kept behind them."""
+        initial = {
+            "metric": verdict.metric_id,
+            "value": verdict.value,
+            "minutes": number(verdict.minutes),
+            "exact_minutes": verdict.minutes,
+        }
+        return cls(user, initial=initial)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        exact, typed = cleaned.get("exact_minutes"), cleaned.get("minutes")
+        # Sent as shown (the exact minutes rounded as `number` rounds them): the exact ones.
+        if exact is not None and typed is not None and typed == float(f"{exact:.6f}"):
+            cleaned["minutes"] = exact
+        return cleaned
 
 
 class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Metric]):
