@@ -6,8 +6,8 @@ Prometheus answers are in tests/stores/test_pulling.py."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from celery.signals import task_prerun
