@@ -302,6 +302,15 @@ MBREAK_JOB_RESEND_AFTER = env_int("MBREAK_JOB_RESEND_AFTER", 65 * 60)
 # How often the beat looks for releases whose bound metrics are due to be pulled from their
 # data sources (each release then has a task of its own; a gate pulls at most every 10 s).
 MBREAK_PULL_TICK_SECONDS = env_int("MBREAK_PULL_TICK_SECONDS", 10)
+# The beat's tick and each release's pull run on a queue of their own, read by a worker of
+# their own (the Procfiles' `pulls`: threads, since a pull waits on its store, not the CPU),
+# so that a long training never holds up a release's observations. The Procfiles name it:
+# change both together.
+MBREAK_PULL_QUEUE = os.environ.get("MBREAK_PULL_QUEUE", "mbreak-pulls")
+CELERY_TASK_ROUTES = {
+    "metrics.tasks.pull_due_releases": {"queue": MBREAK_PULL_QUEUE},
+    "metrics.tasks.pull_release": {"queue": MBREAK_PULL_QUEUE},
+}
 CELERY_BEAT_SCHEDULE = {
     "sweep-abandoned-jobs": {
         "task": "metrics.tasks.sweep_abandoned_jobs",
