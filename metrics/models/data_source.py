@@ -334,7 +334,30 @@ class DataSource(Labelled):
         }
         if self.auth in secrets and not self.secret:
             found.append(("secret", ValidationError(secrets[SourceAuth(self.auth)], code="missing")))
+        elif self.auth in secrets and self._keeps_secret_for_another_place():
+            again = {
+                SourceAuth.BEARER: gettext("The URL now points somewhere else: enter the bearer token again for it."),
+                SourceAuth.BASIC: gettext("The URL now points somewhere else: enter the password again for it."),
+                SourceAuth.ACCESS_KEY: gettext(
+                    "The endpoint now points somewhere else: enter the secret access key again for it."
+                ),
+            }
+            message = gettext("%(again)s The stored one is only sent where it was entered for.") % {
+                "again": again[SourceAuth(self.auth)]
+            }
+            found.append(("secret", ValidationError(message, code="place_changed")))
         return found
+
+    def _keeps_secret_for_another_place(self) -> bool:
+        """Whether it keeps the secret stored (not entered again) while its URL now points to
+        another place (scheme, host or port) than the one the secret was entered for: a token
+        typed for one server is never sent to another its owner did not type it for."""
+        if self.pk is None or not self.secret:
+            return False
+        stored = DataSource.objects.filter(pk=self.pk).values_list("url", "secret").first()
+        if stored is None or stored[1] != self.secret:  # a secret entered now is encrypted anew
+            return False
+        return _origin(stored[0]) != _origin(self.url)
 
     def add(self) -> None:
         """Store this new, checked source. The check and the insert are two steps: a source of the
@@ -513,6 +536,18 @@ def _url_error(url: str, schemes: Sequence[str]) -> str:
             "password is kept encrypted."
         )
     return ""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Where `url` leads, as browsers bound credentials: its scheme, host and port (the
+    scheme's own when it names none); CloudWatch's "" (the region's endpoint) is a place too."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return (url, "", None)
+    default_ports = {"http": 80, "https": 443}
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default_ports.get(parts.scheme.lower())
 
 
 @contextmanager

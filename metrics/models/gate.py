@@ -769,7 +769,7 @@ class Release(models.Model):
             self._end_pulling(now, PullingEnded.LIMIT, lease=lease)
             return []
         newest = self.newest_pulls()
-        pulls = []
+        pulls: list[Pull] = []
         for metric_id, query in bound.items():
             previous = newest.get(metric_id)
             if previous is None or self.next_pull_of(previous) <= now:

@@ -224,3 +224,25 @@ def test_the_schema_shows_the_secret_as_write_only(client: Client) -> None:
     assert answer["has_secret"]["readOnly"] is True
     assert "secret" in sent
     assert "/api/v1/sources/{source_id}/test/" in json.dumps(schema["paths"])
+
+
+def test_a_new_url_needs_the_secret_again_and_nothing_changes_until_it_is_sent(client: Client, owner: User) -> None:
+    source = make_source(owner, auth=SourceAuth.BEARER, secret=TOKEN)
+    url = reverse("api:source", args=[source.pk])
+    elsewhere = {"url": "http://elsewhere.example:9090"}
+
+    with changes_nothing(sources_state):
+        refused = client.patch(url, elsewhere, content_type="application/json", headers=bearer(owner))
+        put = client.put(
+            url, {**PROMETHEUS, **elsewhere, "auth": "bearer"}, content_type="application/json", headers=bearer(owner)
+        )
+    sent = client.patch(
+        url, {**elsewhere, "secret": "its-token"}, content_type="application/json", headers=bearer(owner)
+    )
+
+    for response in (refused, put):
+        assert response.status_code == 400
+        assert [(error["field"], error["code"]) for error in response.json()["errors"]] == [("secret", "place_changed")]
+    assert sent.status_code == 200, sent.json()
+    source.refresh_from_db()
+    assert (source.url, source.read_secret()) == ("http://elsewhere.example:9090", "its-token")
