@@ -17,7 +17,7 @@ from metrics import csv_io
 from metrics.exceptions import DuplicateFile, DuplicateFill
 from metrics.formatting import number
 from metrics.models import DataSource, Decision, Gate, GateMetric, Metric, SourceAuth, Verdict, VerdictState
-from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, MetricQuery, Variables
+from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, MetricQuery, SourceKind, Variables, credentials_for
 from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
 from metrics.models.metric import DEFAULT_FILL_MINUTES, MAX_FILL_MINUTES, VERDICT_SETTINGS
@@ -761,6 +761,12 @@ class DataSourceForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[
                 "A secret is stored, kept encrypted and never shown again: leave this empty to keep it, or type a "
                 "new one to replace it."
             )
+
+    def credentials(self) -> dict[SourceKind, tuple[SourceAuth, ...]]:
+        """The credentials each kind of source takes, as its owner may give them: the page's
+        script offers these alone (without it, every choice shows, and the source's rules say
+        why the server's own AWS identity is refused)."""
+        return credentials_for(self.instance.owner if self.instance.owner_id else None)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -53,9 +53,11 @@ def test_the_owner_adds_a_source_and_its_secret_is_never_answered(client: Client
     assert source.secret not in response.content.decode()
 
 
-def test_a_cloudwatch_source_made_without_credentials_takes_the_servers_environment(
+def test_a_cloudwatch_source_made_by_staff_without_credentials_takes_the_servers_environment(
     client: Client, owner: User
 ) -> None:
+    User.objects.filter(pk=owner.pk).update(is_staff=True)  # a regular user's: tests/stores/test_source_reach.py
+
     response = post(client, bearer(owner), {"name": "AWS", "kind": "cloudwatch", "region": "eu-west-1"})
 
     assert response.status_code == 201, response.json()
@@ -69,7 +71,17 @@ def test_a_cloudwatch_source_made_without_credentials_takes_the_servers_environm
         ({"url": ""}, "url"),
         ({"auth": "bearer"}, "secret"),
         ({"auth": "environment"}, "auth"),
-        ({"kind": "cloudwatch", "url": "", "region": "Ireland"}, "region"),
+        (
+            {
+                "kind": "cloudwatch",
+                "url": "",
+                "region": "Ireland",
+                "auth": "access_key",
+                "username": "A",
+                "secret": "x",
+            },
+            "region",
+        ),
         ({"ca_certificate": "not PEM"}, "ca_certificate"),
         ({"timeout_seconds": 0}, "timeout_seconds"),
         ({"secret": 12}, "secret"),  # not a string

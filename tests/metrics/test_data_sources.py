@@ -27,6 +27,8 @@ from tests.test_content_security_policy import INLINE_HANDLER, INLINE_SCRIPT
 
 PASSWORD = "s3cret-passphrase-of-the-store"
 TOKEN = "t0ken-of-the-store-s3cret"
+# CloudWatch credentials any user may give (the server's own are staff's).
+ACCESS_KEY = {"auth": "access_key", "username": "AKIAEXAMPLE", "secret": "the-secret-access-key"}
 
 
 def make_source(owner: User, name: str = "Production Prometheus", secret: str = "", **fields: Any) -> DataSource:
@@ -141,14 +143,10 @@ def test_a_source_with_its_own_ca_certificate_is_accepted(client: Client, owner:
         ({"url": "ftp://prometheus.example"}, "url", "Enter an http:// or https:// URL"),
         ({"url": "prometheus.example:9090"}, "url", "Enter an http:// or https:// URL"),
         ({"url": "http://admin:hunter2@prometheus.example"}, "url", "Leave the user name and password out of the URL"),
-        ({"kind": "cloudwatch", "url": "", "auth": "environment"}, "region", "Enter the AWS region"),
+        ({"kind": "cloudwatch", "url": "", **ACCESS_KEY}, "region", "Enter the AWS region"),
+        ({"kind": "cloudwatch", "url": "", "region": "Ireland", **ACCESS_KEY}, "region", "is not an AWS region"),
         (
-            {"kind": "cloudwatch", "url": "", "region": "Ireland", "auth": "environment"},
-            "region",
-            "is not an AWS region",
-        ),
-        (
-            {"kind": "cloudwatch", "region": "eu-west-1", "auth": "environment", "url": "http://vpce.example"},
+            {"kind": "cloudwatch", "region": "eu-west-1", "url": "http://vpce.example", **ACCESS_KEY},
             "url",
             "Enter an https:// URL",
         ),
@@ -185,14 +183,14 @@ def test_a_bad_source_is_refused_on_the_field_at_fault_and_nothing_stored(
 
 @pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-4", "us-isob-east-1"])
 def test_every_shape_of_aws_region_is_taken(owner: User, region: str) -> None:
-    source = make_source(owner, kind=SourceKind.CLOUDWATCH, url="", region=region, auth=SourceAuth.ENVIRONMENT)
+    source = make_source(owner, kind=SourceKind.CLOUDWATCH, url="", region=region, **ACCESS_KEY)
 
     assert source.location == region
 
 
 @pytest.mark.parametrize("region", ["EU-WEST-1", "eu-west", "eu_west_1", "europe-west1", "eu-west-1 ", "eu-west-1\n"])
 def test_what_is_not_an_aws_region_is_refused(owner: User, region: str) -> None:
-    source = DataSource(owner=owner, name="AWS", kind=SourceKind.CLOUDWATCH, region=region, auth="environment")
+    source = DataSource(owner=owner, name="AWS", kind=SourceKind.CLOUDWATCH, region=region, **ACCESS_KEY)
 
     with pytest.raises(ValidationError) as refused:
         source.full_clean()
@@ -376,7 +374,7 @@ def test_a_cloudwatch_endpoint_set_or_changed_asks_for_the_secret_access_key_aga
 
 def test_the_list_shows_the_users_own_sources_only(client: Client, owner: User, stranger: User) -> None:
     make_source(owner, "Production Prometheus")
-    make_source(owner, "AWS", kind=SourceKind.CLOUDWATCH, url="", region="eu-west-1", auth=SourceAuth.ENVIRONMENT)
+    make_source(owner, "AWS", kind=SourceKind.CLOUDWATCH, url="", region="eu-west-1", **ACCESS_KEY)
     make_source(stranger, "The stranger's Prometheus")
     client.force_login(owner)
 
@@ -394,7 +392,7 @@ def test_the_form_marks_each_fields_kind_for_the_script_and_loads_it(client: Cli
     html = client.get(reverse("metrics:source_create")).content.decode()
 
     assert 'id="source-auths"' in html
-    assert '"cloudwatch": ["environment", "access_key"]' in html
+    assert '"cloudwatch": ["access_key"]' in html  # the server's own credentials are staff's
     assert 'data-source-kinds="cloudwatch"' in html
     assert "js/sources.js" in html
     # Without the script every field is there, each label tied to its control.
