@@ -20,7 +20,7 @@ from metrics.models import DataSource, Decision, Gate, GateMetric, Metric, Sourc
 from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, MetricQuery, SourceKind, Variables, credentials_for
 from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
-from metrics.models.metric import DEFAULT_FILL_MINUTES, MAX_FILL_MINUTES, VERDICT_SETTINGS
+from metrics.models.metric import DEFAULT_FILL_MINUTES, FILL_FROM_RELEASES, MAX_FILL_MINUTES, VERDICT_SETTINGS
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -669,14 +669,16 @@ class PreviewForm(BootstrapFormMixin, forms.Form):
 
 
 class FillForm(BootstrapFormMixin, forms.Form):
-    """A history fill: the past releases (a file) and how many minutes of each to read."""
+    """A history fill: the past releases (a file, or, pressing the button named `from` with the
+    value "releases", those recorded here with an outcome) and how many minutes of each to read."""
 
     file = forms.FileField(
         label=_("Past releases (CSV)"),
+        required=False,  # not for the releases recorded here
         help_text=_(
             "A header, then one release a line: started_at (ISO 8601 with its time zone, e.g. "
-            "2026-03-01T14:30:00Z), decision (rollout or rollback, 0 or 1), and optionally key (what {{ key }} "
-            "stands for in the query)."
+            "2026-03-01T14:30:00Z), decision (rollout or rollback, 0 or 1), and optionally key and version (what "
+            "{{ key }} and {{ version }} stand for in the query) and name (to tell the release by in errors)."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
     )
@@ -701,13 +703,23 @@ class FillForm(BootstrapFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.upload: Upload | None = None
 
+    @property
+    def from_releases(self) -> bool:
+        """Whether the releases recorded here are to be read, rather than a file's."""
+        return self.data.get("from") == FILL_FROM_RELEASES
+
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
+        if self.from_releases:
+            return None  # the button says which: a file chosen as well is not read
+        if not upload:
+            raise forms.ValidationError(self.fields["file"].error_messages["required"], code="required")
         self.upload = read_upload(upload)  # an upload's rules: size, no line too long
         return upload
 
     def duplicate(self, error: DuplicateFill) -> None:
-        self.add_error("file", forms.ValidationError(str(error), code="duplicate_file"))
+        field = None if self.from_releases else "file"
+        self.add_error(field, forms.ValidationError(str(error), code="duplicate_file"))
 
 
 class DataSourceForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[DataSource]):

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.csv_io import LARGEST_NUMBER
+from metrics.csv_io import LARGEST_NUMBER, MAX_FILL_RELEASES, PastRelease
 from metrics.exceptions import DomainError, InvalidReleaseKey, NotInGate, OutcomeRefused, ReleaseKeyTaken
 from metrics.models.data_source import (
     VALUE_TOO_LARGE,
@@ -48,7 +48,7 @@ from metrics.models.data_source import (
     store_error_words,
 )
 from metrics.models.indicator import ImportBatch, Indicator
-from metrics.models.metric import Decision, Labelled, Metric
+from metrics.models.metric import Decision, Labelled, Metric, ReleasesToFill
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
 from stores.errors import Kind, NoData, StoreError
@@ -452,6 +452,54 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
             if Release.objects.filter(pk=pk, next_pull_at=due_at).update(next_pull_at=lease)
         ]
 
+    def to_fill(self, metric: Metric, user: User, minutes: int, now: datetime | None = None) -> ReleasesToFill:
+        """The releases recorded here that a history fill of `metric` by `user` reads
+        (`Metric.queue_fill_from_releases`), oldest first: those of `user`'s gates that judge
+        with it, with an outcome, each with its start, decision, key and version. Left out, and
+        counted by why: those whose observations of `metric` their outcome labelled already (a
+        label batch kept: filled again, they would count twice), those whose first `minutes`
+        are not over at `now`, a release recorded in two gates (the same start and key) but
+        once, and beyond the newest `MAX_FILL_RELEASES`. Only `user`'s own gates: a release of
+        someone else's gate is theirs to vouch for, not a label of this metric's history."""
+        now = now or timezone.now()
+        labelled = Exists(Indicator.objects.filter(batch__release=OuterRef("pk"), metric=metric))
+        found = (
+            self.filter(gate__owner=user, gate__gate_metrics__metric=metric)
+            .exclude(outcome="")
+            .annotate(is_labelled=labelled)
+            .order_by("-started_at", "-pk")
+            .distinct()
+        )
+        kept: list[Release] = []
+        seen: set[tuple[datetime, str]] = set()
+        left_out = {"labelled": 0, "not_over": 0, "repeated": 0, "too_many": 0}
+        with_outcome = 0
+        for release in found.iterator(chunk_size=500):
+            with_outcome += 1
+            if release.is_labelled:  # type: ignore[attr-defined]
+                left_out["labelled"] += 1
+            elif release.started_at + timedelta(minutes=minutes) > now:
+                left_out["not_over"] += 1
+            elif (release.started_at, release.key) in seen:
+                left_out["repeated"] += 1
+            elif len(kept) >= MAX_FILL_RELEASES:
+                left_out["too_many"] += 1
+            else:
+                seen.add((release.started_at, release.key))
+                kept.append(release)
+        releases = tuple(
+            PastRelease(
+                line,
+                release.started_at,
+                Outcome(release.outcome).decision,
+                release.key,
+                release.version,
+                str(release).strip(),
+            )
+            for line, release in enumerate(reversed(kept), start=2)  # as the file written of them numbers them
+        )
+        return ReleasesToFill(releases, minutes, with_outcome, **left_out)
+
     def with_newest_pulls(self) -> ReleaseQuerySet:
         """The releases with each one's `newest_pulls` read at once (one query for them all)."""
         newest = newest_of_each(Pull.objects.all(), "release_id", "metric_id")
@@ -755,10 +803,7 @@ class Release(models.Model):
         The stores are asked outside any transaction; one metric's failure never stops the
         others. Returns the pulls made (none when nothing was due or pulling ended)."""
         now = now or timezone.now()
-        if self.pulling_ended_at is not None:
-            return []
-        if lease is not None and (now >= lease or not Release.objects.filter(pk=self.pk, next_pull_at=lease).exists()):
-            logger.info("The pull of release %s came after its lease ended: left to the next claim.", self.pk)
+        if self.pulling_ended_at is not None or self._is_late(lease, now):
             return []
         bound = {query.metric_id: query for query in self.gate.bound_queries().order_by("metric_id")}
         if not bound:
@@ -769,16 +814,10 @@ class Release(models.Model):
             self._end_pulling(now, PullingEnded.LIMIT, lease=lease)
             return []
         newest = self.newest_pulls()
-        pulls: list[Pull] = []
-        for metric_id, query in bound.items():
-            previous = newest.get(metric_id)
-            if previous is None or self.next_pull_of(previous) <= now:
-                pull = self._pull_metric(query, previous, now, lease)
-                if pull is None:  # its lease was lost: the next claim pulls the rest
-                    logger.info("The pull of release %s outlived its lease: it stops there.", self.pk)
-                    return pulls
-                newest[metric_id] = pull
-                pulls.append(pull)
+        pulls, held = self._pull_due(bound, newest, now, lease)
+        if not held:  # its lease was lost: the next claim pulls the rest
+            logger.info("The pull of release %s outlived its lease: it stops there.", self.pk)
+            return pulls
         if self.verdict(now).state == VerdictState.ROLLBACK:
             self._end_pulling(now, PullingEnded.ROLLBACK, lease=lease)
         else:
@@ -786,6 +825,33 @@ class Release(models.Model):
             if Release.objects.filter(pk=self.pk, **_held_by(lease)).update(next_pull_at=next_pull_at):
                 self.next_pull_at = next_pull_at
         return pulls
+
+    def _pull_due(
+        self, bound: dict[int, MetricQuery], newest: dict[int, Pull], now: datetime, lease: datetime | None
+    ) -> tuple[list[Pull], bool]:
+        """Pull each bound metric that is due at `now` (its newest pull put in `newest`); and
+        whether the `lease` held throughout (when it is lost, the pulls stop there)."""
+        pulls: list[Pull] = []
+        for metric_id, query in bound.items():
+            previous = newest.get(metric_id)
+            if previous is not None and self.next_pull_of(previous) > now:
+                continue
+            pull = self._pull_metric(query, previous, now, lease)
+            if pull is None:
+                return pulls, False
+            newest[metric_id] = pull
+            pulls.append(pull)
+        return pulls, True
+
+    def _is_late(self, lease: datetime | None, now: datetime) -> bool:
+        """Whether a pull claimed with `lease` comes after it ended, or after the release was
+        claimed again: it is the next claim's to pull."""
+        if lease is None:
+            return False
+        if now < lease and Release.objects.filter(pk=self.pk, next_pull_at=lease).exists():
+            return False
+        logger.info("The pull of release %s came after its lease ended: left to the next claim.", self.pk)
+        return True
 
     def _holds(self, lease: datetime | None) -> bool:
         """Whether a pull claimed with `lease` (None: not claimed, asked directly) still holds the
