@@ -869,7 +869,10 @@ def _read_fill_header(names: list[str]) -> dict[str, int]:
         canonical = next((column for column, spellings in FILL_COLUMNS.items() if key in spellings), None)
         if canonical is None:
             raise CsvFormatError(
-                _("Unknown column “%(column)s” in the header. The header must be started_at, decision (and key).")
+                _(
+                    "Unknown column “%(column)s” in the header. The header must be started_at, decision (and key, "
+                    "version, name)."
+                )
                 % {"column": _shorten(name)}
             )
         if canonical in columns:
@@ -879,8 +882,8 @@ def _read_fill_header(names: list[str]) -> dict[str, int]:
     if missing:
         raise CsvFormatError(
             ngettext(
-                "Missing column: %(columns)s. The header must be started_at, decision (and key).",
-                "Missing columns: %(columns)s. The header must be started_at, decision (and key).",
+                "Missing column: %(columns)s. The header must be started_at, decision (and key, version, name).",
+                "Missing columns: %(columns)s. The header must be started_at, decision (and key, version, name).",
                 len(missing),
             )
             % {"columns": ", ".join(missing)}

@@ -280,7 +280,8 @@ def test_every_procfile_runs_a_worker_of_threads_reading_the_pull_queue_alone(pr
     assert pulls[pulls.index("--pool") + 1] == "threads"
     assert int(pulls[pulls.index("--concurrency") + 1]) >= 4
     assert "--beat" not in pulls  # one beat an instance: the job worker's
-    assert "-Q" not in processes["worker"] and "-n" not in processes["worker"]
+    assert "-Q" not in processes["worker"]
+    assert "-n" not in processes["worker"]
 
 
 def test_gunicorn_reads_the_projects_config_file_from_the_working_directory(monkeypatch) -> None:
