@@ -254,7 +254,7 @@ def test_the_page_offers_the_releases_recorded_here_and_fills_from_them(
 
     assert "With an outcome: 3 releases." in page
     assert 'name="from" value="releases"' in page
-    assert "Fill history from 3 releases recorded here" in page
+    assert "Fill from 3 releases recorded here" in page
     assert response.status_code == 302
     assert messages_of(response) == [
         "Filled 30 indicators into “Requests per minute” from its data source. It read 3 releases recorded here "
