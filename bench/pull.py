@@ -16,10 +16,11 @@ exporter serving one live series per release and metric (`bench_pulled_<m>{relea
   release's key (`bench_pulled_<m>{release="{{ key }}"}`); one gate of them pulling every
   `--interval` seconds (60); then the `worker` line of the production `Procfile` (Celery,
   prefork, `--concurrency 2`, `--beat`: the beat's tick every `MBREAK_PULL_TICK_SECONDS`, 10
-  unless set) with Redis as its broker, on a queue of its own and a beat schedule file in a
-  temporary folder. Once it is ready, `--releases` releases (200) are started at once
-  (`Gate.start_release`, the same start: every pull falls due at the same moment, the
-  hardest case), and the worker pulls them for `--minutes` (3). Then, from the `Pull` rows:
+  unless set) and its `pulls` line (threads, `--concurrency 4`, on the pull queue, which the
+  tick and the pulls are routed to) with Redis as their broker, on queues of their own and a
+  beat schedule file in a temporary folder. Once they are ready, `--releases` releases (200)
+  are started at once (`Gate.start_release`, the same start: every pull falls due at the same
+  moment, the hardest case), and the workers pull them for `--minutes` (3). Then, from the `Pull` rows:
   each metric of each release is due at its start + k x interval (k = 0, 1, …); a pull's
   lateness is its `pulled_at` minus the time it was due; a due time with no pull by the end
   counts as late by the end minus that time, once it is more than one tick old. Printed:
@@ -125,7 +126,7 @@ class Polling:
     lateness_s: list[float]  # per due time: its pull's lateness, or the end's for one not pulled
     worst_per_release_s: list[float]
     worst_by_pull_s: list[float]  # the worst lateness of the first pulls, of the second ones, …
-    worker_command: str
+    worker_commands: list[str]  # the job worker's, with its beat, then the pulls' worker's
 
 
 @dataclass
@@ -226,9 +227,12 @@ def poll(
             exporter.set(PULLED_SERIES.format(index=index) + f'{{release="r{release_index:04d}"}}', HEALTHY_VALUE)
     time.sleep(SCRAPE_SECONDS + 1)  # scraped at least once before the first pull
     command = replace_options(procfile_command("worker"), {"--schedule": str(folder / "beat-schedule")})
+    pulls_command = replace_options(procfile_command("pulls"), {"-Q": env["MBREAK_PULL_QUEUE"]})
     worker = start_worker("worker", command, env, folder)
+    pulls_worker = start_worker("pulls", pulls_command, env, folder)
     try:
         worker.wait_until_ready()
+        pulls_worker.wait_until_ready()
         gate, owner = prepared["gate"], prepared["owner"]
         started_at = datetime.now(UTC)
         releases = [
@@ -240,7 +244,10 @@ def poll(
         ended_at = datetime.now(UTC)
     finally:
         worker.stop()
-    return measure_polling(arguments, releases, started_at, ended_at, settings.MBREAK_PULL_TICK_SECONDS, command)
+        pulls_worker.stop()
+    return measure_polling(
+        arguments, releases, started_at, ended_at, settings.MBREAK_PULL_TICK_SECONDS, [command, pulls_command]
+    )
 
 
 def measure_polling(
@@ -249,7 +256,7 @@ def measure_polling(
     started_at: datetime,
     ended_at: datetime,
     tick_s: int,
-    command: list[str],
+    commands: list[list[str]],
 ) -> Polling:
     from metrics.models import Pull, PullOutcome, Release
 
@@ -290,7 +297,10 @@ def measure_polling(
         lateness_s=lateness,
         worst_per_release_s=list(worst.values()),
         worst_by_pull_s=[by_pull[k] for k in sorted(by_pull)],
-        worker_command=shown_command(command, str(Path(command[command.index("--schedule") + 1]).parent)),
+        worker_commands=[
+            shown_command(command, str(Path(commands[0][commands[0].index("--schedule") + 1]).parent))
+            for command in commands
+        ],
     )
 
 
@@ -366,6 +376,7 @@ def run(arguments: argparse.Namespace, database_url: str) -> tuple[Polling | Non
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mbreak-pull-bench-")))
         env = production_environment(database_url, arguments.redis_url, folder, f"bench-pull-{uuid.uuid4().hex[:12]}")
+        env["MBREAK_PULL_QUEUE"] = f"bench-pulls-{uuid.uuid4().hex[:12]}"
         env.update(LOG_FORMAT="text", LOG_LEVEL="WARNING", CELERY_BROKER_URL=arguments.redis_url)
         if arguments.tick:
             env["MBREAK_PULL_TICK_SECONDS"] = str(arguments.tick)
@@ -397,7 +408,8 @@ def print_polling(result: Polling) -> list[str]:
         f"Polling: {result.releases} releases × {result.metrics} metrics, every {interval} s, started at once; "
         f"the beat's tick every {result.tick_s} s; ran {result.ran_s:.0f} s"
     )
-    print(f"worker: {result.worker_command}")
+    for command in result.worker_commands:
+        print(f"worker: {command}")
     worst = max(lateness, default=math.nan)
     print_table(
         POLLING_COLUMNS,

@@ -13,6 +13,8 @@ import dj_database_url
 import django_stubs_ext
 from celery.schedules import crontab
 
+from stores.reach import AllowedHosts
+
 django_stubs_ext.monkeypatch()  # ModelAdmin[Metric] and the like, for the type hints
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -279,6 +281,18 @@ MBREAK_SECRETS_KEY_FALLBACKS = env_list("MBREAK_SECRETS_KEY_FALLBACKS", "")
 # a query's preview), whatever its own timeout (which pulls and fills, in workers, wait): a
 # page answers well within gunicorn's 120 s.
 MBREAK_SOURCE_REQUEST_TIMEOUT = env_float("MBREAK_SOURCE_REQUEST_TIMEOUT", 15.0)
+# Where data sources may be (a Prometheus' URL, a CloudWatch endpoint): host names, ".domains"
+# (a domain and the names under it), networks (CIDR) or single addresses, or "*". Empty, the
+# default, is any host, so that a source on the same machine or network works out of the box
+# (the demo's, the tests'): any user may then make the server ask its own network's services
+# (server-side request forgery). Set it in production. The instance metadata service
+# (169.254.0.0/16, fe80::/10, fd00:ec2::254) is refused whatever it says, unless a network of it
+# lies within them. Checked when a source is saved and each time it is asked.
+MBREAK_SOURCE_ALLOWED_HOSTS = env_list("MBREAK_SOURCE_ALLOWED_HOSTS", "")
+AllowedHosts.parse(MBREAK_SOURCE_ALLOWED_HOSTS)  # a typo fails at start, not at each source
+# Whether every user may read CloudWatch with the server's own AWS identity (its environment or
+# instance role): off, only staff may, so that a user cannot read what the server's role can.
+MBREAK_SOURCE_SERVER_CREDENTIALS = env_bool("MBREAK_SOURCE_SERVER_CREDENTIALS", False)
 # Larger metrics train on a stratified sample of this many rows, to bound training time.
 MBREAK_MAX_TRAINING_ROWS = env_int("MBREAK_MAX_TRAINING_ROWS", 50_000)
 
@@ -348,6 +362,15 @@ MBREAK_SITE_URL = os.environ.get("MBREAK_SITE_URL", "http://127.0.0.1:8000").rst
 MBREAK_WEBHOOK_TIMEOUT = env_float("MBREAK_WEBHOOK_TIMEOUT", 10.0)
 MBREAK_WEBHOOK_ATTEMPTS = env_int("MBREAK_WEBHOOK_ATTEMPTS", 6)
 MBREAK_WEBHOOK_BACKOFF_SECONDS = env_int("MBREAK_WEBHOOK_BACKOFF_SECONDS", 30)
+# The beat's tick and each release's pull run on a queue of their own, read by a worker of
+# their own (the Procfiles' `pulls`: threads, since a pull waits on its store, not the CPU),
+# so that a long training never holds up a release's observations. The Procfiles name it:
+# change both together.
+MBREAK_PULL_QUEUE = os.environ.get("MBREAK_PULL_QUEUE", "mbreak-pulls")
+CELERY_TASK_ROUTES = {
+    "metrics.tasks.pull_due_releases": {"queue": MBREAK_PULL_QUEUE},
+    "metrics.tasks.pull_release": {"queue": MBREAK_PULL_QUEUE},
+}
 CELERY_BEAT_SCHEDULE = {
     "sweep-abandoned-jobs": {
         "task": "metrics.tasks.sweep_abandoned_jobs",

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -100,10 +104,22 @@ class ReleaseAdmin(admin.ModelAdmin[Release]):
     raw_id_fields = ["gate", "created_by"]
 
 
+class DataSourceAdminForm(forms.ModelForm[DataSource]):
+    """The admin's form of a source, which has no secret field: what the source's rules say of
+    its secret (needed for its credentials, or again for a new URL) is the form's own error."""
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        if field is None and isinstance(error, ValidationError) and "secret" in getattr(error, "error_dict", {}):
+            error.error_dict.setdefault(NON_FIELD_ERRORS, []).extend(error.error_dict.pop("secret"))
+        super().add_error(field, error)
+
+
 @admin.register(DataSource)
 class DataSourceAdmin(admin.ModelAdmin[DataSource]):
     """A source's settings; its secret is never shown, not even encrypted (`secret` is not
     editable, so no form of the admin has it): its owner enters it again on its page."""
+
+    form = DataSourceAdminForm
 
     list_display = ["name", "owner", "kind", "location", "auth", "has_secret", "checked_at", "check_result"]
     list_filter = ["kind", "auth", "check_result"]

@@ -777,19 +777,39 @@ FILL_COLUMNS = {
     "started_at": {"startedat", "started", "start", "inicio", "iniciadoem"},
     "decision": {"decision", "decisao"},
     "key": {"key", "chave", "release"},
+    "version": {"version", "versao"},
+    "name": {"name", "nome"},
 }
+# The optional columns of a fill file: what {{ key }} and {{ version }} stand for, and a name to
+# tell the release by in errors.
+OPTIONAL_FILL_COLUMNS = ("key", "version", "name")
 # A decision as a fill file may write it: the API's words, or the upload's 0 and 1.
 FILL_DECISIONS = {"rollout": ROLLOUT, "rollback": ROLLBACK, "0": ROLLOUT, "1": ROLLBACK}
 
 
 @dataclass(frozen=True)
 class PastRelease:
-    """A release a fill file lists: the file's line, when it started, what was decided, its key."""
+    """A release a fill file lists: the file's line, when it started, what was decided, its key
+    and version (what `{{ key }}` and `{{ version }}` stand for), and a name to tell it by."""
 
     line: int
     started_at: datetime
     decision: int
     key: str = ""
+    version: str = ""
+    name: str = ""
+
+
+def write_release_csv(releases: Iterable[PastRelease]) -> bytes:
+    """A fill file listing `releases` (with every column `parse_release_csv` reads, the same
+    releases read back, each on line 2, 3...)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["started_at", "decision", *OPTIONAL_FILL_COLUMNS])
+    for release in releases:
+        decision = "rollback" if release.decision == ROLLBACK else "rollout"
+        writer.writerow([release.started_at.isoformat(), decision, release.key, release.version, release.name])
+    return text.getvalue().encode()
 
 
 def parse_release_csv(data: bytes, *, now: datetime, minutes: int) -> list[PastRelease]:
@@ -849,7 +869,10 @@ def _read_fill_header(names: list[str]) -> dict[str, int]:
         canonical = next((column for column, spellings in FILL_COLUMNS.items() if key in spellings), None)
         if canonical is None:
             raise CsvFormatError(
-                _("Unknown column “%(column)s” in the header. The header must be started_at, decision (and key).")
+                _(
+                    "Unknown column “%(column)s” in the header. The header must be started_at, decision (and key, "
+                    "version, name)."
+                )
                 % {"column": _shorten(name)}
             )
         if canonical in columns:
@@ -859,8 +882,8 @@ def _read_fill_header(names: list[str]) -> dict[str, int]:
     if missing:
         raise CsvFormatError(
             ngettext(
-                "Missing column: %(columns)s. The header must be started_at, decision (and key).",
-                "Missing columns: %(columns)s. The header must be started_at, decision (and key).",
+                "Missing column: %(columns)s. The header must be started_at, decision (and key, version, name).",
+                "Missing columns: %(columns)s. The header must be started_at, decision (and key, version, name).",
                 len(missing),
             )
             % {"columns": ", ".join(missing)}
@@ -906,7 +929,7 @@ def _read_release(
     if decision is None:
         reason = _("expected rollout, rollback, 0 (rollout) or 1 (rollback), got “%(cell)s”")
         row_errors.append(RowError(line_number, names[columns["decision"]], reason % {"cell": _shorten(decision_cell)}))
-    key = cells[columns["key"]].strip() if "key" in columns else ""
+    optional = {name: cells[columns[name]].strip() if name in columns else "" for name in OPTIONAL_FILL_COLUMNS}
     if row_errors or decision is None:
         return row_errors
-    return PastRelease(line_number, started_at, decision, key)
+    return PastRelease(line_number, started_at, decision, **optional)

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from django.utils.formats import date_format, number_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 if TYPE_CHECKING:
     from metrics.models import (
@@ -131,10 +131,20 @@ class DuplicateFill(DomainError):
     code = "duplicate_file"
     status = HTTPStatus.CONFLICT
 
-    def __init__(self, earlier: ImportBatch) -> None:
+    def __init__(self, earlier: ImportBatch, *, from_releases: bool = False) -> None:
         self.earlier = earlier
         params = _earlier_file(earlier)
-        if earlier.rows:
+        if from_releases and earlier.rows:
+            said = gettext(
+                "The history of “%(name)s” was already filled from the releases recorded here and this data source "
+                "on %(when)s by %(who)s (%(rows)s rows). Undo that fill to fill it again, with the releases "
+                "recorded since."
+            )
+        elif from_releases:
+            said = gettext(
+                "The history of “%(name)s” is being filled from the releases recorded here (%(who)s asked on %(when)s)."
+            )
+        elif earlier.rows:
             said = gettext(
                 "The history of “%(name)s” was already filled from these releases and this data source on %(when)s "
                 "by %(who)s (%(rows)s rows). Undo that fill to fill it again."
@@ -144,6 +154,34 @@ class DuplicateFill(DomainError):
                 "The history of “%(name)s” is being filled from these releases (%(who)s sent them on %(when)s)."
             )
         super().__init__(said % params)
+
+
+class NothingToFill(DomainError):
+    """A history fill of the releases recorded here, when none is left to read (`counts`: how
+    many have an outcome, and why each was left out)."""
+
+    code = "no_releases"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, metric: Metric, with_outcome: int, left_out: str) -> None:
+        """`with_outcome`: how many releases of the caller's gates of `metric` have one;
+        `left_out`: why each was left out, in words."""
+        self.metric, self.with_outcome = metric, with_outcome
+        if not with_outcome:
+            said = gettext(
+                "No release of your gates that judge with “%(name)s” has an outcome yet: record what was done with "
+                "each (rolled back or rolled out), or give a file of past releases."
+            ) % {"name": metric.name}
+        else:
+            said = ngettext(
+                "No release recorded here is left to fill the history of “%(name)s” from: the one with an outcome "
+                "cannot be read.",
+                "No release recorded here is left to fill the history of “%(name)s” from: none of the %(count)d "
+                "with an outcome can be read.",
+                with_outcome,
+            ) % {"name": metric.name, "count": with_outcome}
+            said = f"{said} {left_out}"
+        super().__init__(said)
 
 
 class CannotUndo(DomainError):

@@ -27,10 +27,10 @@ from metrics.models import (
     VerdictState,
     Webhook,
 )
-from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, MetricQuery, Variables
+from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, MetricQuery, SourceKind, Variables, credentials_for
 from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES, OUTCOME_NOTE_MAX_LENGTH, Outcome
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
-from metrics.models.metric import DEFAULT_FILL_MINUTES, MAX_FILL_MINUTES, VERDICT_SETTINGS
+from metrics.models.metric import DEFAULT_FILL_MINUTES, FILL_FROM_RELEASES, MAX_FILL_MINUTES, VERDICT_SETTINGS
 from metrics.models.notification import WEBHOOK_URL_MAX_LENGTH
 
 if TYPE_CHECKING:
@@ -348,6 +348,30 @@ class PredictForm(MetricChoiceFormMixin, BootstrapFormMixin, forms.Form):
     )
     value = number_field(_("Observed value"))
     minutes = number_field(_("Time (minutes)"), minutes=True)
+    # A verdict's exact minutes behind the rounded ones its page shows (a pulled value's are
+    # 12.333333333333334, shown 12.333333): run again unchanged, the verdict is asked again at
+    # its own minutes, since a split of the tree (a float32) can lie between the two.
+    exact_minutes = forms.FloatField(required=False, widget=forms.HiddenInput, validators=MINUTES_VALIDATORS)
+
+    @classmethod
+    def of_verdict(cls, user: User | AnonymousUser, verdict: Verdict) -> PredictForm:
+        """The form filled in with a verdict's metric, value and minutes, to run it again: its
+        minutes shown as the page words them (`number`), the exact ones kept behind them."""
+        initial = {
+            "metric": verdict.metric_id,
+            "value": verdict.value,
+            "minutes": number(verdict.minutes),
+            "exact_minutes": verdict.minutes,
+        }
+        return cls(user, initial=initial)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        exact, typed = cleaned.get("exact_minutes"), cleaned.get("minutes")
+        # Sent as shown (the exact minutes rounded as `number` rounds them): the exact ones.
+        if exact is not None and typed is not None and typed == float(f"{exact:.6f}"):
+            cleaned["minutes"] = exact
+        return cleaned
 
 
 class MetricSettingsForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[Metric]):
@@ -675,14 +699,16 @@ class PreviewForm(BootstrapFormMixin, forms.Form):
 
 
 class FillForm(BootstrapFormMixin, forms.Form):
-    """A history fill: the past releases (a file) and how many minutes of each to read."""
+    """A history fill: the past releases (a file, or, pressing the button named `from` with the
+    value "releases", those recorded here with an outcome) and how many minutes of each to read."""
 
     file = forms.FileField(
         label=_("Past releases (CSV)"),
+        required=False,  # not for the releases recorded here
         help_text=_(
             "A header, then one release a line: started_at (ISO 8601 with its time zone, e.g. "
-            "2026-03-01T14:30:00Z), decision (rollout or rollback, 0 or 1), and optionally key (what {{ key }} "
-            "stands for in the query)."
+            "2026-03-01T14:30:00Z), decision (rollout or rollback, 0 or 1), and optionally key and version (what "
+            "{{ key }} and {{ version }} stand for in the query) and name (to tell the release by in errors)."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
     )
@@ -707,13 +733,23 @@ class FillForm(BootstrapFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.upload: Upload | None = None
 
+    @property
+    def from_releases(self) -> bool:
+        """Whether the releases recorded here are to be read, rather than a file's."""
+        return self.data.get("from") == FILL_FROM_RELEASES
+
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
+        if self.from_releases:
+            return None  # the button says which: a file chosen as well is not read
+        if not upload:
+            raise forms.ValidationError(self.fields["file"].error_messages["required"], code="required")
         self.upload = read_upload(upload)  # an upload's rules: size, no line too long
         return upload
 
     def duplicate(self, error: DuplicateFill) -> None:
-        self.add_error("file", forms.ValidationError(str(error), code="duplicate_file"))
+        field = None if self.from_releases else "file"
+        self.add_error(field, forms.ValidationError(str(error), code="duplicate_file"))
 
 
 class DataSourceForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[DataSource]):
@@ -767,6 +803,12 @@ class DataSourceForm(LocalizedNumbersMixin, BootstrapFormMixin, forms.ModelForm[
                 "A secret is stored, kept encrypted and never shown again: leave this empty to keep it, or type a "
                 "new one to replace it."
             )
+
+    def credentials(self) -> dict[SourceKind, tuple[SourceAuth, ...]]:
+        """The credentials each kind of source takes, as its owner may give them: the page's
+        script offers these alone (without it, every choice shows, and the source's rules say
+        why the server's own AWS identity is refused)."""
+        return credentials_for(self.instance.owner if self.instance.owner_id else None)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

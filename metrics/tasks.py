@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from celery import Task, shared_task
@@ -59,22 +60,24 @@ def pull_due_releases() -> int:
         logger.exception("The releases due for a pull could not be claimed.")
         return 0
     sent = 0
-    for release_id in claimed:
+    for claim in claimed:
         try:
             # A message a worker does not start within the lease is dropped: the release is claimed
-            # again by then, and two pulls of it must not run side by side.
-            pull_release.apply_async((release_id,), expires=PULL_LEASE.total_seconds())
+            # again by then, and two pulls of it must not run side by side (nor does one that
+            # starts late: it pulls only while it holds its lease, `Release.pull`).
+            pull_release.apply_async((claim.release_id, claim.lease.isoformat()), expires=PULL_LEASE.total_seconds())
             sent += 1
         except Exception:
-            logger.exception("The pull of release %s could not be sent or failed.", release_id)
+            logger.exception("The pull of release %s could not be sent or failed.", claim.release_id)
     return sent
 
 
 # Acknowledged as it starts: a pull lost with its worker is claimed again by the beat once its
 # lease ends, and a redelivered one could run beside that new claim.
 @shared_task(ignore_result=True, acks_late=False)
-def pull_release(release_id: int) -> None:
-    Release.objects.pull(release_id)
+def pull_release(release_id: int, lease: str | None = None) -> None:
+    """Pull the release `release_id` while it holds `lease` (the end of its claim, ISO 8601)."""
+    Release.objects.pull(release_id, lease=datetime.fromisoformat(lease) if lease else None)
 
 
 # Acknowledged as it starts: a delivery lost with its worker is held by its lease, then sent

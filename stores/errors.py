@@ -14,6 +14,7 @@ class Kind(StrEnum):
     UNAUTHORIZED = "unauthorized"  # 401 or 403: the credentials are missing or wrong
     HTTP_STATUS = "http_status"  # another error status
     NOT_A_STORE = "not_a_store"  # it answered, but not as the store's API does
+    NOT_ALLOWED = "not_allowed"  # the server does not ask a source there, or with those credentials
     # The store answered, but the query cannot give one value.
     BAD_QUERY = "bad_query"  # the store refused the query (its own message is kept)
     SEVERAL_SERIES = "several_series"  # one value was asked for and several series came

@@ -15,11 +15,13 @@ from rest_framework import serializers
 
 from api.serializers.base import ChoiceField, Link, UtcDateTimeField, ValidatedModelSerializer
 from metrics.models import DataSource, SourceAuth, SourceKind
+from metrics.models.data_source import credentials_for
 
 AUTH_HELP = (
     "How Make or Break proves who it is to the source. Prometheus: `none`, `bearer` (a token) or `basic` (a user "
-    "name and password); CloudWatch: `environment` (the server's environment or instance role) or `access_key`. "
-    "When a source is made without it: `none` for Prometheus, `environment` for CloudWatch."
+    "name and password); CloudWatch: `environment` (the server's environment or instance role: staff's sources only, "
+    "unless the server's settings allow it to everyone) or `access_key`. When a source is made without it: `none` "
+    "for Prometheus; for CloudWatch, `environment` if its owner may use it, else `access_key`."
 )
 WRITE_ONLY_HELP = (
     "Write-only, never answered: the bearer token (`bearer`), the password (`basic`) or the secret access key "
@@ -94,7 +96,9 @@ class DataSourceSerializer(ValidatedModelSerializer[DataSource]):
         stored: DataSource = self.instance  # type: ignore[assignment]
         if stored.pk is None and "auth" not in attrs:
             kind = attrs.get("kind", stored.kind)
-            attrs["auth"] = SourceAuth.ENVIRONMENT if kind == SourceKind.CLOUDWATCH else SourceAuth.NONE
+            # The first credentials its kind takes as its owner may give them: CloudWatch's are the
+            # server's own for staff, an access key for anyone else.
+            attrs["auth"] = credentials_for(stored.owner)[SourceKind(kind)][0]
         typed = attrs.pop("secret", None)
         # The secret as it will be stored (encrypted), before the source's own rules need it.
         attrs["secret"] = stored.replaced_secret(typed, attrs.get("auth", stored.auth), forget=typed == "")

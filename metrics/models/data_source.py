@@ -47,6 +47,7 @@ from metrics.exceptions import DuplicateSource, SourceInUse, duplicate_source_me
 from metrics.models.metric import Labelled, Metric
 from stores.errors import Kind, NoData, StoreError
 from stores.prometheus import Prometheus, Sample
+from stores.reach import AllowedHosts, HostRefusal, NotAllowed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -125,6 +126,73 @@ class PullingEnded(models.TextChoices):
     LIMIT = "limit", _("the gate's pulling time is over")
     NOTHING_BOUND = "nothing_bound", _("no metric of its gate is bound to a data source")
     OUTCOME = "outcome", _("the team recorded its outcome")
+
+
+def may_use_server_credentials(user: User | AnonymousUser | None) -> bool:
+    """Whether `user`'s CloudWatch sources may be read with the server's own AWS identity (its
+    environment or instance role): staff's, or everyone's when `MBREAK_SOURCE_SERVER_CREDENTIALS`
+    says so. Otherwise any user could read whatever the server's role may."""
+    if settings.MBREAK_SOURCE_SERVER_CREDENTIALS:
+        return True
+    return user is not None and user.is_active and (user.is_staff or user.is_superuser)
+
+
+def credentials_for(user: User | AnonymousUser | None) -> dict[SourceKind, tuple[SourceAuth, ...]]:
+    """The credentials each kind of source takes, as `user` may give them (`AUTHS_OF_KIND`,
+    without the server's own unless `may_use_server_credentials`)."""
+    if may_use_server_credentials(user):
+        return dict(AUTHS_OF_KIND)
+    return {
+        kind: tuple(auth for auth in auths if auth != SourceAuth.ENVIRONMENT) for kind, auths in AUTHS_OF_KIND.items()
+    }
+
+
+def allowed_hosts() -> AllowedHosts:
+    """Where data sources may be: `MBREAK_SOURCE_ALLOWED_HOSTS` (checked when the settings load)."""
+    return AllowedHosts.parse(settings.MBREAK_SOURCE_ALLOWED_HOSTS)
+
+
+def reach_words(refusal: NotAllowed) -> str:
+    """Why a source may not be at its host, in plain words."""
+    values = {"host": refusal.host, "addresses": ", ".join(refusal.addresses)}
+    if refusal.refusal == HostRefusal.METADATA:
+        return (
+            gettext(
+                "“%(host)s” is the address of the instance metadata service (%(addresses)s), which hands out the "
+                "server's own credentials: a data source may not be there."
+            )
+            % values
+        )
+    if refusal.refusal == HostRefusal.UNRESOLVED:
+        return (
+            gettext(
+                "“%(host)s” resolves to no address, so it cannot be checked against the hosts this server allows "
+                "data sources at: check its name."
+            )
+            % values
+        )
+    if refusal.addresses:
+        return (
+            gettext(
+                "This server does not allow data sources at “%(host)s” (%(addresses)s): its administrator lists where "
+                "they may be (MBREAK_SOURCE_ALLOWED_HOSTS)."
+            )
+            % values
+        )
+    return (
+        gettext(
+            "This server does not allow data sources at “%(host)s”: its administrator lists where they may be "
+            "(MBREAK_SOURCE_ALLOWED_HOSTS)."
+        )
+        % values
+    )
+
+
+def server_credentials_words() -> str:
+    return gettext(
+        "Only staff may read CloudWatch with the server's own AWS identity (its environment or instance role): "
+        "give an access key."
+    )
 
 
 class SecretUnreadable(Exception):
@@ -295,7 +363,9 @@ class DataSource(Labelled):
                 message = gettext("Enter the Prometheus server's URL, e.g. http://prometheus.example:9090.")
                 return [("url", ValidationError(message, code="missing"))]
             error = _url_error(self.url, schemes=("http", "https"))
-            return [("url", ValidationError(error, code="not_a_url"))] if error else []
+            if error:
+                return [("url", ValidationError(error, code="not_a_url"))]
+            return self._reach_errors()
         if self.kind != SourceKind.CLOUDWATCH:
             return []  # refused as a choice
         found = []
@@ -307,7 +377,18 @@ class DataSource(Labelled):
             found.append(("region", ValidationError(message % {"region": self.region}, code="not_a_region")))
         if self.url and (error := _url_error(self.url, schemes=("https",))):
             found.append(("url", ValidationError(error, code="not_a_url")))
+        elif self.url:
+            found += self._reach_errors()
         return found
+
+    def _reach_errors(self) -> list[tuple[str, ValidationError]]:
+        """Its URL's host is one the server allows sources at (`MBREAK_SOURCE_ALLOWED_HOSTS`); a
+        host name is resolved here only when the list limits where they may be."""
+        try:
+            allowed_hosts().check(urlsplit(self.url).hostname or "", resolve_names=False)
+        except NotAllowed as refusal:
+            return [("url", ValidationError(reach_words(refusal), code="host_not_allowed"))]
+        return []
 
     def _credentials_errors(self) -> list[tuple[str, ValidationError]]:
         """Credentials of a kind the source takes, with the user name or key id and the secret they need."""
@@ -320,6 +401,8 @@ class DataSource(Labelled):
                 "choices": "; ".join(str(SourceAuth(auth).label) for auth in allowed),
             }
             return [("auth", ValidationError(message, code="not_for_kind"))]
+        if self.auth == SourceAuth.ENVIRONMENT and not may_use_server_credentials(self._owner_or_none()):
+            return [("auth", ValidationError(server_credentials_words(), code="server_credentials"))]
         found = []
         user_names = {
             SourceAuth.BASIC: gettext("Enter the user name."),
@@ -334,7 +417,33 @@ class DataSource(Labelled):
         }
         if self.auth in secrets and not self.secret:
             found.append(("secret", ValidationError(secrets[SourceAuth(self.auth)], code="missing")))
+        elif self.auth in secrets and self._keeps_secret_for_another_place():
+            again = {
+                SourceAuth.BEARER: gettext("The URL now points somewhere else: enter the bearer token again for it."),
+                SourceAuth.BASIC: gettext("The URL now points somewhere else: enter the password again for it."),
+                SourceAuth.ACCESS_KEY: gettext(
+                    "The endpoint now points somewhere else: enter the secret access key again for it."
+                ),
+            }
+            message = gettext("%(again)s The stored one is only sent where it was entered for.") % {
+                "again": again[SourceAuth(self.auth)]
+            }
+            found.append(("secret", ValidationError(message, code="place_changed")))
         return found
+
+    def _owner_or_none(self) -> User | None:
+        return self.owner if self.owner_id is not None else None
+
+    def _keeps_secret_for_another_place(self) -> bool:
+        """Whether it keeps the secret stored (not entered again) while its URL now points to
+        another place (scheme, host or port) than the one the secret was entered for: a token
+        typed for one server is never sent to another its owner did not type it for."""
+        if self.pk is None or not self.secret:
+            return False
+        stored = DataSource.objects.filter(pk=self.pk).values_list("url", "secret").first()
+        if stored is None or stored[1] != self.secret:  # a secret entered now is encrypted anew
+            return False
+        return _origin(stored[0]) != _origin(self.url)
 
     def add(self) -> None:
         """Store this new, checked source. The check and the insert are two steps: a source of the
@@ -420,6 +529,24 @@ class DataSource(Labelled):
     def has_secret(self) -> bool:
         return bool(self.secret)
 
+    def _refuse_what_the_server_does_not_allow(self) -> None:
+        """Raise `StoreError` before asking a source the server may not ask: at a host it does not
+        allow (each address its URL's host resolves to now, `MBREAK_SOURCE_ALLOWED_HOSTS`), or
+        with the server's own AWS identity for an owner who may not use it."""
+        if self.url:
+            try:
+                allowed_hosts().check(urlsplit(self.url).hostname or "")
+            except NotAllowed as refusal:
+                if refusal.refusal == HostRefusal.UNRESOLVED:  # as the store's own client would say
+                    raise StoreError(Kind.DNS) from None
+                raise StoreError(Kind.NOT_ALLOWED, reach_words(refusal)) from None
+        if (
+            self.kind == SourceKind.CLOUDWATCH
+            and self.auth == SourceAuth.ENVIRONMENT
+            and not may_use_server_credentials(self._owner_or_none())
+        ):
+            raise StoreError(Kind.NOT_ALLOWED, server_credentials_words())
+
     @contextmanager
     def store(self, *, in_a_request: bool = False) -> Iterator[Any]:
         """The store to ask (`stores.prometheus.Prometheus` or `stores.cloudwatch.CloudWatch`),
@@ -431,6 +558,7 @@ class DataSource(Labelled):
         timeout = self.timeout_seconds
         if in_a_request:
             timeout = min(timeout, settings.MBREAK_SOURCE_REQUEST_TIMEOUT)
+        self._refuse_what_the_server_does_not_allow()
         try:
             secret = self.read_secret()
         except SecretUnreadable:
@@ -470,6 +598,7 @@ def store_error_words(kind: str, detail: str = "") -> str:
         Kind.UNAUTHORIZED: gettext("The source refused the credentials (401 or 403): check the token, user or key."),
         Kind.HTTP_STATUS: gettext("The source answered with an error."),
         Kind.NOT_A_STORE: gettext("Something answered at that URL, but not as this kind of store does."),
+        Kind.NOT_ALLOWED: gettext("This server does not ask that source."),
         Kind.BAD_QUERY: gettext("The source refused the query."),
         Kind.SEVERAL_SERIES: gettext("The query gives several series; it must give one value."),
         Kind.NOT_A_VALUE: gettext("The query does not give one number."),
@@ -513,6 +642,18 @@ def _url_error(url: str, schemes: Sequence[str]) -> str:
             "password is kept encrypted."
         )
     return ""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Where `url` leads, as browsers bound credentials: its scheme, host and port (the
+    scheme's own when it names none); CloudWatch's "" (the region's endpoint) is a place too."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return (url, "", None)
+    default_ports = {"http": 80, "https": 443}
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default_ports.get(parts.scheme.lower())
 
 
 @contextmanager

@@ -22,7 +22,7 @@ import math
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.csv_io import LARGEST_NUMBER
+from metrics.csv_io import LARGEST_NUMBER, MAX_FILL_RELEASES, PastRelease
 from metrics.exceptions import DomainError, InvalidReleaseKey, NotInGate, OutcomeRefused, ReleaseKeyTaken
 from metrics.formatting import minutes as minutes_words
 from metrics.models.data_source import (
@@ -49,7 +49,7 @@ from metrics.models.data_source import (
     store_error_words,
 )
 from metrics.models.indicator import ImportBatch, Indicator
-from metrics.models.metric import Decision, Labelled, Metric
+from metrics.models.metric import Decision, Labelled, Metric, ReleasesToFill
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
 from stores.errors import Kind, NoData, StoreError
@@ -463,6 +463,11 @@ def fitted(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+def _held_by(lease: datetime | None) -> dict[str, datetime]:
+    """The condition of a pull's write: the release still holds its `lease` (none: no condition)."""
+    return {} if lease is None else {"next_pull_at": lease}
+
+
 def newest_of_each(pulls: models.QuerySet[Pull], *per: str) -> models.QuerySet[Pull]:
     """The newest of `pulls` for each value of the fields `per` (a metric, a release and a
     metric), with what a page shows of them, in one query: a window function ranks them."""
@@ -489,18 +494,19 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         its lease ends."""
         return self.filter(next_pull_at__lte=now or timezone.now())
 
-    def claim_due_for_pulling(self, now: datetime | None = None) -> list[int]:
-        """The ids of the due releases this caller now holds for a pull, oldest due first. Each is
-        claimed by one conditional UPDATE (its `next_pull_at` moved to a lease ahead, if it still
-        is what was read), so two beats or workers at once never hold the same release: on
-        SQLite writes take turns, and on PostgreSQL the second UPDATE waits for the first and
-        then finds the row no longer as it read it."""
+    def claim_due_for_pulling(self, now: datetime | None = None) -> list[PullClaim]:
+        """The due releases this caller now holds for a pull, oldest due first, each with its
+        lease (`PullClaim`). Each is claimed by one conditional UPDATE (its `next_pull_at` moved
+        to a lease ahead, if it still is what was read), so two beats or workers at once never
+        hold the same release: on SQLite writes take turns, and on PostgreSQL the second UPDATE
+        waits for the first and then finds the row no longer as it read it."""
         now = now or timezone.now()
+        lease = now + PULL_LEASE
         due = self.due_for_pulling(now).order_by("next_pull_at", "pk").values_list("pk", "next_pull_at")
         return [
-            pk
+            PullClaim(pk, lease)
             for pk, due_at in due
-            if Release.objects.filter(pk=pk, next_pull_at=due_at).update(next_pull_at=now + PULL_LEASE)
+            if Release.objects.filter(pk=pk, next_pull_at=due_at).update(next_pull_at=lease)
         ]
 
     def track_record(self) -> TrackRecord:
@@ -512,15 +518,72 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         """The releases with who recorded each one's outcome, and its labels, read at once."""
         return self.select_related("outcome_by").prefetch_related("label_batches")
 
+    def to_fill(self, metric: Metric, user: User, minutes: int, now: datetime | None = None) -> ReleasesToFill:
+        """The releases recorded here that a history fill of `metric` by `user` reads
+        (`Metric.queue_fill_from_releases`), oldest first: those of `user`'s gates that judge
+        with it, with an outcome, each with its start, decision, key and version. Left out, and
+        counted by why: those whose observations of `metric` their outcome labelled already (a
+        label batch kept: filled again, they would count twice), those whose first `minutes`
+        are not over at `now`, a release recorded in two gates (the same start and key) but
+        once, and beyond the newest `MAX_FILL_RELEASES`. Only `user`'s own gates: a release of
+        someone else's gate is theirs to vouch for, not a label of this metric's history."""
+        now = now or timezone.now()
+        labelled = Exists(Indicator.objects.filter(batch__release=OuterRef("pk"), metric=metric))
+        found = (
+            self.filter(gate__owner=user, gate__gate_metrics__metric=metric)
+            .exclude(outcome="")
+            .annotate(is_labelled=labelled)
+            .order_by("-started_at", "-pk")
+            .distinct()
+        )
+        kept: list[Release] = []
+        seen: set[tuple[datetime, str]] = set()
+        left_out = {"labelled": 0, "not_over": 0, "repeated": 0, "too_many": 0}
+        with_outcome = 0
+        for release in found.iterator(chunk_size=500):
+            with_outcome += 1
+            if release.is_labelled:  # type: ignore[attr-defined]
+                left_out["labelled"] += 1
+            elif release.started_at + timedelta(minutes=minutes) > now:
+                left_out["not_over"] += 1
+            elif (release.started_at, release.key) in seen:
+                left_out["repeated"] += 1
+            elif len(kept) >= MAX_FILL_RELEASES:
+                left_out["too_many"] += 1
+            else:
+                seen.add((release.started_at, release.key))
+                kept.append(release)
+        releases = tuple(
+            PastRelease(
+                line,
+                release.started_at,
+                Outcome(release.outcome).decision,
+                release.key,
+                release.version,
+                str(release).strip(),
+            )
+            for line, release in enumerate(reversed(kept), start=2)  # as the file written of them numbers them
+        )
+        return ReleasesToFill(releases, minutes, with_outcome, **left_out)
+
     def with_newest_pulls(self) -> ReleaseQuerySet:
         """The releases with each one's `newest_pulls` read at once (one query for them all)."""
         newest = newest_of_each(Pull.objects.all(), "release_id", "metric_id")
         return self.prefetch_related(models.Prefetch("pulls", queryset=newest, to_attr="prefetched_newest_pulls"))
 
-    def pull(self, release_id: int, now: datetime | None = None) -> list[Pull]:
-        """`Release.pull` of the release `release_id`; nothing when it was deleted meanwhile."""
+    def pull(self, release_id: int, now: datetime | None = None, *, lease: datetime | None = None) -> list[Pull]:
+        """`Release.pull` of the release `release_id` (held by `lease`, when claimed); nothing
+        when it was deleted meanwhile."""
         release = self.select_related("gate").filter(pk=release_id).first()
-        return [] if release is None else release.pull(now)
+        return [] if release is None else release.pull(now, lease=lease)
+
+
+class PullClaim(NamedTuple):
+    """A release claimed for a pull, and its lease: the `next_pull_at` the claim set, when it
+    ends. The pull holds the release while its `next_pull_at` is still that."""
+
+    release_id: int
+    lease: datetime
 
 
 class Release(models.Model):
@@ -841,7 +904,7 @@ class Release(models.Model):
         """Whether its gate's bound metrics are pulled, or were: it started with one bound."""
         return self.next_pull_at is not None or self.pulling_ended_at is not None
 
-    def pull(self, now: datetime | None = None) -> list[Pull]:
+    def pull(self, now: datetime | None = None, *, lease: datetime | None = None) -> list[Pull]:
         """Query the store of each bound metric of its gate that is due (`now`, the schedule's
         clock: the time by default), and record each answer as a `Pull`: a value as an
         observation pulled from the source, no data with what the store said, or a failure
@@ -853,34 +916,74 @@ class Release(models.Model):
         minute must still be watched until the limit. A verdict that changed is announced to the
         gate's webhooks (`announce_verdict`).
 
+        Claimed by the beat (`ReleaseQuerySet.claim_due_for_pulling`), it pulls only while it
+        holds the `lease` it was claimed with: not at all once the lease has ended (a late task:
+        the release is due again, or already claimed by another), and each write only while the
+        release's `next_pull_at` is still the lease (`_holds`), so that a pull that outlives its
+        lease never writes beside the claim that follows it.
+
         The stores are asked outside any transaction; one metric's failure never stops the
         others. Returns the pulls made (none when nothing was due or pulling ended)."""
         now = now or timezone.now()
-        if self.pulling_ended_at is not None:
+        if self.pulling_ended_at is not None or self._is_late(lease, now):
             return []
         bound = {query.metric_id: query for query in self.gate.bound_queries().order_by("metric_id")}
         if not bound:
-            self._end_pulling(now, PullingEnded.NOTHING_BOUND)
+            self._end_pulling(now, PullingEnded.NOTHING_BOUND, lease=lease)
             return []
         ends_at = self.started_at + timedelta(minutes=self.gate.pull_for_minutes)
         if now >= ends_at:
-            self._end_pulling(now, PullingEnded.LIMIT)
+            self._end_pulling(now, PullingEnded.LIMIT, lease=lease)
             return []
         newest = self.newest_pulls()
-        pulls = []
-        for metric_id, query in bound.items():
-            previous = newest.get(metric_id)
-            if previous is None or self.next_pull_of(previous) <= now:
-                newest[metric_id] = self._pull_metric(query, previous, now)
-                pulls.append(newest[metric_id])
+        pulls, held = self._pull_due(bound, newest, now, lease)
+        if not held:  # its lease was lost: the next claim pulls the rest
+            logger.info("The pull of release %s outlived its lease: it stops there.", self.pk)
+            return pulls
         verdict = self.verdict(now)
         _webhooks().announce_verdict(self, verdict, now)
         if verdict.state == VerdictState.ROLLBACK:
-            self._end_pulling(now, PullingEnded.ROLLBACK)
+            self._end_pulling(now, PullingEnded.ROLLBACK, lease=lease)
         else:
-            self.next_pull_at = min([self.next_pull_of(newest[metric_id]) for metric_id in bound] + [ends_at])
-            Release.objects.filter(pk=self.pk).update(next_pull_at=self.next_pull_at)
+            next_pull_at = min([self.next_pull_of(newest[metric_id]) for metric_id in bound] + [ends_at])
+            if Release.objects.filter(pk=self.pk, **_held_by(lease)).update(next_pull_at=next_pull_at):
+                self.next_pull_at = next_pull_at
         return pulls
+
+    def _pull_due(
+        self, bound: dict[int, MetricQuery], newest: dict[int, Pull], now: datetime, lease: datetime | None
+    ) -> tuple[list[Pull], bool]:
+        """Pull each bound metric that is due at `now` (its newest pull put in `newest`); and
+        whether the `lease` held throughout (when it is lost, the pulls stop there)."""
+        pulls: list[Pull] = []
+        for metric_id, query in bound.items():
+            previous = newest.get(metric_id)
+            if previous is not None and self.next_pull_of(previous) > now:
+                continue
+            pull = self._pull_metric(query, previous, now, lease)
+            if pull is None:
+                return pulls, False
+            newest[metric_id] = pull
+            pulls.append(pull)
+        return pulls, True
+
+    def _is_late(self, lease: datetime | None, now: datetime) -> bool:
+        """Whether a pull claimed with `lease` comes after it ended, or after the release was
+        claimed again: it is the next claim's to pull."""
+        if lease is None:
+            return False
+        if now < lease and Release.objects.filter(pk=self.pk, next_pull_at=lease).exists():
+            return False
+        logger.info("The pull of release %s came after its lease ended: left to the next claim.", self.pk)
+        return True
+
+    def _holds(self, lease: datetime | None) -> bool:
+        """Whether a pull claimed with `lease` (None: not claimed, asked directly) still holds the
+        release; if so, its row stays locked until the caller's transaction ends, so that no
+        claim takes it over in between."""
+        if lease is None:
+            return True
+        return bool(Release.objects.filter(pk=self.pk, next_pull_at=lease).update(next_pull_at=lease))
 
     @property
     def pulling_ended_display(self) -> str:
@@ -939,7 +1042,33 @@ class Release(models.Model):
             return {pull.metric_id: pull for pull in prefetched}
         return {pull.metric_id: pull for pull in newest_of_each(self.pulls.all(), "metric_id")}
 
-    def _pull_metric(self, query: MetricQuery, previous: Pull | None, now: datetime) -> Pull:
+    def _pull_metric(
+        self, query: MetricQuery, previous: Pull | None, now: datetime, lease: datetime | None
+    ) -> Pull | None:
+        """Ask the store for one metric (outside any transaction), then keep what came of it,
+        the observation with its pull or neither; nothing (None) when the `lease` the pull was
+        claimed with no longer holds the release."""
+        pull, value = self._ask_store(query, previous, now)
+        with transaction.atomic():  # the observation is kept with its provenance, or neither
+            if not self._holds(lease):
+                return None
+            if value is not None:
+                try:
+                    with transaction.atomic():
+                        pull.observation = self.observe(
+                            query.metric, value, None, pull.minutes, source=Source.PULL, at=now
+                        )
+                        pull.outcome = PullOutcome.OK
+                except DomainError as refusal:  # no usable model to judge it (or no longer in the gate)
+                    pull.observation = None
+                    pull.outcome, pull.error_kind, pull.detail = PullOutcome.FAILED, refusal.code, str(refusal)
+                    pull.failures_in_a_row = (previous.failures_in_a_row if previous is not None else 0) + 1
+            pull.save()
+        return pull
+
+    def _ask_store(self, query: MetricQuery, previous: Pull | None, now: datetime) -> tuple[Pull, float | None]:
+        """The pull of one metric as the store answered it (not saved yet), and the value to
+        observe: None when there is none to (no data, a failure, a value too old or too large)."""
         minutes = max(0.0, (now - self.started_at).total_seconds() / 60)
         variables = Variables(key=self.key, version=self.version, window=max(1, int(minutes)))
         pull = Pull(release=self, metric=query.metric, source=query.source, pulled_at=now, minutes=minutes)
@@ -970,36 +1099,23 @@ class Release(models.Model):
                 pull.detail = gettext("its newest value is from before the release started (%(at)s)") % {
                     "at": measurement.sampled_at.isoformat()
                 }
-                pull.save()
-                return pull
-            if abs(measurement.value) > LARGEST_NUMBER:  # what no model can learn from, nor judge
+            elif abs(measurement.value) > LARGEST_NUMBER:  # what no model can learn from, nor judge
                 pull.outcome, pull.error_kind, pull.failures_in_a_row = PullOutcome.FAILED, VALUE_TOO_LARGE, failures
                 pull.detail = gettext("The value %(value)s is too large to judge (at most %(largest).1e).") % {
                     "value": f"{measurement.value:g}",
                     "largest": LARGEST_NUMBER,
                 }
-                pull.save()
-                return pull
-            try:
-                with transaction.atomic():  # the observation is kept with its provenance, or neither
-                    pull.observation = self.observe(
-                        query.metric, measurement.value, None, minutes, source=Source.PULL, at=now
-                    )
-                    pull.outcome = PullOutcome.OK
-                    pull.save()
-                    return pull
-            except DomainError as refusal:  # no usable model to judge it (or no longer in the gate)
-                pull.observation = None
-                pull.outcome, pull.error_kind, pull.detail = PullOutcome.FAILED, refusal.code, str(refusal)
-                pull.failures_in_a_row = failures
-        pull.save()
-        return pull
+            else:
+                return pull, measurement.value
+        return pull, None
 
-    def _end_pulling(self, now: datetime, because: PullingEnded) -> None:
-        self.next_pull_at, self.pulling_ended_at, self.pulling_ended_because = None, now, because
-        Release.objects.filter(pk=self.pk).update(
+    def _end_pulling(self, now: datetime, because: PullingEnded, *, lease: datetime | None = None) -> None:
+        """End its pulling (by a pull that holds `lease`, when it was claimed with one)."""
+        ended = Release.objects.filter(pk=self.pk, **_held_by(lease)).update(
             next_pull_at=None, pulling_ended_at=now, pulling_ended_because=because
         )
+        if ended:
+            self.next_pull_at, self.pulling_ended_at, self.pulling_ended_because = None, now, because
 
     def answer(self, user: User | None, at: datetime | None = None) -> ReleaseVerdict:
         """The release verdict as `user` (a pipeline, through the API) asked for it, now or `at`

@@ -267,13 +267,17 @@ class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
     def imported_file(self, sha256: str) -> ImportBatch | None:
         """The latest import of the same file (same bytes) that stored rows and was not undone,
         or that is still waiting for or in the hands of a worker."""
+        return self.kept().filter(sha256=sha256).first()
+
+    def kept(self) -> ImportBatchQuerySet:
+        """The imports that stored rows and were not undone, or that are still waiting for or in
+        the hands of a worker; newest first."""
         from metrics.models.job import ACTIVE
 
         return (
-            self.filter(Q(rows__gt=0) | Q(jobs__status__in=ACTIVE), sha256=sha256, undone_at__isnull=True)
+            self.filter(Q(rows__gt=0) | Q(jobs__status__in=ACTIVE), undone_at__isnull=True)
             .select_related("uploaded_by")
             .order_by("-created_at")
-            .first()
         )
 
     def drop_files_no_job_needs(self) -> int:

@@ -32,7 +32,7 @@ from metrics.csv_io import CsvFormatError, RowError
 from metrics.exceptions import MetricDeleted
 from metrics.formatting import percent
 from metrics.models.indicator import ImportBatch
-from metrics.models.metric import Metric
+from metrics.models.metric import Metric, ReleasesToFill, releases_read_words
 from metrics.models.trained_model import TrainedModel
 from metrics.wording import as_stored, word_again
 from predictor.columns import IndicatorColumns
@@ -151,13 +151,26 @@ class JobQuerySet(models.QuerySet["Job"]):
             transaction.on_commit(lambda: _send(job))
         return job
 
-    def enqueue_fill(self, batch: ImportBatch, user: User, *, send_to_worker: bool = True) -> Job:
-        """A history fill job for a fill file (`Metric.queue_fill`), queued for a worker once this
+    def enqueue_fill(
+        self,
+        batch: ImportBatch,
+        user: User,
+        *,
+        send_to_worker: bool = True,
+        releases: ReleasesToFill | None = None,
+    ) -> Job:
+        """A history fill job for a fill file (`Metric.queue_fill`; of the `releases` recorded
+        here, whose counts it keeps, for `Metric.queue_fill_from_releases`), queued for a worker once this
         transaction commits. Without `send_to_worker`, the caller runs it (`run_here`)."""
         if batch.metric is None:
             raise ValueError("A fill is always into a metric.")
         job = self.create(
-            kind=JobKind.FILL, metric=batch.metric, requested_by=user, batch=batch, language=_requested_in()
+            kind=JobKind.FILL,
+            metric=batch.metric,
+            requested_by=user,
+            batch=batch,
+            language=_requested_in(),
+            counts=None if releases is None else releases.counts,
         )
         if send_to_worker:
             transaction.on_commit(lambda: _send(job))
@@ -484,12 +497,15 @@ class Job(models.Model):
 
     def _fill_outcome(self) -> str:
         name = {"name": self.metric.name}
+        # A fill from the releases recorded here: which it read, which it left out and why.
+        read = releases_read_words(self.counts) if self.counts else ""
         if self.status == JobStatus.DONE:
-            return ngettext(
+            filled = ngettext(
                 "Filled %(count)s indicator into “%(name)s” from its data source.",
                 "Filled %(count)s indicators into “%(name)s” from its data source.",
                 self.done,
             ) % {"count": number_format(self.done, force_grouping=True), **name}
+            return f"{filled} {read}".strip()
         if self.status != JobStatus.FAILED:
             return self.stage_label
         if self.failure == Failure.CSV_ERRORS and (refusal := self.csv_error()) is not None:
@@ -751,18 +767,22 @@ class Job(models.Model):
         self.report("pulling", 0, len(releases))
         for done, release in enumerate(releases, start=1):
             end = release.started_at + timedelta(minutes=minutes)
+            variables = Variables(key=release.key, version=release.version)
             try:
-                measured = bound.measure_series(Variables(key=release.key), release.started_at, end)
+                measured = bound.measure_series(variables, release.started_at, end)
             except NoData as error:
-                unread.append(RowError(release.line, None, _no_data_words(bound.source.name, minutes, error)))
+                reason = _no_data_words(bound.source.name, minutes, error)
+                unread.append(RowError(release.line, None, _of_release(release, reason)))
                 continue
             except StoreError as error:
+                reason = _store_failure_words(bound.source.name, error)
                 raise CsvFormatError(
                     wording.gettext("Nothing was stored: the data source could not be asked."),
-                    [RowError(release.line, None, _store_failure_words(bound.source.name, error))],
+                    [RowError(release.line, None, _of_release(release, reason))],
                 ) from error
             if too_large := [minute for minute in measured if abs(minute.value) > csv_io.LARGEST_NUMBER]:
-                unread.append(RowError(release.line, None, _too_large_words(too_large[0].minutes, too_large[0].value)))
+                reason = _too_large_words(too_large[0].minutes, too_large[0].value)
+                unread.append(RowError(release.line, None, _of_release(release, reason)))
             for minute in measured:
                 data.append(value=minute.value, time=float(minute.minutes), decision=release.decision)
             self.report("pulling", done, len(releases))
@@ -841,6 +861,14 @@ def _no_data_words(source: str, minutes: int, error: StoreError) -> str:
         "“%(source)s” has no value in the %(minutes)d minutes after its start. %(answer)s",
         minutes,
     ) % {"source": source, "minutes": minutes, "answer": store_error_words(error.kind, error.detail)}
+
+
+def _of_release(release: csv_io.PastRelease, reason: str) -> str:
+    """`reason`, after the release's name when it has one (a release recorded here, or a file's
+    name column): the line of a file the owner did not write names nothing they know."""
+    if not release.name:
+        return reason
+    return wording.gettext("release “%(name)s”: %(reason)s") % {"name": release.name, "reason": reason}
 
 
 def _store_failure_words(source: str, error: StoreError) -> str:

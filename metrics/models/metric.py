@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import unicodedata
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
@@ -11,8 +13,9 @@ from django.db.models import Case, Count, Exists, ExpressionWrapper, F, OuterRef
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.text import slugify
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics import csv_io
@@ -23,6 +26,7 @@ from metrics.exceptions import (
     MetricDeleted,
     ModelUnusable,
     NotBound,
+    NothingToFill,
     NoTrainedModel,
     SourceDeleted,
 )
@@ -127,6 +131,95 @@ LARGEST_MIN_LEAF_CASES = 2**31 - 1
 # How many minutes of each past release a history fill reads (a range query each), at most and by default.
 MAX_FILL_MINUTES = 1_440
 DEFAULT_FILL_MINUTES = 60
+# A history fill of the releases recorded here keeps this as its batch's "delimiter": its file
+# is the list of those releases, written by the server (`csv_io.write_release_csv`).
+FILL_FROM_RELEASES = "releases"
+
+
+@dataclass(frozen=True)
+class ReleasesToFill:
+    """The releases recorded here that a history fill of a metric reads (`Release.objects.to_fill`),
+    and how many more it leaves out, by why: their observations of the metric were labelled by
+    their outcome already (filled again, they would count twice), their first minutes are not
+    over, the same release (start and key) is recorded in another gate, or they are older than
+    the newest `csv_io.MAX_FILL_RELEASES`."""
+
+    releases: tuple[csv_io.PastRelease, ...]
+    minutes: int
+    with_outcome: int  # every release of the owner's gates of the metric with an outcome
+    labelled: int = 0
+    not_over: int = 0
+    repeated: int = 0
+    too_many: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """What the fill's job keeps, to say what it read (`releases_read_words`)."""
+        return {
+            "read": len(self.releases),
+            "minutes": self.minutes,
+            "with_outcome": self.with_outcome,
+            "labelled": self.labelled,
+            "not_over": self.not_over,
+            "repeated": self.repeated,
+            "too_many": self.too_many,
+        }
+
+
+def left_out_words(counts: Mapping[str, int]) -> str:
+    """Which releases recorded here a fill leaves out, and why, in words ("" for none)."""
+    parts = []
+    if counts.get("labelled"):
+        parts.append(
+            ngettext(
+                "%(count)d whose observations its outcome labelled already (filled again, they would count twice)",
+                "%(count)d whose observations their outcome labelled already (filled again, they would count twice)",
+                counts["labelled"],
+            )
+            % {"count": counts["labelled"]}
+        )
+    if counts.get("not_over"):
+        parts.append(
+            ngettext(
+                "%(count)d whose first %(minutes)d minutes are not over yet",
+                "%(count)d whose first %(minutes)d minutes are not over yet",
+                counts["not_over"],
+            )
+            % {"count": counts["not_over"], "minutes": counts.get("minutes", 0)}
+        )
+    if counts.get("repeated"):
+        parts.append(
+            ngettext(
+                "%(count)d recorded in another gate too (the same start and key)",
+                "%(count)d recorded in another gate too (the same start and key)",
+                counts["repeated"],
+            )
+            % {"count": counts["repeated"]}
+        )
+    if counts.get("too_many"):
+        parts.append(
+            ngettext(
+                "%(count)d older than the newest %(limit)s",
+                "%(count)d older than the newest %(limit)s",
+                counts["too_many"],
+            )
+            % {"count": counts["too_many"], "limit": number_format(csv_io.MAX_FILL_RELEASES, force_grouping=True)}
+        )
+    if not parts:
+        return ""
+    return gettext("Left out: %(reasons)s.") % {"reasons": "; ".join(parts)}
+
+
+def releases_read_words(counts: Mapping[str, int]) -> str:
+    """What a fill of the releases recorded here read, and what it left out and why."""
+    read = ngettext(
+        "It read %(count)d release recorded here with an outcome.",
+        "It read %(count)d releases recorded here with an outcome.",
+        counts.get("read", 0),
+    ) % {"count": counts.get("read", 0)}
+    return f"{read} {left_out_words(counts)}".strip()
+
+
 # The largest id a database holds (a 64-bit integer): a longer number cannot be one.
 LARGEST_ID = 2**63 - 1
 
@@ -538,15 +631,56 @@ class Metric(Labelled):
     def queue_fill(
         self, upload: Upload, minutes: int, user: User, *, file_name: str, send_to_worker: bool = True
     ) -> Job:
-        """Keep a fill file (past releases: `started_at,decision[,key]`) and queue its history fill:
-        a job that reads the first `minutes` minutes of each release from the metric's data
-        source and stores them as one import batch, all or none (`Job._fill`); sent to a worker
-        once the transaction commits, or, without `send_to_worker`, run by the caller.
+        """Keep a fill file (past releases: `started_at,decision[,key,version,name]`) and queue
+        its history fill: a job that reads the first `minutes` minutes of each release from the
+        metric's data source and stores them as one import batch, all or none (`Job._fill`);
+        sent to a worker once the transaction commits, or, without `send_to_worker`, run by the
+        caller.
 
         Raises `NotBound` when the metric has no query to read it with, `DuplicateFill` when the
         same file was filled into it from the same source (and not undone), or is being filled,
         and `MetricDeleted` if the metric is gone. Who may: `can_fill`.
         """
+        return self._queue_fill(upload, minutes, user, file_name=file_name, send_to_worker=send_to_worker)
+
+    def queue_fill_from_releases(self, minutes: int, user: User, *, send_to_worker: bool = True) -> Job:
+        """Queue a history fill of the releases recorded here with an outcome: those of `user`'s
+        gates that judge with this metric (`Release.objects.to_fill`: left out, those whose
+        observations their outcome labelled already, whose first `minutes` are not over, or
+        recorded twice), each read and stored as a fill file's release would be (`queue_fill`),
+        with its decision, key and version; its job says which it read and left out.
+
+        Raises `NothingToFill` when none is left, `DuplicateFill` while an earlier fill of the
+        releases recorded here from the same source is kept (undo it to fill them again, with
+        those recorded since) or is being filled, and what `queue_fill` raises."""
+        from metrics.models.gate import Release
+        from metrics.models.indicator import Upload
+
+        if not 1 <= minutes <= MAX_FILL_MINUTES:
+            raise ValueError(f"a fill reads 1 to {MAX_FILL_MINUTES} minutes of each release, not {minutes}")
+        to_fill = Release.objects.to_fill(self, user, minutes)
+        if not to_fill.releases:
+            raise NothingToFill(self, to_fill.with_outcome, left_out_words(to_fill.counts))
+        data = csv_io.write_release_csv(to_fill.releases)
+        return self._queue_fill(
+            Upload(data, hashlib.sha256(data).hexdigest()),
+            minutes,
+            user,
+            file_name=gettext("Releases recorded here with an outcome"),
+            send_to_worker=send_to_worker,
+            releases=to_fill,
+        )
+
+    def _queue_fill(
+        self,
+        upload: Upload,
+        minutes: int,
+        user: User,
+        *,
+        file_name: str,
+        send_to_worker: bool,
+        releases: ReleasesToFill | None = None,
+    ) -> Job:
         from metrics.models.indicator import ImportBatch
         from metrics.models.job import Job
 
@@ -558,7 +692,11 @@ class Metric(Labelled):
             if bound is None:
                 raise NotBound(self)
             fills = self.batches.filter(source=bound.source, fill_minutes__isnull=False)
-            if (earlier := fills.imported_file(upload.sha256)) is not None:
+            if releases is not None:
+                # Any earlier one: the releases it read are among these (or were before an outcome changed).
+                if (earlier := fills.filter(delimiter=FILL_FROM_RELEASES).kept().first()) is not None:
+                    raise DuplicateFill(earlier, from_releases=True)
+            elif (earlier := fills.imported_file(upload.sha256)) is not None:
                 raise DuplicateFill(earlier)
             batch = ImportBatch.objects.create(
                 metric=self,
@@ -566,12 +704,12 @@ class Metric(Labelled):
                 file_name=file_name[:255],
                 sha256=upload.sha256,
                 size=len(upload.data),
-                delimiter=csv_io.DETECT,
+                delimiter=csv_io.DETECT if releases is None else FILL_FROM_RELEASES,
                 data=upload.data,
                 source=bound.source,
                 fill_minutes=minutes,
             )
-            return Job.objects.enqueue_fill(batch, user, send_to_worker=send_to_worker)
+            return Job.objects.enqueue_fill(batch, user, send_to_worker=send_to_worker, releases=releases)
 
     def chart_sample(self) -> IndicatorColumns:
         """An even sample of the indicators, small enough to draw."""

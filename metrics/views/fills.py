@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric_for_fill
-from metrics.exceptions import DuplicateFill, MetricDeleted, NotBound
+from metrics.exceptions import DuplicateFill, MetricDeleted, NotBound, NothingToFill
 from metrics.forms import FillForm, IndicatorForm
 from metrics.models import Failure, Job, JobStatus
 from metrics.views.metrics import render_detail
@@ -18,14 +18,21 @@ from metrics.views.metrics import render_detail
 def metric_fill(request: AuthenticatedHttpRequest, metric_id: int) -> HttpResponse:
     metric = get_metric_for_fill(request.user, metric_id)
     form = FillForm(request.POST, request.FILES, auto_id="fill_%s")
-    if not form.is_valid() or form.upload is None:
+    if not form.is_valid():
         return render_detail(request, metric, IndicatorForm(), status=400, fill_form=form)
+    minutes = form.cleaned_data["minutes"]
     try:
-        queued = metric.queue_fill(
-            form.upload, form.cleaned_data["minutes"], request.user, file_name=form.cleaned_data["file"].name
-        )
+        if form.from_releases:
+            queued = metric.queue_fill_from_releases(minutes, request.user)
+        elif form.upload is not None:
+            queued = metric.queue_fill(form.upload, minutes, request.user, file_name=form.cleaned_data["file"].name)
+        else:  # no file (refused by the form)
+            return render_detail(request, metric, IndicatorForm(), status=400, fill_form=form)
     except DuplicateFill as duplicate:
         form.duplicate(duplicate)
+        return render_detail(request, metric, IndicatorForm(), status=400, fill_form=form)
+    except NothingToFill as refused:
+        form.add_error(None, str(refused))
         return render_detail(request, metric, IndicatorForm(), status=400, fill_form=form)
     except NotBound as refused:
         messages.error(request, str(refused))

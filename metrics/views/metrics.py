@@ -15,7 +15,8 @@ from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.exceptions import DuplicateMetric, MetricDeleted
 from metrics.forms import FillForm, IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Job, Metric, MetricQuery, next_scheduled_retraining
+from metrics.models import Indicator, Job, Metric, MetricQuery, Release, next_scheduled_retraining
+from metrics.models.metric import DEFAULT_FILL_MINUTES, left_out_words
 
 METRICS_PER_PAGE = 20
 
@@ -139,10 +140,20 @@ def render_detail(
 def fill_context(
     request: AuthenticatedHttpRequest, metric: Metric, form: FillForm | None, query: MetricQuery | None
 ) -> dict[str, Any]:
-    """The history fill's form and the query it reads with (`query`), for the owner of a bound metric."""
+    """The history fill's form and the query it reads with (`query`), for the owner of a bound
+    metric, with the releases recorded here it could read instead of a file (`fill_releases`:
+    how many have an outcome, which would be read for the minutes asked, and which left out)."""
     if query is None or not metric.can_fill(request.user):
         return {}
-    return {"fill_form": form or FillForm(auto_id="fill_%s"), "fill_query": query}
+    form = form or FillForm(auto_id="fill_%s")
+    minutes = getattr(form, "cleaned_data", {}).get("minutes")  # the minutes asked, when they were valid
+    to_fill = Release.objects.to_fill(metric, request.user, minutes or DEFAULT_FILL_MINUTES)
+    return {
+        "fill_form": form,
+        "fill_query": query,
+        "fill_releases": to_fill,
+        "fill_releases_left_out": left_out_words(to_fill.counts),
+    }
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -16,7 +16,7 @@ from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_data_source
 from metrics.exceptions import DuplicateSource, SourceInUse
 from metrics.forms import DataSourceForm
-from metrics.models import AUTHS_OF_KIND, DataSource, Metric
+from metrics.models import DataSource, Metric
 
 
 @require_safe
@@ -74,7 +74,7 @@ def edit(request: AuthenticatedHttpRequest, source: DataSource) -> HttpResponse:
         "source": source,
         "creating": creating,
         # For the page's script: which credentials each kind takes.
-        "auths_of_kind": {str(kind): [str(auth) for auth in auths] for kind, auths in AUTHS_OF_KIND.items()},
+        "auths_of_kind": {str(kind): [str(auth) for auth in auths] for kind, auths in form.credentials().items()},
     }
     return render(request, "metrics/source_form.html", context, status=status)
 

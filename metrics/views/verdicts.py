@@ -73,14 +73,7 @@ def render_verdict(
             # Where and how a pulled value was read is its source's owner's to see.
             "shows_source": verdict.provenance is not None and verdict.provenance.shows_source_to(request.user),
             "current_candidate": verdict.metric.current_candidate() if verdict.is_stale else None,
-            "predict_form": PredictForm(
-                request.user,
-                initial={
-                    "metric": verdict.metric_id,
-                    "value": verdict.value,
-                    "minutes": verdict.minutes,
-                },
-            ),
+            "predict_form": PredictForm.of_verdict(request.user, verdict),
         },
         status=status,
     )

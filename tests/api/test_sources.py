@@ -53,9 +53,11 @@ def test_the_owner_adds_a_source_and_its_secret_is_never_answered(client: Client
     assert source.secret not in response.content.decode()
 
 
-def test_a_cloudwatch_source_made_without_credentials_takes_the_servers_environment(
+def test_a_cloudwatch_source_made_by_staff_without_credentials_takes_the_servers_environment(
     client: Client, owner: User
 ) -> None:
+    User.objects.filter(pk=owner.pk).update(is_staff=True)  # a regular user's: tests/stores/test_source_reach.py
+
     response = post(client, bearer(owner), {"name": "AWS", "kind": "cloudwatch", "region": "eu-west-1"})
 
     assert response.status_code == 201, response.json()
@@ -69,7 +71,17 @@ def test_a_cloudwatch_source_made_without_credentials_takes_the_servers_environm
         ({"url": ""}, "url"),
         ({"auth": "bearer"}, "secret"),
         ({"auth": "environment"}, "auth"),
-        ({"kind": "cloudwatch", "url": "", "region": "Ireland"}, "region"),
+        (
+            {
+                "kind": "cloudwatch",
+                "url": "",
+                "region": "Ireland",
+                "auth": "access_key",
+                "username": "A",
+                "secret": "x",
+            },
+            "region",
+        ),
         ({"ca_certificate": "not PEM"}, "ca_certificate"),
         ({"timeout_seconds": 0}, "timeout_seconds"),
         ({"secret": 12}, "secret"),  # not a string
@@ -224,3 +236,25 @@ def test_the_schema_shows_the_secret_as_write_only(client: Client) -> None:
     assert answer["has_secret"]["readOnly"] is True
     assert "secret" in sent
     assert "/api/v1/sources/{source_id}/test/" in json.dumps(schema["paths"])
+
+
+def test_a_new_url_needs_the_secret_again_and_nothing_changes_until_it_is_sent(client: Client, owner: User) -> None:
+    source = make_source(owner, auth=SourceAuth.BEARER, secret=TOKEN)
+    url = reverse("api:source", args=[source.pk])
+    elsewhere = {"url": "http://elsewhere.example:9090"}
+
+    with changes_nothing(sources_state):
+        refused = client.patch(url, elsewhere, content_type="application/json", headers=bearer(owner))
+        put = client.put(
+            url, {**PROMETHEUS, **elsewhere, "auth": "bearer"}, content_type="application/json", headers=bearer(owner)
+        )
+    sent = client.patch(
+        url, {**elsewhere, "secret": "its-token"}, content_type="application/json", headers=bearer(owner)
+    )
+
+    for response in (refused, put):
+        assert response.status_code == 400
+        assert [(error["field"], error["code"]) for error in response.json()["errors"]] == [("secret", "place_changed")]
+    assert sent.status_code == 200, sent.json()
+    source.refresh_from_db()
+    assert (source.url, source.read_secret()) == ("http://elsewhere.example:9090", "its-token")

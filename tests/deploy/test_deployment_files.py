@@ -248,6 +248,42 @@ def test_the_worker_looks_for_releases_due_to_be_pulled_every_ten_seconds() -> N
     assert {"metrics.tasks.pull_due_releases", "metrics.tasks.pull_release"} <= set(app.tasks)
 
 
+def procfile_processes(procfile: Path) -> dict[str, list[str]]:
+    lines = procfile.read_text(encoding="utf-8").splitlines()
+    return {name: shlex.split(command) for name, command in (_procfile_line(line) for line in lines if line.strip())}
+
+
+def test_pulls_are_routed_to_a_queue_of_their_own_and_jobs_are_not() -> None:
+    """A long training holds the job worker's processes: the pulls must not wait behind it."""
+    from django.conf import settings as django_settings
+
+    from mbreak.celery import app
+
+    assert django_settings.MBREAK_PULL_QUEUE == "mbreak-pulls"
+    assert django_settings.MBREAK_PULL_QUEUE != django_settings.CELERY_TASK_DEFAULT_QUEUE
+    route = app.amqp.router.route
+    for task in ("metrics.tasks.pull_due_releases", "metrics.tasks.pull_release"):
+        assert route({}, task)["queue"].name == django_settings.MBREAK_PULL_QUEUE
+    assert route({}, "metrics.tasks.run_job")["queue"].name == django_settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+@pytest.mark.parametrize("procfile", ["Procfile", "Procfile.dev", "Procfile.demo"])
+def test_every_procfile_runs_a_worker_of_threads_reading_the_pull_queue_alone(procfile: str) -> None:
+    """Its own node name (`pulls@` and the host): the job worker, `celery@` and the host, ends the
+    jobs its previous run left running as it starts, which a worker of the same name would too."""
+    processes = procfile_processes(ROOT / procfile)
+    pulls = processes["pulls"]
+
+    assert pulls[pulls.index("-A") + 1 :][:2] == ["mbreak", "worker"]
+    assert pulls[pulls.index("-Q") + 1] in ("mbreak-pulls", "${MBREAK_PULL_QUEUE:-mbreak-pulls}")
+    assert pulls[pulls.index("-n") + 1] == "pulls@"
+    assert pulls[pulls.index("--pool") + 1] == "threads"
+    assert int(pulls[pulls.index("--concurrency") + 1]) >= 4
+    assert "--beat" not in pulls  # one beat an instance: the job worker's
+    assert "-Q" not in processes["worker"]
+    assert "-n" not in processes["worker"]
+
+
 def test_gunicorn_reads_the_projects_config_file_from_the_working_directory(monkeypatch) -> None:
     from gunicorn.config import get_default_config_file
 

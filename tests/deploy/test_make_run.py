@@ -43,6 +43,7 @@ def environment_of(tmp_path: Path, port: int) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         CELERY_BROKER_URL=REDIS_URL,
         MBREAK_JOB_QUEUE=f"test-{uuid.uuid4().hex}",
+        MBREAK_PULL_QUEUE=f"test-pulls-{uuid.uuid4().hex}",
         HOST="127.0.0.1",
         WEB_PORT=str(port),  # as make run sets them
         LOG_FORMAT="text",
@@ -114,10 +115,13 @@ def test_make_run_prints_the_address_and_the_demo_login_after_the_server_and_the
     login = first_line_with(lines, LOGIN)
     assert login is not None, output[-5_000:]
     worker_ready = first_line_with(lines, "worker", " ready.")
+    pulls_ready = first_line_with(lines, "pulls", "pulls@", " ready.")
     web_ready = first_line_with(lines, "Quit the server with")
     assert worker_ready is not None
+    assert pulls_ready is not None, output[-5_000:]
     assert web_ready is not None
     assert worker_ready < login
+    assert pulls_ready < login
     assert web_ready < login
     assert f"Make or Break is running on http://127.0.0.1:{port}/" in lines[login - 1]
     assert "has not answered yet" not in output

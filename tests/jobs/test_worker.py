@@ -33,6 +33,7 @@ def deployment(tmp_path: Path) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         CELERY_BROKER_URL=REDIS_URL,
         MBREAK_JOB_QUEUE=f"test-{uuid.uuid4().hex}",
+        MBREAK_PULL_QUEUE=f"test-pulls-{uuid.uuid4().hex}",
         MBREAK_JOB_HEARTBEAT_TIMEOUT="2",
         LOG_FORMAT="text",
     )

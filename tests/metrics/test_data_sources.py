@@ -27,6 +27,8 @@ from tests.test_content_security_policy import INLINE_HANDLER, INLINE_SCRIPT
 
 PASSWORD = "s3cret-passphrase-of-the-store"
 TOKEN = "t0ken-of-the-store-s3cret"
+# CloudWatch credentials any user may give (the server's own are staff's).
+ACCESS_KEY = {"auth": "access_key", "username": "AKIAEXAMPLE", "secret": "the-secret-access-key"}
 
 
 def make_source(owner: User, name: str = "Production Prometheus", secret: str = "", **fields: Any) -> DataSource:
@@ -141,14 +143,10 @@ def test_a_source_with_its_own_ca_certificate_is_accepted(client: Client, owner:
         ({"url": "ftp://prometheus.example"}, "url", "Enter an http:// or https:// URL"),
         ({"url": "prometheus.example:9090"}, "url", "Enter an http:// or https:// URL"),
         ({"url": "http://admin:hunter2@prometheus.example"}, "url", "Leave the user name and password out of the URL"),
-        ({"kind": "cloudwatch", "url": "", "auth": "environment"}, "region", "Enter the AWS region"),
+        ({"kind": "cloudwatch", "url": "", **ACCESS_KEY}, "region", "Enter the AWS region"),
+        ({"kind": "cloudwatch", "url": "", "region": "Ireland", **ACCESS_KEY}, "region", "is not an AWS region"),
         (
-            {"kind": "cloudwatch", "url": "", "region": "Ireland", "auth": "environment"},
-            "region",
-            "is not an AWS region",
-        ),
-        (
-            {"kind": "cloudwatch", "region": "eu-west-1", "auth": "environment", "url": "http://vpce.example"},
+            {"kind": "cloudwatch", "region": "eu-west-1", "url": "http://vpce.example", **ACCESS_KEY},
             "url",
             "Enter an https:// URL",
         ),
@@ -185,14 +183,14 @@ def test_a_bad_source_is_refused_on_the_field_at_fault_and_nothing_stored(
 
 @pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-4", "us-isob-east-1"])
 def test_every_shape_of_aws_region_is_taken(owner: User, region: str) -> None:
-    source = make_source(owner, kind=SourceKind.CLOUDWATCH, url="", region=region, auth=SourceAuth.ENVIRONMENT)
+    source = make_source(owner, kind=SourceKind.CLOUDWATCH, url="", region=region, **ACCESS_KEY)
 
     assert source.location == region
 
 
 @pytest.mark.parametrize("region", ["EU-WEST-1", "eu-west", "eu_west_1", "europe-west1", "eu-west-1 ", "eu-west-1\n"])
 def test_what_is_not_an_aws_region_is_refused(owner: User, region: str) -> None:
-    source = DataSource(owner=owner, name="AWS", kind=SourceKind.CLOUDWATCH, region=region, auth="environment")
+    source = DataSource(owner=owner, name="AWS", kind=SourceKind.CLOUDWATCH, region=region, **ACCESS_KEY)
 
     with pytest.raises(ValidationError) as refused:
         source.full_clean()
@@ -295,9 +293,88 @@ def test_changing_the_kind_of_credentials_asks_for_the_new_secret(client: Client
     assert "Enter the bearer token." in response.context["form"].errors["secret"][0]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://elsewhere.example:9090",  # another host
+        "http://prometheus.example:9091",  # another port
+        "https://prometheus.example:9090",  # another scheme
+    ],
+)
+def test_a_new_url_asks_for_the_secret_again_and_changes_nothing_until_it_is_entered(
+    client: Client, owner: User, url: str
+) -> None:
+    """A token typed for one server is never sent to another its owner did not type it for."""
+    source = make_source(owner, auth=SourceAuth.BEARER, secret=TOKEN)
+    client.force_login(owner)
+    edit = reverse("metrics:source_edit", args=[source.pk])
+
+    with changes_nothing(sources_state):
+        refused = client.post(edit, form_data(url=url, auth="bearer"))
+    entered = client.post(edit, form_data(url=url, auth="bearer", secret="the-token-for-it"))
+
+    assert refused.status_code == 400
+    assert refused.context["form"].errors["secret"] == [
+        "The URL now points somewhere else: enter the bearer token again for it. The stored one is only sent "
+        "where it was entered for."
+    ]
+    assert entered.status_code == 302
+    source.refresh_from_db()
+    assert (source.url, source.read_secret()) == (url, "the-token-for-it")
+
+
+def test_a_new_url_with_the_secret_forgotten_and_no_credentials_keeps_no_secret(client: Client, owner: User) -> None:
+    source = make_source(owner, auth=SourceAuth.BASIC, username="me", secret=PASSWORD)
+    client.force_login(owner)
+
+    client.post(
+        reverse("metrics:source_edit", args=[source.pk]), form_data(url="http://elsewhere.example:9090", auth="none")
+    )
+
+    source.refresh_from_db()
+    assert (source.url, source.auth, source.secret) == ("http://elsewhere.example:9090", "none", "")
+
+
+def test_the_same_place_written_otherwise_keeps_the_stored_secret(client: Client, owner: User) -> None:
+    """A path, a letter's case or the scheme's own port named: still the server the token was typed for."""
+    source = make_source(owner, auth=SourceAuth.BEARER, secret=TOKEN, url="https://prometheus.example")
+    client.force_login(owner)
+
+    response = client.post(
+        reverse("metrics:source_edit", args=[source.pk]),
+        form_data(url="https://Prometheus.example:443/prometheus", auth="bearer"),
+    )
+
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert (source.url, source.read_secret()) == ("https://Prometheus.example:443/prometheus", TOKEN)
+
+
+def test_a_cloudwatch_endpoint_set_or_changed_asks_for_the_secret_access_key_again(owner: User) -> None:
+    source = make_source(
+        owner,
+        "AWS",
+        kind=SourceKind.CLOUDWATCH,
+        url="",
+        region="eu-west-1",
+        auth=SourceAuth.ACCESS_KEY,
+        username="AKIAEXAMPLE",
+        secret=PASSWORD,
+    )
+    source.url = "https://monitoring.elsewhere.example"
+
+    with pytest.raises(ValidationError) as refused:
+        source.full_clean()
+
+    assert refused.value.message_dict["secret"] == [
+        "The endpoint now points somewhere else: enter the secret access key again for it. The stored one is only "
+        "sent where it was entered for."
+    ]
+
+
 def test_the_list_shows_the_users_own_sources_only(client: Client, owner: User, stranger: User) -> None:
     make_source(owner, "Production Prometheus")
-    make_source(owner, "AWS", kind=SourceKind.CLOUDWATCH, url="", region="eu-west-1", auth=SourceAuth.ENVIRONMENT)
+    make_source(owner, "AWS", kind=SourceKind.CLOUDWATCH, url="", region="eu-west-1", **ACCESS_KEY)
     make_source(stranger, "The stranger's Prometheus")
     client.force_login(owner)
 
@@ -315,7 +392,7 @@ def test_the_form_marks_each_fields_kind_for_the_script_and_loads_it(client: Cli
     html = client.get(reverse("metrics:source_create")).content.decode()
 
     assert 'id="source-auths"' in html
-    assert '"cloudwatch": ["environment", "access_key"]' in html
+    assert '"cloudwatch": ["access_key"]' in html  # the server's own credentials are staff's
     assert 'data-source-kinds="cloudwatch"' in html
     assert "js/sources.js" in html
     # Without the script every field is there, each label tied to its control.
@@ -424,6 +501,31 @@ def test_the_admin_lists_and_edits_a_source_without_its_secret(client: Client, o
     source.refresh_from_db()
     assert source.name == "Renamed by staff"
     assert source.read_secret() == TOKEN
+
+
+def test_staff_moving_a_source_with_a_secret_elsewhere_is_told_its_owner_must_enter_it_and_nothing_changes(
+    client: Client, owner: User
+) -> None:
+    source = make_source(owner, auth=SourceAuth.BEARER, secret=TOKEN)
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "not-used-here"))
+
+    with changes_nothing(sources_state):
+        response = client.post(
+            reverse("admin:metrics_datasource_change", args=[source.pk]),
+            {
+                "owner": owner.pk,
+                "name": source.name,
+                "kind": "prometheus",
+                "url": "http://elsewhere.example:9090",
+                "auth": "bearer",
+                "timeout_seconds": "10",
+                "created_at_0": "2026-01-01",
+                "created_at_1": "00:00:00",
+            },
+        )
+
+    assert response.status_code == 200
+    assert "enter the bearer token again for it" in response.content.decode()
 
 
 # --- The key that encrypts the secrets -------------------------------------------------------

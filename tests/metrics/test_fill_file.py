@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from metrics.csv_io import MAX_FILL_RELEASES, CsvFormatError, PastRelease, parse_release_csv
+from metrics.csv_io import MAX_FILL_RELEASES, CsvFormatError, PastRelease, parse_release_csv, write_release_csv
 from predictor.columns import ROLLBACK, ROLLOUT
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -50,9 +50,12 @@ def test_a_release_whose_minutes_end_exactly_now_is_read() -> None:
         ("started_at,decision\n", "The file has a header but no releases."),
         (
             "started_at,outcome\n",
-            "Unknown column “outcome” in the header. The header must be started_at, decision (and key).",
+            "Unknown column “outcome” in the header. The header must be started_at, decision (and key, version, name).",
         ),
-        ("started_at,key\n", "Missing column: decision. The header must be started_at, decision (and key)."),
+        (
+            "started_at,key\n",
+            "Missing column: decision. The header must be started_at, decision (and key, version, name).",
+        ),
     ],
 )
 def test_a_file_without_releases_or_with_a_wrong_header_is_refused_saying_why(text: str, message: str) -> None:
@@ -70,3 +73,25 @@ def test_more_releases_than_a_fill_takes_are_refused() -> None:
         parse("started_at,decision\n" + rows)
 
     assert refused.value.message == "Nothing was stored: the file lists 1,001 releases; a fill takes at most 1,000."
+
+
+def test_a_release_may_name_its_version_and_a_name_to_tell_it_by() -> None:
+    releases = parse(
+        "started_at,decision,version,name\n"
+        '2026-12-01T10:00:00Z,rollback,v41,"checkout-web, canary 41"\n'
+        "2026-12-02T10:00:00Z,rollout,,\n"
+    )
+
+    assert releases == [
+        PastRelease(2, datetime(2026, 12, 1, 10, tzinfo=UTC), ROLLBACK, "", "v41", "checkout-web, canary 41"),
+        PastRelease(3, datetime(2026, 12, 2, 10, tzinfo=UTC), ROLLOUT),
+    ]
+
+
+def test_the_file_written_of_releases_reads_back_as_the_same_releases_line_by_line() -> None:
+    written = [
+        PastRelease(2, datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=UTC), ROLLBACK, "abc123", "1.4", "web 1.4"),
+        PastRelease(3, datetime(2026, 12, 2, 7, tzinfo=timezone(timedelta(hours=-3))), ROLLOUT, 'a,"b"', "", ""),
+    ]
+
+    assert parse_release_csv(write_release_csv(written), now=NOW, minutes=60) == written

@@ -529,3 +529,58 @@ def test_prediction_logs_one_verdict_and_changes_nothing_else(client: Client, ow
     assert list(Verdict.objects.values_list("metric", "model", "state", "decided")) == [
         (model.metric_id, model.pk, "rollback", None)
     ]
+
+
+# --- Running a verdict again from its page -----------------------------------------------
+
+
+def run_again_form(html: str) -> dict[str, str]:
+    """The fields of the verdict page's "run again" form, as the browser would send them."""
+    form = re.search(r'<form method="post" action="' + PREDICT_URL + r'".*?</form>', html, re.S)
+    assert form is not None, "no predict form"
+    fields = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', form.group()))
+    selected = re.search(r'<option value="(\d+)" selected>', form.group())
+    assert selected is not None
+    return {**fields, "metric": selected.group(1)}
+
+
+@pytest.mark.parametrize(("language", "shown"), [("en", "12.333333"), ("pt-br", "12,333333")])
+def test_a_verdicts_fractional_minutes_are_shown_rounded_in_its_run_again_form(
+    client: Client, owner: User, trained_metric: Metric, language: str, shown: str
+) -> None:
+    pulled = trained_metric.predict(873.63, 37 / 3, owner)  # a pulled value's minutes: 12.333333333333334
+    client.force_login(owner)
+    client.post(reverse("set_language"), {"language": language, "next": "/"})
+
+    form = run_again_form(client.get(pulled.get_absolute_url()).content.decode())
+
+    assert form["minutes"] == shown
+    assert "12.333333333333334" not in form["minutes"]
+
+
+def test_running_a_verdict_again_unchanged_asks_at_its_exact_minutes(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    pulled = trained_metric.predict(873.63, 37 / 3, owner)
+    client.force_login(owner)
+    form = run_again_form(client.get(pulled.get_absolute_url()).content.decode())
+
+    response = client.post(PREDICT_URL, form)
+
+    again = Verdict.objects.latest("pk")
+    assert response.status_code == 302
+    assert again.pk != pulled.pk
+    assert (again.value, again.minutes) == (873.63, 37 / 3)
+
+
+def test_minutes_changed_in_the_run_again_form_are_the_ones_typed(
+    client: Client, owner: User, trained_metric: Metric
+) -> None:
+    pulled = trained_metric.predict(873.63, 37 / 3, owner)
+    client.force_login(owner)
+    form = run_again_form(client.get(pulled.get_absolute_url()).content.decode())
+
+    client.post(PREDICT_URL, {**form, "minutes": "12.5"})
+    client.post(PREDICT_URL, {**form, "minutes": "12.333334"})
+
+    assert [verdict.minutes for verdict in Verdict.objects.order_by("pk")][1:] == [12.5, 12.333334]

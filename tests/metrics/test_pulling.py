@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from celery.signals import task_prerun
@@ -33,7 +34,7 @@ from metrics.models import (
     Source,
     VerdictState,
 )
-from metrics.models.gate import FIRST_RETRY_SECONDS, PULL_LEASE, retry_delay
+from metrics.models.gate import FIRST_RETRY_SECONDS, PULL_LEASE, PullClaim, retry_delay
 from stores.errors import Kind
 from stores.local_prometheus import free_port
 from tests.api.test_gates import bearer, trained
@@ -177,13 +178,78 @@ def test_two_beats_never_claim_the_same_release(owner: User) -> None:
     first = Release.objects.claim_due_for_pulling(moment)
     second = Release.objects.claim_due_for_pulling(moment)
 
-    assert sorted(first) == sorted(release.pk for release in releases)
+    assert sorted(first) == sorted(PullClaim(release.pk, moment + PULL_LEASE) for release in releases)
     assert second == []
     for release in releases:
         release.refresh_from_db()
         assert release.next_pull_at == moment + PULL_LEASE
     # Once the lease is over (its pull never ended), the release is due again.
-    assert sorted(Release.objects.claim_due_for_pulling(moment + PULL_LEASE)) == sorted(first)
+    again = Release.objects.claim_due_for_pulling(moment + PULL_LEASE)
+    assert sorted(claim.release_id for claim in again) == sorted(claim.release_id for claim in first)
+
+
+def test_a_pull_that_starts_after_its_lease_ended_pulls_nothing_and_leaves_the_release_to_the_next_claim(
+    owner: User,
+) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    moment = timezone.now()
+    [late] = Release.objects.claim_due_for_pulling(moment)
+    [newer] = Release.objects.claim_due_for_pulling(late.lease)  # the beat claims it again
+
+    assert Release.objects.pull(release.pk, late.lease + timedelta(seconds=1), lease=late.lease) == []
+
+    assert not Pull.objects.exists()
+    release.refresh_from_db()
+    assert release.next_pull_at == newer.lease  # the new claim's hold, untouched
+    [pull] = Release.objects.pull(release.pk, late.lease + timedelta(seconds=2), lease=newer.lease)
+    assert pull.release_id == release.pk
+
+
+def test_a_late_pull_whose_release_was_not_claimed_again_yet_leaves_it_due(owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    [late] = Release.objects.claim_due_for_pulling(timezone.now())
+
+    assert Release.objects.pull(release.pk, late.lease + timedelta(seconds=1), lease=late.lease) == []
+
+    assert not Pull.objects.exists()
+    assert [claim.release_id for claim in Release.objects.claim_due_for_pulling(late.lease)] == [release.pk]
+
+
+def test_a_pull_that_outlives_its_lease_keeps_nothing_once_the_release_is_claimed_again(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store answers after the lease ended and the beat claimed the release again: what it
+    answered is not kept, nor is the release's next pull set, beside the new claim's pull."""
+    release = started(bound_gate(owner, closed_url()))
+    [claim] = Release.objects.claim_due_for_pulling(timezone.now())
+    newer: list[PullClaim] = []
+    ask_store = Release._ask_store
+
+    def slow_store(self: Release, *args: Any) -> tuple[Pull, float | None]:
+        answered = ask_store(self, *args)
+        newer.extend(Release.objects.claim_due_for_pulling(claim.lease))  # meanwhile, its lease ended
+        return answered
+
+    monkeypatch.setattr(Release, "_ask_store", slow_store)
+
+    assert Release.objects.pull(release.pk, claim.lease - timedelta(seconds=1), lease=claim.lease) == []
+
+    assert [each.release_id for each in newer] == [release.pk]
+    assert not Pull.objects.exists()
+    release.refresh_from_db()
+    assert release.next_pull_at == newer[0].lease
+
+
+def test_a_pull_within_its_lease_sets_the_next_pull_in_its_place(owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    moment = timezone.now()
+    [claim] = Release.objects.claim_due_for_pulling(moment)
+
+    [pull] = Release.objects.pull(release.pk, moment, lease=claim.lease)
+
+    release.refresh_from_db()
+    assert pull.outcome == PullOutcome.FAILED
+    assert release.next_pull_at == moment + timedelta(seconds=FIRST_RETRY_SECONDS)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent sessions: PostgreSQL")
@@ -194,7 +260,7 @@ def test_two_beats_at_once_claim_each_due_release_once(owner: User) -> None:
 
     claims = run_concurrently(*[Release.objects.claim_due_for_pulling for _ in range(4)])
 
-    claimed = [pk for claim in claims for pk in claim]
+    claimed = [claim.release_id for claimed_by_one in claims for claim in claimed_by_one]
     assert sorted(claimed) == sorted(release.pk for release in releases)
 
 
@@ -214,8 +280,14 @@ def test_the_beat_sends_one_task_per_due_release(owner: User) -> None:
     finally:
         task_prerun.disconnect(record)
 
-    assert sorted(sent) == sorted(
-        [("metrics.tasks.pull_due_releases", ())] + [("metrics.tasks.pull_release", (r.pk,)) for r in due]
+    assert (
+        sorted(name for name, _args in sent) == ["metrics.tasks.pull_due_releases"] + ["metrics.tasks.pull_release"] * 3
+    )
+    pulled_with = sorted(args for name, args in sent if name == "metrics.tasks.pull_release")
+    assert [release_id for release_id, _lease in pulled_with] == sorted(r.pk for r in due)
+    # Each with the lease its claim set: the end of its hold on the release.
+    assert all(
+        timezone.now() < datetime.fromisoformat(lease) <= timezone.now() + PULL_LEASE for _, lease in pulled_with
     )
     assert sorted(pull.release_id for pull in Pull.objects.all()) == sorted(release.pk for release in due)
     assert tasks.pull_due_releases() == 0  # each is held until its next pull is due
@@ -228,10 +300,10 @@ def test_a_release_whose_pull_fails_stops_neither_the_others_nor_the_beat(
     broken, healthy = started(gate, version="broken"), started(gate, version="healthy")
     pull = Release.pull
 
-    def pull_unless_broken(release: Release, now: datetime | None = None) -> list[Pull]:
+    def pull_unless_broken(release: Release, now: datetime | None = None, **claim: datetime | None) -> list[Pull]:
         if release.pk == broken.pk:
             raise OperationalError("the database went away")
-        return pull(release, now)
+        return pull(release, now, **claim)
 
     monkeypatch.setattr(Release, "pull", pull_unless_broken)
 

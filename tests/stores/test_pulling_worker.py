@@ -1,6 +1,7 @@
-"""A real Celery worker started with --beat, as the Procfiles start it, pulls a release's bound
-metric from a real Prometheus by itself: the pipeline only starts the release and asks for its
-verdict. Its own database and broker queue, as tests/jobs/test_worker.py's."""
+"""Real Celery workers started as the Procfiles start them (the job worker with --beat, and the
+pulls' worker of threads on the pull queue) pull a release's bound metric from a real Prometheus
+by themselves: the pipeline only starts the release and asks for its verdict. Their own database
+and broker queues, as tests/jobs/test_worker.py's."""
 
 from __future__ import annotations
 
@@ -37,10 +38,8 @@ PULLED = (
 )
 
 
-@pytest.fixture
-def worker_with_beat(deployment: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:  # noqa: F811
-    environment = {**deployment, "MBREAK_PULL_TICK_SECONDS": "1"}
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, our own code
+def celery_worker(environment: dict[str, str], *options: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - this interpreter, our own code
         [
             sys.executable,
             "-m",
@@ -48,13 +47,7 @@ def worker_with_beat(deployment: dict[str, str], tmp_path: Path) -> Iterator[dic
             "-A",
             "mbreak",
             "worker",
-            "--beat",
-            "--schedule",
-            str(tmp_path / "beat-schedule"),
-            "--concurrency",
-            "2",
-            "-Q",
-            environment["MBREAK_JOB_QUEUE"],
+            *options,
             "--without-heartbeat",
             "--without-mingle",
             "--without-gossip",
@@ -65,9 +58,31 @@ def worker_with_beat(deployment: dict[str, str], tmp_path: Path) -> Iterator[dic
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+@pytest.fixture
+def worker_with_beat(deployment: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:  # noqa: F811
+    environment = {**deployment, "MBREAK_PULL_TICK_SECONDS": "1"}
+    beat = ("--beat", "--schedule", str(tmp_path / "beat-schedule"))
+    processes = [
+        celery_worker(environment, *beat, "--concurrency", "2", "-Q", environment["MBREAK_JOB_QUEUE"]),
+        celery_worker(
+            environment,
+            "-Q",
+            environment["MBREAK_PULL_QUEUE"],
+            "-n",
+            "pulls@",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+        ),
+    ]
     yield environment
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        process.wait(timeout=30)
 
 
 def test_a_worker_with_its_beat_pulls_a_started_release_by_itself(

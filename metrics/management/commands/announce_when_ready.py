@@ -35,14 +35,14 @@ def web_answers(url: str) -> bool:
         return False
 
 
-def worker_reads_the_queue() -> bool:
-    """Whether a Celery worker is up and reads the queue jobs are sent to."""
+def workers_read_the_queues() -> bool:
+    """Whether Celery workers are up and read the queue jobs are sent to and the pulls' own."""
     try:
         replies = celery_app.control.inspect(timeout=1.0).active_queues() or {}
     except (OSError, KombuError):  # the broker does not answer
         return False
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    return any(read["name"] == queue for queues in replies.values() for read in queues or [])
+    read = {queue["name"] for queues in replies.values() for queue in queues or []}
+    return {settings.CELERY_TASK_DEFAULT_QUEUE, settings.MBREAK_PULL_QUEUE} <= read
 
 
 def wait_until(ready: Callable[[], bool], deadline: float) -> bool:
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         url = options["url"]
         deadline = time.monotonic() + options["timeout"]
         web = wait_until(lambda: web_answers(url), deadline)
-        worker = wait_until(worker_reads_the_queue, deadline)
+        worker = wait_until(workers_read_the_queues, deadline)
         paragraphs = [
             gettext("Make or Break is running on %(url)s") % {"url": url},
             gettext(
