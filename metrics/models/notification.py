@@ -59,6 +59,13 @@ class Webhook(models.Model):
         return self.name or self.url
 
 
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def counts_by_status(self) -> dict[str, int]:
+        """How many deliveries are in each status (a DeliveryStatus value; none missing), in one query."""
+        counted = self.order_by().values_list("status").annotate(count=models.Count("pk"))
+        return dict.fromkeys(DeliveryStatus.values, 0) | dict(counted)
+
+
 class Delivery(models.Model):
     """One message to a webhook: the exact body sent, and how its attempts went."""
 
@@ -84,6 +91,8 @@ class Delivery(models.Model):
     resent_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("sent again from")
     )
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("webhook delivery")
