@@ -77,9 +77,12 @@ def test_every_path_of_the_api_refuses_a_metrics_token_whatever_the_method(
             path = path_of(name, route, objects)
             for method in METHODS:
                 response = client.generic(
-                    method, path, data=json.dumps(body), content_type="application/json",
+                    method,
+                    path,
+                    data=json.dumps(body),
+                    content_type="application/json",
                     headers={"Authorization": f"Bearer {secret}"},
-                )  # fmt: skip
+                )
                 if name == "flagger" and method != "POST":
                     assert response.status_code == 405, (path, method)  # Flagger only posts
                     continue

@@ -114,9 +114,12 @@ def scripted(owner: User) -> Scenario:
         )
     # Never started: its queue was unreachable.
     Job.objects.create(
-        kind=JobKind.IMPORT, metric=metrics["p95 latency"], status=JobStatus.FAILED, failure=Failure.UNQUEUED,
+        kind=JobKind.IMPORT,
+        metric=metrics["p95 latency"],
+        status=JobStatus.FAILED,
+        failure=Failure.UNQUEUED,
         finished_at=started,
-    )  # fmt: skip
+    )
     Job.objects.create(kind=JobKind.IMPORT, metric=metrics["Queue depth"])
     Job.objects.create(kind=JobKind.IMPORT, metric=metrics["Queue depth"])
     Job.objects.create(kind=JobKind.FILL, metric=metrics["p95 latency"], status=JobStatus.RUNNING, started_at=started)
@@ -130,9 +133,14 @@ def scripted(owner: User) -> Scenario:
         (PullOutcome.OK, ""),
     ]:
         Pull.objects.create(
-            release=running, metric=metrics["p95 latency"], source=source, minutes=1, outcome=outcome,
-            query_sent="up", error_kind=error_kind,
-        )  # fmt: skip
+            release=running,
+            metric=metrics["p95 latency"],
+            source=source,
+            minutes=1,
+            outcome=outcome,
+            query_sent="up",
+            error_kind=error_kind,
+        )
 
     hook = Webhook.objects.create(gate=checkout, url="http://127.0.0.1:9/hook")
     for delivery_status in [

@@ -176,8 +176,21 @@ def test_no_figure_names_a_release_or_a_data_source(client: Client, owner: User)
     assert all(key not in text for key in RELEASE_KEYS)
     assert SOURCE_NAME not in text
     names = {name for (_sample, series) in figures(text) for name, _value in series}
-    assert names <= {"metric_id", "metric", "state", "gate_id", "gate", "verdict", "outcome", "judgement",
-                     "kind", "status", "failure", "source_id", "le"}  # fmt: skip
+    assert names <= {
+        "metric_id",
+        "metric",
+        "state",
+        "gate_id",
+        "gate",
+        "verdict",
+        "outcome",
+        "judgement",
+        "kind",
+        "status",
+        "failure",
+        "source_id",
+        "le",
+    }
 
 
 def grow_to(count: int, owner: User) -> None:
@@ -191,14 +204,23 @@ def grow_to(count: int, owner: User) -> None:
         release = Release.objects.create(gate=gate, name="r", outcome=Outcome.ROLLOUT, gate_said="rollout")
         started = timezone.now() - timedelta(seconds=2)
         Job.objects.create(
-            kind=JobKind.IMPORT, metric=metric, status="failed", failure="error", started_at=started,
+            kind=JobKind.IMPORT,
+            metric=metric,
+            status="failed",
+            failure="error",
+            started_at=started,
             finished_at=timezone.now(),
-        )  # fmt: skip
+        )
         source = DataSource.objects.create(owner=owner, name=f"Source {metric.pk}", url="http://127.0.0.1:9")
         Pull.objects.create(
-            release=release, metric=metric, source=source, minutes=1, outcome="failed", query_sent="up",
+            release=release,
+            metric=metric,
+            source=source,
+            minutes=1,
+            outcome="failed",
+            query_sent="up",
             error_kind="timeout",
-        )  # fmt: skip
+        )
 
 
 def test_a_scrape_takes_as_many_queries_for_3_metrics_and_gates_as_for_20(client: Client, owner: User) -> None:
