@@ -87,26 +87,22 @@ def main(argv: list[str] | None = None) -> int:
 def grow(owner: Any, size: int, verdicts_per_metric: int, releases_per_gate: int) -> tuple[int, int, int]:
     """Add metrics (and what comes with each, see the docstring) until there are `size`; the
     counts of metrics, verdicts and releases then."""
+    from metrics.models import Metric, Release, Verdict
+
+    metrics = add_metrics(owner, size, verdicts_per_metric)
+    for first in range(0, len(metrics), 10):
+        add_gate(owner, metrics[first : first + 10], releases_per_gate)
+    return Metric.objects.count(), Verdict.objects.count(), Release.objects.count()
+
+
+def add_metrics(owner: Any, size: int, verdicts_per_metric: int) -> list[Any]:
+    """Metrics up to `size`, each with a trained version, its verdicts, a failed and a done job."""
     from django.utils import timezone
 
-    from metrics.models import (
-        Answer,
-        DataSource,
-        Delivery,
-        Gate,
-        GateMetric,
-        Job,
-        Metric,
-        Pull,
-        Release,
-        TrainedModel,
-        Verdict,
-        Webhook,
-    )
+    from metrics.models import Job, Metric, TrainedModel, Verdict
     from metrics.models.metric import search_key
 
     fitted = first_trained_model(owner)
-    now = timezone.now()
     have = Metric.objects.count()
     metrics = Metric.objects.bulk_create(
         Metric(
@@ -142,59 +138,47 @@ def grow(owner: Any, size: int, verdicts_per_metric: int, releases_per_gate: int
         ),
         batch_size=2000,
     )
+    now = timezone.now()
     started = now - timedelta(minutes=5)
+    failed = {"status": "failed", "failure": "not_enough_data", "started_at": started, "finished_at": now}
+    done = {"status": "done", "started_at": started, "finished_at": now}
     Job.objects.bulk_create(
         job
         for metric in metrics
-        for job in (
-            Job(
-                kind="training",
-                metric=metric,
-                status="failed",
-                failure="not_enough_data",
-                started_at=started,
-                finished_at=now,
-            ),
-            Job(kind="import", metric=metric, status="done", started_at=started, finished_at=now),
-        )
+        for job in (Job(kind="training", metric=metric, **failed), Job(kind="import", metric=metric, **done))
     )
-    source = DataSource.objects.create(owner=owner, name=f"Source {size}", url="http://127.0.0.1:9")
-    for first in range(0, len(metrics), 10):
-        group = metrics[first : first + 10]
-        gate = Gate.objects.create(name=f"Gate {group[0].pk}", owner=owner, pass_score=80, marginal_score=50)
-        GateMetric.objects.bulk_create(GateMetric(gate=gate, metric=metric, weight=1) for metric in group)
-        releases = Release.objects.bulk_create(
-            Release(
-                gate=gate,
-                name="service",
-                key=f"service@{gate.pk}-{number}",
-                created_by=owner,
-                outcome="" if number % 5 == 0 else ("rollback", "rollout")[number % 2],
-                gate_said=STATES[number % 3],
-            )
-            for number in range(releases_per_gate)
+    return metrics
+
+
+def add_gate(owner: Any, metrics: list[Any], releases_per_gate: int) -> None:
+    """A gate of `metrics`, with its answered releases (most with an outcome), a failed pull of
+    each metric, and a webhook delivery per release."""
+    from metrics.models import Answer, DataSource, Delivery, Gate, GateMetric, Pull, Release, Webhook
+
+    gate = Gate.objects.create(name=f"Gate {metrics[0].pk}", owner=owner, pass_score=80, marginal_score=50)
+    GateMetric.objects.bulk_create(GateMetric(gate=gate, metric=metric, weight=1) for metric in metrics)
+    releases = Release.objects.bulk_create(
+        Release(
+            gate=gate,
+            name="service",
+            key=f"service@{gate.pk}-{number}",
+            created_by=owner,
+            outcome="" if number % 5 == 0 else ("rollback", "rollout")[number % 2],
+            gate_said=STATES[number % 3],
         )
-        Answer.objects.bulk_create(
-            Answer(release=release, state=STATES[number % 3], rule="score") for number, release in enumerate(releases)
-        )
-        Pull.objects.bulk_create(
-            Pull(
-                release=releases[0],
-                metric=metric,
-                source=source,
-                minutes=1,
-                outcome="failed",
-                query_sent="up",
-                error_kind="timeout",
-            )
-            for metric in group
-        )
-        hook = Webhook.objects.create(gate=gate, url="http://127.0.0.1:9/hook")
-        Delivery.objects.bulk_create(
-            Delivery(webhook=hook, release=release, event="verdict", state="rollback", body="{}", status="delivered")
-            for release in releases
-        )
-    return Metric.objects.count(), Verdict.objects.count(), Release.objects.count()
+        for number in range(releases_per_gate)
+    )
+    Answer.objects.bulk_create(
+        Answer(release=release, state=STATES[number % 3], rule="score") for number, release in enumerate(releases)
+    )
+    source = DataSource.objects.create(owner=owner, name=f"Source {gate.pk}", url="http://127.0.0.1:9")
+    failed = {"minutes": 1, "outcome": "failed", "query_sent": "up", "error_kind": "timeout"}
+    Pull.objects.bulk_create(Pull(release=releases[0], metric=metric, source=source, **failed) for metric in metrics)
+    hook = Webhook.objects.create(gate=gate, url="http://127.0.0.1:9/hook")
+    Delivery.objects.bulk_create(
+        Delivery(webhook=hook, release=release, event="verdict", state="rollback", body="{}", status="delivered")
+        for release in releases
+    )
 
 
 def first_trained_model(owner: Any) -> Any:

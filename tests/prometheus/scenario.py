@@ -204,3 +204,13 @@ def expected_per_gate(of_release: str, values: tuple[str, ...]) -> dict[frozense
         for (pk, gate), counts in counted.items()
         for value in values
     }
+
+
+def expected_job_seconds() -> dict[tuple[str, str], list[float]]:
+    """Each ended job that started, by kind and status: its time from start to end, one by one."""
+    took: dict[tuple[str, str], list[float]] = {}
+    for job in Job.objects.filter(status__in=["done", "failed"], started_at__isnull=False):
+        assert job.started_at is not None
+        assert job.finished_at is not None
+        took.setdefault((job.kind, job.status), []).append((job.finished_at - job.started_at).total_seconds())
+    return took
