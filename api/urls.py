@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.views import APIView
 
 from api.views import (
+    argo,
     fills,
     flagger,
     gates,
@@ -58,11 +59,14 @@ urlpatterns = [
     # A release by the deployer's key: any characters, "/" included (Flagger's namespace/name@checksum).
     v1("gates/<int:gate_id>/keys/<path:key>/observations/", keys.KeyObservations, "key_observations"),
     v1("gates/<int:gate_id>/keys/<path:key>/verdict", keys.KeyVerdict, "key_verdict"),
+    v1("gates/<int:gate_id>/keys/<path:key>/outcome", keys.KeyOutcome, "key_outcome"),
     v1("gates/<int:gate_id>/flagger/", flagger.FlaggerWebhook, "flagger"),
+    v1("gates/<int:gate_id>/argo/notifications", argo.ArgoNotifications, "argo_notifications"),
     v1("releases/<int:release_id>/", releases.ReleaseDetail, "release"),
     v1("releases/<int:release_id>/observations/", releases.ReleaseObservations, "release_observations"),
     # Argo Rollouts' web provider asks this URL as is (no trailing slash).
     v1("releases/<int:release_id>/verdict", releases.ReleaseVerdictView, "release_verdict"),
+    v1("releases/<int:release_id>/outcome", releases.ReleaseOutcome, "release_outcome"),
     v1("metrics/<int:metric_id>/versions/", versions.MetricVersions, "versions"),
     v1("metrics/<int:metric_id>/unpin/", versions.MetricUnpin, "unpin"),
     v1("versions/<int:version_id>/", versions.VersionDetail, "version"),

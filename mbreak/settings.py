@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from celery.schedules import crontab
 
 django_stubs_ext.monkeypatch()  # ModelAdmin[Metric] and the like, for the type hints
 
@@ -36,6 +37,43 @@ def env_int(name: str, default: int) -> int:
 def env_float(name: str, default: float) -> float:
     value = os.environ.get(name, "")
     return float(value) if value.strip() else default
+
+
+# A crontab expression's fields, in order, with what each takes.
+CRONTAB_FIELDS = [
+    ("minute", "minute", "0-59"),
+    ("hour", "hour", "0-23"),
+    ("day_of_month", "day of the month", "1-31"),
+    ("month_of_year", "month", "1-12 or jan-dec"),
+    ("day_of_week", "day of the week", "0-6 from Sunday, or sun-sat"),
+]
+
+
+def env_crontab(name: str, default: str) -> crontab | None:
+    """A schedule as a crontab expression ("0 3 * * *": minute, hour, day of the month, month, day
+    of the week), as Celery's beat runs it; None when it is empty or "off". A bad expression
+    stops the start, saying what is wrong, rather than running on some other schedule."""
+    text = os.environ.get(name, default).strip()
+    if text.lower() in {"", "off"}:
+        return None
+    fields = text.split()
+    if len(fields) != len(CRONTAB_FIELDS):
+        raise RuntimeError(
+            f'{name}="{text}" is not a crontab expression: it takes five fields (minute, hour, day of the '
+            f'month, month, day of the week), e.g. "0 3 * * *" for 03:00 every day; "off" turns it off.'
+        )
+    for (field, words, takes), value in zip(CRONTAB_FIELDS, fields, strict=True):
+        try:
+            crontab(**{field: value})
+        except Exception as error:  # celery raises ValueError or its ParseException
+            raise RuntimeError(
+                f'{name}="{text}": its {words} field "{value}" is not valid ({takes}, "*", a range "a-b", '
+                f'a list "a,b" or a step "*/n").'
+            ) from error
+    try:
+        return crontab(**dict(zip([field for field, _words, _takes in CRONTAB_FIELDS], fields, strict=True)))
+    except Exception as error:  # a day that never comes: "0 3 30 2 *"
+        raise RuntimeError(f'{name}="{text}" is not a schedule that runs: {error}') from error
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -318,6 +356,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": max(1.0, MBREAK_PULL_TICK_SECONDS),
     },
 }
+# A crontab schedule is read in the site's time zone, the one its pages show times in.
+CELERY_TIMEZONE = TIME_ZONE
+# When the beat trains again every metric with new labelled data since its model (nightly at
+# 03:00 by default; "off" turns it off): the Train button's jobs, one per metric.
+MBREAK_RETRAIN_SCHEDULE = env_crontab("MBREAK_RETRAIN_SCHEDULE", "0 3 * * *")
+if MBREAK_RETRAIN_SCHEDULE is not None:
+    CELERY_BEAT_SCHEDULE["retrain-metrics"] = {
+        "task": "metrics.tasks.retrain_metrics",
+        "schedule": MBREAK_RETRAIN_SCHEDULE,
+    }
 
 # One JSON object a line (LOG_FORMAT=json, the default in production) for the platform's
 # log collection; plain text for a developer's terminal.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
@@ -103,14 +104,22 @@ def get_job_for_dismissal(user: User | AnonymousUser, job_id: int) -> Job:
 
 
 def get_batch(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
-    """An uploaded file is as visible as its metric: the shared catalogue."""
-    batches = ImportBatch.objects.listed().select_related("metric")
-    return get_object_or_404(batches, pk=batch_id, metric__in=Metric.objects.visible_to(user))
+    """An uploaded file is as visible as its metric: the shared catalogue. A release's labels
+    (of no one metric) are as visible as the release."""
+    batches = ImportBatch.objects.listed().select_related("metric", "release__gate")
+    visible = Q(metric__in=Metric.objects.visible_to(user)) | Q(
+        metric__isnull=True, release__in=Release.objects.visible_to(user)
+    )
+    return get_object_or_404(batches.filter(visible), pk=batch_id)
 
 
 def get_batch_for_undo(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
     batch = get_batch(user, batch_id)
     if not batch.can_undo(user):
+        if batch.metric is None:
+            raise PermissionDenied(
+                _("Only who recorded the release's outcome, or the gate's owner, may undo the labels it gave.")
+            )
         raise PermissionDenied(_("Only who uploaded the file, or the metric's owner, may undo its import."))
     return batch
 
@@ -144,7 +153,7 @@ def get_gate_for_release(user: User | AnonymousUser, gate_id: int) -> Gate:
 
 def get_release(user: User | AnonymousUser, release_id: int) -> Release:
     """Releases are read like the gates: by any active account."""
-    releases = Release.objects.visible_to(user).select_related("gate", "gate__owner", "created_by")
+    releases = Release.objects.visible_to(user).select_related("gate", "gate__owner", "created_by", "outcome_by")
     return get_object_or_404(releases, pk=release_id)
 
 
@@ -165,6 +174,23 @@ def get_release_for_observation(user: User | AnonymousUser, release_id: int) -> 
     release = get_release(user, release_id)
     if not release.can_observe(user):
         raise PermissionDenied(_("Only the gate's owner may push observations to its releases."))
+    return release
+
+
+def get_release_for_outcome(user: User | AnonymousUser, release_id: int) -> Release:
+    """A release whose outcome `user` may record (changing one recorded is checked when it is)."""
+    return _may_record_outcome(user, get_release(user, release_id))
+
+
+def get_release_by_key_for_outcome(user: User | AnonymousUser, gate_id: int, key: str) -> Release:
+    """A gate's release by its key, whose outcome `user` may record: an outcome starts no release
+    (a key the gate has none for is a 404)."""
+    return _may_record_outcome(user, get_release_by_key(user, gate_id, key, may_start=False))
+
+
+def _may_record_outcome(user: User | AnonymousUser, release: Release) -> Release:
+    if not release.can_record_outcome(user):
+        raise PermissionDenied(_("Only the gate's owner, or whoever opened this release, may record its outcome."))
     return release
 
 

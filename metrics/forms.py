@@ -18,7 +18,7 @@ from metrics.exceptions import DuplicateFile, DuplicateFill
 from metrics.formatting import number
 from metrics.models import DataSource, Decision, Gate, GateMetric, Metric, SourceAuth, Verdict, VerdictState
 from metrics.models.data_source import PREVIEW_WINDOW_MINUTES, MetricQuery, Variables
-from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES
+from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES, OUTCOME_NOTE_MAX_LENGTH, Outcome
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
 from metrics.models.metric import DEFAULT_FILL_MINUTES, MAX_FILL_MINUTES, VERDICT_SETTINGS
 
@@ -369,6 +369,25 @@ class FeedbackForm(BootstrapFormMixin, forms.Form):
         label=_("Note (optional)"),
         required=False,
         max_length=Verdict.NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class OutcomeForm(BootstrapFormMixin, forms.Form):
+    """What the team did with a release: the button pressed (Rolled back or Rolled out), and a note."""
+
+    outcome = forms.ChoiceField(
+        label=_("What was done with the release?"),
+        choices=Outcome.choices,
+        error_messages={
+            "required": _("Press “Rolled back” or “Rolled out”: what was done with the release."),
+            "invalid_choice": _("Press “Rolled back” or “Rolled out”: what was done with the release."),
+        },
+    )
+    note = forms.CharField(
+        label=_("Note (optional)"),
+        required=False,
+        max_length=OUTCOME_NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 

@@ -31,6 +31,13 @@ def sweep_abandoned_jobs() -> int:
     return handled
 
 
+@shared_task(ignore_result=True)
+def retrain_metrics() -> int:
+    """The retraining schedule (`MBREAK_RETRAIN_SCHEDULE`): queue a training of every metric with
+    new labelled data since its model; return how many were queued."""
+    return len(Job.objects.queue_scheduled_retraining())
+
+
 @worker_ready.connect
 def abandon_jobs_of_previous_run(sender: Any, **kwargs: Any) -> None:
     """A worker that starts (before it takes a job) ends the jobs its previous run left running."""

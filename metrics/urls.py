@@ -34,6 +34,7 @@ urlpatterns = [
     path("predict/", verdicts.predict, name="predict"),
     path("verdicts/<int:verdict_id>/", verdicts.verdict_detail, name="verdict"),
     path("releases/<int:release_id>/", releases.release_detail, name="release"),
+    path("releases/<int:release_id>/outcome/", releases.release_outcome, name="release_outcome"),
     path("gates/", gates.gate_list, name="gates"),
     path("gates/new/", gates.gate_create, name="gate_create"),
     path("gates/<int:gate_id>/", gates.gate_detail, name="gate"),

@@ -6,11 +6,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
 from api.serializers.base import Link, ValidatedModelSerializer
 from metrics.models import Gate, GateMetric, Metric
+from metrics.models.gate import TrackRecord
 
 
 class GateMetricSerializer(ValidatedModelSerializer[GateMetric]):
@@ -35,12 +37,24 @@ class GateMetricSerializer(ValidatedModelSerializer[GateMetric]):
         ]
 
 
+class TrackRecordSerializer(serializers.Serializer[TrackRecord]):
+    """How often the gate was right about its releases: of those with an outcome, how many it had
+    said what the team did (right), the other (wrong), or neither (inconclusive)."""
+
+    right = serializers.IntegerField()
+    wrong = serializers.IntegerField()
+    inconclusive = serializers.IntegerField()
+    with_outcome = serializers.IntegerField(help_text="right + wrong + inconclusive.")
+    without_outcome = serializers.IntegerField(help_text="Its releases with no outcome recorded yet.")
+
+
 class GateSerializer(ValidatedModelSerializer[Gate]):
     """A gate: named metrics that judge a release together, and the scores that decide."""
 
     owner = serializers.CharField(source="owner.username", read_only=True)
     metrics = GateMetricSerializer(source="gate_metrics", many=True)
     url = Link("api:gate")
+    track_record = serializers.SerializerMethodField()
 
     class Meta:
         model = Gate
@@ -57,8 +71,14 @@ class GateSerializer(ValidatedModelSerializer[Gate]):
             "pull_for_minutes",
             "metrics",
             "url",
+            "track_record",
         ]
-        read_only_fields = ["id", "owner", "url"]
+        read_only_fields = ["id", "owner", "url", "track_record"]
+
+    @extend_schema_field(TrackRecordSerializer)
+    def get_track_record(self, gate: Gate) -> dict[str, Any]:
+        """Whether it was right about its releases with an outcome, and how many have none yet."""
+        return dict(TrackRecordSerializer(gate.track_record).data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)  # the gate's own rules (a PATCH: against what it has)

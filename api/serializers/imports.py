@@ -25,7 +25,16 @@ JOB_LINK = (
 
 
 class ImportSerializer(serializers.ModelSerializer[ImportBatch]):
-    metric = serializers.IntegerField(source="metric_id", read_only=True)
+    metric = serializers.IntegerField(
+        source="metric_id", read_only=True, allow_null=True, help_text="Null for a release's labels (see release)."
+    )
+    release = serializers.IntegerField(
+        source="release_id",
+        read_only=True,
+        allow_null=True,
+        help_text="For a release's labels (its observations, labelled with its outcome, in each one's metric): "
+        "the release; null for an uploaded file or a history fill.",
+    )
     file = serializers.CharField(source="file_name", read_only=True)
     uploaded_by = serializers.CharField(source="uploaded_by.username", default=None, read_only=True, allow_null=True)
     uploaded_at = UtcDateTimeField(source="created_at", read_only=True)
@@ -39,6 +48,7 @@ class ImportSerializer(serializers.ModelSerializer[ImportBatch]):
         fields = [
             "id",
             "metric",
+            "release",
             "file",
             "size",
             "rows",

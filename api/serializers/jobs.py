@@ -17,6 +17,9 @@ from metrics.models import (
 
 class JobSerializer(serializers.ModelSerializer[Job]):
     metric = serializers.IntegerField(source="metric_id", read_only=True)
+    scheduled = serializers.BooleanField(
+        read_only=True, help_text="Queued by the retraining schedule, not by a person."
+    )
     stage = serializers.CharField(source="stage_label", read_only=True, help_text="In the request's language.")
     percent = serializers.IntegerField(source="percent_done", read_only=True)
     failure = serializers.ChoiceField(
@@ -45,6 +48,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "id",
             "kind",
             "metric",
+            "scheduled",
             "status",
             "stage",
             "percent",

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers.base import Link, NumberField, UtcDateTimeField, ValidatedModelSerializer
+from api.serializers.base import ChoiceField, Link, NumberField, UtcDateTimeField, ValidatedModelSerializer
 from api.serializers.verdicts import VerdictSerializer
 from api.strict import StrictTypes
 from metrics.models import (
     DecidedBy,
+    ImportBatch,
     JudgedOn,
     Metric,
     MetricCause,
+    Outcome,
+    OutcomeVia,
     Pull,
     PullingEnded,
     PullOutcome,
@@ -24,7 +28,7 @@ from metrics.models import (
     ReleaseVerdict,
     VerdictState,
 )
-from metrics.models.gate import SHOWN_CAUSES, MetricJudgement
+from metrics.models.gate import OUTCOME_NOTE_MAX_LENGTH, SHOWN_CAUSES, MetricJudgement
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS
 from metrics.models.metric import LARGEST_ID
 
@@ -69,6 +73,84 @@ class PullingSerializer(serializers.Serializer[Any]):
         return list(PulledMetricSerializer(pulls, many=True, context=self.context).data)
 
 
+class OutcomeLabelsSerializer(serializers.Serializer[Any]):
+    """The labelled indicators an outcome gave: its release's observations, each an indicator of
+    its metric with the outcome's decision, in one import batch that is undone as an upload is."""
+
+    id = serializers.IntegerField(source="pk", help_text="The import batch's id (/api/v1/imports/{id}/).")
+    url = Link("api:import")
+    rows = serializers.IntegerField(help_text="How many indicators it stored (one per observation).")
+    undone = serializers.SerializerMethodField()
+
+    def get_undone(self, batch: ImportBatch) -> bool:
+        """Whether they were undone since (deleted; the outcome stays recorded)."""
+        return batch.undone_at is not None
+
+
+class OutcomeSerializer(serializers.Serializer[Any]):
+    """What the team did with a release in the end, who said so, and whether its gate was right."""
+
+    outcome = serializers.ChoiceField(choices=Outcome.values, help_text="rollback (rolled back) or rollout.")
+    recorded_at = UtcDateTimeField(source="outcome_at")
+    recorded_by = serializers.CharField(
+        source="outcome_by.username",
+        default=None,
+        allow_null=True,
+        help_text="Who recorded it; null from the command line (the server's operator).",
+    )
+    via = serializers.ChoiceField(source="outcome_via", choices=OutcomeVia.values, help_text="Through what.")
+    note = serializers.CharField(source="outcome_note")
+    gate_said = serializers.SerializerMethodField()
+    gate_said_at_minute = serializers.FloatField(
+        allow_null=True,
+        help_text="The minute of the release from which the gate had said it (its verdicts answered since then "
+        "all said it); null when it was never asked nor observed.",
+    )
+    gate_was = serializers.ChoiceField(
+        choices=["right", "wrong", "inconclusive"],
+        help_text="right (it said what the team did), wrong (it said the other), inconclusive (it said neither).",
+    )
+    summary = serializers.CharField(source="outcome_summary", help_text="One line, in the request's language.")
+    labels = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=VerdictState.values, allow_null=True))
+    def get_gate_said(self, release: Release) -> str | None:
+        """The gate's real verdict (dry run or not) when the first outcome was recorded; a change
+        of outcome keeps it."""
+        return release.gate_said or None
+
+    @extend_schema_field(OutcomeLabelsSerializer(allow_null=True))
+    def get_labels(self, release: Release) -> dict[str, Any] | None:
+        """The labelled indicators this outcome gave; null when the release had no observation to label."""
+        labels = release.outcome_labels
+        return None if labels is None else dict(OutcomeLabelsSerializer(labels, context=self.context).data)
+
+
+class RecordedOutcomeSerializer(OutcomeSerializer):
+    """The release's outcome after it was sent: recorded now, or as it was already."""
+
+    changed = serializers.SerializerMethodField()
+    release = Link("api:release")
+
+    def get_changed(self, release: Release) -> bool:
+        """Whether this request recorded it: false when the release had this outcome already
+        (nothing changed)."""
+        return bool(self.context["changed"])
+
+
+class OutcomeInputSerializer(StrictTypes, serializers.Serializer[dict[str, Any]]):
+    """What the team did with the release in the end, with a note."""
+
+    outcome = ChoiceField(choices=Outcome.values, help_text="rollback (rolled back) or rollout (rolled out).")
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[MaxLengthValidator(OUTCOME_NOTE_MAX_LENGTH)],
+        help_text="Why, in a line or two.",
+    )
+
+
 class ReleaseSerializer(ValidatedModelSerializer[Release]):
     """A deployment judged by a gate, from its start (which is not in the future)."""
 
@@ -78,11 +160,24 @@ class ReleaseSerializer(ValidatedModelSerializer[Release]):
     verdict_url = Link("api:release_verdict")
     web_url = Link()
     pulling = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField()
 
     class Meta:
         model = Release
-        fields = ["id", "gate", "name", "version", "key", "started_at", "url", "verdict_url", "web_url", "pulling"]
-        read_only_fields = ["id", "gate", "url", "verdict_url", "web_url", "pulling"]
+        fields = [
+            "id",
+            "gate",
+            "name",
+            "version",
+            "key",
+            "started_at",
+            "url",
+            "verdict_url",
+            "web_url",
+            "pulling",
+            "outcome",
+        ]
+        read_only_fields = ["id", "gate", "url", "verdict_url", "web_url", "pulling", "outcome"]
         extra_kwargs = {
             "key": {
                 "trim_whitespace": False,  # a key is the deployer's, as sent: " abc" is refused, not changed
@@ -97,6 +192,12 @@ class ReleaseSerializer(ValidatedModelSerializer[Release]):
         """When a metric of its gate is bound to a data source: how its metrics are pulled (the
         verdict then needs nothing pushed). Null when its metrics are not pulled."""
         return dict(PullingSerializer(release, context=self.context).data) if release.is_pulled else None
+
+    @extend_schema_field(OutcomeSerializer(allow_null=True))
+    def get_outcome(self, release: Release) -> dict[str, Any] | None:
+        """What the team did with it in the end (POST .../outcome records it); null until someone
+        or something says."""
+        return dict(OutcomeSerializer(release, context=self.context).data) if release.outcome else None
 
 
 @extend_schema_field(

@@ -43,7 +43,10 @@ class FlaggerWebhook(APIView):
         each hook's meaning (see the README): confirm-rollout, yes when every counted metric has a
         trained model; pre-rollout, starts the release of `namespace/name@checksum`; rollout, yes
         unless the verdict is rollback; confirm-promotion, yes only on rollout; rollback, yes only on
-        rollback; post-rollout, noted."""
+        rollback, and then the release's outcome is recorded as rolled back; post-rollout, records the
+        outcome of the release with the canary's key (Succeeded: rolled out, Failed: rolled back) and
+        answers 200, also when the gate has no such release (nothing is recorded nor started), or 403
+        when the token's user may not record it (Flagger only writes its answer into an event)."""
         gate = get_gate_for_release(request.user, gate_id)
         payload = FlaggerPayloadSerializer(data=request_body(request))
         payload.is_valid(raise_exception=True)

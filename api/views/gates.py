@@ -26,7 +26,9 @@ class GateList(generics.ListCreateAPIView[Gate]):
     def get_queryset(self) -> Any:
         if not self.request.user.is_authenticated:
             return Gate.objects.none()
-        return Gate.objects.select_related("owner").prefetch_related("gate_metrics__metric")
+        gates = Gate.objects.select_related("owner").prefetch_related("gate_metrics__metric")
+        # Ordered as the model is: a query that counts (GROUP BY) leaves its default order out.
+        return gates.with_track_records().order_by("name", "pk")
 
     @extend_schema(request=GateInputSerializer, responses={201: GateSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -95,7 +97,8 @@ class GateReleases(generics.ListCreateAPIView[Release]):
         return get_gate(self.request.user, self.kwargs["gate_id"])
 
     def get_queryset(self) -> Any:
-        return Release.objects.visible_to(self.request.user).filter(gate=self.gate()).with_newest_pulls()
+        releases = Release.objects.visible_to(self.request.user).filter(gate=self.gate())
+        return releases.with_newest_pulls().with_outcomes()
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Start a release (the gate's owner only)."""

@@ -31,7 +31,7 @@ class TrainMetric(UnderMetric):
 
 
 class JobList(generics.ListAPIView[Job]):
-    """The caller's jobs, newest first."""
+    """The caller's jobs, and the scheduled trainings of the metrics they own, newest first."""
 
     serializer_class = JobSerializer
 

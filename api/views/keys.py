@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.permissions import may_write
-from api.serializers import ObservationInputSerializer, ReleaseVerdictSerializer
+from api.serializers import ObservationInputSerializer, OutcomeInputSerializer, ReleaseVerdictSerializer
 from api.views.common import answer, caller, release_verdict
-from api.views.releases import observe_and_answer
-from metrics.access import get_gate_for_release, get_release_by_key
+from api.views.releases import OUTCOME_RESPONSES, observe_and_answer, record_and_answer
+from metrics.access import get_gate_for_release, get_release_by_key, get_release_by_key_for_outcome
 
 KEY = OpenApiParameter(
     "key",
@@ -46,3 +46,11 @@ class KeyVerdict(APIView):
         else gets a 404 for it."""
         release = get_release_by_key(request.user, gate_id, key, may_start=may_write(request))
         return answer(ReleaseVerdictSerializer, release_verdict(release, request), request)
+
+
+class KeyOutcome(APIView):
+    @extend_schema(parameters=[KEY], request=OutcomeInputSerializer, responses=OUTCOME_RESPONSES)
+    def post(self, request: Request, gate_id: int, key: str) -> Response:
+        """Record what the team did with the gate's release with this key (as by its id). A key the
+        gate has no release for is a 404: an outcome starts no release."""
+        return record_and_answer(request, get_release_by_key_for_outcome(request.user, gate_id, key))

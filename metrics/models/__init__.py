@@ -42,12 +42,13 @@ from metrics.models.indicator import (
     Indicator,
     IndicatorQuerySet,
 )
-from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus
+from metrics.models.job import Failure, Job, JobKind, JobQuerySet, JobStatus, next_scheduled_retraining
 from metrics.models.metric import (
     BadDirection,
     Decision,
     Metric,
     MetricQuerySet,
+    Retraining,
     has_visible_character,
     normalise_label,
     search_key,
@@ -113,6 +114,7 @@ __all__ = [
     "Release",
     "ReleaseRule",
     "ReleaseVerdict",
+    "Retraining",
     "SecretUnreadable",
     "Source",
     "SourceAuth",
@@ -128,6 +130,7 @@ __all__ = [
     "Webhook",
     "WebhookFormat",
     "has_visible_character",
+    "next_scheduled_retraining",
     "normalise_label",
     "search_key",
     "signing_keys",

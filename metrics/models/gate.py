@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy as _
 
 from metrics.csv_io import LARGEST_NUMBER
 from metrics.exceptions import DomainError, InvalidReleaseKey, NotInGate, OutcomeRefused, ReleaseKeyTaken
+from metrics.formatting import minutes as minutes_words
 from metrics.models.data_source import (
     VALUE_TOO_LARGE,
     MetricQuery,
@@ -131,6 +132,49 @@ class JudgedOn(models.TextChoices):
     NEWEST = "newest", _("the newest value only")
 
 
+@dataclass(frozen=True)
+class TrackRecord:
+    """How often a gate was right about its releases: of those with an outcome, how many it had
+    said what the team did (`right`), the other (`wrong`), or neither (`inconclusive`); and how
+    many have no outcome yet."""
+
+    right: int = 0
+    wrong: int = 0
+    inconclusive: int = 0
+    without_outcome: int = 0
+
+    @property
+    def with_outcome(self) -> int:
+        return self.right + self.wrong + self.inconclusive
+
+
+def track_record_conditions(prefix: str = "") -> dict[str, Q]:
+    """`TrackRecord`'s counts as conditions on a release (`prefix` reaches its fields from another
+    model: "releases__" from a gate), for one query's conditional aggregation. What the gate
+    said is the real verdict it had given when the first outcome was recorded (`gate_said`)."""
+    decided = [VerdictState.ROLLBACK, VerdictState.ROLLOUT]
+    without = Q(**{f"{prefix}outcome": ""})
+    said_it = Q(**{f"{prefix}gate_said": F(f"{prefix}outcome")})
+    said_a_decision = Q(**{f"{prefix}gate_said__in": decided})
+    return {
+        "right": ~without & said_it,
+        "wrong": ~without & said_a_decision & ~said_it,
+        "inconclusive": ~without & ~said_a_decision,
+        "without_outcome": without,
+    }
+
+
+class GateQuerySet(models.QuerySet["Gate"]):
+    def with_track_records(self) -> GateQuerySet:
+        """The gates with each one's `track_record` counted at once (in the query that reads them)."""
+        return self.annotate(
+            **{
+                f"track_record_{name}": Count("releases", filter=condition)
+                for name, condition in track_record_conditions("releases__").items()
+            }
+        )
+
+
 class Gate(Labelled):
     LABELS = {"name": _("Enter a name with at least one visible character.")}
 
@@ -192,6 +236,8 @@ class Gate(Labelled):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
+    objects = GateQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("gate")
         verbose_name_plural = _("gates")
@@ -227,6 +273,15 @@ class Gate(Labelled):
 
     def can_change(self, user: User | AnonymousUser) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
+
+    @property
+    def track_record(self) -> TrackRecord:
+        """How often it was right about its releases (`TrackRecord`): counted in one query, or
+        none when read with `GateQuerySet.with_track_records`."""
+        names = track_record_conditions().keys()
+        if all(hasattr(self, f"track_record_{name}") for name in names):
+            return TrackRecord(**{name: getattr(self, f"track_record_{name}") for name in names})
+        return self.releases.all().track_record()
 
     def can_start_release(self, user: User | AnonymousUser) -> bool:
         """Its releases' verdicts are the owner's to make: the owner, signed in or through one
@@ -457,6 +512,15 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
             for pk, due_at in due
             if Release.objects.filter(pk=pk, next_pull_at=due_at).update(next_pull_at=now + PULL_LEASE)
         ]
+
+    def track_record(self) -> TrackRecord:
+        """How often their gate was right about these releases, in one query."""
+        counts = {name: Count("pk", filter=condition) for name, condition in track_record_conditions().items()}
+        return TrackRecord(**self.aggregate(**counts))
+
+    def with_outcomes(self) -> ReleaseQuerySet:
+        """The releases with who recorded each one's outcome, and its labels, read at once."""
+        return self.select_related("outcome_by").prefetch_related("label_batches")
 
     def with_newest_pulls(self) -> ReleaseQuerySet:
         """The releases with each one's `newest_pulls` read at once (one query for them all)."""
@@ -751,6 +815,60 @@ class Release(models.Model):
         return "right" if self.gate_said == self.outcome else "wrong"
 
     @property
+    def outcome_recorder(self) -> str:
+        """Who recorded its outcome, in words ('' before one)."""
+        return recorder_words(self.outcome_by, self.outcome_via) if self.outcome else ""
+
+    @property
+    def outcome_via_display(self) -> str:
+        """Through what its outcome was recorded, in words ('' before one)."""
+        return str(OutcomeVia(self.outcome_via).label) if self.outcome_via in OutcomeVia.values else ""
+
+    @property
+    def outcome_labels(self) -> ImportBatch | None:
+        """The batch of labels its outcome (the one recorded now) gave, undone since or not; None
+        when it labelled nothing. Read from `label_batches` as prefetched, when they were."""
+        if not self.outcome or self.outcome_at is None:
+            return None
+        made = [batch for batch in self.label_batches.all() if batch.created_at >= self.outcome_at]
+        return max(made, key=lambda batch: (batch.created_at, batch.pk), default=None)
+
+    @property
+    def outcome_summary(self) -> str:
+        """What the gate had said and what the team did, in words: "The gate said rollback at
+        7 min; the team rolled back: the gate was right." ('' before an outcome)."""
+        if not self.outcome:
+            return ""
+        at = self.gate_said_at_minute
+        if self.gate_said not in VerdictState.values:
+            said = gettext("The gate had no verdict")
+        elif at is None:
+            said = {
+                VerdictState.ROLLBACK: gettext("The gate said rollback"),
+                VerdictState.ROLLOUT: gettext("The gate said rollout"),
+                VerdictState.INCONCLUSIVE: gettext("The gate was inconclusive"),
+            }[VerdictState(self.gate_said)]
+        elif at < 1:
+            said = {
+                VerdictState.ROLLBACK: gettext("The gate said rollback from the release's first minute"),
+                VerdictState.ROLLOUT: gettext("The gate said rollout from the release's first minute"),
+                VerdictState.INCONCLUSIVE: gettext("The gate was inconclusive from the release's first minute"),
+            }[VerdictState(self.gate_said)]
+        else:
+            said = {
+                VerdictState.ROLLBACK: gettext("The gate said rollback at %(minutes)s"),
+                VerdictState.ROLLOUT: gettext("The gate said rollout at %(minutes)s"),
+                VerdictState.INCONCLUSIVE: gettext("The gate was inconclusive at %(minutes)s"),
+            }[VerdictState(self.gate_said)] % {"minutes": minutes_words(at)}
+        did = gettext("the team rolled back") if self.outcome == Outcome.ROLLBACK else gettext("the team rolled out")
+        judged = {
+            "right": gettext("the gate was right"),
+            "wrong": gettext("the gate was wrong"),
+            "inconclusive": gettext("neither right nor wrong"),
+        }[self.gate_was]
+        return gettext("%(said)s; %(did)s: %(judged)s.") % {"said": said, "did": did, "judged": judged}
+
+    @property
     def is_pulled(self) -> bool:
         """Whether its gate's bound metrics are pulled, or were: it started with one bound."""
         return self.next_pull_at is not None or self.pulling_ended_at is not None
@@ -997,6 +1115,14 @@ class Release(models.Model):
         return list(reversed(answers))
 
 
+def recorder_words(user: User | None, via: str) -> str:
+    """Who recorded an outcome: their username; the server's operator from the command line; or an
+    account deleted since."""
+    if user is not None:
+        return user.get_username()
+    return gettext("the server's operator") if via == OutcomeVia.CLI else gettext("an account deleted since")
+
+
 class OutcomeChange(models.Model):
     """One outcome recorded for a release (the first one, or a change of it by the gate's owner):
     the release's log of what the team said it did."""
@@ -1025,6 +1151,11 @@ class OutcomeChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release}: {self.outcome}"
+
+    @property
+    def recorder(self) -> str:
+        """Who recorded it, in words."""
+        return recorder_words(self.recorded_by, self.via)
 
 
 class Observation(models.Model):

@@ -127,17 +127,26 @@ class JobDurations:
 
 
 class JobQuerySet(models.QuerySet["Job"]):
-    def enqueue_training(self, metric: Metric, user: User | None, *, send_to_worker: bool = True) -> tuple[Job, bool]:
+    def enqueue_training(
+        self, metric: Metric, user: User | None, *, send_to_worker: bool = True, scheduled: bool = False
+    ) -> tuple[Job, bool]:
         """A training job for `metric`, queued for a worker once this transaction commits; or the
         one already queued or running for it (then False): pressing Train twice trains once.
-        Without `send_to_worker`, the caller runs it (`run_here`)."""
+        Without `send_to_worker`, the caller runs it (`run_here`). `scheduled`: queued by the
+        retraining schedule (`queue_scheduled_retraining`), by nobody."""
         try:
             with transaction.atomic():
-                job = self.create(kind=JobKind.TRAINING, metric=metric, requested_by=user, language=_requested_in())
+                job = self.create(
+                    kind=JobKind.TRAINING,
+                    metric=metric,
+                    requested_by=user,
+                    scheduled=scheduled,
+                    language=_requested_in(),
+                )
         except IntegrityError:
             active = self.filter(kind=JobKind.TRAINING, metric=metric, status__in=ACTIVE).first()
             if active is None:  # it ended between the insert and this read: queue another
-                return self.enqueue_training(metric, user, send_to_worker=send_to_worker)
+                return self.enqueue_training(metric, user, send_to_worker=send_to_worker, scheduled=scheduled)
             return active, False
         if send_to_worker:
             transaction.on_commit(lambda: _send(job))
@@ -166,6 +175,23 @@ class JobQuerySet(models.QuerySet["Job"]):
         if send_to_worker:
             transaction.on_commit(lambda: _send(job))
         return job
+
+    def queue_scheduled_retraining(self) -> list[Job]:
+        """The retraining schedule's run: a training job, as the Train button queues it (the same
+        job, version numbering, champion/challenger and pinning rules), for each metric
+        `Metric.objects.due_for_retraining()` finds, asked by nobody and marked `scheduled`;
+        return those queued. Each is sent to the workers as it is stored, while the next ones
+        are. A metric whose training another caller queued meanwhile is left to it: several
+        beats running the schedule at once train each metric once.
+
+        One query finds every metric due, however many; each job is then one insert."""
+        queued = []
+        for metric in Metric.objects.due_for_retraining().only("pk", "name"):
+            job, created = self.enqueue_training(metric, None, scheduled=True)
+            if created:
+                queued.append(job)
+        logger.info("scheduled retraining: %d training(s) queued", len(queued), extra={"queued": len(queued)})
+        return queued
 
     def run(self, job_id: int, worker: str = "") -> None:
         """What a worker (named `worker`) does with a queued job. Safe to run again (the broker
@@ -211,7 +237,11 @@ class JobQuerySet(models.QuerySet["Job"]):
         return self.listed().filter(pk=job.pk).first()
 
     def for_user(self, user: User | AnonymousUser) -> JobQuerySet:
-        return self.filter(requested_by=user.pk).listed().order_by("-created_at", "-pk")
+        """The jobs `user` asked for, and the scheduled trainings of the metrics they own, newest first."""
+        if not user.is_authenticated:
+            return self.none()
+        theirs = Q(requested_by=user.pk) | Q(scheduled=True, metric__owner=user.pk)
+        return self.filter(theirs).listed().order_by("-created_at", "-pk")
 
     def listed(self) -> JobQuerySet:
         """With what a job's line shows (its metric, the version trained, the file's name), but
@@ -838,6 +868,18 @@ class Job(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
         Job.objects.filter(pk=self.pk).update(**fields)
+
+
+def next_scheduled_retraining(after: datetime | None = None) -> datetime | None:
+    """When the retraining schedule (`MBREAK_RETRAIN_SCHEDULE`, a crontab read in the site's time
+    zone, as the beat reads it) next runs after `after` (now by default), in that time zone;
+    None when it is off."""
+    schedule = settings.MBREAK_RETRAIN_SCHEDULE
+    if schedule is None:
+        return None
+    last, delta, _now = schedule.remaining_delta(after or timezone.now(), tz=timezone.get_default_timezone())
+    moment: datetime = last + delta
+    return moment
 
 
 def _no_data_words(source: str, minutes: int, error: StoreError) -> str:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Case, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -101,6 +101,18 @@ def search_key(text: str) -> str:
     return normalise_label(text).casefold()
 
 
+class Retraining(models.TextChoices):
+    """What the retraining schedule (`MBREAK_RETRAIN_SCHEDULE`) does with a metric at its next run,
+    as things stand (`MetricQuerySet.with_retraining`); each label is what its page says."""
+
+    DUE = "due", _("It will be trained again then: it has new labelled data since its model.")
+    UP_TO_DATE = "up_to_date", _("Nothing to train again then: its model has learnt from all its data.")
+    TRAINING = "training", _("Not then: a training of it is already queued or running.")
+    NOT_ENOUGH_DATA = "not_enough_data", _("It will be skipped then: it has too little data to train.")
+    # Its first model is a person's call: from then on it answers (a gate's verdicts among others).
+    NEVER_TRAINED = "never_trained", _("It will be skipped then: the schedule trains models again, never a first one.")
+
+
 # What decides when a verdict is inconclusive: the owner's to set (see `judge`).
 VERDICT_SETTINGS = (
     "rollback_threshold",
@@ -145,16 +157,33 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         return self.filter(owner=user.pk).exists() or Indicator.objects.filter(created_by=user.pk).exists()
 
     def trainable(self) -> MetricQuerySet:
-        """The metrics with enough data to train: the training's own rule (`is_enough_to_train`)
-        in SQL, without counting a big metric's rows (is there a MIN_PER_DECISION-th row of
-        each decision?)."""
-        from metrics.models.indicator import Indicator
+        """The metrics with enough data to train."""
+        return self.filter(_enough_to_train())
 
-        def enough_of(decision: int) -> Exists:
-            rows = Indicator.objects.filter(metric=OuterRef("pk"), decision=decision).order_by().values("pk")
-            return Exists(rows[MIN_PER_DECISION - 1 : MIN_PER_DECISION])
+    def with_retraining(self) -> MetricQuerySet:
+        """Annotate `scheduled_retraining`: what the retraining schedule does with each metric at its next
+        run, as things stand (`Retraining`). It trains again a metric trained before whose data
+        changed since its newest version (as `needing_training` finds it stale), with enough data
+        to train, and no training already queued or running."""
+        from metrics.models.job import ACTIVE, Job, JobKind
+        from metrics.models.trained_model import TrainedModel
 
-        return self.filter(enough_of(columns.ROLLBACK), enough_of(columns.ROLLOUT), indicator_count__gte=MIN_INDICATORS)
+        newest = TrainedModel.objects.filter(metric=OuterRef("pk")).order_by("-version").values("data_version")[:1]
+        training = Job.objects.filter(metric=OuterRef("pk"), kind=JobKind.TRAINING, status__in=ACTIVE)
+        return self.annotate(newest_data_version=Subquery(newest)).annotate(
+            scheduled_retraining=Case(
+                When(newest_data_version__isnull=True, then=Value(Retraining.NEVER_TRAINED.value)),
+                When(newest_data_version=F("data_version"), then=Value(Retraining.UP_TO_DATE.value)),
+                When(Exists(training), then=Value(Retraining.TRAINING.value)),
+                When(~_enough_to_train(), then=Value(Retraining.NOT_ENOUGH_DATA.value)),
+                default=Value(Retraining.DUE.value),
+                output_field=models.CharField(),
+            )
+        )
+
+    def due_for_retraining(self) -> MetricQuerySet:
+        """The metrics the retraining schedule trains again at its next run (`with_retraining`)."""
+        return self.with_retraining().filter(Q(scheduled_retraining=Retraining.DUE)).order_by("pk")
 
     def search(self, name: str = "", category: str = "") -> MetricQuerySet:
         """Metrics whose name and category contain the given texts, ignoring case."""
@@ -265,6 +294,18 @@ class MetricQuerySet(models.QuerySet["Metric"]):
         answering = self.with_answering_version().filter(Q(latest_model_version__isnull=False)).order_by()
         # The fields `with_answering_version` annotates, which the type checker cannot follow.
         return answering.values("pk", "name", "latest_model_accuracy", "latest_model_trained_at")  # type: ignore[misc]
+
+
+def _enough_to_train() -> Q:
+    """Where a metric has enough data to train: the training's own rule (`is_enough_to_train`) in
+    SQL, without counting a big metric's rows (is there a MIN_PER_DECISION-th row of each decision?)."""
+    from metrics.models.indicator import Indicator
+
+    def enough_of(decision: int) -> Exists:
+        rows = Indicator.objects.filter(metric=OuterRef("pk"), decision=decision).order_by().values("pk")
+        return Exists(rows[MIN_PER_DECISION - 1 : MIN_PER_DECISION])
+
+    return Q(enough_of(columns.ROLLBACK), enough_of(columns.ROLLOUT), indicator_count__gte=MIN_INDICATORS)
 
 
 class Labelled(models.Model):
@@ -563,6 +604,12 @@ class Metric(Labelled):
         if rollouts >= MIN_INDICATORS:
             rollouts = total - rollbacks
         return not_enough_data_message(self.name, total, rollbacks, rollouts)
+
+    def retraining(self) -> Retraining:
+        """What the retraining schedule does with this metric at its next run, as things stand."""
+        metrics = Metric.objects.filter(pk=self.pk).with_retraining()
+        code = metrics.values_list("scheduled_retraining", flat=True).first()  # type: ignore[misc]  # an annotation
+        return Retraining(code) if code is not None else Retraining.NEVER_TRAINED
 
     def answering_model(self) -> TrainedModel | None:
         """The version that gives this metric's verdicts: the active one (the newest if none is)."""

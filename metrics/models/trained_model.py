@@ -593,6 +593,13 @@ class TrainedModel(models.Model):
     def is_active(self) -> bool:
         return self.metric.active_model_id == self.pk
 
+    @cached_property
+    def was_scheduled(self) -> bool:
+        """Whether the retraining schedule trained it (by nobody, then)."""
+        from metrics.models.job import Job
+
+        return self.trained_by_id is None and Job.objects.filter(result=self.pk, scheduled=True).exists()
+
     @property
     def candidate_summary(self) -> str:
         """Why this version did not become the active one when it was trained, as its model card

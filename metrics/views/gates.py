@@ -28,6 +28,7 @@ def gate_detail(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse
         "gate_metrics": gate.gate_metrics.select_related("metric"),
         "releases": Release.objects.filter(gate=gate).select_related("created_by")[:50],
         "can_change": gate.can_change(request.user),
+        "track_record": gate.track_record,
     }
     return render(request, "metrics/gate_detail.html", context)
 

@@ -124,15 +124,22 @@ def batch_undo(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse
     except CannotUndo as refused:
         messages.error(request, str(refused))
         return redirect(batch)
-    messages.success(
-        request,
-        ngettext(
+    count = number_format(deleted, force_grouping=True)
+    if batch.release is not None:  # a release's labels: its outcome stays
+        said = ngettext(
+            "Labels undone: the %(count)s indicator the outcome of “%(release)s” labelled was deleted. "
+            "The outcome stays recorded.",
+            "Labels undone: the %(count)s indicators the outcome of “%(release)s” labelled were deleted. "
+            "The outcome stays recorded.",
+            deleted,
+        ) % {"count": count, "release": batch.release}
+    else:
+        said = ngettext(
             "Undone: the %(count)s indicator of “%(file)s” was deleted.",
             "Undone: the %(count)s indicators of “%(file)s” were deleted.",
             deleted,
-        )
-        % {"count": number_format(deleted, force_grouping=True), "file": batch.file_name},
-    )
+        ) % {"count": count, "file": batch.file_name}
+    messages.success(request, said)
     return redirect(batch)
 
 

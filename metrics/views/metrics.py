@@ -15,7 +15,7 @@ from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.exceptions import DuplicateMetric, MetricDeleted
 from metrics.forms import FillForm, IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Job, Metric, MetricQuery
+from metrics.models import Indicator, Job, Metric, MetricQuery, next_scheduled_retraining
 
 METRICS_PER_PAGE = 20
 
@@ -107,9 +107,11 @@ def render_detail(
     *,
     fill_form: FillForm | None = None,
 ) -> HttpResponse:
-    page = CountedPaginator(
-        metric.indicators.newest_first(), INDICATORS_PER_PAGE, count=metric.indicator_count
-    ).get_page(request.GET.get("page"))
+    # A release outcome's label says which release it came from.
+    indicators = metric.indicators.newest_first().select_related("observation__release")
+    page = CountedPaginator(indicators, INDICATORS_PER_PAGE, count=metric.indicator_count).get_page(
+        request.GET.get("page")
+    )
     query = metric.bound_query()
     context = {
         "metric": metric,
@@ -117,6 +119,8 @@ def render_detail(
         "indicator_form": form,
         "latest_model": metric.answering_model(),
         "not_enough_data": metric.not_enough_data_reason(),
+        "next_retraining": next_scheduled_retraining(),
+        "retraining": metric.retraining(),
         "versions": metric.trained_models.defer("artifact", "chart_sample").order_by("-version"),
         "feedback": metric.feedback_summary(),
         "batches": metric.batches.newest_first().filter(rows__gt=0)[:10],

@@ -28,8 +28,9 @@ from django.urls import reverse
 from accounts.models import ApiToken, TokenScope
 from api.throttling import PerTokenThrottle
 from mbreak.logs import JsonFormatter
-from metrics.models import Answer, Gate, Metric, Observation, Release
+from metrics.models import Answer, Gate, ImportBatch, Indicator, Metric, Observation, OutcomeChange, Release
 from tests.api.test_gates import INCONCLUSIVE, ROLLBACK, ROLLOUT, bearer, make_gate
+from tests.data import rows_of
 from tests.factories import MetricFactory
 from tests.refusals import changes_nothing
 
@@ -108,9 +109,13 @@ def test_a_canary_is_started_judged_and_promoted_through_its_hooks(
     assert promoted.content.decode() == (
         f"Roll out: the score 100 reaches the pass score 80. http://testserver/releases/{release.pk}/"
     )
-    assert (finished.status_code, finished.content.decode()) == (200, "Noted: the canary test/podinfo ended Succeeded.")
+    assert (finished.status_code, finished.content.decode()) == (
+        200,
+        f"The canary test/podinfo ended Succeeded: recorded as rolled out. http://testserver/releases/{release.pk}/",
+    )
     assert releases() == [(KEY, "test/podinfo", CHECKSUM)]  # every hook of the revision found the same release
     assert release.answers.count() == 6 + 2  # each verdict asked through a hook kept, as the pushes' answers
+    assert (release.outcome, release.outcome_via, release.outcome_by) == ("rollout", "flagger", owner)
 
 
 @pytest.mark.parametrize(
@@ -322,6 +327,8 @@ def test_the_readme_webhooks_gate_a_canary_as_flagger_calls_them(
         "pre-rollout",
         "rollout",
         "confirm-promotion",
+        "rollback",
+        "post-rollout",
     ]
     assert all(webhook["metadata"]["hook"] == webhook["type"] for webhook in webhooks)
     assert all(webhook["timeout"] == "10s" for webhook in webhooks)
@@ -334,13 +341,40 @@ def test_the_readme_webhooks_gate_a_canary_as_flagger_calls_them(
         path = url.path.replace("/gates/1/", f"/gates/{gate['id']}/")
         return client.post(path, body, content_type="application/json").status_code
 
-    ready, start, verdict, promotion = webhooks
+    ready, start, verdict, promotion, rollback, outcome = webhooks
     assert call(ready, phase="Succeeded", checksum=PREVIOUS) == 200
     assert call(start) == 200
-    assert (call(verdict), call(promotion)) == (200, 412)  # waiting: analysis goes on, promotion waits
+    assert (call(verdict), call(promotion), call(rollback)) == (200, 412, 412)  # waiting: analysis goes on
     push(client, owner, gate, checkout["error rate"], ROLLOUT)
     push(client, owner, gate, checkout["p95 latency"], ROLLOUT)
-    assert (call(verdict), call(promotion)) == (200, 200)
+    assert (call(verdict), call(promotion), call(rollback)) == (200, 200, 412)
+    assert Release.objects.get().outcome == ""
+    assert call(outcome, phase="Succeeded") == 200  # promoted
+    assert Release.objects.values_list("outcome", "outcome_via").get() == ("rollout", "flagger")
+
+
+def test_the_readme_rollback_webhook_records_the_rollback_flagger_makes(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    metadata = {webhook["type"]: {**webhook["metadata"], "token": secret_of(owner)} for webhook in readme_webhooks()}
+    flagger_url = reverse("api:flagger", args=[gate["id"]])
+
+    def call(hook: str, phase: str = "Progressing") -> int:
+        body = {
+            "name": "podinfo",
+            "namespace": "test",
+            "phase": phase,
+            "checksum": CHECKSUM,
+            "metadata": metadata[hook],
+        }
+        return client.post(flagger_url, body, content_type="application/json").status_code
+
+    assert call("pre-rollout") == 200
+    push(client, owner, gate, checkout["error rate"], ROLLBACK)
+    assert (call("rollback"), call("post-rollout", phase="Failed")) == (200, 200)
+    release = Release.objects.get()
+    assert (release.outcome, release.outcome_via) == ("rollback", "flagger")
+    assert release.outcome_changes.count() == 1  # post-rollout said the same: nothing more
 
 
 def test_flaggers_calls_count_against_its_tokens_rate(
@@ -356,3 +390,202 @@ def test_flaggers_calls_count_against_its_tokens_rate(
     answers.append(flagger.status("rollout"))
 
     assert answers == [200, 200, 200, 429]  # the same token, through the webhook or the header
+
+
+# Outcomes: Flagger says what it did with the revision, and that is its release's outcome.
+
+
+def outcomes() -> dict[str, list]:
+    """Every row recording an outcome could touch (the verdicts a hook asks are kept, as always)."""
+    return {
+        "releases": rows_of(Release),
+        "outcomes": rows_of(OutcomeChange),
+        "batches": rows_of(ImportBatch),
+        "indicators": rows_of(Indicator),
+    }
+
+
+def rolling_back(client: Client, owner: User, gate: dict, checkout) -> None:
+    """The canary's release, started by Flagger, with observations whose verdict is rollback."""
+    flagger = Flagger(client, gate, secret_of(owner))
+    assert flagger.status("pre-rollout") == 200
+    push(client, owner, gate, checkout["error rate"], ROLLBACK)
+    push(client, owner, gate, checkout["p95 latency"], ROLLOUT)
+
+
+def test_a_yes_to_the_rollback_hook_records_the_rollback_through_flagger(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    rolling_back(client, owner, gate, checkout)
+
+    response = Flagger(client, gate, secret_of(owner)).call("rollback")
+
+    assert response.status_code == 200  # Flagger rolls the canary back
+    release = Release.objects.get()
+    assert response.content.decode().endswith(f"Recorded as rolled back. http://testserver/releases/{release.pk}/")
+    assert (release.outcome, release.outcome_via, release.outcome_by) == ("rollback", "flagger", owner)
+    assert release.outcome_note == "Flagger was told to roll back the canary test/podinfo (its rollback hook)."
+    assert list(release.outcome_changes.values_list("outcome", "previous", "via")) == [("rollback", "", "flagger")]
+    assert release.label_batch is not None
+    assert release.label_batch.rows == 2  # both observations labelled rolled back
+
+
+def test_flagger_calling_again_after_its_rollback_changes_nothing(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    rolling_back(client, owner, gate, checkout)
+    flagger = Flagger(client, gate, secret_of(owner))
+    flagger.call("rollback")
+
+    with changes_nothing(outcomes):
+        again = flagger.call("rollback")
+        ended = flagger.call("post-rollout", phase="Failed")  # what Flagger calls once it rolled back
+
+    assert again.status_code == 200
+    assert "Already recorded as rolled back." in again.content.decode()
+    assert ended.status_code == 200
+    assert ended.content.decode().startswith("The canary test/podinfo ended Failed: already recorded as rolled back.")
+
+
+@pytest.mark.parametrize(
+    ("phase", "outcome", "note"),
+    [
+        ("Succeeded", "rollout", "Flagger promoted the canary test/podinfo (it ended Succeeded)."),
+        ("Failed", "rollback", "Flagger rolled back the canary test/podinfo (it ended Failed)."),
+    ],
+)
+def test_post_rollout_records_how_the_canary_ended_once(
+    client: Client, owner: User, gate: dict, checkout, phase: str, outcome: str, note: str
+) -> None:
+    rolling_back(client, owner, gate, checkout)
+    flagger = Flagger(client, gate, secret_of(owner))
+
+    ended = flagger.call("post-rollout", phase=phase)
+    with changes_nothing(outcomes):
+        again = flagger.call("post-rollout", phase=phase)
+
+    release = Release.objects.get()
+    assert ended.status_code == again.status_code == 200
+    assert ended.content.decode().startswith(f"The canary test/podinfo ended {phase}: recorded as rolled ")
+    assert "already recorded" in again.content.decode()
+    assert (release.outcome, release.outcome_via, release.outcome_by, release.outcome_note) == (
+        outcome,
+        "flagger",
+        owner,
+        note,
+    )
+    # What the gate said when Flagger ended it: rollback, whatever Flagger did.
+    assert (release.gate_said, release.gate_was) == ("rollback", "right" if outcome == "rollback" else "wrong")
+
+
+@pytest.mark.parametrize(
+    "observations",
+    [
+        {"error rate": ROLLOUT, "p95 latency": ROLLOUT},
+        {"error rate": INCONCLUSIVE, "p95 latency": ROLLOUT},
+        {"error rate": ROLLOUT},  # waiting for the p95 latency
+    ],
+)
+def test_a_rollback_hook_answered_no_records_nothing(
+    client: Client, owner: User, gate: dict, checkout, observations: dict
+) -> None:
+    flagger = Flagger(client, gate, secret_of(owner))
+    flagger.call("pre-rollout")
+    for name, observation in observations.items():
+        push(client, owner, gate, checkout[name], observation)
+
+    with changes_nothing(outcomes):
+        response = flagger.call("rollback")
+
+    assert response.status_code == 412
+
+
+def test_a_gate_in_dry_run_records_no_rollback_as_flagger_is_told_none(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    rolling_back(client, owner, gate, checkout)
+    Gate.objects.filter(pk=gate["id"]).update(dry_run=True)
+
+    with changes_nothing(outcomes):
+        response = Flagger(client, gate, secret_of(owner)).call("rollback")
+
+    assert response.status_code == 412
+
+
+@pytest.mark.parametrize(("token", "code"), [("stranger", "permission_denied"), ("read-only", "read_only_token")])
+def test_a_strangers_or_read_only_token_records_no_outcome(
+    client: Client, owner: User, stranger: User, gate: dict, checkout, token: str, code: str
+) -> None:
+    rolling_back(client, owner, gate, checkout)
+    secret = secret_of(stranger) if token == "stranger" else secret_of(owner, TokenScope.READ)
+    flagger = Flagger(client, gate, secret)
+
+    with changes_nothing(outcomes), changes_nothing(state):
+        answers = [flagger.call("rollback"), flagger.call("post-rollout", phase="Succeeded")]
+
+    assert {(answer.status_code, answer.json()["code"]) for answer in answers} == {(403, code)}
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
+def test_post_rollout_of_a_revision_the_gate_never_judged_records_nothing_and_starts_no_release(
+    client: Client, owner: User, gate: dict, checkout, phase: str
+) -> None:
+    rolling_back(client, owner, gate, checkout)  # the release of CHECKSUM: another revision's
+
+    with changes_nothing(outcomes):
+        response = Flagger(client, gate, secret_of(owner)).call("post-rollout", phase=phase, checksum="7c4f9d2e1")
+
+    assert response.status_code == 200  # Flagger is not held by it
+    assert response.content.decode() == (
+        f"Noted: the canary test/podinfo ended {phase}; the gate has no release test/podinfo@7c4f9d2e1, "
+        "so nothing was recorded."
+    )
+
+
+def test_post_rollout_with_a_phase_that_is_no_outcome_records_nothing(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    rolling_back(client, owner, gate, checkout)
+
+    with changes_nothing(outcomes):
+        response = Flagger(client, gate, secret_of(owner)).call("post-rollout", phase="Progressing")
+
+    assert response.status_code == 200
+    assert "only Succeeded or Failed is an outcome, so nothing was recorded" in response.content.decode()
+
+
+def test_flaggers_end_changes_an_outcome_the_team_recorded_otherwise_and_logs_it(
+    client: Client, owner: User, gate: dict, checkout
+) -> None:
+    rolling_back(client, owner, gate, checkout)
+    Release.objects.get().record_outcome("rollback", owner, via="page", note="we thought so")
+
+    response = Flagger(client, gate, secret_of(owner)).call("post-rollout", phase="Succeeded")
+
+    release = Release.objects.get()
+    assert response.status_code == 200
+    assert (release.outcome, release.outcome_via) == ("rollout", "flagger")
+    assert list(release.outcome_changes.order_by("pk").values_list("outcome", "previous", "via")) == [
+        ("rollback", "", "page"),
+        ("rollout", "rollback", "flagger"),
+    ]
+
+
+def test_when_the_tokens_user_may_not_record_the_outcome_rollback_still_rolls_back_and_post_rollout_says_why(
+    client: Client, owner: User, gate: dict, checkout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the gate's owner may call Flagger's hooks, and the owner may always record an outcome
+    # today: a rule that one day refuses it (teams) must not turn a rollback into a "no".
+    rolling_back(client, owner, gate, checkout)
+    monkeypatch.setattr(Release, "can_record_outcome", lambda self, user: False)
+    flagger = Flagger(client, gate, secret_of(owner))
+
+    with changes_nothing(outcomes):
+        rollback = flagger.call("rollback")
+        ended = flagger.call("post-rollout", phase="Failed")
+
+    assert rollback.status_code == 200
+    assert "Its outcome was not recorded: Only the owner of the gate “Checkout”" in rollback.content.decode()
+    # Flagger only writes post-rollout's answer into an event (a warning when not 2xx): the canary has ended.
+    assert (ended.status_code, ended.json()["code"]) == (403, "forbidden")
+    assert "may record its outcome" in ended.json()["detail"]

@@ -49,6 +49,7 @@ NOT_PAGES = {
     "metrics:job_dismiss": "POST only (the failed-import panel's button)",
     "metrics:unpin": "POST only",
     "metrics:feedback": "POST only (the verdict page's form)",
+    "metrics:release_outcome": "POST only (the release page's Outcome form)",
     "metrics:gate_delete": "POST only",
     "metrics:source_delete": "POST only",
     "metrics:fill": "POST only (the metric page's history fill form)",

@@ -73,3 +73,38 @@ def test_a_gate_is_made_in_the_editor(page: Page, live_server, fill_login_form) 
         ("Error rate", 2.0, True),
         ("Requests per minute", 1.0, False),
     ]
+
+
+def test_the_owner_records_what_the_team_did_and_the_gate_page_counts_whether_it_was_right(
+    page: Page, live_server, fill_login_form
+) -> None:
+    owner = UserFactory.create(username="owner")
+    gate = Gate.objects.create(name="Checkout deploys", owner=owner)
+    metric = MetricFactory.create(owner=owner, name="Error rate")
+    metric.import_indicators(rule_data(200), owner)
+    TrainedModelFactory.create(metric=metric, trained_by=owner)
+    GateMetric.objects.create(gate=gate, metric=metric, critical=True)
+    release = Release.objects.create(gate=gate, name="checkout-web", version="v42", created_by=owner)
+    release.observe(metric, 250, owner, minutes=30)  # rollback
+    release.answer(owner)
+
+    page.goto(live_server.url)
+    fill_login_form(owner, PASSWORD)
+    page.goto(live_server.url + release.get_absolute_url())
+    outcome = page.get_by_test_id("outcome")
+    outcome.get_by_label("Note (optional)").fill("p99 doubled in eu-west")
+    outcome.get_by_role("group", name="What was done with the release?").get_by_role(
+        "button", name="Rolled back"
+    ).click()
+
+    expect(page.get_by_role("status").filter(has_text="Recorded:")).to_contain_text(
+        "Recorded: the release was rolled back."
+    )
+    expect(page.get_by_test_id("gate-was")).to_contain_text("the team rolled back: the gate was right.")
+    expect(page.get_by_test_id("outcome-note")).to_have_text("p99 doubled in eu-west")
+    expect(page.get_by_test_id("outcome-labels")).to_contain_text("1 observation became a labelled indicator")
+
+    page.get_by_role("link", name="Checkout deploys").first.click()
+    expect(page.get_by_test_id("track-record-summary")).to_contain_text("Right about 1 of 1 release with an outcome.")
+    expect(page.get_by_test_id("releases")).to_contain_text("Rolled back")
+    expect(page.get_by_test_id("releases")).to_contain_text("gate right")

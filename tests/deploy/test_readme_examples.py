@@ -95,7 +95,15 @@ def test_every_readme_example_that_gates_a_deployment_is_a_tested_fail_closed_sc
     examples = readme_examples()
     text = README.read_text(encoding="utf-8")
 
-    assert set(examples) == {"catalogue", "import", "start-release", "observe", "gate-release", "gate-metric"}
+    assert set(examples) == {
+        "catalogue",
+        "import",
+        "start-release",
+        "observe",
+        "gate-release",
+        "gate-metric",
+        "record-outcome",
+    }
     for example in examples.values():
         assert example.script.startswith("set -euo pipefail\n"), example.name
         assert "jq -e " not in example.script, example.name  # exits 0 on empty input (jq 1.6)
@@ -184,6 +192,13 @@ def test_the_readme_pipeline_rolls_out_only_a_release_that_rolls_out_and_fails_w
     ]
     assert (gated.returncode, gated.stdout) == (0, "Roll out: the score 100 reaches the pass score 80.\n")
     assert asked.returncode == 0, asked.stderr
+    # Its last step: what the pipeline did, and whether the gate was right.
+    recorded = step("record-outcome", RELEASE=str(release.pk))
+    assert (recorded.returncode, recorded.stdout) == (
+        0,
+        "The gate said rollout from the release's first minute; the team rolled out: the gate was right.\n",
+    )
+    assert Release.objects.filter(pk=release.pk, outcome="rollout", outcome_via="api").exists()
 
     # The other calls the README prints: the catalogue, an import.
     listed = step("catalogue")

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from metrics.demo import DEMO_METRICS, REQUESTS_PER_MINUTE, demo_data, requests_per_minute
-from metrics.models import Gate, Metric, Release
+from metrics.models import Gate, Indicator, Metric, Observation, Release
 
 
 def test_demo_data_draws_the_rows_load_demo_always_stored() -> None:
@@ -68,7 +68,14 @@ def test_the_demo_gate_has_a_critical_metric_each_metric_a_bad_direction_and_two
         ("p95 latency (ms)", False, True, "release", 0),
     ]
     # Release 1 is the README's (the first made); the spike's was made after it, started the day before.
-    assert [str(release) for release in Release.objects.order_by("pk")] == ["checkout-web v42", "checkout-web v41"]
+    assert [str(release) for release in Release.objects.order_by("pk")] == [
+        "checkout-web v42",
+        "checkout-web v41",
+        "checkout-web v40",
+        "checkout-web v39",
+        "checkout-web v38",
+        "checkout-web v37",
+    ]
     assert Release.objects.get(version="v42").observations.count() == 5
 
 
@@ -84,3 +91,22 @@ def test_the_demo_release_whose_error_rate_spiked_stays_rolled_back_after_good_v
         (0.5, "rollout"),
     ]
     assert (verdict.state, verdict.decided_by) == ("rollback", "failure_limit")
+
+
+def test_the_demo_gate_has_a_track_record_of_outcomes_labelled_into_its_metrics(demo: Gate) -> None:
+    judged = dict(demo.releases.values_list("version", "outcome"))
+    was = {release.version: release.gate_was for release in demo.releases.all()}
+
+    assert judged == {
+        "v42": "",  # the release going on now
+        "v41": "rollback",
+        "v40": "rollout",
+        "v39": "rollback",
+        "v38": "rollout",
+        "v37": "rollout",
+    }
+    assert was == {"v42": "", "v41": "right", "v40": "right", "v39": "right", "v38": "wrong", "v37": "inconclusive"}
+    labelled = Indicator.objects.filter(batch__release__gate=demo, batch__undone_at__isnull=True)
+    observed = Observation.objects.filter(release__gate=demo).exclude(release__version="v42")
+    assert labelled.count() == observed.count()
+    assert all(label.observation is not None for label in labelled.select_related("observation"))

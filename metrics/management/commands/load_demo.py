@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 
 from metrics.demo import DEMO_METRICS, demo_data
 from metrics.exceptions import ModelUnusable, NoTrainedModel
-from metrics.models import Decision, Gate, GateMetric, Metric, Release, TrainedModel
+from metrics.models import Decision, Gate, GateMetric, Metric, Outcome, OutcomeVia, Release, TrainedModel
 from predictor.columns import IndicatorColumns
 
 DEMO_USERNAME = "demo"
@@ -49,6 +49,14 @@ class DemoRelease:
     version: str
     started_minutes_ago: float
     observations: list[tuple[str, float, float]]  # (metric, value, minutes since it started)
+    # What the team did in the end ("" while the release goes on), through what, and why.
+    outcome: str = ""
+    via: str = OutcomeVia.API
+    note: str = ""
+
+
+# The team records an outcome this long after a release started.
+OUTCOME_AFTER_MINUTES = 60
 
 
 DEMO_RELEASES = [
@@ -78,6 +86,54 @@ DEMO_RELEASES = [
             ("Error rate (%)", 0.5, 30),
             ("Requests per minute", 930, 30),
         ],
+        Outcome.ROLLBACK,
+        OutcomeVia.PAGE,
+        "Errors spiked to 7.5% five minutes in: rolled back before the evening peak.",
+    ),
+    # The gate's track record: older releases the team rolled out or back. The gate was right
+    # about v40 and v39, wrong about v38, and had not made up its mind about v37.
+    DemoRelease(
+        "v40",
+        50 * 60,
+        [
+            ("Error rate (%)", 0.7, 10),
+            ("Requests per minute", 870, 10),
+            ("p95 latency (ms)", 330, 10),
+            ("Error rate (%)", 0.6, 30),
+            ("Requests per minute", 890, 30),
+        ],
+        Outcome.ROLLOUT,
+    ),
+    DemoRelease(
+        "v39",
+        74 * 60,
+        [
+            ("Error rate (%)", 6.5, 12),
+            ("Requests per minute", 300, 12),
+            ("p95 latency (ms)", 1_500, 12),
+            ("Requests per minute", 280, 20),
+        ],
+        Outcome.ROLLBACK,
+        OutcomeVia.PAGE,
+        "Checkout stopped answering for a third of the users.",
+    ),
+    DemoRelease(
+        "v38",
+        98 * 60,
+        [
+            ("Error rate (%)", 4.0, 12),
+            ("Requests per minute", 860, 12),
+            ("p95 latency (ms)", 350, 12),
+        ],
+        Outcome.ROLLOUT,
+        OutcomeVia.PAGE,
+        "Errors rose while the payment partner was down; the release itself was fine.",
+    ),
+    DemoRelease(
+        "v37",
+        122 * 60,
+        [("Error rate (%)", 0.5, 2)],
+        Outcome.ROLLOUT,
     ),
 ]
 
@@ -148,6 +204,10 @@ class Command(BaseCommand):
             return
         for release in releases:
             self.stdout.write(f"  Gate {DEMO_GATE!r}, release {release.pk} ({release}): {release.verdict().summary}")
+            if release.outcome:
+                self.stdout.write(
+                    f"    {release.get_outcome_display()}; the gate said {release.gate_said} ({release.gate_was})."
+                )
 
     def create_gate(self, user: Any, metrics: dict[str, Metric]) -> Gate:
         gate = Gate.objects.create(name=DEMO_GATE, owner=user, pass_score=80, marginal_score=50)
@@ -168,4 +228,7 @@ class Command(BaseCommand):
         for name, value, minutes in demo.observations:
             release.observe(metrics[name], value, user, minutes)
             release.answer(user, at=release.started_at + timedelta(minutes=minutes))  # as the pipeline asked
+        if demo.outcome:
+            decided_at = release.started_at + timedelta(minutes=OUTCOME_AFTER_MINUTES)
+            release.record_outcome(demo.outcome, user, via=demo.via, note=demo.note, at=decided_at)
         return release
