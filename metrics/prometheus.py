@@ -30,6 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from metrics.models import (
     Delivery,
     DeliveryStatus,
+    Gate,
     Job,
     JobKind,
     JobStatus,
@@ -111,9 +112,10 @@ def gate_judgements() -> Metric:
         "Releases with an outcome, by gate and whether the gate's verdict then was right, wrong or inconclusive.",
         labels=["gate_id", "gate", "judgement"],
     )
-    for gate, counts in per_gate(Release.objects.judgement_counts_by_gate(), "gate_was", JUDGEMENTS):
-        for judgement, count in counts.items():
-            family.add_metric([*gate, judgement], count)
+    for gate in Gate.objects.with_track_records().order_by().only("pk", "name"):
+        record = gate.track_record
+        for judgement in JUDGEMENTS:
+            family.add_metric([str(gate.pk), gate.name, judgement], getattr(record, judgement))
     return family
 
 

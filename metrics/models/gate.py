@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import DatabaseError, IntegrityError, models, transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
@@ -461,18 +461,6 @@ def fitted(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def gate_was_in_sql() -> Case:
-    """`Release.gate_was`, as the database works it out for many releases at once."""
-    judged = [VerdictState.ROLLBACK, VerdictState.ROLLOUT]
-    return Case(
-        When(outcome="", then=Value("")),
-        When(~Q(gate_said__in=judged), then=Value("inconclusive")),
-        When(gate_said=F("outcome"), then=Value("right")),
-        default=Value("wrong"),
-        output_field=models.CharField(),
-    )
-
-
 def newest_of_each(pulls: models.QuerySet[Pull], *per: str) -> models.QuerySet[Pull]:
     """The newest of `pulls` for each value of the fields `per` (a metric, a release and a
     metric), with what a page shows of them, in one query: a window function ranks them."""
@@ -546,13 +534,6 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         `gate_id`, `gate__name`, `outcome` (an Outcome value) and `count`."""
         decided = self.order_by().exclude(outcome="")
         return decided.values("gate_id", "gate__name", "outcome").annotate(count=Count("pk"))
-
-    def judgement_counts_by_gate(self) -> models.QuerySet[Release, dict[str, Any]]:
-        """Whether each gate was right about its releases with an outcome (`Release.gate_was`),
-        counted in one query: rows of `gate_id`, `gate__name`, `gate_was` ("right", "wrong" or
-        "inconclusive") and `count`."""
-        decided = self.order_by().exclude(outcome="")
-        return decided.values("gate_id", "gate__name", gate_was=gate_was_in_sql()).annotate(count=Count("pk"))
 
 
 class Release(models.Model):
@@ -806,8 +787,7 @@ class Release(models.Model):
     @property
     def gate_was(self) -> str:
         """Whether the gate was right about it: "right" (it said what the team did), "wrong" (it
-        said the other), "inconclusive" (it said neither), or "" (no outcome yet). The same rule
-        for many releases at once, in SQL: `gate_was_in_sql`."""
+        said the other), "inconclusive" (it said neither), or "" (no outcome yet)."""
         if not self.outcome:
             return ""
         if self.gate_said not in (VerdictState.ROLLBACK, VerdictState.ROLLOUT):

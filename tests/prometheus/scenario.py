@@ -93,6 +93,7 @@ def scripted(owner: User) -> Scenario:
     Release.objects.create(
         gate=checkout, name="checkout-web", outcome=Outcome.ROLLOUT, gate_said=VerdictState.INCONCLUSIVE
     )
+    Gate.objects.create(name="Billing deploys", owner=owner, pass_score=80, marginal_score=50)  # no release yet
     running = release_of(search, RELEASE_KEYS[2], owner)  # no answer, no outcome yet
     Release.objects.create(gate=search, name="search-api", outcome=Outcome.ROLLOUT, gate_said=VerdictState.ROLLOUT)
 
@@ -192,17 +193,28 @@ def expected_releases() -> dict[frozenset, float]:
     return {labels(gate_id=pk, gate=name, verdict=state): count for (pk, name, state), count in counted.items()}
 
 
-def expected_per_gate(of_release: str, values: tuple[str, ...]) -> dict[frozenset, float]:
+def expected_outcomes(values: tuple[str, ...] = ("rollback", "rollout")) -> dict[frozenset, float]:
     """For each gate with an outcome, how many of its releases have each of `values` as their
-    attribute `of_release` (0 for a value none has)."""
+    outcome (0 for a value none has)."""
     counted: dict[tuple[int, str], Counter[str]] = {}
     for release in Release.objects.select_related("gate").exclude(outcome=""):
-        counted.setdefault((release.gate_id, release.gate.name), Counter())[getattr(release, of_release)] += 1
-    name = {"outcome": "outcome", "gate_was": "judgement"}[of_release]
+        counted.setdefault((release.gate_id, release.gate.name), Counter())[release.outcome] += 1
     return {
-        labels(gate_id=pk, gate=gate, **{name: value}): counts[value]
+        labels(gate_id=pk, gate=gate, outcome=value): counts[value]
         for (pk, gate), counts in counted.items()
         for value in values
+    }
+
+
+def expected_judgements() -> dict[frozenset, float]:
+    """For every gate (with releases or not), how many of its releases with an outcome it was
+    right, wrong and inconclusive about, each release's `gate_was` read one by one."""
+    return {
+        labels(gate_id=gate.pk, gate=gate.name, judgement=judgement): sum(
+            1 for release in gate.releases.all() if release.gate_was == judgement
+        )
+        for gate in Gate.objects.all()
+        for judgement in ("right", "wrong", "inconclusive")
     }
 
 
