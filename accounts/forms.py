@@ -66,7 +66,15 @@ class ApiTokenForm(BootstrapFormMixin, forms.Form):
         widget=forms.TextInput(attrs={"maxlength": LONGEST_NAME}),
         help_text=_("What uses it, e.g. “GitHub Actions deploy gate”."),
     )
-    scope = forms.ChoiceField(label=_("Access"), choices=TokenScope.choices, initial=TokenScope.READ)
+    scope = forms.ChoiceField(
+        label=_("Access"),
+        choices=TokenScope.choices,
+        initial=TokenScope.READ,
+        help_text=_(
+            "A Prometheus scrape token only reads Make or Break's own figures at /metrics, for a "
+            "Prometheus server: the API refuses it."
+        ),
+    )
     expires_in = forms.ChoiceField(label=_("Expires"), choices=EXPIRY_CHOICES, initial="90", required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:

@@ -123,6 +123,17 @@ class ApiToken(models.Model):
     def can_write(self) -> bool:
         return self.scope == TokenScope.WRITE
 
+    @property
+    def can_use_api(self) -> bool:
+        """Read-only and read-and-write tokens call the API; a metrics token reads /metrics only."""
+        return self.scope in (TokenScope.READ, TokenScope.WRITE)
+
+    @property
+    def can_scrape(self) -> bool:
+        """Only a metrics token reads /metrics: a pipeline's token, kept where a Prometheus is
+        configured, would give it the API as well."""
+        return self.scope == TokenScope.METRICS
+
     def revoke(self) -> None:
         """From now on the token is refused; kept in the list, marked revoked."""
         if self.revoked_at is None:

@@ -1,4 +1,5 @@
 import ipaddress
+from collections.abc import Iterable
 from functools import lru_cache
 
 from django.conf import settings
@@ -43,6 +44,12 @@ def client_address(request: HttpRequest) -> str:
             break
         address = hop
     return address
+
+
+def address_is_within(address: str, entries: Iterable[str]) -> bool:
+    """Whether `address` is one of `entries`, addresses or networks as a setting names them
+    (`MBREAK_METRICS_ALLOWED_ADDRESSES`)."""
+    return _is_within(address, _networks(tuple(entries)))
 
 
 @lru_cache(maxsize=8)

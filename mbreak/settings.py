@@ -261,6 +261,12 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 MBREAK_TRUSTED_PROXIES = env_list("MBREAK_TRUSTED_PROXIES", "")
 for _proxy in MBREAK_TRUSTED_PROXIES:
     ipaddress.ip_network(_proxy, strict=False)  # a typo fails at start, not at each request
+# The clients that may read /metrics without a token (addresses or networks, comma-separated;
+# read past MBREAK_TRUSTED_PROXIES as every client address is): a Prometheus in the same
+# network. None by default: only a metrics-scope token reads it.
+MBREAK_METRICS_ALLOWED_ADDRESSES = env_list("MBREAK_METRICS_ALLOWED_ADDRESSES", "")
+for _allowed in MBREAK_METRICS_ALLOWED_ADDRESSES:
+    ipaddress.ip_network(_allowed, strict=False)  # a typo fails at start, not at each scrape
 # Failed logins allowed per account before they are refused for a while.
 MBREAK_LOGIN_ATTEMPTS = env_int("MBREAK_LOGIN_ATTEMPTS", 5)
 MBREAK_LOGIN_LOCKOUT_SECONDS = env_int("MBREAK_LOGIN_LOCKOUT_SECONDS", 15 * 60)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from accounts.forms import AdminLoginForm
+from api.views.scrape import PrometheusScrape
 
 # Under /api/, Django's own 400 and 500 answers are problem details too.
 handler400 = "api.errors.bad_request"
@@ -17,6 +18,9 @@ urlpatterns = [
     # in turn (behind the pages' patterns, finding a verdict's view took four times as long).
     # No page's path starts with "api/".
     path("api/", include("api.urls")),
+    # Prometheus' default path; the view asks for its own credentials (a metrics token or an
+    # allowed address) and answers 401 itself.
+    path("metrics", login_not_required(PrometheusScrape.as_view()), name="prometheus_metrics"),
     path("", include("metrics.urls")),
     path("accounts/", include("accounts.urls")),
     # The language switch is on the login page too, so it must work before login.

@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 
 from metrics.access import get_job, get_metric
 from metrics.exceptions import QueueUnavailable
-from metrics.models import Failure, Job, Metric
+from metrics.models import Failure, Job, Metric, Release, ReleaseVerdict
+from metrics.prometheus import VERDICT_ANSWER_SECONDS
 
 
 class Conflict(exceptions.APIException):
@@ -43,6 +44,12 @@ def caller(request: Request) -> User:
     if not isinstance(request.user, User):
         raise exceptions.NotAuthenticated()
     return request.user
+
+
+def release_verdict(release: Release, request: Request) -> ReleaseVerdict:
+    """`Release.answer` to the caller, its time counted (`mbreak_verdict_answer_seconds` on /metrics)."""
+    with VERDICT_ANSWER_SECONDS.time():
+        return release.answer(caller(request))
 
 
 def request_body(request: Request, *, optional: bool = False) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from api.permissions import may_write
 from api.serializers import ObservationInputSerializer, OutcomeInputSerializer, ReleaseVerdictSerializer
-from api.views.common import answer, caller
+from api.views.common import answer, caller, release_verdict
 from api.views.releases import OUTCOME_RESPONSES, observe_and_answer, record_and_answer
 from metrics.access import get_gate_for_release, get_release_by_key, get_release_by_key_for_outcome
 
@@ -45,7 +45,7 @@ class KeyVerdict(APIView):
         read-and-write token or a session: it then waits for its observations (inconclusive). Anyone
         else gets a 404 for it."""
         release = get_release_by_key(request.user, gate_id, key, may_start=may_write(request))
-        return answer(ReleaseVerdictSerializer, release.answer(caller(request)), request)
+        return answer(ReleaseVerdictSerializer, release_verdict(release, request), request)
 
 
 class KeyOutcome(APIView):

@@ -18,7 +18,7 @@ from api.serializers import (
     ReleaseSerializer,
     ReleaseVerdictSerializer,
 )
-from api.views.common import ShowOne, answer, caller, checked, request_body
+from api.views.common import ShowOne, answer, caller, checked, release_verdict, request_body
 from metrics.access import get_metric, get_release, get_release_for_observation, get_release_for_outcome
 from metrics.models import Gate, OutcomeVia, Release
 
@@ -32,7 +32,7 @@ def observe_and_answer(request: Request, gate: Gate, release: Callable[[], Relea
     with transaction.atomic():  # a release started by a refused observation is not kept
         observed = release()
         observed.observe(metric, data.validated_data["value"], caller(request), data.validated_data.get("minutes"))
-        verdict = observed.answer(caller(request))
+        verdict = release_verdict(observed, request)
     return answer(ReleaseVerdictSerializer, verdict, request, status_code=status.HTTP_201_CREATED)
 
 
@@ -79,7 +79,7 @@ class ReleaseVerdictView(APIView):
         """The release verdict (for Argo Rollouts' web provider: always 200 once the release exists).
         Each answer to the gate's owner is kept: the release page shows them as its verdict over time."""
         release = get_release(request.user, release_id)
-        return answer(ReleaseVerdictSerializer, release.answer(caller(request)), request)
+        return answer(ReleaseVerdictSerializer, release_verdict(release, request), request)
 
 
 class ReleaseOutcome(APIView):

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q, RestrictedError, Value
+from django.db.models import Count, Q, RestrictedError, Value
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -1146,6 +1146,15 @@ VALUE_TOO_LARGE = "value_too_large"
 JUDGING_FAILURES = ("no_model", "model_unusable", "not_in_gate", VALUE_TOO_LARGE)
 
 
+class PullQuerySet(models.QuerySet["Pull"]):
+    def failure_counts_by_source(self) -> models.QuerySet[Pull, dict[str, Any]]:
+        """How many pulls failed, by data source and what went wrong (a stores.Kind value, or the
+        judging failure's code), in one query: rows of `source_id` (None for a source deleted
+        since), `error_kind` and `count`."""
+        failed = self.order_by().filter(outcome=PullOutcome.FAILED)
+        return failed.values("source_id", "error_kind").annotate(count=Count("pk"))
+
+
 class Pull(models.Model):
     """One query of a bound metric during a release: what was sent, what came back, and the
     observation it made (none when the store had no data or could not be asked)."""
@@ -1174,6 +1183,8 @@ class Pull(models.Model):
     observation = models.OneToOneField(
         "metrics.Observation", on_delete=models.SET_NULL, null=True, blank=True, related_name="pull"
     )
+
+    objects = PullQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("pull")

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import DatabaseError, IntegrityError, models, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
@@ -584,6 +584,21 @@ class PullClaim(NamedTuple):
 
     release_id: int
     lease: datetime
+
+    def counts_by_gate_and_newest_verdict(self) -> models.QuerySet[Release, dict[str, Any]]:
+        """How many releases of each gate have each verdict as the newest one answered, in one
+        query: rows of `gate_id`, `gate__name`, `newest_verdict` (a VerdictState, or None for a
+        release never asked) and `count`."""
+        newest = Answer.objects.filter(release=OuterRef("pk")).order_by("-asked_at", "-pk").values("state")[:1]
+        return (
+            self.order_by().values("gate_id", "gate__name", newest_verdict=Subquery(newest)).annotate(count=Count("pk"))
+        )
+
+    def outcome_counts_by_gate(self) -> models.QuerySet[Release, dict[str, Any]]:
+        """How many releases of each gate were rolled back and rolled out, in one query: rows of
+        `gate_id`, `gate__name`, `outcome` (an Outcome value) and `count`."""
+        decided = self.order_by().exclude(outcome="")
+        return decided.values("gate_id", "gate__name", "outcome").annotate(count=Count("pk"))
 
 
 class Release(models.Model):

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from django.db import (
     models,
     transaction,
 )
-from django.db.models import Q
+from django.db.models import Count, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_noop, ngettext
@@ -40,7 +41,7 @@ from predictor.training import MIN_INDICATORS, MIN_PER_DECISION, NotEnoughDataEr
 from stores.errors import NoData, StoreError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from django.contrib.auth.models import AnonymousUser, User
 
@@ -111,6 +112,18 @@ STAGES = {
 
 def _requested_in() -> str:
     return translation.get_language() or ""
+
+
+@dataclass(frozen=True)
+class JobDurations:
+    """How long the jobs of one kind that ended one way took: `within[i]` of them took at most
+    the i-th bound asked for (`JobQuerySet.durations`)."""
+
+    kind: str
+    status: str
+    count: int
+    total_seconds: float
+    within: tuple[int, ...]
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -252,6 +265,42 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def active(self) -> JobQuerySet:
         return self.filter(status__in=ACTIVE)
+
+    def active_counts(self) -> models.QuerySet[Job, dict[str, Any]]:
+        """How many jobs of each kind wait for a worker or run, in one query: rows of `kind`,
+        `status` (queued or running) and `count`."""
+        return self.active().order_by().values("kind", "status").annotate(count=Count("pk"))
+
+    def failure_counts(self) -> models.QuerySet[Job, dict[str, Any]]:
+        """How many jobs of each kind failed, by why (a Failure value), in one query: rows of
+        `kind`, `failure` and `count`."""
+        failed = self.order_by().filter(status=JobStatus.FAILED)
+        return failed.values("kind", "failure").annotate(count=Count("pk"))
+
+    def durations(self, bounds: Sequence[float]) -> list[JobDurations]:
+        """How long the jobs that ran took, from their worker's start to their end, by kind and
+        how they ended (done or failed), in one query: for each, how many took at most each of
+        `bounds` (seconds, ascending), how many in all, and their seconds in all. A job that
+        never started (its queue was unreachable) took no time and is left out."""
+        ran = self.order_by().filter(
+            status__in=[JobStatus.DONE, JobStatus.FAILED], started_at__isnull=False, finished_at__isnull=False
+        )
+        within = {
+            f"within_{index}": Count("pk", filter=Q(finished_at__lte=F("started_at") + timedelta(seconds=bound)))
+            for index, bound in enumerate(bounds)
+        }
+        took = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=models.DurationField())
+        rows = ran.values("kind", "status").annotate(count=Count("pk"), took=Sum(took), **within)
+        return [
+            JobDurations(
+                kind=row["kind"],
+                status=row["status"],
+                count=row["count"],
+                total_seconds=row["took"].total_seconds() if row["took"] is not None else 0.0,
+                within=tuple(row[f"within_{index}"] for index in range(len(bounds))),
+            )
+            for row in rows
+        ]
 
     def failed_imports_to_show(self, user: User | AnonymousUser) -> JobQuerySet:
         """The imports `user` sent that failed and that they have not dismissed, newest first:

@@ -380,6 +380,14 @@ class MetricQuerySet(models.QuerySet["Metric"]):
             condition |= Q(latest_model_version__isnull=False, latest_model_is_usable=False)
         return self.with_answering_version().filter(condition).order_by("pk")
 
+    def answering_versions(self) -> models.QuerySet[Metric, dict[str, Any]]:
+        """Each metric with a trained version, and the one that answers (`with_answering_version`),
+        in one query: rows of `pk`, `name`, `latest_model_accuracy` (held out, 0 to 1) and
+        `latest_model_trained_at`."""
+        answering = self.with_answering_version().filter(Q(latest_model_version__isnull=False)).order_by()
+        # The fields `with_answering_version` annotates, which the type checker cannot follow.
+        return answering.values("pk", "name", "latest_model_accuracy", "latest_model_trained_at")  # type: ignore[misc]
+
 
 def _enough_to_train() -> Q:
     """Where a metric has enough data to train: the training's own rule (`is_enough_to_train`) in

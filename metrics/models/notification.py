@@ -321,6 +321,13 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         return self.select_related("release", "webhook").defer("body").order_by("-created_at", "-pk")
 
 
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def counts_by_status(self) -> dict[str, int]:
+        """How many deliveries are in each status (a DeliveryStatus value; none missing), in one query."""
+        counted = self.order_by().values_list("status").annotate(count=models.Count("pk"))
+        return dict.fromkeys(DeliveryStatus.values, 0) | dict(counted)
+
+
 class Delivery(models.Model):
     """One message to a webhook: the exact body sent, and how its attempts went."""
 

@@ -124,6 +124,11 @@ class VerdictQuerySet(models.QuerySet["Verdict"]):
             after_inconclusive=Count("pk", filter=Q(state=VerdictState.INCONCLUSIVE)),
         )
 
+    def counts_by_metric_and_state(self) -> models.QuerySet[Verdict, dict[str, Any]]:
+        """How many verdicts each metric gave in each state, in one query: rows of `metric_id`,
+        `metric__name`, `state` and `count` (a metric with none has no row)."""
+        return self.order_by().values("metric_id", "metric__name", "state").annotate(count=Count("pk"))
+
 
 def state_of(decision: VerdictState, reasons: list[dict[str, Any]]) -> VerdictState:
     """The verdict given: rollback beyond the data on the bad side, inconclusive for any other

@@ -142,3 +142,16 @@ def test_pull_prints_the_lateness_of_pulls_and_the_fill_against_raw_range_querie
     assert "Polling: 3 releases × 2 metrics, every 10 s" in output
     assert "max ÷ interval" in output
     assert "range queries sent" in output
+
+
+def test_metrics_scrape_prints_the_time_and_queries_of_a_scrape() -> None:
+    output = run_bench(
+        "metrics_scrape.py",
+        *("--sizes", "20,40", "--verdicts", "2", "--releases", "2", "--repeat", "1"),
+        *postgres_server("--database-url"),
+    )
+
+    assert "scrape ms" in output
+    lines = output.splitlines()[2:]
+    assert [line.split()[0] for line in lines] == ["20", "40"]
+    assert len({line.split()[4] for line in lines}) == 1  # as many queries for 40 metrics as for 20

@@ -65,6 +65,7 @@ NOT_PAGES = {
     "accounts:api_token_revoke": "POST only",
     "set_language": "POST only (the language switch)",
     "api:schema": "the OpenAPI document (YAML)",
+    "prometheus_metrics": "Prometheus' text format, for a Prometheus server with a metrics token",
 }
 # Django's admin (staff only) is Django's own; the JSON API's routes (is_api_json) answer JSON.
 NOT_PAGE_NAMESPACES = {"admin": "Django's own admin pages"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import shlex
 import subprocess
@@ -292,15 +293,17 @@ def test_gunicorn_reads_the_projects_config_file_from_the_working_directory(monk
     assert get_default_config_file() == str(ROOT / "gunicorn.conf.py")
 
 
-def test_gunicorn_workers_start_with_the_verdict_libraries_already_imported() -> None:
+def test_gunicorn_workers_start_with_the_verdict_libraries_already_imported(tmp_path) -> None:
     # In a fresh interpreter: the test process has imported scikit-learn long ago.
     check = (
         "import runpy, sys; config = runpy.run_path('gunicorn.conf.py'); "
         "before = 'sklearn.tree' in sys.modules; config['on_starting'](None); "
         "print(config['preload_app'], before, 'sklearn.tree' in sys.modules, 'joblib' in sys.modules)"
     )
+    # The folder for /metrics' figures given, not one made in the temporary directory and left there.
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     result = subprocess.run(  # noqa: S603 - this interpreter, our own file
-        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
 
     # Loaded once in the master, before the fork: every worker, recycled or not, starts warm.

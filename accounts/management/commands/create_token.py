@@ -30,7 +30,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("user", help="the username the token stands for (an active account)")
         parser.add_argument("name", help="what uses it, e.g. 'GitHub Actions deploy gate' (up to 100 characters)")
-        parser.add_argument("--write", action="store_true", help="read and write (default: read only)")
+        access = parser.add_mutually_exclusive_group()
+        access.add_argument("--write", action="store_true", help="read and write (default: read only)")
+        access.add_argument(
+            "--metrics", action="store_true", help="for a Prometheus server: reads /metrics only, nothing of the API"
+        )
         parser.add_argument("--days", type=int, help="expires after this many days (default: never)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -46,7 +50,7 @@ class Command(BaseCommand):
                 gettext("--days must be a number from 1 to %(largest)d.") % {"largest": longest_expiry_days()}
             )
         expires_at = timezone.now() + timedelta(days=days) if days else None
-        scope = TokenScope.WRITE if options["write"] else TokenScope.READ
+        scope = TokenScope.WRITE if options["write"] else TokenScope.METRICS if options["metrics"] else TokenScope.READ
         try:
             name = ApiToken.checked_name(user, options["name"])
             with transaction.atomic():
