@@ -566,6 +566,21 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
         )
         return ReleasesToFill(releases, minutes, with_outcome, **left_out)
 
+    def counts_by_gate_and_newest_verdict(self) -> models.QuerySet[Release, dict[str, Any]]:
+        """How many releases of each gate have each verdict as the newest one answered, in one
+        query: rows of `gate_id`, `gate__name`, `newest_verdict` (a VerdictState, or None for a
+        release never asked) and `count`."""
+        newest = Answer.objects.filter(release=OuterRef("pk")).order_by("-asked_at", "-pk").values("state")[:1]
+        return (
+            self.order_by().values("gate_id", "gate__name", newest_verdict=Subquery(newest)).annotate(count=Count("pk"))
+        )
+
+    def outcome_counts_by_gate(self) -> models.QuerySet[Release, dict[str, Any]]:
+        """How many releases of each gate were rolled back and rolled out, in one query: rows of
+        `gate_id`, `gate__name`, `outcome` (an Outcome value) and `count`."""
+        decided = self.order_by().exclude(outcome="")
+        return decided.values("gate_id", "gate__name", "outcome").annotate(count=Count("pk"))
+
     def with_newest_pulls(self) -> ReleaseQuerySet:
         """The releases with each one's `newest_pulls` read at once (one query for them all)."""
         newest = newest_of_each(Pull.objects.all(), "release_id", "metric_id")
@@ -584,21 +599,6 @@ class PullClaim(NamedTuple):
 
     release_id: int
     lease: datetime
-
-    def counts_by_gate_and_newest_verdict(self) -> models.QuerySet[Release, dict[str, Any]]:
-        """How many releases of each gate have each verdict as the newest one answered, in one
-        query: rows of `gate_id`, `gate__name`, `newest_verdict` (a VerdictState, or None for a
-        release never asked) and `count`."""
-        newest = Answer.objects.filter(release=OuterRef("pk")).order_by("-asked_at", "-pk").values("state")[:1]
-        return (
-            self.order_by().values("gate_id", "gate__name", newest_verdict=Subquery(newest)).annotate(count=Count("pk"))
-        )
-
-    def outcome_counts_by_gate(self) -> models.QuerySet[Release, dict[str, Any]]:
-        """How many releases of each gate were rolled back and rolled out, in one query: rows of
-        `gate_id`, `gate__name`, `outcome` (an Outcome value) and `count`."""
-        decided = self.order_by().exclude(outcome="")
-        return decided.values("gate_id", "gate__name", "outcome").annotate(count=Count("pk"))
 
 
 class Release(models.Model):

@@ -320,8 +320,6 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         """Newest first, with what the delivery log shows of each."""
         return self.select_related("release", "webhook").defer("body").order_by("-created_at", "-pk")
 
-
-class DeliveryQuerySet(models.QuerySet["Delivery"]):
     def counts_by_status(self) -> dict[str, int]:
         """How many deliveries are in each status (a DeliveryStatus value; none missing), in one query."""
         counted = self.order_by().values_list("status").annotate(count=models.Count("pk"))
