@@ -24,7 +24,7 @@ from typing import Any
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from metrics.models import (
@@ -76,7 +76,7 @@ class DatabaseFigures:
 
 
 def verdicts() -> Metric:
-    family = CounterMetricFamily(
+    family = GaugeMetricFamily(
         "mbreak_verdicts", "Verdicts given, by metric and state.", labels=["metric_id", "metric", "state"]
     )
     for row in Verdict.objects.counts_by_metric_and_state():
@@ -94,7 +94,7 @@ def releases() -> Iterator[Metric]:
         verdict = row["newest_verdict"] or UNANSWERED
         family.add_metric([str(row["gate_id"]), row["gate__name"], verdict], row["count"])
     yield family
-    outcomes = CounterMetricFamily(
+    outcomes = GaugeMetricFamily(
         "mbreak_release_outcomes",
         "Releases whose outcome was recorded, by gate and outcome (rolled back or out).",
         labels=["gate_id", "gate", "outcome"],
@@ -107,7 +107,7 @@ def releases() -> Iterator[Metric]:
 
 
 def gate_judgements() -> Metric:
-    family = CounterMetricFamily(
+    family = GaugeMetricFamily(
         "mbreak_gate_judgements",
         "Releases with an outcome, by gate and whether the gate's verdict then was right, wrong or inconclusive.",
         labels=["gate_id", "gate", "judgement"],
@@ -160,7 +160,7 @@ def jobs() -> Iterator[Metric]:
         (queued if status == JobStatus.QUEUED else running).add_metric([kind], count)
     yield queued
     yield running
-    failures = CounterMetricFamily(
+    failures = GaugeMetricFamily(
         "mbreak_job_failures", "Jobs that failed, by kind and why.", labels=["kind", "failure"]
     )
     for row in Job.objects.failure_counts():
@@ -179,7 +179,7 @@ def jobs() -> Iterator[Metric]:
 
 
 def pull_failures() -> Metric:
-    family = CounterMetricFamily(
+    family = GaugeMetricFamily(
         "mbreak_pull_failures",
         "Pulls of bound metrics that failed, by data source (its id) and what went wrong.",
         labels=["source_id", "kind"],
@@ -192,7 +192,7 @@ def pull_failures() -> Metric:
 
 def webhook_deliveries() -> Iterator[Metric]:
     counts = Delivery.objects.counts_by_status()
-    ended = CounterMetricFamily(
+    ended = GaugeMetricFamily(
         "mbreak_webhook_deliveries", "Webhook deliveries that ended, by status.", labels=["status"]
     )
     for status in ENDED:

@@ -80,8 +80,8 @@ def test_prometheus_scrapes_make_or_break_with_the_readme_s_job(live_server, own
     with running_prometheus(tmp_path, yaml.safe_dump(config)) as prometheus:
         wait_for(prometheus, 'up{job="make-or-break"}', "1")
         rollbacks = Verdict.objects.filter(metric__name="Error rate", state="rollback").count()
-        wait_for(prometheus, 'mbreak_verdicts_total{metric="Error rate",state="rollback"}', str(rollbacks))
-        wait_for(prometheus, 'mbreak_gate_judgements_total{gate="Checkout deploys",judgement="wrong"}', "1")
+        wait_for(prometheus, 'mbreak_verdicts{metric="Error rate",state="rollback"}', str(rollbacks))
+        wait_for(prometheus, 'mbreak_gate_judgements{gate="Checkout deploys",judgement="wrong"}', "1")
         wait_for(prometheus, 'up{job="pipeline-token"}', "0")
         targets = requests.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
         refused = next(target for target in targets if target["labels"]["job"] == "pipeline-token")
