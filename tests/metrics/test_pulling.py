@@ -27,6 +27,8 @@ from metrics.models import (
     Metric,
     MetricQuery,
     Observation,
+    Outcome,
+    OutcomeVia,
     Pull,
     PullingEnded,
     PullOutcome,
@@ -168,6 +170,19 @@ def test_pulling_ends_when_no_metric_of_the_gate_is_bound_any_more(owner: User) 
     release.refresh_from_db()
     assert release.pulling_ended_because == PullingEnded.NOTHING_BOUND
     assert release.next_pull_at is None
+
+
+def test_pulling_ends_when_the_team_records_the_releases_outcome(owner: User) -> None:
+    release = started(bound_gate(owner, closed_url()))
+    release.pull()
+
+    release.record_outcome(Outcome.ROLLOUT, owner, via=OutcomeVia.API, note="promoted by hand")
+
+    release.refresh_from_db()
+    assert release.next_pull_at is None
+    assert release.pulling_ended_because == PullingEnded.OUTCOME
+    assert release.pull() == []
+    assert not Release.objects.due_for_pulling(timezone.now() + timedelta(days=1)).exists()
 
 
 def test_two_beats_never_claim_the_same_release(owner: User) -> None:
