@@ -360,6 +360,8 @@ MBREAK_JOB_RESEND_AFTER = env_int("MBREAK_JOB_RESEND_AFTER", 65 * 60)
 # How often the beat looks for releases whose bound metrics are due to be pulled from their
 # data sources (each release then has a task of its own; a gate pulls at most every 10 s).
 MBREAK_PULL_TICK_SECONDS = env_int("MBREAK_PULL_TICK_SECONDS", 10)
+# Range queries a history fill sends at once: the job waits on the store, not on its own process.
+MBREAK_FILL_READERS = env_int("MBREAK_FILL_READERS", 4)
 # The address people reach this server at: the release links in webhook messages, which are
 # composed by workers, outside any request.
 MBREAK_SITE_URL = os.environ.get("MBREAK_SITE_URL", "http://127.0.0.1:8000").rstrip("/")

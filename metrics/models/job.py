@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -809,32 +810,49 @@ class Job(models.Model):
         """Every minute of each release as `bound` reads it, with the release's decision; or
         `CsvFormatError` naming each release with no value (all are asked), or the first one the
         store could not be asked about (asking again for each release would only wait again)."""
-        from metrics.models.data_source import Variables
+        from metrics.models.data_source import MeasuredMinute, Variables
 
         data = IndicatorColumns()
         unread: list[RowError] = []
         self.report("pulling", 0, len(releases))
-        for done, release in enumerate(releases, start=1):
+        source = bound.source  # read here: the readers below ask the store, never the database
+
+        def read(release: csv_io.PastRelease) -> list[MeasuredMinute] | NoData:
             end = release.started_at + timedelta(minutes=minutes)
-            variables = Variables(key=release.key, version=release.version)
             try:
-                measured = bound.measure_series(variables, release.started_at, end)
+                return bound.measure_series(
+                    Variables(key=release.key, version=release.version), release.started_at, end
+                )
             except NoData as error:
-                reason = _no_data_words(bound.source.name, minutes, error)
-                unread.append(RowError(release.line, None, _of_release(release, reason)))
-                continue
-            except StoreError as error:
-                reason = _store_failure_words(bound.source.name, error)
-                raise CsvFormatError(
-                    wording.gettext("Nothing was stored: the data source could not be asked."),
-                    [RowError(release.line, None, _of_release(release, reason))],
-                ) from error
-            if too_large := [minute for minute in measured if abs(minute.value) > csv_io.LARGEST_NUMBER]:
-                reason = _too_large_words(too_large[0].minutes, too_large[0].value)
-                unread.append(RowError(release.line, None, _of_release(release, reason)))
-            for minute in measured:
-                data.append(value=minute.value, time=float(minute.minutes), decision=release.decision)
-            self.report("pulling", done, len(releases))
+                return error
+
+        # A few range queries at once (`MBREAK_FILL_READERS`): the job waits on the store, not on
+        # this process. Their answers are taken in the file's order; the first store failure
+        # stops the fill, and the queries not started yet are not sent.
+        readers = ThreadPoolExecutor(max_workers=max(1, settings.MBREAK_FILL_READERS))
+        done = 0  # the releases whose answer was taken
+        try:
+            for release, measured in zip(releases, readers.map(read, releases), strict=True):
+                done += 1
+                if isinstance(measured, NoData):
+                    reason = _no_data_words(source.name, minutes, measured)
+                    unread.append(RowError(release.line, None, _of_release(release, reason)))
+                    continue
+                if too_large := [minute for minute in measured if abs(minute.value) > csv_io.LARGEST_NUMBER]:
+                    reason = _too_large_words(too_large[0].minutes, too_large[0].value)
+                    unread.append(RowError(release.line, None, _of_release(release, reason)))
+                for minute in measured:
+                    data.append(value=minute.value, time=float(minute.minutes), decision=release.decision)
+                self.report("pulling", done, len(releases))
+        except StoreError as error:
+            failed = releases[done]  # the one whose answer was being taken
+            reason = _store_failure_words(source.name, error)
+            raise CsvFormatError(
+                wording.gettext("Nothing was stored: the data source could not be asked."),
+                [RowError(failed.line, None, _of_release(failed, reason))],
+            ) from error
+        finally:
+            readers.shutdown(wait=True, cancel_futures=True)
         if unread:
             message = wording.ngettext(
                 "Nothing was stored: %(count)d release could not be filled.",

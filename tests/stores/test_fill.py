@@ -5,8 +5,14 @@ side, and stored as one import batch, all or nothing, undoable like an upload.""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -311,3 +317,72 @@ def test_a_value_too_large_to_learn_from_fails_the_fill_naming_its_line(
         f"Line 2: minute 1's value {history_value(11) * 1e41!r} is too large to learn from (at most 3.4e+38)"
     ]
     assert not Indicator.objects.exists()
+
+
+class SlowRangeQueries(ThreadingHTTPServer):
+    """A store answering Prometheus' range queries (one series, 1 every step) after `delay`
+    seconds each, counting how many it held at once."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(("127.0.0.1", 0), SlowRangeQueryHandler)
+        self.delay, self.in_flight, self.most_at_once, self.answered = delay, 0, 0, 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class SlowRangeQueryHandler(BaseHTTPRequestHandler):
+    server: SlowRangeQueries
+
+    def do_POST(self) -> None:
+        form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        start, end, step = (float(form[name][0]) for name in ("start", "end", "step"))
+        with self.server.lock:
+            self.server.in_flight += 1
+            self.server.most_at_once = max(self.server.most_at_once, self.server.in_flight)
+        time.sleep(self.server.delay)
+        with self.server.lock:
+            self.server.in_flight -= 1
+            self.server.answered += 1
+        steps = int((end - start) // step) + 1
+        values = [[start + index * step, "0.5"] for index in range(steps)]
+        body = json.dumps(
+            {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": values}]}}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_store() -> Iterator[SlowRangeQueries]:
+    server = SlowRangeQueries(delay=0.3)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_fill_asks_a_few_range_queries_at_once_and_stores_them_in_the_files_order(
+    slow_store: SlowRangeQueries, metric: Metric, owner: User, settings
+) -> None:
+    settings.MBREAK_FILL_READERS = 3
+    bound(metric, slow_store.url)
+    releases = [f"{moment(10 + 30 * index)},{'rollback' if index % 2 else 'rollout'}" for index in range(6)]
+
+    job = metric.queue_fill(fill_file(*releases), 5, owner, file_name="releases.csv")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE, job.outcome()
+    assert slow_store.answered == 6  # one range query a release
+    assert slow_store.most_at_once == 3  # as many at once as MBREAK_FILL_READERS, never more
+    decisions = [decision for _value, decision, _time in stored(metric)]
+    assert decisions == [0] * 5 + [1] * 5 + [0] * 5 + [1] * 5 + [0] * 5 + [1] * 5  # the file's order
