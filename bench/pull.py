@@ -36,14 +36,15 @@ exporter serving one live series per release and metric (`bench_pulled_<m>{relea
   `requests.post`, their JSON read ("raw"). Between rounds the fill is undone (not timed). The
   range queries Prometheus answered during each fill are counted from its own
   `prometheus_http_requests_total{handler="/api/v1/query_range"}`: must be `--past-releases`.
-  The job's time is split: "reading", the 100 `measure_series` calls (timed apart: the store
+  The job's time is split: "reading", the 100 `measure_series` calls (`MBREAK_FILL_READERS`
+  at once, 4 unless set: timed from the first one's start to the last one's end; the store
   made from the data source, each query rendered, asked, and its answer read into minutes),
   and "storing and rest" (the file kept and parsed, the job's progress, the 12,000 minutes
   stored as one import batch: an upload's path, measured by bench/jobs.py against a raw COPY).
-  Target: raw ÷ reading ≥ 0.5 (best round of each); raw ÷ the whole job is shown.
+  Target: raw ÷ the whole job ≥ 0.5 (best round of each); raw ÷ reading is shown.
 
 Exit status 1 if a release's observation was an interval or more late, a pull failed, pulling
-ended early, a fill did not send exactly one range query per release, or raw ÷ reading < 0.5
+ended early, a fill did not send exactly one range query per release, or raw ÷ job < 0.5
 (but for the figures' targets, not with --figures-only).
 """
 
@@ -106,7 +107,7 @@ POLLING_COLUMNS = [
 ]
 FILLING_COLUMNS = [
     *[("fill job s", ">10.3f"), ("reading s", ">9.3f"), ("storing and rest s", ">18.3f"), ("raw s", ">6.3f")],
-    *[("range queries sent", ">24"), ("raw ÷ reading (≥ 0.5)", ">21"), ("raw ÷ job", ">9.2f")],
+    *[("range queries sent", ">24"), ("raw ÷ reading", ">13.2f"), ("raw ÷ job (≥ 0.5)", ">17")],
 ]
 
 
@@ -324,7 +325,9 @@ def fill(arguments: argparse.Namespace, prepared: dict[str, Any], prometheus_url
         }
         for key, start in starts
     ]
-    reading: list[float] = []
+    # Each round's reading: the wall time from the first range query's start to the last one's
+    # end (the job asks MBREAK_FILL_READERS of them at once: their own times would overlap).
+    spans: list[list[float]] = []
     measure_series = MetricQuery.measure_series
 
     def timed_measure_series(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -332,7 +335,9 @@ def fill(arguments: argparse.Namespace, prepared: dict[str, Any], prometheus_url
         try:
             return measure_series(self, *args, **kwargs)
         finally:
-            reading[-1] += time.perf_counter() - started
+            ended = time.perf_counter()
+            span = spans[-1]
+            span[0], span[1] = min(span[0], started), max(span[1], ended)
 
     result = Filling(arguments.past_releases, arguments.past_minutes, [], [], [], [], 0)
     MetricQuery.measure_series = timed_measure_series  # type: ignore[method-assign]
@@ -340,7 +345,7 @@ def fill(arguments: argparse.Namespace, prepared: dict[str, Any], prometheus_url
         for round_number in range(arguments.rounds):
             log(f"filling, round {round_number + 1} of {arguments.rounds}…")
             before = range_queries_answered(prometheus_url)
-            reading.append(0.0)
+            spans.append([math.inf, -math.inf])
             started = time.perf_counter()
             job = filled.queue_fill(
                 Upload(file, hashlib.sha256(file).hexdigest()),
@@ -364,7 +369,7 @@ def fill(arguments: argparse.Namespace, prepared: dict[str, Any], prometheus_url
             ImportBatch.objects.get(jobs=ended).undo()
     finally:
         MetricQuery.measure_series = measure_series  # type: ignore[method-assign]
-    result.reading_s = reading
+    result.reading_s = [end - start for start, end in spans]
     return result
 
 
@@ -458,16 +463,16 @@ def print_filling(result: Filling) -> list[str]:
                 rest,
                 raw,
                 ", ".join(map(str, result.range_queries)),
-                ratio_verdict(raw / reading, FILL_RATIO_TARGET, at_least=True),
-                raw / ours,
+                raw / reading,
+                ratio_verdict(raw / ours, FILL_RATIO_TARGET, at_least=True),
             )
         ],
     )
     missed = []
     if any(count != result.releases for count in result.range_queries):
         missed.append(f"a fill sent {result.range_queries} range queries, not {result.releases}")
-    if raw / reading < FILL_RATIO_TARGET:
-        missed.append(f"raw ÷ reading {raw / reading:.2f} (target ≥ {FILL_RATIO_TARGET})")
+    if raw / ours < FILL_RATIO_TARGET:
+        missed.append(f"raw ÷ job {raw / ours:.2f} (target ≥ {FILL_RATIO_TARGET})")
     return missed
 
 
