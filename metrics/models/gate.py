@@ -812,6 +812,12 @@ class Release(models.Model):
         Returns the batch (None when there was nothing to label)."""
         for earlier in self.label_batches.filter(undone_at__isnull=True, rows__gt=0):
             earlier.undo()
+        # Locked as `Verdict.add_feedback` locks them (the metrics first, then the verdicts): of
+        # a feedback and an outcome at once, the second sees the first's label.
+        metric_ids = self.observations.order_by().values("metric_id")
+        list(Metric.objects.select_for_update().filter(pk__in=metric_ids).order_by("pk").values_list("pk", flat=True))
+        verdicts = Verdict.objects.select_for_update(of=("self",)).filter(observation__release=self)
+        list(verdicts.order_by("pk").values_list("pk", flat=True))
         observations = list(
             self.observations.filter(verdict__feedback_indicator__isnull=True)
             .select_related("verdict")

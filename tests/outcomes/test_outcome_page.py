@@ -256,3 +256,25 @@ def test_a_metrics_labelled_indicators_say_which_release_they_came_from(
     assert [row[3].endswith("from the outcome of release checkout-web") for row in rows] == [True, True] + [False] * (
         len(rows) - 2
     )
+
+
+def test_a_verdict_its_release_outcome_labelled_names_the_release_and_refuses_feedback(
+    client: Client, owner: User, release: Release
+) -> None:
+    observed(release, owner, BAD_VALUE, 12)
+    release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.PAGE)
+    verdict = release.observations.get(metric__name="Error rate").verdict
+    client.force_login(owner)
+
+    shown = client.get(verdict.get_absolute_url()).content.decode()
+    assert 'data-testid="labelled-by"' in shown
+    assert "labels it “Rolled back”" in shown
+    assert reverse("metrics:feedback", args=[verdict.pk]) not in shown  # no form to fill in vain
+
+    before = outcome_state()
+    response = client.post(reverse("metrics:feedback", args=[verdict.pk]), {"decided": Decision.ROLLOUT}, follow=True)
+
+    assert messages_of(response) == [
+        "This observation is labelled by the outcome of release “checkout-web”: change the release's outcome instead."
+    ]
+    assert outcome_state() == before
