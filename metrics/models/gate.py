@@ -726,7 +726,7 @@ class Release(models.Model):
 
         The first outcome keeps what the gate said then (`gate_said`: its real verdict, dry run or
         not, and from which minute). Every observation of the release becomes a labelled
-        indicator of its metric (`label_batch`), observe-only metrics included, and its pulling
+        indicator of its metric (`outcome_labels`), observe-only metrics included, and its pulling
         ends. A change of outcome, the gate owner's alone, undoes the earlier labels and labels
         again; every outcome recorded is logged (`outcome_changes`).
 
@@ -874,13 +874,9 @@ class Release(models.Model):
         return [
             fill
             for fill in fills.order_by("created_at", "pk")
-            if fill.fill_minutes is not None and self.started_at + timedelta(minutes=fill.fill_minutes) <= fill.created_at
+            if fill.fill_minutes is not None
+            and self.started_at + timedelta(minutes=fill.fill_minutes) <= fill.created_at
         ]
-
-    @property
-    def label_batch(self) -> ImportBatch | None:
-        """The labels its outcome gave (not undone), if any."""
-        return self.label_batches.filter(undone_at__isnull=True).order_by("-created_at", "-pk").first()
 
     @property
     def gate_was(self) -> str:

@@ -48,7 +48,9 @@ def test_the_metric_page_lists_the_labels_of_a_deleted_release_and_its_owner_und
     assert response.status_code == 200
     assert not Indicator.objects.filter(batch=batch).exists()
     assert ImportBatch.objects.get(pk=batch.pk).undone_at is not None
-    assert messages_of(response) == ["Undone: the 2 indicators of “Outcome of release checkout-web: rolled back” were deleted."]
+    assert messages_of(response) == [
+        "Undone: the 2 indicators of “Outcome of release checkout-web: rolled back” were deleted."
+    ]
 
 
 def test_who_recorded_the_outcome_undoes_the_labels_of_a_deleted_release(

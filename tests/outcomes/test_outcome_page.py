@@ -207,7 +207,7 @@ def test_the_labels_are_undone_from_the_release_page_and_the_outcome_stays(
     observed(release, owner, BAD_VALUE, 3, 12)
     client.force_login(owner)
     record(client, release, "rollback", follow=True)
-    batch = Release.objects.get(pk=release.pk).label_batch
+    batch = Release.objects.get(pk=release.pk).outcome_labels
     assert batch is not None
 
     response = client.post(reverse("metrics:undo_import", args=[batch.pk]), follow=True)
@@ -227,7 +227,7 @@ def test_a_stranger_cannot_undo_a_releases_labels_and_nothing_changes(
 ) -> None:
     observed(release, owner, BAD_VALUE, 12)
     release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.API)
-    batch = Release.objects.get(pk=release.pk).label_batch
+    batch = Release.objects.get(pk=release.pk).outcome_labels
     assert batch is not None
     client.force_login(stranger)
 

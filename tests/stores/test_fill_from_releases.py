@@ -121,7 +121,7 @@ def test_a_release_whose_outcome_labelled_its_observations_of_the_metric_is_left
     of_another.observe(other, 900, owner, minutes=3)
     for release in (observed, undone, of_another):
         release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.API)
-    Release.objects.get(pk=undone.pk).label_batch.undo()  # type: ignore[union-attr]
+    Release.objects.get(pk=undone.pk).outcome_labels.undo()  # type: ignore[union-attr]
     before = list(metric.indicators.values_list("pk", flat=True))
 
     job = metric.queue_fill_from_releases(10, owner)
@@ -364,7 +364,7 @@ def test_labels_given_after_a_fill_read_their_release_warn_on_its_page_that_it_m
     release = release_in(gate_of(metric, owner), 10)
     release.observe(metric, 900, owner, minutes=3)
     release.record_outcome(Outcome.ROLLOUT, owner, via=OutcomeVia.PAGE)
-    Release.objects.get(pk=release.pk).label_batch.undo()  # type: ignore[union-attr]
+    Release.objects.get(pk=release.pk).outcome_labels.undo()  # type: ignore[union-attr]
     metric.queue_fill_from_releases(10, owner)
     client.force_login(owner)
     assert "may count twice" not in client.get(release.get_absolute_url()).content.decode()
