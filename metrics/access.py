@@ -118,10 +118,17 @@ def get_job_for_dismissal(user: User | AnonymousUser, job_id: int) -> Job:
 
 def get_batch(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
     """An uploaded file is as visible as its metric: the shared catalogue. A release's labels
-    (of no one metric) are as visible as the release."""
+    (of no one metric) are as visible as the release; once it is deleted, as the metrics they
+    went into (the catalogue)."""
     batches = ImportBatch.objects.listed().select_related("metric", "release__gate")
-    visible = Q(metric__in=Metric.objects.visible_to(user)) | Q(
-        metric__isnull=True, release__in=Release.objects.visible_to(user)
+    visible = (
+        Q(metric__in=Metric.objects.visible_to(user))
+        | Q(metric__isnull=True, release__in=Release.objects.visible_to(user))
+        | Q(
+            metric__isnull=True,
+            release__isnull=True,
+            pk__in=Indicator.objects.filter(metric__in=Metric.objects.visible_to(user)).values("batch_id"),
+        )
     )
     return get_object_or_404(batches.filter(visible), pk=batch_id)
 
@@ -129,6 +136,13 @@ def get_batch(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
 def get_batch_for_undo(user: User | AnonymousUser, batch_id: int) -> ImportBatch:
     batch = get_batch(user, batch_id)
     if not batch.can_undo(user):
+        if batch.metric is None and batch.release is None:
+            raise PermissionDenied(
+                _(
+                    "Only who recorded the release's outcome, or the owner of every metric its labels went into, "
+                    "may undo them (the release was deleted)."
+                )
+            )
         if batch.metric is None:
             raise PermissionDenied(
                 _("Only who recorded the release's outcome, or the gate's owner, may undo the labels it gave.")

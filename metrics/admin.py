@@ -99,9 +99,23 @@ class GateAdmin(admin.ModelAdmin[Gate]):
 
 @admin.register(Release)
 class ReleaseAdmin(admin.ModelAdmin[Release]):
-    list_display = ["name", "version", "gate", "started_at", "created_by"]
+    """A release's outcome is shown, not edited: it is recorded through `Release.record_outcome`
+    (the page, the API, the CLI, the webhooks), which logs it, labels the observations and
+    announces it; an edit here would do none of that."""
+
+    list_display = ["name", "version", "gate", "started_at", "created_by", "outcome"]
     list_select_related = ["gate", "created_by"]
     raw_id_fields = ["gate", "created_by"]
+    readonly_fields = [
+        "outcome",
+        "outcome_at",
+        "outcome_by",
+        "outcome_via",
+        "outcome_note",
+        "gate_said",
+        "gate_said_at_minute",
+        "announced_state",
+    ]
 
 
 class DataSourceAdminForm(forms.ModelForm[DataSource]):

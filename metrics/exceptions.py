@@ -97,6 +97,25 @@ class FeedbackAlreadyGiven(DomainError):
         super().__init__(gettext("What was decided for this verdict has already been recorded."))
 
 
+class LabelledByOutcome(FeedbackAlreadyGiven):
+    """The verdict's observation is labelled by its release's outcome: one point has one label,
+    and the release's outcome says it for all of its observations (changing it relabels them)."""
+
+    code = "labelled_by_outcome"
+
+    def __init__(self, verdict: Verdict, release: Release) -> None:
+        self.verdict = verdict
+        self.release = release
+        DomainError.__init__(
+            self,
+            gettext(
+                "This observation is labelled by the outcome of release “%(release)s”: change the release's "
+                "outcome instead."
+            )
+            % {"release": release},
+        )
+
+
 def _earlier_file(earlier: ImportBatch) -> dict[str, str]:
     """What a refusal says of the earlier import of the same file: into which metric, when, by whom, how many rows."""
     return {

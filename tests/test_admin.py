@@ -9,7 +9,7 @@ from django.db import models
 from django.test import Client
 from django.urls import reverse
 
-from metrics.models import Gate, GateMetric, Indicator, Metric, TrainedModel
+from metrics.models import Gate, GateMetric, Indicator, Metric, Outcome, OutcomeVia, Release, TrainedModel
 from tests.factories import IndicatorFactory, MetricFactory
 from tests.pages import control
 from tests.refusals import changes_nothing
@@ -347,3 +347,54 @@ def test_staff_set_a_metrics_bad_direction(client: Client, superuser: User, metr
 
     assert control(page, "bad_direction")
     assert "lower is worse" in page
+
+
+OUTCOME_FIELDS = (
+    "outcome",
+    "outcome_at",
+    "outcome_by",
+    "outcome_via",
+    "outcome_note",
+    "gate_said",
+    "gate_said_at_minute",
+    "announced_state",
+)
+
+
+def test_staff_see_a_releases_outcome_but_cannot_change_it_in_the_admin(
+    client: Client, superuser: User, gate: Gate
+) -> None:
+    """An outcome is recorded through the release page, the API, the CLI or a webhook, which log
+    it, label its observations and announce it; an edit in the admin would do none of that."""
+    release = Release.objects.create(gate=gate, name="checkout-web", created_by=gate.owner)
+    release.record_outcome(Outcome.ROLLBACK, gate.owner, via=OutcomeVia.PAGE, note="p99 doubled")
+    client.force_login(superuser)
+    before = list(Release.objects.values(*OUTCOME_FIELDS))
+
+    page = client.get(admin_url(Release, "change", release.pk)).content.decode()
+    response = client.post(
+        admin_url(Release, "change", release.pk),
+        {
+            "gate": str(gate.pk),
+            "name": "checkout-web",
+            "version": "",
+            "key": "",
+            "started_at_0": release.started_at.date().isoformat(),
+            "started_at_1": release.started_at.time().isoformat(timespec="seconds"),
+            "created_by": str(gate.owner_id),
+            "pulling_ended_because": "",
+            "outcome": "rollout",
+            "outcome_via": "api",
+            "outcome_note": "edited",
+            "gate_said": "rollout",
+            "announced_state": "rollout",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    assert list(Release.objects.values(*OUTCOME_FIELDS)) == before
+    for name in OUTCOME_FIELDS:
+        with pytest.raises(KeyError):
+            control(page, name)
+    assert "p99 doubled" in page  # shown, read-only

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from api.serializers import ReleaseSerializer
 from api.serializers.argo import ArgoNotificationSerializer
 from api.views.common import answer, caller, request_body
-from metrics.access import get_release_by_key
+from metrics.access import get_release_by_key_for_outcome
 from metrics.argo import ArgoEvent, record_notification
 
 
@@ -26,6 +26,6 @@ class ArgoNotifications(APIView):
         data = ArgoNotificationSerializer(data=request_body(request))
         data.is_valid(raise_exception=True)
         sent = data.validated_data
-        release = get_release_by_key(request.user, gate_id, sent["key"], may_start=False)
+        release = get_release_by_key_for_outcome(request.user, gate_id, sent["key"])
         record_notification(release, caller(request), ArgoEvent(sent["event"]), sent["message"])
         return answer(ReleaseSerializer, release, request)

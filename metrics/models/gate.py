@@ -49,7 +49,7 @@ from metrics.models.data_source import (
     store_error_words,
 )
 from metrics.models.indicator import ImportBatch, Indicator
-from metrics.models.metric import Decision, Labelled, Metric, ReleasesToFill
+from metrics.models.metric import FILL_FROM_RELEASES, Decision, Labelled, Metric, ReleasesToFill
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Source, Verdict, VerdictState
 from stores.errors import Kind, NoData, StoreError
@@ -726,7 +726,7 @@ class Release(models.Model):
 
         The first outcome keeps what the gate said then (`gate_said`: its real verdict, dry run or
         not, and from which minute). Every observation of the release becomes a labelled
-        indicator of its metric (`label_batch`), observe-only metrics included, and its pulling
+        indicator of its metric (`outcome_labels`), observe-only metrics included, and its pulling
         ends. A change of outcome, the gate owner's alone, undoes the earlier labels and labels
         again; every outcome recorded is logged (`outcome_changes`).
 
@@ -812,6 +812,12 @@ class Release(models.Model):
         Returns the batch (None when there was nothing to label)."""
         for earlier in self.label_batches.filter(undone_at__isnull=True, rows__gt=0):
             earlier.undo()
+        # Locked as `Verdict.add_feedback` locks them (the metrics first, then the verdicts): of
+        # a feedback and an outcome at once, the second sees the first's label.
+        metric_ids = self.observations.order_by().values("metric_id")
+        list(Metric.objects.select_for_update().filter(pk__in=metric_ids).order_by("pk").values_list("pk", flat=True))
+        verdicts = Verdict.objects.select_for_update(of=("self",)).filter(observation__release=self)
+        list(verdicts.order_by("pk").values_list("pk", flat=True))
         observations = list(
             self.observations.filter(verdict__feedback_indicator__isnull=True)
             .select_related("verdict")
@@ -845,10 +851,32 @@ class Release(models.Model):
         )
         return batch
 
-    @property
-    def label_batch(self) -> ImportBatch | None:
-        """The labels its outcome gave (not undone), if any."""
-        return self.label_batches.filter(undone_at__isnull=True).order_by("-created_at", "-pk").first()
+    def fills_that_may_count_it_twice(self) -> list[ImportBatch]:
+        """The kept history fills from the releases recorded here (`Metric.queue_fill_from_releases`)
+        that may have read this release into a metric its live labels are in: by its gate's owner,
+        after its first outcome was recorded and its first minutes were over, and before these
+        labels were given (labels given before a fill kept it out of the fill). A fill does not
+        keep which releases it read, so "may": its page warns, and undoing one of the two fixes it."""
+        labels = self.outcome_labels
+        first_outcome = self.outcome_changes.order_by("recorded_at").values_list("recorded_at", flat=True).first()
+        if labels is None or labels.undone_at is not None or first_outcome is None:
+            return []
+        fills = ImportBatch.objects.filter(
+            metric__in=Indicator.objects.filter(batch=labels).values("metric_id"),
+            delimiter=FILL_FROM_RELEASES,
+            fill_minutes__isnull=False,
+            undone_at__isnull=True,
+            rows__gt=0,
+            uploaded_by=self.gate.owner_id,
+            created_at__gte=first_outcome,
+            created_at__lt=labels.created_at,
+        ).select_related("metric")
+        return [
+            fill
+            for fill in fills.order_by("created_at", "pk")
+            if fill.fill_minutes is not None
+            and self.started_at + timedelta(minutes=fill.fill_minutes) <= fill.created_at
+        ]
 
     @property
     def gate_was(self) -> str:

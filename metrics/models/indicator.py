@@ -291,6 +291,14 @@ class ImportBatchQuerySet(models.QuerySet["ImportBatch"]):
         # With a history fill's source: the lists name it.
         return self.select_related("uploaded_by", "source").order_by("-created_at", "-pk")
 
+    def into(self, metric: Metric) -> ImportBatchQuerySet:
+        """The files imported into `metric`, and the labels of releases deleted since (their gate
+        with them) that are in its history: only its page lists those any more."""
+        orphaned = Indicator.objects.filter(
+            metric=metric, batch__metric__isnull=True, batch__release__isnull=True
+        ).values("batch_id")
+        return self.filter(Q(metric=metric) | Q(pk__in=orphaned))
+
     def listed(self) -> ImportBatchQuerySet:
         """Newest first, with the id of each one's latest import job (`job_id`), without the
         file a queued import still holds."""
@@ -389,15 +397,26 @@ class ImportBatch(models.Model):
             return self.release.get_absolute_url()
         return reverse("metrics:list")
 
+    @property
+    def is_of_a_deleted_release(self) -> bool:
+        """A release's labels whose release was deleted since (with its gate)."""
+        return self.metric_id is None and self.release_id is None  # an upload goes with its metric
+
     def can_undo(self, user: User | AnonymousUser) -> bool:
-        """Who sent it, or whoever owns where its rows went: the metric, or the release's gate."""
+        """Who sent it, or whoever owns where its rows went: the metric, or the release's gate.
+        A release's labels whose release was deleted since (with its gate): who recorded the
+        outcome, or the owner of every metric they went into (an undo takes the whole batch:
+        not one metric's owner while another's rows are in it)."""
         if not user.is_authenticated:
             return False
+        if user.pk is not None and user.pk == self.uploaded_by_id:
+            return True
         if self.metric is not None:
-            return user.pk in (self.uploaded_by_id, self.metric.owner_id)
+            return user.pk == self.metric.owner_id
         if self.release is not None:
-            return user.pk in (self.uploaded_by_id, self.release.gate.owner_id)
-        return user.pk == self.uploaded_by_id
+            return user.pk == self.release.gate.owner_id
+        rows = self.indicators.all()
+        return rows.exists() and not rows.exclude(metric__owner=user.pk).exists()
 
     def undo(self) -> int:
         """Delete every indicator this file stored (the metric's models become stale); return how many.

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.exceptions import FeedbackAlreadyGiven
+from metrics.exceptions import FeedbackAlreadyGiven, LabelledByOutcome
 from metrics.formatting import grouped, number, percent
 from metrics.models.indicator import Indicator
 from metrics.models.metric import BadDirection, Decision, Metric
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
     from metrics.models.data_source import Pull
+    from metrics.models.gate import Release
     from metrics.models.trained_model import TrainedModel
     from predictor.explain import Leaf
 
@@ -403,6 +404,12 @@ class Verdict(models.Model):
         confirmed = (self.decided == Decision.ROLLBACK) == (self.state == VerdictState.ROLLBACK)
         return "confirmed" if confirmed else "overridden"
 
+    @property
+    def labelled_by(self) -> Release | None:
+        """The release whose outcome labelled its observation (its labels not undone), if any."""
+        label = Indicator.objects.filter(observation__verdict=self).select_related("observation__release").first()
+        return label.observation.release if label is not None and label.observation is not None else None
+
     def can_give_feedback(self, user: User | AnonymousUser) -> bool:
         """Who asked, and the metric's owner, know what was decided."""
         return user.is_authenticated and user.pk in (self.asked_by_id, self.metric.owner_id)
@@ -410,7 +417,9 @@ class Verdict(models.Model):
     def add_feedback(self, decided: int, note: str, user: User) -> Indicator:
         """Record what was actually decided: one labelled indicator of the metric, which the next
         training learns from. Raises `PermissionDenied` for another user, `FeedbackAlreadyGiven` once given,
-        `MetricDeleted` if the metric was deleted meanwhile."""
+        `LabelledByOutcome` when its observation is labelled by its release's outcome (one point has
+        one label: the release's outcome is changed, or its labels undone, instead), `MetricDeleted`
+        if the metric was deleted meanwhile."""
         if not self.can_give_feedback(user):
             raise PermissionDenied(
                 gettext("Only who asked for this verdict, or the metric's owner, may say what was decided.")
@@ -422,6 +431,10 @@ class Verdict(models.Model):
             locked = Verdict.objects.select_for_update().get(pk=self.pk)
             if locked.decided is not None:
                 raise FeedbackAlreadyGiven(locked)
+            # Under the same locks as `Release._label`: of an outcome and a feedback at once, the
+            # second sees the first's label.
+            if (release := locked.labelled_by) is not None:
+                raise LabelledByOutcome(locked, release)
             indicator = self.metric.add_indicator(value=self.value, decision=decided, time=self.minutes, user=user)
             self.decided, self.feedback_note, self.feedback_by = decided, note, user
             self.feedback_at, self.feedback_indicator = timezone.now(), indicator

@@ -15,7 +15,7 @@ from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_metric, get_metric_for_deletion, get_metric_for_settings
 from metrics.exceptions import DuplicateMetric, MetricDeleted
 from metrics.forms import FillForm, IndicatorForm, MetricFilterForm, MetricForm, MetricSettingsForm
-from metrics.models import Indicator, Job, Metric, MetricQuery, Release, next_scheduled_retraining
+from metrics.models import ImportBatch, Indicator, Job, Metric, MetricQuery, Release, next_scheduled_retraining
 from metrics.models.metric import DEFAULT_FILL_MINUTES, left_out_words
 
 METRICS_PER_PAGE = 20
@@ -108,8 +108,8 @@ def render_detail(
     *,
     fill_form: FillForm | None = None,
 ) -> HttpResponse:
-    # A release outcome's label says which release it came from.
-    indicators = metric.indicators.newest_first().select_related("observation__release")
+    # A release outcome's label says which release it came from (or that it was deleted since).
+    indicators = metric.indicators.newest_first().select_related("observation__release", "batch")
     page = CountedPaginator(indicators, INDICATORS_PER_PAGE, count=metric.indicator_count).get_page(
         request.GET.get("page")
     )
@@ -124,7 +124,7 @@ def render_detail(
         "retraining": metric.retraining(),
         "versions": metric.trained_models.defer("artifact", "chart_sample").order_by("-version"),
         "feedback": metric.feedback_summary(),
-        "batches": metric.batches.newest_first().filter(rows__gt=0)[:10],
+        "batches": ImportBatch.objects.into(metric).newest_first().filter(rows__gt=0)[:10],
         "jobs": metric.jobs.active().select_related("requested_by", "metric").order_by("created_at"),
         "failed_imports": Job.objects.failed_imports_to_show(request.user).filter(metric=metric),
         "can_delete_metric": metric.can_delete(request.user),

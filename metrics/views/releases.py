@@ -53,6 +53,7 @@ def render_release(
         "outcome_changes": release.outcome_changes.select_related("recorded_by") if release.outcome else (),
         "labels": labels,
         "can_undo_labels": labels is not None and labels.can_undo(request.user),
+        "fills_that_may_count_it_twice": release.fills_that_may_count_it_twice(),
     }
     return render(request, "metrics/release_detail.html", context, status=status)
 

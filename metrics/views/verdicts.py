@@ -69,7 +69,10 @@ def render_verdict(
             "metric": verdict.metric,
             "figure": verdict.figure(chart_labels()),
             "feedback_form": feedback_form,
-            "can_give_feedback": verdict.can_give_feedback(request.user) and verdict.decided is None,
+            "labelled_by": (labelled_by := verdict.labelled_by),
+            "can_give_feedback": verdict.can_give_feedback(request.user)
+            and verdict.decided is None
+            and labelled_by is None,
             # Where and how a pulled value was read is its source's owner's to see.
             "shows_source": verdict.provenance is not None and verdict.provenance.shows_source_to(request.user),
             "current_candidate": verdict.metric.current_candidate() if verdict.is_stale else None,

@@ -84,8 +84,8 @@ def test_a_notification_records_the_outcome_its_event_says_through_argo(
         "Argo Rollouts ended shop/checkout-web.",
     )
     assert stored.gate_was == gate_was  # the gate said rollback
-    assert stored.label_batch is not None
-    assert stored.label_batch.rows == 2
+    assert stored.outcome_labels is not None
+    assert stored.outcome_labels.rows == 2
 
 
 def test_the_same_notification_again_changes_nothing(client: Client, owner: User, gate: dict, release: Release) -> None:
@@ -159,7 +159,7 @@ def test_a_notification_that_is_not_one_is_a_400_naming_its_field_and_changes_no
 @pytest.mark.parametrize(
     ("who", "status", "code"),
     [
-        ("stranger", 403, "forbidden"),
+        ("stranger", 403, "permission_denied"),  # as the key's outcome endpoint refuses them
         ("read-only", 403, "read_only_token"),
         ("nobody", 401, "not_authenticated"),
     ],
@@ -317,3 +317,21 @@ def test_the_readme_notification_for_a_rollout_the_gate_never_judged_records_not
         [(status, answer)] = engine.fire("on-rollout-completed", SAMPLE_ROLLOUT)  # a first deployment
 
     assert (status, answer["code"]) == (404, "not_found")
+
+
+def test_a_stranger_is_refused_in_the_words_of_the_keys_outcome_endpoint(
+    client: Client, stranger: User, gate: dict, release: Release
+) -> None:
+    by_key = reverse("api:key_outcome", args=[gate["id"], release.key])
+
+    from_argo = notify(client, gate, bearer(stranger), event="on-rollout-aborted")
+    from_the_api = client.post(
+        by_key, {"outcome": "rollback"}, content_type="application/json", headers=bearer(stranger)
+    )
+
+    assert from_argo.status_code == from_the_api.status_code == 403
+    assert (
+        from_argo.json()["detail"]
+        == from_the_api.json()["detail"]
+        == ("Only the gate's owner, or whoever opened this release, may record its outcome.")
+    )

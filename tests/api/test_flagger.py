@@ -426,8 +426,8 @@ def test_a_yes_to_the_rollback_hook_records_the_rollback_through_flagger(
     assert (release.outcome, release.outcome_via, release.outcome_by) == ("rollback", "flagger", owner)
     assert release.outcome_note == "Flagger was told to roll back the canary test/podinfo (its rollback hook)."
     assert list(release.outcome_changes.values_list("outcome", "previous", "via")) == [("rollback", "", "flagger")]
-    assert release.label_batch is not None
-    assert release.label_batch.rows == 2  # both observations labelled rolled back
+    assert release.outcome_labels is not None
+    assert release.outcome_labels.rows == 2  # both observations labelled rolled back
 
 
 def test_flagger_calling_again_after_its_rollback_changes_nothing(

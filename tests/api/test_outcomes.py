@@ -47,7 +47,7 @@ def test_the_owner_records_an_outcome_and_the_release_says_it_with_its_labels(
 
     assert response.status_code == 200, response.json()
     recorded = response.json()
-    batch = Release.objects.get(pk=rolled_back["id"]).label_batch
+    batch = Release.objects.get(pk=rolled_back["id"]).outcome_labels
     assert batch is not None
     assert recorded == {
         "outcome": "rollback",

@@ -40,7 +40,7 @@ def test_the_operator_records_an_outcome_by_the_releases_id(owner: User, release
     lines = output.splitlines()
     assert lines[0] == "Recorded: checkout-web (Checkout deploys) was rolled back."
     assert lines[1].strip().endswith("; the team rolled back: the gate was right.")
-    batch = Release.objects.get(pk=release.pk).label_batch
+    batch = Release.objects.get(pk=release.pk).outcome_labels
     assert batch is not None
     assert lines[2].strip() == f"4 observations became labelled indicators (import {batch.pk})."
     assert lines[3] == f"Release page: /releases/{release.pk}/"

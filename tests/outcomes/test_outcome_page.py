@@ -207,7 +207,7 @@ def test_the_labels_are_undone_from_the_release_page_and_the_outcome_stays(
     observed(release, owner, BAD_VALUE, 3, 12)
     client.force_login(owner)
     record(client, release, "rollback", follow=True)
-    batch = Release.objects.get(pk=release.pk).label_batch
+    batch = Release.objects.get(pk=release.pk).outcome_labels
     assert batch is not None
 
     response = client.post(reverse("metrics:undo_import", args=[batch.pk]), follow=True)
@@ -227,7 +227,7 @@ def test_a_stranger_cannot_undo_a_releases_labels_and_nothing_changes(
 ) -> None:
     observed(release, owner, BAD_VALUE, 12)
     release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.API)
-    batch = Release.objects.get(pk=release.pk).label_batch
+    batch = Release.objects.get(pk=release.pk).outcome_labels
     assert batch is not None
     client.force_login(stranger)
 
@@ -256,3 +256,25 @@ def test_a_metrics_labelled_indicators_say_which_release_they_came_from(
     assert [row[3].endswith("from the outcome of release checkout-web") for row in rows] == [True, True] + [False] * (
         len(rows) - 2
     )
+
+
+def test_a_verdict_its_release_outcome_labelled_names_the_release_and_refuses_feedback(
+    client: Client, owner: User, release: Release
+) -> None:
+    observed(release, owner, BAD_VALUE, 12)
+    release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.PAGE)
+    verdict = release.observations.get(metric__name="Error rate").verdict
+    client.force_login(owner)
+
+    shown = client.get(verdict.get_absolute_url()).content.decode()
+    assert 'data-testid="labelled-by"' in shown
+    assert "labels it “Rolled back”" in shown
+    assert reverse("metrics:feedback", args=[verdict.pk]) not in shown  # no form to fill in vain
+
+    before = outcome_state()
+    response = client.post(reverse("metrics:feedback", args=[verdict.pk]), {"decided": Decision.ROLLOUT}, follow=True)
+
+    assert messages_of(response) == [
+        "This observation is labelled by the outcome of release “checkout-web”: change the release's outcome instead."
+    ]
+    assert outcome_state() == before

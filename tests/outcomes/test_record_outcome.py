@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from metrics.exceptions import CannotUndo, OutcomeRefused
+from metrics.exceptions import CannotUndo, LabelledByOutcome, OutcomeRefused
 from metrics.models import (
     Decision,
     Gate,
@@ -91,8 +91,8 @@ def test_an_outcome_labels_every_observation_of_the_release_with_its_provenance(
         "page",
         "p99 doubled",
     )
-    assert stored.label_batch is not None
-    assert stored.label_batch.rows == 4
+    assert stored.outcome_labels is not None
+    assert stored.outcome_labels.rows == 4
 
 
 def test_the_same_outcome_twice_changes_nothing(owner: User, release: Release) -> None:
@@ -134,7 +134,7 @@ def test_the_owner_changing_the_outcome_relabels_and_logs_both(
 ) -> None:
     observed(release, owner, BAD_VALUE, 3, 12)
     release.record_outcome(Outcome.ROLLBACK, contributor, via=OutcomeVia.FLAGGER)
-    first_batch = Release.objects.get(pk=release.pk).label_batch
+    first_batch = Release.objects.get(pk=release.pk).outcome_labels
     assert first_batch is not None
 
     release = Release.objects.get(pk=release.pk)
@@ -184,13 +184,13 @@ def test_an_outcome_with_nothing_observed_counts_the_gate_inconclusive_and_label
 
     stored = Release.objects.get(pk=release.pk)
     assert stored.gate_was == "inconclusive"
-    assert stored.label_batch is None
+    assert stored.outcome_labels is None
 
 
 def test_undoing_the_labels_removes_them_and_keeps_the_outcome(owner: User, release: Release) -> None:
     observed(release, owner, BAD_VALUE, 3)
     release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.API)
-    batch = Release.objects.get(pk=release.pk).label_batch
+    batch = Release.objects.get(pk=release.pk).outcome_labels
     assert batch is not None
 
     assert batch.can_undo(owner)
@@ -212,3 +212,36 @@ def test_an_outcome_that_cannot_be_one_is_refused_and_nothing_changes(
         release.record_outcome(outcome, owner, via=OutcomeVia.API, note=note)
 
     assert outcome_state() == before
+
+
+def test_feedback_on_an_observation_its_release_outcome_labelled_is_refused_and_nothing_changes(
+    owner: User, release: Release
+) -> None:
+    observed(release, owner, BAD_VALUE, 12)
+    release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.PAGE)
+    verdict = release.observations.get(metric__name="Error rate").verdict
+    before = outcome_state()
+
+    with pytest.raises(LabelledByOutcome) as refused:
+        verdict.add_feedback(Decision.ROLLOUT, "it was fine", owner)
+
+    assert str(refused.value) == (
+        "This observation is labelled by the outcome of release “checkout-web”: change the release's outcome instead."
+    )
+    assert outcome_state() == before
+    assert Indicator.objects.filter(observation__verdict=verdict).count() == 1  # one point, one label
+
+
+def test_feedback_is_taken_once_the_outcome_labels_were_undone_and_the_next_outcome_leaves_it_out(
+    owner: User, release: Release
+) -> None:
+    observed(release, owner, BAD_VALUE, 12)
+    release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.PAGE)
+    Release.objects.get(pk=release.pk).outcome_labels.undo()  # type: ignore[union-attr]
+    verdict = release.observations.get(metric__name="Error rate").verdict
+
+    feedback = verdict.add_feedback(Decision.ROLLOUT, "it was fine", owner)
+    Release.objects.get(pk=release.pk).record_outcome(Outcome.ROLLOUT, owner, via=OutcomeVia.PAGE)
+
+    labelled = Indicator.objects.filter(metric=verdict.metric, value=verdict.value, time=verdict.minutes)
+    assert list(labelled) == [feedback]

@@ -124,3 +124,16 @@ def test_the_gate_list_reads_track_records_in_as_many_queries_however_many_gates
         Release.objects.create(gate=gate, name="web", outcome="rollout", gate_said="rollout")
 
     assert queries_of_the_list() == one
+
+
+@pytest.mark.parametrize("outcome", [Outcome.ROLLBACK, Outcome.ROLLOUT])
+@pytest.mark.parametrize("said", ["", "rollback", "rollout", "inconclusive"])
+def test_a_release_and_its_gates_count_judge_the_gate_alike(owner: User, said: str, outcome: str) -> None:
+    """`Release.gate_was` (one release, in Python) and `track_record_conditions` (the gate's
+    counts, in SQL) write the same rule twice: they agree on every pair."""
+    gate = Gate.objects.create(name="Checkout deploys", owner=owner)
+    release = Release.objects.create(gate=gate, name="checkout-web", gate_said=said, outcome=outcome)
+
+    counted = {name: count for name, count in vars(gate.track_record).items() if count}
+
+    assert counted == {release.gate_was: 1}

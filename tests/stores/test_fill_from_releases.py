@@ -121,7 +121,7 @@ def test_a_release_whose_outcome_labelled_its_observations_of_the_metric_is_left
     of_another.observe(other, 900, owner, minutes=3)
     for release in (observed, undone, of_another):
         release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.API)
-    Release.objects.get(pk=undone.pk).label_batch.undo()  # type: ignore[union-attr]
+    Release.objects.get(pk=undone.pk).outcome_labels.undo()  # type: ignore[union-attr]
     before = list(metric.indicators.values_list("pk", flat=True))
 
     job = metric.queue_fill_from_releases(10, owner)
@@ -351,3 +351,43 @@ def test_the_api_refuses_a_fill_of_the_releases_with_a_file_a_fill_of_none_and_a
     assert [error["field"] for error in elsewhere.json()["errors"]] == ["from"]
     assert (not_owner.status_code, read_only.status_code) == (403, 403)
     assert not Job.objects.exists()
+
+
+def test_labels_given_after_a_fill_read_their_release_warn_on_its_page_that_it_may_count_twice(
+    prometheus: PrometheusServer, owner: User, client: Client
+) -> None:
+    """Undo a release's labels, fill the metric from the releases (this one read with its first
+    outcome), then change the outcome: the new labels sit beside the fill's rows of the same
+    release. Which releases a fill read is not kept, so the release page says so and what to do."""
+    metric = trained(owner, "Error ratio")
+    bound(metric, prometheus.url, query=BY_VERSION)
+    release = release_in(gate_of(metric, owner), 10)
+    release.observe(metric, 900, owner, minutes=3)
+    release.record_outcome(Outcome.ROLLOUT, owner, via=OutcomeVia.PAGE)
+    Release.objects.get(pk=release.pk).outcome_labels.undo()  # type: ignore[union-attr]
+    metric.queue_fill_from_releases(10, owner)
+    client.force_login(owner)
+    assert "may count twice" not in client.get(release.get_absolute_url()).content.decode()
+
+    Release.objects.get(pk=release.pk).record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.PAGE)
+
+    page = client.get(release.get_absolute_url()).content.decode()
+    warning = f'The history of <a href="{reverse("metrics:detail", args=[metric.pk])}">“Error ratio”</a> was filled'
+    assert warning in page
+    assert "after its outcome was recorded and before these labels: this release may count twice there" in page
+
+
+def test_a_fill_after_a_release_was_labelled_left_it_out_and_its_page_warns_of_nothing(
+    prometheus: PrometheusServer, owner: User, client: Client
+) -> None:
+    metric = trained(owner, "Error ratio")
+    bound(metric, prometheus.url, query=BY_VERSION)
+    gate = gate_of(metric, owner)
+    release = release_in(gate, 10)
+    release_in(gate, 40, Outcome.ROLLBACK)  # no observation: read by the fill
+    release.observe(metric, 900, owner, minutes=3)
+    release.record_outcome(Outcome.ROLLOUT, owner, via=OutcomeVia.PAGE)
+    metric.queue_fill_from_releases(10, owner)
+    client.force_login(owner)
+
+    assert "may count twice" not in client.get(release.get_absolute_url()).content.decode()
