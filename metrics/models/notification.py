@@ -55,8 +55,8 @@ LOST_AFTER = timedelta(minutes=5)
 # A try holds its delivery this long beyond the timeout: a worker that died while sending
 # leaves it to the sweep afterwards, and no other task sends it meanwhile.
 ATTEMPT_LEASE_MARGIN = timedelta(seconds=60)
-# The longest wait a receiver's Retry-After is granted.
-LONGEST_RETRY_AFTER = timedelta(hours=1)
+# The longest wait a receiver's Retry-After is granted (`webhook_http` reads it no longer).
+LONGEST_RETRY_AFTER = timedelta(seconds=webhook_http.LONGEST_RETRY_AFTER_SECONDS)
 # The newest deliveries shown on a gate's page (its webhooks' pages show them all, by page).
 RECENT_DELIVERIES = 10
 
@@ -407,7 +407,8 @@ class Delivery(models.Model):
             return None
         wait = backoff(self.attempts)
         if answer.retry_after is not None:
-            wait = max(wait, min(timedelta(seconds=answer.retry_after), LONGEST_RETRY_AFTER))
+            asked = min(max(0.0, answer.retry_after), LONGEST_RETRY_AFTER.total_seconds())
+            wait = max(wait, timedelta(seconds=asked))
         self._record(DeliveryStatus.RETRYING, answer.status, error, now + wait)
         return max(0.0, (now + wait - timezone.now()).total_seconds())
 

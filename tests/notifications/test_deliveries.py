@@ -182,6 +182,34 @@ def test_a_rate_limit_is_waited_out_as_the_receiver_asks(
     assert wait_before_next_try(delivery) == timedelta(seconds=300)
 
 
+@pytest.mark.parametrize(
+    "retry_after",
+    ["99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT", "86400"],
+)
+def test_a_rate_limit_asking_for_a_longer_wait_than_an_hour_is_waited_an_hour(
+    release: Release, webhook: Webhook, receiver: Receiver, retry_after: str
+) -> None:
+    receiver.reply(Reply(429, headers={"Retry-After": retry_after}))
+
+    delivery = stored(announce_rollback(release))
+
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("retrying", 1, 429)
+    assert wait_before_next_try(delivery) == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("retry_after", ["-5", "inf", "nan", "1e400", "\u00b2", "soon", "12.5"])
+def test_a_rate_limit_with_a_retry_after_that_is_not_a_wait_is_waited_out_with_the_backoff(
+    release: Release, webhook: Webhook, receiver: Receiver, retry_after: str, settings
+) -> None:
+    settings.MBREAK_WEBHOOK_BACKOFF_SECONDS = 30
+    receiver.reply(Reply(429, headers={"Retry-After": retry_after}))
+
+    delivery = stored(announce_rollback(release))
+
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("retrying", 1, 429)
+    assert wait_before_next_try(delivery) == timedelta(seconds=30)
+
+
 def test_a_redirect_is_not_followed(release: Release, webhook: Webhook, receiver: Receiver) -> None:
     receiver.reply(Reply(307, headers={"Location": "/elsewhere"}))
 
