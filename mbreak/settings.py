@@ -368,14 +368,17 @@ MBREAK_SITE_URL = os.environ.get("MBREAK_SITE_URL", "http://127.0.0.1:8000").rst
 MBREAK_WEBHOOK_TIMEOUT = env_float("MBREAK_WEBHOOK_TIMEOUT", 10.0)
 MBREAK_WEBHOOK_ATTEMPTS = env_int("MBREAK_WEBHOOK_ATTEMPTS", 6)
 MBREAK_WEBHOOK_BACKOFF_SECONDS = env_int("MBREAK_WEBHOOK_BACKOFF_SECONDS", 30)
-# The beat's tick and each release's pull run on a queue of their own, read by a worker of
-# their own (the Procfiles' `pulls`: threads, since a pull waits on its store, not the CPU),
-# so that a long training never holds up a release's observations. The Procfiles name it:
-# change both together.
+# The beat's tick, each release's pull and each webhook delivery (and the sweep of lost ones)
+# run on a queue of their own, read by a worker of their own (the Procfiles' `pulls`: threads,
+# since a pull waits on its store and a delivery on its receiver, not the CPU), so that a long
+# training never holds up a release's observations or a message, and a receiver that hangs
+# never holds a job worker's process. The Procfiles name it: change both together.
 MBREAK_PULL_QUEUE = os.environ.get("MBREAK_PULL_QUEUE", "mbreak-pulls")
 CELERY_TASK_ROUTES = {
     "metrics.tasks.pull_due_releases": {"queue": MBREAK_PULL_QUEUE},
     "metrics.tasks.pull_release": {"queue": MBREAK_PULL_QUEUE},
+    "metrics.tasks.deliver_webhook": {"queue": MBREAK_PULL_QUEUE},
+    "metrics.tasks.send_lost_deliveries": {"queue": MBREAK_PULL_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep-abandoned-jobs": {

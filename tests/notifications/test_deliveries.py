@@ -335,3 +335,13 @@ def test_each_workers_beat_sends_lost_deliveries_again_every_minute(settings) ->
     assert (entry["task"], entry["schedule"]) == ("metrics.tasks.send_lost_deliveries", 60.0)
     app.loader.import_default_modules()
     assert {"metrics.tasks.send_lost_deliveries", "metrics.tasks.deliver_webhook"} <= set(app.tasks)
+
+
+def test_webhook_tasks_go_to_the_pull_queue_read_by_the_pulls_worker_not_behind_trainings(settings) -> None:
+    """A delivery must not wait behind a 30-minute training, nor a hanging receiver hold a job
+    worker's process: the `pulls` worker (threads, each waiting on I/O) sends them."""
+    from mbreak.celery import app
+
+    route = app.amqp.router.route
+    for task in ("metrics.tasks.deliver_webhook", "metrics.tasks.send_lost_deliveries"):
+        assert route({}, task)["queue"].name == settings.MBREAK_PULL_QUEUE != settings.CELERY_TASK_DEFAULT_QUEUE
