@@ -284,12 +284,17 @@ def _deliver(webhooks: Sequence[Webhook], release: Release, event: str, state: s
 
 def send_deliveries(delivery_ids: Sequence[int]) -> None:
     """Hand each delivery to the workers. A broker that cannot be reached fails nothing here (a
-    verdict is answered all the same): the delivery stays pending, and the sweep sends it again."""
-    for delivery_id in delivery_ids:
+    verdict is answered all the same): the first delivery that cannot be queued stops the
+    queuing, since each try waits for the broker's timeout, and a request must not wait it once
+    per webhook. The deliveries not queued stay pending, and the sweep (`send_lost_again`)
+    sends them `LOST_AFTER` after they were due."""
+    for sent, delivery_id in enumerate(delivery_ids):
         try:
             signature(DELIVER_WEBHOOK, args=(delivery_id,)).delay()
         except Exception:
-            logger.exception("webhook delivery %s could not be queued; the sweep sends it again", delivery_id)
+            left = list(delivery_ids[sent:])
+            logger.exception("webhook deliveries %s could not be queued; the sweep sends them again", left)
+            return
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
