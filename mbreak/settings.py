@@ -368,6 +368,12 @@ MBREAK_SITE_URL = os.environ.get("MBREAK_SITE_URL", "http://127.0.0.1:8000").rst
 MBREAK_WEBHOOK_TIMEOUT = env_float("MBREAK_WEBHOOK_TIMEOUT", 10.0)
 MBREAK_WEBHOOK_ATTEMPTS = env_int("MBREAK_WEBHOOK_ATTEMPTS", 6)
 MBREAK_WEBHOOK_BACKOFF_SECONDS = env_int("MBREAK_WEBHOOK_BACKOFF_SECONDS", 30)
+# Where webhooks may send, as MBREAK_SOURCE_ALLOWED_HOSTS says where sources may be (host names,
+# ".domains", networks or addresses, or "*"). Empty, the default, is any host: a receiver in
+# the same cluster is common. The instance metadata service is refused whatever it says (unless
+# a network of it lies within them). Checked when a webhook is saved and before each try.
+MBREAK_WEBHOOK_ALLOWED_HOSTS = env_list("MBREAK_WEBHOOK_ALLOWED_HOSTS", "")
+AllowedHosts.parse(MBREAK_WEBHOOK_ALLOWED_HOSTS)  # a typo fails at start, not at each message
 # The beat's tick, each release's pull and each webhook delivery (and the sweep of lost ones)
 # run on a queue of their own, read by a worker of their own (the Procfiles' `pulls`: threads,
 # since a pull waits on its store and a delivery on its receiver, not the CPU), so that a long

@@ -345,3 +345,35 @@ def test_webhook_tasks_go_to_the_pull_queue_read_by_the_pulls_worker_not_behind_
     route = app.amqp.router.route
     for task in ("metrics.tasks.deliver_webhook", "metrics.tasks.send_lost_deliveries"):
         assert route({}, task)["queue"].name == settings.MBREAK_PULL_QUEUE != settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/"])
+def test_a_webhook_at_the_instance_metadata_service_fails_without_sending_or_trying_again(
+    release: Release, gate, url: str
+) -> None:
+    Webhook.objects.create(gate=gate, url=url)  # saved before the rule, or by hand: never sent
+
+    delivery = stored(announce_rollback(release))
+
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("failed", 1, None)
+    assert delivery.next_attempt_at is None
+    assert "is the address of the instance metadata service" in delivery.error_words
+    assert "a webhook may not send there" in delivery.error_words
+
+
+def test_a_webhook_whose_host_resolves_where_the_server_does_not_allow_fails_without_sending(
+    release: Release, gate, receiver: Receiver, settings
+) -> None:
+    webhook = Webhook.objects.create(gate=gate, url=receiver.url.replace("127.0.0.1", "localhost"))
+    settings.MBREAK_WEBHOOK_ALLOWED_HOSTS = ["10.0.0.0/8"]  # listed after the webhook was saved
+
+    delivery = stored(announce_rollback(release))
+
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 1, None)
+    assert "This server does not allow webhooks to “localhost” (" in delivery.error_words
+    assert "127.0.0.1" in delivery.error_words
+    assert receiver.wait_for(1, seconds=0.3) == []
+    settings.MBREAK_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.0/8", "::1"]  # each address it resolves to, listed
+    assert stored(delivery.send_again()).status == "delivered"
+    assert receiver.wait_for(1)[0].headers["Mbreak-Delivery"] != str(delivery.pk)
+    assert webhook.deliveries.count() == 2
