@@ -371,6 +371,16 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         send_deliveries(sent)
         return len(sent)
 
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete the deliveries delivered or failed that were made `MBREAK_WEBHOOK_KEEP_DAYS` days
+        before `now` or earlier: the log keeps what is still to be sent, however old. A message sent
+        again from a pruned one stays (without its `resent_from`). Returns how many were deleted."""
+        now = now or timezone.now()
+        before = now - timedelta(days=settings.MBREAK_WEBHOOK_KEEP_DAYS)
+        finished = [DeliveryStatus.DELIVERED, DeliveryStatus.FAILED]
+        deleted, _by_model = self.filter(status__in=finished, created_at__lt=before).delete()
+        return deleted
+
     def logged(self) -> DeliveryQuerySet:
         """Newest first, with what the delivery log shows of each."""
         return self.select_related("release", "webhook").defer("body").order_by("-created_at", "-pk")
