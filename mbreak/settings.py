@@ -370,14 +370,28 @@ MBREAK_SITE_URL = os.environ.get("MBREAK_SITE_URL", "http://127.0.0.1:8000").rst
 MBREAK_WEBHOOK_TIMEOUT = env_float("MBREAK_WEBHOOK_TIMEOUT", 10.0)
 MBREAK_WEBHOOK_ATTEMPTS = env_int("MBREAK_WEBHOOK_ATTEMPTS", 6)
 MBREAK_WEBHOOK_BACKOFF_SECONDS = env_int("MBREAK_WEBHOOK_BACKOFF_SECONDS", 30)
-# The beat's tick and each release's pull run on a queue of their own, read by a worker of
-# their own (the Procfiles' `pulls`: threads, since a pull waits on its store, not the CPU),
-# so that a long training never holds up a release's observations. The Procfiles name it:
-# change both together.
+# The days a delivery delivered or failed stays in the log: the beat prunes older ones daily.
+MBREAK_WEBHOOK_KEEP_DAYS = env_int("MBREAK_WEBHOOK_KEEP_DAYS", 30)
+if MBREAK_WEBHOOK_KEEP_DAYS < 1:
+    raise RuntimeError(f"MBREAK_WEBHOOK_KEEP_DAYS={MBREAK_WEBHOOK_KEEP_DAYS}: the days to keep deliveries, 1 or more.")
+# Where webhooks may send, as MBREAK_SOURCE_ALLOWED_HOSTS says where sources may be (host names,
+# ".domains", networks or addresses, or "*"). Empty, the default, is any host: a receiver in
+# the same cluster is common. The instance metadata service is refused whatever it says (unless
+# a network of it lies within them). Checked when a webhook is saved and before each try.
+MBREAK_WEBHOOK_ALLOWED_HOSTS = env_list("MBREAK_WEBHOOK_ALLOWED_HOSTS", "")
+AllowedHosts.parse(MBREAK_WEBHOOK_ALLOWED_HOSTS)  # a typo fails at start, not at each message
+# The beat's tick, each release's pull and each webhook delivery (and the sweep of lost ones)
+# run on a queue of their own, read by a worker of their own (the Procfiles' `pulls`: threads,
+# since a pull waits on its store and a delivery on its receiver, not the CPU), so that a long
+# training never holds up a release's observations or a message, and a receiver that hangs
+# never holds a job worker's process. The Procfiles name it: change both together.
 MBREAK_PULL_QUEUE = os.environ.get("MBREAK_PULL_QUEUE", "mbreak-pulls")
 CELERY_TASK_ROUTES = {
     "metrics.tasks.pull_due_releases": {"queue": MBREAK_PULL_QUEUE},
     "metrics.tasks.pull_release": {"queue": MBREAK_PULL_QUEUE},
+    "metrics.tasks.deliver_webhook": {"queue": MBREAK_PULL_QUEUE},
+    "metrics.tasks.send_lost_deliveries": {"queue": MBREAK_PULL_QUEUE},
+    "metrics.tasks.prune_deliveries": {"queue": MBREAK_PULL_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep-abandoned-jobs": {
@@ -392,6 +406,11 @@ CELERY_BEAT_SCHEDULE = {
     "send-lost-webhook-deliveries": {
         "task": "metrics.tasks.send_lost_deliveries",
         "schedule": 60.0,
+    },
+    # The delivery log keeps MBREAK_WEBHOOK_KEEP_DAYS of what was delivered or failed.
+    "prune-webhook-deliveries": {
+        "task": "metrics.tasks.prune_deliveries",
+        "schedule": crontab(minute=30, hour=4),
     },
 }
 # A crontab schedule is read in the site's time zone, the one its pages show times in.

@@ -94,3 +94,9 @@ def deliver_webhook(delivery_id: int) -> None:
 def send_lost_deliveries() -> int:
     """The beat's sweep: send again the webhook deliveries whose task was lost."""
     return Delivery.objects.send_lost_again()
+
+
+@shared_task(ignore_result=True)
+def prune_deliveries() -> int:
+    """The beat's daily pruning of the delivery log (`MBREAK_WEBHOOK_KEEP_DAYS`): how many were deleted."""
+    return Delivery.objects.prune()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import socket
 import ssl
 import time
@@ -32,6 +33,11 @@ ANSWER_CHARS = 200
 # The statuses worth trying again besides every 5xx: a receiver that timed out reading the
 # request, or asks us to slow down. Any other 4xx would be refused again.
 RETRIED_STATUSES = frozenset({408, 429})
+# The longest wait a receiver's Retry-After is granted, in seconds: a longer one (a year, a
+# number of 20 digits, a date in the year 9999) is waited this long.
+LONGEST_RETRY_AFTER_SECONDS = 60 * 60
+# Retry-After's seconds: ASCII digits only (str.isdigit also takes "²" and other scripts' digits).
+_SECONDS = re.compile(r"[0-9]+")
 
 
 class Failure(StrEnum):
@@ -130,19 +136,23 @@ def _start_of(response: requests.Response) -> str:
 
 
 def _retry_after(value: str) -> float | None:
-    """Seconds from a Retry-After header (a number of seconds, or an HTTP date); None without one."""
+    """Seconds from a Retry-After header (a number of seconds, or an HTTP date), between 0 and
+    `LONGEST_RETRY_AFTER_SECONDS`; None without one, or with one that is neither."""
     value = value.strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    if _SECONDS.fullmatch(value):
+        # A number too long to be read at all (Python refuses over 4,300 digits) is a long wait.
+        seconds = float(value) if len(value) <= 12 else float(LONGEST_RETRY_AFTER_SECONDS)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(0.0, seconds), float(LONGEST_RETRY_AFTER_SECONDS))
 
 
 def _tls_reason(error: BaseException) -> str:

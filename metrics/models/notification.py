@@ -37,6 +37,7 @@ from metrics.formatting import number
 from metrics.models.data_source import SecretUnreadable, secret_box
 from metrics.models.gate import DecidedBy, Gate, MetricCause, MetricJudgement, Outcome, Release, ReleaseVerdict
 from metrics.models.verdict import VerdictState
+from stores.reach import AllowedHosts, HostRefusal, NotAllowed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -55,8 +56,8 @@ LOST_AFTER = timedelta(minutes=5)
 # A try holds its delivery this long beyond the timeout: a worker that died while sending
 # leaves it to the sweep afterwards, and no other task sends it meanwhile.
 ATTEMPT_LEASE_MARGIN = timedelta(seconds=60)
-# The longest wait a receiver's Retry-After is granted.
-LONGEST_RETRY_AFTER = timedelta(hours=1)
+# The longest wait a receiver's Retry-After is granted (`webhook_http` reads it no longer).
+LONGEST_RETRY_AFTER = timedelta(seconds=webhook_http.LONGEST_RETRY_AFTER_SECONDS)
 # The newest deliveries shown on a gate's page (its webhooks' pages show them all, by page).
 RECENT_DELIVERIES = 10
 
@@ -96,6 +97,8 @@ FAILURE_WORDS = {
     webhook_http.Failure.OTHER: _("The message could not be sent."),
 }
 SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - a code, not a secret
+# A try refused before it was sent: `host_refused:<HostRefusal>:<the addresses, comma-separated>`.
+HOST_REFUSED = "host_refused"
 
 
 class WebhookQuerySet(models.QuerySet["Webhook"]):
@@ -202,6 +205,12 @@ class Webhook(models.Model):
         errors: dict[str, ValidationError] = {}
         if self.url and (message := webhook_url_error(self.url)):
             errors["url"] = ValidationError(message, code="invalid_url")
+        elif self.url:
+            try:
+                webhook_hosts().check(self.host, resolve_names=False)
+            except NotAllowed as refusal:
+                words = webhook_reach_words(refusal.host, refusal.refusal, refusal.addresses)
+                errors["url"] = ValidationError(words, code="host_not_allowed")
         if not self.events:
             errors[NON_FIELD_ERRORS] = ValidationError(
                 gettext(
@@ -250,9 +259,7 @@ class Webhook(models.Model):
 
 
 def webhook_url_error(url: str) -> str:
-    """Why `url` cannot be a webhook's, or "". Any address is accepted, private ones too (a
-    receiver in the same cluster is common, and data sources are read at any address): who may
-    not reach the server's network must be kept out by the network itself."""
+    """Why `url` cannot be a webhook's, or "" (where it may send is `webhook_hosts`'s to say)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a port out of range raises here
@@ -261,6 +268,49 @@ def webhook_url_error(url: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return gettext("Enter an http:// or https:// URL, e.g. https://hooks.example.com/make-or-break.")
     return ""
+
+
+def webhook_hosts() -> AllowedHosts:
+    """Where webhooks may send: `MBREAK_WEBHOOK_ALLOWED_HOSTS` (any host by default, private ones
+    too: a receiver in the same cluster is common), never the instance metadata service, whose
+    answers (the server's own credentials) would show in the delivery log."""
+    return AllowedHosts.parse(settings.MBREAK_WEBHOOK_ALLOWED_HOSTS)
+
+
+def webhook_reach_words(host: str, refusal: str, addresses: Sequence[str]) -> str:
+    """Why a webhook may not send to `host` (a `HostRefusal` value), in plain words."""
+    values = {"host": host, "addresses": ", ".join(addresses)}
+    if refusal == HostRefusal.METADATA:
+        return (
+            gettext(
+                "“%(host)s” is the address of the instance metadata service (%(addresses)s), which hands out the "
+                "server's own credentials: a webhook may not send there."
+            )
+            % values
+        )
+    if refusal == HostRefusal.UNRESOLVED:
+        return (
+            gettext(
+                "“%(host)s” resolves to no address, so it cannot be checked against the hosts this server allows "
+                "webhooks to: check its name."
+            )
+            % values
+        )
+    if addresses:
+        return (
+            gettext(
+                "This server does not allow webhooks to “%(host)s” (%(addresses)s): its administrator lists where "
+                "they may send (MBREAK_WEBHOOK_ALLOWED_HOSTS)."
+            )
+            % values
+        )
+    return (
+        gettext(
+            "This server does not allow webhooks to “%(host)s”: its administrator lists where they may send "
+            "(MBREAK_WEBHOOK_ALLOWED_HOSTS)."
+        )
+        % values
+    )
 
 
 def _deliver(webhooks: Sequence[Webhook], release: Release, event: str, state: str, message: Message) -> list[Delivery]:
@@ -284,12 +334,17 @@ def _deliver(webhooks: Sequence[Webhook], release: Release, event: str, state: s
 
 def send_deliveries(delivery_ids: Sequence[int]) -> None:
     """Hand each delivery to the workers. A broker that cannot be reached fails nothing here (a
-    verdict is answered all the same): the delivery stays pending, and the sweep sends it again."""
-    for delivery_id in delivery_ids:
+    verdict is answered all the same): the first delivery that cannot be queued stops the
+    queuing, since each try waits for the broker's timeout, and a request must not wait it once
+    per webhook. The deliveries not queued stay pending, and the sweep (`send_lost_again`)
+    sends them `LOST_AFTER` after they were due."""
+    for sent, delivery_id in enumerate(delivery_ids):
         try:
             signature(DELIVER_WEBHOOK, args=(delivery_id,)).delay()
         except Exception:
-            logger.exception("webhook delivery %s could not be queued; the sweep sends it again", delivery_id)
+            left = list(delivery_ids[sent:])
+            logger.exception("webhook deliveries %s could not be queued; the sweep sends them again", left)
+            return
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
@@ -315,6 +370,16 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
                 sent.append(delivery_id)
         send_deliveries(sent)
         return len(sent)
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete the deliveries delivered or failed that were made `MBREAK_WEBHOOK_KEEP_DAYS` days
+        before `now` or earlier: the log keeps what is still to be sent, however old. A message sent
+        again from a pruned one stays (without its `resent_from`). Returns how many were deleted."""
+        now = now or timezone.now()
+        before = now - timedelta(days=settings.MBREAK_WEBHOOK_KEEP_DAYS)
+        finished = [DeliveryStatus.DELIVERED, DeliveryStatus.FAILED]
+        deleted, _by_model = self.filter(status__in=finished, created_at__lt=before).delete()
+        return deleted
 
     def logged(self) -> DeliveryQuerySet:
         """Newest first, with what the delivery log shows of each."""
@@ -395,9 +460,21 @@ class Delivery(models.Model):
         except SecretUnreadable:
             self._record(DeliveryStatus.FAILED, None, SECRET_UNREADABLE, None)
             return None
-        answer = webhook_http.post(
-            self.webhook.url, self.body, secret=secret, event=self.event, delivery_id=self.pk, timeout=timeout
-        )
+        try:
+            # Each address its host resolves to now: a name may have been pointed elsewhere since
+            # the webhook was saved, and a webhook saved before the list was set is checked too.
+            webhook_hosts().check(self.webhook.host)
+        except NotAllowed as refusal:
+            if refusal.refusal != HostRefusal.UNRESOLVED:  # sent nothing, and never will
+                self._record(
+                    DeliveryStatus.FAILED, None, f"{HOST_REFUSED}:{refusal.refusal}:{','.join(refusal.addresses)}", None
+                )
+                return None
+            answer = webhook_http.Answer(None, webhook_http.Failure.DNS)  # as the client would say
+        else:
+            answer = webhook_http.post(
+                self.webhook.url, self.body, secret=secret, event=self.event, delivery_id=self.pk, timeout=timeout
+            )
         error = answer.said if answer.status is not None else ":".join(filter(None, [answer.failure, answer.said]))
         if answer.is_delivered:
             self._record(DeliveryStatus.DELIVERED, answer.status, "", None)
@@ -407,7 +484,8 @@ class Delivery(models.Model):
             return None
         wait = backoff(self.attempts)
         if answer.retry_after is not None:
-            wait = max(wait, min(timedelta(seconds=answer.retry_after), LONGEST_RETRY_AFTER))
+            asked = min(max(0.0, answer.retry_after), LONGEST_RETRY_AFTER.total_seconds())
+            wait = max(wait, timedelta(seconds=asked))
         self._record(DeliveryStatus.RETRYING, answer.status, error, now + wait)
         return max(0.0, (now + wait - timezone.now()).total_seconds())
 
@@ -471,6 +549,9 @@ class Delivery(models.Model):
         if not self.error:
             return ""
         code, _colon, detail = self.error.partition(":")
+        if code == HOST_REFUSED:
+            refusal, _colon, addresses = detail.partition(":")
+            return webhook_reach_words(self.webhook.host, refusal, [a for a in addresses.split(",") if a])
         if code == SECRET_UNREADABLE:
             return gettext(
                 "Its secret was encrypted with a key this server no longer has: make a new secret, and give it to "

@@ -24,12 +24,17 @@ from tests.notifications.receiver import Receiver, Reply
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def readme_verify() -> Any:
-    """The README's verification recipe, as a receiver would copy it."""
+def readme_recipe() -> str:
+    """The README's verification recipe, as a receiver would copy it (the webhook's page shows it too)."""
     text = README.read_text()
     [code] = [block for block in re.findall(r"```python\n(.*?)```", text, re.DOTALL) if "def verify(" in block]
+    return str(code)
+
+
+def readme_verify() -> Any:
+    """The README's verification recipe, run."""
     namespace: dict[str, Any] = {}
-    exec(code, namespace)  # noqa: S102 - our own README's example
+    exec(readme_recipe(), namespace)  # noqa: S102 - our own README's example
     return namespace["verify"]
 
 
@@ -182,6 +187,34 @@ def test_a_rate_limit_is_waited_out_as_the_receiver_asks(
     assert wait_before_next_try(delivery) == timedelta(seconds=300)
 
 
+@pytest.mark.parametrize(
+    "retry_after",
+    ["99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT", "86400"],
+)
+def test_a_rate_limit_asking_for_a_longer_wait_than_an_hour_is_waited_an_hour(
+    release: Release, webhook: Webhook, receiver: Receiver, retry_after: str
+) -> None:
+    receiver.reply(Reply(429, headers={"Retry-After": retry_after}))
+
+    delivery = stored(announce_rollback(release))
+
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("retrying", 1, 429)
+    assert wait_before_next_try(delivery) == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("retry_after", ["-5", "inf", "nan", "1e400", "\u00b2", "soon", "12.5"])
+def test_a_rate_limit_with_a_retry_after_that_is_not_a_wait_is_waited_out_with_the_backoff(
+    release: Release, webhook: Webhook, receiver: Receiver, retry_after: str, settings
+) -> None:
+    settings.MBREAK_WEBHOOK_BACKOFF_SECONDS = 30
+    receiver.reply(Reply(429, headers={"Retry-After": retry_after}))
+
+    delivery = stored(announce_rollback(release))
+
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("retrying", 1, 429)
+    assert wait_before_next_try(delivery) == timedelta(seconds=30)
+
+
 def test_a_redirect_is_not_followed(release: Release, webhook: Webhook, receiver: Receiver) -> None:
     receiver.reply(Reply(307, headers={"Location": "/elsewhere"}))
 
@@ -307,3 +340,45 @@ def test_each_workers_beat_sends_lost_deliveries_again_every_minute(settings) ->
     assert (entry["task"], entry["schedule"]) == ("metrics.tasks.send_lost_deliveries", 60.0)
     app.loader.import_default_modules()
     assert {"metrics.tasks.send_lost_deliveries", "metrics.tasks.deliver_webhook"} <= set(app.tasks)
+
+
+def test_webhook_tasks_go_to_the_pull_queue_read_by_the_pulls_worker_not_behind_trainings(settings) -> None:
+    """A delivery must not wait behind a 30-minute training, nor a hanging receiver hold a job
+    worker's process: the `pulls` worker (threads, each waiting on I/O) sends them."""
+    from mbreak.celery import app
+
+    route = app.amqp.router.route
+    for task in ("metrics.tasks.deliver_webhook", "metrics.tasks.send_lost_deliveries"):
+        assert route({}, task)["queue"].name == settings.MBREAK_PULL_QUEUE != settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/"])
+def test_a_webhook_at_the_instance_metadata_service_fails_without_sending_or_trying_again(
+    release: Release, gate, url: str
+) -> None:
+    Webhook.objects.create(gate=gate, url=url)  # saved before the rule, or by hand: never sent
+
+    delivery = stored(announce_rollback(release))
+
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("failed", 1, None)
+    assert delivery.next_attempt_at is None
+    assert "is the address of the instance metadata service" in delivery.error_words
+    assert "a webhook may not send there" in delivery.error_words
+
+
+def test_a_webhook_whose_host_resolves_where_the_server_does_not_allow_fails_without_sending(
+    release: Release, gate, receiver: Receiver, settings
+) -> None:
+    webhook = Webhook.objects.create(gate=gate, url=receiver.url.replace("127.0.0.1", "localhost"))
+    settings.MBREAK_WEBHOOK_ALLOWED_HOSTS = ["10.0.0.0/8"]  # listed after the webhook was saved
+
+    delivery = stored(announce_rollback(release))
+
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 1, None)
+    assert "This server does not allow webhooks to “localhost” (" in delivery.error_words
+    assert "127.0.0.1" in delivery.error_words
+    assert receiver.wait_for(1, seconds=0.3) == []
+    settings.MBREAK_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.0/8", "::1"]  # each address it resolves to, listed
+    assert stored(delivery.send_again()).status == "delivered"
+    assert receiver.wait_for(1)[0].headers["Mbreak-Delivery"] != str(delivery.pk)
+    assert webhook.deliveries.count() == 2

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from celery import Celery
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -35,7 +36,7 @@ def send_to_broker(app: Celery, url: str) -> None:
 def broker() -> Iterator[Callable[[], list[tuple[str, list]]]]:
     """Celery as in production, but for its broker (kombu's in-memory one): a task sent waits there
     for a worker, instead of running in the test's process as it is sent. Yields what reads the
-    messages waiting: (task name, arguments) each."""
+    messages waiting in the queue the `pulls` worker reads: (task name, arguments) each."""
     before = celery_app.conf.broker_url
     celery_app.conf.task_always_eager = False
     send_to_broker(celery_app, "memory://")
@@ -43,7 +44,7 @@ def broker() -> Iterator[Callable[[], list[tuple[str, list]]]]:
     def waiting() -> list[tuple[str, list]]:
         found = []
         with celery_app.connection_for_read() as connection:
-            queue = connection.SimpleQueue(celery_app.conf.task_default_queue, no_ack=True)
+            queue = connection.SimpleQueue(settings.MBREAK_PULL_QUEUE, no_ack=True)
             while queue.qsize():
                 message = queue.get(timeout=1)
                 found.append((message.headers["task"], message.payload[0]))

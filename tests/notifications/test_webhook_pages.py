@@ -4,8 +4,10 @@ of it; bad input is refused with a message, storing nothing."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -16,10 +18,18 @@ from metrics.models import Delivery, Gate, Release, Webhook
 from tests.data import rows_of
 from tests.notifications.conftest import BAD_VALUE, observe
 from tests.notifications.receiver import Receiver
+from tests.notifications.test_deliveries import readme_recipe
 from tests.pages import messages_of, table_rows
 from tests.refusals import changes_nothing
 
 SLACK_URL = "https://hooks.slack.example/services/T000/B000/XXXXSECRETTOKEN"
+METADATA_REFUSED = "is the address of the instance metadata service"
+
+
+def shown_recipe(page: str) -> str:
+    """The verification recipe a page shows, as a reader copies it."""
+    [code] = re.findall(r'aria-label="The verification recipe, in Python"><code>(.*?)</code></pre>', page, re.DOTALL)
+    return html.unescape(code) + "\n"
 
 
 def notifications_state() -> dict[str, list]:
@@ -67,7 +77,7 @@ def test_the_owner_adds_a_webhook_and_reads_its_secret_on_its_page(client: Clien
     page = client.get(response["Location"]).content.decode()
     assert secret in page
     assert SLACK_URL in page
-    assert "hmac.compare_digest" in page  # the verification recipe
+    assert shown_recipe(page) == readme_recipe()  # the one the signatures are tested with
 
 
 def test_the_gate_page_lists_its_webhooks_by_host_and_its_newest_deliveries_to_its_owner(
@@ -176,6 +186,9 @@ def test_the_owner_deletes_a_webhook_with_its_log(
         ({"url": "not a url"}, "Enter a valid URL."),
         ({"url": ""}, "This field is required."),
         ({"on_rollback": ""}, "Choose at least one thing to send"),
+        ({"url": "http://169.254.169.254/latest/meta-data/"}, METADATA_REFUSED),
+        ({"url": "http://[fe80::1]/hook"}, METADATA_REFUSED),
+        ({"url": "http://[::ffff:169.254.169.254]/hook"}, METADATA_REFUSED),
     ],
 )
 def test_bad_input_is_refused_with_a_message_and_nothing_is_stored(
@@ -200,6 +213,29 @@ def test_bad_input_to_a_change_is_refused_and_nothing_changes(client: Client, ow
 
     assert response.status_code == 400
     assert "Enter an http:// or https:// URL" in response.content.decode()
+
+
+def test_a_webhook_may_send_only_where_the_server_allows_webhooks(
+    client: Client, owner: User, gate: Gate, settings
+) -> None:
+    settings.MBREAK_WEBHOOK_ALLOWED_HOSTS = ["hooks.example.com", "10.0.0.0/8"]
+    client.force_login(owner)
+    create = reverse("metrics:webhook_create", args=[gate.pk])
+
+    with changes_nothing(notifications_state):
+        refused = client.post(create, form("http://192.168.1.9/hook"))
+    allowed = [client.post(create, form(url)) for url in ("https://hooks.example.com/x", "http://10.1.2.3/hook")]
+
+    assert refused.status_code == 400
+    assert (
+        "This server does not allow webhooks to “192.168.1.9” (192.168.1.9): its administrator lists where they may "
+        "send (MBREAK_WEBHOOK_ALLOWED_HOSTS)."
+    ) in refused.content.decode()
+    assert [response.status_code for response in allowed] == [302, 302]
+    assert sorted(Webhook.objects.values_list("url", flat=True)) == [
+        "http://10.1.2.3/hook",
+        "https://hooks.example.com/x",
+    ]
 
 
 def test_a_stranger_cannot_add_a_webhook_to_someone_elses_gate(client: Client, stranger: User, gate: Gate) -> None:
