@@ -75,8 +75,8 @@ class Command(BaseCommand):
         paragraphs = [
             gettext("Make or Break is running on %(url)s") % {"url": url},
             gettext(
-                "Log in as %(username)s / %(password)s (or sign up). A background worker runs trainings and "
-                "imports; Ctrl+C stops both."
+                "Log in as %(username)s / %(password)s (or sign up). Background workers run trainings, "
+                "imports, pulls from data sources and webhooks; Ctrl+C stops them all."
             )
             % {"username": DEMO_USERNAME, "password": DEMO_PASSWORD},
         ]
