@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.text import slugify
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from metrics import csv_io
@@ -166,45 +166,36 @@ class ReleasesToFill:
         }
 
 
+# Why a fill of the releases recorded here leaves some out (`ReleasesToFill`'s counts), in words.
+LEFT_OUT_WORDS = {
+    "labelled": ngettext_lazy(
+        "%(count)d whose observations its outcome labelled already (filled again, they would count twice)",
+        "%(count)d whose observations their outcome labelled already (filled again, they would count twice)",
+        "count",
+    ),
+    "not_over": ngettext_lazy(
+        "%(count)d whose first %(minutes)d minutes are not over yet",
+        "%(count)d whose first %(minutes)d minutes are not over yet",
+        "count",
+    ),
+    "repeated": ngettext_lazy(
+        "%(count)d recorded in another gate too (the same start and key)",
+        "%(count)d recorded in another gate too (the same start and key)",
+        "count",
+    ),
+    "too_many": ngettext_lazy(
+        "%(count)d older than the newest %(limit)s", "%(count)d older than the newest %(limit)s", "count"
+    ),
+}
+
+
 def left_out_words(counts: Mapping[str, int]) -> str:
     """Which releases recorded here a fill leaves out, and why, in words ("" for none)."""
-    parts = []
-    if counts.get("labelled"):
-        parts.append(
-            ngettext(
-                "%(count)d whose observations its outcome labelled already (filled again, they would count twice)",
-                "%(count)d whose observations their outcome labelled already (filled again, they would count twice)",
-                counts["labelled"],
-            )
-            % {"count": counts["labelled"]}
-        )
-    if counts.get("not_over"):
-        parts.append(
-            ngettext(
-                "%(count)d whose first %(minutes)d minutes are not over yet",
-                "%(count)d whose first %(minutes)d minutes are not over yet",
-                counts["not_over"],
-            )
-            % {"count": counts["not_over"], "minutes": counts.get("minutes", 0)}
-        )
-    if counts.get("repeated"):
-        parts.append(
-            ngettext(
-                "%(count)d recorded in another gate too (the same start and key)",
-                "%(count)d recorded in another gate too (the same start and key)",
-                counts["repeated"],
-            )
-            % {"count": counts["repeated"]}
-        )
-    if counts.get("too_many"):
-        parts.append(
-            ngettext(
-                "%(count)d older than the newest %(limit)s",
-                "%(count)d older than the newest %(limit)s",
-                counts["too_many"],
-            )
-            % {"count": counts["too_many"], "limit": number_format(csv_io.MAX_FILL_RELEASES, force_grouping=True)}
-        )
+    figures = {
+        "minutes": counts.get("minutes", 0),
+        "limit": number_format(csv_io.MAX_FILL_RELEASES, force_grouping=True),
+    }
+    parts = [words % {**figures, "count": counts[why]} for why, words in LEFT_OUT_WORDS.items() if counts.get(why)]
     if not parts:
         return ""
     return gettext("Left out: %(reasons)s.") % {"reasons": "; ".join(parts)}
