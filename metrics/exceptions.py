@@ -351,3 +351,67 @@ class DuplicateSource(DomainError):
 
 def duplicate_source_message(name: str) -> str:
     return gettext("You already have a data source named “%(name)s”: give this one another name.") % {"name": name}
+
+
+class ReplayRefused(DomainError):
+    """Who may not replay a gate, try other settings on its replay or apply them: its owner alone
+    changes what its releases are judged by."""
+
+    code = "forbidden"
+    status = HTTPStatus.FORBIDDEN
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        super().__init__(
+            gettext("Only the owner of the gate “%(gate)s” may replay it, try other settings or apply them.")
+            % {"gate": gate.name}
+        )
+
+
+class NothingToReplay(DomainError):
+    """No release of the gate has an outcome in the range asked for: nothing to compare with."""
+
+    code = "nothing_to_replay"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, gate: Gate, *, ranged: bool) -> None:
+        self.gate = gate
+        message = (
+            gettext(
+                "No release of the gate “%(gate)s” started in that range has an outcome: a replay compares the "
+                "gate with what the team did. Choose another range, or record the outcomes first."
+            )
+            if ranged
+            else gettext(
+                "No release of the gate “%(gate)s” has an outcome yet: a replay compares the gate with what the "
+                "team did. Record what was done with its releases first."
+            )
+        )
+        super().__init__(message % {"gate": gate.name})
+
+
+class ReplayNotFinished(DomainError):
+    """A replay that has not finished (or failed) has no report to compare with or apply."""
+
+    code = "replay_not_finished"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self) -> None:
+        super().__init__(gettext("This replay has not finished: wait for its report, or run it again."))
+
+
+class GateChangedSinceReplay(DomainError):
+    """The gate's metrics are not those the replay judged with: its settings cannot be applied."""
+
+    code = "gate_changed"
+    status = HTTPStatus.CONFLICT
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        super().__init__(
+            gettext(
+                "The metrics of the gate “%(gate)s” changed since this replay: its settings no longer fit the "
+                "gate. Replay the gate again and compare with that."
+            )
+            % {"gate": gate.name}
+        )

@@ -63,14 +63,14 @@ class TrainingOutcomes:
     @property
     def failed(self) -> list[Metric]:
         """The metrics whose training failed, but for too little data."""
-        return self.unlearnable + [job.metric for job in self.failed_otherwise]
+        return self.unlearnable + [job.target_metric for job in self.failed_otherwise]
 
     @property
     def did_nothing(self) -> bool:
         return not (self.jobs or self.short_of_data or self.remaining)
 
     def _failed_for(self, failure: Failure) -> list[Metric]:
-        return [job.metric for job in self.jobs if job.status == JobStatus.FAILED and job.failure == failure]
+        return [job.target_metric for job in self.jobs if job.status == JobStatus.FAILED and job.failure == failure]
 
     # The list page's messages, as (level, text).
 
@@ -89,7 +89,7 @@ class TrainingOutcomes:
         if not done:
             return []
         text = ngettext("Trained %(count)d model: %(names)s.", "Trained %(count)d models: %(names)s.", len(done))
-        return [(levels.SUCCESS, text % {"count": len(done), "names": names_of(job.metric for job in done)})]
+        return [(levels.SUCCESS, text % {"count": len(done), "names": names_of(job.target_metric for job in done)})]
 
     def _data_messages(self) -> list[tuple[int, str]]:
         said = []
@@ -114,7 +114,7 @@ class TrainingOutcomes:
             "%(count)d trainings queued (%(names)s): follow them under Jobs.",
             len(waiting),
         )
-        return [(levels.INFO, text % {"count": len(waiting), "names": names_of(job.metric for job in waiting)})]
+        return [(levels.INFO, text % {"count": len(waiting), "names": names_of(job.target_metric for job in waiting)})]
 
     def _not_yours_message(self) -> list[tuple[int, str]]:
         if not self.not_yours:
@@ -147,7 +147,7 @@ class TrainingOutcomes:
                 "Trained %(metric)s: version %(version)d, %(accuracy)s held-out accuracy on %(count)d indicators."
             )
             values = {"accuracy": percent(model.accuracy), "count": model.n_indicators}
-            lines.append(text % {"metric": labelled(job.metric), "version": model.version, **values})
+            lines.append(text % {"metric": labelled(job.target_metric), "version": model.version, **values})
             if model.candidate_reason:
                 why = gettext("Version %(version)d does not answer verdicts. %(why)s")
                 lines.append("  " + why % {"version": model.version, "why": model.candidate_summary})
@@ -162,7 +162,7 @@ class TrainingOutcomes:
             *[skipped % {"metric": labelled(metric)} for metric in self.not_enough_data],
             *[unlearnt % {"metric": labelled(metric)} for metric in self.unlearnable],
             *[job.outcome() for job in self.failed_otherwise],
-            *[busy % {"name": job.metric.name} for job in self.waiting],
+            *[busy % {"name": job.target_metric.name} for job in self.waiting],
         ]
 
     def command_summary(self) -> str:

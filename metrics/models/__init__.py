@@ -54,6 +54,7 @@ from metrics.models.metric import (
     search_key,
 )
 from metrics.models.notification import Delivery, DeliveryEvent, DeliveryStatus, Webhook, WebhookFormat
+from metrics.models.replay import GateChange, Replay, ReplayedRelease, ReplayQuerySet
 from metrics.models.trained_model import (
     PROMOTION_TOLERANCE,
     CandidateReason,
@@ -86,6 +87,7 @@ __all__ = [
     "DeliveryStatus",
     "Failure",
     "Gate",
+    "GateChange",
     "GateMetric",
     "ImportBatch",
     "ImportBatchQuerySet",
@@ -114,6 +116,9 @@ __all__ = [
     "Release",
     "ReleaseRule",
     "ReleaseVerdict",
+    "Replay",
+    "ReplayQuerySet",
+    "ReplayedRelease",
     "Retraining",
     "SecretUnreadable",
     "Source",

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
     from metrics.models.data_source import MetricQuery
+    from metrics.models.replay import Replay
     from metrics.training_outcomes import TrainingOutcomes
 
 logger = logging.getLogger("mbreak.jobs")
@@ -70,6 +71,7 @@ class JobKind(models.TextChoices):
     TRAINING = "training", _("Training")
     IMPORT = "import", _("Import")
     FILL = "fill", _("History fill")
+    REPLAY = "replay", _("Replay")
 
 
 class JobStatus(models.TextChoices):
@@ -107,6 +109,7 @@ STAGES = {
     "final_fit": gettext_noop("Fitting the final tree"),
     "storing": gettext_noop("Storing the new version"),
     "drawing": gettext_noop("Drawing the charts"),
+    "replaying": gettext_noop("Replaying the releases"),
     "finished": gettext_noop("Finished"),
 }
 
@@ -190,6 +193,19 @@ class JobQuerySet(models.QuerySet["Job"]):
             transaction.on_commit(lambda: _send(job))
         return job
 
+    def enqueue_replay(self, replay: Replay, user: User | AnonymousUser, *, send_to_worker: bool = True) -> Job:
+        """The job that runs a replay (`Replay.run`), queued for a worker once this transaction
+        commits. Without `send_to_worker`, the caller runs it (`run_here`)."""
+        job = self.create(
+            kind=JobKind.REPLAY,
+            replay=replay,
+            requested_by=user if user.is_authenticated else None,
+            language=_requested_in(),
+        )
+        if send_to_worker:
+            transaction.on_commit(lambda: _send(job))
+        return job
+
     def queue_scheduled_retraining(self) -> list[Job]:
         """The retraining schedule's run: a training job, as the Train button queues it (the same
         job, version numbering, champion/challenger and pinning rules), for each metric
@@ -211,7 +227,7 @@ class JobQuerySet(models.QuerySet["Job"]):
         """What a worker (named `worker`) does with a queued job. Safe to run again (the broker
         redelivers a job whose worker died): a job that ended is left as it is, and one that
         another worker is running is left to it."""
-        job = self.select_related("metric", "requested_by").filter(pk=job_id).first()
+        job = self.select_related("metric", "requested_by", "replay__gate").filter(pk=job_id).first()
         if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
             return  # deleted with its metric, or already ended
         # What it words as it runs (an upload's line-numbered errors) is kept in the language
@@ -260,7 +276,7 @@ class JobQuerySet(models.QuerySet["Job"]):
     def listed(self) -> JobQuerySet:
         """With what a job's line shows (its metric, the version trained, the file's name), but
         not the file's bytes nor the version's."""
-        return self.select_related("metric", "result", "batch").defer(
+        return self.select_related("metric", "result", "batch", "replay__gate").defer(
             "batch__data", "result__artifact", "result__chart_sample"
         )
 
@@ -367,7 +383,13 @@ class Job(models.Model):
     """Long work done by a worker, as every web instance sees it: what, for whom, how far."""
 
     kind = models.CharField(_("kind"), max_length=16, choices=JobKind.choices)
-    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("metric"))
+    # The metric it trains, imports or fills into (none for a replay, which is of a gate).
+    metric = models.ForeignKey(
+        Metric, on_delete=models.CASCADE, null=True, related_name="jobs", verbose_name=_("metric")
+    )
+    replay = models.ForeignKey(
+        "metrics.Replay", on_delete=models.CASCADE, null=True, related_name="jobs", verbose_name=_("replay")
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="jobs", verbose_name=_("by")
     )
@@ -418,7 +440,21 @@ class Job(models.Model):
         indexes = [models.Index(fields=["requested_by", "-created_at"], name="job_requester_newest")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} of {self.metric.name} ({self.status})"
+        return f"{self.get_kind_display()} of {self.subject} ({self.status})"
+
+    @property
+    def target_metric(self) -> Metric:
+        """The metric a training, an import or a fill is of (each has one; a replay has none)."""
+        if self.metric is None:
+            raise ValueError(f"A {self.kind} job is of no metric.")
+        return self.metric
+
+    @property
+    def subject(self) -> str:
+        """What it works on: its metric's name, or the gate a replay is of."""
+        if self.replay_id is not None and self.replay is not None:
+            return self.replay.gate.name
+        return self.metric.name if self.metric is not None else ""
 
     @property
     def is_active(self) -> bool:
@@ -439,6 +475,14 @@ class Job(models.Model):
                 "rows": number_format(self.done, force_grouping=True),
             }
         if self.stage == "pulling" and self.total:
+            return ngettext(
+                "%(stage)s: %(done)s of %(total)s release", "%(stage)s: %(done)s of %(total)s releases", self.total
+            ) % {
+                "stage": label,
+                "done": number_format(self.done, force_grouping=True),
+                "total": number_format(self.total, force_grouping=True),
+            }
+        if self.stage == "replaying" and self.total:
             return ngettext(
                 "%(stage)s: %(done)s of %(total)s release", "%(stage)s: %(done)s of %(total)s releases", self.total
             ) % {
@@ -470,6 +514,8 @@ class Job(models.Model):
             return 10 + int(75 * self.done / self.total)
         if self.stage == "pulling" and self.total:
             return 20 + int(40 * self.done / self.total)
+        if self.stage == "replaying" and self.total:
+            return 5 + int(90 * self.done / self.total)
         return steps.get(self.stage, 0)
 
     def outcome(self) -> str:
@@ -478,6 +524,8 @@ class Job(models.Model):
             return self._import_outcome()
         if self.kind == JobKind.FILL:
             return self._fill_outcome()
+        if self.kind == JobKind.REPLAY:
+            return self._replay_outcome()
         if self.status == JobStatus.DONE and self.result is not None:
             trained = gettext("Version %(version)d trained: %(accuracy)s accuracy on data it did not see.") % {
                 "version": self.result.version,
@@ -488,7 +536,7 @@ class Job(models.Model):
         if self.status != JobStatus.FAILED:
             return self.stage_label
         if self.failure == Failure.NOT_ENOUGH_DATA and self.counts:
-            return not_enough_data_message(self.metric.name, **self.counts)
+            return not_enough_data_message(self.target_metric.name, **self.counts)
         messages = {
             Failure.NOT_ENOUGH_DATA: gettext("Not enough data to train “%(name)s”."),
             Failure.BAD_DATA: gettext("“%(name)s” holds values that cannot be learnt from; check its data."),
@@ -511,7 +559,7 @@ class Job(models.Model):
                 "The training of “%(name)s” failed unexpectedly; nothing was stored. Try again, or tell staff."
             ),
         }
-        return messages[Failure(self.failure)] % {"name": self.metric.name} if self.failure else ""
+        return messages[Failure(self.failure)] % {"name": self.target_metric.name} if self.failure else ""
 
     def _import_outcome(self) -> str:
         if self.status == JobStatus.DONE:
@@ -519,34 +567,64 @@ class Job(models.Model):
                 "Imported %(count)s indicator into “%(name)s”.",
                 "Imported %(count)s indicators into “%(name)s”.",
                 self.done,
-            ) % {"count": number_format(self.done, force_grouping=True), "name": self.metric.name}
+            ) % {"count": number_format(self.done, force_grouping=True), "name": self.target_metric.name}
         if self.status != JobStatus.FAILED:
             return self.stage_label
         if self.failure == Failure.CSV_ERRORS and (refusal := self.csv_error()) is not None:
             return refusal.message
         if self.failure == Failure.METRIC_DELETED:
             return gettext("The metric “%(name)s” was deleted while your data was being sent: nothing was stored.") % {
-                "name": self.metric.name
+                "name": self.target_metric.name
             }
         if self.failure == Failure.DATABASE:
             return gettext(
                 "The import into “%(name)s” lost its connection to the database; nothing was stored. Upload the "
                 "file again."
-            ) % {"name": self.metric.name}
+            ) % {"name": self.target_metric.name}
         if self.failure == Failure.ABANDONED:
             return gettext(
                 "The worker importing into “%(name)s” stopped (restarted or killed) before it stored the file; "
                 "nothing was stored. Upload the file again."
-            ) % {"name": self.metric.name}
+            ) % {"name": self.target_metric.name}
         if self.failure == Failure.UNQUEUED:
             return gettext(
                 "The import into “%(name)s” could not be queued: the job queue is unreachable. Nothing was "
                 "stored; upload the file again in a moment."
-            ) % {"name": self.metric.name}
-        return gettext("The import into “%(name)s” failed; nothing was stored. Try again.") % {"name": self.metric.name}
+            ) % {"name": self.target_metric.name}
+        return gettext("The import into “%(name)s” failed; nothing was stored. Try again.") % {
+            "name": self.target_metric.name
+        }
+
+    def _replay_outcome(self) -> str:
+        gate = {"gate": self.subject}
+        if self.status == JobStatus.DONE:
+            return ngettext(
+                "Replayed %(count)s release of “%(gate)s”.", "Replayed %(count)s releases of “%(gate)s”.", self.done
+            ) % {"count": number_format(self.done, force_grouping=True), **gate}
+        if self.status != JobStatus.FAILED:
+            return self.stage_label
+        messages = {
+            Failure.ABANDONED: gettext(
+                "The worker replaying “%(gate)s” stopped (restarted or killed) before it finished; nothing was "
+                "stored. Replay it again."
+            ),
+            Failure.UNQUEUED: gettext(
+                "The replay of “%(gate)s” could not be queued: the job queue is unreachable. Replay it again in a "
+                "moment."
+            ),
+            Failure.DATABASE: gettext(
+                "The replay of “%(gate)s” lost its connection to the database; nothing was stored. Replay it again."
+            ),
+            Failure.TOO_LONG: gettext(
+                "The replay of “%(gate)s” took too long and was stopped; nothing was stored. Replay fewer releases "
+                "at a time."
+            ),
+        }
+        failed = gettext("The replay of “%(gate)s” failed unexpectedly; nothing was stored. Try again, or tell staff.")
+        return messages.get(Failure(self.failure), failed) % gate if self.failure else failed % gate
 
     def _fill_outcome(self) -> str:
-        name = {"name": self.metric.name}
+        name = {"name": self.target_metric.name}
         # A fill from the releases recorded here: which it read, which it left out and why.
         read = releases_read_words(self.counts) if self.counts else ""
         if self.status == JobStatus.DONE:
@@ -638,6 +716,8 @@ class Job(models.Model):
                     self._import()
                 elif self.kind == JobKind.FILL:
                     self._fill()
+                elif self.kind == JobKind.REPLAY:
+                    self._replay()
                 else:
                     self._train()
         except SoftTimeLimitExceeded:
@@ -716,7 +796,7 @@ class Job(models.Model):
 
     def _train(self) -> None:
         try:
-            model = TrainedModel.objects.train(self.metric, self.requested_by, progress=self.report)
+            model = TrainedModel.objects.train(self.target_metric, self.requested_by, progress=self.report)
         except NotEnoughDataError as error:
             counts = {"total": error.total, "rollbacks": error.rollbacks, "rollouts": error.rollouts}
             self._finish(JobStatus.FAILED, failure=Failure.NOT_ENOUGH_DATA, detail=str(error), counts=counts)
@@ -730,6 +810,13 @@ class Job(models.Model):
             self.report("drawing")
             model.draw_charts()
             self._finish(JobStatus.DONE, result=model)
+
+    def _replay(self) -> None:
+        """Replay the gate over its past releases: its report is stored, then the job ends."""
+        if self.replay is None:
+            raise ValueError("A replay job is of a replay.")
+        replayed = self.replay.run(progress=self.report)
+        self._finish(JobStatus.DONE, done=replayed, total=replayed)
 
     def _import(self) -> None:
         """Parse the uploaded file and store all its rows, or none; the file is dropped after."""
@@ -755,7 +842,7 @@ class Job(models.Model):
         delivery imports them once)."""
         self.report("importing", 0, len(data))
         with transaction.atomic():
-            stored = self.metric.import_indicators(data, self.requested_by, batch)
+            stored = self.target_metric.import_indicators(data, self.requested_by, batch)
             ImportBatch.objects.filter(pk=batch.pk).update(rows=stored)
             self._finish(JobStatus.DONE, done=stored, total=stored)
 
@@ -790,14 +877,14 @@ class Job(models.Model):
         try:
             self.report("parsing")
             releases = csv_io.parse_release_csv(file, now=timezone.now(), minutes=minutes)
-            bound = self.metric.bound_query()
+            bound = self.target_metric.bound_query()
             if bound is None or bound.source_id != batch.source_id:
                 raise CsvFormatError(
                     wording.gettext(
                         "Nothing was stored: “%(name)s” is no longer bound to the data source it was to be filled "
                         "from. Send the file again."
                     )
-                    % {"name": self.metric.name}
+                    % {"name": self.target_metric.name}
                 )
             data = self._read_releases(bound, releases, minutes)
             self._store(data, batch)

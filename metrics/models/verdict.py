@@ -75,8 +75,7 @@ class VerdictQuerySet(models.QuerySet["Verdict"]):
         tree = model.compiled_tree(requested_by=user)
         leaf = tree.leaf_for(value, minutes)
         is_stale = model.data_version != metric.data_version
-        bad_side = beyond_bad_side(metric, model, value)
-        reasons = [bad_side] if bad_side is not None else judge(metric, model, leaf, value, minutes, is_stale)
+        reasons = reasons_for(metric, model, leaf, value, minutes, is_stale)
         decision = VerdictState.ROLLBACK if leaf.decision == ROLLBACK else VerdictState.ROLLOUT
         return self.create(
             metric=metric,
@@ -137,6 +136,16 @@ def state_of(decision: VerdictState, reasons: list[dict[str, Any]]) -> VerdictSt
     if any(reason["code"] == Reason.BEYOND_BAD_SIDE for reason in reasons):
         return VerdictState.ROLLBACK
     return VerdictState.INCONCLUSIVE if reasons else decision
+
+
+def reasons_for(
+    metric: Metric, model: TrainedModel, leaf: Leaf, value: float, minutes: float, is_stale: bool
+) -> list[dict[str, Any]]:
+    """Why an observation landing in `leaf` does not simply get the leaf's decision: beyond the
+    data on the metric's bad side (a rollback), or every reason to withhold it (`judge`). What a
+    live verdict and a replayed one are both judged by."""
+    bad_side = beyond_bad_side(metric, model, value)
+    return [bad_side] if bad_side is not None else judge(metric, model, leaf, value, minutes, is_stale)
 
 
 def out_of_range_margin(metric: Metric, low: float, high: float) -> float:

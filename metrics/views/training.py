@@ -71,4 +71,4 @@ def job_progress(request: AuthenticatedHttpRequest, job_id: int) -> JsonResponse
 def job_dismiss(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
     job = get_job_for_dismissal(request.user, job_id)
     job.dismiss()
-    return redirect_back(request, job.metric.get_absolute_url())
+    return redirect_back(request, job.target_metric.get_absolute_url())

@@ -158,7 +158,7 @@ def test_the_schedule_trains_every_due_metric_and_only_those(owner: User) -> Non
 
     queued = Job.objects.queue_scheduled_retraining()
 
-    assert sorted(job.metric_id for job in queued) == [metric.pk for metric in due]
+    assert sorted(job.target_metric.pk for job in queued) == [metric.pk for metric in due]
     assert not current.jobs.exists()
 
 
