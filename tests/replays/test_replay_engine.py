@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth.models import User
 
 from metrics.models import Indicator, Job, JobStatus, Outcome, Replay, TrainedModel, Verdict, VerdictState
