@@ -81,8 +81,9 @@ def wilson_interval(hits: int, trials: int, z: float = Z_95) -> tuple[float, flo
     spread = z * z / trials
     centre = share + spread / 2
     half_width = z * math.sqrt(share * (1 - share) / trials + spread / (4 * trials))
-    low = max(0.0, (centre - half_width) / (1 + spread))
-    high = min(1.0, (centre + half_width) / (1 + spread))
+    # None seen (or all): the interval reaches 0 (or 1) exactly, whatever the rounding.
+    low = 0.0 if hits == 0 else max(0.0, (centre - half_width) / (1 + spread))
+    high = 1.0 if hits == trials else min(1.0, (centre + half_width) / (1 + spread))
     return low, high
 
 
