@@ -424,15 +424,26 @@ class GateChange(models.Model):
 
 
 def rule_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(what, before, after) for each knob that differs between two `gate_rules`."""
-    found = [(name, before.get(name), after.get(name)) for name in GATE_KNOBS if before.get(name) != after.get(name)]
+    """(what, in words, before, after) for each knob that differs between two `gate_rules`."""
+    found = [
+        (str(_knob_label(name)), before.get(name), after.get(name))
+        for name in GATE_KNOBS
+        if before.get(name) != after.get(name)
+    ]
     old = {int(rule["metric"]): rule for rule in before.get("metrics", [])}
     for rule in after.get("metrics", []):
         previous = old.get(int(rule["metric"]), {})
         for name in METRIC_KNOBS:
             if previous.get(name) != rule.get(name):
-                found.append((f"{rule['name']}: {name}", previous.get(name), rule.get(name)))
+                what = f"{rule['name']}: {_knob_label(name)}"
+                found.append((what, previous.get(name), rule.get(name)))
     return found
+
+
+def _knob_label(name: str) -> Any:
+    """A setting's name as its form shows it."""
+    model = Gate if name in GATE_KNOBS else Metric if name in METRIC_OWN_KNOBS else GateMetric
+    return _field(model, name).verbose_name
 
 
 # What-if settings ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import numpy as np
 from django.contrib.auth.models import User
@@ -92,10 +93,14 @@ def history(
             owner,
             f"v{index + 1}",
             FIRST_RELEASE + timedelta(days=index),
-            lambda minute, outcome=outcome: values(minute, outcome),
+            partial(_value_of, values, outcome),
             minutes,
             outcome,
         )
         for index, outcome in enumerate(outcomes)
     ]
     return History(gate, metric, releases)
+
+
+def _value_of(values: Callable[[int, str], float], outcome: str, minute: int) -> float:
+    return values(minute, outcome)
