@@ -110,3 +110,21 @@ def test_the_demo_gate_has_a_track_record_of_outcomes_labelled_into_its_metrics(
     observed = Observation.objects.filter(release__gate=demo).exclude(release__version="v42")
     assert labelled.count() == observed.count()
     assert all(label.observation is not None for label in labelled.select_related("observation"))
+
+
+def test_the_demo_gate_has_a_finished_replay_of_its_releases_with_an_outcome(demo: Gate) -> None:
+    replay = demo.replays.get()
+
+    rows = {row.version: (row.verdict, row.stopped_minute) for row in replay.replayed.all()}
+    assert rows == {
+        "v41": ("rollback", 5),  # the error-rate spike five minutes in
+        "v40": ("rollout", None),
+        "v39": ("rollback", 12),
+        "v38": ("rollback", 12),  # the payment partner's outage: a false rollback, as the gate said then
+        "v37": ("", None),  # its requests were never observed
+    }
+    figures = replay.figures
+    assert (figures.releases, figures.judged, figures.caught, figures.false_rollbacks) == (5, 4, 2, 1)
+    assert figures.is_thin
+    not_judged = replay.replayed.get(version="v37")
+    assert not_judged.not_judged_words() == "“Requests per minute” was never observed in it."
