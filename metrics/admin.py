@@ -10,7 +10,17 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from metrics.formatting import percent
-from metrics.models import DataSource, Gate, GateMetric, Indicator, Metric, Release, TrainedModel
+from metrics.models import (
+    DataSource,
+    Gate,
+    GateChange,
+    GateMetric,
+    Indicator,
+    Metric,
+    Release,
+    Replay,
+    TrainedModel,
+)
 
 
 @admin.register(Metric)
@@ -116,6 +126,42 @@ class ReleaseAdmin(admin.ModelAdmin[Release]):
         "gate_said_at_minute",
         "announced_state",
     ]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    """Shown, never edited here: what a replay found, and what applying one changed, are kept as they were."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Replay)
+class ReplayAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "gate", "requested_by", "created_at", "finished_at", "applied_at"]
+    list_select_related = ["gate", "requested_by"]
+    fields = readonly_fields = (
+        "gate",
+        "requested_by",
+        "created_at",
+        "since",
+        "until",
+        "compared_with",
+        "rules",
+        "changes",
+        "report",
+        "finished_at",
+        "applied_at",
+    )
+
+
+@admin.register(GateChange)
+class GateChangeAdmin(ReadOnlyAdmin):
+    list_display = ["gate", "changed_by", "changed_at", "replay"]
+    list_select_related = ["gate", "changed_by", "replay__gate"]
+    fields = readonly_fields = ("gate", "replay", "changed_by", "changed_at", "before", "after")
 
 
 class DataSourceAdminForm(forms.ModelForm[DataSource]):

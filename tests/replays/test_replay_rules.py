@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
 
 from metrics.exceptions import GateChangedSinceReplay, NothingToReplay, ReplayNotFinished, ReplayRefused
 from metrics.models import Gate, GateChange, GateMetric, Job, Metric, Outcome, Replay, ReplayedRelease
@@ -183,3 +185,24 @@ def test_a_replay_that_has_not_run_cannot_be_applied(past: History, owner: User)
 
     with pytest.raises(ReplayNotFinished):
         replay.apply(owner)
+
+
+def test_staff_read_a_replay_and_a_gate_change_in_the_admin_and_cannot_edit_them(
+    client: Client, replay: Replay, owner: User
+) -> None:
+    change = replay.what_if(owner, {"pass_score": 90})
+    change.refresh_from_db()
+    applied = change.apply(owner)
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "not-used-here"))
+    before = replay_state()
+
+    for obj in (replay, applied):
+        name = f"admin:metrics_{obj._meta.model_name}"
+        assert client.get(reverse(f"{name}_changelist")).status_code == 200
+        page = client.get(reverse(f"{name}_change", args=[obj.pk]))
+        assert page.status_code == 200
+        assert 'name="_save"' not in page.content.decode()
+        assert client.post(reverse(f"{name}_change", args=[obj.pk]), {}).status_code == 403
+        assert client.get(reverse(f"{name}_add")).status_code == 403
+
+    assert replay_state() == before
