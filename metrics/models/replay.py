@@ -386,8 +386,8 @@ def not_judged_words(reason: Mapping[str, Any]) -> str:
     if reason["code"] == BAD_DATA:
         return gettext("The indicators of “%(name)s” before it could not be learnt from.") % {"name": name}
     return gettext(
-        "“%(name)s” had no model: %(total)s indicators before it (%(rollbacks)s rollbacks, %(rollouts)s "
-        "rollouts), too few to train one."
+        "“%(name)s” had no model: %(total)s indicators registered before it started (%(rollbacks)s rollbacks, "
+        "%(rollouts)s rollouts), too few to train one."
     ) % {
         "name": name,
         "total": reason.get("total", 0),
@@ -864,6 +864,11 @@ def replay_figures(
         "false_rollbacks": sum(1 for row in good if row.stopped_minute is not None),
         "inconclusive": sum(1 for row in judged if row.verdict == VerdictState.INCONCLUSIVE),
         "confusion": confusion,
+        # How many releases each reason kept from being judged (a release may have several).
+        "not_judged_because": {
+            code: sum(1 for row in rows if any(reason["code"] == code for reason in row.not_judged))
+            for code in (NO_MODEL, NO_OBSERVATION, BAD_DATA)
+        },
         "judged_observations": judged_observations,
         "withheld_as_chance": withheld_as_chance,
     }
@@ -927,6 +932,22 @@ class ReplayFigures:
         """Of the observations judged, the share whose verdict was withheld: their model was no better than chance."""
         judged = int(self.stored.get("judged_observations", 0))
         return int(self.stored.get("withheld_as_chance", 0)) / judged if judged else None
+
+    def no_model_words(self) -> str:
+        """Why releases had no model, when that kept some from being judged: a replay trains on
+        what was registered before each release, which history imported later is not."""
+        count = int(self.stored.get("not_judged_because", {}).get(NO_MODEL, 0))
+        if not count:
+            return ""
+        return ngettext(
+            "%(count)s release had a metric with too few indicators registered before it started. A replay "
+            "trains each release's models only on what was known before it: history registered later (a file "
+            "imported today) does not count for earlier releases.",
+            "%(count)s releases had a metric with too few indicators registered before they started. A replay "
+            "trains each release's models only on what was known before it: history registered later (a file "
+            "imported today) does not count for earlier releases.",
+            count,
+        ) % {"count": count}
 
     def thin_words(self) -> str:
         return ngettext(

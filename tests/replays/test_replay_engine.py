@@ -142,11 +142,15 @@ def test_a_release_whose_metric_had_too_little_history_is_not_judged_and_says_wh
         {"code": "no_model", "metric": past.metric.pk, "name": "Error rate", "total": 0, "rollbacks": 0, "rollouts": 0}
     ]
     assert first.not_judged_words() == (
-        "“Error rate” had no model: 0 indicators before it (0 rollbacks, 0 rollouts), too few to train one."
+        "“Error rate” had no model: 0 indicators registered before it started (0 rollbacks, 0 rollouts), too few "
+        "to train one."
     )
     figures = replay.figures
     assert (figures.releases, figures.judged, figures.not_judged) == (3, 2, 1)
     assert figures.confusion[ROLLED_BACK]["not_judged"] == 1
+    assert figures.no_model_words().startswith(
+        "1 release had a metric with too few indicators registered before it started."
+    )
 
 
 def test_a_gate_changed_between_two_replays_is_judged_by_its_rules_of_each_time(owner: User) -> None:
