@@ -103,11 +103,13 @@ def test_jobs_are_counted_queued_running_and_failed_by_kind(scraped: dict) -> No
         labels(kind="training"): 0,
         labels(kind="import"): Job.objects.filter(kind=JobKind.IMPORT, status="queued").count(),
         labels(kind="fill"): 0,
+        labels(kind="replay"): 0,
     }
     assert family(scraped, "mbreak_jobs_running") == {
         labels(kind="training"): 0,
         labels(kind="import"): 0,
         labels(kind="fill"): 1,
+        labels(kind="replay"): 0,
     }
     assert family(scraped, "mbreak_job_failures") == {
         labels(kind="training", failure="not_enough_data"): 1,
