@@ -7,6 +7,7 @@ an hour after its start (labelling its observations, as a team's outcome does).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -92,7 +93,7 @@ def history(
             owner,
             f"v{index + 1}",
             FIRST_RELEASE + timedelta(days=index),
-            lambda minute, outcome=outcome: values(minute, outcome),
+            functools.partial(lambda outcome, minute: values(minute, outcome), outcome),
             minutes,
             outcome,
         )
