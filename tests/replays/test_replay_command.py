@@ -53,6 +53,14 @@ def test_the_command_replays_a_gate_named_as_its_owner_and_prints_the_report(
         "  rolled back         2             0        0           0",
     ]
     assert printed[13] == "  rolled out          0             0        2           0"
+
+
+def test_the_report_ends_with_a_line_per_release_oldest_first(
+    past: History, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("replay", "Checkout")
+
+    printed = capsys.readouterr().out.splitlines()
     releases = printed[printed.index("Releases, oldest first:") + 1 :]
     assert len(releases) == 4
     assert releases[0].endswith("v1: rolled back (decided at minute 30) → stopped at minute 5")
