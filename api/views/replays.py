@@ -103,7 +103,11 @@ class ReplayReleases(generics.ListAPIView[ReplayedRelease]):
 class ReplayWhatIf(APIView):
     @extend_schema(
         request=WhatIfSerializer,
-        responses={**QUEUED, 403: OpenApiResponse(description=OWNER_ONLY)},
+        responses={
+            **QUEUED,
+            403: OpenApiResponse(description=OWNER_ONLY),
+            409: OpenApiResponse(description="The replay has not finished (code `replay_not_finished`)."),
+        },
     )
     def post(self, request: Request, replay_id: int) -> Response:
         """Replay the same releases with some settings changed (the gate's owner; a metric's

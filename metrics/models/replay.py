@@ -239,12 +239,15 @@ class Replay(models.Model):
         and under "metrics" a mapping of metric id to any of `METRIC_KNOBS`), to be read side by
         side with this one. Only the gate's owner may; a metric's own thresholds only where they
         may change that metric's settings. Raises `ValidationError` for a setting out of bounds
-        or a metric not in the replay, `ReplayRefused` for anyone else."""
+        or a metric not in the replay, `ReplayRefused` for anyone else, `ReplayNotFinished` before
+        the replay it is compared with has run."""
         from metrics.models.job import Job
 
         if not self.can_change(user):
             raise ReplayRefused(self.gate)
         base = self.compared_with if self.is_what_if and self.compared_with is not None else self
+        if not base.is_finished:  # it replays the releases `base` replayed: none are known yet
+            raise ReplayNotFinished()
         rules, cleaned = rules_with_changes(base.rules, changes, user)
         if not cleaned:
             raise ValidationError(gettext("Change at least one setting to compare with these."), code="no_change")

@@ -373,6 +373,17 @@ def test_a_replay_not_finished_cannot_be_applied_and_nothing_changes(client: Cli
     assert response.json()["code"] == "replay_not_finished"
 
 
+def test_settings_cannot_be_tried_on_a_replay_not_finished_and_nothing_is_stored(client: Client, owner: User) -> None:
+    gate = history(owner, [ROLLED_BACK, ROLLED_OUT]).gate
+    queued = Replay.objects.start(gate, owner, send_to_worker=False)  # never run: no release replayed yet
+
+    with changes_nothing(replay_state):
+        response = post(client, reverse("api:replay_what_if", args=[queued.pk]), {"pass_score": 60}, bearer(owner))
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "replay_not_finished"
+
+
 def test_a_replay_of_metrics_the_gate_no_longer_has_cannot_be_applied(
     client: Client, owner: User, past: History
 ) -> None:
