@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from metrics.exceptions import InvalidReleaseKey
+from metrics.exceptions import InvalidReleaseKey, ReplayRefused
 from metrics.models import (
     DataSource,
     Delivery,
@@ -24,6 +24,7 @@ from metrics.models import (
     Job,
     Metric,
     Release,
+    Replay,
     TrainedModel,
     Verdict,
     Webhook,
@@ -105,8 +106,9 @@ def get_trained_model_for_activation(user: User | AnonymousUser, model_id: int) 
 
 
 def get_job(user: User | AnonymousUser, job_id: int) -> Job:
-    """A job's progress is as visible as its metric: the shared catalogue."""
-    return get_object_or_404(Job.objects.listed(), pk=job_id, metric__in=Metric.objects.visible_to(user))
+    """A job's progress is as visible as its metric (the shared catalogue), or a replay's as its replay."""
+    visible = Q(metric__in=Metric.objects.visible_to(user)) | Q(replay__in=Replay.objects.visible_to(user))
+    return get_object_or_404(Job.objects.listed().filter(visible), pk=job_id)
 
 
 def get_job_for_dismissal(user: User | AnonymousUser, job_id: int) -> Job:
@@ -176,6 +178,28 @@ def get_gate_for_release(user: User | AnonymousUser, gate_id: int) -> Gate:
     if not gate.can_start_release(user):
         raise PermissionDenied(_("Only the gate's owner may start its releases."))
     return gate
+
+
+def get_gate_for_replay(user: User | AnonymousUser, gate_id: int) -> Gate:
+    """A gate its owner replays: anyone else is refused before anything is read of the request."""
+    gate = get_gate(user, gate_id)
+    if not gate.can_change(user):
+        raise ReplayRefused(gate)
+    return gate
+
+
+def get_replay(user: User | AnonymousUser, replay_id: int) -> Replay:
+    """Replays are read like their gates: by any active account."""
+    replays = Replay.objects.visible_to(user).select_related("gate", "requested_by").with_jobs()
+    return get_object_or_404(replays, pk=replay_id)
+
+
+def get_replay_for_change(user: User | AnonymousUser, replay_id: int) -> Replay:
+    """A replay whose settings its gate's owner tries others of, or applies."""
+    replay = get_replay(user, replay_id)
+    if not replay.can_change(user):
+        raise ReplayRefused(replay.gate)
+    return replay
 
 
 def get_release(user: User | AnonymousUser, release_id: int) -> Release:

@@ -37,6 +37,14 @@ from api.serializers.releases import (
     ReleaseSerializer,
     ReleaseVerdictSerializer,
 )
+from api.serializers.replays import (
+    GateChangeSerializer,
+    ReplayedReleaseSerializer,
+    ReplayInputSerializer,
+    ReplayReportSerializer,
+    ReplaySerializer,
+    WhatIfSerializer,
+)
 from api.serializers.verdicts import AskSerializer, FeedbackSerializer, ReasonSerializer, VerdictSerializer
 from api.serializers.versions import ActivateSerializer, VersionSerializer
 
@@ -48,6 +56,7 @@ __all__ = [
     "FileErrorsSerializer",
     "FillInputSerializer",
     "FilledFromSerializer",
+    "GateChangeSerializer",
     "GateInputSerializer",
     "GateMetricSerializer",
     "GateSerializer",
@@ -71,6 +80,10 @@ __all__ = [
     "RecordedOutcomeSerializer",
     "ReleaseSerializer",
     "ReleaseVerdictSerializer",
+    "ReplayInputSerializer",
+    "ReplayReportSerializer",
+    "ReplaySerializer",
+    "ReplayedReleaseSerializer",
     "RowErrorSerializer",
     "StoredSerializer",
     "UndoneImportSerializer",
@@ -78,5 +91,6 @@ __all__ = [
     "VerdictSerializer",
     "VerdictSettingsSerializer",
     "VersionSerializer",
+    "WhatIfSerializer",
     "model_label",
 ]

@@ -1,4 +1,4 @@
-"""Jobs: imports and trainings run by a worker, and their progress."""
+"""Jobs: imports, trainings, history fills and replays run by a worker, and their progress."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers.base import Link, UtcDateTimeField
+from api.serializers.base import Link, UtcDateTimeField, absolute_url, path_of
 from api.serializers.imports import FileErrorsSerializer
 from metrics.models import (
     Failure,
@@ -16,7 +16,13 @@ from metrics.models import (
 
 
 class JobSerializer(serializers.ModelSerializer[Job]):
-    metric = serializers.IntegerField(source="metric_id", read_only=True)
+    metric = serializers.IntegerField(
+        source="metric_id", read_only=True, allow_null=True, help_text="What a training, an import or a fill is of."
+    )
+    replay = serializers.IntegerField(
+        source="replay_id", read_only=True, allow_null=True, help_text="What a replay job runs (it has no metric)."
+    )
+    replay_url = serializers.SerializerMethodField()
     scheduled = serializers.BooleanField(
         read_only=True, help_text="Queued by the retraining schedule, not by a person."
     )
@@ -48,6 +54,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "id",
             "kind",
             "metric",
+            "replay",
+            "replay_url",
             "scheduled",
             "status",
             "stage",
@@ -63,6 +71,13 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "url",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_replay_url(self, job: Job) -> str | None:
+        """A replay job's replay, whose report it makes."""
+        if job.replay_id is None:
+            return None
+        return absolute_url(path_of("api:replay", job.replay_id), self.context.get("request"))
 
     def get_outcome(self, job: Job) -> str:
         return job.outcome_for(self.context["request"].user)

@@ -24,7 +24,7 @@ import copy
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
@@ -138,6 +138,14 @@ class ReplayQuerySet(models.QuerySet["Replay"]):
         """Its replays, newest first, with who asked."""
         return self.filter(gate=gate).select_related("requested_by").order_by("-created_at", "-pk")
 
+    def with_jobs(self) -> ReplayQuerySet:
+        """With each replay's jobs read at once, newest first, as `Replay.job` gives them: a list
+        of replays reads them in one query, not one per replay."""
+        from metrics.models.job import Job
+
+        jobs = Job.objects.listed().order_by("-created_at", "-pk")
+        return self.prefetch_related(models.Prefetch("jobs", queryset=jobs, to_attr="newest_jobs"))
+
 
 def releases_in_range(gate: Gate, since: datetime | None, until: datetime | None) -> models.QuerySet[Release]:
     """The gate's releases with an outcome started in [since, until), oldest first."""
@@ -208,6 +216,9 @@ class Replay(models.Model):
     @property
     def job(self) -> Any:
         """The job that runs (or ran) it."""
+        jobs = getattr(self, "newest_jobs", None)  # read with the replays (`with_jobs`)
+        if jobs is not None:
+            return jobs[0] if jobs else None
         return self.jobs.order_by("-created_at", "-pk").first()
 
     def releases_to_replay(self) -> models.QuerySet[Release]:
@@ -228,12 +239,15 @@ class Replay(models.Model):
         and under "metrics" a mapping of metric id to any of `METRIC_KNOBS`), to be read side by
         side with this one. Only the gate's owner may; a metric's own thresholds only where they
         may change that metric's settings. Raises `ValidationError` for a setting out of bounds
-        or a metric not in the replay, `ReplayRefused` for anyone else."""
+        or a metric not in the replay, `ReplayRefused` for anyone else, `ReplayNotFinished` before
+        the replay it is compared with has run."""
         from metrics.models.job import Job
 
         if not self.can_change(user):
             raise ReplayRefused(self.gate)
         base = self.compared_with if self.is_what_if and self.compared_with is not None else self
+        if not base.is_finished:  # it replays the releases `base` replayed: none are known yet
+            raise ReplayNotFinished()
         rules, cleaned = rules_with_changes(base.rules, changes, user)
         if not cleaned:
             raise ValidationError(gettext("Change at least one setting to compare with these."), code="no_change")
@@ -377,6 +391,35 @@ class ReplayedRelease(models.Model):
     def not_judged_words(self) -> str:
         """Why it could not be judged, in words."""
         return " ".join(not_judged_words(reason) for reason in self.not_judged)
+
+    def as_data(self) -> dict[str, Any]:
+        """What it would have been, as the API and `manage.py replay --json` give it (plain JSON
+        values, times in UTC): the replayed verdict, why it could not be judged (codes, and
+        words in the reader's language), and the verdict at each minute."""
+        return {
+            "release": self.release_id,
+            "name": self.name,
+            "version": self.version,
+            "started_at": utc_text(self.started_at),
+            "outcome": self.outcome,
+            "decided_minute": self.decided_minute,
+            "verdict": self.verdict or None,
+            "stopped_minute": self.stopped_minute,
+            "not_judged": [
+                {"code": reason["code"], "metric": reason.get("metric"), "words": not_judged_words(reason)}
+                for reason in self.not_judged
+            ],
+            "minutes": [
+                {"minute": index + 1, "state": state, "score": score, "decided_by": decided_by}
+                for index, (state, score, decided_by) in enumerate(self.minutes)
+            ],
+        }
+
+
+def utc_text(moment: datetime) -> str:
+    """ISO 8601 in UTC, "Z" for +00:00, as the API writes its times."""
+    text = moment.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def not_judged_words(reason: Mapping[str, Any]) -> str:
@@ -874,12 +917,27 @@ def replay_figures(
     }
 
 
+# The counts of a report, in the order it gives them.
+REPORT_COUNTS = ("releases", "judged", "not_judged", "bad", "caught", "good", "false_rollbacks", "inconclusive")
+
+
+def rate_data(rate: replaying.Rate) -> dict[str, Any]:
+    """A rate as plain JSON values: hits of trials, the share, and its interval as [low, high]."""
+    interval = rate.interval
+    return {
+        "hits": rate.hits,
+        "trials": rate.trials,
+        "share": rate.share,
+        "interval": None if interval is None else [interval[0], interval[1]],
+    }
+
+
 class ReplayFigures:
     """A replay's report read: its rates with their intervals, and what can be said of them."""
 
     def __init__(self, stored: Mapping[str, Any]) -> None:
         self.stored = stored
-        for name in ("releases", "judged", "not_judged", "bad", "caught", "good", "false_rollbacks", "inconclusive"):
+        for name in REPORT_COUNTS:
             setattr(self, name, int(stored.get(name, 0)))
         self.caught_minutes: list[int] = list(stored.get("caught_minutes", []))
         self.caught_before_decision = int(stored.get("caught_before_decision", 0))
@@ -948,6 +1006,30 @@ class ReplayFigures:
             "imported today) does not count for earlier releases.",
             count,
         ) % {"count": count}
+
+    def as_data(self) -> dict[str, Any]:
+        """The report as the API and `manage.py replay --json` give it (plain JSON values): its
+        counts, each rate with its share and 95% Wilson interval (None on no trial), and what can
+        be said of them, in the reader's language (None when it does not apply)."""
+        return {
+            **{name: getattr(self, name) for name in REPORT_COUNTS},
+            "catch_rate": rate_data(self.catch_rate),
+            "false_rollback_rate": rate_data(self.false_rollback_rate),
+            "inconclusive_rate": rate_data(self.inconclusive_rate),
+            "median_catch_minute": self.median_catch_minute,
+            "caught_minutes": self.caught_minutes,
+            "caught_before_decision": self.caught_before_decision,
+            "confusion": self.confusion,
+            "is_thin": self.is_thin,
+            "is_no_better_than_chance": self.is_no_better_than_chance,
+            "thin_words": self.thin_words() if self.is_thin else None,
+            "chance_words": self.chance_words() if self.is_no_better_than_chance else None,
+            "not_judged_because": {
+                code: int(self.stored.get("not_judged_because", {}).get(code, 0))
+                for code in (NO_MODEL, NO_OBSERVATION, BAD_DATA)
+            },
+            "no_model_words": self.no_model_words() or None,
+        }
 
     def thin_words(self) -> str:
         return ngettext(

@@ -124,6 +124,7 @@ def test_only_the_owner_of_a_metric_may_try_its_thresholds(owner: User, contribu
     # The gate is the contributor's; its metric is the owner's.
     Metric.objects.filter(pk=past.metric.pk).update(owner=owner)
     replay = Replay.objects.start(past.gate, contributor)
+    replay.refresh_from_db()
     before = replay_state()
 
     with pytest.raises(ValidationError, match="Only the owner of “Error rate” may change its thresholds"):
