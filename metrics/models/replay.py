@@ -53,7 +53,14 @@ from metrics.models.verdict import Reason, Verdict, VerdictState, reasons_for, s
 from predictor import replay as replaying
 from predictor.columns import ROLLBACK, IndicatorColumns
 from predictor.explain import Leaf
-from predictor.training import NotEnoughDataError, TrainingDataError, TrainingResult, fit_decision_tree
+from predictor.training import (
+    MIN_INDICATORS,
+    MIN_PER_DECISION,
+    NotEnoughDataError,
+    TrainingDataError,
+    TrainingResult,
+    fit_decision_tree,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -286,20 +293,7 @@ class Replay(models.Model):
             gate.full_clean(exclude=["owner"])
             gate.save(update_fields=list(GATE_KNOBS))
             for metric_id, item in items.items():
-                rule = wanted[metric_id]
-                for name in METRIC_KNOBS:
-                    if name in METRIC_OWN_KNOBS:
-                        continue
-                    setattr(item, name, rule[name])
-                item.save(update_fields=[name for name in METRIC_KNOBS if name not in METRIC_OWN_KNOBS])
-                metric = item.metric
-                changed = [name for name in METRIC_OWN_KNOBS if getattr(metric, name) != rule[name]]
-                if changed:
-                    if not metric.can_change_settings(user):
-                        raise ReplayRefused(gate)
-                    for name in changed:
-                        setattr(metric, name, rule[name])
-                    metric.save_settings(changed)
+                _apply_to_metric(item, wanted[metric_id], user)
             after = gate_rules(gate)
             now = timezone.now()
             Replay.objects.filter(pk=self.pk).update(applied_at=now)
@@ -336,6 +330,24 @@ class Replay(models.Model):
     @property
     def figures(self) -> ReplayFigures:
         return ReplayFigures(self.report or {})
+
+
+def _apply_to_metric(item: GateMetric, rule: Mapping[str, Any], user: User) -> None:
+    """Give one gate metric the part `rule` says (weight, critical, limits), and its metric the
+    thresholds it says where they differ: refused (`ReplayRefused`) when those are not `user`'s."""
+    knobs = [name for name in METRIC_KNOBS if name not in METRIC_OWN_KNOBS]
+    for name in knobs:
+        setattr(item, name, rule[name])
+    item.save(update_fields=knobs)
+    metric = item.metric
+    changed = [name for name in METRIC_OWN_KNOBS if getattr(metric, name) != rule[name]]
+    if not changed:
+        return
+    if not metric.can_change_settings(user):
+        raise ReplayRefused(item.gate)
+    for name in changed:
+        setattr(metric, name, rule[name])
+    metric.save_settings(changed)
 
 
 class ReplayedRelease(models.Model):
@@ -379,6 +391,11 @@ class ReplayedRelease(models.Model):
     @property
     def was_caught(self) -> bool:
         return self.outcome == Outcome.ROLLBACK and self.stopped_minute is not None
+
+    @property
+    def was_caught_before_decision(self) -> bool:
+        """Stopped no later than the minute the team's decision was recorded."""
+        return self.was_caught and self.decided_minute is not None and (self.stopped_minute or 0) <= self.decided_minute
 
     @property
     def was_stopped_wrongly(self) -> bool:
@@ -428,14 +445,20 @@ def not_judged_words(reason: Mapping[str, Any]) -> str:
         return gettext("“%(name)s” was never observed in it.") % {"name": name}
     if reason["code"] == BAD_DATA:
         return gettext("The indicators of “%(name)s” before it could not be learnt from.") % {"name": name}
-    return gettext(
+    total = int(reason.get("total", 0))
+    return ngettext(
+        "“%(name)s” had no model: %(total)s indicator registered before it started (%(rollbacks)s rollbacks, "
+        "%(rollouts)s rollouts), too few to train one (at least %(minimum)s, %(each)s of each decision).",
         "“%(name)s” had no model: %(total)s indicators registered before it started (%(rollbacks)s rollbacks, "
-        "%(rollouts)s rollouts), too few to train one."
+        "%(rollouts)s rollouts), too few to train one (at least %(minimum)s, %(each)s of each decision).",
+        total,
     ) % {
         "name": name,
-        "total": reason.get("total", 0),
+        "total": total,
         "rollbacks": reason.get("rollbacks", 0),
         "rollouts": reason.get("rollouts", 0),
+        "minimum": MIN_INDICATORS,
+        "each": MIN_PER_DECISION,
     }
 
 
@@ -502,14 +525,10 @@ def rules_with_changes(
     errors: dict[str, list[str]] = {}
     unknown = set(changes) - {*GATE_KNOBS, "metrics"}
     if unknown:
-        errors["__all__"] = [
-            gettext("These settings cannot be tried: %(names)s.") % {"names": ", ".join(sorted(unknown))}
-        ]
-    for name in GATE_KNOBS:
-        if name in changes:
-            value = _checked(_field(Gate, name), changes[name], name, errors)
-            if value is not None and value != new[name]:
-                new[name] = cleaned[name] = value
+        names = ", ".join(sorted(unknown))
+        errors["__all__"] = [gettext("These settings cannot be tried: %(names)s.") % {"names": names}]
+    cleaned.update(_gate_changes(new, changes, errors))
+    new.update(cleaned)
     if new["marginal_score"] > new["pass_score"]:
         errors.setdefault("marginal_score", []).append(gettext("The marginal score cannot be above the pass score."))
     per_metric = changes.get("metrics") or {}
@@ -522,31 +541,55 @@ def rules_with_changes(
         if rule is None or not isinstance(knobs, dict):
             errors.setdefault("metrics", []).append(gettext("Metric %(id)s is not one of this replay's.") % {"id": key})
             continue
-        for name, raw in knobs.items():
-            field_name = f"metrics.{key}.{name}"
-            if name not in METRIC_KNOBS:
-                errors.setdefault(field_name, []).append(gettext("This setting cannot be tried."))
-                continue
-            model = Metric if name in METRIC_OWN_KNOBS else GateMetric
-            value = _checked(_field(model, name), raw, field_name, errors)
-            if name == "inconclusive_limit" and raw in (None, ""):
-                value = None
-            elif value is None:
-                continue
-            if value == rule[name]:
-                continue
-            if name in METRIC_OWN_KNOBS:
-                metric = Metric.objects.filter(pk=rule["metric"]).first()
-                if metric is None or not metric.can_change_settings(user):
-                    errors.setdefault(field_name, []).append(
-                        gettext("Only the owner of “%(name)s” may change its thresholds.") % {"name": rule["name"]}
-                    )
-                    continue
-            rule[name] = value
-            cleaned.setdefault("metrics", {}).setdefault(str(rule["metric"]), {})[name] = value
+        changed = _metric_changes(rule, knobs, f"metrics.{key}", user, errors)
+        if changed:
+            rule.update(changed)
+            cleaned.setdefault("metrics", {})[str(rule["metric"])] = changed
     if errors:
         raise ValidationError(errors)
     return new, cleaned
+
+
+def _gate_changes(rules: Mapping[str, Any], changes: Mapping[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """Of the gate's thresholds in `changes`, those that change `rules`, checked (errors noted)."""
+    changed = {}
+    for name in GATE_KNOBS:
+        if name in changes:
+            value = _checked(_field(Gate, name), changes[name], name, errors)
+            if value is not None and value != rules[name]:
+                changed[name] = value
+    return changed
+
+
+def _metric_changes(
+    rule: Mapping[str, Any],
+    knobs: Mapping[str, Any],
+    prefix: str,
+    user: User | AnonymousUser,
+    errors: dict[str, list[str]],
+) -> dict[str, Any]:
+    """Of one metric's `knobs`, those that change its `rule`, checked (errors noted under `prefix`.name)."""
+    changed = {}
+    for name, raw in knobs.items():
+        field_name = f"{prefix}.{name}"
+        if name not in METRIC_KNOBS:
+            errors.setdefault(field_name, []).append(gettext("This setting cannot be tried."))
+            continue
+        value = _checked(_field(Metric if name in METRIC_OWN_KNOBS else GateMetric, name), raw, field_name, errors)
+        may_be_empty = name == "inconclusive_limit" and raw in (None, "")
+        if (value is None and not may_be_empty) or value == rule[name]:
+            continue
+        if name in METRIC_OWN_KNOBS and not _may_change_settings_of(rule["metric"], user):
+            message = gettext("Only the owner of “%(name)s” may change its thresholds.") % {"name": rule["name"]}
+            errors.setdefault(field_name, []).append(message)
+            continue
+        changed[name] = value
+    return changed
+
+
+def _may_change_settings_of(metric_id: int, user: User | AnonymousUser) -> bool:
+    metric = Metric.objects.filter(pk=metric_id).first()
+    return metric is not None and metric.can_change_settings(user)
 
 
 def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
@@ -881,32 +924,12 @@ def replay_figures(
 ) -> dict[str, Any]:
     """What a replay's report shows, counted once from its replayed releases (kept as `Replay.report`)."""
     judged = [row for row in rows if row.is_judged]
-    bad = [row for row in judged if row.outcome == Outcome.ROLLBACK]
-    good = [row for row in judged if row.outcome == Outcome.ROLLOUT]
-    caught = [row for row in bad if row.stopped_minute is not None]
-    confusion: dict[str, dict[str, int]] = {
-        outcome: dict.fromkeys((*VerdictState.values, "not_judged"), 0) for outcome in Outcome.values
-    }
-    for row in rows:
-        confusion[row.outcome][row.verdict or "not_judged"] += 1
     return {
         "releases": len(rows),
         "judged": len(judged),
         "not_judged": len(rows) - len(judged),
-        "bad": len(bad),
-        "caught": len(caught),
-        "caught_minutes": sorted(row.stopped_minute for row in caught if row.stopped_minute is not None),
-        "caught_before_decision": sum(
-            1
-            for row in caught
-            if row.decided_minute is not None
-            and row.stopped_minute is not None
-            and row.stopped_minute <= row.decided_minute
-        ),
-        "good": len(good),
-        "false_rollbacks": sum(1 for row in good if row.stopped_minute is not None),
-        "inconclusive": sum(1 for row in judged if row.verdict == VerdictState.INCONCLUSIVE),
-        "confusion": confusion,
+        **_counts(judged),
+        "confusion": _confusion(rows),
         # How many releases each reason kept from being judged (a release may have several).
         "not_judged_because": {
             code: sum(1 for row in rows if any(reason["code"] == code for reason in row.not_judged))
@@ -915,6 +938,28 @@ def replay_figures(
         "judged_observations": judged_observations,
         "withheld_as_chance": withheld_as_chance,
     }
+
+
+def _counts(judged: Sequence[ReplayedRelease]) -> dict[str, Any]:
+    """The releases judged of each outcome, those it stopped, when, and those left to a person."""
+    caught = [row for row in judged if row.was_caught]
+    return {
+        "bad": sum(row.outcome == Outcome.ROLLBACK for row in judged),
+        "caught": len(caught),
+        "caught_minutes": sorted(row.stopped_minute or 0 for row in caught),
+        "caught_before_decision": sum(row.was_caught_before_decision for row in caught),
+        "good": sum(row.outcome == Outcome.ROLLOUT for row in judged),
+        "false_rollbacks": sum(row.was_stopped_wrongly for row in judged),
+        "inconclusive": sum(row.verdict == VerdictState.INCONCLUSIVE for row in judged),
+    }
+
+
+def _confusion(rows: Sequence[ReplayedRelease]) -> dict[str, dict[str, int]]:
+    """How many releases of each outcome got each replayed verdict (or none)."""
+    confusion = {outcome: dict.fromkeys((*VerdictState.values, "not_judged"), 0) for outcome in Outcome.values}
+    for row in rows:
+        confusion[row.outcome][row.verdict or "not_judged"] += 1
+    return confusion
 
 
 # The counts of a report, in the order it gives them.

@@ -143,7 +143,7 @@ def test_a_release_whose_metric_had_too_little_history_is_not_judged_and_says_wh
     ]
     assert first.not_judged_words() == (
         "“Error rate” had no model: 0 indicators registered before it started (0 rollbacks, 0 rollouts), too few "
-        "to train one."
+        "to train one (at least 10, 2 of each decision)."
     )
     figures = replay.figures
     assert (figures.releases, figures.judged, figures.not_judged) == (3, 2, 1)
