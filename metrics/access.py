@@ -24,6 +24,7 @@ from metrics.models import (
     Job,
     Metric,
     Release,
+    Replay,
     TrainedModel,
     Verdict,
     Webhook,
@@ -105,8 +106,11 @@ def get_trained_model_for_activation(user: User | AnonymousUser, model_id: int) 
 
 
 def get_job(user: User | AnonymousUser, job_id: int) -> Job:
-    """A job's progress is as visible as its metric: the shared catalogue."""
-    return get_object_or_404(Job.objects.listed(), pk=job_id, metric__in=Metric.objects.visible_to(user))
+    """A job's progress is as visible as its metric (the shared catalogue), or as its replay (the gates)."""
+    visible = Q(metric__in=Metric.objects.visible_to(user)) | Q(
+        metric__isnull=True, replay__in=Replay.objects.visible_to(user)
+    )
+    return get_object_or_404(Job.objects.listed().filter(visible), pk=job_id)
 
 
 def get_job_for_dismissal(user: User | AnonymousUser, job_id: int) -> Job:
@@ -246,3 +250,17 @@ def get_delivery(user: User | AnonymousUser, delivery_id: int) -> Delivery:
     if not delivery.webhook.can_change(user):
         raise Http404
     return delivery
+
+
+def get_replay(user: User | AnonymousUser, replay_id: int) -> Replay:
+    """Replays are read like the gates: by any active account."""
+    replays = Replay.objects.visible_to(user).select_related("gate", "gate__owner", "requested_by", "compared_with")
+    return get_object_or_404(replays, pk=replay_id)
+
+
+def get_replay_for_change(user: User | AnonymousUser, replay_id: int) -> Replay:
+    """A replay whose settings `user` may try others of, or apply to its gate: the gate owner's."""
+    replay = get_replay(user, replay_id)
+    if not replay.can_change(user):
+        raise PermissionDenied(_("Only the gate's owner may try other settings on its replays or apply them."))
+    return replay
