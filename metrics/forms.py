@@ -956,10 +956,20 @@ class WhatIfForm(forms.Form):
         super().full_clean()
         _mark_invalid(self)
 
-    def metric_rows(self) -> list[tuple[dict[str, Any], list[forms.BoundField]]]:
-        """Each metric of the replay with its fields, in `METRIC_KNOBS`' order: a row of the form."""
+    def metric_columns(self) -> list[str]:
+        """The names of a metric's settings, in `METRIC_KNOBS`' order: the form's columns."""
         return [
-            (rule, [self[f"metrics.{rule['metric']}.{name}"] for name in METRIC_KNOBS])
+            gettext("%(setting)s (%%)") % {"setting": setting_name(name)}
+            if name in METRIC_OWN_KNOBS
+            else setting_name(name)
+            for name in METRIC_KNOBS
+        ]
+
+    def metric_rows(self) -> list[tuple[dict[str, Any], list[tuple[str, forms.BoundField]]]]:
+        """Each metric of the replay with its fields under their columns: a row of the form."""
+        columns = list(zip(self.metric_columns(), METRIC_KNOBS, strict=True))
+        return [
+            (rule, [(column, self[f"metrics.{rule['metric']}.{name}"]) for column, name in columns])
             for rule in self.rules["metrics"]
         ]
 
