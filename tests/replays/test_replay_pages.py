@@ -16,6 +16,7 @@ from tests.metrics.test_verdicts import text_of
 from tests.pages import messages_of, table_rows
 from tests.refusals import changes_nothing
 from tests.replays.history import History, history
+from tests.test_content_security_policy import INLINE_HANDLER, INLINE_SCRIPT
 
 ROLLED_BACK, ROLLED_OUT = Outcome.ROLLBACK, Outcome.ROLLOUT
 
@@ -319,3 +320,21 @@ def test_a_replayed_releases_timeline_marks_the_moment_the_team_decided(
     assert figure["layout"]["annotations"][0]["text"] == "The team decided"
     other = replayed(past, owner)
     assert client.get(reverse("metrics:replay_timeline", args=[other.pk, row.pk])).status_code == 404
+
+
+def test_the_report_and_a_what_if_load_their_scripts_from_files_under_the_content_security_policy(
+    client: Client, owner: User, past: History
+) -> None:
+    replay = replayed(past, owner)
+    what_if = replay.what_if(owner, {"pass_score": 70})
+    client.force_login(owner)
+
+    for url in (replay.get_absolute_url(), what_if.get_absolute_url(), reverse("metrics:gate", args=[past.gate.pk])):
+        response = client.get(url)
+        html = response.content.decode()
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert INLINE_SCRIPT.findall(html) == []
+        assert INLINE_HANDLER.findall(html) == []
+        if url != reverse("metrics:gate", args=[past.gate.pk]):
+            # The timelines' script, and plotly from the site's own files.
+            assert 'js/replay.js" data-plotly-src="/static/vendor/plotly/plotly-basic.min.js"' in html
