@@ -11,9 +11,11 @@ whose answer is known: each bad release is stopped at minute 5, each good one ro
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from metrics.models import GateMetric, Job, Outcome, Replay
+from tests.browser.test_phone_layout import PHONE, page_width_overflow
 from tests.factories import PASSWORD, UserFactory
 from tests.replays.history import history
 
@@ -102,3 +104,26 @@ def test_the_report_page_follows_the_replay_to_its_report(page: Page, live_serve
     expect(page.get_by_test_id("replay-rests-on")).to_have_text(
         "It rests on 2 releases with an outcome: 2 judged, 0 not judged."
     )
+
+
+@pytest.mark.parametrize("language", ["en", "pt-br"])
+def test_the_replay_pages_do_not_scroll_sideways_on_a_phone(
+    page: Page, live_server, fill_login_form, language: str
+) -> None:
+    owner = UserFactory.create(username="owner")
+    past = history(owner, [Outcome.ROLLBACK, Outcome.ROLLOUT] * 2, minutes=10, failure_limit=4)
+    replay = Replay.objects.start(past.gate, owner)
+    what_if = replay.what_if(owner, {"pass_score": 70, "metrics": {str(past.metric.pk): {"failure_limit": 0}}})
+    page.goto(live_server.url)
+    fill_login_form(owner, PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+
+    for path in (reverse("metrics:gate", args=[past.gate.pk]), replay.get_absolute_url(), what_if.get_absolute_url()):
+        page.goto(live_server.url + path)
+        timeline = page.locator("details[data-timeline]").first
+        if timeline.count():
+            timeline.locator("summary").click()
+            expect(timeline.locator(".main-svg").first).to_be_attached()
+        assert page.evaluate("document.documentElement.clientWidth") == PHONE["width"]
+        assert page_width_overflow(page) == 0, path
