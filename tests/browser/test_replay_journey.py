@@ -37,8 +37,10 @@ def test_the_owner_replays_a_gate_reads_the_report_and_applies_a_what_if(
     replays.get_by_role("button", name="Replay the gate").click()
 
     # The report, at the replay's own address.
-    expect(page.get_by_role("heading", level=1)).to_have_text("Replay 1 of “Checkout”")
-    assert page.url == live_server.url + Replay.objects.get().get_absolute_url()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("of “Checkout”")
+    replay = Replay.objects.get()
+    assert page.url == live_server.url + replay.get_absolute_url()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Replay {replay.pk} of “Checkout”")
     expect(page.get_by_test_id("replay-rests-on")).to_have_text(
         "It rests on 6 releases with an outcome: 6 judged, 0 not judged."
     )
@@ -64,9 +66,11 @@ def test_the_owner_replays_a_gate_reads_the_report_and_applies_a_what_if(
     form.get_by_label("“Error rate”: Failure limit", exact=True).fill("0")
     form.get_by_role("button", name="Replay with these settings").click()
 
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Replay 2 of “Checkout”")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("what-if")
+    what_if = Replay.objects.get(compared_with=replay)
+    assert page.url == live_server.url + what_if.get_absolute_url()
     comparison = page.get_by_test_id("comparison")
-    expect(comparison.get_by_role("heading", level=2)).to_have_text("Side by side with replay 1")
+    expect(comparison.get_by_role("heading", level=2)).to_have_text(f"Side by side with replay {replay.pk}")
     changed = comparison.get_by_test_id("what-if-changes").get_by_role("row").filter(has_text="Failure limit")
     expect(changed).to_contain_text("4")
     expect(changed).to_contain_text("0")
@@ -78,7 +82,7 @@ def test_the_owner_replays_a_gate_reads_the_report_and_applies_a_what_if(
     comparison.get_by_role("button", name="Apply these settings to the gate").click()
 
     expect(page.get_by_role("status").filter(has_text="are now the gate's")).to_contain_text(
-        "The settings of replay 2 are now the gate's: 1 setting changed."
+        f"The settings of replay {what_if.pk} are now the gate's: 1 setting changed."
     )
     expect(page.get_by_test_id("gate-changes")).to_contain_text("“Error rate”: Failure limit: 4 → 0")
     assert GateMetric.objects.get(gate=past.gate).failure_limit == 0
