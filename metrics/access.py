@@ -190,7 +190,11 @@ def get_gate_for_replay(user: User | AnonymousUser, gate_id: int) -> Gate:
 
 def get_replay(user: User | AnonymousUser, replay_id: int) -> Replay:
     """Replays are read like their gates: by any active account."""
-    replays = Replay.objects.visible_to(user).select_related("gate", "requested_by").with_jobs()
+    replays = (
+        Replay.objects.visible_to(user)
+        .select_related("gate", "gate__owner", "requested_by", "compared_with")
+        .with_jobs()
+    )
     return get_object_or_404(replays, pk=replay_id)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import PermissionDenied
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext, ngettext
 
@@ -353,9 +354,9 @@ def duplicate_source_message(name: str) -> str:
     return gettext("You already have a data source named “%(name)s”: give this one another name.") % {"name": name}
 
 
-class ReplayRefused(DomainError):
+class ReplayRefused(DomainError, PermissionDenied):
     """Who may not replay a gate, try other settings on its replay or apply them: its owner alone
-    changes what its releases are judged by."""
+    changes what its releases are judged by. A `PermissionDenied` too: a page answers it 403."""
 
     code = "forbidden"
     status = HTTPStatus.FORBIDDEN

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import BaseValidator, MaxValueValidator, MinValueValidator
+from django.utils import timezone
 from django.utils.formats import get_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
@@ -32,10 +34,13 @@ from metrics.models.gate import KEY_MAX_LENGTH, LONGEST_PULL_MINUTES, OUTCOME_NO
 from metrics.models.indicator import MINUTES_VALIDATORS, VALUE_VALIDATORS, Upload, read_upload
 from metrics.models.metric import DEFAULT_FILL_MINUTES, FILL_FROM_RELEASES, MAX_FILL_MINUTES, VERDICT_SETTINGS
 from metrics.models.notification import WEBHOOK_URL_MAX_LENGTH
+from metrics.models.replay import GATE_KNOBS, METRIC_KNOBS, METRIC_OWN_KNOBS, setting_name
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
     from django_stubs_ext import StrOrPromise
+
+    from metrics.models import Replay
 
 
 class _ShownLimit:
@@ -860,3 +865,130 @@ class WebhookForm(BootstrapFormMixin, forms.ModelForm[Webhook]):
         super().__init__(*args, **kwargs)
         for name in (*self.EVENTS, "active"):
             self.fields[name].widget.attrs["class"] = "form-check-input"
+
+
+class ReplayForm(BootstrapFormMixin, forms.Form):
+    """Which past releases of a gate to replay: those started in a range of days, or (both left
+    empty) every release with an outcome."""
+
+    since = forms.DateField(
+        label=_("Started from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        label=_("Started until (included)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def range(self) -> tuple[datetime | None, datetime | None]:
+        """The range as `Replay.objects.start` takes it: from the first day's start to the end of
+        the last day (the start of the next), in the site's time zone."""
+        since, until = self.cleaned_data["since"], self.cleaned_data["until"]
+        return _day_start(since), _day_start(until + timedelta(days=1) if until else None)
+
+    def refused(self, error: ValidationError | str) -> None:
+        """A refusal of `Replay.objects.start` (a bad range, nothing to replay), shown on the form."""
+        self.add_error(None, error)
+        _mark_invalid(self)
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return None if day is None else timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _mark_invalid(form: forms.Form) -> None:
+    for name in form.errors:
+        if name in form.fields:
+            widget = form.fields[name].widget
+            if "is-invalid" not in widget.attrs.get("class", ""):
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+            widget.attrs["aria-invalid"] = "true"
+
+
+class WhatIfForm(forms.Form):
+    """Other settings to try on a replay's releases, prefilled with those it used: the gate's two
+    scores, and each metric's weight, critical flag, limits and (where `user` may change them) the
+    metric's own thresholds. The fields are named as `Replay.what_if` names a setting it refuses
+    ("pass_score", "metrics.<id>.weight"), so that each of its errors shows on its field."""
+
+    def __init__(self, replay: Replay, user: User | AnonymousUser, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rules = replay.rules
+        for name in GATE_KNOBS:
+            self.fields[name] = self._field(Gate, name, self.rules[name])
+        metrics = Metric.objects.in_bulk([rule["metric"] for rule in self.rules["metrics"]])
+        for rule in self.rules["metrics"]:
+            metric = metrics.get(rule["metric"])
+            for name in METRIC_KNOBS:
+                field = self._field(Metric if name in METRIC_OWN_KNOBS else GateMetric, name, rule[name])
+                field.label = format_lazy("“{}”: {}", rule["name"], field.label)
+                if name in METRIC_OWN_KNOBS and (metric is None or not metric.can_change_settings(user)):
+                    # The metric's thresholds are its owner's: shown, and sent as they are.
+                    field.disabled = True
+                self.fields[f"metrics.{rule['metric']}.{name}"] = field
+
+    def _field(self, model: type[Any], name: str, value: Any) -> forms.Field:
+        field: forms.Field
+        shown: Callable[[float], str] = number
+        if name == "critical":
+            field = forms.BooleanField(required=False, widget=forms.CheckboxInput({"class": "form-check-input"}))
+        elif name in ("failure_limit", "inconclusive_limit"):
+            attrs = {"inputmode": "numeric", "autocomplete": "off", "class": "form-control"}
+            field = WholeNumberField(required=name == "failure_limit", localize=True, widget=forms.TextInput(attrs))
+        elif name in METRIC_OWN_KNOBS:
+            field, shown = (
+                PercentField(localize=True, widget=DecimalTextInput({"class": "form-control"})),
+                _shown_percent,
+            )
+        else:
+            field = DecimalTextField(localize=True, widget=DecimalTextInput({"class": "form-control"}))
+        field.label = setting_name(name)
+        field.initial = value
+        kinds = {MinValueValidator: _ShownMinValueValidator, MaxValueValidator: _ShownMaxValueValidator}
+        for validator in model._meta.get_field(name).validators:
+            if type(validator) in kinds and isinstance(validator, BaseValidator):
+                field.validators.append(kinds[type(validator)](validator.limit_value, shown))
+        return field
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        _mark_invalid(self)
+
+    def metric_columns(self) -> list[str]:
+        """The names of a metric's settings, in `METRIC_KNOBS`' order: the form's columns."""
+        return [
+            gettext("%(setting)s (%%)") % {"setting": setting_name(name)}
+            if name in METRIC_OWN_KNOBS
+            else setting_name(name)
+            for name in METRIC_KNOBS
+        ]
+
+    def metric_rows(self) -> list[tuple[dict[str, Any], list[tuple[str, forms.BoundField]]]]:
+        """Each metric of the replay with its fields under their columns: a row of the form."""
+        columns = list(zip(self.metric_columns(), METRIC_KNOBS, strict=True))
+        return [
+            (rule, [(column, self[f"metrics.{rule['metric']}.{name}"]) for column, name in columns])
+            for rule in self.rules["metrics"]
+        ]
+
+    def changes(self) -> dict[str, Any]:
+        """Every setting as typed, as `Replay.what_if` takes them (it keeps those that differ)."""
+        data = self.cleaned_data
+        return {
+            **{name: data[name] for name in GATE_KNOBS},
+            "metrics": {
+                str(rule["metric"]): {name: data[f"metrics.{rule['metric']}.{name}"] for name in METRIC_KNOBS}
+                for rule in self.rules["metrics"]
+            },
+        }
+
+    def refused(self, error: ValidationError) -> None:
+        """`Replay.what_if`'s refusal, each message on the field it names (or above the form)."""
+        if hasattr(error, "error_dict"):
+            for name, messages in error.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
+        else:
+            self.add_error(None, error)
+        _mark_invalid(self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -185,3 +186,164 @@ def with_observation(figure: dict[str, Any], observation: Observation, labels: C
         "marker": {"symbol": "star", "size": 20, "color": colour, "line": {"color": "#000", "width": 2}},
     }
     return {**figure, "data": [*figure["data"], star]}
+
+
+# A replayed release's verdict per minute, as `metrics` stores it (VerdictState's values).
+TIMELINE_STATES = ("rollout", "inconclusive", "rollback")  # bottom to top
+TIMELINE_COLOURS = {"rollback": ROLLBACK_COLOUR, "inconclusive": INCONCLUSIVE_COLOUR, "rollout": ROLLOUT_COLOUR}
+
+
+@dataclass(frozen=True)
+class TimelineLabels:
+    """The words on a replayed release's timeline, translated by the caller."""
+
+    minute: str = "Minute of the release"
+    rollback: str = "Rollback"
+    inconclusive: str = "Inconclusive"
+    rollout: str = "Rollout"
+    score: str = "Score"
+    decided: str = "The team decided"
+
+
+def replay_timeline_figure(
+    states: Sequence[str], scores: Sequence[str], decided_minute: float | None, labels: TimelineLabels
+) -> dict[str, Any]:
+    """A plotly chart of a replayed release: the verdict at each minute from 1 (one of
+    `TIMELINE_STATES`, rollback on top) as a step line with a dot per minute in its state's
+    colour, each minute's score (already worded, "—" for none) on hover, and a dashed vertical
+    line at the minute the team decided. Plain JSON: no plotly needed to build it."""
+    words = {"rollback": labels.rollback, "inconclusive": labels.inconclusive, "rollout": labels.rollout}
+    level = {state: index for index, state in enumerate(TIMELINE_STATES)}
+    minutes = list(range(1, len(states) + 1))
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": minutes,
+            "y": [level.get(state, 1) for state in states],
+            "line": {"shape": "hv", "color": "#BBBBBB", "width": 2},
+            "hoverinfo": "skip",
+            "showlegend": False,
+        }
+    ]
+    for state in TIMELINE_STATES:
+        at = [index for index, each in enumerate(states) if each == state]
+        if not at:
+            continue
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": words[state],
+                "x": [minutes[index] for index in at],
+                "y": [level[state]] * len(at),
+                "customdata": [scores[index] for index in at],
+                "marker": {"color": TIMELINE_COLOURS[state], "size": 7},
+                # The words are the caller's: braces or a percent sign in them must not read as plotly's.
+                "hovertemplate": f"{_plain(labels.minute)} %{{x}}<br>{_plain(words[state])}<br>"
+                f"{_plain(labels.score)}: %{{customdata}}<extra></extra>",
+            }
+        )
+    last = max(len(states), math.ceil(decided_minute) if decided_minute is not None else 0, 1)
+    layout: dict[str, Any] = {
+        "height": 220,
+        "margin": {"l": 100, "r": 16, "t": 28, "b": 44},
+        "showlegend": False,
+        "plot_bgcolor": "#FFFFFF",
+        "paper_bgcolor": "#FFFFFF",
+        "hovermode": "closest",
+        "xaxis": {
+            "title": {"text": labels.minute},
+            "range": [0.5, last + 0.5],
+            "gridcolor": "#EEEEEE",
+            "zeroline": False,
+            "fixedrange": True,
+        },
+        "yaxis": {
+            "tickvals": list(range(len(TIMELINE_STATES))),
+            "ticktext": [words[state] for state in TIMELINE_STATES],
+            "range": [-0.5, len(TIMELINE_STATES) - 0.5],
+            "gridcolor": "#EEEEEE",
+            "zeroline": False,
+            "fixedrange": True,
+        },
+        "shapes": [],
+        "annotations": [],
+    }
+    if decided_minute is not None:
+        layout["shapes"].append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": decided_minute,
+                "x1": decided_minute,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": "#000000", "width": 2, "dash": "dash"},
+            }
+        )
+        # Written on the side of the line with more room.
+        right_half = decided_minute > (last + 1) / 2
+        layout["annotations"].append(
+            {
+                "x": decided_minute,
+                "y": 1,
+                "xref": "x",
+                "yref": "paper",
+                "text": labels.decided,
+                "showarrow": False,
+                "xanchor": "right" if right_half else "left",
+                "yanchor": "bottom",
+                "xshift": -4 if right_half else 4,
+            }
+        )
+    return {"data": data, "layout": layout}
+
+
+def _plain(text: str) -> str:
+    """`text` as plotly's hover template shows it as written."""
+    return text.replace("%{", "%&#123;").replace("<", "&lt;")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """Of a histogram of whole minutes: how many fell in [low, high] (both included)."""
+
+    low: int
+    high: int
+    count: int
+
+
+def minute_histogram(minutes: Sequence[int], most_bars: int = 12) -> list[Bar]:
+    """Whole minutes counted per minute, from the first to the last; in bars of several
+    minutes each when that would make more than `most_bars` bars. Empty for none."""
+    if not minutes:
+        return []
+    first, last = min(minutes), max(minutes)
+    width = max(1, math.ceil((last - first + 1) / most_bars))
+    bars = [Bar(low, min(low + width - 1, last), 0) for low in range(first, last + 1, width)]
+    counts = [0] * len(bars)
+    for minute in minutes:
+        counts[(minute - first) // width] += 1
+    return [Bar(bar.low, bar.high, count) for bar, count in zip(bars, counts, strict=True)]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Minutes `first` to `last` (both included) of a replayed release, all in one `state`."""
+
+    first: int
+    last: int
+    state: str
+
+
+def state_spans(states: Sequence[str]) -> list[Span]:
+    """The verdict per minute from 1, as runs of the same state: what the timeline shows, in words."""
+    spans: list[Span] = []
+    for minute, state in enumerate(states, start=1):
+        if spans and spans[-1].state == state:
+            spans[-1] = Span(spans[-1].first, minute, state)
+        else:
+            spans.append(Span(minute, minute, state))
+    return spans

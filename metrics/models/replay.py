@@ -32,11 +32,12 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.exceptions import GateChangedSinceReplay, NothingToReplay, ReplayNotFinished, ReplayRefused
-from metrics.formatting import percent
+from metrics.formatting import number, percent
 from metrics.models.gate import (
     DecidedBy,
     Gate,
@@ -50,6 +51,7 @@ from metrics.models.indicator import Indicator
 from metrics.models.metric import Metric
 from metrics.models.trained_model import TrainedModel
 from metrics.models.verdict import Reason, Verdict, VerdictState, reasons_for, state_of
+from predictor import charts
 from predictor import replay as replaying
 from predictor.columns import ROLLBACK, IndicatorColumns
 from predictor.explain import Leaf
@@ -215,6 +217,12 @@ class Replay(models.Model):
     @property
     def is_what_if(self) -> bool:
         return bool(self.changes)
+
+    def worded_changes(self) -> list[tuple[str, str, str]]:
+        """What this what-if changed of the replay it is compared with: (what, then, now), in words."""
+        if self.compared_with is None:
+            return []
+        return worded_differences(self.compared_with.rules, self.rules)
 
     @property
     def is_finished(self) -> bool:
@@ -432,11 +440,36 @@ class ReplayedRelease(models.Model):
             ],
         }
 
+    def timeline(self) -> dict[str, Any]:
+        """Its verdict per minute as a plotly chart, with the moment the team decided, in the reader's language."""
+        return charts.replay_timeline_figure(
+            [point[0] for point in self.minutes],
+            ["—" if point[1] is None else number(point[1]) for point in self.minutes],
+            self.decided_minute,
+            timeline_labels(),
+        )
+
+    def spans(self) -> list[charts.Span]:
+        """Its verdict per minute, as runs of minutes in the same state (the timeline, in words)."""
+        return charts.state_spans([point[0] for point in self.minutes])
+
 
 def utc_text(moment: datetime) -> str:
     """ISO 8601 in UTC, "Z" for +00:00, as the API writes its times."""
     text = moment.astimezone(UTC).isoformat()
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+
+
+def timeline_labels() -> charts.TimelineLabels:
+    """The words on a replayed release's timeline, in the active language."""
+    return charts.TimelineLabels(
+        minute=gettext("Minute"),
+        rollback=gettext("Rollback"),
+        inconclusive=gettext("Inconclusive"),
+        rollout=gettext("Rollout"),
+        score=gettext("Score"),
+        decided=gettext("The team decided"),
+    )
 
 
 def not_judged_words(reason: Mapping[str, Any]) -> str:
@@ -485,31 +518,65 @@ class GateChange(models.Model):
         return f"{self.gate.name}: {self.changed_at:%Y-%m-%d %H:%M}"
 
     def differences(self) -> list[tuple[str, Any, Any]]:
-        """(what, before, after) for each setting it changed."""
-        return rule_differences(self.before, self.after)
+        """(what, in words, before, after) for each setting it changed: ("Error rate: weight", 1, 2)."""
+        return [
+            (f"{metric}: {_field_of(name).verbose_name}" if metric else str(_field_of(name).verbose_name), old, new)
+            for metric, name, old, new in rule_differences(self.before, self.after)
+        ]
+
+    def worded_differences(self) -> list[tuple[str, str, str]]:
+        """(what, before, after) for each setting it changed, in words."""
+        return worded_differences(self.before, self.after)
 
 
-def rule_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(what, in words, before, after) for each knob that differs between two `gate_rules`."""
+def rule_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    """(metric name, or "" for the gate's own; setting; before; after) for each setting a what-if
+    may change (`GATE_KNOBS`, `METRIC_KNOBS`) that differs between two `gate_rules`."""
     found = [
-        (str(_knob_label(name)), before.get(name), after.get(name))
-        for name in GATE_KNOBS
-        if before.get(name) != after.get(name)
+        ("", name, before.get(name), after.get(name)) for name in GATE_KNOBS if before.get(name) != after.get(name)
     ]
     old = {int(rule["metric"]): rule for rule in before.get("metrics", [])}
     for rule in after.get("metrics", []):
         previous = old.get(int(rule["metric"]), {})
-        for name in METRIC_KNOBS:
-            if previous.get(name) != rule.get(name):
-                what = f"{rule['name']}: {_knob_label(name)}"
-                found.append((what, previous.get(name), rule.get(name)))
+        found += [
+            (rule["name"], name, previous.get(name), rule.get(name))
+            for name in METRIC_KNOBS
+            if previous.get(name) != rule.get(name)
+        ]
     return found
 
 
-def _knob_label(name: str) -> Any:
-    """A setting's name as its form shows it."""
+def worded_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """`rule_differences` in the reader's words: ("“Error rate”: Weight", "1", "2")."""
+    worded = []
+    for metric, name, old, new in rule_differences(before, after):
+        setting = setting_name(name)
+        if metric:
+            setting = gettext("“%(metric)s”: %(setting)s") % {"metric": metric, "setting": setting}
+        worded.append((setting, setting_text(name, old), setting_text(name, new)))
+    return worded
+
+
+def setting_name(name: str) -> str:
+    """A setting a what-if may change (`GATE_KNOBS`, `METRIC_KNOBS`), as its form names it."""
+    return str(capfirst(_field_of(name).verbose_name))
+
+
+def _field_of(name: str) -> models.Field[Any, Any]:
+    """The field a what-if setting is stored in: the gate's, the gate metric's or the metric's."""
     model = Gate if name in GATE_KNOBS else Metric if name in METRIC_OWN_KNOBS else GateMetric
-    return _field(model, name).verbose_name
+    return _field(model, name)
+
+
+def setting_text(name: str, value: Any) -> str:
+    """A setting's value as the pages show it: thresholds as percentages, flags as yes or no."""
+    if value is None:
+        return gettext("no limit") if name == "inconclusive_limit" else "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if name in METRIC_OWN_KNOBS:
+        return percent(value, -2)
+    return number(value)
 
 
 # What-if settings ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -10,9 +11,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from mbreak.http import AuthenticatedHttpRequest
 from metrics.access import get_gate, get_gate_for_change
-from metrics.forms import GateForm, GateMetricFormSet
-from metrics.models import Delivery, Gate, Release
+from metrics.forms import GateForm, GateMetricFormSet, ReplayForm
+from metrics.models import Delivery, Gate, Job, Release, Replay
 from metrics.models.notification import RECENT_DELIVERIES
+
+# The replays, and the settings changes applied from them, the gate page lists.
+RECENT_REPLAYS = 20
 
 
 @require_safe
@@ -23,19 +27,35 @@ def gate_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_safe
 def gate_detail(request: AuthenticatedHttpRequest, gate_id: int) -> HttpResponse:
-    gate = get_gate(request.user, gate_id)
+    return render_gate(request, get_gate(request.user, gate_id), ReplayForm())
+
+
+def render_gate(
+    request: AuthenticatedHttpRequest, gate: Gate, replay_form: ReplayForm, status: int = 200
+) -> HttpResponse:
+    """The gate page: its metrics, track record, releases and replays (with the replay form,
+    bound when it was refused), and, for its owner, its webhooks."""
     can_change = gate.can_change(request.user)
+    replays = list(
+        Replay.objects.of_gate(gate)
+        .select_related("compared_with")
+        .prefetch_related(Prefetch("jobs", queryset=Job.objects.order_by("-created_at", "-pk")))[:RECENT_REPLAYS]
+    )
     context = {
         "gate": gate,
         "gate_metrics": gate.gate_metrics.select_related("metric"),
         "releases": Release.objects.filter(gate=gate).select_related("created_by")[:50],
         "can_change": can_change,
         "track_record": gate.track_record,
+        "replays": replays,
+        "replays_running": any(not replay.is_finished for replay in replays),
+        "replay_form": replay_form,
+        "gate_changes": gate.changes.select_related("changed_by", "replay")[:RECENT_REPLAYS],
     }
     if can_change:  # a gate's webhooks and what they were sent are its owner's alone
         context["webhooks"] = gate.webhooks.all()
         context["deliveries"] = Delivery.objects.filter(webhook__gate=gate).logged()[:RECENT_DELIVERIES]
-    return render(request, "metrics/gate_detail.html", context)
+    return render(request, "metrics/gate_detail.html", context, status=status)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

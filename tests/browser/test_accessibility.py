@@ -24,7 +24,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from accounts.models import ApiToken, TokenScope
-from metrics.models import DataSource, Delivery, Gate, GateMetric, Job, JobStatus, Release, Webhook
+from metrics.models import DataSource, Delivery, Gate, GateMetric, Job, JobStatus, Outcome, OutcomeVia, Release, Webhook
+from metrics.models.replay import Replay
 from tests.browser.conftest import TIMEOUT_MS
 from tests.data import rule_data
 from tests.factories import PASSWORD, MetricFactory, TrainedModelFactory, UserFactory
@@ -61,6 +62,10 @@ NOT_PAGES = {
     "metrics:webhook_new_secret": "POST only (the webhook page's New secret)",
     "metrics:delivery_send_again": "POST only (the delivery log's Send again)",
     "metrics:pairplot": "a PNG image (checked as the <img> of the pages that show it)",
+    "metrics:replay_start": "POST only (the gate page's Replay form)",
+    "metrics:replay_what_if": "POST only (the replay page's what-if form)",
+    "metrics:replay_apply": "POST only (the what-if page's Apply button)",
+    "metrics:replay_timeline": "JSON for a replayed release's timeline chart (drawn on the replay page)",
     "accounts:logout": "POST only",
     "accounts:api_token_revoke": "POST only",
     "set_language": "POST only (the language switch)",
@@ -106,6 +111,11 @@ def demo_objects() -> dict[str, int]:
     release = Release.objects.create(gate=gate, name="checkout-web", version="v42", created_by=owner)
     release.observe(metric, 250, owner, minutes=30)
     release.answer(owner)
+    release.record_outcome(Outcome.ROLLBACK, owner, via=OutcomeVia.PAGE)
+    # A replay (its release cannot be judged: its model was trained after it) and a what-if of it.
+    replay = Replay.objects.start(gate, owner)
+    replay.refresh_from_db()
+    what_if = replay.what_if(owner, {"pass_score": 70})
     job = Job.objects.create(kind="training", metric=metric, requested_by=owner, status=JobStatus.DONE, result=model)
     token, _ = ApiToken.objects.issue(owner, "Deploy gate", TokenScope.READ)
     source = DataSource.objects.create(owner=owner, name="Production Prometheus", url="http://prometheus.example:9090")
@@ -135,6 +145,8 @@ def demo_objects() -> dict[str, int]:
         "candidate_id": candidate.pk,
         "source_id": source.pk,
         "webhook_id": webhook.pk,
+        "replay_id": replay.pk,
+        "what_if_id": what_if.pk,
     }
 
 
@@ -157,6 +169,7 @@ def pages_to_sweep(ids: dict[str, int]) -> tuple[list[str], list[str]]:
     logged_in += [
         f"{reverse('metrics:predict')}?metric={ids['metric_id']}&value=200&minutes=30",
         reverse("metrics:model_card", args=[ids["candidate_id"]]),
+        reverse("metrics:replay", args=[ids["what_if_id"]]),
         NOT_FOUND,
     ]
     return anonymous, logged_in
