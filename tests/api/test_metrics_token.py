@@ -55,6 +55,7 @@ def objects(owner: User) -> dict[str, object]:
         "import_id": 1,
         "job_id": 1,
         "source_id": 1,
+        "replay_id": 1,
     }
 
 
