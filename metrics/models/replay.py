@@ -837,56 +837,26 @@ class _Judge:
         return [item.metric_id for item in self.items if _can_change_the_verdict(item)]
 
     def replay_release(self, replay: Replay, release: Release, history: _History) -> ReplayedRelease:
+        """What the gate would have said of `release`, minute by minute, with models trained on
+        what was known before it started."""
         seen = history.observations.get(release.pk, [])
-        items, states, models_used, not_judged = [], {}, [], []
+        items, states = [], {}
+        models_used: list[dict[str, Any]] = []
+        not_judged: list[dict[str, Any]] = []
         for item in self.items:
-            counted = _can_change_the_verdict(item)
             observed = [each for each in seen if each.metric_id == item.metric_id]
-            has_model = False
-            if counted:
-                values, times, decisions = history.labelled[item.metric_id].before(release)
-                result, reused = _trained(values, times, decisions)
-                if isinstance(result, TrainingResult):
-                    has_model = True
-                    states[item.metric_id] = self._states(item.metric, result, observed)
-                    models_used.append(
-                        {
-                            "metric": item.metric_id,
-                            "name": item.metric.name,
-                            "indicators": result.n_indicators,
-                            "accuracy": result.accuracy,
-                            "baseline": result.baseline_accuracy,
-                            "reused": reused,
-                        }
-                    )
-                else:
-                    rollbacks = int((decisions == ROLLBACK).sum())
-                    not_judged.append(
-                        {
-                            "code": NO_MODEL if isinstance(result, NotEnoughDataError) else BAD_DATA,
-                            "metric": item.metric_id,
-                            "name": item.metric.name,
-                            "total": len(decisions),
-                            "rollbacks": rollbacks,
-                            "rollouts": len(decisions) - rollbacks,
-                        }
-                    )
-                if has_model and not observed:
+            result = self._model_for(item, release, history, models_used, not_judged)
+            if result is not None:
+                states[item.metric_id] = self._states(item.metric, result, observed)
+                if not observed:
                     not_judged.append({"code": NO_OBSERVATION, "metric": item.metric_id, "name": item.metric.name})
             copied = copy.copy(item)
-            copied.has_model = has_model  # type: ignore[attr-defined]
+            copied.has_model = result is not None  # type: ignore[attr-defined]
             copied.is_pulled = (release.pk, item.metric_id) in history.pulled  # type: ignore[attr-defined]
             items.append(copied)
         minutes = self._minutes(release, items, seen, states)
         stopped = next((index + 1 for index, point in enumerate(minutes) if point[0] == VerdictState.ROLLBACK), None)
-        judged = any(point[2] != DecidedBy.WAITING for point in minutes)
-        verdict: str
-        if stopped is not None:
-            verdict = VerdictState.ROLLBACK
-        elif judged and minutes:
-            verdict = minutes[-1][0]
-        else:
-            verdict = ""
+        verdict = release_verdict(minutes, stopped)
         decided = (release.outcome_at - release.started_at).total_seconds() / 60 if release.outcome_at else None
         return ReplayedRelease(
             replay=replay,
@@ -902,6 +872,45 @@ class _Judge:
             minutes=minutes,
             trained=models_used,
         )
+
+    def _model_for(
+        self,
+        item: GateMetric,
+        release: Release,
+        history: _History,
+        models_used: list[dict[str, Any]],
+        not_judged: list[dict[str, Any]],
+    ) -> TrainingResult | None:
+        """The model of a counted metric for `release`, trained on what was registered before it
+        started (noted in `models_used`); None for a metric that cannot change the verdict, or
+        with no model (why noted in `not_judged`)."""
+        if not _can_change_the_verdict(item):
+            return None
+        values, times, decisions = history.labelled[item.metric_id].before(release)
+        result, reused = _trained(values, times, decisions)
+        named = {"metric": item.metric_id, "name": item.metric.name}
+        if isinstance(result, TrainingResult):
+            models_used.append(
+                {
+                    **named,
+                    "indicators": result.n_indicators,
+                    "accuracy": result.accuracy,
+                    "baseline": result.baseline_accuracy,
+                    "reused": reused,
+                }
+            )
+            return result
+        rollbacks = int((decisions == ROLLBACK).sum())
+        not_judged.append(
+            {
+                "code": NO_MODEL if isinstance(result, NotEnoughDataError) else BAD_DATA,
+                **named,
+                "total": len(decisions),
+                "rollbacks": rollbacks,
+                "rollouts": len(decisions) - rollbacks,
+            }
+        )
+        return None
 
     def _states(self, metric: Metric, result: TrainingResult, observed: Sequence[_Seen]) -> list[Verdict]:
         """Each observation judged by `result`'s model under the metric's replayed settings, as
@@ -965,6 +974,16 @@ class _Judge:
             score = None if answer.score is None else round(answer.score, 1)
             points.append([answer.state, score, answer.decided_by])
         return points
+
+
+def release_verdict(minutes: Sequence[Sequence[Any]], stopped: int | None) -> str:
+    """A replayed release's verdict: rollback when it was stopped; else its verdict at the end of
+    its window, once it got past waiting; "" when it never did (it could not be judged)."""
+    if stopped is not None:
+        return VerdictState.ROLLBACK
+    if minutes and any(point[2] != DecidedBy.WAITING for point in minutes):
+        return str(minutes[-1][0])
+    return ""
 
 
 def _can_change_the_verdict(item: GateMetric) -> bool:
