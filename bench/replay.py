@@ -9,8 +9,9 @@ turned off once Django is set up, as in production (no query log).
 
 The history, drawn with a fixed seed: a gate of `--metrics` (5) metrics, each with `--history`
 (200) indicators registered a month before the first release (both decisions); then `--releases`
-(100) releases 6 hours apart, about 3 in 10 of them bad (a bad release worsens some of its metrics
-from a minute on; the others look like a good release's), each observed every minute for
+(100) releases 6 hours apart, about 1 in 4 of them bad (a bad release worsens most of its metrics,
+each from a minute in the first quarter of its window on; the others look like a good release's:
+all of them are labelled rollback, as an outcome labels them), each observed every minute for
 `--minutes` (60) on every metric, its outcome recorded at its last minute. The outcome labels
 every observation of the release, as `Release.record_outcome` does: an import batch of
 indicators registered at the outcome's time, each linked to its observation. So release k's
@@ -68,15 +69,17 @@ from harness import (
 
 RATIO_TARGET = 1.5
 HOURS_BETWEEN_RELEASES = 6
-BAD_SHARE = 0.3
+BAD_SHARE = 0.25  # of the releases, rolled back
+AFFECTED_SHARE = 0.8  # of a bad release's metrics, those it worsens (one at least)
+LATEST_ONSET = 0.25  # a bad release worsens its metrics from a minute in the first quarter of its window
 WHAT_IF = {"pass_score": 70.0}
 # (name, usual value, spread, how much a bad release moves it): a bad release moves some of them.
 METRICS = (
     ("Error rate (%)", 0.5, 0.2, 2.0),
     ("p99 latency (ms)", 250.0, 40.0, 180.0),
-    ("CPU (%)", 45.0, 8.0, 20.0),
-    ("Requests per minute", 1000.0, 120.0, -350.0),
-    ("Memory (MiB)", 600.0, 50.0, 150.0),
+    ("CPU (%)", 45.0, 8.0, 40.0),
+    ("Requests per minute", 1000.0, 120.0, -600.0),
+    ("Memory (MiB)", 600.0, 50.0, 250.0),
 )
 COLUMNS = [
     ("", "<8"),
@@ -124,13 +127,13 @@ def draw_history(releases: int, metrics: int, minutes: int, history: int, seed: 
     observed = np.empty((releases, metrics, minutes))
     minute = np.arange(1, minutes + 1, dtype=float)
     for release in range(releases):
-        hit = rng.random(metrics) < 0.6
+        hit = rng.random(metrics) < AFFECTED_SHARE
         hit[rng.integers(metrics)] = True  # a bad release shows on one metric at least
         for metric in range(metrics):
             usual, spread, shift = metric_rule(metric)
             drawn = usual + spread * rng.standard_normal(minutes)
             if bad[release] and hit[metric]:
-                drawn += shift * ramp(minute, float(rng.integers(1, minutes // 2 + 1)))
+                drawn += shift * ramp(minute, float(rng.integers(1, onset_bound(minutes))))
             observed[release, metric] = drawn
     observed = np.maximum(observed, 0).round(3)
     values: list[np.ndarray] = []
@@ -141,7 +144,7 @@ def draw_history(releases: int, metrics: int, minutes: int, history: int, seed: 
         first_decisions = (rng.random(history) < BAD_SHARE).astype(int)
         first_decisions[:2], first_decisions[2:4] = 1, 0  # both decisions, whatever the draw
         usual, spread, shift = metric_rule(metric)
-        onsets = rng.integers(1, minutes // 2 + 1, history).astype(float)
+        onsets = rng.integers(1, onset_bound(minutes), history).astype(float)
         first_values = (
             usual + spread * rng.standard_normal(history) + first_decisions * shift * ramp(first_times, onsets)
         )
@@ -150,6 +153,11 @@ def draw_history(releases: int, metrics: int, minutes: int, history: int, seed: 
         times.append(np.concatenate([first_times, np.tile(minute, releases)]))
         decisions.append(np.concatenate([first_decisions, labels]))
     return History(minutes, history, bad, values, times, decisions, observed)
+
+
+def onset_bound(minutes: int) -> int:
+    """One past the latest minute a bad release starts to show."""
+    return max(1, math.ceil(minutes * LATEST_ONSET)) + 1
 
 
 def metric_rule(metric: int) -> tuple[float, float, float]:
@@ -163,8 +171,8 @@ def metric_name(metric: int) -> str:
 
 
 def ramp(minute: np.ndarray, onset: float | np.ndarray) -> np.ndarray:
-    """0 before the onset, growing to 1 over the 10 minutes after it."""
-    return np.clip((minute - onset) / 10 + 0.1, 0, 1)
+    """0 before the onset, growing to 1 over the 3 minutes from it."""
+    return np.clip((minute - onset + 1) / 3, 0, 1)
 
 
 def store(past: History, now: datetime) -> tuple[Any, Any, list[Any]]:
