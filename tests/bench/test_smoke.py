@@ -155,3 +155,17 @@ def test_metrics_scrape_prints_the_time_and_queries_of_a_scrape() -> None:
     lines = output.splitlines()[2:]
     assert [line.split()[0] for line in lines] == ["20", "40"]
     assert len({line.split()[4] for line in lines}) == 1  # as many queries for 40 metrics as for 20
+
+
+def test_replay_prints_the_replay_against_the_same_trainings_done_raw() -> None:
+    output = run_bench(
+        "replay.py",
+        *("--releases", "4", "--metrics", "2", "--minutes", "5", "--history", "30", "--figures-only"),
+        *postgres_server("--database-url"),
+    )
+
+    assert "ours ÷ raw (≤ 1.5)" in output
+    rows = [line.split() for line in output.splitlines()]
+    # Trained, reused, observations judged: 4 releases x 2 metrics, each model trained once, then reused by the what-if.
+    table = {row[0]: row[3:] for row in rows if len(row) == 6 and row[0] in ("raw", "ours", "what-if")}
+    assert table == {"raw": ["8", "—", "40"], "ours": ["8", "0", "40"], "what-if": ["0", "8", "40"]}
