@@ -49,7 +49,7 @@ from metrics.models.gate import (
 )
 from metrics.models.indicator import Indicator
 from metrics.models.metric import Metric
-from metrics.models.trained_model import TrainedModel
+from metrics.models.trained_model import TrainedModel, figures_of
 from metrics.models.verdict import Reason, Verdict, VerdictState, reasons_for, state_of
 from predictor import charts
 from predictor import replay as replaying
@@ -792,21 +792,7 @@ def _trained(
 
 def as_version(metric: Metric, result: TrainingResult) -> TrainedModel:
     """A trained result as the version a verdict reads (unsaved: a replay keeps no version)."""
-    return TrainedModel(
-        metric=metric,
-        version=0,
-        data_version=metric.data_version,
-        accuracy=result.accuracy,
-        baseline_accuracy=result.baseline_accuracy,
-        n_indicators=result.n_indicators,
-        n_trained_on=result.n_trained_on,
-        n_rollback=result.n_rollback,
-        n_rollout=result.n_rollout,
-        value_min=result.value_range[0],
-        value_max=result.value_range[1],
-        minutes_min=result.minutes_range[0],
-        minutes_max=result.minutes_range[1],
-    )
+    return TrainedModel(metric=metric, version=0, data_version=metric.data_version, **figures_of(result))
 
 
 @dataclass

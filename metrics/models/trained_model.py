@@ -250,6 +250,34 @@ def with_registrations(sample: dict[str, list[Any]], metric: Metric) -> dict[str
     }
 
 
+def figures_of(result: training.TrainingResult) -> dict[str, Any]:
+    """What a version keeps of its training: its held-out figures (the model card), what it was
+    trained on and the range of data it saw. A replay's unsaved versions are made of the same."""
+    return {
+        "accuracy": result.accuracy,
+        "n_indicators": result.n_indicators,
+        "n_trained_on": result.n_trained_on,
+        "n_rollback": result.n_rollback,
+        "n_rollout": result.n_rollout,
+        "max_depth": result.max_depth,
+        "n_leaves": result.n_leaves,
+        "baseline_accuracy": result.baseline_accuracy,
+        "balanced_accuracy": result.balanced_accuracy,
+        "rollback_precision": result.rollback_precision,
+        "rollback_recall": result.rollback_recall,
+        "confusion_rollout_as_rollout": result.confusion.rollout_as_rollout,
+        "confusion_rollout_as_rollback": result.confusion.rollout_as_rollback,
+        "confusion_rollback_as_rollout": result.confusion.rollback_as_rollout,
+        "confusion_rollback_as_rollback": result.confusion.rollback_as_rollback,
+        "value_min": result.value_range[0],
+        "value_max": result.value_range[1],
+        "minutes_min": result.minutes_range[0],
+        "minutes_max": result.minutes_range[1],
+        "data_sha256": result.data_sha256,
+        "training_seconds": result.training_seconds,
+    }
+
+
 class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
     def answering_verdicts(self, metric: Metric) -> TrainedModel | None:
         """The version that answers `metric`'s verdicts, with only what a verdict reads of it
@@ -299,27 +327,7 @@ class TrainedModelQuerySet(models.QuerySet["TrainedModel"]):
             "artifact_signature": artifact.signature,
             "signing_key_id": artifact.key_id,
             "sklearn_version": artifact.sklearn_version,
-            "accuracy": result.accuracy,
-            "n_indicators": result.n_indicators,
-            "n_trained_on": result.n_trained_on,
-            "n_rollback": result.n_rollback,
-            "n_rollout": result.n_rollout,
-            "max_depth": result.max_depth,
-            "n_leaves": result.n_leaves,
-            "baseline_accuracy": result.baseline_accuracy,
-            "balanced_accuracy": result.balanced_accuracy,
-            "rollback_precision": result.rollback_precision,
-            "rollback_recall": result.rollback_recall,
-            "confusion_rollout_as_rollout": result.confusion.rollout_as_rollout,
-            "confusion_rollout_as_rollback": result.confusion.rollout_as_rollback,
-            "confusion_rollback_as_rollout": result.confusion.rollback_as_rollout,
-            "confusion_rollback_as_rollback": result.confusion.rollback_as_rollback,
-            "value_min": result.value_range[0],
-            "value_max": result.value_range[1],
-            "minutes_min": result.minutes_range[0],
-            "minutes_max": result.minutes_range[1],
-            "data_sha256": result.data_sha256,
-            "training_seconds": result.training_seconds,
+            **figures_of(result),
             "chart_sample": with_registrations(chart_sample(data, ids, settings.MBREAK_CHART_MAX_POINTS), metric),
             "trained_by": user,
         }
