@@ -2,24 +2,60 @@
 report, reads its figures and a release's timeline, tries another setting side by side, and
 applies it.
 
-The demo gate (`load_demo`) cannot be replayed usefully yet: its indicators are all registered
-when the demo is loaded, after its releases started, so no release has a model trained before
-it and each is "not judged". The journey runs on a history built for it (tests/replays/history.py),
-whose answer is known: each bad release is stopped at minute 5, each good one rolled out.
+The first journey runs on the demo gate (`load_demo`, as `make run` loads it: its metrics'
+history registered a month before its releases, and a finished replay). The others run on a
+history built for them (tests/replays/history.py), whose answer is known: each bad release is
+stopped at minute 5, each good one rolled out.
 """
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
+from metrics.management.commands.load_demo import DEMO_PASSWORD, DEMO_USERNAME
 from metrics.models import GateMetric, Job, Outcome, Replay
 from tests.browser.test_phone_layout import PHONE, page_width_overflow
 from tests.factories import PASSWORD, UserFactory
 from tests.replays.history import history
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+
+def test_the_demo_owner_replays_the_demo_gate_and_reads_the_report(page: Page, live_server, fill_login_form) -> None:
+    call_command("load_demo", stdout=io.StringIO(), stderr=io.StringIO())
+    demo = User.objects.get(username=DEMO_USERNAME)
+
+    page.goto(live_server.url)
+    fill_login_form(demo, DEMO_PASSWORD)
+    page.get_by_role("link", name="Gates").click()
+    page.get_by_role("link", name="Checkout deploys").click()
+    replays = page.get_by_test_id("replays")
+    expect(replays).to_contain_text("Finished")  # the demo's own replay
+    replays.get_by_role("button", name="Replay the gate").click()
+
+    replay = Replay.objects.order_by("-pk").first()
+    assert replay is not None
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Replay {replay.pk} of “Checkout deploys”")
+    expect(page.get_by_test_id("replay-rests-on")).to_have_text(
+        "It rests on 5 releases with an outcome: 4 judged, 1 not judged."
+    )
+    expect(page.get_by_test_id("catch-rate")).to_contain_text("2 of 2, 34%–100%")
+    expect(page.get_by_test_id("false-rollback-rate")).to_contain_text("1 of 2, 9%–91%")
+    expect(page.get_by_role("alert")).to_contain_text("Too little history to trust")
+    releases = page.get_by_test_id("replayed-releases")
+    expect(releases).to_contain_text("“Requests per minute” was never observed in it.")
+    spike = page.get_by_test_id("timeline").filter(has_text="checkout-web v41")
+    spike.get_by_text("Timeline of checkout-web v41").click()
+    expect(spike.get_by_test_id("timeline-words")).to_have_text(
+        "minutes 1–4: Inconclusive · minutes 5–60: Rollback. The team decided at minute 60."
+    )
+    expect(spike.get_by_role("img").locator(".main-svg").first).to_be_attached()
 
 
 def test_the_owner_replays_a_gate_reads_the_report_and_applies_a_what_if(
