@@ -175,17 +175,40 @@ def ramp(minute: np.ndarray, onset: float | np.ndarray) -> np.ndarray:
     return np.clip((minute - onset + 1) / 3, 0, 1)
 
 
+def store_gate(past: History, first_start: datetime) -> tuple[Any, Any, list[Any]]:
+    """The owner, the gate and its metrics, with their history registered a month before the first release."""
+    from django.contrib.auth.models import User
+
+    from metrics.models import Gate, GateMetric, Indicator, Metric
+
+    owner = User.objects.create_user("replay-bench")
+    metrics = [
+        Metric.objects.create(name=metric_name(index), category="Bench", owner=owner) for index in range(past.metrics)
+    ]
+    gate = Gate.objects.create(name="Checkout", owner=owner)
+    GateMetric.objects.bulk_create(GateMetric(gate=gate, metric=metric, failure_limit=2) for metric in metrics)
+    Indicator.objects.bulk_create(
+        Indicator(
+            metric=metric,
+            value=float(past.values[index][row]),
+            time=float(past.times[index][row]),
+            decision=int(past.decisions[index][row]),
+            created_by=owner,
+            created_at=first_start - timedelta(days=30),
+        )
+        for index, metric in enumerate(metrics)
+        for row in range(past.history)
+    )
+    return owner, gate, metrics
+
+
 def store(past: History, now: datetime) -> tuple[Any, Any, list[Any]]:
     """The owner, the gate and its releases (oldest first), stored in bulk as the app would have."""
-    from django.contrib.auth.models import User
     from django.db import transaction
 
     from metrics.models import (
-        Gate,
-        GateMetric,
         ImportBatch,
         Indicator,
-        Metric,
         Observation,
         Outcome,
         OutcomeVia,
@@ -200,25 +223,7 @@ def store(past: History, now: datetime) -> tuple[Any, Any, list[Any]]:
     # Each outcome is recorded at the release's last minute, with its last observations.
     decided_at = [start + timedelta(minutes=past.minutes) for start in starts]
     with transaction.atomic():
-        owner = User.objects.create_user("replay-bench")
-        metrics = [
-            Metric.objects.create(name=metric_name(index), category="Bench", owner=owner)
-            for index in range(past.metrics)
-        ]
-        gate = Gate.objects.create(name="Checkout", owner=owner)
-        GateMetric.objects.bulk_create(GateMetric(gate=gate, metric=metric, failure_limit=2) for metric in metrics)
-        Indicator.objects.bulk_create(
-            Indicator(
-                metric=metric,
-                value=float(past.values[index][row]),
-                time=float(past.times[index][row]),
-                decision=int(past.decisions[index][row]),
-                created_by=owner,
-                created_at=first_start - timedelta(days=30),
-            )
-            for index, metric in enumerate(metrics)
-            for row in range(past.history)
-        )
+        owner, gate, metrics = store_gate(past, first_start)
         releases = Release.objects.bulk_create(
             Release(
                 gate=gate,
