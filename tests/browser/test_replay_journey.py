@@ -153,6 +153,7 @@ def test_the_replay_pages_do_not_scroll_sideways_on_a_phone(
     owner = UserFactory.create(username="owner")
     past = history(owner, [Outcome.ROLLBACK, Outcome.ROLLOUT] * 2, minutes=10, failure_limit=4)
     replay = Replay.objects.start(past.gate, owner)
+    replay.refresh_from_db()  # run by now (the tests' jobs run at once): what-ifs are of finished replays
     what_if = replay.what_if(owner, {"pass_score": 70, "metrics": {str(past.metric.pk): {"failure_limit": 0}}})
     page.goto(live_server.url)
     fill_login_form(owner, PASSWORD)
