@@ -339,18 +339,10 @@ def fit_like_the_app(features: np.ndarray, labels: np.ndarray) -> tuple[Any, flo
     cross-validation (a depth search fitted in each outer fold), then the depth search fitted on
     all the rows (on the same sample as the app's above `MBREAK_MAX_TRAINING_ROWS`)."""
     from django.conf import settings
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
-    from sklearn.tree import DecisionTreeClassifier
+    from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    from predictor.training import DEPTH_GRID, INNER_FOLDS, MAX_OUTER_FOLDS, RANDOM_STATE
-
-    def depth_search() -> GridSearchCV:
-        return GridSearchCV(
-            DecisionTreeClassifier(random_state=RANDOM_STATE),
-            param_grid={"max_depth": DEPTH_GRID},
-            cv=StratifiedKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=RANDOM_STATE),
-            scoring="accuracy",
-        )
+    from predictor.training import MAX_OUTER_FOLDS, RANDOM_STATE
+    from predictor.training import build_estimator as depth_search  # the same scikit-learn search, not rewritten
 
     if len(labels) > settings.MBREAK_MAX_TRAINING_ROWS:
         features, _, labels, _ = train_test_split(
