@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, MutableSequence
+from collections.abc import Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -43,6 +43,14 @@ class IndicatorColumns:
         self.values.append(value)
         self.times.append(time)
         self.decisions.append(decision)
+
+    def extend(self, *, values: Sequence[float], times: Sequence[float], decision: int) -> None:
+        """Rows of one decision at once (a past release's minutes)."""
+        if len(values) != len(times):
+            raise ValueError(f"{len(values)} values but {len(times)} times")
+        self.values.extend(values)
+        self.times.extend(times)
+        self.decisions.extend([decision] * len(values))
 
     def rows(self) -> Iterator[tuple[float, float, int]]:
         """(value, time, decision) of each row, in order."""

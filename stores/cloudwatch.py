@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -191,7 +192,7 @@ class CloudWatch:
         Raises `StoreError` when the store cannot be asked or refuses the credentials.
         """
         with self._plain_words():
-            self._client().list_metrics(**({"Namespace": namespace} if namespace else {}))
+            self._client.list_metrics(**({"Namespace": namespace} if namespace else {}))
 
     def describe(self, spec: MetricSpec) -> str:
         """The query as sent, for the record of where a value came from: its `MetricStat` as
@@ -209,7 +210,7 @@ class CloudWatch:
         }
         samples: list[Sample] = []
         with self._plain_words():
-            client = self._client()
+            client = self._client
             for _page in range(_PAGES):
                 answer = client.get_metric_data(**asked)
                 for result in answer.get("MetricDataResults", []):
@@ -225,8 +226,11 @@ class CloudWatch:
                 raise StoreError(Kind.NOT_A_STORE, f"more than {_PAGES} pages of datapoints")
         return sorted(samples, key=lambda sample: sample.at, reverse=newest_first)
 
+    @cached_property
     def _client(self) -> Any:
-        """A CloudWatch client of its own (boto3's sessions are not shared between threads)."""
+        """Its CloudWatch client, made at its first question and kept for the next ones (making
+        one takes about a tenth of a second): a store is asked by one thread at a time (a fill's
+        readers have one each), as boto3's sessions are not shared between threads."""
         credentials = (
             {"aws_access_key_id": self.access_key_id, "aws_secret_access_key": self.secret_access_key}
             if self.access_key_id

@@ -40,6 +40,9 @@ class Prometheus:
     password: str = field(default="", repr=False)
     ca_file: str = ""
     timeout: float = 10.0
+    # The connections to keep between questions (`http_session`); without one, each question
+    # opens its own and closes it.
+    session: requests.Session | None = field(default=None, repr=False, compare=False)
 
     def value(self, query: str, at: datetime | None = None) -> Sample:
         """The one value `query` gives at `at` (now by default).
@@ -71,12 +74,17 @@ class Prometheus:
         result = data.get("result")
         if data.get("resultType") != "matrix" or not isinstance(result, list):
             raise StoreError(Kind.NOT_A_VALUE, f"the query gives a {data.get('resultType')}, not a series")
+        # As `_sample` reads each pair, inline: a fill reads some thousands of them.
         samples = []
         for pair in _one_series(result).get("values", []):
             try:
-                samples.append(_sample(pair))
-            except NoData:  # a step over no requests, say: missing there, not everywhere
-                continue
+                seconds, text = pair
+                value = float(text)
+                at = datetime.fromtimestamp(float(seconds), tz=UTC)
+            except (TypeError, ValueError) as unreadable:
+                raise StoreError(Kind.NOT_A_STORE, f"a value reads {pair!r}") from unreadable
+            if math.isfinite(value):  # else a step over no requests, say: missing there, not everywhere
+                samples.append(Sample(value, at))
         return samples
 
     def _ask(self, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
@@ -102,13 +110,13 @@ class Prometheus:
 
     def _answer(self, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
         url = f"{self.url.rstrip('/')}/api/v1/{endpoint}"
-        with _plain_words(self.url):
-            response = requests.post(
+        with _plain_words(self.url), self._session() as session:
+            response = session.post(
                 url,
                 data=form,
                 headers={"Authorization": f"Bearer {self.bearer_token}"} if self.bearer_token else {},
                 auth=(self.username, self.password) if self.username else None,
-                verify=self.ca_file or True,
+                verify=self.ca_file or None,  # None: the session's (the system's CAs)
                 timeout=self.timeout,
                 allow_redirects=False,
             )
@@ -134,10 +142,35 @@ class Prometheus:
             raise StoreError(Kind.NOT_A_STORE, "the answer has no data")
         return data
 
+    @contextmanager
+    def _session(self) -> Iterator[requests.Session]:
+        if self.session is not None:
+            yield self.session
+            return
+        with http_session(self.url) as session:
+            yield session
+
     def check(self) -> None:
         """Whether the store answers a query with these credentials (the instant query `1`):
         raises `StoreError` saying why not, as `value` does."""
         self.value("1")
+
+
+@contextmanager
+def http_session(url: str) -> Iterator[requests.Session]:
+    """Connections to the store at `url` kept open between its questions (a history fill asks one
+    range query per release: without them, each would open a connection, and a TLS handshake,
+    of its own), closed at the end.
+
+    What `requests` would read from the environment at each request is read once, here: the
+    proxy for `url` (`HTTPS_PROXY`, `NO_PROXY`...) and a CA bundle to trust instead of the
+    system's (`REQUESTS_CA_BUNDLE`). A `~/.netrc` is never read: a source is asked with its own
+    credentials, never with ones the server keeps for that host."""
+    with requests.Session() as session:
+        found = session.merge_environment_settings(url, {}, None, None, None)
+        session.proxies, session.verify = found["proxies"], found["verify"]
+        session.trust_env = False
+        yield session
 
 
 def _timestamp(moment: datetime) -> str:

@@ -46,7 +46,7 @@ from django.utils.translation import gettext_lazy as _
 from metrics.exceptions import DuplicateSource, SourceInUse, duplicate_source_message
 from metrics.models.metric import Labelled, Metric
 from stores.errors import Kind, NoData, StoreError
-from stores.prometheus import Prometheus, Sample
+from stores.prometheus import Prometheus, Sample, http_session
 from stores.reach import AllowedHosts, HostRefusal, NotAllowed
 
 if TYPE_CHECKING:
@@ -574,7 +574,7 @@ class DataSource(Labelled):
                 timeout=timeout,
             )
             return
-        with _ca_file(self.ca_certificate) as ca_file:
+        with _ca_file(self.ca_certificate) as ca_file, http_session(self.url) as session:
             yield Prometheus(
                 url=self.url,
                 bearer_token=secret if self.auth == SourceAuth.BEARER else "",
@@ -582,6 +582,7 @@ class DataSource(Labelled):
                 password=secret if self.auth == SourceAuth.BASIC else "",
                 ca_file=ca_file,
                 timeout=timeout,
+                session=session,
             )
 
 
@@ -875,7 +876,9 @@ class MetricQuery(models.Model):
         texts += [str(item.get("value", "")) for item in self.dimensions or [] if isinstance(item, dict)]
         return any("window" in VARIABLE.findall(text) for text in texts)
 
-    def measure_series(self, variables: Variables, start: datetime, end: datetime) -> list[MeasuredMinute]:
+    def measure_series(
+        self, variables: Variables, start: datetime, end: datetime, store: Any = None
+    ) -> list[MeasuredMinute]:
         """The metric's value each whole minute after a release that started at `start`, up to
         `end`: minute 1 (`start` + 1 min) to minute N, from one range query per side (the canary,
         and the baseline when the value is compared with it), joined by the time of their samples.
@@ -885,13 +888,18 @@ class MetricQuery(models.Model):
         not read). Minutes where the store has no value (or a ratio to a baseline of 0) are left
         out. Raises `NoData` when no minute has a value, and `StoreError` when the store cannot
         be asked or the query gives several series.
+
+        `store`: one opened already (`self.source.store()`), to ask it again and again (a fill's
+        releases, one after the other, on its open connections); by default, one for this call.
         """
+        if store is None:
+            with self.source.store() as opened:
+                return self.measure_series(variables, start, end, opened)
         variables = replace(variables, window=1)
         canary_query = self.sent(variables, self.canary_selector)
         baseline_query = self.sent(variables, self.baseline_selector) if self.compares else None
-        with self.source.store() as store:
-            canary = self._series(store, canary_query, start, end)
-            baseline = self._series(store, baseline_query, start, end) if baseline_query is not None else None
+        canary = self._series(store, canary_query, start, end)
+        baseline = self._series(store, baseline_query, start, end) if baseline_query is not None else None
         measured = []
         for minutes, sample in sorted(canary.items()):
             baseline_sample = baseline.get(minutes) if baseline is not None else None

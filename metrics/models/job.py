@@ -6,9 +6,10 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from celery import signature
@@ -903,43 +904,55 @@ class Job(models.Model):
         unread: list[RowError] = []
         self.report("pulling", 0, len(releases))
         source = bound.source  # read here: the readers below ask the store, never the database
+        # A few range queries at once (`MBREAK_FILL_READERS`): the job waits on the store, not on
+        # this process. Each reader asks its own store, on connections it keeps from one release
+        # to the next (`DataSource.store`). The answers are taken in the file's order; the first
+        # store failure stops the fill, and the queries not started yet are not sent.
+        count = max(1, min(settings.MBREAK_FILL_READERS, len(releases)))
+        readers = ThreadPoolExecutor(max_workers=count)
+        stores: SimpleQueue[Any] = SimpleQueue()  # those no reader is asking
 
         def read(release: csv_io.PastRelease) -> list[MeasuredMinute] | NoData:
             end = release.started_at + timedelta(minutes=minutes)
+            store = stores.get()
             try:
                 return bound.measure_series(
-                    Variables(key=release.key, version=release.version), release.started_at, end
+                    Variables(key=release.key, version=release.version), release.started_at, end, store
                 )
             except NoData as error:
                 return error
+            finally:
+                stores.put(store)
 
-        # A few range queries at once (`MBREAK_FILL_READERS`): the job waits on the store, not on
-        # this process. Their answers are taken in the file's order; the first store failure
-        # stops the fill, and the queries not started yet are not sent.
-        readers = ThreadPoolExecutor(max_workers=max(1, settings.MBREAK_FILL_READERS))
         done = 0  # the releases whose answer was taken
-        try:
-            for release, measured in zip(releases, readers.map(read, releases), strict=True):
-                done += 1
-                if isinstance(measured, NoData):
-                    reason = _no_data_words(source.name, minutes, measured)
-                    unread.append(RowError(release.line, None, _of_release(release, reason)))
-                    continue
-                if too_large := [minute for minute in measured if abs(minute.value) > csv_io.LARGEST_NUMBER]:
-                    reason = _too_large_words(too_large[0].minutes, too_large[0].value)
-                    unread.append(RowError(release.line, None, _of_release(release, reason)))
-                for minute in measured:
-                    data.append(value=minute.value, time=float(minute.minutes), decision=release.decision)
-                self.report("pulling", done, len(releases))
-        except StoreError as error:
-            failed = releases[done]  # the one whose answer was being taken
-            reason = _store_failure_words(source.name, error)
-            raise CsvFormatError(
-                wording.gettext("Nothing was stored: the data source could not be asked."),
-                [RowError(failed.line, None, _of_release(failed, reason))],
-            ) from error
-        finally:
-            readers.shutdown(wait=True, cancel_futures=True)
+        with ExitStack() as opened:  # the stores, closed once no reader asks them
+            try:
+                for _reader in range(count):
+                    stores.put(opened.enter_context(source.store()))
+                for release, measured in zip(releases, readers.map(read, releases), strict=True):
+                    done += 1
+                    if isinstance(measured, NoData):
+                        reason = _no_data_words(source.name, minutes, measured)
+                        unread.append(RowError(release.line, None, _of_release(release, reason)))
+                        continue
+                    if too_large := [minute for minute in measured if abs(minute.value) > csv_io.LARGEST_NUMBER]:
+                        reason = _too_large_words(too_large[0].minutes, too_large[0].value)
+                        unread.append(RowError(release.line, None, _of_release(release, reason)))
+                    data.extend(
+                        values=[minute.value for minute in measured],
+                        times=[float(minute.minutes) for minute in measured],
+                        decision=release.decision,
+                    )
+                    self.report("pulling", done, len(releases))
+            except StoreError as error:
+                failed = releases[done]  # the one whose answer was being taken
+                reason = _store_failure_words(source.name, error)
+                raise CsvFormatError(
+                    wording.gettext("Nothing was stored: the data source could not be asked."),
+                    [RowError(failed.line, None, _of_release(failed, reason))],
+                ) from error
+            finally:
+                readers.shutdown(wait=True, cancel_futures=True)
         if unread:
             message = wording.ngettext(
                 "Nothing was stored: %(count)d release could not be filled.",

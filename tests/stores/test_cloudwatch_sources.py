@@ -7,7 +7,9 @@ connection: tests/stores/test_source_connection.py; the store alone: tests/store
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
+import boto3
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -293,6 +295,29 @@ def test_a_history_fill_from_cloudwatch_stores_each_minute_with_its_decision_as_
     ]
     batch = ImportBatch.objects.get()
     assert (batch.source, batch.fill_minutes, batch.rows) == (source, 5, 10)
+
+
+def test_a_cloudwatch_fill_asks_all_its_questions_with_one_client_for_each_reader(
+    cloudwatch: CloudWatchServer, metric: Metric, owner: User, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.MBREAK_FILL_READERS = 2
+    compared_services(metric, cloudwatch_source(owner, cloudwatch))
+    starts = [CLOUDWATCH_START + timedelta(minutes=10 * index) for index in range(1, 5)]
+    rows = [f"{start.isoformat().replace('+00:00', 'Z')},{index % 2}" for index, start in enumerate(starts)]
+    made: list[boto3.session.Session] = []
+
+    class Counted(boto3.session.Session):  # a real session, counted: each client is made from one
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(boto3.session, "Session", Counted)
+
+    job = metric.queue_fill(fill_file(*rows), 3, owner, file_name="releases.csv")
+
+    job.refresh_from_db()
+    assert (job.status, job.done) == (JobStatus.DONE, 12), job.outcome()  # 8 questions: canary and baseline of 4
+    assert 1 <= len(made) <= 2
 
 
 def test_a_baseline_published_later_is_compared_with_the_canary_of_its_own_period(

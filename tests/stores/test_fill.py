@@ -52,6 +52,13 @@ def range_queries(prometheus: PrometheusServer) -> float:
     return sum(float(count) for count in re.findall(pattern, page, flags=re.MULTILINE))
 
 
+def connections_accepted(prometheus: PrometheusServer) -> float:
+    """How many connections the server has accepted (its own counter), this question's included."""
+    page = requests.get(f"{prometheus.url}/metrics", timeout=5).text
+    pattern = r'^net_conntrack_listener_conn_accepted_total\{listener_name="http"\} (\S+)$'
+    return sum(float(count) for count in re.findall(pattern, page, flags=re.MULTILINE))
+
+
 def stored(metric: Metric) -> list[tuple[float, int, float]]:
     return list(metric.indicators.order_by("pk").values_list("value", "decision", "time"))
 
@@ -386,3 +393,20 @@ def test_a_fill_asks_a_few_range_queries_at_once_and_stores_them_in_the_files_or
     assert slow_store.most_at_once == 3  # as many at once as MBREAK_FILL_READERS, never more
     decisions = [decision for _value, decision, _time in stored(metric)]
     assert decisions == [0] * 5 + [1] * 5 + [0] * 5 + [1] * 5 + [0] * 5 + [1] * 5  # the file's order
+
+
+def test_a_fill_asks_its_releases_over_one_connection_for_each_reader_not_one_a_release(
+    prometheus: PrometheusServer, metric: Metric, owner: User, settings
+) -> None:
+    settings.MBREAK_FILL_READERS = 2
+    bound(metric, prometheus.url)
+    releases = [f"{moment(10 + 10 * index)},{'rollback' if index % 2 else 'rollout'}" for index in range(8)]
+    queries_before, connections_before = range_queries(prometheus), connections_accepted(prometheus)
+
+    job = metric.queue_fill(fill_file(*releases), 5, owner, file_name="releases.csv")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE, job.outcome()
+    assert range_queries(prometheus) - queries_before == 8
+    # The counters' own two questions opened one connection each: the fill opened at most 2.
+    assert 1 <= connections_accepted(prometheus) - connections_before - 2 <= 2

@@ -6,8 +6,10 @@ page and in the API, and the secret in no log."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +275,73 @@ def test_a_test_connection_waits_no_longer_than_a_web_request_may_whatever_the_s
     assert time.monotonic() - started < 10
     with source.store() as store:  # pulls and fills, in workers, wait the source's own timeout
         assert store.timeout == 60
+
+
+class Recorder(ThreadingHTTPServer):
+    """A real HTTP server that answers any POST as Prometheus answers the instant query `1`, and
+    keeps what it was sent: the request line (a proxy is sent the whole URL) and the headers."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), RecorderHandler)
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class RecorderHandler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests.append((self.requestline, dict(self.headers.items())))
+        body = b'{"status":"success","data":{"resultType":"scalar","result":[1767225600,"1"]}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    server = Recorder()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_source_without_credentials_is_asked_without_any_even_when_the_server_has_a_netrc_for_its_host(
+    owner: User, recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login the-servers-own password kept-for-something-else\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    source = DataSource.objects.create(owner=owner, name="no credentials", url=recorder.url)
+
+    source.check_connection()
+
+    assert source.check_result == "ok"
+    [(_line, headers)] = recorder.requests
+    assert "Authorization" not in headers
+
+
+def test_a_source_is_asked_through_the_proxy_the_servers_environment_names(
+    owner: User, recorder: Recorder, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", recorder.url)
+    source = DataSource.objects.create(owner=owner, name="behind the proxy", url=f"http://127.0.0.1:{closed_port}")
+
+    source.check_connection()
+
+    assert source.check_result == "ok"  # nothing listens there: the proxy answered
+    [(line, _headers)] = recorder.requests
+    assert line == f"POST http://127.0.0.1:{closed_port}/api/v1/query HTTP/1.1"
