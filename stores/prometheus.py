@@ -8,15 +8,21 @@ of a known `Kind`, never a library's exception.
 from __future__ import annotations
 
 import base64
+import json
 import math
+import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlencode, urlsplit
 
-import requests
+import certifi
+import urllib3
+from requests.utils import get_environ_proxies, select_proxy
+from urllib3 import exceptions as http
 
 from stores.errors import Kind, NoData, StoreError, caused_by
 from stores.sample import Sample as Sample  # re-exported: it was first defined here
@@ -25,6 +31,8 @@ from stores.sample import Sample as Sample  # re-exported: it was first defined 
 _DETAIL_CHARS = 300
 # Series named in a "several series" refusal.
 _SERIES_NAMED = 3
+# How the store sees who asks (in its logs, or a proxy's).
+_USER_AGENT = "make-or-break"
 
 
 @dataclass(frozen=True)
@@ -40,9 +48,9 @@ class Prometheus:
     password: str = field(default="", repr=False)
     ca_file: str = ""
     timeout: float = 10.0
-    # The connections to keep between questions (`http_session`); without one, each question
-    # opens its own and closes it.
-    session: requests.Session | None = field(default=None, repr=False, compare=False)
+    # The connections to keep between questions (`http_session(url, ca_file)`); without them,
+    # each question opens its own and closes it.
+    session: urllib3.PoolManager | None = field(default=None, repr=False, compare=False)
 
     def value(self, query: str, at: datetime | None = None) -> Sample:
         """The one value `query` gives at `at` (now by default).
@@ -74,18 +82,17 @@ class Prometheus:
         result = data.get("result")
         if data.get("resultType") != "matrix" or not isinstance(result, list):
             raise StoreError(Kind.NOT_A_VALUE, f"the query gives a {data.get('resultType')}, not a series")
-        # As `_sample` reads each pair, inline: a fill reads some thousands of them.
-        samples = []
-        for pair in _one_series(result).get("values", []):
-            try:
-                seconds, text = pair
-                value = float(text)
-                at = datetime.fromtimestamp(float(seconds), tz=UTC)
-            except (TypeError, ValueError) as unreadable:
-                raise StoreError(Kind.NOT_A_STORE, f"a value reads {pair!r}") from unreadable
-            if math.isfinite(value):  # else a step over no requests, say: missing there, not everywhere
-                samples.append(Sample(value, at))
-        return samples
+        pairs = _one_series(result).get("values", [])
+        try:  # each pair as `_sample` reads it, at once: a fill reads some thousands of them
+            read = [(float(text), float(seconds)) for seconds, text in pairs]
+        except (TypeError, ValueError):
+            for pair in pairs:
+                with suppress(NoData):
+                    _sample(pair)  # raises `StoreError`, naming the first pair it cannot read
+            raise
+        # Without the steps whose value is not a number (over no requests, say): missing there.
+        at = datetime.fromtimestamp
+        return [Sample(value, at(seconds, tz=UTC)) for value, seconds in read if math.isfinite(value)]
 
     def _ask(self, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
         """The `data` of Prometheus' answer to `form` POSTed to `/api/v1/{endpoint}`. What a
@@ -105,49 +112,59 @@ class Prometheus:
         """The secrets as they may be echoed: the token, the password, and basic auth's header value."""
         secrets = [self.bearer_token, self.password]
         if self.username:
-            secrets.append(base64.b64encode(f"{self.username}:{self.password}".encode()).decode())
+            secrets.append(_basic(self.username, self.password))
         return [secret for secret in secrets if secret]
 
     def _answer(self, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
         url = f"{self.url.rstrip('/')}/api/v1/{endpoint}"
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": _USER_AGENT,
+        }
+        if self.bearer_token:
+            headers["Authorization"] = f"Bearer {self.bearer_token}"
+        elif self.username:
+            headers["Authorization"] = f"Basic {_basic(self.username, self.password)}"
         with _plain_words(self.url), self._session() as session:
-            response = session.post(
+            response = session.request(
+                "POST",
                 url,
-                data=form,
-                headers={"Authorization": f"Bearer {self.bearer_token}"} if self.bearer_token else {},
-                auth=(self.username, self.password) if self.username else None,
-                verify=self.ca_file or None,  # None: the session's (the system's CAs)
-                timeout=self.timeout,
-                allow_redirects=False,
+                body=urlencode(form),
+                headers=headers,
+                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                retries=False,
+                redirect=False,
+                preload_content=False,
             )
-        if response.status_code in (401, 403):
-            raise StoreError(Kind.UNAUTHORIZED, f"HTTP {response.status_code}")
+            body = _body(response)
+        if response.status in (401, 403):
+            raise StoreError(Kind.UNAUTHORIZED, f"HTTP {response.status}")
         try:
-            answer = response.json()
+            answer = json.loads(body)
         except ValueError:
             answer = None
         if not isinstance(answer, dict) or "status" not in answer:
-            raise StoreError(
-                Kind.NOT_A_STORE if response.ok else Kind.HTTP_STATUS,
-                f"HTTP {response.status_code}: {response.text[:_DETAIL_CHARS]}",
-            )
+            kind = Kind.NOT_A_STORE if response.status < 400 else Kind.HTTP_STATUS
+            text = body.decode("utf-8", "replace")[:_DETAIL_CHARS]
+            raise StoreError(kind, f"HTTP {response.status}: {text}")
         if answer["status"] != "success":
             # 400 bad_data (a query that does not parse), 422 execution, 503 timeout, ...
             detail = f"{answer.get('errorType', '')}: {answer.get('error', '')}"[:_DETAIL_CHARS]
             if answer.get("errorType") == "timeout":
                 raise StoreError(Kind.TIMEOUT, detail)
-            raise StoreError(Kind.BAD_QUERY if response.status_code in (400, 422) else Kind.HTTP_STATUS, detail)
+            raise StoreError(Kind.BAD_QUERY if response.status in (400, 422) else Kind.HTTP_STATUS, detail)
         data = answer.get("data")
         if not isinstance(data, dict):
             raise StoreError(Kind.NOT_A_STORE, "the answer has no data")
         return data
 
     @contextmanager
-    def _session(self) -> Iterator[requests.Session]:
+    def _session(self) -> Iterator[urllib3.PoolManager]:
         if self.session is not None:
             yield self.session
             return
-        with http_session(self.url) as session:
+        with http_session(self.url, self.ca_file) as session:
             yield session
 
     def check(self) -> None:
@@ -157,20 +174,49 @@ class Prometheus:
 
 
 @contextmanager
-def http_session(url: str) -> Iterator[requests.Session]:
+def http_session(url: str, ca_file: str = "") -> Iterator[urllib3.PoolManager]:
     """Connections to the store at `url` kept open between its questions (a history fill asks one
     range query per release: without them, each would open a connection, and a TLS handshake,
-    of its own), closed at the end.
+    of its own), closed at the end; its certificate checked against `ca_file` (a path), or else
+    the CA bundle `REQUESTS_CA_BUNDLE` names, or else certifi's.
 
-    What `requests` would read from the environment at each request is read once, here: the
-    proxy for `url` (`HTTPS_PROXY`, `NO_PROXY`...) and a CA bundle to trust instead of the
-    system's (`REQUESTS_CA_BUNDLE`). A `~/.netrc` is never read: a source is asked with its own
-    credentials, never with ones the server keeps for that host."""
-    with requests.Session() as session:
-        found = session.merge_environment_settings(url, {}, None, None, None)
-        session.proxies, session.verify = found["proxies"], found["verify"]
-        session.trust_env = False
-        yield session
+    Through the proxy the environment names for `url` (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+    unless `NO_PROXY` names its host), with the proxy URL's user and password if it has them:
+    read once, here. A `~/.netrc` is never read: a source is asked with its own credentials,
+    never with ones the server keeps for that host."""
+    bundle = ca_file or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    trusted = {"ca_cert_dir": bundle} if os.path.isdir(bundle) else {"ca_certs": bundle}
+    settings: dict[str, Any] = {"num_pools": 2, "cert_reqs": "CERT_REQUIRED", **trusted}
+    with _plain_words(url):  # a proxy URL it cannot use, say
+        proxy = select_proxy(url, get_environ_proxies(url))
+        if not proxy:
+            pool = urllib3.PoolManager(**settings)
+        else:
+            parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            if parts.username is not None:
+                credentials = _basic(unquote(parts.username), unquote(parts.password or ""))
+                settings["proxy_headers"] = {"Proxy-Authorization": f"Basic {credentials}"}
+            pool = urllib3.ProxyManager(parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl(), **settings)
+    with pool:
+        yield pool
+
+
+def _body(response: urllib3.BaseHTTPResponse) -> bytes:
+    """The answer's body, decompressed. One that breaks off half way is no store's answer; one
+    that stops coming, a timeout."""
+    try:
+        return response.read(decode_content=True)
+    except http.ReadTimeoutError as error:
+        raise StoreError(Kind.TIMEOUT, _cause(error)) from error
+    except (http.HTTPError, OSError) as error:  # a chunk that is not one, broken gzip...
+        raise StoreError(Kind.NOT_A_STORE, _cause(error)) from error
+    finally:
+        response.release_conn()
+
+
+def _basic(username: str, password: str) -> str:
+    """HTTP basic authentication's credentials (RFC 7617, in UTF-8)."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def _timestamp(moment: datetime) -> str:
@@ -210,22 +256,25 @@ def _sample(pair: Any) -> Sample:
 
 @contextmanager
 def _plain_words(url: str) -> Iterator[None]:
-    """`requests`' exceptions as the `StoreError` that says what went wrong."""
+    """urllib3's exceptions as the `StoreError` that says what went wrong."""
     try:
         yield
-    except requests.exceptions.SSLError as error:
+    except http.SSLError as error:
         raise StoreError(Kind.TLS, _cause(error)) from error
-    except requests.exceptions.Timeout as error:
-        raise StoreError(Kind.TIMEOUT, _cause(error)) from error
-    except requests.exceptions.ConnectionError as error:
-        if caused_by(error, socket.gaierror):
+    except (http.NewConnectionError, http.ProxyError, http.ProtocolError) as error:
+        # Before `TimeoutError`: a connection that could not be made is one (in urllib3).
+        if caused_by(error, socket.gaierror) or isinstance(error, http.NameResolutionError):
             raise StoreError(Kind.DNS, _cause(error)) from error
         if caused_by(error, ConnectionRefusedError):
             raise StoreError(Kind.REFUSED, _cause(error)) from error
+        if caused_by(error, TimeoutError):  # the socket's (a proxy that did not answer in time)
+            raise StoreError(Kind.TIMEOUT, _cause(error)) from error
         raise StoreError(Kind.HTTP_STATUS, _cause(error)) from error
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError) as error:
+    except http.TimeoutError as error:
+        raise StoreError(Kind.TIMEOUT, _cause(error)) from error
+    except ValueError as error:  # urllib3's LocationValueError, a scheme it does not know...
         raise StoreError(Kind.NOT_A_STORE, f"{url!r} is not a URL: {error}") from error
-    except requests.exceptions.RequestException as error:  # e.g. a broken chunked or gzip answer
+    except http.HTTPError as error:  # e.g. a broken chunked or gzip answer
         raise StoreError(Kind.NOT_A_STORE, _cause(error)) from error
 
 

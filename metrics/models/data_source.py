@@ -574,7 +574,7 @@ class DataSource(Labelled):
                 timeout=timeout,
             )
             return
-        with _ca_file(self.ca_certificate) as ca_file, http_session(self.url) as session:
+        with _ca_file(self.ca_certificate) as ca_file, http_session(self.url, ca_file) as session:
             yield Prometheus(
                 url=self.url,
                 bearer_token=secret if self.auth == SourceAuth.BEARER else "",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import http.server
+import json
 import math
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -253,3 +256,34 @@ def test_what_a_store_echoes_back_never_holds_the_sources_secrets() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def answering(body: bytes) -> Iterator[str]:
+    """A server that answers one question with `body` as Prometheus' JSON: its URL."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer() -> None:
+            connection, _address = listener.accept()
+            with connection:
+                connection.recv(65536)
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                connection.sendall(head.encode() + body)
+
+        threading.Thread(target=answer, daemon=True).start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_a_series_with_a_value_that_is_not_one_is_not_a_store_naming_the_first_such_value() -> None:
+    values = [[1767225600, "NaN"], [1767225660, "0.5"], [1767225720, "half"], [1767225780, "many"]]
+    series = [{"metric": {}, "values": values}]
+    body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": series}})
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    with answering(body.encode()) as url, pytest.raises(StoreError) as refused:
+        Prometheus(url, timeout=5).series("up", start, start + timedelta(minutes=3), step_seconds=60)
+
+    assert refused.value.kind == Kind.NOT_A_STORE
+    assert refused.value.detail == "a value reads [1767225720, 'half']"
