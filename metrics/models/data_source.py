@@ -900,24 +900,7 @@ class MetricQuery(models.Model):
         baseline_query = self.sent(variables, self.baseline_selector) if self.compares else None
         canary = self._series(store, canary_query, start, end)
         baseline = self._series(store, baseline_query, start, end) if baseline_query is not None else None
-        measured = []
-        for minutes, sample in sorted(canary.items()):
-            baseline_sample = baseline.get(minutes) if baseline is not None else None
-            if baseline is not None and baseline_sample is None:
-                continue  # the baseline has no value that minute
-            try:
-                value = compared(self.compare, sample.value, baseline_sample.value if baseline_sample else None)
-            except NoData:
-                continue
-            measured.append(
-                MeasuredMinute(
-                    minutes=minutes,
-                    value=value,
-                    canary=sample.value,
-                    baseline=baseline_sample.value if baseline_sample else None,
-                    sampled_at=sample.at,
-                )
-            )
+        measured = _joined(self.compare, canary, baseline)
         if not measured:
             if baseline is None:
                 raise NoData(Kind.NOT_A_NUMBER, gettext("no minute has a value that is a number"))
@@ -1127,6 +1110,27 @@ class MeasuredMinute:
     canary: float
     baseline: float | None
     sampled_at: datetime
+
+
+def _joined(compare: str, canary: dict[int, Sample], baseline: dict[int, Sample] | None) -> list[MeasuredMinute]:
+    """Each minute's value from the canary's sample and, when compared, the baseline's of the same
+    minute, in the minutes' order: none for a minute the baseline has no value for, or whose
+    comparison is not a number (a ratio to 0)."""
+    if baseline is None:  # the value is the canary's (a fill's thousands of minutes: at once)
+        return [
+            MeasuredMinute(minutes, sample.value, sample.value, None, sample.at)
+            for minutes, sample in sorted(canary.items())
+        ]
+    measured = []
+    for minutes, sample in sorted(canary.items()):
+        if (other := baseline.get(minutes)) is None:
+            continue
+        try:
+            value = compared(compare, sample.value, other.value)
+        except NoData:
+            continue
+        measured.append(MeasuredMinute(minutes, value, sample.value, other.value, sample.at))
+    return measured
 
 
 def compared(compare: str, canary: float, baseline: float | None) -> float:

@@ -485,6 +485,7 @@ class Indicator(models.Model):
         related_name="labels",
         editable=False,
         verbose_name=_("labels the observation"),
+        db_index=False,  # indexed where it is set: see Meta
     )
 
     objects = IndicatorQuerySet.as_manager()
@@ -492,7 +493,12 @@ class Indicator(models.Model):
     class Meta:
         verbose_name = _("indicator")
         verbose_name_plural = _("indicators")
-        indexes = [models.Index(fields=["metric", "-created_at", "-id"], name="indicator_metric_newest")]
+        indexes = [
+            models.Index(fields=["metric", "-created_at", "-id"], name="indicator_metric_newest"),
+            # Only the rows that label an observation: the many typed, uploaded or filled ones
+            # (every row of a history fill) cost no index entry.
+            models.Index(fields=["observation"], name="indicator_labels", condition=Q(observation__isnull=False)),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(decision__in=Decision.values), name="indicator_decision_0_or_1"),
             models.CheckConstraint(condition=Q(time__gte=0), name="indicator_time_not_negative"),
