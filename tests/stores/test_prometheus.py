@@ -205,22 +205,31 @@ def test_a_store_shown_or_logged_does_not_show_its_secrets() -> None:
     assert "s3cret" not in str(store)
 
 
-def test_an_answer_broken_half_way_is_not_a_store() -> None:
-    """A server whose answer breaks off (a chunk that is not one): said so, as any other
-    answer that is not Prometheus', never a library's exception."""
+@contextmanager
+def answering(answer: bytes) -> Iterator[str]:
+    """A server that answers one question with `answer`, as it is (status line, headers and
+    body): its URL."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
 
-        def answer() -> None:
+        def send() -> None:
             connection, _address = listener.accept()
             with connection:
                 connection.recv(65536)
-                connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n")
+                connection.sendall(answer)
 
-        threading.Thread(target=answer, daemon=True).start()
-        with pytest.raises(StoreError) as refused:
-            Prometheus(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=5).value("up")
+        threading.Thread(target=send, daemon=True).start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_an_answer_broken_half_way_is_not_a_store() -> None:
+    """A server whose answer breaks off (a chunk that is not one): said so, as any other
+    answer that is not Prometheus', never a library's exception."""
+    broken = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n"
+
+    with answering(broken) as url, pytest.raises(StoreError) as refused:
+        Prometheus(url, timeout=5).value("up")
 
     assert refused.value.kind == Kind.NOT_A_STORE
 
@@ -258,31 +267,14 @@ def test_what_a_store_echoes_back_never_holds_the_sources_secrets() -> None:
         server.server_close()
 
 
-@contextmanager
-def answering(body: bytes) -> Iterator[str]:
-    """A server that answers one question with `body` as Prometheus' JSON: its URL."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-
-        def answer() -> None:
-            connection, _address = listener.accept()
-            with connection:
-                connection.recv(65536)
-                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                connection.sendall(head.encode() + body)
-
-        threading.Thread(target=answer, daemon=True).start()
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-
-
 def test_a_series_with_a_value_that_is_not_one_is_not_a_store_naming_the_first_such_value() -> None:
     values = [[1767225600, "NaN"], [1767225660, "0.5"], [1767225720, "half"], [1767225780, "many"]]
     series = [{"metric": {}, "values": values}]
-    body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": series}})
+    body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": series}}).encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     start = datetime(2026, 1, 1, tzinfo=UTC)
 
-    with answering(body.encode()) as url, pytest.raises(StoreError) as refused:
+    with answering(head.encode() + body) as url, pytest.raises(StoreError) as refused:
         Prometheus(url, timeout=5).series("up", start, start + timedelta(minutes=3), step_seconds=60)
 
     assert refused.value.kind == Kind.NOT_A_STORE
